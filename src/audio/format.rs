@@ -1,0 +1,97 @@
+//! The output formats Asterisk reads from a custom class: signed linear at
+//! 8 or 16 kHz and G.711 μ-law / A-law, plus the frame geometry they imply.
+
+use super::g711;
+use clap::ValueEnum;
+
+/// Length of one engine frame. Asterisk reads whole multiples of it.
+pub const FRAME_MS: u32 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// 16-bit signed little-endian, 8 kHz (Asterisk `format=slin`).
+    Slin,
+    /// 16-bit signed little-endian, 16 kHz (Asterisk `format=slin16`).
+    Slin16,
+    /// G.711 μ-law, 8 kHz (Asterisk `format=ulaw`).
+    Ulaw,
+    /// G.711 A-law, 8 kHz (Asterisk `format=alaw`).
+    Alaw,
+}
+
+impl Format {
+    pub fn rate(self) -> u32 {
+        match self {
+            Format::Slin16 => 16_000,
+            _ => 8_000,
+        }
+    }
+
+    pub fn bytes_per_sample(self) -> usize {
+        match self {
+            Format::Slin | Format::Slin16 => 2,
+            Format::Ulaw | Format::Alaw => 1,
+        }
+    }
+
+    /// Samples in one 20 ms frame.
+    pub fn frame_samples(self) -> usize {
+        (self.rate() * FRAME_MS / 1000) as usize
+    }
+
+    /// Bytes in one 20 ms frame.
+    pub fn frame_bytes(self) -> usize {
+        self.frame_samples() * self.bytes_per_sample()
+    }
+
+    /// Encodes float samples (full scale ±1.0) and appends the bytes to `out`.
+    pub fn encode(self, samples: &[f32], out: &mut Vec<u8>) {
+        match self {
+            Format::Slin | Format::Slin16 => {
+                for &s in samples {
+                    out.extend_from_slice(&to_i16(s).to_le_bytes());
+                }
+            }
+            Format::Ulaw => out.extend(samples.iter().map(|&s| g711::linear_to_ulaw(to_i16(s)))),
+            Format::Alaw => out.extend(samples.iter().map(|&s| g711::linear_to_alaw(to_i16(s)))),
+        }
+    }
+
+    /// Decodes bytes of this format back to 16-bit linear (for WAV output and tests).
+    pub fn decode(self, bytes: &[u8]) -> Vec<i16> {
+        match self {
+            Format::Slin | Format::Slin16 => bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect(),
+            Format::Ulaw => bytes.iter().map(|&b| g711::ulaw_to_linear(b)).collect(),
+            Format::Alaw => bytes.iter().map(|&b| g711::alaw_to_linear(b)).collect(),
+        }
+    }
+}
+
+/// Float to 16-bit with rounding and saturation (the limiter keeps us inside).
+pub fn to_i16(sample: f32) -> i16 {
+    (sample * 32767.0).round().clamp(-32768.0, 32767.0) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_geometry() {
+        assert_eq!(Format::Slin.frame_bytes(), 320);
+        assert_eq!(Format::Slin16.frame_bytes(), 640);
+        assert_eq!(Format::Ulaw.frame_bytes(), 160);
+        assert_eq!(Format::Alaw.frame_samples(), 160);
+    }
+
+    #[test]
+    fn slin_round_trip() {
+        let mut out = Vec::new();
+        Format::Slin.encode(&[0.0, 0.5, -1.0, 2.0], &mut out);
+        assert_eq!(Format::Slin.decode(&out), vec![0, 16384, -32767, 32767]);
+    }
+}

@@ -1,0 +1,213 @@
+//! How much to render and write at each tick so the reader always finds a
+//! whole read waiting, and little more.
+//!
+//! Asterisk reads a fixed amount on its own timer (40 ms with a timing
+//! module, 100 ms without) and discards any read that comes back short. The
+//! pacer watches how the pipe drains (`FIONREAD` at each tick) to learn that
+//! read size, then keeps one read plus two frames queued after each top-up
+//! and wakes as rarely as that allows: once per read for 40 ms reads, twice
+//! per read for longer ones (so two reads can never fall between two
+//! top-ups). Until the first read it assumes the longest read (100 ms).
+//!
+//! If the reader stalls, the stream keeps to the present: once the reader is
+//! more than `STALL_FRAMES` behind the wall clock, the frames it missed are
+//! rendered and dropped instead of being played late.
+
+/// Frames a reader may fall behind the wall clock before audio is skipped.
+pub const STALL_FRAMES: u64 = 10;
+/// Frames kept queued before the read size is known: a 100 ms read plus one frame.
+pub const INITIAL_TARGET: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Frames to render and drop (the reader stalled; keep to the present).
+    pub skip: u64,
+    /// Frames to render and write.
+    pub write: usize,
+}
+
+#[derive(Debug)]
+pub struct Pacer {
+    frame_bytes: usize,
+    /// `Some` when stdout is a pipe we can measure.
+    pipe: bool,
+    /// Read size in frames, once known (learned or from `--lead`).
+    read_frames: Option<usize>,
+    fixed: bool,
+    target: usize,
+    period: usize,
+    queued_after_write: usize,
+    /// Wall frame at which the reader was first seen reading.
+    origin: Option<u64>,
+    consumed_bytes: u64,
+    skipped: u64,
+    written: u64,
+}
+
+impl Pacer {
+    /// A pacer for a pipe (`pipe`) or anything else (paced by the clock only).
+    /// `lead_frames` fixes the queued amount instead of learning it.
+    pub fn new(frame_bytes: usize, pipe: bool, lead_frames: Option<usize>) -> Pacer {
+        let mut p = Pacer {
+            frame_bytes,
+            pipe,
+            read_frames: None,
+            fixed: lead_frames.is_some(),
+            target: INITIAL_TARGET,
+            period: 1,
+            queued_after_write: 0,
+            origin: None,
+            consumed_bytes: 0,
+            skipped: 0,
+            written: 0,
+        };
+        if let Some(lead) = lead_frames {
+            p.target = lead.max(1);
+            p.period = (p.target / 2).max(1);
+        } else if !pipe {
+            p.target = 3;
+            p.period = 2;
+        }
+        p
+    }
+
+    /// Frames between ticks.
+    pub fn period_frames(&self) -> usize {
+        self.period
+    }
+
+    /// Frames kept queued after each top-up.
+    pub fn target_frames(&self) -> usize {
+        self.target
+    }
+
+    /// The learned read size in frames, if any.
+    pub fn read_frames(&self) -> Option<usize> {
+        self.read_frames
+    }
+
+    /// Frames written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Plans one tick. `queued` is the pipe's content in bytes (ignored when
+    /// not a pipe); `wall` is the number of whole frames since start.
+    pub fn plan(&mut self, queued: usize, wall: u64) -> Plan {
+        if !self.pipe {
+            let due = (wall + self.target as u64).saturating_sub(self.written);
+            return Plan { skip: 0, write: due as usize };
+        }
+        let drained = self.queued_after_write.saturating_sub(queued);
+        if drained > 0 {
+            if self.origin.is_none() {
+                self.origin = Some(wall);
+            }
+            self.consumed_bytes += drained as u64;
+            if !self.fixed && self.read_frames.is_none() {
+                self.learn(drained.div_ceil(self.frame_bytes));
+            }
+        }
+        let queued_frames = queued / self.frame_bytes;
+        let write = self.target.saturating_sub(queued_frames);
+        let mut skip = 0;
+        if let Some(origin) = self.origin {
+            let expected = wall.saturating_sub(origin);
+            let consumed = self.consumed_bytes / self.frame_bytes as u64 + self.skipped;
+            let behind = expected.saturating_sub(consumed);
+            if behind > STALL_FRAMES {
+                skip = behind;
+                self.skipped += behind;
+            }
+        }
+        Plan { skip, write }
+    }
+
+    fn learn(&mut self, read: usize) {
+        let read = read.max(1);
+        self.read_frames = Some(read);
+        self.target = read + 2;
+        self.period = if read <= 2 { read } else { read / 2 };
+    }
+
+    /// Records what was actually written and what the pipe then held.
+    pub fn wrote(&mut self, frames: usize, queued_after: usize) {
+        self.written += frames as u64;
+        self.queued_after_write = queued_after;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Simulates a reader taking `read` frames every `every` frames.
+    fn simulate(read: usize, every: u64, ticks_until: u64) -> (Pacer, usize, usize) {
+        let fb = 320;
+        let mut p = Pacer::new(fb, true, None);
+        let mut queued = 0usize;
+        let mut short = 0;
+        let mut max_before_read = 0;
+        let mut next_tick = 0u64;
+        for wall in 0..ticks_until {
+            if wall == next_tick {
+                let plan = p.plan(queued, wall);
+                queued += plan.write * fb;
+                p.wrote(plan.write, queued);
+                next_tick += p.period_frames() as u64;
+            }
+            // The reader reads mid-frame, after our tick in the same frame.
+            if wall > 3 && wall % every == 0 {
+                if wall > 20 {
+                    max_before_read = max_before_read.max(queued);
+                }
+                if queued < read * fb {
+                    short += 1;
+                } else {
+                    queued -= read * fb;
+                }
+            }
+        }
+        (p, short, max_before_read / fb)
+    }
+
+    #[test]
+    fn learns_40ms_reader() {
+        let (p, short, max) = simulate(2, 2, 500);
+        assert_eq!(short, 0);
+        assert_eq!(p.read_frames(), Some(2));
+        assert_eq!(p.period_frames(), 2);
+        assert!(max <= 4, "{max}");
+    }
+
+    #[test]
+    fn learns_100ms_reader() {
+        let (p, short, max) = simulate(5, 5, 500);
+        assert_eq!(short, 0);
+        assert_eq!(p.read_frames(), Some(5));
+        assert!(max <= 7, "{max}");
+    }
+
+    #[test]
+    fn stall_skips_to_present() {
+        let mut p = Pacer::new(320, true, None);
+        let plan = p.plan(0, 0);
+        p.wrote(plan.write, plan.write * 320);
+        // One read of two frames, then nothing for a second.
+        let q = (plan.write - 2) * 320;
+        p.plan(q, 1);
+        p.wrote(0, q);
+        let later = p.plan(q, 51);
+        assert!(later.skip >= 40, "{later:?}");
+        assert_eq!(p.plan(q, 52).skip, 0);
+    }
+
+    #[test]
+    fn clock_mode_tracks_wall_time() {
+        let mut p = Pacer::new(320, false, None);
+        let a = p.plan(0, 0);
+        p.wrote(a.write, 0);
+        let b = p.plan(0, 10);
+        assert_eq!(a.write as u64 + b.write as u64, 10 + p.target_frames() as u64);
+    }
+}

@@ -1,0 +1,76 @@
+//! A voice: one clip being played from a position, with its own gain ramp
+//! and short declick fades at the clip's edges, mixed into a block.
+
+use super::clip::Clip;
+use super::ramp::{Curve, Ramp};
+
+/// Length of the edge fades that keep a clip's first and last samples from
+/// clicking, in milliseconds.
+pub const DECLICK_MS: u32 = 4;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Voice {
+    /// Next sample to play.
+    pub pos: usize,
+    pub ramp: Ramp,
+    /// Loudness normalisation gain of the clip.
+    pub gain: f32,
+    declick: usize,
+}
+
+impl Voice {
+    pub fn new(pos: usize, gain: f32, ramp: Ramp, rate: u32) -> Self {
+        Voice { pos, ramp, gain, declick: (rate * DECLICK_MS / 1000) as usize }
+    }
+
+    /// Fades the voice from its current gain to `to` over `len` samples.
+    pub fn fade_to(&mut self, to: f32, len: u32, curve: Curve) {
+        self.ramp = Ramp::new(self.ramp.current(), to, len, curve);
+    }
+
+    /// Adds the clip from `pos` into `out`. Returns how many samples of `out`
+    /// it covered: fewer than `out.len()` when the clip ended.
+    pub fn mix_into(&mut self, clip: &Clip, out: &mut [f32]) -> usize {
+        let samples = clip.samples();
+        let n = samples.len().saturating_sub(self.pos).min(out.len());
+        let d = self.declick.max(1);
+        let len = samples.len();
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            let p = self.pos + i;
+            let mut g = self.ramp.next_gain() * self.gain;
+            // Edge fades: only the first and last few ms pay for this.
+            let edge = p.min(len - 1 - p);
+            if edge < d {
+                g *= edge as f32 / d as f32;
+            }
+            *o += samples[p] * g;
+        }
+        self.pos += n;
+        n
+    }
+
+    pub fn finished(&self, clip: &Clip) -> bool {
+        self.pos >= clip.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn mixes_and_reports_end() {
+        let clip = Clip::from_vec(Arc::from("t"), vec![1.0; 100], None);
+        let mut v = Voice::new(0, 0.5, Ramp::hold(1.0), 8000);
+        let mut out = vec![0.0; 64];
+        assert_eq!(v.mix_into(&clip, &mut out), 64);
+        // Declick: first sample is silent, later ones at the clip gain.
+        assert_eq!(out[0], 0.0);
+        assert_eq!(out[40], 0.5);
+        let mut out = vec![0.0; 64];
+        assert_eq!(v.mix_into(&clip, &mut out), 36);
+        assert_eq!(out[35], 0.0);
+        assert!(v.finished(&clip));
+    }
+}

@@ -1,0 +1,125 @@
+//! The command line as typed (clap derive). Validation only, no I/O: the
+//! commands resolve these into real objects.
+
+use crate::audio::format::Format;
+use crate::engine::Event;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "holdmix", version, about = "Per-call programmable music on hold for Asterisk")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Directory of the decoded-audio cache [default: $XDG_CACHE_HOME/holdmix, else /var/cache/holdmix]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Write logs to FILE instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// More log detail (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream hold music to stdout in real time (what Asterisk runs).
+    Run(RunArgs),
+    /// Render a simulated call to a file, faster than real time.
+    Render(RenderArgs),
+    /// Manage the decoded-audio cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The playlist to play (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub playlist: Option<PathBuf>,
+    /// Output format; must match the class's `format=` in musiconhold.conf.
+    #[arg(long, value_enum, default_value = "slin")]
+    pub format: Format,
+    /// Read events (`dtmf 3`, `position 4`, `hangup`), one per line, from FILE or `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Write the timeline (JSON lines) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Audio kept waiting in the pipe, e.g. 80ms [default: learned from the reader].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lead: Option<Duration>,
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+/// Who the call is; every log line carries it.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Identity {
+    /// The call's Asterisk Uniqueid.
+    #[arg(long, value_name = "ID")]
+    pub uniqueid: Option<String>,
+    /// The caller's number.
+    #[arg(long, value_name = "NUMBER")]
+    pub caller: Option<String>,
+    /// The caller's channel name.
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// The queue the caller waits in.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The playlist to render (TOML).
+    pub playlist: PathBuf,
+    /// Length of the simulated call, e.g. 90s or 2m.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub duration: Duration,
+    /// Output file: WAV when it ends in .wav, raw audio otherwise; `-` for stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[arg(long, value_enum, default_value = "slin")]
+    pub format: Format,
+    /// A scripted event TIME:EVENT, e.g. 25s:dtmf:3 or 80s:hangup (repeatable).
+    #[arg(long = "event", value_name = "TIME:EVENT", value_parser = parse_event)]
+    pub events: Vec<Event>,
+    /// Write the timeline (JSON lines) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Decode every sound a playlist uses into the cache.
+    Warm {
+        /// The playlist(s) whose sounds to decode.
+        #[arg(required = true)]
+        playlists: Vec<PathBuf>,
+        /// Output format(s) to prepare (their rate decides the cache entry).
+        #[arg(long, value_enum, default_value = "slin")]
+        format: Vec<Format>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s).map_err(|e| format!("{e:#}"))
+}
+
+fn parse_event(s: &str) -> Result<Event, String> {
+    Event::parse_scripted(s).map_err(|e| format!("{e:#}"))
+}

@@ -1,0 +1,134 @@
+//! The music bed: plays its track list in a gapless loop, and crossfades
+//! (equal power) to another track when the music is switched.
+
+use super::library::{Library, SourceId};
+use super::timeline::TimelineEvent;
+use crate::audio::ramp::{Curve, Ramp};
+use crate::audio::voice::{DECLICK_MS, Voice};
+
+/// Voices still fading out after switches; a fourth switch inside one
+/// crossfade replaces the quietest of them.
+const FADING: usize = 3;
+
+pub struct Bed {
+    tracks: Vec<SourceId>,
+    current: usize,
+    main: Option<Voice>,
+    fading: [Option<(SourceId, Voice)>; FADING],
+    crossfade: u32,
+    rate: u32,
+    /// Where the first track starts (a resumed call), consumed on start.
+    start_offset: usize,
+}
+
+impl Bed {
+    pub fn new(tracks: Vec<SourceId>, crossfade_samples: u32, rate: u32) -> Self {
+        let min = rate * DECLICK_MS / 1000;
+        Bed {
+            tracks,
+            current: 0,
+            main: None,
+            fading: [None; FADING],
+            crossfade: crossfade_samples.max(min),
+            rate,
+            start_offset: 0,
+        }
+    }
+
+    /// Starts the bed at track `index`, `offset` samples in (before the first frame).
+    pub fn start_at(&mut self, index: usize, offset: usize) {
+        if !self.tracks.is_empty() {
+            self.current = index % self.tracks.len();
+            self.start_offset = offset;
+        }
+    }
+
+    /// Index of the playing track and the next sample in it.
+    pub fn position(&self) -> (usize, usize) {
+        (self.current, self.main.map_or(0, |v| v.pos))
+    }
+
+    /// The first ready track at or after `from` going in direction `step`.
+    fn pick_ready(&self, lib: &Library, from: usize, step: isize) -> Option<usize> {
+        let n = self.tracks.len() as isize;
+        (0..n).map(|k| (from as isize + k * step).rem_euclid(n) as usize).find(|&i| lib.ready(self.tracks[i]).is_some())
+    }
+
+    /// Adds one block of music into `out` (which the caller zeroed).
+    pub fn render(&mut self, lib: &Library, out: &mut [f32], events: &mut Vec<TimelineEvent>) {
+        let mut filled = 0;
+        // Each pass either fills the block or moves to the next track; a list
+        // of very short tracks cannot make this loop unbounded.
+        for _ in 0..=self.tracks.len() {
+            if filled == out.len() {
+                break;
+            }
+            if self.main.is_none() {
+                let Some(i) = self.pick_ready(lib, self.current, 1) else { break };
+                let offset = std::mem::take(&mut self.start_offset);
+                self.begin(lib, i, offset, Ramp::hold(1.0), events);
+            }
+            let id = self.tracks[self.current];
+            let (Some(voice), Some((clip, _))) = (self.main.as_mut(), lib.ready(id)) else { break };
+            filled += voice.mix_into(clip, &mut out[filled..]);
+            if voice.finished(clip) {
+                self.main = None;
+                self.current = (self.current + 1) % self.tracks.len();
+            }
+        }
+        for slot in &mut self.fading {
+            if let Some((id, voice)) = slot {
+                let done = match lib.ready(*id) {
+                    Some((clip, _)) => {
+                        voice.mix_into(clip, out);
+                        voice.finished(clip) || (voice.ramp.is_done() && voice.ramp.target() == 0.0)
+                    }
+                    None => true,
+                };
+                if done {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    fn begin(&mut self, lib: &Library, index: usize, offset: usize, ramp: Ramp, events: &mut Vec<TimelineEvent>) {
+        self.current = index;
+        let id = self.tracks[index];
+        let gain = lib.ready(id).map_or(1.0, |(_, g)| g);
+        let len = lib.ready(id).map_or(0, |(c, _)| c.len());
+        let offset = if offset < len { offset } else { 0 };
+        self.main = Some(Voice::new(offset, gain, ramp, self.rate));
+        events.push(TimelineEvent::MusicStart {
+            file: lib.name(id).clone(),
+            track: index,
+            offset: offset as f64 / f64::from(self.rate),
+        });
+    }
+
+    /// Crossfades to the next (`step` = 1) or previous (`step` = -1) ready track.
+    pub fn switch(&mut self, lib: &Library, step: isize, events: &mut Vec<TimelineEvent>) -> bool {
+        if self.tracks.is_empty() {
+            return false;
+        }
+        let from = self.main.map(|_| lib.name(self.tracks[self.current]).clone());
+        let start = (self.current as isize + step).rem_euclid(self.tracks.len() as isize) as usize;
+        let Some(next) = self.pick_ready(lib, start, step) else { return false };
+        if let Some(mut old) = self.main.take() {
+            old.fade_to(0.0, self.crossfade, Curve::PowerOut);
+            let slot = self.free_fading_slot();
+            self.fading[slot] = Some((self.tracks[self.current], old));
+        }
+        events.push(TimelineEvent::MusicSwitch { from, to: lib.name(self.tracks[next]).clone() });
+        self.begin(lib, next, 0, Ramp::new(0.0, 1.0, self.crossfade, Curve::PowerIn), events);
+        true
+    }
+
+    fn free_fading_slot(&self) -> usize {
+        if let Some(i) = self.fading.iter().position(Option::is_none) {
+            return i;
+        }
+        let gain = |i: usize| self.fading[i].map_or(0.0, |(_, v)| v.ramp.current());
+        (0..FADING).min_by(|&a, &b| gain(a).total_cmp(&gain(b))).unwrap_or(0)
+    }
+}

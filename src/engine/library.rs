@@ -1,0 +1,124 @@
+//! The engine's sources: every sound a scenario can play, by id, each
+//! pending (still decoding), ready (with its loudness gain) or failed.
+
+use crate::audio::cache::Cache;
+use crate::audio::clip::Clip;
+use crate::audio::loudness;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(pub u32);
+
+pub enum Slot {
+    Pending,
+    Ready { clip: Arc<Clip>, gain: f32 },
+    Failed,
+}
+
+pub struct Library {
+    paths: Vec<PathBuf>,
+    names: Vec<Arc<str>>,
+    slots: Vec<Slot>,
+    target_lufs: f64,
+}
+
+impl Library {
+    pub fn new(target_lufs: f64) -> Self {
+        Library { paths: Vec::new(), names: Vec::new(), slots: Vec::new(), target_lufs }
+    }
+
+    /// Registers a source (once per path) and returns its id.
+    pub fn add(&mut self, path: &Path) -> SourceId {
+        if let Some(i) = self.paths.iter().position(|p| p == path) {
+            return SourceId(i as u32);
+        }
+        self.paths.push(path.to_path_buf());
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.names.push(Arc::from(name));
+        self.slots.push(Slot::Pending);
+        SourceId(self.paths.len() as u32 - 1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    pub fn path(&self, id: SourceId) -> &Path {
+        &self.paths[id.0 as usize]
+    }
+
+    pub fn name(&self, id: SourceId) -> &Arc<str> {
+        &self.names[id.0 as usize]
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = SourceId> {
+        (0..self.paths.len() as u32).map(SourceId)
+    }
+
+    pub fn slot(&self, id: SourceId) -> &Slot {
+        &self.slots[id.0 as usize]
+    }
+
+    /// The clip and its normalisation gain, if it is ready.
+    pub fn ready(&self, id: SourceId) -> Option<(&Clip, f32)> {
+        match &self.slots[id.0 as usize] {
+            Slot::Ready { clip, gain } => Some((clip, *gain)),
+            _ => None,
+        }
+    }
+
+    pub fn is_failed(&self, id: SourceId) -> bool {
+        matches!(self.slots[id.0 as usize], Slot::Failed)
+    }
+
+    pub fn set_ready(&mut self, id: SourceId, clip: Arc<Clip>) {
+        let gain = loudness::gain_for(clip.lufs(), self.target_lufs);
+        self.slots[id.0 as usize] = if clip.is_empty() { Slot::Failed } else { Slot::Ready { clip, gain } };
+    }
+
+    pub fn set_failed(&mut self, id: SourceId) {
+        self.slots[id.0 as usize] = Slot::Failed;
+    }
+
+    /// Loads every pending source now (render and cache warm-up). Failures are
+    /// logged with the file's path and leave the source failed.
+    pub fn load_all(&mut self, cache: &Cache, rate: u32) {
+        for id in self.ids().collect::<Vec<_>>() {
+            if matches!(self.slot(id), Slot::Pending) {
+                self.load_one(id, cache, rate);
+            }
+        }
+    }
+
+    fn load_one(&mut self, id: SourceId, cache: &Cache, rate: u32) {
+        match cache.load(self.path(id), rate) {
+            Ok(clip) => self.set_ready(id, Arc::new(clip)),
+            Err(e) => {
+                tracing::error!(file = %self.path(id).display(), "cannot use audio file: {e:#}");
+                self.set_failed(id);
+            }
+        }
+    }
+
+    /// Maps every source that is cached already (fast: a stat and an mmap
+    /// each); returns the ids still pending.
+    pub fn map_cached(&mut self, cache: &Cache, rate: u32) -> Vec<SourceId> {
+        let mut pending = Vec::new();
+        for id in self.ids().collect::<Vec<_>>() {
+            match cache.lookup(self.path(id), rate) {
+                Ok(Some(clip)) => self.set_ready(id, Arc::new(clip)),
+                Ok(None) => pending.push(id),
+                Err(e) => {
+                    tracing::error!(file = %self.path(id).display(), "cannot use audio file: {e:#}");
+                    self.set_failed(id);
+                }
+            }
+        }
+        pending
+    }
+}

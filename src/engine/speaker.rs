@@ -1,0 +1,160 @@
+//! Prompts over the music: a bounded priority queue of prompts and the duck
+//! that makes room for them. Before a prompt the music fades down (sine
+//! curve) to the duck level, prompts play one after another — a higher
+//! priority only jumps the queue, it never cuts a word — and when the queue
+//! is empty the music fades back up.
+
+use super::library::{Library, SourceId};
+use super::timeline::TimelineEvent;
+use crate::audio::ramp::{Curve, Ramp};
+use crate::audio::voice::Voice;
+use std::sync::Arc;
+
+/// Most prompts waiting at once; more are dropped (a key flood stays bounded).
+pub const QUEUE_LIMIT: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    Down,
+    Held,
+    Up,
+}
+
+struct Queued {
+    source: SourceId,
+    priority: u8,
+    seq: u64,
+    queue: Arc<str>,
+}
+
+struct Playing {
+    source: SourceId,
+    voice: Voice,
+    skipping: bool,
+}
+
+pub struct Speaker {
+    queue: Vec<Queued>,
+    seq: u64,
+    current: Option<Playing>,
+    phase: Phase,
+    duck: Ramp,
+    level: f32,
+    fade: u32,
+    rate: u32,
+}
+
+impl Speaker {
+    pub fn new(level: f32, fade_samples: u32, rate: u32) -> Self {
+        Speaker {
+            queue: Vec::with_capacity(QUEUE_LIMIT),
+            seq: 0,
+            current: None,
+            phase: Phase::Open,
+            duck: Ramp::hold(1.0),
+            level,
+            fade: fade_samples,
+            rate,
+        }
+    }
+
+    /// Queues a prompt. Returns false when the queue is full.
+    pub fn enqueue(&mut self, source: SourceId, priority: u8, queue: &Arc<str>) -> bool {
+        if self.queue.len() >= QUEUE_LIMIT {
+            return false;
+        }
+        self.seq += 1;
+        self.queue.push(Queued { source, priority, seq: self.seq, queue: queue.clone() });
+        true
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.current.is_some() || !self.queue.is_empty()
+    }
+
+    /// Fades out the prompt now playing (a caller's skip key).
+    pub fn skip(&mut self) -> bool {
+        match &mut self.current {
+            Some(p) if !p.skipping => {
+                p.skipping = true;
+                p.voice.fade_to(0.0, self.rate / 20, Curve::Sine);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The next prompt: highest priority first, then first come.
+    fn pop(&mut self) -> Option<Queued> {
+        let best = self.queue.iter().enumerate().max_by_key(|(_, q)| (q.priority, std::cmp::Reverse(q.seq)))?.0;
+        Some(self.queue.remove(best))
+    }
+
+    /// Advances the duck and prompt state at a frame boundary.
+    pub fn step(&mut self, lib: &Library, events: &mut Vec<TimelineEvent>) {
+        self.queue.retain(|q| {
+            let failed = lib.is_failed(q.source);
+            if failed {
+                events.push(TimelineEvent::SourceError { file: lib.name(q.source).clone() });
+            }
+            !failed
+        });
+        let waiting = !self.queue.is_empty();
+        if waiting && self.current.is_none() && matches!(self.phase, Phase::Open | Phase::Up) {
+            if self.phase == Phase::Open {
+                events.push(TimelineEvent::DuckStart);
+            }
+            // From part way up, go down in the matching fraction of the fade.
+            let from = self.duck.current();
+            let span = (1.0 - self.level).max(f32::EPSILON);
+            let len = (self.fade as f32 * ((from - self.level) / span).clamp(0.0, 1.0)) as u32;
+            self.duck = Ramp::new(from, self.level, len, Curve::Sine);
+            self.phase = Phase::Down;
+        }
+        if self.phase == Phase::Down && self.duck.is_done() {
+            self.phase = Phase::Held;
+        }
+        if self.phase == Phase::Held && self.current.is_none() {
+            if let Some(next) = self.pop() {
+                match lib.ready(next.source) {
+                    Some((_, gain)) => {
+                        events.push(TimelineEvent::PromptStart { file: lib.name(next.source).clone(), queue: next.queue });
+                        let voice = Voice::new(0, gain, Ramp::hold(1.0), self.rate);
+                        self.current = Some(Playing { source: next.source, voice, skipping: false });
+                    }
+                    // Still decoding (a cold cache at start): wait for it.
+                    None => self.queue.push(next),
+                }
+            } else {
+                self.duck = Ramp::new(self.duck.current(), 1.0, self.fade, Curve::Sine);
+                self.phase = Phase::Up;
+            }
+        }
+        if self.phase == Phase::Up && self.duck.is_done() {
+            self.phase = Phase::Open;
+            events.push(TimelineEvent::DuckEnd);
+        }
+    }
+
+    /// Applies the duck to a block of music.
+    pub fn duck(&mut self, music: &mut [f32]) {
+        self.duck.apply(music);
+    }
+
+    /// Adds the playing prompt into `out`.
+    pub fn render(&mut self, lib: &Library, out: &mut [f32], events: &mut Vec<TimelineEvent>) {
+        let Some(p) = &mut self.current else { return };
+        let done = match lib.ready(p.source) {
+            Some((clip, _)) => {
+                p.voice.mix_into(clip, out);
+                p.voice.finished(clip) || (p.skipping && p.voice.ramp.is_done())
+            }
+            None => true,
+        };
+        if done {
+            events.push(TimelineEvent::PromptEnd { file: lib.name(p.source).clone(), skipped: p.skipping });
+            self.current = None;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The timeline: what the engine did and when, as JSON lines with `t`
+//! (seconds of stream time, as heard in the output) and `event`.
+
+use serde::Serialize;
+use std::io::Write;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub t: f64,
+    #[serde(flatten)]
+    pub event: TimelineEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    MusicStart { file: Arc<str>, track: usize, offset: f64 },
+    MusicSwitch { from: Option<Arc<str>>, to: Arc<str> },
+    DuckStart,
+    DuckEnd,
+    PromptStart { file: Arc<str>, queue: Arc<str> },
+    PromptEnd { file: Arc<str>, skipped: bool },
+    Dtmf { digit: char, action: Option<Arc<str>> },
+    Position { value: u32 },
+    SourceError { file: Arc<str> },
+    Exit { reason: String },
+}
+
+/// Writes entries as JSON lines.
+pub struct TimelineWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> TimelineWriter<W> {
+    pub fn new(out: W) -> Self {
+        TimelineWriter { out }
+    }
+
+    pub fn write(&mut self, entries: &[Entry]) -> std::io::Result<()> {
+        for e in entries {
+            serde_json::to_writer(&mut self.out, e)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape() {
+        let e = Entry { t: 1.5, event: TimelineEvent::Dtmf { digit: '3', action: Some(Arc::from("next-music")) } };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"t":1.5,"event":"dtmf","digit":"3","action":"next-music"}"#
+        );
+        let e = Entry { t: 0.0, event: TimelineEvent::DuckStart };
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"t":0.0,"event":"duck_start"}"#);
+    }
+}

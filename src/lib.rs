@@ -1,0 +1,15 @@
+//! holdmix: a per-call programmable music-on-hold generator for Asterisk.
+//!
+//! The engine (`engine`) is a deterministic state machine: events in, 20 ms
+//! frames and a timeline out. `run` drives it in real time for Asterisk,
+//! `render` on a virtual clock for previews and tests.
+
+pub mod audio;
+pub mod cli;
+pub mod duration;
+pub mod engine;
+pub mod logging;
+pub mod render;
+pub mod run;
+pub mod scenario;
+pub mod warm;

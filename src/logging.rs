@@ -1,0 +1,41 @@
+//! Logging: tracing to stderr or a file, never to stdout (stdout is audio).
+//! Every line of a `run` carries the call's identity through a root span.
+
+use anyhow::{Context, Result};
+use std::path::Path;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
+
+pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
+    let level = match (quiet, verbose) {
+        (true, _) => Level::WARN,
+        (false, 0) => Level::INFO,
+        (false, 1) => Level::DEBUG,
+        _ => Level::TRACE,
+    };
+    // Decoder crates narrate every file they open: keep only their errors.
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("symphonia", Level::ERROR)
+        .with_target("symphonia_core", Level::ERROR)
+        .with_target("symphonia_bundle_mp3", Level::ERROR)
+        .with_target("symphonia_format_ogg", Level::ERROR);
+    let layer = tracing_subscriber::fmt::layer().with_ansi(false).with_target(false);
+    match log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("{}: cannot open log", path.display()))?;
+            let layer = layer.with_writer(std::sync::Mutex::new(file));
+            tracing_subscriber::registry().with(layer.with_filter(filter)).try_init()?;
+        }
+        None => {
+            let layer = layer.with_writer(std::io::stderr);
+            tracing_subscriber::registry().with(layer.with_filter(filter)).try_init()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The `holdmix` binary: parse, run, exit code. Everything else is in the library.
+
+use clap::Parser;
+use holdmix::audio::cache::Cache;
+use holdmix::cli::{CacheCommand, Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = holdmix::logging::init(cli.common.log.as_deref(), cli.common.verbose, cli.common.quiet) {
+        eprintln!("holdmix: {e:#}");
+    }
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cache = Cache::open(cli.common.cache_dir.as_deref());
+    match cli.command {
+        Command::Run(args) => {
+            let id = &args.identity;
+            let span = tracing::info_span!(
+                "call",
+                uniqueid = id.uniqueid.as_deref().unwrap_or("-"),
+                caller = id.caller.as_deref().unwrap_or("-")
+            );
+            let _g = span.enter();
+            let opts = holdmix::run::RunOptions {
+                playlist: args.playlist,
+                format: args.format,
+                events: args.events,
+                timeline: args.timeline,
+                lead: args.lead,
+            };
+            // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
+            holdmix::run::run(&opts, &cache)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render(args) => {
+            let opts = holdmix::render::RenderOptions {
+                playlist: args.playlist,
+                duration: args.duration,
+                output: args.output,
+                format: args.format,
+                events: args.events,
+                timeline: args.timeline,
+            };
+            let summary = holdmix::render::render(&opts, &cache)?;
+            tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cache { command: CacheCommand::Warm { playlists, format } } => {
+            let failures = holdmix::warm::warm(&playlists, &format, &cache)?;
+            Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `holdmix render`: the engine on a virtual clock, faster than real time,
+//! with scripted events, into a WAV or raw file.
+
+use crate::audio::cache::Cache;
+use crate::audio::format::Format;
+use crate::engine::timeline::TimelineWriter;
+use crate::engine::{Engine, Event};
+use crate::scenario::Scenario;
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct RenderOptions {
+    pub playlist: PathBuf,
+    pub duration: Duration,
+    pub output: PathBuf,
+    pub format: Format,
+    pub events: Vec<Event>,
+    pub timeline: Option<PathBuf>,
+}
+
+/// What a render produced.
+#[derive(Debug)]
+pub struct RenderSummary {
+    pub frames: u64,
+    pub exit: String,
+}
+
+enum Sink {
+    Wav(hound::WavWriter<BufWriter<File>>),
+    Raw(Box<dyn Write>),
+}
+
+pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
+    let (scenario, warnings) = Scenario::load(&opts.playlist)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let format = opts.format;
+    let mut engine = Engine::new(&scenario, format.rate());
+    engine.library_mut().load_all(cache, format.rate());
+
+    let mut sink = open_sink(&opts.output, format)?;
+    let mut timeline = match &opts.timeline {
+        Some(p) => Some(TimelineWriter::new(BufWriter::new(
+            File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
+        ))),
+        None => None,
+    };
+    let mut events = opts.events.clone();
+    events.sort_by_key(|e| e.at);
+    let mut events = events.into_iter().peekable();
+
+    let frame = Duration::from_millis(u64::from(crate::audio::format::FRAME_MS));
+    let total = opts.duration.as_nanos().div_ceil(frame.as_nanos()) as u64;
+    let mut samples = vec![0.0f32; engine.frame_len()];
+    let mut bytes = Vec::with_capacity(format.frame_bytes());
+    let mut exit = "duration".to_string();
+    while engine.frames() < total {
+        // An event is acted on at the first frame that starts at or after it.
+        let frame_end = engine.now() + frame;
+        while let Some(e) = events.next_if(|e| e.at < frame_end) {
+            let at = e.at.max(engine.now());
+            engine.push(Event { at, ..e });
+        }
+        engine.render_frame(&mut samples);
+        bytes.clear();
+        format.encode(&samples, &mut bytes);
+        match &mut sink {
+            Sink::Wav(w) => {
+                for s in format.decode(&bytes) {
+                    w.write_sample(s)?;
+                }
+            }
+            Sink::Raw(w) => w.write_all(&bytes)?,
+        }
+        if let Some(t) = &mut timeline {
+            t.write(&engine.drain_timeline().collect::<Vec<_>>())?;
+        } else {
+            engine.drain_timeline().for_each(drop);
+        }
+        if let Some(reason) = engine.exit_reason() {
+            exit = reason.to_string();
+            break;
+        }
+    }
+    engine.finish(&exit);
+    if let Some(t) = &mut timeline {
+        t.write(&engine.drain_timeline().collect::<Vec<_>>())?;
+        t.flush()?;
+    }
+    match sink {
+        Sink::Wav(w) => w.finalize()?,
+        Sink::Raw(mut w) => w.flush()?,
+    }
+    Ok(RenderSummary { frames: engine.frames(), exit })
+}
+
+fn open_sink(path: &Path, format: Format) -> Result<Sink> {
+    if path == Path::new("-") {
+        return Ok(Sink::Raw(Box::new(BufWriter::new(std::io::stdout().lock()))));
+    }
+    let is_wav = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    let file = File::create(path).with_context(|| format!("{}: cannot create output", path.display()))?;
+    if is_wav {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: format.rate(),
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        Ok(Sink::Wav(hound::WavWriter::new(BufWriter::new(file), spec)?))
+    } else {
+        Ok(Sink::Raw(Box::new(BufWriter::new(file))))
+    }
+}

@@ -1,0 +1,280 @@
+//! `holdmix run`: the engine on the real clock, writing whole frames to
+//! stdout at the pace the reader (Asterisk) takes them.
+//!
+//! One thread does the audio: it sleeps to absolute deadlines (or until a
+//! signal arrives), applies the events that came in, renders what the pacer
+//! asks for and writes it with non-blocking, atomic writes. Sources missing
+//! from the cache are decoded by a helper thread while the stream already
+//! plays; events come from a reader thread. Neither ever blocks the audio.
+
+use crate::audio::cache::Cache;
+use crate::audio::clip::Clip;
+use crate::audio::clock::{Clock, Wake};
+use crate::audio::format::{FRAME_MS, Format};
+use crate::audio::pacer::Pacer;
+use crate::audio::pipe;
+use crate::engine::library::SourceId;
+use crate::engine::timeline::TimelineWriter;
+use crate::engine::{Engine, Event, EventKind};
+use crate::scenario::Scenario;
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{BufRead, BufWriter, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// Largest single write: pipes keep writes up to 4096 bytes atomic.
+const MAX_WRITE: usize = 4096;
+/// The pipe buffer holdmix asks for: room for the largest lead plus a write,
+/// in whole pages, instead of the default 64 KiB (4 s of slin).
+const PIPE_SIZE: usize = 16 * 1024;
+/// Events waiting between the reader thread and the audio thread.
+const EVENT_CHANNEL: usize = 256;
+
+pub struct RunOptions {
+    pub playlist: Option<PathBuf>,
+    pub format: Format,
+    /// `-` for stdin, or a file / FIFO to read event lines from.
+    pub events: Option<PathBuf>,
+    pub timeline: Option<PathBuf>,
+    /// Audio kept queued in the pipe; `None` learns it from the reader.
+    pub lead: Option<Duration>,
+}
+
+/// Runs until a signal, a hangup event, or the reader going away. Returns the
+/// reason, for the log line.
+pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
+    let started = Instant::now();
+    let signal = Arc::new(AtomicUsize::new(0));
+    let (sig_read, sig_write) = UnixStream::pair().context("signal pipe")?;
+    sig_read.set_nonblocking(true)?;
+    sig_write.set_nonblocking(true)?;
+    for sig in [libc::SIGHUP, libc::SIGTERM, libc::SIGINT] {
+        signal_hook::flag::register_usize(sig, signal.clone(), sig as usize)?;
+        signal_hook::low_level::pipe::register(sig, sig_write.try_clone()?)?;
+    }
+
+    let format = opts.format;
+    let rate = format.rate();
+    let scenario = load_scenario(opts.playlist.as_deref());
+    let mut engine = Engine::new(&scenario, rate);
+    let pending = engine.library_mut().map_cached(cache, rate);
+    let loaded = spawn_loader(&engine, pending, cache, rate);
+    let events = opts.events.as_ref().map(spawn_event_reader);
+    let mut timeline = match &opts.timeline {
+        Some(p) => Some(TimelineWriter::new(BufWriter::new(
+            File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
+        ))),
+        None => None,
+    };
+
+    let out = std::io::stdout();
+    let fd = out.as_raw_fd();
+    let is_pipe = pipe::is_pipe(fd);
+    if is_pipe {
+        // Non-blocking: a stalled reader never blocks the audio thread, and a
+        // write of at most 4096 bytes is then all or nothing.
+        pipe::set_nonblocking(fd).context("stdout non-blocking")?;
+        if let Err(e) = pipe::set_pipe_size(fd, PIPE_SIZE) {
+            tracing::debug!("cannot shrink the pipe: {e}");
+        }
+    }
+    let frame = Duration::from_millis(u64::from(FRAME_MS));
+    let lead = opts.lead.map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
+    let mut pacer = Pacer::new(format.frame_bytes(), is_pipe, lead);
+    let mut clock = Clock::new(started, frame * pacer.period_frames() as u32);
+    let mut samples = vec![0.0f32; engine.frame_len()];
+    let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
+    tracing::info!(format = ?format, pipe = is_pipe, "streaming");
+
+    let reason = 'stream: loop {
+        if let Some(l) = &loaded {
+            for (id, result) in l.try_iter() {
+                match result {
+                    Ok(clip) => engine.library_mut().set_ready(id, clip),
+                    Err(e) => {
+                        tracing::error!("cannot use audio file: {e}");
+                        engine.library_mut().set_failed(id);
+                    }
+                }
+            }
+        }
+        if let Some(ev) = &events {
+            for kind in ev.try_iter() {
+                let at = engine.now();
+                engine.push(Event { at, kind });
+            }
+        }
+        let queued = if is_pipe { pipe::queued_bytes(fd).unwrap_or(0) } else { 0 };
+        let wall = (started.elapsed().as_nanos() / frame.as_nanos()) as u64;
+        let plan = pacer.plan(queued, wall);
+        for _ in 0..plan.skip {
+            engine.render_frame(&mut samples);
+        }
+        if plan.skip > 0 {
+            tracing::warn!(frames = plan.skip, "reader stalled: skipping to the present");
+        }
+        bytes.clear();
+        for _ in 0..plan.write {
+            engine.render_frame(&mut samples);
+            format.encode(&samples, &mut bytes);
+        }
+        let written = match write_frames(fd, &bytes, format.frame_bytes()) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break 'stream "reader-gone".to_string(),
+            Err(e) => {
+                tracing::error!("write failed: {e}");
+                break 'stream "write-error".to_string();
+            }
+        };
+        let after = if is_pipe { pipe::queued_bytes(fd).unwrap_or(0) } else { 0 };
+        pacer.wrote(written, after);
+        if let Some(t) = &mut timeline {
+            let entries: Vec<_> = engine.drain_timeline().collect();
+            if !entries.is_empty() {
+                t.write(&entries).ok();
+                t.flush().ok();
+            }
+        } else {
+            engine.drain_timeline().for_each(drop);
+        }
+        if let Some(r) = engine.exit_reason() {
+            break 'stream r.to_string();
+        }
+        clock.set_period(frame * pacer.period_frames() as u32);
+        if clock.wait(Some(sig_read.as_raw_fd())) == Wake::Fd || signal.load(Ordering::SeqCst) != 0 {
+            let mut buf = [0u8; 16];
+            while (&sig_read).read(&mut buf).is_ok_and(|n| n > 0) {}
+            break 'stream signal_name(signal.load(Ordering::SeqCst)).to_string();
+        }
+    };
+    engine.finish(&reason);
+    if let Some(t) = &mut timeline {
+        t.write(&engine.drain_timeline().collect::<Vec<_>>()).ok();
+        t.flush().ok();
+    }
+    tracing::info!(reason = %reason, frames = pacer.written(), read_frames = ?pacer.read_frames(), "exit");
+    Ok(reason)
+}
+
+fn signal_name(sig: usize) -> &'static str {
+    match sig as i32 {
+        libc::SIGHUP => "sighup",
+        libc::SIGTERM => "sigterm",
+        libc::SIGINT => "sigint",
+        _ => "signal",
+    }
+}
+
+/// A playlist that cannot be used is logged and replaced by silence: Asterisk
+/// would respawn an exiting generator every 40 ms and the caller hear nothing.
+fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
+    let Some(path) = path else {
+        tracing::warn!("no playlist given: streaming silence");
+        return Scenario::empty();
+    };
+    match Scenario::load(path) {
+        Ok((s, warnings)) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            s
+        }
+        Err(e) => {
+            tracing::error!("{e:#}; streaming silence");
+            Scenario::empty()
+        }
+    }
+}
+
+type Loaded = mpsc::Receiver<(SourceId, Result<Arc<Clip>, String>)>;
+
+/// Decodes the sources the cache did not have, in the order they are needed.
+fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u32) -> Option<Loaded> {
+    if pending.is_empty() {
+        return None;
+    }
+    let jobs: Vec<(SourceId, PathBuf)> = pending.iter().map(|&id| (id, engine.library().path(id).to_path_buf())).collect();
+    let cache = cache.clone();
+    let (tx, rx) = mpsc::channel();
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || {
+            let _g = span.enter();
+            for (id, path) in jobs {
+                let r = cache.load(&path, rate).map(Arc::new).map_err(|e| format!("{e:#}"));
+                if tx.send((id, r)).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok()?;
+    Some(rx)
+}
+
+/// Reads event lines (`dtmf 3`) from stdin or a file; bad lines are logged.
+fn spawn_event_reader(source: &PathBuf) -> mpsc::Receiver<EventKind> {
+    let (tx, rx) = mpsc::sync_channel(EVENT_CHANNEL);
+    let source = source.clone();
+    let span = tracing::Span::current();
+    let spawned = std::thread::Builder::new().name("events".into()).spawn(move || {
+        let _g = span.enter();
+        let input: Box<dyn BufRead> = if source.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            match File::open(&source) {
+                Ok(f) => Box::new(std::io::BufReader::new(f)),
+                Err(e) => {
+                    tracing::error!(file = %source.display(), "cannot read events: {e}");
+                    return;
+                }
+            }
+        };
+        // Bounded lines: a runaway writer cannot make us buffer without limit.
+        for (n, line) in input.split(b'\n').enumerate() {
+            let Ok(line) = line else { break };
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            match EventKind::parse(text) {
+                Ok(kind) => {
+                    if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(kind) {
+                        break;
+                    }
+                }
+                Err(e) => tracing::warn!("events line {}: {e:#}", n + 1),
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the event reader: {e}");
+    }
+    rx
+}
+
+/// Writes whole frames in writes of at most 4096 bytes. Returns the frames
+/// written; a full pipe (EAGAIN) drops the rest rather than blocking.
+fn write_frames(fd: i32, bytes: &[u8], frame_bytes: usize) -> std::io::Result<usize> {
+    let chunk = (MAX_WRITE / frame_bytes) * frame_bytes;
+    let mut done = 0;
+    while done < bytes.len() {
+        let end = (done + chunk).min(bytes.len());
+        match pipe::write_once(fd, &bytes[done..end]) {
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                tracing::warn!(bytes = bytes.len() - done, "pipe full: dropping audio");
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done / frame_bytes)
+}

@@ -1,0 +1,54 @@
+//! `holdmix cache warm`: decode every sound of some playlists into the cache,
+//! with a progress bar, so the first call never waits for a decode.
+
+use crate::audio::cache::Cache;
+use crate::audio::format::Format;
+use crate::scenario::Scenario;
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Returns the number of files that could not be prepared.
+pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<usize> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut failures = 0;
+    for p in playlists {
+        match Scenario::load(p) {
+            Ok((s, warnings)) => {
+                warnings.iter().for_each(|w| tracing::warn!("{w}"));
+                files.extend(s.tracks.iter().cloned());
+                files.extend(s.prompts.values().cloned());
+            }
+            Err(e) => {
+                tracing::error!("{e:#}");
+                failures += 1;
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut rates: Vec<u32> = formats.iter().map(|f| f.rate()).collect();
+    rates.sort();
+    rates.dedup();
+    let bar = ProgressBar::new((files.len() * rates.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for f in &files {
+        for &rate in &rates {
+            bar.set_message(short(f));
+            if let Err(e) = cache.load(f, rate) {
+                bar.suspend(|| tracing::error!("{e:#}"));
+                failures += 1;
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_with_message("done");
+    Ok(failures)
+}
+
+fn short(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
