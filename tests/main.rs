@@ -1,1 +1,11 @@
+//! The one integration-test binary: each module is a topic, each test runs
+//! the real `holdmix` binary or library on real files, pipes and signals.
 
+mod common;
+
+mod cache;
+mod decode;
+mod g711;
+mod lifecycle;
+mod pacing;
+mod render_audio;

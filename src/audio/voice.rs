@@ -6,7 +6,7 @@ use super::ramp::{Curve, Ramp};
 
 /// Length of the edge fades that keep a clip's first and last samples from
 /// clicking, in milliseconds.
-pub const DECLICK_MS: u32 = 4;
+pub const DECLICK_MS: u32 = 5;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Voice {
@@ -41,7 +41,8 @@ impl Voice {
             // Edge fades: only the first and last few ms pay for this.
             let edge = p.min(len - 1 - p);
             if edge < d {
-                g *= edge as f32 / d as f32;
+                // Raised cosine: no corner in the gain, so no click either.
+                g *= 0.5 - 0.5 * (std::f32::consts::PI * edge as f32 / d as f32).cos();
             }
             *o += samples[p] * g;
         }

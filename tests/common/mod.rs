@@ -1,0 +1,161 @@
+//! Shared test helpers: temp dirs, generated sound files, running the binary,
+//! reading rendered audio and timelines, and measuring levels.
+
+#![allow(dead_code)]
+
+use std::f32::consts::PI;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_holdmix");
+
+/// Repository root (for sample-audio/ and playlists/).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// A `holdmix` command with its cache in `dir/cache`.
+pub fn holdmix(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--cache-dir").arg(dir.join("cache"));
+    c
+}
+
+/// Runs and asserts success; returns the output.
+pub fn ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn holdmix");
+    assert!(
+        out.status.success(),
+        "holdmix failed: {:?}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Writes a mono or stereo 16-bit WAV.
+pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
+    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).expect("write sample");
+    }
+    w.finalize().expect("finalize wav");
+}
+
+/// A sine of `freq` Hz at peak `amp`, `secs` long, mono at `rate`.
+pub fn sine(freq: f32, amp: f32, secs: f32, rate: u32) -> Vec<f32> {
+    let n = (secs * rate as f32) as usize;
+    (0..n).map(|i| amp * (2.0 * PI * freq * i as f32 / rate as f32).sin()).collect()
+}
+
+/// Interleaves a mono signal into stereo (same on both channels).
+pub fn stereo(mono: &[f32]) -> Vec<f32> {
+    mono.iter().flat_map(|&s| [s, s]).collect()
+}
+
+/// Reads a rendered 16-bit mono WAV as floats, with its rate.
+pub fn read_wav(path: &Path) -> (u32, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).expect("open wav");
+    let rate = r.spec().sample_rate;
+    let s = r.samples::<i16>().map(|s| s.expect("sample") as f32 / 32768.0).collect();
+    (rate, s)
+}
+
+/// Reads raw s16le.
+pub fn read_slin(path: &Path) -> Vec<i16> {
+    let b = std::fs::read(path).expect("read raw");
+    b.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+}
+
+pub fn rms(s: &[f32]) -> f32 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt()
+}
+
+pub fn db(x: f32) -> f32 {
+    20.0 * x.max(1e-9).log10()
+}
+
+/// Samples from `a` to `b` seconds.
+pub fn window(s: &[f32], rate: u32, a: f64, b: f64) -> &[f32] {
+    let i = ((a * rate as f64) as usize).min(s.len());
+    let j = ((b * rate as f64) as usize).min(s.len());
+    &s[i..j]
+}
+
+/// Largest sample-to-sample step.
+pub fn max_step(s: &[f32]) -> f32 {
+    s.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
+}
+
+/// Timeline lines as JSON values.
+pub fn timeline(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("read timeline")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("timeline line is JSON"))
+        .collect()
+}
+
+/// Entries of one event kind.
+pub fn events<'a>(tl: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    tl.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// Time (`t`) of the first entry of `kind`.
+pub fn first_t(tl: &[serde_json::Value], kind: &str) -> f64 {
+    events(tl, kind).first().and_then(|e| e["t"].as_f64()).unwrap_or_else(|| panic!("no {kind} in timeline"))
+}
+
+/// Writes a playlist file.
+pub fn playlist(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write playlist");
+    p
+}
+
+/// Integrated loudness (LUFS) of mono samples.
+pub fn lufs(s: &[f32], rate: u32) -> f64 {
+    let mut m = ebur128::EbuR128::new(1, rate, ebur128::Mode::I).expect("meter");
+    m.add_frames_f32(s).expect("frames");
+    m.loudness_global().expect("loudness")
+}
+
+/// Amplitude of the `freq` component of `s` (Goertzel over the whole slice).
+pub fn tone_amplitude(s: &[f32], freq: f32, rate: u32) -> f32 {
+    let w = 2.0 * PI * freq / rate as f32;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f32, 0.0f32);
+    for &x in s {
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    2.0 * power.max(0.0).sqrt() / s.len().max(1) as f32
+}
+
+/// A `holdmix run` child with piped stdin/stdout and a log file.
+pub fn spawn_run(dir: &Path, args: &[&str]) -> std::process::Child {
+    holdmix(dir)
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .arg("run")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn holdmix run")
+}
+
+pub fn log_text(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("run.log")).unwrap_or_default()
+}
