@@ -26,8 +26,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let id = &args.identity;
             let span = tracing::info_span!(
                 "call",
-                uniqueid = id.uniqueid.as_deref().unwrap_or("-"),
-                caller = id.caller.as_deref().unwrap_or("-")
+                uniqueid = %id.uniqueid.as_deref().unwrap_or("-"),
+                caller = %id.caller.as_deref().unwrap_or("-")
             );
             let _g = span.enter();
             let opts = holdmix::run::RunOptions {

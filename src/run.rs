@@ -9,7 +9,7 @@
 
 use crate::audio::cache::Cache;
 use crate::audio::clip::Clip;
-use crate::audio::clock::{Clock, Wake};
+use crate::audio::clock::{Clock, Wake, Watch};
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::audio::pipe;
@@ -89,6 +89,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let mut clock = Clock::new(started, frame * pacer.period_frames() as u32);
     let mut samples = vec![0.0f32; engine.frame_len()];
     let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
+    // Wake for a signal, or when the reader closes the pipe.
+    let watch = [Watch { fd: sig_read.as_raw_fd(), events: libc::POLLIN }, Watch { fd, events: 0 }];
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let reason = 'stream: loop {
@@ -146,7 +148,12 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             break 'stream r.to_string();
         }
         clock.set_period(frame * pacer.period_frames() as u32);
-        if clock.wait(Some(sig_read.as_raw_fd())) == Wake::Fd || signal.load(Ordering::SeqCst) != 0 {
+        let wake = clock.wait(&watch[..if is_pipe { 2 } else { 1 }]);
+        if wake == Wake::Fd(1) {
+            // POLLERR on a pipe's write end: nobody will ever read it again.
+            break 'stream "reader-gone".to_string();
+        }
+        if wake == Wake::Fd(0) || signal.load(Ordering::SeqCst) != 0 {
             let mut buf = [0u8; 16];
             while (&sig_read).read(&mut buf).is_ok_and(|n| n > 0) {}
             break 'stream signal_name(signal.load(Ordering::SeqCst)).to_string();

@@ -15,7 +15,16 @@ pub struct Clock {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wake {
     Deadline,
-    Fd,
+    /// The first watched fd, by index, that became ready.
+    Fd(usize),
+}
+
+/// An fd to watch while waiting: readable (`POLLIN`) or, with `events` 0,
+/// only its error/hang-up condition (a pipe whose reader went away).
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub fd: RawFd,
+    pub events: i16,
 }
 
 impl Clock {
@@ -44,10 +53,10 @@ impl Clock {
         self.start + self.period.saturating_mul(self.tick as u32 + 1)
     }
 
-    /// Sleeps until the next deadline or until `wake_fd` is readable. After a
+    /// Sleeps until the next deadline or until a watched fd is ready. After a
     /// long stall (deadlines already past), skips the missed ticks rather than
     /// firing them in a burst.
-    pub fn wait(&mut self, wake_fd: Option<RawFd>) -> Wake {
+    pub fn wait(&mut self, watch: &[Watch]) -> Wake {
         let deadline = self.next_deadline();
         loop {
             let now = Instant::now();
@@ -55,15 +64,12 @@ impl Clock {
                 break;
             }
             let left = deadline - now;
-            match wake_fd {
-                // ppoll may also return early on EINTR: then just wait again.
-                Some(fd) => {
-                    if poll_readable(fd, left) {
-                        return Wake::Fd;
-                    }
-                }
-                None => std::thread::sleep(left),
+            if watch.is_empty() {
+                std::thread::sleep(left);
+            } else if let Some(i) = poll(watch, left) {
+                return Wake::Fd(i);
             }
+            // Otherwise ppoll timed out or returned early on EINTR: check the time.
         }
         let now = Instant::now();
         let due = (now.duration_since(self.start).as_nanos() / self.period.as_nanos().max(1)) as u64;
@@ -73,16 +79,24 @@ impl Clock {
     }
 }
 
-/// Waits up to `timeout` for `fd` to become readable (nanosecond timeout).
-fn poll_readable(fd: RawFd, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+/// Waits up to `timeout` (nanosecond precision) for one of `watch` to be
+/// ready; returns its index.
+fn poll(watch: &[Watch], timeout: Duration) -> Option<usize> {
+    let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 4];
+    let n = watch.len().min(fds.len());
+    for (p, w) in fds.iter_mut().zip(watch) {
+        *p = libc::pollfd { fd: w.fd, events: w.events, revents: 0 };
+    }
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: one valid pollfd, a valid timespec and no signal mask change.
-    let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-    r > 0 && pfd.revents & libc::POLLIN != 0
+    // SAFETY: `n` valid pollfds, a valid timespec, no signal mask change.
+    let r = unsafe { libc::ppoll(fds.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
+    if r <= 0 {
+        return None;
+    }
+    fds[..n].iter().position(|p| p.revents != 0)
 }
 
 #[cfg(test)]
@@ -94,7 +108,7 @@ mod tests {
         let start = Instant::now();
         let mut c = Clock::new(start, Duration::from_millis(5));
         for _ in 0..4 {
-            assert_eq!(c.wait(None), Wake::Deadline);
+            assert_eq!(c.wait(&[]), Wake::Deadline);
         }
         assert_eq!(c.next_deadline(), start + Duration::from_millis(25));
         assert!(start.elapsed() >= Duration::from_millis(20));
