@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: sox (reference G.711 codec, audio checks).
+# Debian packages the tests use: sox (reference G.711 codec, audio checks)
+# and its MP3 format module (soxi reads the sample MP3's duration).
 need=()
 command -v sox >/dev/null 2>&1 || need+=(sox)
+dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {

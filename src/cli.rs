@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "holdmix", version, about = "Per-call programmable music on hold for Asterisk")]
+#[command(
+    name = "holdmix",
+    version,
+    about = "Per-call programmable music on hold for Asterisk"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -27,7 +27,7 @@ pub fn parse(text: &str) -> Result<Duration> {
 }
 
 fn from_secs(secs: f64, text: &str) -> Result<Duration> {
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         bail!("bad duration {text:?}: must be between 0 and 1e9 seconds");
     }
     Ok(Duration::from_secs_f64(secs))

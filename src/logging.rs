@@ -21,7 +21,9 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
         .with_target("symphonia_core", Level::ERROR)
         .with_target("symphonia_bundle_mp3", Level::ERROR)
         .with_target("symphonia_format_ogg", Level::ERROR);
-    let layer = tracing_subscriber::fmt::layer().with_ansi(false).with_target(false);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_target(false);
     match log {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -30,11 +32,15 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
                 .open(path)
                 .with_context(|| format!("{}: cannot open log", path.display()))?;
             let layer = layer.with_writer(std::sync::Mutex::new(file));
-            tracing_subscriber::registry().with(layer.with_filter(filter)).try_init()?;
+            tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
+                .try_init()?;
         }
         None => {
             let layer = layer.with_writer(std::io::stderr);
-            tracing_subscriber::registry().with(layer.with_filter(filter)).try_init()?;
+            tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
+                .try_init()?;
         }
     }
     Ok(())

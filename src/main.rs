@@ -54,9 +54,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Cache { command: CacheCommand::Warm { playlists, format } } => {
+        Command::Cache {
+            command: CacheCommand::Warm { playlists, format },
+        } => {
             let failures = holdmix::warm::warm(&playlists, &format, &cache)?;
-            Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if failures == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

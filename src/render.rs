@@ -95,7 +95,10 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         Sink::Wav(w) => w.finalize()?,
         Sink::Raw(mut w) => w.flush()?,
     }
-    Ok(RenderSummary { frames: engine.frames(), exit })
+    Ok(RenderSummary {
+        frames: engine.frames(),
+        exit,
+    })
 }
 
 fn open_sink(path: &Path, format: Format) -> Result<Sink> {

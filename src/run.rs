@@ -64,7 +64,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let mut engine = Engine::new(&scenario, rate);
     let pending = engine.library_mut().map_cached(cache, rate);
     let loaded = spawn_loader(&engine, pending, cache, rate);
-    let events = opts.events.as_ref().map(spawn_event_reader);
+    let events = opts.events.as_deref().map(spawn_event_reader);
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
             File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
@@ -84,13 +84,21 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         }
     }
     let frame = Duration::from_millis(u64::from(FRAME_MS));
-    let lead = opts.lead.map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
+    let lead = opts
+        .lead
+        .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
     let mut pacer = Pacer::new(format.frame_bytes(), is_pipe, lead);
     let mut clock = Clock::new(started, frame * pacer.period_frames() as u32);
     let mut samples = vec![0.0f32; engine.frame_len()];
     let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
     // Wake for a signal, or when the reader closes the pipe.
-    let watch = [Watch { fd: sig_read.as_raw_fd(), events: libc::POLLIN }, Watch { fd, events: 0 }];
+    let watch = [
+        Watch {
+            fd: sig_read.as_raw_fd(),
+            events: libc::POLLIN,
+        },
+        Watch { fd, events: 0 },
+    ];
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let reason = 'stream: loop {
@@ -111,7 +119,11 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 engine.push(Event { at, kind });
             }
         }
-        let queued = if is_pipe { pipe::queued_bytes(fd).unwrap_or(0) } else { 0 };
+        let queued = if is_pipe {
+            pipe::queued_bytes(fd).unwrap_or(0)
+        } else {
+            0
+        };
         let wall = (started.elapsed().as_nanos() / frame.as_nanos()) as u64;
         let plan = pacer.plan(queued, wall);
         for _ in 0..plan.skip {
@@ -133,7 +145,11 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 break 'stream "write-error".to_string();
             }
         };
-        let after = if is_pipe { pipe::queued_bytes(fd).unwrap_or(0) } else { 0 };
+        let after = if is_pipe {
+            pipe::queued_bytes(fd).unwrap_or(0)
+        } else {
+            0
+        };
         pacer.wrote(written, after);
         if let Some(t) = &mut timeline {
             let entries: Vec<_> = engine.drain_timeline().collect();
@@ -205,7 +221,10 @@ fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u3
     if pending.is_empty() {
         return None;
     }
-    let jobs: Vec<(SourceId, PathBuf)> = pending.iter().map(|&id| (id, engine.library().path(id).to_path_buf())).collect();
+    let jobs: Vec<(SourceId, PathBuf)> = pending
+        .iter()
+        .map(|&id| (id, engine.library().path(id).to_path_buf()))
+        .collect();
     let cache = cache.clone();
     let (tx, rx) = mpsc::channel();
     let span = tracing::Span::current();
@@ -214,7 +233,10 @@ fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u3
         .spawn(move || {
             let _g = span.enter();
             for (id, path) in jobs {
-                let r = cache.load(&path, rate).map(Arc::new).map_err(|e| format!("{e:#}"));
+                let r = cache
+                    .load(&path, rate)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"));
                 if tx.send((id, r)).is_err() {
                     break;
                 }
@@ -225,9 +247,9 @@ fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u3
 }
 
 /// Reads event lines (`dtmf 3`) from stdin or a file; bad lines are logged.
-fn spawn_event_reader(source: &PathBuf) -> mpsc::Receiver<EventKind> {
+fn spawn_event_reader(source: &std::path::Path) -> mpsc::Receiver<EventKind> {
     let (tx, rx) = mpsc::sync_channel(EVENT_CHANNEL);
-    let source = source.clone();
+    let source = source.to_path_buf();
     let span = tracing::Span::current();
     let spawned = std::thread::Builder::new().name("events".into()).spawn(move || {
         let _g = span.enter();

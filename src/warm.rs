@@ -50,5 +50,7 @@ pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<
 }
 
 fn short(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

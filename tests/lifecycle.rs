@@ -39,7 +39,17 @@ fn wait_exit(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, D
 
 fn demo_run(dir: &Path) -> Child {
     let demo = root().join("playlists/demo.toml");
-    spawn_run(dir, &["--playlist", demo.to_str().expect("path"), "--uniqueid", "1700000000.42", "--caller", "79001112233"])
+    spawn_run(
+        dir,
+        &[
+            "--playlist",
+            demo.to_str().expect("path"),
+            "--uniqueid",
+            "1700000000.42",
+            "--caller",
+            "79001112233",
+        ],
+    )
 }
 
 fn signal_exits_fast(sig: i32, name: &str) {
@@ -56,10 +66,16 @@ fn signal_exits_fast(sig: i32, name: &str) {
     let audio = reader.join().expect("reader");
     assert_eq!(audio.len() % 320, 0, "whole frames only");
     let log = log_text(dir.path());
-    assert!(log.contains(&format!("reason={name}")), "log names the reason:\n{log}");
+    assert!(
+        log.contains(&format!("reason={name}")),
+        "log names the reason:\n{log}"
+    );
     // Every line names the call.
     for line in log.lines() {
-        assert!(line.contains("uniqueid=1700000000.42") && line.contains("caller=79001112233"), "untagged: {line}");
+        assert!(
+            line.contains("uniqueid=1700000000.42") && line.contains("caller=79001112233"),
+            "untagged: {line}"
+        );
     }
 }
 
@@ -96,12 +112,21 @@ fn hangup_event_ends_the_stream_with_a_timeline_entry() {
     let tl = dir.path().join("tl.jsonl");
     let mut child = spawn_run(
         dir.path(),
-        &["--playlist", demo.to_str().expect("path"), "--events", "-", "--timeline", tl.to_str().expect("path")],
+        &[
+            "--playlist",
+            demo.to_str().expect("path"),
+            "--events",
+            "-",
+            "--timeline",
+            tl.to_str().expect("path"),
+        ],
     );
     let reader = drain(&mut child);
     let mut stdin = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(500));
-    stdin.write_all(b"position 3\nnonsense here\nhangup\n").expect("write");
+    stdin
+        .write_all(b"position 3\nnonsense here\nhangup\n")
+        .expect("write");
     let (status, _) = wait_exit(&mut child, Duration::from_secs(2));
     assert!(status.success());
     reader.join().expect("reader");
@@ -110,7 +135,10 @@ fn hangup_event_ends_the_stream_with_a_timeline_entry() {
     let exit = events(&tl, "exit");
     assert_eq!(exit.len(), 1);
     assert_eq!(exit[0]["reason"], "hangup");
-    assert!(log_text(dir.path()).contains("events line 2"), "bad event line logged");
+    assert!(
+        log_text(dir.path()).contains("events line 2"),
+        "bad event line logged"
+    );
 }
 
 #[test]
@@ -119,7 +147,12 @@ fn missing_and_truncated_files_never_stop_the_music() {
     let mp3 = std::fs::read(root().join("sample-audio/music/bed-2-bright.mp3")).expect("mp3");
     std::fs::write(dir.path().join("truncated.mp3"), &mp3[..mp3.len() / 3]).expect("write");
     std::fs::write(dir.path().join("garbage.flac"), b"this is not audio at all").expect("write");
-    write_wav(&dir.path().join("good.wav"), 8000, 1, &sine(440.0, 0.3, 3.0, 8000));
+    write_wav(
+        &dir.path().join("good.wav"),
+        8000,
+        1,
+        &sine(440.0, 0.3, 3.0, 8000),
+    );
     let pl = playlist(
         dir.path(),
         "p.toml",
@@ -134,7 +167,10 @@ fn missing_and_truncated_files_never_stop_the_music() {
     let (status, _) = wait_exit(&mut child, Duration::from_secs(2));
     assert!(status.success());
     let audio = reader.join().expect("reader");
-    let s: Vec<f32> = audio.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
+    let s: Vec<f32> = audio
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect();
     assert!(s.len() > 8000 * 2, "streamed for seconds: {} samples", s.len());
     assert!(rms(&s[s.len() - 8000..]) > 0.01, "music plays in the last second");
     let log = log_text(dir.path());
@@ -146,7 +182,11 @@ fn missing_and_truncated_files_never_stop_the_music() {
 #[test]
 fn a_broken_playlist_streams_silence_and_says_where() {
     let dir = tempdir();
-    let pl = playlist(dir.path(), "bad.toml", "[music]\ntracks = [\"a.wav\"]\ncrossfad = \"1s\"\n");
+    let pl = playlist(
+        dir.path(),
+        "bad.toml",
+        "[music]\ntracks = [\"a.wav\"]\ncrossfad = \"1s\"\n",
+    );
     let mut child = spawn_run(dir.path(), &["--playlist", pl.to_str().expect("path")]);
     let reader = drain(&mut child);
     std::thread::sleep(Duration::from_millis(1000));
@@ -155,8 +195,18 @@ fn a_broken_playlist_streams_silence_and_says_where() {
     let (status, _) = wait_exit(&mut child, Duration::from_secs(2));
     assert!(status.success());
     let audio = reader.join().expect("reader");
-    assert!(audio.len() >= 320 * 20, "frames kept coming: {} bytes", audio.len());
-    assert!(audio.iter().all(|&b| b == 0), "silence, and nothing but audio on stdout");
+    assert!(
+        audio.len() >= 320 * 20,
+        "frames kept coming: {} bytes",
+        audio.len()
+    );
+    assert!(
+        audio.iter().all(|&b| b == 0),
+        "silence, and nothing but audio on stdout"
+    );
     let log = log_text(dir.path());
-    assert!(log.contains("bad.toml") && log.contains("line 3") && log.contains("crossfad"), "log:\n{log}");
+    assert!(
+        log.contains("bad.toml") && log.contains("line 3") && log.contains("crossfad"),
+        "log:\n{log}"
+    );
 }

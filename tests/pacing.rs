@@ -26,7 +26,12 @@ fn queued(fd: i32) -> usize {
 }
 
 /// Reads `size` bytes every `every`, non-blocking, for `duration`.
-fn read_like_asterisk(child: &mut std::process::Child, size: usize, every: Duration, duration: Duration) -> Reads {
+fn read_like_asterisk(
+    child: &mut std::process::Child,
+    size: usize,
+    every: Duration,
+    duration: Duration,
+) -> Reads {
     let stdout = child.stdout.as_mut().expect("stdout");
     let fd = stdout.as_raw_fd();
     // SAFETY: plain fcntl on our own pipe end.
@@ -36,7 +41,12 @@ fn read_like_asterisk(child: &mut std::process::Child, size: usize, every: Durat
     }
     // Asterisk's first read comes one timer period after the spawn.
     let start = Instant::now();
-    let mut reads = Reads { short: 0, queued: Vec::new(), chunks: Vec::new(), elapsed: Duration::ZERO };
+    let mut reads = Reads {
+        short: 0,
+        queued: Vec::new(),
+        chunks: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
     let mut buf = vec![0u8; size];
     let mut n = 1u32;
     while start.elapsed() < duration {
@@ -59,7 +69,9 @@ fn read_like_asterisk(child: &mut std::process::Child, size: usize, every: Durat
 }
 
 fn warm_demo(dir: &Path) {
-    ok(holdmix(dir).args(["cache", "warm"]).arg(root().join("playlists/demo.toml")));
+    ok(holdmix(dir)
+        .args(["cache", "warm"])
+        .arg(root().join("playlists/demo.toml")));
 }
 
 fn pacing(read: usize, every_ms: u64) {
@@ -67,13 +79,26 @@ fn pacing(read: usize, every_ms: u64) {
     warm_demo(dir.path());
     let demo = root().join("playlists/demo.toml");
     let mut child = spawn_run(dir.path(), &["--playlist", demo.to_str().expect("path")]);
-    let r = read_like_asterisk(&mut child, read, Duration::from_millis(every_ms), Duration::from_secs(10));
+    let r = read_like_asterisk(
+        &mut child,
+        read,
+        Duration::from_millis(every_ms),
+        Duration::from_secs(10),
+    );
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status:?}");
-    eprintln!("max queued {:?} of limit {}", r.queued.iter().skip(1).max(), read + 640);
-    assert_eq!(r.short, 0, "short reads (lost audio); queued before reads: {:?}", r.queued);
+    eprintln!(
+        "max queued {:?} of limit {}",
+        r.queued.iter().skip(1).max(),
+        read + 640
+    );
+    assert_eq!(
+        r.short, 0,
+        "short reads (lost audio); queued before reads: {:?}",
+        r.queued
+    );
     // Never more than one read plus two frames waiting (the first read may
     // see the start-up lead of 100 ms + one frame, before the read size is known).
     let limit = read + 2 * 320;
@@ -82,13 +107,23 @@ fn pacing(read: usize, every_ms: u64) {
     assert!(r.queued[0] <= 6 * 320, "start-up lead {}", r.queued[0]);
     // Audio, not silence, and frames in step with the clock.
     let audio: Vec<u8> = r.chunks.iter().flat_map(|(_, b)| b.clone()).collect();
-    let samples: Vec<f32> = audio.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
+    let samples: Vec<f32> = audio
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect();
     assert!(rms(&samples) > 0.01, "the stream carries music");
     let frames = audio.len() / 320;
     let expected = r.elapsed.as_millis() as usize / 20;
-    assert!(frames.abs_diff(expected) <= (read / 320) + 2, "{frames} frames read in {:?}", r.elapsed);
+    assert!(
+        frames.abs_diff(expected) <= (read / 320) + 2,
+        "{frames} frames read in {:?}",
+        r.elapsed
+    );
     let log = log_text(dir.path());
-    assert!(log.contains(&format!("read_frames=Some({})", read / 320)), "learned the read size:\n{log}");
+    assert!(
+        log.contains(&format!("read_frames=Some({})", read / 320)),
+        "learned the read size:\n{log}"
+    );
 }
 
 #[test]
@@ -105,7 +140,12 @@ fn reader_without_timing_module_100ms() {
 fn a_key_press_is_heard_within_150_ms() {
     let dir = tempdir();
     write_wav(&dir.path().join("silence.wav"), 8000, 1, &vec![0.0; 8000 * 20]);
-    write_wav(&dir.path().join("tone.wav"), 8000, 1, &sine(1000.0, 0.5, 20.0, 8000));
+    write_wav(
+        &dir.path().join("tone.wav"),
+        8000,
+        1,
+        &sine(1000.0, 0.5, 20.0, 8000),
+    );
     let pl = playlist(
         dir.path(),
         "p.toml",
@@ -115,7 +155,14 @@ fn a_key_press_is_heard_within_150_ms() {
     let tl = dir.path().join("tl.jsonl");
     let mut child = spawn_run(
         dir.path(),
-        &["--playlist", pl.to_str().expect("path"), "--events", "-", "--timeline", tl.to_str().expect("path")],
+        &[
+            "--playlist",
+            pl.to_str().expect("path"),
+            "--events",
+            "-",
+            "--timeline",
+            tl.to_str().expect("path"),
+        ],
     );
     let mut stdin = child.stdin.take().expect("stdin");
     let key = std::thread::spawn(move || {
@@ -136,13 +183,19 @@ fn a_key_press_is_heard_within_150_ms() {
         .chunks
         .iter()
         .find(|(_, b)| {
-            let s: Vec<f32> = b.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
+            let s: Vec<f32> = b
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+                .collect();
             rms(&s) > 0.01
         })
         .expect("the tone was heard");
     let latency = loud.0.duration_since(pressed);
     eprintln!("key heard after {latency:?}");
-    assert!(latency <= Duration::from_millis(150), "heard {latency:?} after the key");
+    assert!(
+        latency <= Duration::from_millis(150),
+        "heard {latency:?} after the key"
+    );
     let tl = timeline(&tl);
     let keys = events(&tl, "dtmf");
     assert_eq!(keys.len(), 1);

@@ -71,7 +71,11 @@ impl Cache {
             bail!("{}: not a file", source.display());
         }
         let canonical = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
-        let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).unwrap_or_default();
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or_default();
         let mut h = Fnv::new();
         h.write(&VERSION.to_le_bytes());
         h.write(canonical.as_os_str().as_encoded_bytes());
@@ -84,7 +88,13 @@ impl Cache {
             .map(|s| s.to_string_lossy())
             .unwrap_or_default()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         Ok(Some(dir.join(format!("{stem}-{:016x}-{rate}.f32", h.finish()))))
@@ -92,7 +102,9 @@ impl Cache {
 
     /// The clip for `source` at `rate` if it is cached already.
     pub fn lookup(&self, source: &Path, rate: u32) -> Result<Option<Clip>> {
-        let Some(entry) = self.entry_path(source, rate)? else { return Ok(None) };
+        let Some(entry) = self.entry_path(source, rate)? else {
+            return Ok(None);
+        };
         match File::open(&entry) {
             Ok(f) => Ok(map_entry(&f, rate, display_name(source)).ok()),
             Err(_) => Ok(None),
@@ -131,7 +143,13 @@ pub fn prepare(source: &Path, rate: u32) -> Result<(Vec<f32>, Option<f64>, usize
 }
 
 fn display_name(source: &Path) -> Arc<str> {
-    Arc::from(source.file_name().map(|n| n.to_string_lossy()).unwrap_or_default().as_ref())
+    Arc::from(
+        source
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+            .as_ref(),
+    )
 }
 
 fn writable(dir: &Path) -> bool {
@@ -154,6 +172,10 @@ fn store(entry: &Path, rate: u32, samples: &[f32], lufs: Option<f64>) -> Result<
     }
     w.flush()?;
     drop(w);
+    // Temp files are private (0600); entries must be readable by every user
+    // that runs holdmix (root warms the cache, asterisk reads it).
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     // Readers may map the entry the moment it appears: publish whole files only.
     let file = tmp.persist(entry).map_err(|e| e.error)?;
     Ok(file)

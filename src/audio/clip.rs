@@ -20,7 +20,11 @@ enum Samples {
 
 impl Clip {
     pub fn from_vec(name: Arc<str>, samples: Vec<f32>, lufs: Option<f64>) -> Self {
-        Clip { name, samples: Samples::Owned(samples), lufs }
+        Clip {
+            name,
+            samples: Samples::Owned(samples),
+            lufs,
+        }
     }
 
     /// Wraps a map; `None` if the sample area is out of range or misaligned.
@@ -30,7 +34,11 @@ impl Clip {
             return None;
         }
         bytemuck::try_cast_slice::<u8, f32>(&map[offset..end]).ok()?;
-        Some(Clip { name, samples: Samples::Mapped { map, offset, len }, lufs })
+        Some(Clip {
+            name,
+            samples: Samples::Mapped { map, offset, len },
+            lufs,
+        })
     }
 
     pub fn samples(&self) -> &[f32] {
@@ -67,6 +75,9 @@ impl Clip {
 
 impl std::fmt::Debug for Clip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Clip").field("name", &self.name).field("len", &self.len()).finish()
+        f.debug_struct("Clip")
+            .field("name", &self.name)
+            .field("len", &self.len())
+            .finish()
     }
 }

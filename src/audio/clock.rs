@@ -29,7 +29,11 @@ pub struct Watch {
 
 impl Clock {
     pub fn new(start: Instant, period: Duration) -> Self {
-        Clock { start, period, tick: 0 }
+        Clock {
+            start,
+            period,
+            tick: 0,
+        }
     }
 
     pub fn start(&self) -> Instant {
@@ -82,10 +86,18 @@ impl Clock {
 /// Waits up to `timeout` (nanosecond precision) for one of `watch` to be
 /// ready; returns its index.
 fn poll(watch: &[Watch], timeout: Duration) -> Option<usize> {
-    let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 4];
+    let mut fds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 4];
     let n = watch.len().min(fds.len());
     for (p, w) in fds.iter_mut().zip(watch) {
-        *p = libc::pollfd { fd: w.fd, events: w.events, revents: 0 };
+        *p = libc::pollfd {
+            fd: w.fd,
+            events: w.events,
+            revents: 0,
+        };
     }
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,

@@ -56,7 +56,14 @@ pub fn decode_file(path: &Path) -> Result<Decoded> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if let Some((rate, enc)) = raw_format(ext) {
         let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        return Ok(Decoded { rate, samples: decode_raw(&bytes, enc), damaged_packets: 0 });
+        if bytes.len() < 2 {
+            bail!("{}: empty audio file", path.display());
+        }
+        return Ok(Decoded {
+            rate,
+            samples: decode_raw(&bytes, enc),
+            damaged_packets: 0,
+        });
     }
     decode_container(path, ext)
 }
@@ -64,8 +71,14 @@ pub fn decode_file(path: &Path) -> Result<Decoded> {
 fn decode_raw(bytes: &[u8], enc: RawEncoding) -> Vec<f32> {
     const SCALE: f32 = 1.0 / 32768.0;
     match enc {
-        RawEncoding::Ulaw => bytes.iter().map(|&b| f32::from(g711::ulaw_to_linear(b)) * SCALE).collect(),
-        RawEncoding::Alaw => bytes.iter().map(|&b| f32::from(g711::alaw_to_linear(b)) * SCALE).collect(),
+        RawEncoding::Ulaw => bytes
+            .iter()
+            .map(|&b| f32::from(g711::ulaw_to_linear(b)) * SCALE)
+            .collect(),
+        RawEncoding::Alaw => bytes
+            .iter()
+            .map(|&b| f32::from(g711::alaw_to_linear(b)) * SCALE)
+            .collect(),
         RawEncoding::S16 => bytes
             .chunks_exact(2)
             .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * SCALE)
@@ -143,7 +156,11 @@ fn decode_container(path: &Path, ext: &str) -> Result<Decoded> {
     if samples.is_empty() {
         bail!("{}: no audio could be decoded", path.display());
     }
-    Ok(Decoded { rate, samples, damaged_packets: damaged })
+    Ok(Decoded {
+        rate,
+        samples,
+        damaged_packets: damaged,
+    })
 }
 
 /// Averages interleaved channels into mono.
@@ -153,7 +170,11 @@ fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
         return;
     }
     let scale = 1.0 / channels as f32;
-    out.extend(interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() * scale));
+    out.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale),
+    );
 }
 
 #[cfg(test)]

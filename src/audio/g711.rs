@@ -1,8 +1,9 @@
 //! G.711 μ-law and A-law companding, bit-exact with ITU-T G.711.
 //!
 //! Hand-written rather than taken from a crate: it is forty lines, it must be
-//! bit-exact with the reference (Sun's public-domain `g711.c`, which sox and
-//! Asterisk also follow) and it runs per output sample, so it stays branch-light
+//! bit-exact with the reference (Sun's public-domain `g711.c`, as Asterisk
+//! uses: low bits are dropped, not rounded; sox rounds 16-bit input first,
+//! so tests compare against sox with those bits cleared) and it runs per output sample, so it stays branch-light
 //! and table-free (no per-process tables adding to private memory).
 
 const ULAW_BIAS: i32 = 0x84;
@@ -38,7 +39,11 @@ pub fn ulaw_to_linear(code: u8) -> i16 {
     let u = !code;
     let mut t = ((i32::from(u) & 0x0F) << 3) + ULAW_BIAS;
     t <<= (u & 0x70) >> 4;
-    (if u & 0x80 != 0 { ULAW_BIAS - t } else { t - ULAW_BIAS }) as i16
+    (if u & 0x80 != 0 {
+        ULAW_BIAS - t
+    } else {
+        t - ULAW_BIAS
+    }) as i16
 }
 
 /// Encodes one 16-bit linear sample as A-law.
@@ -56,7 +61,11 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
         return (0x7F ^ mask) as u8;
     }
     let mut code = (seg as i32) << 4;
-    code |= if seg < 2 { (value >> 1) & 0x0F } else { (value >> seg) & 0x0F };
+    code |= if seg < 2 {
+        (value >> 1) & 0x0F
+    } else {
+        (value >> seg) & 0x0F
+    };
     (code ^ mask) as u8
 }
 

@@ -96,7 +96,10 @@ impl Pacer {
     pub fn plan(&mut self, queued: usize, wall: u64) -> Plan {
         if !self.pipe {
             let due = (wall + self.target as u64).saturating_sub(self.written);
-            return Plan { skip: 0, write: due as usize };
+            return Plan {
+                skip: 0,
+                write: due as usize,
+            };
         }
         let drained = self.queued_after_write.saturating_sub(queued);
         if drained > 0 {

@@ -19,14 +19,22 @@ pub fn queued_bytes(fd: RawFd) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int.
     let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(n.max(0) as usize) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n.max(0) as usize)
+    }
 }
 
 /// Sets the pipe buffer size; returns the size the kernel chose.
 pub fn set_pipe_size(fd: RawFd, bytes: usize) -> io::Result<usize> {
     // SAFETY: plain fcntl on an fd.
     let r = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, bytes as libc::c_int) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r as usize) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
@@ -44,7 +52,11 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 pub fn write_once(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length come from a live slice.
     let r = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r as usize) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 #[cfg(test)]

@@ -39,11 +39,23 @@ pub struct Ramp {
 impl Ramp {
     /// A constant gain.
     pub fn hold(gain: f32) -> Self {
-        Ramp { from: gain, to: gain, len: 0, pos: 0, curve: Curve::Sine }
+        Ramp {
+            from: gain,
+            to: gain,
+            len: 0,
+            pos: 0,
+            curve: Curve::Sine,
+        }
     }
 
     pub fn new(from: f32, to: f32, len: u32, curve: Curve) -> Self {
-        Ramp { from, to, len, pos: 0, curve }
+        Ramp {
+            from,
+            to,
+            len,
+            pos: 0,
+            curve,
+        }
     }
 
     /// The gain of the next sample, advancing the ramp.

@@ -7,8 +7,7 @@
 use anyhow::{Context, Result};
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
-    Async, FixedAsync, Resampler, SincInterpolationParameters, SincInterpolationType,
-    WindowFunction,
+    Async, FixedAsync, Resampler, SincInterpolationParameters, SincInterpolationType, WindowFunction,
 };
 
 /// Converts mono `input` from `from` Hz to `to` Hz.
@@ -29,8 +28,7 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let input_adapter = InterleavedSlice::new(input, 1, input.len()).context("resampler input")?;
     let needed = resampler.process_all_needed_output_len(input.len());
     let mut output = vec![0.0f32; needed];
-    let mut output_adapter =
-        InterleavedSlice::new_mut(&mut output, 1, needed).context("resampler output")?;
+    let mut output_adapter = InterleavedSlice::new_mut(&mut output, 1, needed).context("resampler output")?;
     let (_, produced) = resampler
         .process_all_into_buffer(&input_adapter, &mut output_adapter, input.len(), None)
         .context("resampling failed")?;

@@ -20,7 +20,12 @@ pub struct Voice {
 
 impl Voice {
     pub fn new(pos: usize, gain: f32, ramp: Ramp, rate: u32) -> Self {
-        Voice { pos, ramp, gain, declick: (rate * DECLICK_MS / 1000) as usize }
+        Voice {
+            pos,
+            ramp,
+            gain,
+            declick: (rate * DECLICK_MS / 1000) as usize,
+        }
     }
 
     /// Fades the voice from its current gain to `to` over `len` samples.

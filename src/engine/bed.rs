@@ -51,7 +51,9 @@ impl Bed {
     /// The first ready track at or after `from` going in direction `step`.
     fn pick_ready(&self, lib: &Library, from: usize, step: isize) -> Option<usize> {
         let n = self.tracks.len() as isize;
-        (0..n).map(|k| (from as isize + k * step).rem_euclid(n) as usize).find(|&i| lib.ready(self.tracks[i]).is_some())
+        (0..n)
+            .map(|k| (from as isize + k * step).rem_euclid(n) as usize)
+            .find(|&i| lib.ready(self.tracks[i]).is_some())
     }
 
     /// Adds one block of music into `out` (which the caller zeroed).
@@ -64,12 +66,16 @@ impl Bed {
                 break;
             }
             if self.main.is_none() {
-                let Some(i) = self.pick_ready(lib, self.current, 1) else { break };
+                let Some(i) = self.pick_ready(lib, self.current, 1) else {
+                    break;
+                };
                 let offset = std::mem::take(&mut self.start_offset);
                 self.begin(lib, i, offset, Ramp::hold(1.0), events);
             }
             let id = self.tracks[self.current];
-            let (Some(voice), Some((clip, _))) = (self.main.as_mut(), lib.ready(id)) else { break };
+            let (Some(voice), Some((clip, _))) = (self.main.as_mut(), lib.ready(id)) else {
+                break;
+            };
             filled += voice.mix_into(clip, &mut out[filled..]);
             if voice.finished(clip) {
                 self.main = None;
@@ -92,7 +98,14 @@ impl Bed {
         }
     }
 
-    fn begin(&mut self, lib: &Library, index: usize, offset: usize, ramp: Ramp, events: &mut Vec<TimelineEvent>) {
+    fn begin(
+        &mut self,
+        lib: &Library,
+        index: usize,
+        offset: usize,
+        ramp: Ramp,
+        events: &mut Vec<TimelineEvent>,
+    ) {
         self.current = index;
         let id = self.tracks[index];
         let gain = lib.ready(id).map_or(1.0, |(_, g)| g);
@@ -113,14 +126,25 @@ impl Bed {
         }
         let from = self.main.map(|_| lib.name(self.tracks[self.current]).clone());
         let start = (self.current as isize + step).rem_euclid(self.tracks.len() as isize) as usize;
-        let Some(next) = self.pick_ready(lib, start, step) else { return false };
+        let Some(next) = self.pick_ready(lib, start, step) else {
+            return false;
+        };
         if let Some(mut old) = self.main.take() {
             old.fade_to(0.0, self.crossfade, Curve::PowerOut);
             let slot = self.free_fading_slot();
             self.fading[slot] = Some((self.tracks[self.current], old));
         }
-        events.push(TimelineEvent::MusicSwitch { from, to: lib.name(self.tracks[next]).clone() });
-        self.begin(lib, next, 0, Ramp::new(0.0, 1.0, self.crossfade, Curve::PowerIn), events);
+        events.push(TimelineEvent::MusicSwitch {
+            from,
+            to: lib.name(self.tracks[next]).clone(),
+        });
+        self.begin(
+            lib,
+            next,
+            0,
+            Ramp::new(0.0, 1.0, self.crossfade, Curve::PowerIn),
+            events,
+        );
         true
     }
 
@@ -129,6 +153,8 @@ impl Bed {
             return i;
         }
         let gain = |i: usize| self.fading[i].map_or(0.0, |(_, v)| v.ramp.current());
-        (0..FADING).min_by(|&a, &b| gain(a).total_cmp(&gain(b))).unwrap_or(0)
+        (0..FADING)
+            .min_by(|&a, &b| gain(a).total_cmp(&gain(b)))
+            .unwrap_or(0)
     }
 }

@@ -25,7 +25,12 @@ pub struct Library {
 
 impl Library {
     pub fn new(target_lufs: f64) -> Self {
-        Library { paths: Vec::new(), names: Vec::new(), slots: Vec::new(), target_lufs }
+        Library {
+            paths: Vec::new(),
+            names: Vec::new(),
+            slots: Vec::new(),
+            target_lufs,
+        }
     }
 
     /// Registers a source (once per path) and returns its id.
@@ -34,7 +39,10 @@ impl Library {
             return SourceId(i as u32);
         }
         self.paths.push(path.to_path_buf());
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.names.push(Arc::from(name));
         self.slots.push(Slot::Pending);
         SourceId(self.paths.len() as u32 - 1)
@@ -78,7 +86,11 @@ impl Library {
 
     pub fn set_ready(&mut self, id: SourceId, clip: Arc<Clip>) {
         let gain = loudness::gain_for(clip.lufs(), self.target_lufs);
-        self.slots[id.0 as usize] = if clip.is_empty() { Slot::Failed } else { Slot::Ready { clip, gain } };
+        self.slots[id.0 as usize] = if clip.is_empty() {
+            Slot::Failed
+        } else {
+            Slot::Ready { clip, gain }
+        };
     }
 
     pub fn set_failed(&mut self, id: SourceId) {

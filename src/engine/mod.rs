@@ -78,7 +78,11 @@ impl Engine {
         let repeats = scenario
             .repeats
             .iter()
-            .map(|r| Repeat { next: r.first, every: r.every, say: r.say.iter().filter_map(&mut prompt).collect() })
+            .map(|r| Repeat {
+                next: r.first,
+                every: r.every,
+                say: r.say.iter().filter_map(&mut prompt).collect(),
+            })
             .collect();
         let keys = scenario
             .keys
@@ -150,7 +154,8 @@ impl Engine {
 
     /// Starts the music at track `index`, `offset` into it (before the first frame).
     pub fn start_music_at(&mut self, index: usize, offset: Duration) {
-        self.bed.start_at(index, (offset.as_secs_f64() * f64::from(self.rate)) as usize);
+        self.bed
+            .start_at(index, (offset.as_secs_f64() * f64::from(self.rate)) as usize);
     }
 
     /// Queues an event; it is acted on at the first frame starting at or after `event.at`.
@@ -169,7 +174,9 @@ impl Engine {
 
     /// Records the exit in the timeline (the driver calls this once, at the end).
     pub fn finish(&mut self, reason: &str) {
-        self.scratch.push(TimelineEvent::Exit { reason: reason.to_string() });
+        self.scratch.push(TimelineEvent::Exit {
+            reason: reason.to_string(),
+        });
         self.stamp();
     }
 
@@ -200,12 +207,15 @@ impl Engine {
     /// Moves this frame's events into the timeline with their time.
     fn stamp(&mut self) {
         let t = (self.frame + OUTPUT_DELAY_FRAMES) as f64 * f64::from(FRAME_MS) / 1000.0;
-        self.timeline.extend(self.scratch.drain(..).map(|event| Entry { t, event }));
+        self.timeline
+            .extend(self.scratch.drain(..).map(|event| Entry { t, event }));
     }
 
     fn apply_events(&mut self, now: Duration) {
         while self.pending.front().is_some_and(|e| e.at <= now) {
-            let Some(event) = self.pending.pop_front() else { break };
+            let Some(event) = self.pending.pop_front() else {
+                break;
+            };
             match event.kind {
                 EventKind::Dtmf(digit) => self.key(digit, event.at),
                 EventKind::Position(value) => {
@@ -229,11 +239,17 @@ impl Engine {
         if let Some(last) = k.last
             && at.saturating_sub(last) < k.debounce
         {
-            self.scratch.push(TimelineEvent::Dtmf { digit, action: Some(Arc::from("debounced")) });
+            self.scratch.push(TimelineEvent::Dtmf {
+                digit,
+                action: Some(Arc::from("debounced")),
+            });
             return;
         }
         k.last = Some(at);
-        self.scratch.push(TimelineEvent::Dtmf { digit, action: Some(k.name.clone()) });
+        self.scratch.push(TimelineEvent::Dtmf {
+            digit,
+            action: Some(k.name.clone()),
+        });
         match k.action {
             Action::NextMusic => {
                 self.bed.switch(&self.lib, 1, &mut self.scratch);
@@ -268,7 +284,11 @@ impl Engine {
                         self.speaker.enqueue(id, 0, &self.queue_repeat);
                     }
                 }
-                r.next = if r.every.is_zero() { Duration::MAX } else { r.next + r.every };
+                r.next = if r.every.is_zero() {
+                    Duration::MAX
+                } else {
+                    r.next + r.every
+                };
             }
         }
     }

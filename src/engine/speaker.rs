@@ -65,7 +65,12 @@ impl Speaker {
             return false;
         }
         self.seq += 1;
-        self.queue.push(Queued { source, priority, seq: self.seq, queue: queue.clone() });
+        self.queue.push(Queued {
+            source,
+            priority,
+            seq: self.seq,
+            queue: queue.clone(),
+        });
         true
     }
 
@@ -87,7 +92,12 @@ impl Speaker {
 
     /// The next prompt: highest priority first, then first come.
     fn pop(&mut self) -> Option<Queued> {
-        let best = self.queue.iter().enumerate().max_by_key(|(_, q)| (q.priority, std::cmp::Reverse(q.seq)))?.0;
+        let best = self
+            .queue
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, q)| (q.priority, std::cmp::Reverse(q.seq)))?
+            .0;
         Some(self.queue.remove(best))
     }
 
@@ -96,7 +106,9 @@ impl Speaker {
         self.queue.retain(|q| {
             let failed = lib.is_failed(q.source);
             if failed {
-                events.push(TimelineEvent::SourceError { file: lib.name(q.source).clone() });
+                events.push(TimelineEvent::SourceError {
+                    file: lib.name(q.source).clone(),
+                });
             }
             !failed
         });
@@ -119,9 +131,16 @@ impl Speaker {
             if let Some(next) = self.pop() {
                 match lib.ready(next.source) {
                     Some((_, gain)) => {
-                        events.push(TimelineEvent::PromptStart { file: lib.name(next.source).clone(), queue: next.queue });
+                        events.push(TimelineEvent::PromptStart {
+                            file: lib.name(next.source).clone(),
+                            queue: next.queue,
+                        });
                         let voice = Voice::new(0, gain, Ramp::hold(1.0), self.rate);
-                        self.current = Some(Playing { source: next.source, voice, skipping: false });
+                        self.current = Some(Playing {
+                            source: next.source,
+                            voice,
+                            skipping: false,
+                        });
                     }
                     // Still decoding (a cold cache at start): wait for it.
                     None => self.queue.push(next),
@@ -153,7 +172,10 @@ impl Speaker {
             None => true,
         };
         if done {
-            events.push(TimelineEvent::PromptEnd { file: lib.name(p.source).clone(), skipped: p.skipping });
+            events.push(TimelineEvent::PromptEnd {
+                file: lib.name(p.source).clone(),
+                skipped: p.skipping,
+            });
             self.current = None;
         }
     }

@@ -15,16 +15,38 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum TimelineEvent {
-    MusicStart { file: Arc<str>, track: usize, offset: f64 },
-    MusicSwitch { from: Option<Arc<str>>, to: Arc<str> },
+    MusicStart {
+        file: Arc<str>,
+        track: usize,
+        offset: f64,
+    },
+    MusicSwitch {
+        from: Option<Arc<str>>,
+        to: Arc<str>,
+    },
     DuckStart,
     DuckEnd,
-    PromptStart { file: Arc<str>, queue: Arc<str> },
-    PromptEnd { file: Arc<str>, skipped: bool },
-    Dtmf { digit: char, action: Option<Arc<str>> },
-    Position { value: u32 },
-    SourceError { file: Arc<str> },
-    Exit { reason: String },
+    PromptStart {
+        file: Arc<str>,
+        queue: Arc<str>,
+    },
+    PromptEnd {
+        file: Arc<str>,
+        skipped: bool,
+    },
+    Dtmf {
+        digit: char,
+        action: Option<Arc<str>>,
+    },
+    Position {
+        value: u32,
+    },
+    SourceError {
+        file: Arc<str>,
+    },
+    Exit {
+        reason: String,
+    },
 }
 
 /// Writes entries as JSON lines.
@@ -56,12 +78,24 @@ mod tests {
 
     #[test]
     fn json_shape() {
-        let e = Entry { t: 1.5, event: TimelineEvent::Dtmf { digit: '3', action: Some(Arc::from("next-music")) } };
+        let e = Entry {
+            t: 1.5,
+            event: TimelineEvent::Dtmf {
+                digit: '3',
+                action: Some(Arc::from("next-music")),
+            },
+        };
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"t":1.5,"event":"dtmf","digit":"3","action":"next-music"}"#
         );
-        let e = Entry { t: 0.0, event: TimelineEvent::DuckStart };
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"t":0.0,"event":"duck_start"}"#);
+        let e = Entry {
+            t: 0.0,
+            event: TimelineEvent::DuckStart,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"t":0.0,"event":"duck_start"}"#
+        );
     }
 }

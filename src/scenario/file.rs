@@ -37,7 +37,10 @@ pub struct Music {
 
 impl Default for Music {
     fn default() -> Self {
-        Music { tracks: Vec::new(), crossfade: one_second() }
+        Music {
+            tracks: Vec::new(),
+            crossfade: one_second(),
+        }
     }
 }
 
@@ -57,7 +60,11 @@ pub struct Levels {
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels { duck: default_duck(), fade: one_second(), loudness: default_loudness() }
+        Levels {
+            duck: default_duck(),
+            fade: one_second(),
+            loudness: default_loudness(),
+        }
     }
 }
 

@@ -63,9 +63,10 @@ impl Scenario {
     /// an error; problems inside a valid file (a missing track, a key naming an
     /// unknown prompt) are returned as warnings beside a usable scenario.
     pub fn load(path: &Path) -> Result<(Scenario, Vec<String>)> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read playlist", path.display()))?;
-        let parsed: file::PlaylistFile =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read playlist", path.display()))?;
+        let parsed: file::PlaylistFile = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         Ok(resolve(parsed, path, &base))
     }
@@ -80,7 +81,10 @@ fn resolve(f: file::PlaylistFile, path: &Path, base: &Path) -> (Scenario, Vec<St
         if p.is_dir() {
             let mut found = audio_files_in(&p);
             if found.is_empty() {
-                warnings.push(format!("{at}: music.tracks: directory {} has no audio files", p.display()));
+                warnings.push(format!(
+                    "{at}: music.tracks: directory {} has no audio files",
+                    p.display()
+                ));
             }
             tracks.append(&mut found);
         } else {
@@ -90,18 +94,27 @@ fn resolve(f: file::PlaylistFile, path: &Path, base: &Path) -> (Scenario, Vec<St
             tracks.push(p);
         }
     }
-    let prompts: BTreeMap<String, PathBuf> = f.prompts.iter().map(|(k, v)| (k.clone(), base.join(v))).collect();
+    let prompts: BTreeMap<String, PathBuf> =
+        f.prompts.iter().map(|(k, v)| (k.clone(), base.join(v))).collect();
     for (name, p) in &prompts {
         if !p.is_file() {
             warnings.push(format!("{at}: prompts.{name}: {} does not exist", p.display()));
         }
     }
-    let welcome = f.welcome.as_ref().map(|w| check_names(&prompts, &at, "welcome.say", &w.say, &mut warnings)).unwrap_or_default();
+    let welcome = f
+        .welcome
+        .as_ref()
+        .map(|w| check_names(&prompts, &at, "welcome.say", &w.say, &mut warnings))
+        .unwrap_or_default();
     let repeats = f
         .repeat
         .iter()
         .enumerate()
-        .map(|(i, r)| Repeat { first: r.first, every: r.every, say: check_names(&prompts, &at, &format!("repeat[{i}].say"), &r.say, &mut warnings) })
+        .map(|(i, r)| Repeat {
+            first: r.first,
+            every: r.every,
+            say: check_names(&prompts, &at, &format!("repeat[{i}].say"), &r.say, &mut warnings),
+        })
         .collect::<Vec<_>>();
     let mut keys = BTreeMap::new();
     for (digit, k) in &f.keys {
@@ -115,20 +128,33 @@ fn resolve(f: file::PlaylistFile, path: &Path, base: &Path) -> (Scenario, Vec<St
         };
         let say = check_names(&prompts, &at, &format!("keys.{digit}.say"), &k.say, &mut warnings);
         if k.action == Action::Say && say.is_empty() {
-            warnings.push(format!("{at}: keys.{digit}: action \"say\" needs prompts in `say`"));
+            warnings.push(format!(
+                "{at}: keys.{digit}: action \"say\" needs prompts in `say`"
+            ));
         }
         keys.insert(
             c,
-            Key { action: k.action, say, debounce: k.debounce.unwrap_or(Duration::ZERO), priority: k.priority.unwrap_or(5) },
+            Key {
+                action: k.action,
+                say,
+                debounce: k.debounce.unwrap_or(Duration::ZERO),
+                priority: k.priority.unwrap_or(5),
+            },
         );
     }
     let mut levels = f.levels.clone();
     if !(0.0..=1.0).contains(&levels.duck) {
-        warnings.push(format!("{at}: levels.duck: {} is outside 0..1; using 0.1", levels.duck));
+        warnings.push(format!(
+            "{at}: levels.duck: {} is outside 0..1; using 0.1",
+            levels.duck
+        ));
         levels.duck = 0.1;
     }
     if !(-70.0..=0.0).contains(&levels.loudness) {
-        warnings.push(format!("{at}: levels.loudness: {} LUFS is outside -70..0; using -20", levels.loudness));
+        warnings.push(format!(
+            "{at}: levels.loudness: {} LUFS is outside -70..0; using -20",
+            levels.loudness
+        ));
         levels.loudness = -20.0;
     }
     let scenario = Scenario {
@@ -165,7 +191,9 @@ fn check_names(
 
 /// Audio files directly in `dir`, sorted by name.
 pub fn audio_files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {

@@ -39,10 +39,16 @@ pub fn ok(cmd: &mut Command) -> Output {
 
 /// Writes a mono or stereo 16-bit WAV.
 pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
-    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).expect("create wav");
     for &s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).expect("write sample");
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+            .expect("write sample");
     }
     w.finalize().expect("finalize wav");
 }
@@ -50,7 +56,9 @@ pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
 /// A sine of `freq` Hz at peak `amp`, `secs` long, mono at `rate`.
 pub fn sine(freq: f32, amp: f32, secs: f32, rate: u32) -> Vec<f32> {
     let n = (secs * rate as f32) as usize;
-    (0..n).map(|i| amp * (2.0 * PI * freq * i as f32 / rate as f32).sin()).collect()
+    (0..n)
+        .map(|i| amp * (2.0 * PI * freq * i as f32 / rate as f32).sin())
+        .collect()
 }
 
 /// Interleaves a mono signal into stereo (same on both channels).
@@ -62,14 +70,19 @@ pub fn stereo(mono: &[f32]) -> Vec<f32> {
 pub fn read_wav(path: &Path) -> (u32, Vec<f32>) {
     let mut r = hound::WavReader::open(path).expect("open wav");
     let rate = r.spec().sample_rate;
-    let s = r.samples::<i16>().map(|s| s.expect("sample") as f32 / 32768.0).collect();
+    let s = r
+        .samples::<i16>()
+        .map(|s| s.expect("sample") as f32 / 32768.0)
+        .collect();
     (rate, s)
 }
 
 /// Reads raw s16le.
 pub fn read_slin(path: &Path) -> Vec<i16> {
     let b = std::fs::read(path).expect("read raw");
-    b.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+    b.chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 pub fn rms(s: &[f32]) -> f32 {
@@ -111,7 +124,10 @@ pub fn events<'a>(tl: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json
 
 /// Time (`t`) of the first entry of `kind`.
 pub fn first_t(tl: &[serde_json::Value], kind: &str) -> f64 {
-    events(tl, kind).first().and_then(|e| e["t"].as_f64()).unwrap_or_else(|| panic!("no {kind} in timeline"))
+    events(tl, kind)
+        .first()
+        .and_then(|e| e["t"].as_f64())
+        .unwrap_or_else(|| panic!("no {kind} in timeline"))
 }
 
 /// Writes a playlist file.
