@@ -202,3 +202,34 @@ fn a_key_press_is_heard_within_150_ms() {
     assert_eq!(keys[0]["action"], "next-music");
     assert_eq!(events(&tl, "music_switch")[0]["to"], "tone.wav");
 }
+
+#[test]
+fn a_stalled_reader_resumes_in_the_present_without_a_burst() {
+    let dir = tempdir();
+    warm_demo(dir.path());
+    let demo = root().join("playlists/demo.toml");
+    let tl = dir.path().join("tl.jsonl");
+    let mut child = spawn_run(
+        dir.path(),
+        &[
+            "--playlist",
+            demo.to_str().expect("path"),
+            "--timeline",
+            tl.to_str().expect("path"),
+        ],
+    );
+    let first = read_like_asterisk(&mut child, 640, Duration::from_millis(40), Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = read_like_asterisk(&mut child, 640, Duration::from_millis(40), Duration::from_secs(2));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(first.short + second.short, 0);
+    // No burst of stale audio: the pipe held at most one read plus two frames.
+    assert!(second.queued.iter().all(|&q| q <= 1280), "{:?}", second.queued);
+    // The stream time moved on with the wall clock: the exit is stamped at
+    // about 5.5 s, not at the 4 s of audio that were read.
+    let exit = events(&timeline(&tl), "exit")[0]["t"].as_f64().expect("t");
+    assert!(exit > 5.2, "stream time at exit {exit}");
+    assert!(log_text(dir.path()).contains("skipping to the present"));
+}
