@@ -1,8 +1,7 @@
-//! Band-limited sample-rate conversion with rubato's sinc resampler.
-//!
-//! Runs once per source file at cache time, so it favours quality: a long
-//! Blackman-Harris windowed sinc whose stop band keeps aliases below -60 dB
-//! when 44.1 kHz music is brought down to telephone rates.
+//! Band-limited sample-rate conversion with rubato's synchronous FFT
+//! resampler: a windowed-sinc low-pass applied by FFT, which keeps aliases
+//! below -60 dB when music is brought down to telephone rates (tested for
+//! every common source rate) at a fraction of the time-domain sinc's cost.
 
 use anyhow::{Context, Result};
 use audioadapter_buffers::direct::InterleavedSlice;
