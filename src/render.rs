@@ -62,8 +62,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         // An event is acted on at the first frame that starts at or after it.
         let frame_end = engine.now() + frame;
         while let Some(e) = events.next_if(|e| e.at < frame_end) {
-            let at = e.at.max(engine.now());
-            engine.push(Event { at, ..e });
+            engine.push(e);
         }
         engine.render_frame(&mut samples);
         bytes.clear();
