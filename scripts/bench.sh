@@ -9,19 +9,21 @@
 #     -o /dev/null --format F` with a cache warmed beforehand by
 #     `holdmix cache warm` (slin + slin16); best wall time of 3 runs, reported
 #     as 3600 s / wall seconds, for F = slin, slin16, ulaw.
-#  2. Steady-state CPU: `holdmix run --playlist playlists/demo.toml` (warm
-#     cache) and scripts/bench/floor.c (sleep to start + n×40 ms with
-#     clock_nanosleep(TIMER_ABSTIME), write 640 zero bytes) run side by side,
-#     each read by scripts/bench/reader.c the way Asterisk reads: every 40 ms
-#     one blocking read() of exactly 640 bytes. CPU = on-CPU time of all the
-#     process's threads (/proc/PID/task/*/schedstat, ns resolution; utime+stime
-#     from /proc/PID/stat in the notes) over a 30 s window that starts 5 s in,
-#     as % of one core. The ratio holdmix / floor is the figure of merit. The
-#     reader also counts short reads (Asterisk would discard them), underruns
-#     (less than 640 bytes queued at read time) and the lead queued before
-#     each read.
+#  2. Steady-state CPU: 3 `holdmix run --playlist playlists/demo.toml`
+#     (warm cache) and 3 copies of scripts/bench/floor.c (sleep to start +
+#     n×40 ms with clock_nanosleep(TIMER_ABSTIME), write 640 zero bytes) run
+#     side by side at scattered phases, each read by scripts/bench/reader.c
+#     the way Asterisk reads: every 40 ms one blocking read() of exactly 640
+#     bytes. CPU = on-CPU time of all a process's threads
+#     (/proc/PID/task/*/schedstat, ns resolution; utime+stime from
+#     /proc/PID/stat in the notes) over a 30 s window that starts 2 s in, as %
+#     of one core, averaged per kind. The ratio holdmix / floor is the figure
+#     of merit (a single pair swings by ±40 % on a VM, with what else wakes
+#     in the same instant; the pairwise range is in the notes). The readers
+#     also count short reads (Asterisk would discard them), underruns (less
+#     than 640 bytes queued at read time) and the lead queued before each read.
 #  3. Private memory: USS = Private_Clean + Private_Dirty from
-#     /proc/PID/smaps_rollup, 5 s after start, for both processes (the cache
+#     /proc/PID/smaps_rollup of a lone `run` 5 s after its start (the cache
 #     files and the binary are fsync'ed first so fresh page-cache pages don't
 #     show as dirty). A lone holdmix owns its binary's text and the cache
 #     pages it touched, so the USS of a second `run` started beside it (5 s
@@ -36,7 +38,8 @@
 #     time from kill() to waitpid() returning; median of 10.
 #
 # Environment: HOLDMIX_BIN=path skips `cargo build --release`;
-# BENCH_CPU_SECONDS (30), BENCH_FIRST_RUNS (20), BENCH_EXIT_RUNS (10).
+# BENCH_CPU_SECONDS (30), BENCH_CPU_PAIRS (3), BENCH_FIRST_RUNS (20),
+# BENCH_EXIT_RUNS (10).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -9,7 +9,7 @@
 
 use crate::audio::cache::Cache;
 use crate::audio::clip::Clip;
-use crate::audio::clock::{Clock, Wake, Watch};
+use crate::audio::clock::{Clock, Wake, block_signals};
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::audio::pipe;
@@ -19,13 +19,12 @@ use crate::engine::{Engine, Event, EventKind};
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::io::{BufRead, BufWriter, Read};
+use std::io::{BufRead, BufWriter};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Largest single write: pipes keep writes up to 4096 bytes atomic.
 const MAX_WRITE: usize = 4096;
@@ -34,6 +33,8 @@ const MAX_WRITE: usize = 4096;
 const PIPE_SIZE: usize = 16 * 1024;
 /// Events waiting between the reader thread and the audio thread.
 const EVENT_CHANNEL: usize = 256;
+/// Signals that end a run (Asterisk sends SIGHUP, then SIGTERM, then SIGKILL).
+const STOP_SIGNALS: [i32; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
 
 pub struct RunOptions {
     pub playlist: Option<PathBuf>,
@@ -48,14 +49,9 @@ pub struct RunOptions {
 /// Runs until a signal, a hangup event, or the reader going away. Returns the
 /// reason, for the log line.
 pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
-    let started = Instant::now();
     let signal = Arc::new(AtomicUsize::new(0));
-    let (sig_read, sig_write) = UnixStream::pair().context("signal pipe")?;
-    sig_read.set_nonblocking(true)?;
-    sig_write.set_nonblocking(true)?;
-    for sig in [libc::SIGHUP, libc::SIGTERM, libc::SIGINT] {
+    for sig in STOP_SIGNALS {
         signal_hook::flag::register_usize(sig, signal.clone(), sig as usize)?;
-        signal_hook::low_level::pipe::register(sig, sig_write.try_clone()?)?;
     }
 
     let format = opts.format;
@@ -63,8 +59,12 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let scenario = load_scenario(opts.playlist.as_deref());
     let mut engine = Engine::new(&scenario, rate);
     let pending = engine.library_mut().map_cached(cache, rate);
+    // Helper threads must not take the stop signals: only a handler running
+    // on the audio thread cuts its sleep short.
+    block_signals(&STOP_SIGNALS, true);
     let loaded = spawn_loader(&engine, pending, cache, rate);
     let events = opts.events.as_deref().map(spawn_event_reader);
+    block_signals(&STOP_SIGNALS, false);
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
             File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
@@ -88,17 +88,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         .lead
         .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
     let mut pacer = Pacer::new(format.frame_bytes(), is_pipe, lead);
-    let mut clock = Clock::new(started, frame * pacer.period_frames() as u32);
+    let mut clock = Clock::new(frame * pacer.period_frames() as u32);
     let mut samples = vec![0.0f32; engine.frame_len()];
     let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
-    // Wake for a signal, or when the reader closes the pipe.
-    let watch = [
-        Watch {
-            fd: sig_read.as_raw_fd(),
-            events: libc::POLLIN,
-        },
-        Watch { fd, events: 0 },
-    ];
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let reason = 'stream: loop {
@@ -124,7 +116,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         } else {
             0
         };
-        let wall = (started.elapsed().as_nanos() / frame.as_nanos()) as u64;
+        let wall = (clock.elapsed().as_nanos() / frame.as_nanos()) as u64;
         let plan = pacer.plan(queued, wall);
         for _ in 0..plan.skip {
             engine.render_frame(&mut samples);
@@ -145,12 +137,13 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 break 'stream "write-error".to_string();
             }
         };
-        let after = if is_pipe {
-            pipe::queued_bytes(fd).unwrap_or(0)
-        } else {
-            0
-        };
-        pacer.wrote(written, after);
+        // What the pipe holds now, without a second FIONREAD: a read racing
+        // the write is then counted at the next tick instead (see Pacer).
+        pacer.wrote(written, queued + written * format.frame_bytes());
+        if is_pipe && written == 0 && pipe::reader_gone(fd) {
+            // Nothing written (the pipe is full), so no EPIPE could tell us.
+            break 'stream "reader-gone".to_string();
+        }
         if let Some(t) = &mut timeline {
             let entries: Vec<_> = engine.drain_timeline().collect();
             if !entries.is_empty() {
@@ -164,15 +157,12 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             break 'stream r.to_string();
         }
         clock.set_period(frame * pacer.period_frames() as u32);
-        let wake = clock.wait(&watch[..if is_pipe { 2 } else { 1 }]);
-        if wake == Wake::Fd(1) {
-            // POLLERR on a pipe's write end: nobody will ever read it again.
-            break 'stream "reader-gone".to_string();
-        }
-        if wake == Wake::Fd(0) || signal.load(Ordering::SeqCst) != 0 {
-            let mut buf = [0u8; 16];
-            while (&sig_read).read(&mut buf).is_ok_and(|n| n > 0) {}
-            break 'stream signal_name(signal.load(Ordering::SeqCst)).to_string();
+        // A signal landing between this check and the sleep is seen at the
+        // next tick, at most one period (40 ms) later.
+        while signal.load(Ordering::SeqCst) == 0 && clock.wait() == Wake::Interrupted {}
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            break 'stream signal_name(sig).to_string();
         }
     };
     engine.finish(&reason);

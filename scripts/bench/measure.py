@@ -24,6 +24,7 @@ CPU_SECONDS = env("BENCH_CPU_SECONDS", 30.0)
 MEM_AFTER = env("BENCH_MEM_AFTER", 5.0)
 FIRST_RUNS = env("BENCH_FIRST_RUNS", 20)
 EXIT_RUNS = env("BENCH_EXIT_RUNS", 10)
+CPU_PAIRS = env("BENCH_CPU_PAIRS", 3)
 
 
 def spawn(argv, **kw):
@@ -116,65 +117,83 @@ def render_speed(hm, playlist, cache, fmt, seconds=3600, tries=3):
     return seconds / best, best
 
 
-def steady_state(hm_run, floor, reader, tmp):
-    """holdmix run and the floor writer side by side, each read by reader."""
-    total = max(CPU_WARMUP, MEM_AFTER) + CPU_SECONDS + 3
-    pairs = {}
+def paced(name, argv, reader, seconds, tmp):
+    """Starts `argv` with its stdout read by reader.c like Asterisk does."""
+    log = open(os.path.join(tmp, f"{name}.log"), "w")
+    w = spawn(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    stats = os.path.join(tmp, f"{name}.reader")
+    r = spawn([reader, str(seconds), "640", "40", stats], stdin=w.stdout)
+    w.stdout.close()
+    log.close()
+    return w, r, stats
 
-    def start(name, argv, seconds):
-        log = open(os.path.join(tmp, f"{name}.log"), "w")
-        w = spawn(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
-        stats = os.path.join(tmp, f"{name}.reader")
-        r = spawn([reader, str(seconds), "640", "40", stats], stdin=w.stdout)
-        w.stdout.close()
-        log.close()
-        pairs[name] = (w, r, stats)
 
-    start("holdmix", hm_run, total + MEM_AFTER)
-    start("floor", [floor], total + MEM_AFTER)
-    t_start = time.perf_counter()
+def stop_paced(name, pair):
+    w, r, stats = pair
+    if w.poll() is not None:
+        print(f"warning: {name} exited early ({w.returncode})", file=sys.stderr)
+    hup_and_wait(w)
+    try:
+        r.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        r.kill()
+        r.wait()
+    try:
+        with open(stats) as f:
+            return dict(kv.split("=") for kv in f.read().split())
+    except FileNotFoundError:
+        return {}
+
+
+def memory(hm_run, reader, tmp):
+    """USS of a lone `run`, then of a second one started beside it."""
+    first = paced("mem1", hm_run, reader, 2 * MEM_AFTER + 3, tmp)
     time.sleep(MEM_AFTER)
-    mem = {n: mem_kib(w.pid) for n, (w, _, _) in pairs.items()}
-    nthreads = {n: threads(w.pid) for n, (w, _, _) in pairs.items()}
-    time.sleep(max(0.0, CPU_WARMUP - MEM_AFTER))  # window starts after both
+    mem = {"holdmix": mem_kib(first[0].pid)}
+    second = paced("mem2", hm_run, reader, MEM_AFTER + 3, tmp)
+    time.sleep(MEM_AFTER)
+    mem["second"] = mem_kib(second[0].pid)
+    stop_paced("mem1", first)
+    stop_paced("mem2", second)
+    return mem
+
+
+def steady_state(hm_run, floor, reader, tmp):
+    """CPU_PAIRS `run` processes and as many floor writers side by side, each
+    read by its own reader. On a VM one wake-up costs anything from 20 to
+    50 µs depending on what else woke in the same instant, so one process of
+    each is noisy; several started at scattered phases average that out."""
+    total = CPU_WARMUP + CPU_SECONDS + 3
+    pairs = {}
+    for i in range(CPU_PAIRS):
+        pairs[f"holdmix{i}"] = paced(f"holdmix{i}", hm_run, reader, total, tmp)
+        time.sleep(0.007 * (i + 1))
+        pairs[f"floor{i}"] = paced(f"floor{i}", [floor], reader, total, tmp)
+        time.sleep(0.013 * (i + 1))
+    nthreads = threads(pairs["holdmix0"][0].pid)
+    time.sleep(CPU_WARMUP)
     t0 = time.perf_counter()
     a = {n: (cpu_ns(w.pid), ticks(w.pid)) for n, (w, _, _) in pairs.items()}
     time.sleep(CPU_SECONDS)
     t1 = time.perf_counter()
     b = {n: (cpu_ns(w.pid), ticks(w.pid)) for n, (w, _, _) in pairs.items()}
     wall = t1 - t0
-    # A second call beside the first: its USS is what one more call costs
-    # (the binary's text and the cache pages both touch become shared).
-    start("second", hm_run, MEM_AFTER + 3)
-    time.sleep(MEM_AFTER)
-    mem["second"] = mem_kib(pairs["second"][0].pid)
+    per = {n: (100.0 * (b[n][0] - a[n][0]) / 1e9 / wall, 100.0 * (b[n][1] - a[n][1]) / HZ / wall) for n in a}
     cpu = {}
-    for n in a:
-        ns = b[n][0] - a[n][0]
-        tk = b[n][1] - a[n][1]
-        cpu[n] = (100.0 * ns / 1e9 / wall, 100.0 * tk / HZ / wall)
-    for n, (w, r, _) in pairs.items():
-        if w.poll() is not None:
-            print(f"warning: {n} exited early ({w.returncode})", file=sys.stderr)
-        hup_and_wait(w)
-        try:
-            r.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            r.kill()
-            r.wait()
-    reader_stats = {}
-    for n, (_, _, stats) in pairs.items():
-        try:
-            with open(stats) as f:
-                reader_stats[n] = dict(kv.split("=") for kv in f.read().split())
-        except FileNotFoundError:
-            reader_stats[n] = {}
-    with open(os.path.join(tmp, "holdmix.log")) as f:
-        log = f.read()
-    warns = sum(1 for line in log.splitlines() if " WARN " in line or " ERROR " in line)
-    first_warn = next((line for line in log.splitlines() if " WARN " in line or " ERROR " in line), "")
-    return dict(cpu=cpu, mem=mem, threads=nthreads, reader=reader_stats, wall=wall,
-                warns=warns, first_warn=first_warn, elapsed=time.perf_counter() - t_start)
+    for group in ("holdmix", "floor"):
+        names = [n for n in per if n.rstrip("0123456789") == group]
+        cpu[group] = (statistics.mean(per[n][0] for n in names), statistics.mean(per[n][1] for n in names))
+    pair_ratios = [per[f"holdmix{i}"][0] / per[f"floor{i}"][0] for i in range(CPU_PAIRS) if per[f"floor{i}"][0] > 0]
+    reader_stats = {n: stop_paced(n, pr) for n, pr in pairs.items()}
+    log = ""
+    for i in range(CPU_PAIRS):
+        with open(os.path.join(tmp, f"holdmix{i}.log")) as f:
+            log += f.read()
+    lines = [line for line in log.splitlines() if " WARN " in line or " ERROR " in line]
+    hreads = [reader_stats[f"holdmix{i}"] for i in range(CPU_PAIRS)]
+    freads = [reader_stats[f"floor{i}"] for i in range(CPU_PAIRS)]
+    return dict(cpu=cpu, pair_ratios=pair_ratios, threads=nthreads, reader=hreads, floor_reader=freads,
+                wall=wall, warns=len(lines), first_warn=lines[0] if lines else "")
 
 
 def first_frame(argv, runs):
@@ -242,34 +261,45 @@ def main():
                      f"{fmt_ok(x >= 5000)}; 1 h of audio in {best * 1000:.0f} ms, best of 3"))
 
     fsync_files([hm, cache])
+    mem = memory(run_argv, reader, tmp)
     s = steady_state(run_argv, floor, reader, tmp)
     hcpu, hcpu_t = s["cpu"]["holdmix"]
     fcpu, fcpu_t = s["cpu"]["floor"]
     ratio = hcpu / fcpu if fcpu > 0 else float("inf")
-    rs = s["reader"]["holdmix"]
-    fr = s["reader"]["floor"]
+    pr = s["pair_ratios"]
     rows.append(("steady CPU, `run` (% of one core)", f"{hcpu:.3f} %", "—",
-                 f"{s['wall']:.0f} s window from {max(CPU_WARMUP, MEM_AFTER):.0f} s, schedstat "
-                 f"(utime+stime: {hcpu_t:.2f} %); {s['threads']['holdmix']} thread(s)"))
+                 f"mean of {CPU_PAIRS} processes over a {s['wall']:.0f} s window from {CPU_WARMUP:.0f} s, "
+                 f"schedstat (utime+stime: {hcpu_t:.2f} %); {s['threads']} thread(s)"))
     rows.append(("steady CPU, floor writer", f"{fcpu:.3f} %", "—",
-                 f"same window (utime+stime: {fcpu_t:.2f} %)"))
+                 f"mean of {CPU_PAIRS}, same window (utime+stime: {fcpu_t:.2f} %)"))
     rows.append(("CPU ratio run / floor", f"{ratio:.2f}×", "≤ 1.3×",
-                 f"{fmt_ok(ratio <= 1.3)}; {hcpu * 400:.0f} µs vs {fcpu * 400:.0f} µs of CPU per 40 ms read"))
-    rows.append(("reader view of `run`", f"{rs.get('short', '?')} short / {rs.get('reads', '?')} reads",
-                 "0 short", f"{fmt_ok(rs.get('short') == '0')}; underruns {rs.get('underrun', '?')}, "
-                 f"lead before each read median {rs.get('lead_med_ms', '?')} ms, max {rs.get('lead_max_ms', '?')} ms "
-                 f"(floor: {fr.get('lead_med_ms', '?')}/{fr.get('lead_max_ms', '?')} ms); "
+                 f"{fmt_ok(ratio <= 1.3)}; {hcpu * 400:.0f} µs vs {fcpu * 400:.0f} µs of CPU per 40 ms read; "
+                 f"pairwise {min(pr):.2f}–{max(pr):.2f}×"))
+    short = sum(int(r.get("short", 1)) for r in s["reader"])
+    reads = sum(int(r.get("reads", 0)) for r in s["reader"])
+    under = sum(int(r.get("underrun", 1)) for r in s["reader"])
+    lead_med = max(int(r.get("lead_med_ms", -1)) for r in s["reader"])
+    lead_max = max(int(r.get("lead_max_ms", -1)) for r in s["reader"])
+    fmed = max(int(r.get("lead_med_ms", -1)) for r in s["floor_reader"])
+    fmax = max(int(r.get("lead_max_ms", -1)) for r in s["floor_reader"])
+    rows.append(("reader view of `run`", f"{short} short / {reads} reads",
+                 "0 short", f"{fmt_ok(short == 0)}; underruns {under}, "
+                 f"lead before each read median {lead_med} ms, max {lead_max} ms "
+                 f"(floor: {fmed}/{fmax} ms); "
                  f"{s['warns']} WARN/ERROR log lines"
                  + (f" (first: `{s['first_warn'][-120:].replace('|', '/')}`)" if s["warns"] else "")))
-    huss, hpss, hrss, hanon = s["mem"]["holdmix"]
-    suss, _, _, sanon = s["mem"]["second"]
-    fuss, fpss, frss, _ = s["mem"]["floor"]
+    huss, hpss, hrss, hanon = mem["holdmix"]
+    suss, _, _, sanon = mem["second"]
     rows.append(("private memory (USS) of `run` after 5 s", f"{huss / 1024:.2f} MiB", "≤ 3 MB",
                  f"{fmt_ok(huss * 1024 <= 3_000_000)}; = {huss * 1024 / 1e6:.2f} MB; alone on the host, so its "
                  f"binary text and cache pages count as private; PSS {hpss / 1024:.2f} MiB, "
                  f"RSS {hrss / 1024:.2f} MiB, anonymous {hanon} KiB"))
     rows.append(("USS of a second concurrent `run` after 5 s", f"{suss / 1024:.2f} MiB", "≤ 3 MB",
                  f"{fmt_ok(suss * 1024 <= 3_000_000)}; the marginal cost of one more call; anonymous {sanon} KiB"))
+    fl = paced("floormem", [floor], reader, MEM_AFTER + 3, tmp)
+    time.sleep(MEM_AFTER)
+    fuss, fpss, frss, _ = mem_kib(fl[0].pid)
+    stop_paced("floormem", fl)
     rows.append(("private memory (USS) of floor writer", f"{fuss} KiB", "—", f"PSS {fpss} KiB, RSS {frss} KiB"))
 
     med, lo, hi = first_frame(run_argv, FIRST_RUNS)

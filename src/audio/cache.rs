@@ -182,20 +182,32 @@ fn store(entry: &Path, rate: u32, samples: &[f32], lufs: Option<f64>) -> Result<
 }
 
 fn map_entry(file: &File, rate: u32, name: Arc<str>) -> Result<Clip> {
+    // The header is read, not mapped: touching the mapping would fault in
+    // (and charge to this process) the surrounding 64 KiB of every entry,
+    // prompts that may never play included.
+    let mut header = [0u8; HEADER];
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut header, 0).context("bad cache header")?;
+    if &header[..8] != MAGIC {
+        bail!("bad cache header");
+    }
+    let word = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&header[16..24]);
+    let len = u64::from_le_bytes(n) as usize;
+    n.copy_from_slice(&header[24..32]);
+    let lufs = f64::from_le_bytes(n);
+    let size = file.metadata()?.len();
+    if word(8) != VERSION
+        || word(12) != rate
+        || Some(size) != (len as u64).checked_mul(4).map(|b| b + HEADER as u64)
+    {
+        bail!("cache entry does not match");
+    }
     // SAFETY: entries are only ever replaced by rename, never written in
     // place, so the mapped bytes cannot change under us.
     let map = unsafe { Mmap::map(file)? };
-    if map.len() < HEADER || &map[..8] != MAGIC {
-        bail!("bad cache header");
-    }
-    let word = |at: usize| u32::from_le_bytes([map[at], map[at + 1], map[at + 2], map[at + 3]]);
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&map[16..24]);
-    let len = u64::from_le_bytes(n) as usize;
-    n.copy_from_slice(&map[24..32]);
-    let lufs = f64::from_le_bytes(n);
-    if word(8) != VERSION || word(12) != rate || map.len() != HEADER + len * 4 {
-        bail!("cache entry does not match");
+    if map.len() as u64 != size {
+        bail!("cache entry changed while opening");
     }
     let lufs = lufs.is_finite().then_some(lufs);
     Clip::from_map(name, map, HEADER, len, lufs).context("cache entry misaligned")

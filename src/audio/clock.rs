@@ -1,12 +1,19 @@
 //! Absolute-deadline pacing: tick n is due at `start + n × period`, so sleep
-//! overshoot never accumulates into drift. The wait also returns at once when
-//! a wake-up fd (the signal pipe) becomes readable.
+//! overshoot never accumulates into drift.
+//!
+//! The wait is one `clock_nanosleep(TIMER_ABSTIME)`: the cheapest wake-up
+//! Linux has (no fds to poll, no wait queues). A signal handler running on
+//! this thread ends it early (`clock_nanosleep` is never restarted), which is
+//! how SIGHUP and friends end a run at once; the caller keeps other threads
+//! from taking those signals (see [`block_signals`]).
 
-use std::os::fd::RawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Clock {
-    start: Instant,
+    /// When the clock was made; never moves (wall time is measured from it).
+    epoch: Duration,
+    /// Origin of the current period's deadlines.
+    start: Duration,
     period: Duration,
     tick: u64,
 }
@@ -15,29 +22,25 @@ pub struct Clock {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wake {
     Deadline,
-    /// The first watched fd, by index, that became ready.
-    Fd(usize),
-}
-
-/// An fd to watch while waiting: readable (`POLLIN`) or, with `events` 0,
-/// only its error/hang-up condition (a pipe whose reader went away).
-#[derive(Debug, Clone, Copy)]
-pub struct Watch {
-    pub fd: RawFd,
-    pub events: i16,
+    /// A signal handler ran; the deadline has not been reached.
+    Interrupted,
 }
 
 impl Clock {
-    pub fn new(start: Instant, period: Duration) -> Self {
+    /// A clock whose first deadline is one `period` from now.
+    pub fn new(period: Duration) -> Self {
+        let now = monotonic();
         Clock {
-            start,
+            epoch: now,
+            start: now,
             period,
             tick: 0,
         }
     }
 
-    pub fn start(&self) -> Instant {
-        self.start
+    /// Time since the clock was made.
+    pub fn elapsed(&self) -> Duration {
+        monotonic().saturating_sub(self.epoch)
     }
 
     /// Changes the period from the next tick on, keeping the deadlines absolute.
@@ -53,62 +56,70 @@ impl Clock {
         self.period
     }
 
-    pub fn next_deadline(&self) -> Instant {
+    /// The next deadline, as time since the clock was made.
+    pub fn next_deadline_elapsed(&self) -> Duration {
+        self.next_deadline() - self.epoch
+    }
+
+    fn next_deadline(&self) -> Duration {
         self.start + self.period.saturating_mul(self.tick as u32 + 1)
     }
 
-    /// Sleeps until the next deadline or until a watched fd is ready. After a
-    /// long stall (deadlines already past), skips the missed ticks rather than
-    /// firing them in a burst.
-    pub fn wait(&mut self, watch: &[Watch]) -> Wake {
+    /// Sleeps until the next deadline, or until a signal handler runs. After
+    /// a long stall (deadlines already past), skips the missed ticks rather
+    /// than firing them in a burst.
+    pub fn wait(&mut self) -> Wake {
         let deadline = self.next_deadline();
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            let left = deadline - now;
-            if watch.is_empty() {
-                std::thread::sleep(left);
-            } else if let Some(i) = poll(watch, left) {
-                return Wake::Fd(i);
-            }
-            // Otherwise ppoll timed out or returned early on EINTR: check the time.
+        let ts = libc::timespec {
+            tv_sec: deadline.as_secs() as libc::time_t,
+            tv_nsec: deadline.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: a valid timespec; the remainder pointer may be null with TIMER_ABSTIME.
+        let r = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        if r == libc::EINTR {
+            return Wake::Interrupted;
         }
-        let now = Instant::now();
-        let due = (now.duration_since(self.start).as_nanos() / self.period.as_nanos().max(1)) as u64;
+        let now = monotonic();
+        let due = (now.saturating_sub(self.start).as_nanos() / self.period.as_nanos().max(1)) as u64;
         // Normally due == tick + 1; after a stall, jump to the present.
         self.tick = due.max(self.tick + 1);
         Wake::Deadline
     }
 }
 
-/// Waits up to `timeout` (nanosecond precision) for one of `watch` to be
-/// ready; returns its index.
-fn poll(watch: &[Watch], timeout: Duration) -> Option<usize> {
-    let mut fds = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; 4];
-    let n = watch.len().min(fds.len());
-    for (p, w) in fds.iter_mut().zip(watch) {
-        *p = libc::pollfd {
-            fd: w.fd,
-            events: w.events,
-            revents: 0,
-        };
-    }
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+/// CLOCK_MONOTONIC, the clock `clock_nanosleep` sleeps on (and `Instant` reads).
+fn monotonic() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: `n` valid pollfds, a valid timespec, no signal mask change.
-    let r = unsafe { libc::ppoll(fds.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
-    if r <= 0 {
-        return None;
+    // SAFETY: clock_gettime fills the timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Blocks (or with `block` false, unblocks) `signals` for the calling thread.
+/// Threads inherit the mask, so blocking around a spawn keeps the new thread
+/// from taking signals meant to wake the audio thread.
+pub fn block_signals(signals: &[i32], block: bool) {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the calls
+    // only read it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
     }
-    fds[..n].iter().position(|p| p.revents != 0)
 }
 
 #[cfg(test)]
@@ -117,12 +128,19 @@ mod tests {
 
     #[test]
     fn deadlines_are_absolute() {
-        let start = Instant::now();
-        let mut c = Clock::new(start, Duration::from_millis(5));
+        let mut c = Clock::new(Duration::from_millis(5));
         for _ in 0..4 {
-            assert_eq!(c.wait(&[]), Wake::Deadline);
+            assert_eq!(c.wait(), Wake::Deadline);
         }
-        assert_eq!(c.next_deadline(), start + Duration::from_millis(25));
-        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(25));
+        assert!(c.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn a_new_period_starts_at_the_next_deadline() {
+        let mut c = Clock::new(Duration::from_millis(5));
+        c.wait();
+        c.set_period(Duration::from_millis(10));
+        assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(20));
     }
 }

@@ -17,6 +17,9 @@
 pub const STALL_FRAMES: u64 = 10;
 /// Frames kept queued before the read size is known: a 100 ms read plus one frame.
 pub const INITIAL_TARGET: usize = 6;
+/// Longest time between ticks, in frames: a signal or a vanished reader is
+/// noticed at a tick at the latest, so this bounds exit latency to 40 ms.
+pub const MAX_PERIOD: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
@@ -63,7 +66,7 @@ impl Pacer {
         };
         if let Some(lead) = lead_frames {
             p.target = lead.max(1);
-            p.period = (p.target / 2).max(1);
+            p.period = (p.target / 2).clamp(1, MAX_PERIOD);
         } else if !pipe {
             p.target = 3;
             p.period = 2;
@@ -130,10 +133,14 @@ impl Pacer {
         let read = read.max(1);
         self.read_frames = Some(read);
         self.target = read + 2;
-        self.period = if read <= 2 { read } else { read / 2 };
+        self.period = if read <= 2 { read } else { read / 2 }.min(MAX_PERIOD);
     }
 
     /// Records what was actually written and what the pipe then held.
+    /// `queued_after` may be an estimate (what was queued before the write
+    /// plus what it added): a read that raced the write is then seen at the
+    /// next tick. Before the read size is known ticks are one frame apart,
+    /// closer than any two reads, so that tick still sees exactly one read.
     pub fn wrote(&mut self, frames: usize, queued_after: usize) {
         self.written += frames as u64;
         self.queued_after_write = queued_after;
@@ -189,6 +196,25 @@ mod tests {
         assert_eq!(short, 0);
         assert_eq!(p.read_frames(), Some(5));
         assert!(max <= 7, "{max}");
+    }
+
+    #[test]
+    fn a_read_racing_the_write_is_learned_right() {
+        let fb = 320;
+        let mut p = Pacer::new(fb, true, None);
+        let first = p.plan(0, 0);
+        p.wrote(first.write, first.write * fb);
+        // Tick 1: the pipe is measured full, then the reader takes 2 frames
+        // before our write lands; the pacer only knows the estimate.
+        let q = first.write * fb;
+        let plan = p.plan(q, 1);
+        p.wrote(plan.write, q + plan.write * fb);
+        let real = q + plan.write * fb - 2 * fb;
+        // Tick 2 sees the drain of that one read.
+        let plan = p.plan(real, 2);
+        assert_eq!(p.read_frames(), Some(2));
+        p.wrote(plan.write, real + plan.write * fb);
+        assert_eq!(p.target_frames(), 4);
     }
 
     #[test]

@@ -26,6 +26,19 @@ pub fn queued_bytes(fd: RawFd) -> io::Result<usize> {
     }
 }
 
+/// True when the pipe's read end is closed (`POLLERR` on the write end):
+/// nobody will ever read it again.
+pub fn reader_gone(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r > 0 && p.revents & (libc::POLLERR | libc::POLLHUP) != 0
+}
+
 /// Sets the pipe buffer size; returns the size the kernel chose.
 pub fn set_pipe_size(fd: RawFd, bytes: usize) -> io::Result<usize> {
     // SAFETY: plain fcntl on an fd.
@@ -72,6 +85,8 @@ mod tests {
         assert_eq!(write_once(wfd, &[0u8; 640]).unwrap(), 640);
         assert_eq!(queued_bytes(wfd).unwrap(), 640);
         assert!(set_pipe_size(wfd, 8192).unwrap() >= 8192);
+        assert!(!reader_gone(wfd));
         drop(r);
+        assert!(reader_gone(wfd));
     }
 }
