@@ -42,6 +42,9 @@ pub enum Command {
     Run(RunArgs),
     /// Render a simulated call to a file, faster than real time.
     Render(RenderArgs),
+    /// Check playlists: every problem with file:line:column and a hint.
+    /// Exit status 0 when clean (warnings allowed), 1 with errors.
+    Check(CheckArgs),
     /// Manage the decoded-audio cache.
     Cache {
         #[command(subcommand)]
@@ -105,6 +108,26 @@ pub struct RenderArgs {
     /// Write the timeline (JSON lines) to FILE.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
+    /// Local time the simulated call starts, for time-of-day windows:
+    /// 2026-11-23T09:30, or 09:30 (today) [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    pub at: Option<chrono::NaiveDateTime>,
+    /// Seed for every random order, so a render can be repeated exactly.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The simulated caller's number.
+    #[arg(long, value_name = "NUMBER")]
+    pub caller: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Playlist file(s) to check.
+    #[arg(required = true)]
+    pub playlists: Vec<PathBuf>,
+    /// Skip decoding the audio files (faster; corrupt files go unnoticed).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +145,26 @@ pub enum CacheCommand {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse(s).map_err(|e| format!("{e:#}"))
+}
+
+fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
+    let t = s.trim();
+    for f in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return Ok(d);
+        }
+    }
+    for f in ["%H:%M", "%H:%M:%S"] {
+        if let Ok(time) = chrono::NaiveTime::parse_from_str(t, f) {
+            return Ok(chrono::Local::now().date_naive().and_time(time));
+        }
+    }
+    Err(format!("{s:?}: write a local time as 2026-11-23T09:30 or 09:30"))
 }
 
 fn parse_event(s: &str) -> Result<Event, String> {

@@ -5,6 +5,7 @@
 //! `render` on a virtual clock for previews and tests.
 
 pub mod audio;
+pub mod check;
 pub mod cli;
 pub mod duration;
 pub mod engine;

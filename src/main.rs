@@ -49,10 +49,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 format: args.format,
                 events: args.events,
                 timeline: args.timeline,
+                at: args.at,
+                seed: args.seed,
             };
+            let span = tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-"));
+            let _g = span.enter();
             let summary = holdmix::render::render(&opts, &cache)?;
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Check(args) => {
+            let clean = holdmix::check::check(&args.playlists, args.quick, &cache)?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Cache {
             command: CacheCommand::Warm { playlists, format },

@@ -4,7 +4,7 @@
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
 use crate::engine::timeline::TimelineWriter;
-use crate::engine::{Engine, Event};
+use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -19,6 +19,10 @@ pub struct RenderOptions {
     pub format: Format,
     pub events: Vec<Event>,
     pub timeline: Option<PathBuf>,
+    /// Local wall-clock time the call starts at (time-of-day windows).
+    pub at: Option<chrono::NaiveDateTime>,
+    /// Fixes every random order; `None` draws one.
+    pub seed: Option<u64>,
 }
 
 /// What a render produced.
@@ -34,12 +38,20 @@ enum Sink {
 }
 
 pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
-    let (scenario, warnings) = Scenario::load(&opts.playlist)?;
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
+    let loaded = Scenario::load(&opts.playlist)?;
+    crate::scenario::log_diagnostics(&loaded.diagnostics);
+    let scenario = loaded.scenario;
     let format = opts.format;
-    let mut engine = Engine::new(&scenario, format.rate());
+    let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
+    let mut engine = Engine::new(&scenario, format.rate(), seed);
+    if let Some(at) = opts.at {
+        engine.set_local_start(at);
+    }
+    // With no billing configured and no scripted answer, a balance lookup fails.
+    let answer_balance = !opts
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Balance(_)));
     engine.library_mut().load_all(cache, format.rate());
 
     let mut sink = open_sink(&opts.output, format)?;
@@ -65,6 +77,15 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
             engine.push(e);
         }
         engine.render_frame(&mut samples);
+        for r in engine.take_requests().collect::<Vec<_>>() {
+            if r == Request::Balance && answer_balance {
+                let at = engine.now();
+                engine.push(Event {
+                    at,
+                    kind: EventKind::Balance(BalanceAnswer::Failed),
+                });
+            }
+        }
         bytes.clear();
         format.encode(&samples, &mut bytes);
         match &mut sink {

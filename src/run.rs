@@ -15,7 +15,7 @@ use crate::audio::pacer::Pacer;
 use crate::audio::pipe;
 use crate::engine::library::SourceId;
 use crate::engine::timeline::TimelineWriter;
-use crate::engine::{Engine, Event, EventKind};
+use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -57,7 +57,11 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let format = opts.format;
     let rate = format.rate();
     let scenario = load_scenario(opts.playlist.as_deref());
-    let mut engine = Engine::new(&scenario, rate);
+    // Random orders differ from call to call.
+    let mut engine = Engine::new(&scenario, rate, fastrand::u64(..));
+    // With no billing configured (and no event feed to answer), a balance
+    // lookup fails at once: the caller hears "service unavailable".
+    let answer_balance = opts.events.is_none();
     let pending = engine.library_mut().map_cached(cache, rate);
     // Helper threads must not take the stop signals: only a handler running
     // on the audio thread cuts its sleep short.
@@ -116,6 +120,13 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         } else {
             0
         };
+        if answer_balance && engine.take_requests().any(|r| r == Request::Balance) {
+            let at = engine.now();
+            engine.push(Event {
+                at,
+                kind: EventKind::Balance(BalanceAnswer::Failed),
+            });
+        }
         let wall = (clock.elapsed().as_nanos() / frame.as_nanos()) as u64;
         let plan = pacer.plan(queued, wall);
         for _ in 0..plan.skip {
@@ -191,11 +202,9 @@ fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
         return Scenario::empty();
     };
     match Scenario::load(path) {
-        Ok((s, warnings)) => {
-            for w in warnings {
-                tracing::warn!("{w}");
-            }
-            s
+        Ok(loaded) => {
+            crate::scenario::log_diagnostics(&loaded.diagnostics);
+            loaded.scenario
         }
         Err(e) => {
             tracing::error!("{e:#}; streaming silence");

@@ -14,10 +14,9 @@ pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<
     let mut failures = 0;
     for p in playlists {
         match Scenario::load(p) {
-            Ok((s, warnings)) => {
-                warnings.iter().for_each(|w| tracing::warn!("{w}"));
-                files.extend(s.tracks.iter().cloned());
-                files.extend(s.prompts.values().cloned());
+            Ok(loaded) => {
+                crate::scenario::log_diagnostics(&loaded.diagnostics);
+                files.extend(loaded.scenario.audio_files().into_iter().map(Path::to_path_buf));
             }
             Err(e) => {
                 tracing::error!("{e:#}");

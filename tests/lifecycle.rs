@@ -206,7 +206,9 @@ fn a_broken_playlist_streams_silence_and_says_where() {
     );
     let log = log_text(dir.path());
     assert!(
-        log.contains("bad.toml") && log.contains("line 3") && log.contains("crossfad"),
+        log.contains("bad.toml:3:1")
+            && log.contains("music.crossfad")
+            && log.contains("did you mean `crossfade`"),
         "log:\n{log}"
     );
 }

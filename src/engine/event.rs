@@ -11,8 +11,29 @@ pub enum EventKind {
     Dtmf(char),
     /// The caller's position in the queue.
     Position(u32),
+    /// The queue's average hold time (AMI `QueueParams` `Holdtime`).
+    Holdtime(Duration),
+    /// The answer to a balance lookup.
+    Balance(BalanceAnswer),
     /// The call is over: finish the frame and exit.
     Hangup,
+}
+
+/// What the billing lookup found for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BalanceAnswer {
+    Accounts(Vec<Account>),
+    /// The caller's number is not known to billing.
+    None,
+    /// The lookup failed (timeout, error, bad answer).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: Option<String>,
+    /// Decimal string exactly as billing sent it, e.g. `"-2341.23"`.
+    pub balance: String,
 }
 
 /// An event at a point of stream time.
@@ -30,6 +51,9 @@ impl EventKind {
             .filter(|w| !w.is_empty());
         let name = words.next().context("empty event")?;
         let arg = words.next();
+        if name.eq_ignore_ascii_case("balance") {
+            return parse_balance(arg, words);
+        }
         let kind = match (name.to_ascii_lowercase().as_str(), arg) {
             ("dtmf" | "key", Some(d)) => {
                 let mut chars = d.chars();
@@ -46,15 +70,55 @@ impl EventKind {
                 p.parse()
                     .with_context(|| format!("position must be a whole number, got {p:?}"))?,
             ),
+            ("holdtime", Some(h)) => EventKind::Holdtime(
+                crate::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
+            ),
             ("hangup", None) => EventKind::Hangup,
-            ("dtmf" | "key" | "position", None) => bail!("{name} needs a value, e.g. `{name} 3`"),
-            _ => bail!("unknown event {text:?} (expected `dtmf D`, `position N` or `hangup`)"),
+            ("dtmf" | "key" | "position" | "holdtime", None) => {
+                bail!("{name} needs a value, e.g. `{name} 3`")
+            }
+            _ => bail!(
+                "unknown event {text:?} (expected `dtmf D`, `position N`, `holdtime 90s`, `balance …` or `hangup`)"
+            ),
         };
         if words.next().is_some() {
             bail!("too many words in event {text:?}");
         }
         Ok(kind)
     }
+}
+
+/// `balance failed`, `balance none`, `balance 12.50`, or accounts as
+/// `balance 200045=1234.56 200046=-5`.
+fn parse_balance<'a>(first: Option<&'a str>, rest: impl Iterator<Item = &'a str>) -> Result<EventKind> {
+    let answer = match first {
+        None => bail!("balance needs a value: `balance 12.50`, `balance ID=12.50 …`, `none` or `failed`"),
+        Some(w) if w.eq_ignore_ascii_case("failed") => BalanceAnswer::Failed,
+        Some(w) if w.eq_ignore_ascii_case("none") => BalanceAnswer::None,
+        Some(w) => {
+            let mut accounts = Vec::new();
+            for item in std::iter::once(w).chain(rest) {
+                let (id, balance) = match item.split_once('=') {
+                    Some((id, b)) => (Some(id.to_string()), b),
+                    None => (None, item),
+                };
+                let digits = balance.strip_prefix('-').unwrap_or(balance);
+                let valid = !digits.is_empty()
+                    && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+                    && digits.matches('.').count() <= 1
+                    && !digits.starts_with('.');
+                if !valid {
+                    bail!("balance: {balance:?} is not a decimal amount such as -2341.23");
+                }
+                accounts.push(Account {
+                    id,
+                    balance: balance.to_string(),
+                });
+            }
+            BalanceAnswer::Accounts(accounts)
+        }
+    };
+    Ok(EventKind::Balance(answer))
 }
 
 impl Event {
@@ -72,6 +136,32 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_balances_and_holdtime() {
+        assert_eq!(
+            EventKind::parse("balance failed").unwrap(),
+            EventKind::Balance(BalanceAnswer::Failed)
+        );
+        assert_eq!(
+            EventKind::parse("balance 1=10.5 2=-3").unwrap(),
+            EventKind::Balance(BalanceAnswer::Accounts(vec![
+                Account {
+                    id: Some("1".into()),
+                    balance: "10.5".into()
+                },
+                Account {
+                    id: Some("2".into()),
+                    balance: "-3".into()
+                },
+            ]))
+        );
+        assert!(EventKind::parse("balance 12,5.3").is_err());
+        assert_eq!(
+            EventKind::parse("holdtime 90").unwrap(),
+            EventKind::Holdtime(Duration::from_secs(90))
+        );
+    }
 
     #[test]
     fn parses_lines_and_scripts() {

@@ -6,18 +6,25 @@
 //! Nothing on the per-frame path allocates in steady state: buffers are made
 //! once, the prompt queue and event queue are bounded.
 
+pub mod advice;
 pub mod bed;
 pub mod event;
 pub mod library;
+pub mod queue;
+pub mod say;
 pub mod speaker;
 pub mod timeline;
 
 use crate::audio::format::FRAME_MS;
 use crate::audio::limiter::Limiter;
-use crate::scenario::{Action, Scenario};
+use crate::scenario::{Action, Announce, MusicOrder, MusicStart, Redirect, Scenario, Template};
+use advice::Advisor;
 use bed::Bed;
-pub use event::{Event, EventKind};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};
+pub use event::{Account, BalanceAnswer, Event, EventKind};
 use library::{Library, SourceId};
+use queue::QueueInfo;
+use say::Values;
 use speaker::Speaker;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -26,23 +33,53 @@ use timeline::{Entry, TimelineEvent};
 
 /// Events waiting for the next frame; beyond this a flood is dropped.
 const EVENT_LIMIT: usize = 64;
+/// Requests waiting for the driver; beyond this the oldest are dropped.
+const REQUEST_LIMIT: usize = 16;
 /// The limiter's look-ahead delays the output by one frame: timeline times
 /// say when a thing is heard, so they include it.
 const OUTPUT_DELAY_FRAMES: u64 = 1;
 
+/// Prompt priorities: a higher one jumps the queue (never cuts a word).
+const PRIO_ADVICE: u8 = 0;
+const PRIO_WELCOME: u8 = 1;
+const PRIO_DISSUADE: u8 = 2;
+const PRIO_QUEUE: u8 = 3;
+
+/// What the engine asks of the world; the driver answers with events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Look the caller's balance up; answer with `EventKind::Balance`.
+    Balance,
+    /// Send the caller to this dialplan place (AMI `Redirect`).
+    Redirect(Redirect),
+}
+
 struct KeyBinding {
     action: Action,
-    say: Vec<SourceId>,
+    say: Template,
     debounce: Duration,
     priority: u8,
     last: Option<Duration>,
     name: Arc<str>,
+    redirect: Option<Redirect>,
 }
 
 struct Repeat {
     next: Duration,
     every: Duration,
-    say: Vec<SourceId>,
+    say: Template,
+}
+
+/// Labels of the speaker's queues, as the timeline shows them.
+struct Labels {
+    welcome: Arc<str>,
+    repeat: Arc<str>,
+    key: Arc<str>,
+    position: Arc<str>,
+    wait: Arc<str>,
+    balance: Arc<str>,
+    dissuade: Arc<str>,
+    redirect: Arc<str>,
 }
 
 pub struct Engine {
@@ -53,35 +90,73 @@ pub struct Engine {
     bed: Bed,
     speaker: Speaker,
     limiter: Limiter,
+    prompts: BTreeMap<String, SourceId>,
     keys: BTreeMap<char, KeyBinding>,
-    welcome: Vec<SourceId>,
+    welcome: Template,
     repeats: Vec<Repeat>,
+    advisor: Advisor,
+    advice_labels: BTreeMap<Arc<str>, Arc<str>>,
+    advice_next: Duration,
+    advice_gap: Duration,
+    advice_playing: bool,
+    announce: Announce,
+    queue: QueueInfo,
+    /// Last position said, and when.
+    position_said: Option<(Duration, u32)>,
+    wait_next: Duration,
+    dissuaded: bool,
+    last_said: Option<(Vec<SourceId>, Arc<str>)>,
+    redirect_after_prompt: Option<Redirect>,
+    requests: VecDeque<Request>,
+    timezone: Option<chrono_tz::Tz>,
+    wall_start: DateTime<Utc>,
     pending: VecDeque<Event>,
     scratch: Vec<TimelineEvent>,
     timeline: Vec<Entry>,
     exit: Option<String>,
     music_buf: Vec<f32>,
-    position: Option<u32>,
-    queue_welcome: Arc<str>,
-    queue_repeat: Arc<str>,
-    queue_key: Arc<str>,
+    labels: Labels,
 }
 
 impl Engine {
-    /// Builds an engine for `scenario` at `rate` Hz. Every source starts
+    /// Builds an engine for `scenario` at `rate` Hz; `seed` fixes every
+    /// random order (shuffled music, random advices). Every source starts
     /// pending: load them through [`Engine::library_mut`] before or while playing.
-    pub fn new(scenario: &Scenario, rate: u32) -> Engine {
+    pub fn new(scenario: &Scenario, rate: u32, seed: u64) -> Engine {
+        let mut rng = fastrand::Rng::with_seed(seed);
         let mut lib = Library::new(scenario.levels.loudness);
-        let tracks: Vec<SourceId> = scenario.tracks.iter().map(|p| lib.add(p)).collect();
-        let mut prompt = |name: &String| scenario.prompts.get(name).map(|p| lib.add(p));
-        let welcome = scenario.welcome.iter().filter_map(&mut prompt).collect();
+        let mut tracks: Vec<SourceId> = scenario.music.tracks.iter().map(|p| lib.add(p)).collect();
+        if scenario.music.order == MusicOrder::Random {
+            rng.shuffle(&mut tracks);
+        }
+        let prompts: BTreeMap<String, SourceId> = scenario
+            .prompts
+            .iter()
+            .map(|(n, p)| (n.clone(), lib.add(p)))
+            .collect();
+        let advisor = Advisor::new(
+            &scenario.advice.groups,
+            |g| g.files.iter().map(|p| lib.add(p)).collect(),
+            &mut rng,
+        );
+        let advice_labels = scenario
+            .advice
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    Arc::from(g.name.as_str()),
+                    Arc::from(format!("advice/{}", g.name).as_str()),
+                )
+            })
+            .collect();
         let repeats = scenario
             .repeats
             .iter()
             .map(|r| Repeat {
                 next: r.first,
                 every: r.every,
-                say: r.say.iter().filter_map(&mut prompt).collect(),
+                say: r.say.clone(),
             })
             .collect();
         let keys = scenario
@@ -90,39 +165,124 @@ impl Engine {
             .map(|(&c, k)| {
                 let binding = KeyBinding {
                     action: k.action,
-                    say: k.say.iter().filter_map(&mut prompt).collect(),
+                    say: k.say.clone(),
                     debounce: k.debounce,
                     priority: k.priority,
                     last: None,
                     name: Arc::from(k.action.name()),
+                    redirect: k.redirect.clone(),
                 };
                 (c, binding)
             })
             .collect();
         let samples = |d: Duration| (d.as_secs_f64() * f64::from(rate)).round() as u32;
         let frame_len = (rate * FRAME_MS / 1000) as usize;
+        let n_tracks = tracks.len();
+        let mut bed = Bed::new(tracks, samples(scenario.music.crossfade), rate);
+        let random_start =
+            scenario.music.order == MusicOrder::RandomStart || scenario.music.start == MusicStart::Random;
+        if random_start && n_tracks > 0 {
+            bed.start_at(rng.usize(..n_tracks), 0);
+        }
+        let wait_next = match &scenario.announce.wait {
+            Some(w) if !w.first.is_zero() => w.first,
+            _ => Duration::MAX,
+        };
         Engine {
             rate,
             frame_len,
             frame: 0,
-            bed: Bed::new(tracks, samples(scenario.crossfade), rate),
+            bed,
             speaker: Speaker::new(scenario.levels.duck, samples(scenario.levels.fade), rate),
             // Recover from limiting over about half a second.
             limiter: Limiter::new(frame_len, 25),
             lib,
+            prompts,
             keys,
-            welcome,
+            welcome: scenario.welcome.clone(),
             repeats,
+            advisor,
+            advice_labels,
+            advice_next: scenario.advice.start,
+            advice_gap: scenario.advice.gap,
+            advice_playing: false,
+            announce: scenario.announce.clone(),
+            queue: QueueInfo::default(),
+            position_said: None,
+            wait_next,
+            dissuaded: false,
+            last_said: None,
+            redirect_after_prompt: None,
+            requests: VecDeque::with_capacity(REQUEST_LIMIT),
+            timezone: scenario.timezone,
+            wall_start: Utc::now(),
             pending: VecDeque::with_capacity(EVENT_LIMIT),
             scratch: Vec::with_capacity(16),
             timeline: Vec::with_capacity(16),
             exit: None,
             music_buf: vec![0.0; frame_len],
-            position: None,
-            queue_welcome: Arc::from("welcome"),
-            queue_repeat: Arc::from("repeat"),
-            queue_key: Arc::from("key"),
+            labels: Labels {
+                welcome: Arc::from("welcome"),
+                repeat: Arc::from("repeat"),
+                key: Arc::from("key"),
+                position: Arc::from("position"),
+                wait: Arc::from("wait"),
+                balance: Arc::from("balance"),
+                dissuade: Arc::from("dissuade"),
+                redirect: Arc::from("redirect"),
+            },
         }
+    }
+
+    /// The wall-clock moment the stream started (time-of-day windows are
+    /// evaluated at start + stream time). Defaults to the engine's creation.
+    pub fn set_wall_start(&mut self, at: DateTime<Utc>) {
+        self.wall_start = at;
+    }
+
+    /// Like [`Engine::set_wall_start`], from a local time in the playlist's
+    /// zone (the host's when it names none).
+    pub fn set_local_start(&mut self, local: NaiveDateTime) {
+        let utc = match self.timezone {
+            Some(tz) => tz
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc)),
+            None => chrono::Local
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc)),
+        };
+        // A time skipped by a DST change: take it as UTC rather than fail.
+        self.wall_start = utc.unwrap_or_else(|| Utc.from_utc_datetime(&local));
+    }
+
+    /// Weekday (0 = Monday) and minute of the day, now, in the playlist's zone.
+    fn local_time(&self) -> (usize, u32) {
+        let now = self.wall_start + chrono::Duration::milliseconds(self.now().as_millis() as i64);
+        let (wd, h, m) = match self.timezone {
+            Some(tz) => {
+                let t = now.with_timezone(&tz);
+                (t.weekday(), t.hour(), t.minute())
+            }
+            None => {
+                let t = now.with_timezone(&chrono::Local);
+                (t.weekday(), t.hour(), t.minute())
+            }
+        };
+        (wd.num_days_from_monday() as usize, h * 60 + m)
+    }
+
+    /// Requests made since the last call (balance lookups, redirects).
+    pub fn take_requests(&mut self) -> impl Iterator<Item = Request> + '_ {
+        self.requests.drain(..)
+    }
+
+    fn request(&mut self, r: Request) {
+        if self.requests.len() >= REQUEST_LIMIT {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(r);
     }
 
     pub fn rate(&self) -> u32 {
@@ -219,9 +379,13 @@ impl Engine {
             match event.kind {
                 EventKind::Dtmf(digit) => self.key(digit, event.at),
                 EventKind::Position(value) => {
-                    self.position = Some(value);
                     self.scratch.push(TimelineEvent::Position { value });
+                    if self.queue.set_position(event.at, value) {
+                        self.position_changed(now);
+                    }
                 }
+                EventKind::Holdtime(h) => self.queue.set_holdtime(h),
+                EventKind::Balance(answer) => self.say_balance(&answer),
                 EventKind::Hangup => {
                     if self.exit.is_none() {
                         self.exit = Some("hangup".to_string());
@@ -250,7 +414,11 @@ impl Engine {
             digit,
             action: Some(k.name.clone()),
         });
-        match k.action {
+        let (action, priority) = (k.action, k.priority);
+        let say = k.say.clone();
+        let redirect = k.redirect.clone();
+        let now = self.now();
+        match action {
             Action::NextMusic => {
                 self.bed.switch(&self.lib, 1, &mut self.scratch);
             }
@@ -258,38 +426,255 @@ impl Engine {
                 self.bed.switch(&self.lib, -1, &mut self.scratch);
             }
             Action::Say => {
-                for &id in &k.say {
-                    if !self.speaker.enqueue(id, k.priority, &self.queue_key) {
-                        tracing::warn!("prompt queue full: key {digit} prompt dropped");
-                    }
-                }
+                let label = self.labels.key.clone();
+                self.say(&say, &Values::default(), priority, &label);
             }
             Action::SkipPrompt => {
                 self.speaker.skip();
+            }
+            Action::SayPosition => self.say_position(now, priority),
+            Action::SayWait => self.say_wait(priority),
+            Action::SayBalance => {
+                self.scratch.push(TimelineEvent::Request {
+                    what: Arc::from("balance"),
+                });
+                self.request(Request::Balance);
+            }
+            Action::RepeatLast => {
+                if let Some((ids, label)) = self.last_said.clone() {
+                    for id in ids {
+                        self.speaker.enqueue(id, priority, &label);
+                    }
+                }
+            }
+            Action::Redirect => {
+                let Some(to) = redirect else { return };
+                let label = self.labels.redirect.clone();
+                if self.say(&say, &Values::default(), priority.max(PRIO_QUEUE + 1), &label) {
+                    // Confirm first; the redirect follows when the prompts end.
+                    self.redirect_after_prompt = Some(to);
+                } else {
+                    self.redirect(to);
+                }
+            }
+        }
+    }
+
+    fn redirect(&mut self, to: Redirect) {
+        self.scratch.push(TimelineEvent::Redirect {
+            context: to.context.clone(),
+            exten: to.exten.clone(),
+            priority: to.priority,
+        });
+        self.request(Request::Redirect(to));
+    }
+
+    /// Queues what `t` says; returns whether anything was queued.
+    fn say(&mut self, t: &Template, v: &Values, priority: u8, label: &Arc<str>) -> bool {
+        let mut ids = Vec::new();
+        let mut missing = Vec::new();
+        say::resolve(t, &self.prompts, v, &mut ids, &mut missing);
+        for token in missing {
+            self.scratch.push(TimelineEvent::Unspoken {
+                token: Arc::from(token),
+            });
+        }
+        let mut queued = false;
+        for &id in &ids {
+            if self.speaker.enqueue(id, priority, label) {
+                queued = true;
+            } else {
+                tracing::warn!(queue = %label, "prompt queue full: prompt dropped");
+            }
+        }
+        if queued {
+            self.last_said = Some((ids, label.clone()));
+        }
+        queued
+    }
+
+    fn values(&self) -> Values<'static> {
+        Values {
+            position: self.queue.position,
+            wait: self.queue.estimate(),
+            hold: self.now(),
+            balance: None,
+            account: None,
+        }
+    }
+
+    fn position_changed(&mut self, now: Duration) {
+        let Some(a) = &self.announce.position else { return };
+        if !a.on_change {
+            return;
+        }
+        let Some(p) = self.queue.position else { return };
+        let capped = a.cap.map_or(p, |c| p.min(c));
+        let said = self.position_said.map(|(_, v)| v);
+        if said == Some(capped) || (a.improved_only && said.is_some_and(|s| capped > s)) {
+            return;
+        }
+        self.say_position(now, PRIO_QUEUE);
+    }
+
+    fn say_position(&mut self, now: Duration, priority: u8) {
+        let Some(a) = self.announce.position.clone() else {
+            return;
+        };
+        let Some(p) = self.queue.position else { return };
+        if self.speaker.has_queued(&self.labels.position) {
+            return;
+        }
+        let capped = a.cap.map_or(p, |c| p.min(c));
+        let t = if capped == 1 && !a.next.is_empty() {
+            &a.next
+        } else {
+            &a.say
+        };
+        let mut v = self.values();
+        v.position = Some(capped);
+        let label = self.labels.position.clone();
+        if self.say(t, &v, priority, &label) {
+            self.position_said = Some((now, capped));
+        }
+    }
+
+    fn say_wait(&mut self, priority: u8) {
+        let Some(a) = self.announce.wait.clone() else {
+            return;
+        };
+        let Some(est) = self.queue.estimate() else { return };
+        if self.speaker.has_queued(&self.labels.wait) {
+            return;
+        }
+        let t = if est < Duration::from_secs(60) && !a.short.is_empty() {
+            &a.short
+        } else {
+            &a.say
+        };
+        let label = self.labels.wait.clone();
+        self.say(t, &self.values(), priority, &label);
+    }
+
+    fn say_balance(&mut self, answer: &BalanceAnswer) {
+        let Some(a) = self.announce.balance.clone() else {
+            return;
+        };
+        let label = self.labels.balance.clone();
+        let prio = PRIO_QUEUE + 2;
+        match answer {
+            BalanceAnswer::Failed => {
+                self.say(&a.failed, &Values::default(), prio, &label);
+            }
+            BalanceAnswer::None => {
+                self.say(&a.none, &Values::default(), prio, &label);
+            }
+            BalanceAnswer::Accounts(accounts) => {
+                if accounts.len() > 1 {
+                    self.say(&a.several, &Values::default(), prio, &label);
+                }
+                for acc in accounts {
+                    let v = Values {
+                        balance: Some(acc.balance.as_str()),
+                        account: acc.id.as_deref(),
+                        ..Values::default()
+                    };
+                    self.say(&a.say, &v, prio, &label);
+                }
             }
         }
     }
 
     fn schedule(&mut self, now: Duration) {
         if self.frame == 0 {
-            for &id in &self.welcome {
-                self.speaker.enqueue(id, 1, &self.queue_welcome);
+            let (welcome, label) = (self.welcome.clone(), self.labels.welcome.clone());
+            self.say(&welcome, &Values::default(), PRIO_WELCOME, &label);
+        }
+        if let Some(to) = self.redirect_after_prompt.take() {
+            if self.speaker.is_busy() {
+                self.redirect_after_prompt = Some(to);
+            } else {
+                self.redirect(to);
             }
         }
-        for r in &mut self.repeats {
-            if now >= r.next {
+        for i in 0..self.repeats.len() {
+            if now >= self.repeats[i].next {
                 // Never pile up: skip a repeat while the last one is still queued.
                 if !self.speaker.is_busy() {
-                    for &id in &r.say {
-                        self.speaker.enqueue(id, 0, &self.queue_repeat);
-                    }
+                    let (say, label) = (self.repeats[i].say.clone(), self.labels.repeat.clone());
+                    self.say(&say, &Values::default(), 0, &label);
                 }
+                let r = &mut self.repeats[i];
                 r.next = if r.every.is_zero() {
                     Duration::MAX
                 } else {
                     r.next + r.every
                 };
             }
+        }
+        self.schedule_queue_announcements(now);
+        self.schedule_advice(now);
+    }
+
+    fn schedule_queue_announcements(&mut self, now: Duration) {
+        if let Some(a) = &self.announce.position
+            && !a.every.is_zero()
+            && let Some((at, _)) = self.position_said
+            && now >= at + a.every
+        {
+            self.say_position(now, PRIO_QUEUE);
+        }
+        if now >= self.wait_next {
+            let every = self.announce.wait.as_ref().map_or(Duration::ZERO, |w| w.every);
+            self.wait_next = if every.is_zero() {
+                Duration::MAX
+            } else {
+                now + every
+            };
+            self.say_wait(PRIO_QUEUE);
+        }
+        if !self.dissuaded
+            && let Some(d) = &self.announce.dissuade
+        {
+            let over = d.after.is_some_and(|a| now >= a)
+                || d.position_above
+                    .is_some_and(|p| self.queue.position.is_some_and(|x| x > p))
+                || d.wait_above
+                    .is_some_and(|w| self.queue.estimate().is_some_and(|e| e > w));
+            if over {
+                self.dissuaded = true;
+                let (say, label) = (d.say.clone(), self.labels.dissuade.clone());
+                self.say(&say, &self.values(), PRIO_DISSUADE, &label);
+            }
+        }
+    }
+
+    fn schedule_advice(&mut self, now: Duration) {
+        if self.speaker.is_busy() {
+            return;
+        }
+        if self.advice_playing {
+            // The advice (and whatever followed it) is over: the gap starts now.
+            self.advice_playing = false;
+            self.advice_next = now + self.advice_gap;
+            return;
+        }
+        if now < self.advice_next {
+            return;
+        }
+        let (weekday, minute) = self.local_time();
+        let lib = &self.lib;
+        match self.advisor.next(weekday, minute, |id| lib.is_failed(id)) {
+            Some((id, group)) => {
+                let label = self.advice_labels.get(&group).cloned().unwrap_or(group);
+                if self.speaker.enqueue(id, PRIO_ADVICE, &label) {
+                    self.last_said = Some((vec![id], label));
+                    self.advice_playing = true;
+                }
+            }
+            // Nothing to say right now (all heard, or windows closed): look
+            // again a gap later, when a window may have opened.
+            None => self.advice_next = now + self.advice_gap.max(Duration::from_secs(1)),
         }
     }
 }

@@ -74,6 +74,11 @@ impl Speaker {
         true
     }
 
+    /// Is a prompt with this queue label waiting (not yet playing)?
+    pub fn has_queued(&self, label: &Arc<str>) -> bool {
+        self.queue.iter().any(|q| q.queue == *label)
+    }
+
     pub fn is_busy(&self) -> bool {
         self.current.is_some() || !self.queue.is_empty()
     }

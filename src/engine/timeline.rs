@@ -44,6 +44,20 @@ pub enum TimelineEvent {
     SourceError {
         file: Arc<str>,
     },
+    /// A spoken value with no recording to say it (the phrase goes on without it).
+    Unspoken {
+        token: Arc<str>,
+    },
+    /// The engine asked the world for something (e.g. a balance lookup).
+    Request {
+        what: Arc<str>,
+    },
+    /// The caller is sent elsewhere in the dialplan.
+    Redirect {
+        context: String,
+        exten: String,
+        priority: u32,
+    },
     Exit {
         reason: String,
     },

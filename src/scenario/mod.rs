@@ -1,14 +1,20 @@
-//! Scenarios: the playlist file resolved into what the engine plays — paths
-//! made absolute, directories expanded, prompt names checked. Loading never
-//! fails the stream: every problem is reported, and what is valid is kept.
+//! Scenarios: a playlist file resolved into what the engine plays — paths
+//! made absolute, directories and globs expanded, prompt names checked,
+//! windows parsed. Loading never fails the stream: every problem becomes a
+//! diagnostic (file:line:column, key, message, hint), and what is valid is
+//! kept. `holdmix check` prints the same diagnostics.
 
-pub mod file;
+pub mod diag;
+pub mod doc;
+mod parse;
+pub mod window;
 
 use anyhow::{Context, Result};
-pub use file::{Action, Levels};
+pub use diag::{Diagnostic, Severity};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+pub use window::Window;
 
 /// Extensions holdmix can decode (containers and Asterisk raw formats).
 pub const AUDIO_EXTENSIONS: &[&str] = &[
@@ -20,28 +26,277 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
 pub struct Scenario {
     /// The playlist file, if any (None: the empty scenario = comfort silence).
     pub source: Option<PathBuf>,
-    pub tracks: Vec<PathBuf>,
-    pub crossfade: Duration,
+    /// Zone the time-of-day windows are evaluated in; `None`: the host's.
+    pub timezone: Option<chrono_tz::Tz>,
+    pub music: Music,
     pub levels: Levels,
     pub prompts: BTreeMap<String, PathBuf>,
-    pub welcome: Vec<String>,
+    pub welcome: Template,
+    pub advice: Advice,
     pub repeats: Vec<Repeat>,
+    pub announce: Announce,
     pub keys: BTreeMap<char, Key>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Music {
+    pub tracks: Vec<PathBuf>,
+    pub order: MusicOrder,
+    pub start: MusicStart,
+    pub crossfade: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MusicOrder {
+    /// As listed, looping.
+    Sequential,
+    /// Shuffled once per call, looping through the shuffle.
+    Random,
+    /// As listed, but from a random track (and offset) per call.
+    RandomStart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MusicStart {
+    First,
+    Random,
+    /// The caller's remembered choice (the caller store); first without one.
+    Remembered,
+}
+
+#[derive(Debug, Clone)]
+pub struct Levels {
+    /// Music amplitude while a prompt plays (0.1 = -20 dB).
+    pub duck: f32,
+    /// Length of the duck fades.
+    pub fade: Duration,
+    /// Loudness every source is normalised to, in LUFS.
+    pub loudness: f64,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels {
+            duck: 0.1,
+            fade: Duration::from_secs(1),
+            loudness: -20.0,
+        }
+    }
+}
+
+/// What to say: fixed prompts and spoken values, in order.
+pub type Template = Vec<Part>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// A prompt from `[prompts]`, by name.
+    Prompt(String),
+    /// A value spoken with the numbers module (or, until a sound map is
+    /// configured, the prompt named `<kind>-<value>`, e.g. `ordinal-3`).
+    Value { say: SayKind, value: ValueName },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SayKind {
+    Number,
+    Ordinal,
+    Digits,
+    Money,
+    Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueName {
+    /// The caller's queue position.
+    Position,
+    /// The estimated wait.
+    Wait,
+    /// Time on hold so far.
+    Hold,
+    /// An account's balance (balance announcements).
+    Balance,
+    /// An account's number (balance announcements).
+    Account,
+}
+
+#[derive(Debug, Clone)]
+pub struct Advice {
+    /// The first advice of the call comes this long after the start.
+    pub start: Duration,
+    /// Silence between the end of one advice and the next.
+    pub gap: Duration,
+    pub groups: Vec<AdviceGroup>,
+}
+
+impl Default for Advice {
+    fn default() -> Self {
+        Advice {
+            start: Duration::from_secs(20),
+            gap: Duration::from_secs(30),
+            groups: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AdviceGroup {
+    pub name: String,
+    pub files: Vec<PathBuf>,
+    pub order: AdviceOrder,
+    /// Each file at most once per call (the default); else the group repeats.
+    pub once: bool,
+    /// Only while this window is open (in the playlist's timezone).
+    pub when: Option<Window>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdviceOrder {
+    Alphabetical,
+    Random,
 }
 
 #[derive(Debug, Clone)]
 pub struct Repeat {
     pub first: Duration,
     pub every: Duration,
-    pub say: Vec<String>,
+    pub say: Template,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Announce {
+    pub position: Option<PositionAnnounce>,
+    pub wait: Option<WaitAnnounce>,
+    pub balance: Option<BalanceAnnounce>,
+    pub dissuade: Option<Dissuade>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PositionAnnounce {
+    pub say: Template,
+    /// Said instead of `say` at position 1 (when set).
+    pub next: Template,
+    pub on_change: bool,
+    /// Said again this long after it was last said (zero: never).
+    pub every: Duration,
+    /// Positions above this are said as this.
+    pub cap: Option<u32>,
+    /// Only say a changed position when it is better than the last one said.
+    pub improved_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct WaitAnnounce {
+    pub say: Template,
+    /// Said instead of `say` when the estimate is under a minute (when set).
+    pub short: Template,
+    /// First said this long after the start (zero: only on a key).
+    pub first: Duration,
+    pub every: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BalanceAnnounce {
+    /// Said for each account.
+    pub say: Template,
+    /// Said once before the accounts when there are several.
+    pub several: Template,
+    /// No account for this caller.
+    pub none: Template,
+    /// The lookup failed.
+    pub failed: Template,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dissuade {
+    pub say: Template,
+    pub after: Option<Duration>,
+    pub position_above: Option<u32>,
+    pub wait_above: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    NextMusic,
+    PreviousMusic,
+    Say,
+    SayBalance,
+    SayPosition,
+    SayWait,
+    RepeatLast,
+    SkipPrompt,
+    Redirect,
+}
+
+impl Action {
+    pub const ALL: [Action; 9] = [
+        Action::NextMusic,
+        Action::PreviousMusic,
+        Action::Say,
+        Action::SayBalance,
+        Action::SayPosition,
+        Action::SayWait,
+        Action::RepeatLast,
+        Action::SkipPrompt,
+        Action::Redirect,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::NextMusic => "next-music",
+            Action::PreviousMusic => "previous-music",
+            Action::Say => "say",
+            Action::SayBalance => "say-balance",
+            Action::SayPosition => "say-position",
+            Action::SayWait => "say-wait",
+            Action::RepeatLast => "repeat-last",
+            Action::SkipPrompt => "skip-prompt",
+            Action::Redirect => "redirect",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Key {
     pub action: Action,
-    pub say: Vec<String>,
+    /// Prompts for `say`; the confirmation before a `redirect`.
+    pub say: Template,
     pub debounce: Duration,
     pub priority: u8,
+    pub redirect: Option<Redirect>,
+}
+
+/// Where a `redirect` key sends the caller in the dialplan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub context: String,
+    pub exten: String,
+    pub priority: u32,
+}
+
+/// A playlist and what was found wrong with it.
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Where each audio file was named (for errors found later, by decoding).
+    pub file_refs: Vec<FileRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRef {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
 }
 
 impl Scenario {
@@ -49,144 +304,50 @@ impl Scenario {
     pub fn empty() -> Scenario {
         Scenario {
             source: None,
-            tracks: Vec::new(),
-            crossfade: Duration::from_secs(1),
+            timezone: None,
+            music: Music {
+                tracks: Vec::new(),
+                order: MusicOrder::Sequential,
+                start: MusicStart::First,
+                crossfade: Duration::from_secs(1),
+            },
             levels: Levels::default(),
             prompts: BTreeMap::new(),
             welcome: Vec::new(),
+            advice: Advice::default(),
             repeats: Vec::new(),
+            announce: Announce::default(),
             keys: BTreeMap::new(),
         }
     }
 
-    /// Reads and resolves a playlist. A file that cannot be read or parsed is
-    /// an error; problems inside a valid file (a missing track, a key naming an
-    /// unknown prompt) are returned as warnings beside a usable scenario.
-    pub fn load(path: &Path) -> Result<(Scenario, Vec<String>)> {
+    /// Reads and resolves a playlist. Only an unreadable file is an error;
+    /// anything wrong inside is a diagnostic, and the valid parts are kept.
+    pub fn load(path: &Path) -> Result<Loaded> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read playlist", path.display()))?;
-        let parsed: file::PlaylistFile = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        Ok(resolve(parsed, path, &base))
+        Ok(parse::parse(path, &text))
+    }
+
+    /// Every audio file the scenario may play.
+    pub fn audio_files(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = self.music.tracks.iter().map(PathBuf::as_path).collect();
+        v.extend(self.prompts.values().map(PathBuf::as_path));
+        for g in &self.advice.groups {
+            v.extend(g.files.iter().map(PathBuf::as_path));
+        }
+        v
     }
 }
 
-fn resolve(f: file::PlaylistFile, path: &Path, base: &Path) -> (Scenario, Vec<String>) {
-    let mut warnings = Vec::new();
-    let at = path.display().to_string();
-    let mut tracks = Vec::new();
-    for t in &f.music.tracks {
-        let p = base.join(t);
-        if p.is_dir() {
-            let mut found = audio_files_in(&p);
-            if found.is_empty() {
-                warnings.push(format!(
-                    "{at}: music.tracks: directory {} has no audio files",
-                    p.display()
-                ));
-            }
-            tracks.append(&mut found);
-        } else {
-            if !p.exists() {
-                warnings.push(format!("{at}: music.tracks: {} does not exist", p.display()));
-            }
-            tracks.push(p);
+/// Logs each diagnostic as one line (errors as ERROR, warnings as WARN).
+pub fn log_diagnostics(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        match d.severity {
+            Severity::Error => tracing::error!("{d}"),
+            Severity::Warning => tracing::warn!("{d}"),
         }
     }
-    let prompts: BTreeMap<String, PathBuf> =
-        f.prompts.iter().map(|(k, v)| (k.clone(), base.join(v))).collect();
-    for (name, p) in &prompts {
-        if !p.is_file() {
-            warnings.push(format!("{at}: prompts.{name}: {} does not exist", p.display()));
-        }
-    }
-    let welcome = f
-        .welcome
-        .as_ref()
-        .map(|w| check_names(&prompts, &at, "welcome.say", &w.say, &mut warnings))
-        .unwrap_or_default();
-    let repeats = f
-        .repeat
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Repeat {
-            first: r.first,
-            every: r.every,
-            say: check_names(&prompts, &at, &format!("repeat[{i}].say"), &r.say, &mut warnings),
-        })
-        .collect::<Vec<_>>();
-    let mut keys = BTreeMap::new();
-    for (digit, k) in &f.keys {
-        let mut chars = digit.chars();
-        let c = match (chars.next(), chars.next()) {
-            (Some(c), None) if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') => c,
-            _ => {
-                warnings.push(format!("{at}: keys.{digit}: not a DTMF digit (0-9, *, #, A-D)"));
-                continue;
-            }
-        };
-        let say = check_names(&prompts, &at, &format!("keys.{digit}.say"), &k.say, &mut warnings);
-        if k.action == Action::Say && say.is_empty() {
-            warnings.push(format!(
-                "{at}: keys.{digit}: action \"say\" needs prompts in `say`"
-            ));
-        }
-        keys.insert(
-            c,
-            Key {
-                action: k.action,
-                say,
-                debounce: k.debounce.unwrap_or(Duration::ZERO),
-                priority: k.priority.unwrap_or(5),
-            },
-        );
-    }
-    let mut levels = f.levels.clone();
-    if !(0.0..=1.0).contains(&levels.duck) {
-        warnings.push(format!(
-            "{at}: levels.duck: {} is outside 0..1; using 0.1",
-            levels.duck
-        ));
-        levels.duck = 0.1;
-    }
-    if !(-70.0..=0.0).contains(&levels.loudness) {
-        warnings.push(format!(
-            "{at}: levels.loudness: {} LUFS is outside -70..0; using -20",
-            levels.loudness
-        ));
-        levels.loudness = -20.0;
-    }
-    let scenario = Scenario {
-        source: Some(path.to_path_buf()),
-        tracks,
-        crossfade: f.music.crossfade,
-        levels,
-        prompts,
-        welcome,
-        repeats,
-        keys,
-    };
-    (scenario, warnings)
-}
-
-/// Keeps the prompt names that exist; warns about the others.
-fn check_names(
-    prompts: &BTreeMap<String, PathBuf>,
-    at: &str,
-    what: &str,
-    names: &[String],
-    warnings: &mut Vec<String>,
-) -> Vec<String> {
-    let mut known = Vec::new();
-    for n in names {
-        if prompts.contains_key(n) {
-            known.push(n.clone());
-        } else {
-            warnings.push(format!("{at}: {what}: no prompt named {n:?} in [prompts]"));
-        }
-    }
-    known
 }
 
 /// Audio files directly in `dir`, sorted by name.
@@ -196,13 +357,14 @@ pub fn audio_files_in(dir: &Path) -> Vec<PathBuf> {
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
+        .filter(|p| p.is_file() && is_audio(p))
         .collect();
     files.sort();
     files
+}
+
+pub fn is_audio(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }

@@ -1,0 +1,64 @@
+//! `holdmix check`: every problem of a playlist, each with file:line:column,
+//! the key, what is wrong and a hint; then every audio file it names is
+//! decoded (through the cache, so this also warms it for 8 kHz calls).
+
+use crate::audio::cache::Cache;
+use crate::scenario::{Diagnostic, Scenario, Severity};
+use anyhow::Result;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Prints the diagnostics of each playlist on stdout. Returns true when no
+/// playlist has errors (warnings allowed).
+pub fn check(playlists: &[PathBuf], quick: bool, cache: &Cache) -> Result<bool> {
+    let mut clean = true;
+    for path in playlists {
+        let diags = diagnose(path, quick, cache);
+        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+        let warnings = diags.len() - errors;
+        for d in &diags {
+            println!("{d}");
+        }
+        println!(
+            "{}: {} error{}, {} warning{}",
+            path.display(),
+            errors,
+            if errors == 1 { "" } else { "s" },
+            warnings,
+            if warnings == 1 { "" } else { "s" }
+        );
+        clean &= errors == 0;
+    }
+    Ok(clean)
+}
+
+/// All diagnostics for one playlist, in file order.
+pub fn diagnose(path: &Path, quick: bool, cache: &Cache) -> Vec<Diagnostic> {
+    let loaded = match Scenario::load(path) {
+        Ok(l) => l,
+        Err(e) => return vec![Diagnostic::at(path, 0, 0, "", Severity::Error, format!("{e:#}"))],
+    };
+    let mut diags = loaded.diagnostics;
+    if !quick {
+        let mut seen = BTreeSet::new();
+        for r in &loaded.file_refs {
+            if !r.path.is_file() || !seen.insert(r.path.clone()) {
+                continue;
+            }
+            if let Err(e) = cache.load(&r.path, 8000) {
+                let mut d = Diagnostic::at(
+                    path,
+                    r.line,
+                    r.column,
+                    &r.key,
+                    Severity::Error,
+                    format!("{}: cannot be played: {e:#}", r.path.display()),
+                );
+                d.hint("re-encode it as WAV, MP3, FLAC or Ogg, or remove it");
+                diags.push(d);
+            }
+        }
+    }
+    diags.sort_by_key(|d| (d.line, d.column));
+    diags
+}

@@ -1,0 +1,82 @@
+//! Advices: groups of recorded tips played one at a time over the music,
+//! in the playlist's group order. A `once` group plays each of its files at
+//! most once per call; a repeating group cycles. A group with a time-of-day
+//! window is only considered while the window is open.
+
+use super::library::SourceId;
+use crate::scenario::{AdviceGroup, AdviceOrder, Window};
+use std::sync::Arc;
+
+pub struct Group {
+    pub name: Arc<str>,
+    files: Vec<SourceId>,
+    once: bool,
+    when: Option<Window>,
+    next: usize,
+}
+
+pub struct Advisor {
+    groups: Vec<Group>,
+}
+
+impl Advisor {
+    /// `files` are the group's sources in listed order; random groups are
+    /// shuffled here, once per call.
+    pub fn new(
+        groups: &[AdviceGroup],
+        mut files: impl FnMut(&AdviceGroup) -> Vec<SourceId>,
+        rng: &mut fastrand::Rng,
+    ) -> Self {
+        let groups = groups
+            .iter()
+            .map(|g| {
+                let mut f = files(g);
+                match g.order {
+                    AdviceOrder::Alphabetical => {}
+                    AdviceOrder::Random => rng.shuffle(&mut f),
+                }
+                Group {
+                    name: Arc::from(g.name.as_str()),
+                    files: f,
+                    once: g.once,
+                    when: g.when.clone(),
+                    next: 0,
+                }
+            })
+            .collect();
+        Advisor { groups }
+    }
+
+    /// The next advice for this moment (`weekday` 0 = Monday, `minute` of
+    /// the day in the playlist's zone), and its group's name.
+    pub fn next(
+        &mut self,
+        weekday: usize,
+        minute: u32,
+        skip: impl Fn(SourceId) -> bool,
+    ) -> Option<(SourceId, Arc<str>)> {
+        for g in &mut self.groups {
+            if g.when.as_ref().is_some_and(|w| !w.contains(weekday, minute)) {
+                continue;
+            }
+            // Files that failed to load are passed over, never retried forever.
+            let n = g.files.len();
+            for _ in 0..n {
+                if g.once && g.next >= n {
+                    break;
+                }
+                let id = g.files[g.next % n];
+                g.next = if g.once { g.next + 1 } else { (g.next + 1) % n };
+                if !skip(id) {
+                    return Some((id, g.name.clone()));
+                }
+            }
+        }
+        None
+    }
+
+    /// Files already played per group (the call state a respawn continues from).
+    pub fn progress(&self) -> Vec<usize> {
+        self.groups.iter().map(|g| g.next).collect()
+    }
+}

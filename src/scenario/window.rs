@@ -1,0 +1,221 @@
+//! Time-of-day windows: days of the week and HH:MM–HH:MM ranges, a range
+//! may cross midnight ("21:00-02:00" runs into the next day).
+//!
+//! Written in a playlist as `when = "21:00-24:00"` (every day), or
+//! `when = { days = "mon-fri", time = ["09:00-12:00", "13:00-18:00"] }`, or a
+//! list of such tables (the window is open when any of them is).
+
+use std::fmt;
+
+pub const MINUTES_PER_DAY: u32 = 24 * 60;
+pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Monday first.
+    pub days: [bool; 7],
+    pub ranges: Vec<Range>,
+}
+
+/// Minutes of the day, `end` may be 1440 (24:00); `end < start` crosses midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Window {
+    /// Open at `minute` (0..1440) of `weekday` (0 = Monday)?
+    pub fn contains(&self, weekday: usize, minute: u32) -> bool {
+        self.rules.iter().any(|r| r.contains(weekday, minute))
+    }
+
+    /// Open at minute `m` of the week (0 = Monday 00:00)?
+    pub fn contains_week_minute(&self, m: u32) -> bool {
+        self.contains((m / MINUTES_PER_DAY) as usize % 7, m % MINUTES_PER_DAY)
+    }
+}
+
+impl Rule {
+    fn contains(&self, weekday: usize, minute: u32) -> bool {
+        let yesterday = (weekday + 6) % 7;
+        self.ranges.iter().any(|r| {
+            if r.start < r.end {
+                self.days[weekday] && (r.start..r.end).contains(&minute)
+            } else {
+                // Crossing midnight: the evening part belongs to the listed
+                // day, the small hours to the day after.
+                (self.days[weekday] && minute >= r.start) || (self.days[yesterday] && minute < r.end)
+            }
+        })
+    }
+}
+
+/// Parses `HH:MM-HH:MM`.
+pub fn parse_range(text: &str) -> Result<Range, String> {
+    let (a, b) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not a range; write it as \"09:00-18:00\""))?;
+    let start = parse_time(a.trim())?;
+    let end = parse_time(b.trim())?;
+    if start == end || (start == 0 && end == 0) {
+        return Err(format!("{text:?} is empty: start and end are the same"));
+    }
+    if start == MINUTES_PER_DAY {
+        return Err(format!("{text:?}: a range cannot start at 24:00; use 00:00"));
+    }
+    Ok(Range { start, end })
+}
+
+/// Parses `HH:MM` (00:00 to 24:00).
+pub fn parse_time(text: &str) -> Result<u32, String> {
+    let bad = || format!("{text:?} is not a time of day; write HH:MM, e.g. \"09:30\"");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if m > 59 || h > 24 || (h == 24 && m != 0) {
+        return Err(format!("{text:?} is not a time of day (00:00 to 24:00)"));
+    }
+    Ok(h * 60 + m)
+}
+
+/// Parses days: `"mon-fri"`, `"sat,sun"`, `"mon,wed-fri"`, `"daily"`.
+pub fn parse_days(text: &str) -> Result<[bool; 7], String> {
+    let mut days = [false; 7];
+    let t = text.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), "daily" | "every day" | "all" | "*") {
+        return Ok([true; 7]);
+    }
+    for part in t.split(',') {
+        let part = part.trim();
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let a = day_index(a.trim())?;
+        let b = day_index(b.trim())?;
+        let mut i = a;
+        loop {
+            days[i] = true;
+            if i == b {
+                break;
+            }
+            i = (i + 1) % 7;
+        }
+    }
+    Ok(days)
+}
+
+fn day_index(name: &str) -> Result<usize, String> {
+    let short: String = name.chars().take(3).collect();
+    DAY_NAMES
+        .iter()
+        .position(|d| *d == short && (name.len() == 3 || full_day(d).starts_with(name)))
+        .ok_or_else(|| format!("{name:?} is not a day; use mon, tue, wed, thu, fri, sat, sun"))
+}
+
+fn full_day(short: &str) -> &'static str {
+    match short {
+        "mon" => "monday",
+        "tue" => "tuesday",
+        "wed" => "wednesday",
+        "thu" => "thursday",
+        "fri" => "friday",
+        "sat" => "saturday",
+        _ => "sunday",
+    }
+}
+
+/// Minute of the week, for messages: `mon 09:00`.
+pub struct WeekMinute(pub u32);
+
+impl fmt::Display for WeekMinute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let day = DAY_NAMES[(self.0 / MINUTES_PER_DAY) as usize % 7];
+        let m = self.0 % MINUTES_PER_DAY;
+        write!(f, "{day} {:02}:{:02}", m / 60, m % 60)
+    }
+}
+
+/// Spans of the week (start, end minute) where `pred` holds, merged.
+pub fn week_spans(pred: impl Fn(u32) -> bool) -> Vec<(u32, u32)> {
+    let mut spans = Vec::new();
+    let mut open: Option<u32> = None;
+    for m in 0..=7 * MINUTES_PER_DAY {
+        let on = m < 7 * MINUTES_PER_DAY && pred(m);
+        match (on, open) {
+            (true, None) => open = Some(m),
+            (false, Some(s)) => {
+                spans.push((s, m));
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_day(ranges: &[&str]) -> Window {
+        Window {
+            rules: vec![Rule {
+                days: [true; 7],
+                ranges: ranges.iter().map(|r| parse_range(r).unwrap()).collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn ranges_and_midnight() {
+        let evening = every_day(&["21:00-24:00"]);
+        assert!(evening.contains(0, 21 * 60));
+        assert!(evening.contains(0, 23 * 60 + 59));
+        assert!(!evening.contains(0, 20 * 60 + 59));
+        let night = Window {
+            rules: vec![Rule {
+                days: parse_days("fri").unwrap(),
+                ranges: vec![parse_range("22:00-02:00").unwrap()],
+            }],
+        };
+        assert!(night.contains(4, 23 * 60));
+        assert!(night.contains(5, 60)); // Saturday 01:00
+        assert!(!night.contains(4, 60)); // Friday 01:00 belongs to Thursday night
+    }
+
+    #[test]
+    fn days_and_times_parse() {
+        assert_eq!(
+            parse_days("mon-fri").unwrap(),
+            [true, true, true, true, true, false, false]
+        );
+        assert_eq!(
+            parse_days("sat,sun").unwrap(),
+            [false, false, false, false, false, true, true]
+        );
+        assert_eq!(
+            parse_days("fri-mon").unwrap(),
+            [true, false, false, false, true, true, true]
+        );
+        assert!(parse_days("mon-frx").is_err());
+        assert_eq!(parse_time("24:00"), Ok(1440));
+        assert!(parse_time("24:01").is_err());
+        assert!(parse_time("9:60").is_err());
+        assert!(parse_range("10:00-10:00").is_err());
+    }
+
+    #[test]
+    fn spans_merge() {
+        let w = every_day(&["00:00-10:00"]);
+        let spans = week_spans(|m| w.contains_week_minute(m));
+        assert_eq!(spans.len(), 7);
+        assert_eq!(WeekMinute(spans[1].0).to_string(), "tue 00:00");
+    }
+}
