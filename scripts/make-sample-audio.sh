@@ -328,16 +328,71 @@ bed4() {
 # ---------------------------------------------------------------------------
 # Prompts
 # ---------------------------------------------------------------------------
-prompt() { # prompt NAME TEXT
-    local name=$1 text=$2
+speak() { # speak NAME TEXT RATE PAD: espeak-ng, trimmed, into prompts/en/NAME.wav
+    local name=$1 text=$2 rate=$3 pad=$4
     local raw="$TMP/p-$name-raw.wav" trimmed="$TMP/p-$name-trim.wav"
     espeak-ng -v en-us -s 150 -w "$raw" "$text"
     # cut leading and trailing silence (reverse trick for the end)
     "${SOX[@]}" "$raw" "${FLOAT[@]}" "$trimmed" \
         silence 1 0.01 0.3% reverse silence 1 0.01 0.3% reverse
-    # fade in/out, keep ~50 ms of silence either side, 16 kHz mono 16-bit
-    "${SOX[@]}" "$trimmed" -r 16000 -c 1 -b 16 -e signed-integer "$OUT/prompts/en/$name.wav" \
+    # fade in/out, keep a little silence either side, mono 16-bit
+    "${SOX[@]}" "$trimmed" -r "$rate" -c 1 -b 16 -e signed-integer "$OUT/prompts/en/$name.wav" \
+        norm -3 fade q 0.005 -0 0.03 pad "$pad" "$pad" rate -v "$rate"
+}
+
+# Whole sentences at 16 kHz (a wideband `slin16` call hears them in full).
+prompt() { speak "$1" "$2" 16000 0.05; }
+
+# Short prompts and spoken-value tokens: 8 kHz is all a phone line carries.
+token() { speak "$1" "$2" 8000 0.03; }
+
+# Advices: longer texts, as Ogg Vorbis at 16 kHz (small, and a second decoder path).
+advice() { # advice GROUP NAME TEXT
+    local group=$1 name=$2 text=$3
+    local raw="$TMP/a-$name-raw.wav" trimmed="$TMP/a-$name-trim.wav" wav="$TMP/a-$name.wav"
+    mkdir -p "$OUT/advice/en/$group"
+    espeak-ng -v en-us -s 150 -w "$raw" "$text"
+    "${SOX[@]}" "$raw" "${FLOAT[@]}" "$trimmed" \
+        silence 1 0.01 0.3% reverse silence 1 0.01 0.3% reverse
+    "${SOX[@]}" "$trimmed" -r 16000 -c 1 -b 16 -e signed-integer "$wav" \
         norm -3 fade q 0.005 -0 0.03 pad 0.05 0.05 rate -v 16000
+    ffmpeg -hide_banner -loglevel error -nostdin -y -i "$wav" -c:a libvorbis -q:a 1 \
+        "$OUT/advice/en/$group/$name.ogg"
+}
+
+queue_prompts() {
+    token you-are "You are"
+    token in-queue "in the queue."
+    token you-are-next "You are next in the queue."
+    local ordinals=(first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
+        thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth)
+    local i
+    for i in "${!ordinals[@]}"; do token "ordinal-$((i + 1))" "${ordinals[$i]}"; done
+    token estimated-wait "Your estimated wait is about"
+    token less-than-a-minute "less than a minute."
+    for i in 1 2 3 4 5 10 15 20 30 40 50 60; do
+        if [ "$i" = 1 ]; then token minutes-1 "one minute."; else token "minutes-$i" "$i minutes."; fi
+    done
+    token long-wait "The wait is long right now. You may prefer to call back later."
+    token your-balance-is "Your balance is"
+    token several-accounts "You have several accounts."
+    token account "Account"
+    for i in 0 1 2 3 4 5 6 7 8 9; do token "digit-$i" "$i"; done
+    token not-registered "Your phone number is not registered."
+    token service-unavailable "The balance service is not available right now. Please try again later."
+    token callback-confirm "We will call you back and keep your place in the queue. Goodbye."
+}
+
+advices() {
+    advice first 01-online "Did you know? You can check your balance any time on our web site."
+    advice first 02-app "Our mobile app lets you pay your bill in a few taps."
+    advice morning 01-good-morning "Good morning! Our office opens at nine."
+    advice day 01-lunch "Our busiest hours are around lunch time. Calls are answered faster in the afternoon."
+    advice evening 01-evening "Good evening. Our operators work until midnight."
+    advice middle 01-autopay "Set up automatic payments, and never miss a due date."
+    advice middle 02-paperless "Choose paperless bills, and save paper."
+    advice middle 03-referral "Invite a friend, and you both get a month free."
+    advice last 01-thanks "Thank you for your patience. Your call will be answered soon."
 }
 
 prompts() {
@@ -351,23 +406,32 @@ prompts() {
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
-rm -rf "$OUT/music" "$OUT/prompts"
-mkdir -p "$OUT/music" "$OUT/prompts/en"
-
-echo "synthesizing music beds..."
-bed1
-bed2
-bed3
-bed4
+# --prompts-only: keep the music beds, speak the prompts and advices again.
+if [ "${1:-}" = --prompts-only ]; then
+    rm -rf "$OUT/prompts" "$OUT/advice"
+    mkdir -p "$OUT/prompts/en"
+else
+    rm -rf "$OUT/music" "$OUT/prompts" "$OUT/advice"
+    mkdir -p "$OUT/music" "$OUT/prompts/en"
+    echo "synthesizing music beds..."
+    bed1
+    bed2
+    bed3
+    bed4
+fi
 echo "speaking prompts..."
 prompts
+queue_prompts
+advices
 
 # ---------------------------------------------------------------------------
 # Verify
 # ---------------------------------------------------------------------------
 declare -A WANT_RATE WANT_CH DESC
 for f in "$OUT"/music/*; do WANT_RATE[$f]=44100; WANT_CH[$f]=2; done
-for f in "$OUT"/prompts/en/*.wav; do WANT_RATE[$f]=16000; WANT_CH[$f]=1; done
+for f in "$OUT"/prompts/en/*.wav; do WANT_RATE[$f]=8000; WANT_CH[$f]=1; done
+for n in welcome please-hold music-changed key-help still-there; do WANT_RATE[$OUT/prompts/en/$n.wav]=16000; done
+for f in "$OUT"/advice/en/*/*.ogg; do WANT_RATE[$f]=16000; WANT_CH[$f]=1; done
 DESC[bed-1-calm.wav]="Calm C-major sine pad, triangle arpeggio, 60 bpm"
 DESC[bed-2-bright.mp3]="Bright D-major pluck arpeggio, bass and melody, 120 bpm"
 DESC[bed-3-soft.flac]="Soft F-major triangle pad, slow sine melody"
@@ -381,6 +445,10 @@ DESC[still-there.wav]="\"Thank you for waiting. An operator will be with you sho
 FILES=("$OUT"/music/bed-1-calm.wav "$OUT"/music/bed-2-bright.mp3 "$OUT"/music/bed-3-soft.flac
     "$OUT"/music/bed-4-pulse.ogg)
 for n in welcome please-hold music-changed key-help still-there; do FILES+=("$OUT/prompts/en/$n.wav"); done
+for f in "$OUT"/prompts/en/*.wav; do
+    case " ${FILES[*]} " in *" $f "*) ;; *) FILES+=("$f") ;; esac
+done
+FILES+=("$OUT"/advice/en/*/*.ogg)
 
 echo
 echo "verification:"
@@ -411,7 +479,9 @@ for f in "${FILES[@]}"; do
     esac
     chs=stereo
     [ "$ch" = 1 ] && chs=mono
-    TABLE+="| \`$rel\` | $fmt | $rate Hz | $chs | ${dur} s | ${DESC[$(basename "$f")]} |"$'\n'
+    desc=${DESC[$(basename "$f")]:-}
+    [ -n "$desc" ] || desc="spoken: see scripts/make-sample-audio.sh"
+    TABLE+="| \`$rel\` | $fmt | $rate Hz | $chs | ${dur} s | $desc |"$'\n'
 done
 
 cat >"$OUT/README.md" <<EOF

@@ -14,13 +14,15 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
         (false, 1) => Level::DEBUG,
         _ => Level::TRACE,
     };
-    // Decoder crates narrate every file they open: keep only their errors.
+    // Decoder crates narrate every file they open, and their errors come
+    // back to us as values that holdmix logs with the file's name.
+    let off = tracing_subscriber::filter::LevelFilter::OFF;
     let filter = Targets::new()
         .with_default(level)
-        .with_target("symphonia", Level::ERROR)
-        .with_target("symphonia_core", Level::ERROR)
-        .with_target("symphonia_bundle_mp3", Level::ERROR)
-        .with_target("symphonia_format_ogg", Level::ERROR);
+        .with_target("symphonia", off)
+        .with_target("symphonia_core", off)
+        .with_target("symphonia_bundle_mp3", off)
+        .with_target("symphonia_format_ogg", off);
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_target(false);

@@ -9,3 +9,4 @@ mod g711;
 mod lifecycle;
 mod pacing;
 mod render_audio;
+mod scenario;

@@ -126,6 +126,11 @@ impl Pacer {
                 self.skipped += behind;
             }
         }
+        // Never ahead of the clock by more than the lead, whatever the
+        // reader does: one that drains the pipe at once (a file, a relay)
+        // must still get real time, not a burst.
+        let rendered = self.written + self.skipped;
+        let write = write.min((wall + self.target as u64).saturating_sub(rendered) as usize);
         Plan { skip, write }
     }
 
@@ -215,6 +220,24 @@ mod tests {
         assert_eq!(p.read_frames(), Some(2));
         p.wrote(plan.write, real + plan.write * fb);
         assert_eq!(p.target_frames(), 4);
+    }
+
+    #[test]
+    fn a_reader_that_drains_at_once_still_gets_real_time() {
+        let fb = 320;
+        let mut p = Pacer::new(fb, true, None);
+        let mut total = 0u64;
+        for wall in 0..1000u64 {
+            // The pipe is always found empty: everything was read at once.
+            let plan = p.plan(0, wall);
+            p.wrote(plan.write, plan.write * fb);
+            total += plan.write as u64;
+            assert!(
+                total <= wall + p.target_frames() as u64,
+                "frame {wall}: {total} written"
+            );
+        }
+        assert!(total >= 1000, "{total}");
     }
 
     #[test]

@@ -1,0 +1,402 @@
+//! Playlists as ops staff write them: `check` finds every problem and says
+//! where; broken files still stream; the old hack's advice scheme by time of
+//! day; seeded random orders; position announcements; keys and floods.
+
+use crate::common::*;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+fn corpus() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/playlists/broken"))
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `# expect: LINE:COL SEVERITY text; more text` from a corpus file's first line.
+struct Expect {
+    line: usize,
+    col: usize,
+    severity: String,
+    texts: Vec<String>,
+}
+
+fn expectation(p: &Path) -> Expect {
+    let text = std::fs::read_to_string(p).expect("read corpus file");
+    let first = text.lines().next().expect("first line");
+    let rest = first.strip_prefix("# expect: ").expect("expect header");
+    let (pos, rest) = rest.split_once(' ').expect("position");
+    let (line, col) = pos.split_once(':').expect("line:col");
+    let (severity, texts) = rest.split_once(' ').expect("severity");
+    Expect {
+        line: line.parse().expect("line"),
+        col: col.parse().expect("col"),
+        severity: severity.to_string(),
+        texts: texts.split("; ").map(str::to_string).collect(),
+    }
+}
+
+#[test]
+fn check_reports_every_broken_playlist_where_it_is_wrong() {
+    let dir = tempdir();
+    let files = corpus();
+    assert!(files.len() >= 25, "corpus has {} files", files.len());
+    for f in &files {
+        let want = expectation(f);
+        let out = holdmix(dir.path())
+            .arg("check")
+            .arg(f)
+            .output()
+            .expect("spawn check");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let prefix = format!("{}:{}:{}: {}: ", f.display(), want.line, want.col, want.severity);
+        let hit = stdout
+            .lines()
+            .any(|l| l.starts_with(&prefix) && want.texts.iter().all(|t| l.contains(t.as_str())));
+        assert!(
+            hit,
+            "{}: want `{prefix}…{:?}` in:\n{stdout}",
+            f.display(),
+            want.texts
+        );
+        let errors = stdout.lines().filter(|l| l.contains(": error: ")).count();
+        assert_eq!(
+            out.status.code(),
+            Some(if errors > 0 { 1 } else { 0 }),
+            "{stdout}"
+        );
+        if want.severity == "error" {
+            assert_eq!(out.status.code(), Some(1), "{}", f.display());
+        }
+    }
+}
+
+#[test]
+fn shipped_playlists_are_clean() {
+    let dir = tempdir();
+    for name in ["demo.toml", "operators.toml", "asterisk-queue.toml"] {
+        let p = root().join("playlists").join(name);
+        let out = ok(holdmix(dir.path()).arg("check").arg(&p));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("0 errors, 0 warnings"), "{name}:\n{stdout}");
+    }
+}
+
+#[test]
+fn run_streams_through_every_broken_playlist() {
+    let dir = tempdir();
+    let files = corpus();
+    let mut children = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let sub = dir.path().join(format!("c{i}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let child = spawn_run(&sub, &["--playlist", f.to_str().expect("path")]);
+        children.push(child);
+    }
+    let readers: Vec<_> = children
+        .iter_mut()
+        .map(|c| {
+            let mut out = c.stdout.take().expect("stdout");
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                out.read_to_end(&mut v).ok();
+                v.len()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    for c in &children {
+        // SAFETY: signalling our own children.
+        unsafe { libc::kill(c.id() as i32, libc::SIGHUP) };
+    }
+    for ((f, mut c), r) in files.iter().zip(children).zip(readers) {
+        let status = c.wait().expect("wait");
+        let bytes = r.join().expect("reader");
+        assert!(status.success(), "{}: {status:?}", f.display());
+        // About 1.5 s of slin: the stream never stopped.
+        assert!(bytes >= 320 * 50, "{}: only {bytes} bytes", f.display());
+    }
+}
+
+/// Renders `playlist` and returns the timeline.
+fn render(dir: &Path, playlist: &Path, seconds: u32, extra: &[&str]) -> Vec<serde_json::Value> {
+    let tl = dir.join(format!("tl-{}.jsonl", fastrand_name()));
+    ok(holdmix(dir)
+        .args(["render", playlist.to_str().expect("path"), "--duration"])
+        .arg(format!("{seconds}s"))
+        .args(["-o", dir.join("out.raw").to_str().expect("path"), "--timeline"])
+        .arg(&tl)
+        .args(extra));
+    timeline(&tl)
+}
+
+fn fastrand_name() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::SeqCst).to_string()
+}
+
+/// (t, file, queue) of every prompt start.
+fn prompts(tl: &[serde_json::Value]) -> Vec<(f64, String, String)> {
+    events(tl, "prompt_start")
+        .iter()
+        .map(|e| {
+            (
+                e["t"].as_f64().expect("t"),
+                e["file"].as_str().expect("file").to_string(),
+                e["queue"].as_str().expect("queue").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn advice_files(tl: &[serde_json::Value]) -> Vec<(f64, String, String)> {
+    prompts(tl)
+        .into_iter()
+        .filter(|(_, _, q)| q.starts_with("advice/"))
+        .collect()
+}
+
+#[test]
+fn old_hack_scheme_follows_the_time_of_day() {
+    let dir = tempdir();
+    let pl = root().join("playlists/operators.toml");
+    // 2026-11-23 is a Monday; operators.toml evaluates windows in Moscow time.
+    let morning = advice_files(&render(
+        dir.path(),
+        &pl,
+        400,
+        &["--at", "2026-11-23T09:30", "--seed", "7"],
+    ));
+    let evening = advice_files(&render(
+        dir.path(),
+        &pl,
+        400,
+        &["--at", "2026-11-23T22:00", "--seed", "7"],
+    ));
+    for (name, list, want, not) in [
+        ("09:30", &morning, "advice/morning", "advice/evening"),
+        ("22:00", &evening, "advice/evening", "advice/morning"),
+    ] {
+        let groups: Vec<&str> = list.iter().map(|(_, _, q)| q.as_str()).collect();
+        assert!(groups.contains(&want), "{name}: {groups:?}");
+        assert!(!groups.contains(&not), "{name}: {groups:?}");
+        assert!(!groups.contains(&"advice/day"), "{name}: {groups:?}");
+        // first ×2 (alphabetical), time of day, middle ×3, last: each once.
+        assert_eq!(
+            groups,
+            [
+                "advice/first",
+                "advice/first",
+                want,
+                "advice/middle",
+                "advice/middle",
+                "advice/middle",
+                "advice/last"
+            ],
+            "{name}"
+        );
+        let files: Vec<&str> = list.iter().map(|(_, f, _)| f.as_str()).collect();
+        let mut unique = files.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), files.len(), "{name}: an advice repeated: {files:?}");
+        assert_eq!(
+            &files[..2],
+            ["01-online.ogg", "02-app.ogg"],
+            "{name}: alphabetical"
+        );
+        // The first advice: the duck starts at 20 s, the words follow the fade.
+        let first = list[0].0;
+        assert!((20.9..=21.2).contains(&first), "{name}: first advice at {first}");
+    }
+}
+
+#[test]
+fn random_advice_order_is_a_seeded_permutation() {
+    let dir = tempdir();
+    let middle = root().join("sample-audio/advice/en/middle");
+    let pl = playlist(
+        dir.path(),
+        "random.toml",
+        &format!(
+            "[advice]\nstart = \"1s\"\ngap = \"1s\"\n\n[[advice.group]]\nname = \"m\"\nfiles = {:?}\norder = \"random\"\n",
+            middle.to_str().expect("path")
+        ),
+    );
+    let order = |seed: u32| -> Vec<String> {
+        advice_files(&render(dir.path(), &pl, 40, &["--seed", &seed.to_string()]))
+            .into_iter()
+            .map(|(_, f, _)| f)
+            .collect()
+    };
+    let mut all = std::collections::BTreeSet::new();
+    for seed in 1..=8 {
+        let o = order(seed);
+        let mut sorted = o.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            ["01-autopay.ogg", "02-paperless.ogg", "03-referral.ogg"],
+            "seed {seed}: {o:?}"
+        );
+        all.insert(o);
+    }
+    assert!(all.len() >= 2, "8 seeds gave one order: {all:?}");
+    assert_eq!(order(3), order(3), "the same seed, the same order");
+}
+
+fn position_playlist(dir: &Path) -> PathBuf {
+    playlist(
+        dir,
+        "position.toml",
+        &format!(
+            r#"[prompts]
+from = {:?}
+
+[announce.position]
+say = ["you-are", {{ say = "ordinal", value = "position" }}, "in-queue"]
+next = ["you-are-next"]
+every = "120s"
+cap = 20
+
+[keys]
+4 = {{ action = "say-position", debounce = "8s" }}
+"#,
+            root().join("sample-audio/prompts/en").to_str().expect("path")
+        ),
+    )
+}
+
+#[test]
+fn position_is_said_on_change_periodically_on_key_and_capped() {
+    let dir = tempdir();
+    let pl = position_playlist(dir.path());
+    let tl = render(
+        dir.path(),
+        &pl,
+        300,
+        &[
+            "--event",
+            "5s:position:25",
+            "--event",
+            "30s:position:25",
+            "--event",
+            "40s:position:7",
+            "--event",
+            "100s:dtmf:4",
+            "--event",
+            "107.999s:dtmf:4",
+            "--event",
+            "108s:dtmf:4",
+            "--event",
+            "250s:position:1",
+        ],
+    );
+    let said: Vec<(f64, String)> = prompts(&tl)
+        .into_iter()
+        .filter(|(_, f, q)| q == "position" && (f.starts_with("ordinal-") || f.starts_with("you-are-next")))
+        .map(|(t, f, _)| (t, f))
+        .collect();
+    let names: Vec<&str> = said.iter().map(|(_, f)| f.as_str()).collect();
+    // 5 s: 25 capped to 20; 30 s: unchanged, silent; 40 s: 7; 100 s and
+    // 108 s: keys (107.999 s is inside the 8 s debounce); 228 s: 120 s after
+    // the last; 250 s: position 1 is "you are next".
+    assert_eq!(
+        names,
+        [
+            "ordinal-20.wav",
+            "ordinal-7.wav",
+            "ordinal-7.wav",
+            "ordinal-7.wav",
+            "ordinal-7.wav",
+            "you-are-next.wav"
+        ],
+        "{said:?}"
+    );
+    let times: Vec<f64> = said.iter().map(|(t, _)| t.round()).collect();
+    assert!((100.0..=103.0).contains(&times[2]), "{times:?}");
+    assert!((108.0..=111.0).contains(&times[3]), "{times:?}");
+    assert!((228.0..=231.0).contains(&times[4]), "{times:?}");
+    let keys: Vec<&str> = events(&tl, "dtmf")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(keys, ["say-position", "debounced", "say-position"]);
+}
+
+#[test]
+fn a_key_flood_costs_bounded_memory_and_keeps_the_stream() {
+    let dir = tempdir();
+    let pl = playlist(
+        dir.path(),
+        "flood.toml",
+        &format!(
+            "[music]\ntracks = [{:?}]\n\n[keys]\n3 = {{ action = \"next-music\", debounce = \"3s\" }}\n",
+            root().join("sample-audio/music").to_str().expect("path")
+        ),
+    );
+    let tl = dir.path().join("flood.jsonl");
+    let mut child = holdmix(dir.path())
+        .args([
+            "run",
+            "--playlist",
+            pl.to_str().expect("path"),
+            "--events",
+            "-",
+            "--timeline",
+        ])
+        .arg(&tl)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).ok();
+        v.len()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut stdin = child.stdin.take().expect("stdin");
+    // 3000 presses in about a second and a half: far over 1000 a second.
+    for i in 0..3000 {
+        use std::io::Write;
+        stdin.write_all(b"dtmf 3\n").expect("write key");
+        if i % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("status");
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    drop(stdin);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(child.wait().expect("wait").success());
+    let bytes = reader.join().expect("reader");
+    assert!(bytes >= 320 * 100, "stream kept flowing: {bytes} bytes");
+    assert!(hwm_kib < 40 * 1024, "peak memory {hwm_kib} KiB");
+    let tl = timeline(&tl);
+    let switches = events(&tl, "music_switch");
+    let keys = events(&tl, "dtmf");
+    let (first, last) = (
+        keys.first().map(|e| e["t"].clone()),
+        keys.last().map(|e| e["t"].clone()),
+    );
+    assert_eq!(
+        switches.len(),
+        1,
+        "3 s debounce: one switch in the flood: {switches:?}, keys {first:?}..{last:?}"
+    );
+}
