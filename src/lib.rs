@@ -10,6 +10,7 @@ pub mod cli;
 pub mod duration;
 pub mod engine;
 pub mod logging;
+pub mod plot;
 pub mod render;
 pub mod run;
 pub mod scenario;
