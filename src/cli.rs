@@ -115,6 +115,12 @@ pub struct RenderArgs {
     /// Seed for every random order, so a render can be repeated exactly.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Draw the call as a PNG: output level, music, ducks, prompts and keys.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Size of the --plot picture in pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1600x600", value_parser = parse_size)]
+    pub plot_size: (u32, u32),
     /// The simulated caller's number.
     #[arg(long, value_name = "NUMBER")]
     pub caller: Option<String>,
@@ -165,6 +171,18 @@ fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
         }
     }
     Err(format!("{s:?}: write a local time as 2026-11-23T09:30 or 09:30"))
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: write WIDTHxHEIGHT, e.g. 1600x600"))?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{s:?}: {v:?} is not a number of pixels"))
+    };
+    Ok((n(w)?, n(h)?))
 }
 
 fn parse_event(s: &str) -> Result<Event, String> {

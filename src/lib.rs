@@ -15,3 +15,4 @@ pub mod render;
 pub mod run;
 pub mod scenario;
 pub mod warm;
+pub mod watch;

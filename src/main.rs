@@ -51,6 +51,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeline: args.timeline,
                 at: args.at,
                 seed: args.seed,
+                plot: args.plot.map(|p| (p, args.plot_size.0, args.plot_size.1)),
             };
             let span = tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-"));
             let _g = span.enter();

@@ -3,7 +3,7 @@
 
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
-use crate::engine::timeline::TimelineWriter;
+use crate::engine::timeline::{Entry, TimelineWriter};
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
@@ -23,6 +23,8 @@ pub struct RenderOptions {
     pub at: Option<chrono::NaiveDateTime>,
     /// Fixes every random order; `None` draws one.
     pub seed: Option<u64>,
+    /// Draw the call as a PNG here, of this size.
+    pub plot: Option<(PathBuf, u32, u32)>,
 }
 
 /// What a render produced.
@@ -68,15 +70,30 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     let frame = Duration::from_millis(u64::from(crate::audio::format::FRAME_MS));
     let total = opts.duration.as_nanos().div_ceil(frame.as_nanos()) as u64;
     let mut samples = vec![0.0f32; engine.frame_len()];
+    let mut meter = opts
+        .plot
+        .as_ref()
+        .map(|_| crate::plot::LevelMeter::new(format.rate(), Duration::from_millis(100)));
+    let mut kept: Vec<Entry> = Vec::new();
     let mut bytes = Vec::with_capacity(format.frame_bytes());
     let mut exit = "duration".to_string();
     while engine.frames() < total {
         // An event is acted on at the first frame that starts at or after it.
         let frame_end = engine.now() + frame;
         while let Some(e) = events.next_if(|e| e.at < frame_end) {
-            engine.push(e);
+            if let EventKind::Reload(path) = &e.kind {
+                let path = path
+                    .as_deref()
+                    .map_or_else(|| opts.playlist.clone(), PathBuf::from);
+                reload(&mut engine, &path, cache, format.rate());
+            } else {
+                engine.push(e);
+            }
         }
         engine.render_frame(&mut samples);
+        if let Some(m) = &mut meter {
+            m.push(&samples);
+        }
         for r in engine.take_requests().collect::<Vec<_>>() {
             if r == Request::Balance && answer_balance {
                 let at = engine.now();
@@ -96,10 +113,12 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
             }
             Sink::Raw(w) => w.write_all(&bytes)?,
         }
+        let entries: Vec<Entry> = engine.drain_timeline().collect();
         if let Some(t) = &mut timeline {
-            t.write(&engine.drain_timeline().collect::<Vec<_>>())?;
-        } else {
-            engine.drain_timeline().for_each(drop);
+            t.write(&entries)?;
+        }
+        if meter.is_some() {
+            kept.extend(entries);
         }
         if let Some(reason) = engine.exit_reason() {
             exit = reason.to_string();
@@ -107,18 +126,42 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         }
     }
     engine.finish(&exit);
+    let entries: Vec<Entry> = engine.drain_timeline().collect();
     if let Some(t) = &mut timeline {
-        t.write(&engine.drain_timeline().collect::<Vec<_>>())?;
+        t.write(&entries)?;
         t.flush()?;
     }
     match sink {
         Sink::Wav(w) => w.finalize()?,
         Sink::Raw(mut w) => w.flush()?,
     }
+    if let (Some((path, width, height)), Some(m)) = (&opts.plot, &meter) {
+        kept.extend(entries);
+        let title = format!(
+            "{} — {} s",
+            opts.playlist
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            opts.duration.as_secs()
+        );
+        crate::plot::write_png(path, *width, *height, &title, m, &kept)?;
+    }
     Ok(RenderSummary {
         frames: engine.frames(),
         exit,
     })
+}
+
+/// A new playlist version at this point of the render: applied when valid,
+/// else refused with its errors logged (the old one stays).
+fn reload(engine: &mut Engine, path: &Path, cache: &Cache, rate: u32) {
+    match crate::scenario::load_valid(path) {
+        Ok(s) => {
+            engine.reload(&s);
+            engine.library_mut().load_all(cache, rate);
+        }
+        Err(reason) => engine.reload_refused(&reason),
+    }
 }
 
 fn open_sink(path: &Path, format: Format) -> Result<Sink> {

@@ -17,6 +17,7 @@ use crate::engine::library::SourceId;
 use crate::engine::timeline::TimelineWriter;
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
+use crate::watch::Reloaded;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufRead, BufWriter};
@@ -65,9 +66,18 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let pending = engine.library_mut().map_cached(cache, rate);
     // Helper threads must not take the stop signals: only a handler running
     // on the audio thread cuts its sleep short.
+    let (reload_tx, reloads) = mpsc::channel::<Reloaded>();
     block_signals(&STOP_SIGNALS, true);
-    let loaded = spawn_loader(&engine, pending, cache, rate);
-    let events = opts.events.as_deref().map(spawn_event_reader);
+    let mut loaders: Vec<Loaded> = spawn_loader(&engine, pending, cache, rate).into_iter().collect();
+    let events = opts
+        .events
+        .as_deref()
+        .map(|src| spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone()));
+    if let Some(p) = &opts.playlist
+        && let Err(e) = crate::watch::spawn(p, reload_tx.clone())
+    {
+        tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
+    }
     block_signals(&STOP_SIGNALS, false);
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
@@ -98,7 +108,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let reason = 'stream: loop {
-        if let Some(l) = &loaded {
+        for l in &loaders {
             for (id, result) in l.try_iter() {
                 match result {
                     Ok(clip) => engine.library_mut().set_ready(id, clip),
@@ -107,6 +117,17 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                         engine.library_mut().set_failed(id);
                     }
                 }
+            }
+        }
+        for r in reloads.try_iter() {
+            match r {
+                Ok(s) => {
+                    let added = engine.reload(&s);
+                    block_signals(&STOP_SIGNALS, true);
+                    loaders.extend(spawn_loader(&engine, added, cache, rate));
+                    block_signals(&STOP_SIGNALS, false);
+                }
+                Err(reason) => engine.reload_refused(&reason),
             }
         }
         if let Some(ev) = &events {
@@ -246,7 +267,13 @@ fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u3
 }
 
 /// Reads event lines (`dtmf 3`) from stdin or a file; bad lines are logged.
-fn spawn_event_reader(source: &std::path::Path) -> mpsc::Receiver<EventKind> {
+/// A `reload` line re-reads the playlist (or the file it names) here, off
+/// the audio thread.
+fn spawn_event_reader(
+    source: &std::path::Path,
+    playlist: Option<PathBuf>,
+    reloads: mpsc::Sender<Reloaded>,
+) -> mpsc::Receiver<EventKind> {
     let (tx, rx) = mpsc::sync_channel(EVENT_CHANNEL);
     let source = source.to_path_buf();
     let span = tracing::Span::current();
@@ -272,6 +299,10 @@ fn spawn_event_reader(source: &std::path::Path) -> mpsc::Receiver<EventKind> {
                 continue;
             }
             match EventKind::parse(text) {
+                Ok(EventKind::Reload(path)) => match path.map(PathBuf::from).or_else(|| playlist.clone()) {
+                    Some(p) => crate::watch::reload_now(&p, &reloads),
+                    None => tracing::warn!("events line {}: no playlist to reload", n + 1),
+                },
                 Ok(kind) => {
                     if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(kind) {
                         break;

@@ -2,28 +2,10 @@
 //! event and a vanished reader; and no exit at all for bad files.
 
 use crate::common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
-
-/// Drains the child's stdout in a thread (like a reader that keeps up);
-/// returns everything read when the pipe closes.
-fn drain(child: &mut Child) -> std::thread::JoinHandle<Vec<u8>> {
-    let mut out = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 640];
-        loop {
-            match out.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => all.extend_from_slice(&buf[..n]),
-            }
-            std::thread::sleep(Duration::from_millis(40));
-        }
-        all
-    })
-}
 
 /// Waits for exit, at most `limit`; returns the status and how long it took.
 fn wait_exit(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Duration) {

@@ -3,7 +3,6 @@
 //! day; seeded random orders; position announcements; keys and floods.
 
 use crate::common::*;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -98,17 +97,7 @@ fn run_streams_through_every_broken_playlist() {
         let child = spawn_run(&sub, &["--playlist", f.to_str().expect("path")]);
         children.push(child);
     }
-    let readers: Vec<_> = children
-        .iter_mut()
-        .map(|c| {
-            let mut out = c.stdout.take().expect("stdout");
-            std::thread::spawn(move || {
-                let mut v = Vec::new();
-                out.read_to_end(&mut v).ok();
-                v.len()
-            })
-        })
-        .collect();
+    let readers: Vec<_> = children.iter_mut().map(drain).collect();
     std::thread::sleep(Duration::from_millis(1500));
     for c in &children {
         // SAFETY: signalling our own children.
@@ -116,7 +105,7 @@ fn run_streams_through_every_broken_playlist() {
     }
     for ((f, mut c), r) in files.iter().zip(children).zip(readers) {
         let status = c.wait().expect("wait");
-        let bytes = r.join().expect("reader");
+        let bytes = r.join().expect("reader").len();
         assert!(status.success(), "{}: {status:?}", f.display());
         // About 1.5 s of slin: the stream never stopped.
         assert!(bytes >= 320 * 50, "{}: only {bytes} bytes", f.display());
@@ -357,12 +346,7 @@ fn a_key_flood_costs_bounded_memory_and_keeps_the_stream() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        out.read_to_end(&mut v).ok();
-        v.len()
-    });
+    let reader = drain(&mut child);
     std::thread::sleep(Duration::from_millis(300));
     let mut stdin = child.stdin.take().expect("stdin");
     // 3000 presses in about a second and a half: far over 1000 a second.
@@ -384,7 +368,7 @@ fn a_key_flood_costs_bounded_memory_and_keeps_the_stream() {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     assert!(child.wait().expect("wait").success());
-    let bytes = reader.join().expect("reader");
+    let bytes = reader.join().expect("reader").len();
     assert!(bytes >= 320 * 100, "stream kept flowing: {bytes} bytes");
     assert!(hwm_kib < 40 * 1024, "peak memory {hwm_kib} KiB");
     let tl = timeline(&tl);
@@ -398,5 +382,143 @@ fn a_key_flood_costs_bounded_memory_and_keeps_the_stream() {
         switches.len(),
         1,
         "3 s debounce: one switch in the flood: {switches:?}, keys {first:?}..{last:?}"
+    );
+}
+
+fn reload_versions(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let music = root().join("sample-audio/music");
+    let prompts = root().join("sample-audio/prompts/en");
+    let v1 = format!("[music]\ntracks = [{:?}]\n", music.to_str().expect("path"));
+    let v2 = format!(
+        "{v1}\n[prompts]\nfrom = {:?}\n\n[[repeat]]\nfirst = \"0s\"\nevery = \"10s\"\nsay = [\"still-there\"]\n",
+        prompts.to_str().expect("path")
+    );
+    let v3 = format!("{v2}\n[keys\n3 = oops\n");
+    (
+        playlist(dir, "live.toml", &v1),
+        playlist(dir, "v2.toml", &v2),
+        playlist(dir, "v3.toml", &v3),
+    )
+}
+
+#[test]
+fn reload_applies_a_valid_version_and_keeps_the_music() {
+    let dir = tempdir();
+    let (v1, v2, v3) = reload_versions(dir.path());
+    let out = dir.path().join("reload.wav");
+    let tl = dir.path().join("reload.jsonl");
+    ok(holdmix(dir.path())
+        .args(["render", v1.to_str().expect("path"), "--duration", "90s", "-o"])
+        .arg(&out)
+        .arg("--timeline")
+        .arg(&tl)
+        .arg("--event")
+        .arg(format!("30s:reload:{}", v2.display()))
+        .arg("--event")
+        .arg(format!("60s:reload:{}", v3.display())));
+    let tl = timeline(&tl);
+    let reloads = events(&tl, "reload");
+    assert_eq!(reloads.len(), 2, "{reloads:?}");
+    assert_eq!(reloads[0]["ok"], true);
+    assert!((30.0..30.1).contains(&reloads[0]["t"].as_f64().expect("t")));
+    assert_eq!(reloads[1]["ok"], false, "the broken version is refused");
+    // v2's repeat: from the reload on, every 10 s, and still after the refusal.
+    let repeats: Vec<f64> = prompts(&tl)
+        .into_iter()
+        .filter(|(_, f, q)| q == "repeat" && f == "still-there.wav")
+        .map(|(t, _, _)| t)
+        .collect();
+    assert!(
+        repeats.first().is_some_and(|&t| (30.0..32.0).contains(&t)),
+        "{repeats:?}"
+    );
+    assert!(
+        repeats.iter().any(|&t| t > 70.0),
+        "v2 still in use after the refusal: {repeats:?}"
+    );
+    // The music played through both reloads: no silent 100 ms, no click.
+    let (rate, s) = read_wav(&out);
+    for k in 250..650 {
+        let w = window(&s, rate, k as f64 / 10.0, (k + 1) as f64 / 10.0);
+        assert!(db(rms(w)) > -50.0, "silence at {:.1} s", k as f64 / 10.0);
+    }
+    let src_step = max_step(window(&s, rate, 5.0, 25.0));
+    // From before the reload to where the prompt's own words begin.
+    let around = max_step(window(&s, rate, 29.0, 30.9));
+    assert!(
+        around <= src_step * 1.5 + 0.01,
+        "step {around} at the reload vs {src_step}"
+    );
+}
+
+#[test]
+fn run_reloads_the_playlist_when_it_changes_on_disk() {
+    let dir = tempdir();
+    let (live, v2, v3) = reload_versions(dir.path());
+    let tl_path = dir.path().join("live.jsonl");
+    let mut child = spawn_run(
+        dir.path(),
+        &[
+            "--playlist",
+            live.to_str().expect("path"),
+            "--timeline",
+            tl_path.to_str().expect("path"),
+        ],
+    );
+    let reader = drain(&mut child);
+    std::thread::sleep(Duration::from_millis(800));
+    std::fs::copy(&v2, &live).expect("save v2");
+    std::thread::sleep(Duration::from_millis(1200));
+    std::fs::copy(&v3, &live).expect("save broken v3");
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(child.wait().expect("wait").success());
+    let bytes = reader.join().expect("reader").len();
+    assert!(bytes >= 320 * 100, "the stream went on: {bytes} bytes");
+    let tl = timeline(&tl_path);
+    let oks: Vec<bool> = events(&tl, "reload").iter().map(|e| e["ok"] == true).collect();
+    assert_eq!(oks, [true, false], "{tl:?}");
+    assert!(
+        prompts(&tl)
+            .iter()
+            .any(|(_, f, q)| q == "repeat" && f == "still-there.wav"),
+        "v2's prompt played"
+    );
+    let log = log_text(dir.path());
+    assert!(
+        log.contains("live.toml") && log.contains("new version refused"),
+        "{log}"
+    );
+}
+
+#[test]
+fn render_plots_a_png_of_the_requested_size() {
+    let dir = tempdir();
+    let png = dir.path().join("call.png");
+    ok(holdmix(dir.path())
+        .args(["render"])
+        .arg(root().join("playlists/demo.toml"))
+        .args([
+            "--duration",
+            "40s",
+            "-o",
+            "/dev/null",
+            "--event",
+            "25s:dtmf:3",
+            "--plot-size",
+            "800x300",
+            "--plot",
+        ])
+        .arg(&png));
+    let bytes = std::fs::read(&png).expect("png written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    assert_eq!((be(16), be(20)), (800, 300));
+    assert!(
+        bytes.len() > 5_000,
+        "a picture, not an empty canvas: {} bytes",
+        bytes.len()
     );
 }

@@ -5,6 +5,7 @@
 
 use super::library::SourceId;
 use crate::scenario::{AdviceGroup, AdviceOrder, Window};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub struct Group {
@@ -20,17 +21,26 @@ pub struct Advisor {
 }
 
 impl Advisor {
+    pub fn empty() -> Self {
+        Advisor { groups: Vec::new() }
+    }
+
     /// `files` are the group's sources in listed order; random groups are
-    /// shuffled here, once per call.
+    /// shuffled here, once per call. Files in `heard` are left out of `once`
+    /// groups (a reloaded playlist does not repeat what the caller heard).
     pub fn new(
         groups: &[AdviceGroup],
         mut files: impl FnMut(&AdviceGroup) -> Vec<SourceId>,
+        heard: &BTreeSet<SourceId>,
         rng: &mut fastrand::Rng,
     ) -> Self {
         let groups = groups
             .iter()
             .map(|g| {
                 let mut f = files(g);
+                if g.once {
+                    f.retain(|id| !heard.contains(id));
+                }
                 match g.order {
                     AdviceOrder::Alphabetical => {}
                     AdviceOrder::Random => rng.shuffle(&mut f),

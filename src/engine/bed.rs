@@ -14,6 +14,8 @@ pub struct Bed {
     tracks: Vec<SourceId>,
     current: usize,
     main: Option<Voice>,
+    /// The source of `main` (the track list may change under it on reload).
+    playing: Option<SourceId>,
     fading: [Option<(SourceId, Voice)>; FADING],
     crossfade: u32,
     rate: u32,
@@ -28,6 +30,7 @@ impl Bed {
             tracks,
             current: 0,
             main: None,
+            playing: None,
             fading: [None; FADING],
             crossfade: crossfade_samples.max(min),
             rate,
@@ -41,6 +44,26 @@ impl Bed {
             self.current = index % self.tracks.len();
             self.start_offset = offset;
         }
+    }
+
+    pub fn set_crossfade(&mut self, samples: u32) {
+        self.crossfade = samples.max(self.rate * DECLICK_MS / 1000);
+    }
+
+    /// A new track list (a reloaded playlist). The playing track goes on:
+    /// at its place in the new list if it is there, else to its end, and
+    /// the new list then starts from its top.
+    pub fn set_tracks(&mut self, tracks: Vec<SourceId>) {
+        self.tracks = tracks;
+        let n = self.tracks.len();
+        self.current = match self
+            .playing
+            .and_then(|id| self.tracks.iter().position(|&t| t == id))
+        {
+            Some(i) => i,
+            None if self.main.is_some() => n.saturating_sub(1),
+            None => 0,
+        };
     }
 
     /// Index of the playing track and the next sample in it.
@@ -72,14 +95,15 @@ impl Bed {
                 let offset = std::mem::take(&mut self.start_offset);
                 self.begin(lib, i, offset, Ramp::hold(1.0), events);
             }
-            let id = self.tracks[self.current];
+            let Some(id) = self.playing else { break };
             let (Some(voice), Some((clip, _))) = (self.main.as_mut(), lib.ready(id)) else {
                 break;
             };
             filled += voice.mix_into(clip, &mut out[filled..]);
             if voice.finished(clip) {
                 self.main = None;
-                self.current = (self.current + 1) % self.tracks.len();
+                self.playing = None;
+                self.current = (self.current + 1) % self.tracks.len().max(1);
             }
         }
         for slot in &mut self.fading {
@@ -108,6 +132,7 @@ impl Bed {
     ) {
         self.current = index;
         let id = self.tracks[index];
+        self.playing = Some(id);
         let gain = lib.ready(id).map_or(1.0, |(_, g)| g);
         let len = lib.ready(id).map_or(0, |(c, _)| c.len());
         let offset = if offset < len { offset } else { 0 };
@@ -124,7 +149,10 @@ impl Bed {
         if self.tracks.is_empty() {
             return false;
         }
-        let from = self.main.map(|_| lib.name(self.tracks[self.current]).clone());
+        let from = self
+            .playing
+            .filter(|_| self.main.is_some())
+            .map(|id| lib.name(id).clone());
         let start = (self.current as isize + step).rem_euclid(self.tracks.len() as isize) as usize;
         let Some(next) = self.pick_ready(lib, start, step) else {
             return false;
@@ -132,7 +160,9 @@ impl Bed {
         if let Some(mut old) = self.main.take() {
             old.fade_to(0.0, self.crossfade, Curve::PowerOut);
             let slot = self.free_fading_slot();
-            self.fading[slot] = Some((self.tracks[self.current], old));
+            if let Some(id) = self.playing {
+                self.fading[slot] = Some((id, old));
+            }
         }
         events.push(TimelineEvent::MusicSwitch {
             from,

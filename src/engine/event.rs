@@ -15,6 +15,9 @@ pub enum EventKind {
     Holdtime(Duration),
     /// The answer to a balance lookup.
     Balance(BalanceAnswer),
+    /// Read the playlist again (or this other file) and switch to it, if valid.
+    /// The driver does the reading; the engine never touches files.
+    Reload(Option<String>),
     /// The call is over: finish the frame and exit.
     Hangup,
 }
@@ -74,6 +77,7 @@ impl EventKind {
                 crate::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
             ),
             ("hangup", None) => EventKind::Hangup,
+            ("reload", path) => EventKind::Reload(path.map(str::to_string)),
             ("dtmf" | "key" | "position" | "holdtime", None) => {
                 bail!("{name} needs a value, e.g. `{name} 3`")
             }

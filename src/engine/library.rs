@@ -33,6 +33,19 @@ impl Library {
         }
     }
 
+    /// A new loudness target: every ready source's gain follows.
+    pub fn set_target(&mut self, target_lufs: f64) {
+        if target_lufs == self.target_lufs {
+            return;
+        }
+        self.target_lufs = target_lufs;
+        for slot in &mut self.slots {
+            if let Slot::Ready { clip, gain } = slot {
+                *gain = loudness::gain_for(clip.lufs(), target_lufs);
+            }
+        }
+    }
+
     /// Registers a source (once per path) and returns its id.
     pub fn add(&mut self, path: &Path) -> SourceId {
         if let Some(i) = self.paths.iter().position(|p| p == path) {

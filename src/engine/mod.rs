@@ -26,7 +26,7 @@ use library::{Library, SourceId};
 use queue::QueueInfo;
 use say::Values;
 use speaker::Speaker;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use timeline::{Entry, TimelineEvent};
@@ -99,6 +99,8 @@ pub struct Engine {
     advice_next: Duration,
     advice_gap: Duration,
     advice_playing: bool,
+    /// Advices heard this call (a reload must not play them again).
+    heard: BTreeSet<SourceId>,
     announce: Announce,
     queue: QueueInfo,
     /// Last position said, and when.
@@ -110,6 +112,9 @@ pub struct Engine {
     requests: VecDeque<Request>,
     timezone: Option<chrono_tz::Tz>,
     wall_start: DateTime<Utc>,
+    rng: fastrand::Rng,
+    /// A new playlist version, applied when no prompt is playing.
+    reload: Option<Box<Scenario>>,
     pending: VecDeque<Event>,
     scratch: Vec<TimelineEvent>,
     timeline: Vec<Entry>,
@@ -123,99 +128,38 @@ impl Engine {
     /// random order (shuffled music, random advices). Every source starts
     /// pending: load them through [`Engine::library_mut`] before or while playing.
     pub fn new(scenario: &Scenario, rate: u32, seed: u64) -> Engine {
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let mut lib = Library::new(scenario.levels.loudness);
-        let mut tracks: Vec<SourceId> = scenario.music.tracks.iter().map(|p| lib.add(p)).collect();
-        if scenario.music.order == MusicOrder::Random {
-            rng.shuffle(&mut tracks);
-        }
-        let prompts: BTreeMap<String, SourceId> = scenario
-            .prompts
-            .iter()
-            .map(|(n, p)| (n.clone(), lib.add(p)))
-            .collect();
-        let advisor = Advisor::new(
-            &scenario.advice.groups,
-            |g| g.files.iter().map(|p| lib.add(p)).collect(),
-            &mut rng,
-        );
-        let advice_labels = scenario
-            .advice
-            .groups
-            .iter()
-            .map(|g| {
-                (
-                    Arc::from(g.name.as_str()),
-                    Arc::from(format!("advice/{}", g.name).as_str()),
-                )
-            })
-            .collect();
-        let repeats = scenario
-            .repeats
-            .iter()
-            .map(|r| Repeat {
-                next: r.first,
-                every: r.every,
-                say: r.say.clone(),
-            })
-            .collect();
-        let keys = scenario
-            .keys
-            .iter()
-            .map(|(&c, k)| {
-                let binding = KeyBinding {
-                    action: k.action,
-                    say: k.say.clone(),
-                    debounce: k.debounce,
-                    priority: k.priority,
-                    last: None,
-                    name: Arc::from(k.action.name()),
-                    redirect: k.redirect.clone(),
-                };
-                (c, binding)
-            })
-            .collect();
-        let samples = |d: Duration| (d.as_secs_f64() * f64::from(rate)).round() as u32;
         let frame_len = (rate * FRAME_MS / 1000) as usize;
-        let n_tracks = tracks.len();
-        let mut bed = Bed::new(tracks, samples(scenario.music.crossfade), rate);
-        let random_start =
-            scenario.music.order == MusicOrder::RandomStart || scenario.music.start == MusicStart::Random;
-        if random_start && n_tracks > 0 {
-            bed.start_at(rng.usize(..n_tracks), 0);
-        }
-        let wait_next = match &scenario.announce.wait {
-            Some(w) if !w.first.is_zero() => w.first,
-            _ => Duration::MAX,
-        };
-        Engine {
+        let mut engine = Engine {
             rate,
             frame_len,
             frame: 0,
-            bed,
-            speaker: Speaker::new(scenario.levels.duck, samples(scenario.levels.fade), rate),
+            bed: Bed::new(Vec::new(), 0, rate),
+            speaker: Speaker::new(scenario.levels.duck, 0, rate),
             // Recover from limiting over about half a second.
             limiter: Limiter::new(frame_len, 25),
-            lib,
-            prompts,
-            keys,
+            lib: Library::new(scenario.levels.loudness),
+            prompts: BTreeMap::new(),
+            keys: BTreeMap::new(),
             welcome: scenario.welcome.clone(),
-            repeats,
-            advisor,
-            advice_labels,
+            repeats: Vec::new(),
+            advisor: Advisor::empty(),
+            advice_labels: BTreeMap::new(),
             advice_next: scenario.advice.start,
             advice_gap: scenario.advice.gap,
             advice_playing: false,
-            announce: scenario.announce.clone(),
+            heard: BTreeSet::new(),
+            announce: Announce::default(),
             queue: QueueInfo::default(),
             position_said: None,
-            wait_next,
+            wait_next: Duration::MAX,
             dissuaded: false,
             last_said: None,
             redirect_after_prompt: None,
             requests: VecDeque::with_capacity(REQUEST_LIMIT),
             timezone: scenario.timezone,
             wall_start: Utc::now(),
+            rng: fastrand::Rng::with_seed(seed),
+            reload: None,
             pending: VecDeque::with_capacity(EVENT_LIMIT),
             scratch: Vec::with_capacity(16),
             timeline: Vec::with_capacity(16),
@@ -231,6 +175,130 @@ impl Engine {
                 dissuade: Arc::from("dissuade"),
                 redirect: Arc::from("redirect"),
             },
+        };
+        engine.configure(scenario, false);
+        engine
+    }
+
+    /// Takes a new version of the playlist (hot reload). Returns the sources
+    /// it adds, to be loaded like at start. It takes effect between prompts:
+    /// the music keeps playing through it, what was heard stays heard, key
+    /// debounce clocks carry on.
+    pub fn reload(&mut self, scenario: &Scenario) -> Vec<SourceId> {
+        let before = self.lib.len();
+        // Register the sources now so they can load while a prompt finishes.
+        for p in scenario.audio_files() {
+            self.lib.add(p);
+        }
+        self.reload = Some(Box::new(scenario.clone()));
+        (before..self.lib.len()).map(|i| SourceId(i as u32)).collect()
+    }
+
+    /// Notes in the timeline that a new version was refused (the old one stays).
+    pub fn reload_refused(&mut self, reason: &str) {
+        self.scratch.push(TimelineEvent::Reload {
+            ok: false,
+            reason: Some(reason.to_string()),
+        });
+    }
+
+    fn configure(&mut self, scenario: &Scenario, reload: bool) {
+        let rate = self.rate;
+        let samples = |d: Duration| (d.as_secs_f64() * f64::from(rate)).round() as u32;
+        let now = self.now();
+        self.timezone = scenario.timezone;
+        self.lib.set_target(scenario.levels.loudness);
+        let lib = &mut self.lib;
+        let mut tracks: Vec<SourceId> = scenario.music.tracks.iter().map(|p| lib.add(p)).collect();
+        if scenario.music.order == MusicOrder::Random {
+            self.rng.shuffle(&mut tracks);
+        }
+        self.prompts = scenario
+            .prompts
+            .iter()
+            .map(|(n, p)| (n.clone(), lib.add(p)))
+            .collect();
+        let heard = &self.heard;
+        self.advisor = Advisor::new(
+            &scenario.advice.groups,
+            |g| g.files.iter().map(|p| lib.add(p)).collect(),
+            heard,
+            &mut self.rng,
+        );
+        self.advice_labels = scenario
+            .advice
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    Arc::from(g.name.as_str()),
+                    Arc::from(format!("advice/{}", g.name).as_str()),
+                )
+            })
+            .collect();
+        self.advice_gap = scenario.advice.gap;
+        // On reload a repeat that was there before keeps its schedule; a new
+        // one whose first time has passed is due now.
+        let old_repeats = std::mem::take(&mut self.repeats);
+        self.repeats = scenario
+            .repeats
+            .iter()
+            .map(|r| {
+                let kept = old_repeats.iter().find(|o| o.every == r.every && o.say == r.say);
+                let next = match kept {
+                    Some(o) if reload => o.next,
+                    _ if reload => r.first.max(now),
+                    _ => r.first,
+                };
+                Repeat {
+                    next,
+                    every: r.every,
+                    say: r.say.clone(),
+                }
+            })
+            .collect();
+        let old_keys = std::mem::take(&mut self.keys);
+        self.keys = scenario
+            .keys
+            .iter()
+            .map(|(&c, k)| {
+                let binding = KeyBinding {
+                    action: k.action,
+                    say: k.say.clone(),
+                    debounce: k.debounce,
+                    priority: k.priority,
+                    // A reload must not reopen a key the caller just pressed.
+                    last: old_keys.get(&c).and_then(|o| o.last),
+                    name: Arc::from(k.action.name()),
+                    redirect: k.redirect.clone(),
+                };
+                (c, binding)
+            })
+            .collect();
+        if !reload
+            || self.announce.wait.as_ref().map(|w| (w.first, w.every))
+                != scenario.announce.wait.as_ref().map(|w| (w.first, w.every))
+        {
+            self.wait_next = match &scenario.announce.wait {
+                Some(w) if !w.first.is_zero() => w.first.max(now),
+                _ => Duration::MAX,
+            };
+        }
+        self.announce = scenario.announce.clone();
+        self.speaker
+            .set_levels(scenario.levels.duck, samples(scenario.levels.fade));
+        let n_tracks = tracks.len();
+        if reload {
+            self.bed.set_tracks(tracks);
+            self.bed.set_crossfade(samples(scenario.music.crossfade));
+        } else {
+            self.bed = Bed::new(tracks, samples(scenario.music.crossfade), rate);
+            let random_start =
+                scenario.music.order == MusicOrder::RandomStart || scenario.music.start == MusicStart::Random;
+            if random_start && n_tracks > 0 {
+                let i = self.rng.usize(..n_tracks);
+                self.bed.start_at(i, 0);
+            }
         }
     }
 
@@ -385,6 +453,8 @@ impl Engine {
                     }
                 }
                 EventKind::Holdtime(h) => self.queue.set_holdtime(h),
+                // Drivers read the file and call `reload`; nothing to do here.
+                EventKind::Reload(_) => {}
                 EventKind::Balance(answer) => self.say_balance(&answer),
                 EventKind::Hangup => {
                     if self.exit.is_none() {
@@ -586,6 +656,15 @@ impl Engine {
     }
 
     fn schedule(&mut self, now: Duration) {
+        if self.reload.is_some() && !self.speaker.is_busy() {
+            if let Some(s) = self.reload.take() {
+                self.configure(&s, true);
+                self.scratch.push(TimelineEvent::Reload {
+                    ok: true,
+                    reason: None,
+                });
+            }
+        }
         if self.frame == 0 {
             let (welcome, label) = (self.welcome.clone(), self.labels.welcome.clone());
             self.say(&welcome, &Values::default(), PRIO_WELCOME, &label);
@@ -668,6 +747,7 @@ impl Engine {
             Some((id, group)) => {
                 let label = self.advice_labels.get(&group).cloned().unwrap_or(group);
                 if self.speaker.enqueue(id, PRIO_ADVICE, &label) {
+                    self.heard.insert(id);
                     self.last_said = Some((vec![id], label));
                     self.advice_playing = true;
                 }

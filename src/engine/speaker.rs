@@ -59,6 +59,12 @@ impl Speaker {
         }
     }
 
+    /// New duck level and fade length, for the ducks to come.
+    pub fn set_levels(&mut self, level: f32, fade_samples: u32) {
+        self.level = level;
+        self.fade = fade_samples;
+    }
+
     /// Queues a prompt. Returns false when the queue is full.
     pub fn enqueue(&mut self, source: SourceId, priority: u8, queue: &Arc<str>) -> bool {
         if self.queue.len() >= QUEUE_LIMIT {

@@ -52,6 +52,13 @@ pub enum TimelineEvent {
     Request {
         what: Arc<str>,
     },
+    /// A new version of the playlist: applied (`ok`), or refused and the
+    /// old one kept.
+    Reload {
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The caller is sent elsewhere in the dialplan.
     Redirect {
         context: String,

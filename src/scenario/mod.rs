@@ -340,6 +340,34 @@ impl Scenario {
     }
 }
 
+/// Loads a new version of a playlist for a hot reload: a version with
+/// errors is refused (its diagnostics logged), so a typo saved by mistake
+/// never replaces a working playlist.
+pub fn load_valid(path: &Path) -> std::result::Result<Scenario, String> {
+    match Scenario::load(path) {
+        Ok(loaded) => {
+            log_diagnostics(&loaded.diagnostics);
+            let errors = loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            if errors == 0 {
+                tracing::info!(playlist = %path.display(), "playlist reloaded");
+                Ok(loaded.scenario)
+            } else {
+                let reason = format!("{errors} error(s); keeping the playlist in use");
+                tracing::error!(playlist = %path.display(), "new version refused: {reason}");
+                Err(reason)
+            }
+        }
+        Err(e) => {
+            tracing::error!("{e:#}; keeping the playlist in use");
+            Err(format!("{e:#}"))
+        }
+    }
+}
+
 /// Logs each diagnostic as one line (errors as ERROR, warnings as WARN).
 pub fn log_diagnostics(diagnostics: &[Diagnostic]) {
     for d in diagnostics {

@@ -175,3 +175,22 @@ pub fn spawn_run(dir: &Path, args: &[&str]) -> std::process::Child {
 pub fn log_text(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("run.log")).unwrap_or_default()
 }
+
+/// Drains the child's stdout in a thread (like a reader that keeps up);
+/// returns everything read when the pipe closes.
+pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>> {
+    use std::io::Read;
+    let mut out = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 640];
+        loop {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+        all
+    })
+}
