@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod duration;
 pub mod engine;
+pub mod footprint;
 pub mod logging;
 pub mod plot;
 pub mod render;

@@ -63,7 +63,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     // With no billing configured (and no event feed to answer), a balance
     // lookup fails at once: the caller hears "service unavailable".
     let answer_balance = opts.events.is_none();
-    let pending = engine.library_mut().map_cached(cache, rate);
+    let first = engine.first_needed();
+    let pending = engine.library_mut().map_cached(cache, rate, &first);
     // Helper threads must not take the stop signals: only a handler running
     // on the audio thread cuts its sleep short.
     let (reload_tx, reloads) = mpsc::channel::<Reloaded>();
@@ -107,6 +108,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
+    let mut trimmed = false;
     let reason = 'stream: loop {
         for l in &loaders {
             for (id, result) in l.try_iter() {
@@ -172,6 +174,16 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         // What the pipe holds now, without a second FIONREAD: a read racing
         // the write is then counted at the next tick instead (see Pacer).
         pacer.wrote(written, queued + written * format.frame_bytes());
+        if !trimmed {
+            // The first frames are out: start-up code is no longer needed.
+            trimmed = true;
+            let d = crate::footprint::drop_startup_pages();
+            tracing::debug!(
+                mappings = d.mappings,
+                kib = d.resident_kib,
+                "dropped start-up pages"
+            );
+        }
         if is_pipe && written == 0 && pipe::reader_gone(fd) {
             // Nothing written (the pipe is full), so no EPIPE could tell us.
             break 'stream "reader-gone".to_string();

@@ -46,6 +46,11 @@ impl Bed {
         }
     }
 
+    /// The track the bed will start with (before the first frame).
+    pub fn first_track(&self) -> Option<SourceId> {
+        self.tracks.get(self.current).copied()
+    }
+
     pub fn set_crossfade(&mut self, samples: u32) {
         self.crossfade = samples.max(self.rate * DECLICK_MS / 1000);
     }

@@ -130,11 +130,17 @@ impl Library {
         }
     }
 
-    /// Maps every source that is cached already (fast: a stat and an mmap
-    /// each); returns the ids still pending.
-    pub fn map_cached(&mut self, cache: &Cache, rate: u32) -> Vec<SourceId> {
+    /// Maps the sources in `first` that are cached already (a pread and an
+    /// mmap each), so the stream can start with them; returns every source
+    /// still pending, those of `first` at the front, for the loader thread.
+    /// Mapping only what the first seconds need keeps the first frame fast
+    /// with a playlist of hundreds of files.
+    pub fn map_cached(&mut self, cache: &Cache, rate: u32, first: &[SourceId]) -> Vec<SourceId> {
         let mut pending = Vec::new();
-        for id in self.ids().collect::<Vec<_>>() {
+        for &id in first {
+            if !matches!(self.slot(id), Slot::Pending) || pending.contains(&id) {
+                continue;
+            }
             match cache.lookup(self.path(id), rate) {
                 Ok(Some(clip)) => self.set_ready(id, Arc::new(clip)),
                 Ok(None) => pending.push(id),
@@ -142,6 +148,11 @@ impl Library {
                     tracing::error!(file = %self.path(id).display(), "cannot use audio file: {e:#}");
                     self.set_failed(id);
                 }
+            }
+        }
+        for id in self.ids() {
+            if matches!(self.slot(id), Slot::Pending) && !pending.contains(&id) {
+                pending.push(id);
             }
         }
         pending

@@ -110,7 +110,7 @@ pub struct Engine {
     last_said: Option<(Vec<SourceId>, Arc<str>)>,
     redirect_after_prompt: Option<Redirect>,
     requests: VecDeque<Request>,
-    timezone: Option<chrono_tz::Tz>,
+    timezone: Option<crate::scenario::Zone>,
     wall_start: DateTime<Utc>,
     rng: fastrand::Rng,
     /// A new playlist version, applied when no prompt is playing.
@@ -156,7 +156,7 @@ impl Engine {
             last_said: None,
             redirect_after_prompt: None,
             requests: VecDeque::with_capacity(REQUEST_LIMIT),
-            timezone: scenario.timezone,
+            timezone: scenario.timezone.clone(),
             wall_start: Utc::now(),
             rng: fastrand::Rng::with_seed(seed),
             reload: None,
@@ -178,6 +178,20 @@ impl Engine {
         };
         engine.configure(scenario, false);
         engine
+    }
+
+    /// The sources the first seconds need: the first track and the welcome.
+    pub fn first_needed(&self) -> Vec<SourceId> {
+        let mut ids: Vec<SourceId> = self.bed.first_track().into_iter().collect();
+        let mut missing = Vec::new();
+        say::resolve(
+            &self.welcome,
+            &self.prompts,
+            &Values::default(),
+            &mut ids,
+            &mut missing,
+        );
+        ids
     }
 
     /// Takes a new version of the playlist (hot reload). Returns the sources
@@ -206,7 +220,7 @@ impl Engine {
         let rate = self.rate;
         let samples = |d: Duration| (d.as_secs_f64() * f64::from(rate)).round() as u32;
         let now = self.now();
-        self.timezone = scenario.timezone;
+        self.timezone = scenario.timezone.clone();
         self.lib.set_target(scenario.levels.loudness);
         let lib = &mut self.lib;
         let mut tracks: Vec<SourceId> = scenario.music.tracks.iter().map(|p| lib.add(p)).collect();
@@ -311,11 +325,15 @@ impl Engine {
     /// Like [`Engine::set_wall_start`], from a local time in the playlist's
     /// zone (the host's when it names none).
     pub fn set_local_start(&mut self, local: NaiveDateTime) {
-        let utc = match self.timezone {
-            Some(tz) => tz
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc)),
+        let utc = match &self.timezone {
+            Some(z) => {
+                // The offset at the local time read as UTC is off by at most
+                // the offset itself; asking again at the corrected instant
+                // lands on the right side of any DST change.
+                let guess = local.and_utc().timestamp();
+                let first = guess - i64::from(z.offset_at(guess));
+                Some(Utc.from_utc_datetime(&local) - chrono::Duration::seconds(i64::from(z.offset_at(first))))
+            }
             None => chrono::Local
                 .from_local_datetime(&local)
                 .earliest()
@@ -328,9 +346,9 @@ impl Engine {
     /// Weekday (0 = Monday) and minute of the day, now, in the playlist's zone.
     fn local_time(&self) -> (usize, u32) {
         let now = self.wall_start + chrono::Duration::milliseconds(self.now().as_millis() as i64);
-        let (wd, h, m) = match self.timezone {
-            Some(tz) => {
-                let t = now.with_timezone(&tz);
+        let (wd, h, m) = match &self.timezone {
+            Some(z) => {
+                let t = now.naive_utc() + chrono::Duration::seconds(i64::from(z.offset_at(now.timestamp())));
                 (t.weekday(), t.hour(), t.minute())
             }
             None => {

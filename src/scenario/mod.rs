@@ -8,6 +8,7 @@ pub mod diag;
 pub mod doc;
 mod parse;
 pub mod window;
+pub mod zone;
 
 use anyhow::{Context, Result};
 pub use diag::{Diagnostic, Severity};
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 pub use window::Window;
+pub use zone::Zone;
 
 /// Extensions holdmix can decode (containers and Asterisk raw formats).
 pub const AUDIO_EXTENSIONS: &[&str] = &[
@@ -27,7 +29,7 @@ pub struct Scenario {
     /// The playlist file, if any (None: the empty scenario = comfort silence).
     pub source: Option<PathBuf>,
     /// Zone the time-of-day windows are evaluated in; `None`: the host's.
-    pub timezone: Option<chrono_tz::Tz>,
+    pub timezone: Option<Zone>,
     pub music: Music,
     pub levels: Levels,
     pub prompts: BTreeMap<String, PathBuf>,

@@ -34,16 +34,18 @@ pub fn parse(path: &Path, text: &str) -> Loaded {
         refs: Vec::new(),
     };
     if let Some((tz, span)) = root.str(&mut p.d, "timezone") {
-        match tz.parse::<chrono_tz::Tz>() {
+        match Zone::named(tz) {
             Ok(z) => scenario.timezone = Some(z),
-            Err(_) => {
-                let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
-                let hint = closest(tz, names).map_or_else(
-                    || "use an IANA zone name such as \"Europe/Moscow\"".to_string(),
+            Err(e) => {
+                let names = Zone::known_names();
+                let hint = closest(tz, names.iter().map(String::as_str)).map_or_else(
+                    || {
+                        "use an IANA zone name such as \"Europe/Moscow\" (see /usr/share/zoneinfo)"
+                            .to_string()
+                    },
                     |c| format!("did you mean \"{c}\"?"),
                 );
-                p.d.error(span, "timezone", format!("unknown time zone {tz:?}"))
-                    .hint(hint);
+                p.d.error(span, "timezone", e).hint(hint);
             }
         }
     }
