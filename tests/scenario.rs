@@ -466,11 +466,12 @@ fn run_reloads_the_playlist_when_it_changes_on_disk() {
         ],
     );
     let reader = drain(&mut child);
-    std::thread::sleep(Duration::from_millis(800));
+    // The playlist is looked at every 2 s.
+    std::thread::sleep(Duration::from_millis(500));
     std::fs::copy(&v2, &live).expect("save v2");
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(Duration::from_millis(2500));
     std::fs::copy(&v3, &live).expect("save broken v3");
-    std::thread::sleep(Duration::from_millis(800));
+    std::thread::sleep(Duration::from_millis(2500));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     assert!(child.wait().expect("wait").success());
