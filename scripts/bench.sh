@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks holdmix and prints a Markdown table (metric | holdmix | target |
 # notes) plus one line describing the machine, ready to paste into README.
-# Takes about a minute and a half (plus any build); everything lives in a `mktemp -d` directory
+# Takes about three minutes (plus any build); everything lives in a `mktemp -d` directory
 # (a few MB) that is removed on exit, along with every child process.
 #
 # How each number is measured (scripts/bench/measure.py does the timing):
@@ -9,14 +9,14 @@
 #     -o /dev/null --format F` with a cache warmed beforehand by
 #     `holdmix cache warm` (slin + slin16); best wall time of 3 runs, reported
 #     as 3600 s / wall seconds, for F = slin, slin16, ulaw.
-#  2. Steady-state CPU: 3 `holdmix run --playlist playlists/demo.toml`
-#     (warm cache) and 3 copies of scripts/bench/floor.c (sleep to start +
+#  2. Steady-state CPU: 5 `holdmix run --playlist playlists/demo.toml`
+#     (warm cache) and 5 copies of scripts/bench/floor.c (sleep to start +
 #     n×40 ms with clock_nanosleep(TIMER_ABSTIME), write 640 zero bytes) run
 #     side by side at scattered phases, each read by scripts/bench/reader.c
 #     the way Asterisk reads: every 40 ms one blocking read() of exactly 640
 #     bytes. CPU = on-CPU time of all a process's threads
 #     (/proc/PID/task/*/schedstat, ns resolution; utime+stime from
-#     /proc/PID/stat in the notes) over a 30 s window that starts 2 s in, as %
+#     /proc/PID/stat in the notes) over a 60 s window that starts 2 s in, as %
 #     of one core, averaged per kind. The ratio holdmix / floor is the figure
 #     of merit (a single pair swings by ±40 % on a VM, with what else wakes
 #     in the same instant; the pairwise range is in the notes). The readers
@@ -38,7 +38,7 @@
 #     time from kill() to waitpid() returning; median of 10.
 #
 # Environment: HOLDMIX_BIN=path skips `cargo build --release`;
-# BENCH_CPU_SECONDS (30), BENCH_CPU_PAIRS (3), BENCH_FIRST_RUNS (20),
+# BENCH_CPU_SECONDS (60), BENCH_CPU_PAIRS (5), BENCH_FIRST_RUNS (20),
 # BENCH_EXIT_RUNS (10).
 set -euo pipefail
 

@@ -34,6 +34,8 @@ const MAX_WRITE: usize = 4096;
 const PIPE_SIZE: usize = 16 * 1024;
 /// Events waiting between the reader thread and the audio thread.
 const EVENT_CHANNEL: usize = 256;
+/// When start-up pages are dropped: one second into the stream.
+const TRIM_AFTER_FRAMES: u64 = 50;
 /// Signals that end a run (Asterisk sends SIGHUP, then SIGTERM, then SIGKILL).
 const STOP_SIGNALS: [i32; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
 
@@ -174,8 +176,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         // What the pipe holds now, without a second FIONREAD: a read racing
         // the write is then counted at the next tick instead (see Pacer).
         pacer.wrote(written, queued + written * format.frame_bytes());
-        if !trimmed {
-            // The first frames are out: start-up code is no longer needed.
+        if !trimmed && wall >= TRIM_AFTER_FRAMES {
+            // Start-up is over (the loader has mapped the cache by now):
+            // its code is no longer needed.
             trimmed = true;
             let d = crate::footprint::drop_startup_pages();
             tracing::debug!(

@@ -20,11 +20,11 @@ def env(name, default):
 
 
 CPU_WARMUP = env("BENCH_CPU_WARMUP", 2.0)
-CPU_SECONDS = env("BENCH_CPU_SECONDS", 30.0)
+CPU_SECONDS = env("BENCH_CPU_SECONDS", 60.0)
 MEM_AFTER = env("BENCH_MEM_AFTER", 5.0)
 FIRST_RUNS = env("BENCH_FIRST_RUNS", 20)
 EXIT_RUNS = env("BENCH_EXIT_RUNS", 10)
-CPU_PAIRS = env("BENCH_CPU_PAIRS", 3)
+CPU_PAIRS = env("BENCH_CPU_PAIRS", 5)
 
 
 def spawn(argv, **kw):
