@@ -523,3 +523,141 @@ fn render_plots_a_png_of_the_requested_size() {
         bytes.len()
     );
 }
+
+#[test]
+fn wait_balance_dissuade_and_the_other_keys() {
+    let dir = tempdir();
+    let pl = playlist(
+        dir.path(),
+        "queue.toml",
+        &format!(
+            r#"[music]
+tracks = [{:?}]
+
+[prompts]
+from = {:?}
+
+[announce.wait]
+say = ["estimated-wait", {{ say = "duration", value = "wait" }}]
+short = ["estimated-wait", "less-than-a-minute"]
+
+[announce.balance]
+say = ["account", {{ say = "digits", value = "account" }}, "your-balance-is"]
+several = ["several-accounts"]
+none = ["not-registered"]
+failed = ["service-unavailable"]
+
+[announce.dissuade]
+say = ["long-wait"]
+position_above = 10
+
+[keys]
+1 = {{ action = "redirect", to = "callback,s,1", say = ["callback-confirm"] }}
+2 = {{ action = "say-balance" }}
+5 = {{ action = "say-wait" }}
+6 = {{ action = "previous-music" }}
+0 = {{ action = "repeat-last" }}
+"#,
+            root().join("sample-audio/music").to_str().expect("path"),
+            root().join("sample-audio/prompts/en").to_str().expect("path"),
+        ),
+    );
+    let tl = render(
+        dir.path(),
+        &pl,
+        240,
+        &[
+            "--event",
+            "2s:position:12",
+            "--event",
+            "3s:holdtime:600",
+            "--event",
+            "10s:dtmf:5",
+            "--event",
+            "40s:position:9",
+            "--event",
+            "100s:position:6",
+            "--event",
+            "110s:dtmf:5",
+            "--event",
+            "130s:position:1",
+            "--event",
+            "140s:dtmf:5",
+            "--event",
+            "150s:balance:200045=12.50 200046=-3",
+            "--event",
+            "170s:dtmf:2",
+            "--event",
+            "180s:dtmf:0",
+            "--event",
+            "200s:dtmf:6",
+            "--event",
+            "210s:dtmf:1",
+        ],
+    );
+    let said = prompts(&tl);
+    let in_window = |a: f64, b: f64, queue: &str| -> Vec<String> {
+        said.iter()
+            .filter(|(t, _, q)| (a..b).contains(t) && q == queue)
+            .map(|(_, f, _)| f.trim_end_matches(".wav").to_string())
+            .collect()
+    };
+    // Position 12 > 10: dissuaded once, although it stays above 10 until 40 s.
+    assert_eq!(said.iter().filter(|(_, _, q)| q == "dissuade").count(), 1);
+    // No one has left yet: the queue's hold time, 10 minutes.
+    assert_eq!(in_window(10.0, 20.0, "wait"), ["estimated-wait", "minutes-10"]);
+    // 6 places in 98 s, 6 to go: 98 s, said as about 2 minutes.
+    assert_eq!(in_window(110.0, 120.0, "wait"), ["estimated-wait", "minutes-2"]);
+    // Next in line, 11.6 s a place: under a minute.
+    assert_eq!(
+        in_window(140.0, 150.0, "wait"),
+        ["estimated-wait", "less-than-a-minute"]
+    );
+    // Two accounts: "several", then each with its number read digit by digit.
+    let balance = in_window(150.0, 170.0, "balance");
+    let digits = |n: &str| n.chars().map(|c| format!("digit-{c}")).collect::<Vec<_>>();
+    let mut want = vec!["several-accounts".to_string(), "account".to_string()];
+    want.extend(digits("200045"));
+    want.extend(["your-balance-is".to_string(), "account".to_string()]);
+    want.extend(digits("200046"));
+    want.push("your-balance-is".to_string());
+    assert_eq!(balance, want);
+    assert!(
+        events(&tl, "request").iter().any(|e| e["what"] == "balance"),
+        "key 2 asks billing"
+    );
+    // Key 0 says the last announcement again: the second account.
+    let again = in_window(180.0, 195.0, "balance");
+    assert_eq!(again.first().map(String::as_str), Some("account"), "{again:?}");
+    assert!(again.contains(&"digit-6".to_string()), "{again:?}");
+    // Key 6: the music goes back a track.
+    let switch = events(&tl, "music_switch");
+    assert!(
+        switch
+            .iter()
+            .any(|e| (200.0..201.0).contains(&e["t"].as_f64().expect("t"))),
+        "{switch:?}"
+    );
+    // Key 1: the confirmation, then the redirect once it has been said.
+    let confirm = said
+        .iter()
+        .find(|(_, f, q)| q == "redirect" && f == "callback-confirm.wav")
+        .map(|(t, _, _)| *t)
+        .expect("confirmation said");
+    let confirm_end = events(&tl, "prompt_end")
+        .iter()
+        .filter(|e| e["file"] == "callback-confirm.wav")
+        .map(|e| e["t"].as_f64().expect("t"))
+        .next()
+        .expect("confirmation ended");
+    let redirect = events(&tl, "redirect");
+    assert_eq!(redirect.len(), 1, "{redirect:?}");
+    assert_eq!(redirect[0]["context"], "callback");
+    assert_eq!(redirect[0]["exten"], "s");
+    assert_eq!(redirect[0]["priority"], 1);
+    let at = redirect[0]["t"].as_f64().expect("t");
+    assert!(
+        confirm < at && at >= confirm_end && at < confirm_end + 0.1,
+        "{confirm} {confirm_end} {at}"
+    );
+}

@@ -567,13 +567,14 @@ impl Engine {
                 token: Arc::from(token),
             });
         }
+        // A phrase goes in whole or not at all: never half a sentence.
+        if ids.len() > self.speaker.room() {
+            tracing::warn!(queue = %label, prompts = ids.len(), "prompt queue full: phrase dropped");
+            return false;
+        }
         let mut queued = false;
         for &id in &ids {
-            if self.speaker.enqueue(id, priority, label) {
-                queued = true;
-            } else {
-                tracing::warn!(queue = %label, "prompt queue full: prompt dropped");
-            }
+            queued |= self.speaker.enqueue(id, priority, label);
         }
         if queued {
             self.last_said = Some((ids, label.clone()));

@@ -11,7 +11,8 @@ use crate::audio::voice::Voice;
 use std::sync::Arc;
 
 /// Most prompts waiting at once; more are dropped (a key flood stays bounded).
-pub const QUEUE_LIMIT: usize = 16;
+/// A spoken balance of two accounts is already about 20 prompts.
+pub const QUEUE_LIMIT: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -78,6 +79,11 @@ impl Speaker {
             queue: queue.clone(),
         });
         true
+    }
+
+    /// How many more prompts the queue takes.
+    pub fn room(&self) -> usize {
+        QUEUE_LIMIT.saturating_sub(self.queue.len())
     }
 
     /// Is a prompt with this queue label waiting (not yet playing)?
