@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: sox (reference G.711 codec, audio checks)
-# and its MP3 format module (soxi reads the sample MP3's duration).
+# and its MP3 format module (soxi reads the sample MP3's duration); tzdata
+# (time-of-day windows read the system's zones; "required" on Debian, but
+# trimmed container images may lack it).
 need=()
 command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
+[ -e /usr/share/zoneinfo/Europe/Moscow ] || need+=(tzdata)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
