@@ -15,5 +15,6 @@ pub mod plot;
 pub mod render;
 pub mod run;
 pub mod scenario;
+pub mod speech;
 pub mod warm;
 pub mod watch;
