@@ -245,7 +245,10 @@ fn position_playlist(dir: &Path) -> PathBuf {
         dir,
         "position.toml",
         &format!(
-            r#"[prompts]
+            r#"[speech]
+map = {:?}
+
+[prompts]
 from = {:?}
 
 [announce.position]
@@ -257,6 +260,10 @@ cap = 20
 [keys]
 4 = {{ action = "say-position", debounce = "8s" }}
 "#,
+            root()
+                .join("sample-audio/words/en/map.toml")
+                .to_str()
+                .expect("path"),
             root().join("sample-audio/prompts/en").to_str().expect("path")
         ),
     )
@@ -289,7 +296,7 @@ fn position_is_said_on_change_periodically_on_key_and_capped() {
     );
     let said: Vec<(f64, String)> = prompts(&tl)
         .into_iter()
-        .filter(|(_, f, q)| q == "position" && (f.starts_with("ordinal-") || f.starts_with("you-are-next")))
+        .filter(|(_, f, q)| q == "position" && (f.starts_with("ord-") || f.starts_with("you-are-next")))
         .map(|(t, f, _)| (t, f))
         .collect();
     let names: Vec<&str> = said.iter().map(|(_, f)| f.as_str()).collect();
@@ -299,11 +306,11 @@ fn position_is_said_on_change_periodically_on_key_and_capped() {
     assert_eq!(
         names,
         [
-            "ordinal-20.wav",
-            "ordinal-7.wav",
-            "ordinal-7.wav",
-            "ordinal-7.wav",
-            "ordinal-7.wav",
+            "ord-20.ogg",
+            "ord-7.ogg",
+            "ord-7.ogg",
+            "ord-7.ogg",
+            "ord-7.ogg",
             "you-are-next.wav"
         ],
         "{said:?}"
@@ -534,6 +541,9 @@ fn wait_balance_dissuade_and_the_other_keys() {
             r#"[music]
 tracks = [{:?}]
 
+[speech]
+map = {:?}
+
 [prompts]
 from = {:?}
 
@@ -559,6 +569,10 @@ position_above = 10
 0 = {{ action = "repeat-last" }}
 "#,
             root().join("sample-audio/music").to_str().expect("path"),
+            root()
+                .join("sample-audio/words/en/map.toml")
+                .to_str()
+                .expect("path"),
             root().join("sample-audio/prompts/en").to_str().expect("path"),
         ),
     );
@@ -599,28 +613,37 @@ position_above = 10
     let in_window = |a: f64, b: f64, queue: &str| -> Vec<String> {
         said.iter()
             .filter(|(t, _, q)| (a..b).contains(t) && q == queue)
-            .map(|(_, f, _)| f.trim_end_matches(".wav").to_string())
+            .map(|(_, f, _)| {
+                f.rsplit_once('.')
+                    .map_or(f.as_str(), |(stem, _)| stem)
+                    .to_string()
+            })
             .collect()
     };
     // Position 12 > 10: dissuaded once, although it stays above 10 until 40 s.
     assert_eq!(said.iter().filter(|(_, _, q)| q == "dissuade").count(), 1);
     // No one has left yet: the queue's hold time, 10 minutes.
-    assert_eq!(in_window(10.0, 20.0, "wait"), ["estimated-wait", "minutes-10"]);
+    assert_eq!(
+        in_window(10.0, 20.0, "wait"),
+        ["estimated-wait", "10", "minute-many"]
+    );
     // 6 places in 98 s, 6 to go: 98 s, said as about 2 minutes.
-    assert_eq!(in_window(110.0, 120.0, "wait"), ["estimated-wait", "minutes-2"]);
+    assert_eq!(
+        in_window(110.0, 120.0, "wait"),
+        ["estimated-wait", "2", "minute-many"]
+    );
     // Next in line, 11.6 s a place: under a minute.
     assert_eq!(
         in_window(140.0, 150.0, "wait"),
         ["estimated-wait", "less-than-a-minute"]
     );
-    // Two accounts: "several", then each with its number read digit by digit.
+    // Two accounts: "several", then each with its number read in groups of
+    // three ("two hundred, zero forty-five").
     let balance = in_window(150.0, 170.0, "balance");
-    let digits = |n: &str| n.chars().map(|c| format!("digit-{c}")).collect::<Vec<_>>();
-    let mut want = vec!["several-accounts".to_string(), "account".to_string()];
-    want.extend(digits("200045"));
-    want.extend(["your-balance-is".to_string(), "account".to_string()]);
-    want.extend(digits("200046"));
-    want.push("your-balance-is".to_string());
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let want = words(
+        "several-accounts account 2 hundred pause 0 40 5 your-balance-is account 2 hundred pause 0 40 6 your-balance-is",
+    );
     assert_eq!(balance, want);
     assert!(
         events(&tl, "request").iter().any(|e| e["what"] == "balance"),
@@ -629,7 +652,7 @@ position_above = 10
     // Key 0 says the last announcement again: the second account.
     let again = in_window(180.0, 195.0, "balance");
     assert_eq!(again.first().map(String::as_str), Some("account"), "{again:?}");
-    assert!(again.contains(&"digit-6".to_string()), "{again:?}");
+    assert!(again.contains(&"6".to_string()), "{again:?}");
     // Key 6: the music goes back a track.
     let switch = events(&tl, "music_switch");
     assert!(

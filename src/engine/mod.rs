@@ -91,6 +91,7 @@ pub struct Engine {
     speaker: Speaker,
     limiter: Limiter,
     prompts: BTreeMap<String, SourceId>,
+    speech: Option<say::Speech>,
     keys: BTreeMap<char, KeyBinding>,
     welcome: Template,
     repeats: Vec<Repeat>,
@@ -139,6 +140,7 @@ impl Engine {
             limiter: Limiter::new(frame_len, 25),
             lib: Library::new(scenario.levels.loudness),
             prompts: BTreeMap::new(),
+            speech: None,
             keys: BTreeMap::new(),
             welcome: scenario.welcome.clone(),
             repeats: Vec::new(),
@@ -187,6 +189,7 @@ impl Engine {
         say::resolve(
             &self.welcome,
             &self.prompts,
+            self.speech.as_ref(),
             &Values::default(),
             &mut ids,
             &mut missing,
@@ -232,6 +235,10 @@ impl Engine {
             .iter()
             .map(|(n, p)| (n.clone(), lib.add(p)))
             .collect();
+        self.speech = scenario.speech.as_ref().map(|map| say::Speech {
+            ids: map.files().map(|f| (f.clone(), lib.add(f))).collect(),
+            map: map.clone(),
+        });
         let heard = &self.heard;
         self.advisor = Advisor::new(
             &scenario.advice.groups,
@@ -561,7 +568,7 @@ impl Engine {
     fn say(&mut self, t: &Template, v: &Values, priority: u8, label: &Arc<str>) -> bool {
         let mut ids = Vec::new();
         let mut missing = Vec::new();
-        say::resolve(t, &self.prompts, v, &mut ids, &mut missing);
+        say::resolve(t, &self.prompts, self.speech.as_ref(), v, &mut ids, &mut missing);
         for token in missing {
             self.scratch.push(TimelineEvent::Unspoken {
                 token: Arc::from(token),

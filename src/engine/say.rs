@@ -1,15 +1,16 @@
 //! Templates into prompts: fixed prompt names map to their sources, spoken
-//! values to recorded tokens.
+//! values go through the speech module and the playlist's sound map.
 //!
-//! Until the numbers module gives a sound map per language, a value is said
-//! with one prompt named after it: `ordinal-3`, `number-42`, `minutes-5`,
-//! `less-than-a-minute`, `digit-7` (one per digit). A value with no such
-//! prompt is left out, and the timeline says so (`unspoken`).
+//! A value that cannot be said whole (no sound map, no value yet, a token
+//! with no recording in any form) is left out of the phrase, never said in
+//! part; the timeline notes it as `unspoken`.
 
 use super::library::SourceId;
 use super::queue::wait_minutes;
 use crate::scenario::{Part, SayKind, Template, ValueName};
+use crate::speech::{self, Kind, map::SoundMap};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The values a template may speak.
@@ -22,10 +23,18 @@ pub struct Values<'a> {
     pub account: Option<&'a str>,
 }
 
-/// Appends the sources of `t` to `out`; tokens with no prompt go to `missing`.
+/// The sound map and the sources of its recordings.
+pub struct Speech {
+    pub map: SoundMap,
+    pub ids: BTreeMap<PathBuf, SourceId>,
+}
+
+/// Appends the sources of `t` to `out`; values that cannot be said go to
+/// `missing` (as `value:token`).
 pub fn resolve(
     t: &Template,
     prompts: &BTreeMap<String, SourceId>,
+    speech: Option<&Speech>,
     v: &Values,
     out: &mut Vec<SourceId>,
     missing: &mut Vec<String>,
@@ -37,47 +46,49 @@ pub fn resolve(
                     out.push(id);
                 }
             }
-            Part::Value { say, value } => {
-                for token in tokens(*say, *value, v) {
-                    match prompts.get(&token) {
-                        Some(&id) => out.push(id),
-                        None => missing.push(token),
-                    }
-                }
-            }
+            Part::Value { say, value } => match spoken(*say, *value, speech, v) {
+                Ok(ids) => out.extend(ids),
+                Err(why) => missing.push(format!("{}:{why}", value_name(*value))),
+            },
         }
     }
 }
 
-fn tokens(say: SayKind, value: ValueName, v: &Values) -> Vec<String> {
-    let number = match value {
-        ValueName::Position => v.position.map(u64::from),
-        ValueName::Wait => v.wait.map(|d| d.as_secs()),
-        ValueName::Hold => Some(v.hold.as_secs()),
-        ValueName::Balance | ValueName::Account => None,
-    };
+fn spoken(
+    say: SayKind,
+    value: ValueName,
+    speech: Option<&Speech>,
+    v: &Values,
+) -> Result<Vec<SourceId>, String> {
+    let speech = speech.ok_or("no [speech] map")?;
     let text = match value {
+        ValueName::Position => v.position.map(|p| p.to_string()),
+        // Waits are said in rounded buckets: "about 5 minutes", not 4:37.
+        ValueName::Wait => v
+            .wait
+            .map(|w| wait_minutes(w).map_or_else(|| "0s".to_string(), |m| format!("{m}m"))),
+        ValueName::Hold => Some(format!("{}s", v.hold.as_secs())),
         ValueName::Balance => v.balance.map(str::to_string),
         ValueName::Account => v.account.map(str::to_string),
-        _ => number.map(|n| n.to_string()),
-    };
-    let Some(text) = text else {
-        return vec![format!("{}-unknown", value_name(value))];
-    };
-    match say {
-        SayKind::Number => vec![format!("number-{text}")],
-        SayKind::Ordinal => vec![format!("ordinal-{text}")],
-        SayKind::Digits => text
-            .chars()
-            .filter(char::is_ascii_digit)
-            .map(|c| format!("digit-{c}"))
-            .collect(),
-        SayKind::Money => vec![format!("money-{text}")],
-        SayKind::Duration => match number.and_then(|s| wait_minutes(Duration::from_secs(s))) {
-            Some(m) => vec![format!("minutes-{m}")],
-            None => vec!["less-than-a-minute".to_string()],
-        },
     }
+    .ok_or("no value yet")?;
+    let kind = match say {
+        SayKind::Number => Kind::Number,
+        SayKind::Ordinal => Kind::Ordinal,
+        SayKind::Digits => Kind::Digits,
+        SayKind::Money => Kind::Money,
+        SayKind::Duration => Kind::Duration,
+    };
+    let tokens = speech::say(speech.map.lang, kind, &text).map_err(|e| e.to_string())?;
+    let files = speech
+        .map
+        .speak(&tokens)
+        .map_err(|token| format!("no recording for {token}"))?;
+    Ok(files
+        .files
+        .iter()
+        .filter_map(|f| speech.ids.get(f).copied())
+        .collect())
 }
 
 fn value_name(v: ValueName) -> &'static str {

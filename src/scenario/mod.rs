@@ -38,6 +38,8 @@ pub struct Scenario {
     pub repeats: Vec<Repeat>,
     pub announce: Announce,
     pub keys: BTreeMap<char, Key>,
+    /// How spoken values are said: a language and its recordings.
+    pub speech: Option<crate::speech::map::SoundMap>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,8 +95,7 @@ pub type Template = Vec<Part>;
 pub enum Part {
     /// A prompt from `[prompts]`, by name.
     Prompt(String),
-    /// A value spoken with the numbers module (or, until a sound map is
-    /// configured, the prompt named `<kind>-<value>`, e.g. `ordinal-3`).
+    /// A value spoken through the playlist's sound map (`[speech]`).
     Value { say: SayKind, value: ValueName },
 }
 
@@ -320,6 +321,7 @@ impl Scenario {
             repeats: Vec::new(),
             announce: Announce::default(),
             keys: BTreeMap::new(),
+            speech: None,
         }
     }
 
@@ -337,6 +339,9 @@ impl Scenario {
         v.extend(self.prompts.values().map(PathBuf::as_path));
         for g in &self.advice.groups {
             v.extend(g.files.iter().map(PathBuf::as_path));
+        }
+        if let Some(m) = &self.speech {
+            v.extend(m.files().map(PathBuf::as_path));
         }
         v
     }

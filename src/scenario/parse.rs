@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 const ROOT_KEYS: &[&str] = &[
-    "timezone", "prompts", "music", "levels", "welcome", "advice", "repeat", "announce", "keys",
+    "timezone", "speech", "prompts", "music", "levels", "welcome", "advice", "repeat", "announce", "keys",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Loaded {
@@ -48,6 +48,9 @@ pub fn parse(path: &Path, text: &str) -> Loaded {
                 p.d.error(span, "timezone", e).hint(hint);
             }
         }
+    }
+    if let Some(t) = root.table(&mut p.d, "speech") {
+        scenario.speech = p.speech(&t);
     }
     if let Some(t) = root.table(&mut p.d, "prompts") {
         scenario.prompts = p.prompts(&t);
@@ -142,6 +145,40 @@ impl Parser<'_> {
             prompts.insert(name.to_string(), p);
         }
         prompts
+    }
+
+    fn speech(&mut self, t: &Table) -> Option<crate::speech::map::SoundMap> {
+        t.deny_unknown(&mut self.d, &["map"]);
+        let Some((file, span)) = t.str(&mut self.d, "map") else {
+            self.d
+                .error(t.span.clone(), &t.path, "`map` is missing")
+                .hint("the sound map of the recordings, e.g. map = \"../sample-audio/words/en/map.toml\"");
+            return None;
+        };
+        let path = self.base.join(file);
+        match crate::speech::map::SoundMap::load(&path) {
+            Ok(m) => {
+                if !m.missing.is_empty() {
+                    let n = m.missing.len();
+                    let some: Vec<&str> = m.missing.iter().take(8).map(String::as_str).collect();
+                    self.d
+                        .warning(
+                            span.clone(),
+                            &t.key_path("map"),
+                            format!("{n} speech token(s) have no recording: {}{}", some.join(", "), if n > 8 { ", …" } else { "" }),
+                        )
+                        .hint("other forms stand in where they can; a value needing a token with none is left out");
+                }
+                for f in m.files() {
+                    self.refs.push((f.clone(), span.clone(), t.key_path("map")));
+                }
+                Some(m)
+            }
+            Err(e) => {
+                self.d.error(span, &t.key_path("map"), format!("{e:#}"));
+                None
+            }
+        }
     }
 
     fn check_audio_file(&mut self, p: &Path, span: Range<usize>, key: &str) {
@@ -816,10 +853,7 @@ impl Parser<'_> {
         {
             for (k, _) in map.iter() {
                 let name = k.get_ref().as_ref();
-                let spoken_value = ["number-", "ordinal-", "digit-", "minutes-", "less-than-a-minute"]
-                    .iter()
-                    .any(|p| name.starts_with(p));
-                if name != "from" && !spoken_value && !used.iter().any(|(n, _, _)| n == name) {
+                if name != "from" && !used.iter().any(|(n, _, _)| n == name) {
                     self.d
                         .warning(k.span(), &format!("prompts.{name}"), "prompt is never used")
                         .hint("say it in a template, or remove it");

@@ -59,7 +59,14 @@ pub fn money(units: u64, subunits: u64, out: &mut Vec<String>) {
     }
     if subunits > 0 {
         cardinal(subunits, out);
-        out.push(if subunits == 1 { "subunit-one" } else { "subunit-many" }.into());
+        out.push(
+            if subunits == 1 {
+                "subunit-one"
+            } else {
+                "subunit-many"
+            }
+            .into(),
+        );
     }
 }
 
@@ -82,7 +89,14 @@ pub fn all_tokens() -> Vec<String> {
     t.extend(ords);
     t.retain(|w| w != "ord-0");
     for w in [
-        "minus", "pause", "unit-one", "unit-many", "subunit-one", "subunit-many", "minute-one", "minute-many",
+        "minus",
+        "pause",
+        "unit-one",
+        "unit-many",
+        "subunit-one",
+        "subunit-many",
+        "minute-one",
+        "minute-many",
         "less-than-a-minute",
     ] {
         t.push(w.into());

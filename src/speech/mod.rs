@@ -8,6 +8,7 @@
 //! by [`Lang::tokens`].
 
 mod en;
+pub mod map;
 mod ru;
 pub mod value;
 
@@ -127,7 +128,10 @@ pub fn say(lang: Lang, kind: Kind, text: &str) -> Result<Vec<String>, ValueError
                     out.push("0".to_string());
                 }
                 if !rest.is_empty() {
-                    let n: u64 = std::str::from_utf8(rest).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let n: u64 = std::str::from_utf8(rest)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
                     cardinal(lang, n, &mut out);
                 }
             }

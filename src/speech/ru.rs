@@ -92,7 +92,11 @@ pub fn ordinal(n: u64, out: &mut Vec<String>) {
     let low = n % 1000;
     let high = n - low;
     if low == 0 {
-        let (word, scale) = if n % 1_000_000 == 0 { ("ord-million", 1_000_000) } else { ("ord-thousand", 1000) };
+        let (word, scale) = if n.is_multiple_of(1_000_000) {
+            ("ord-million", 1_000_000)
+        } else {
+            ("ord-thousand", 1000)
+        };
         let count = n / scale;
         if count > 1 {
             cardinal(count, Gender::Masculine, out);
@@ -111,9 +115,7 @@ pub fn ordinal(n: u64, out: &mut Vec<String>) {
     if h > 0 {
         out.push((h * 100).to_string());
     }
-    if r < 20 {
-        out.push(format!("ord-{r}"));
-    } else if r % 10 == 0 {
+    if r < 20 || r % 10 == 0 {
         out.push(format!("ord-{r}"));
     } else {
         out.push((r / 10 * 10).to_string());

@@ -8,7 +8,10 @@ fn check(lang: Lang, kind: Kind, rows: &[(&str, &str)]) {
         assert_eq!(got.join(" "), *want, "{lang:?} {kind} {value}");
         let known = lang.tokens();
         for t in &got {
-            assert!(known.contains(t), "{lang:?}: token {t} missing from the token list");
+            assert!(
+                known.contains(t),
+                "{lang:?}: token {t} missing from the token list"
+            );
         }
     }
 }
@@ -140,8 +143,14 @@ fn money_from_decimal_strings() {
             ("0.01", "1 subunit-one"),
             ("1.01", "1 unit-one 1 subunit-one"),
             ("1000.5", "1 thousand unit-many 50 subunit-many"),
-            ("-2341.23", "minus 2 thousand 3 hundred 40 1 unit-many 20 3 subunit-many"),
-            ("15023007000.30", "15 billion 20 3 million 7 thousand unit-many 30 subunit-many"),
+            (
+                "-2341.23",
+                "minus 2 thousand 3 hundred 40 1 unit-many 20 3 subunit-many",
+            ),
+            (
+                "15023007000.30",
+                "15 billion 20 3 million 7 thousand unit-many 30 subunit-many",
+            ),
             ("12.3400", "12 unit-many 30 4 subunit-many"),
         ],
     );
@@ -165,7 +174,10 @@ fn money_from_decimal_strings() {
             ("0.5", "50 subunit-many"),
             ("1000.5", "1f thousand-one unit-many 50 subunit-many"),
             ("2001", "2f thousand-few 1m unit-one"),
-            ("-2341.23", "minus 2f thousand-few 300 40 1m unit-one 20 3 subunit-few"),
+            (
+                "-2341.23",
+                "minus 2f thousand-few 300 40 1m unit-one 20 3 subunit-few",
+            ),
         ],
     );
 }
@@ -183,7 +195,11 @@ fn identifiers_in_groups_of_three() {
             ("0", "0"),
         ],
     );
-    check(Lang::Ru, Kind::Digits, &[("200045", "200 pause 0 40 5"), ("001", "0 0 1m")]);
+    check(
+        Lang::Ru,
+        Kind::Digits,
+        &[("200045", "200 pause 0 40 5"), ("001", "0 0 1m")],
+    );
 }
 
 #[test]

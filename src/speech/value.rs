@@ -37,11 +37,17 @@ pub struct Amount {
 
 fn digits_value(text: &str, digits: &str) -> Result<u64, ValueError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ValueError::new(text, "not a number: write digits, e.g. 1234 or -2341.23"));
+        return Err(ValueError::new(
+            text,
+            "not a number: write digits, e.g. 1234 or -2341.23",
+        ));
     }
     match digits.parse::<u64>() {
         Ok(n) if n <= super::MAX => Ok(n),
-        _ => Err(ValueError::new(text, "too large to say (the limit is just under 10^18)")),
+        _ => Err(ValueError::new(
+            text,
+            "too large to say (the limit is just under 10^18)",
+        )),
     }
 }
 
@@ -72,7 +78,10 @@ pub fn amount(text: &str) -> Result<Amount, ValueError> {
         return Err(ValueError::new(text, "not an amount: write e.g. 1234.56"));
     }
     if frac.len() > 2 && frac[2..].bytes().any(|b| b != b'0') {
-        return Err(ValueError::new(text, "more than two decimals: not an amount of money"));
+        return Err(ValueError::new(
+            text,
+            "more than two decimals: not an amount of money",
+        ));
     }
     let subunits = match frac.len() {
         0 => 0,
@@ -94,7 +103,10 @@ pub fn identifier(text: &str) -> Result<String, ValueError> {
         return Err(ValueError::new(text, "an identifier is digits only, e.g. 200045"));
     }
     if digits.len() > 64 {
-        return Err(ValueError::new(text, "too long for an identifier (64 digits at most)"));
+        return Err(ValueError::new(
+            text,
+            "too long for an identifier (64 digits at most)",
+        ));
     }
     Ok(digits)
 }
