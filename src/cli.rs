@@ -42,6 +42,8 @@ pub enum Command {
     Run(RunArgs),
     /// Render a simulated call to a file, faster than real time.
     Render(RenderArgs),
+    /// Say a value (number, ordinal, money, digits, duration) through a sound map.
+    Say(SayArgs),
     /// Check playlists: every problem with file:line:column and a hint.
     /// Exit status 0 when clean (warnings allowed), 1 with errors.
     Check(CheckArgs),
@@ -127,6 +129,30 @@ pub struct RenderArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SayArgs {
+    /// number, ordinal, money, digits or duration.
+    #[arg(value_parser = parse_kind)]
+    pub kind: crate::speech::Kind,
+    /// The value, e.g. 1234.56 (money), 200045 (digits), 90s (duration).
+    #[arg(allow_hyphen_values = true)]
+    pub value: String,
+    /// Language: en or ru.
+    #[arg(long, default_value = "en", value_parser = parse_lang)]
+    pub lang: crate::speech::Lang,
+    /// Sound map of the recordings [default: sample-audio/words/LANG/map.toml].
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Print the recordings, one per line, instead of the audio.
+    #[arg(long)]
+    pub list: bool,
+    /// Where to write the audio: a .wav file, a raw file, or stdout (the default).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "slin")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Playlist file(s) to check.
     #[arg(required = true)]
@@ -171,6 +197,15 @@ fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
         }
     }
     Err(format!("{s:?}: write a local time as 2026-11-23T09:30 or 09:30"))
+}
+
+fn parse_kind(s: &str) -> Result<crate::speech::Kind, String> {
+    crate::speech::Kind::parse(s)
+        .ok_or_else(|| format!("{s:?}: one of number, ordinal, money, digits, duration"))
+}
+
+fn parse_lang(s: &str) -> Result<crate::speech::Lang, String> {
+    crate::speech::Lang::parse(s).ok_or_else(|| format!("{s:?}: en or ru"))
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

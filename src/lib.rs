@@ -14,6 +14,7 @@ pub mod logging;
 pub mod plot;
 pub mod render;
 pub mod run;
+pub mod say;
 pub mod scenario;
 pub mod speech;
 pub mod warm;

@@ -59,6 +59,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Say(args) => {
+            holdmix::say::say(&args, &cache)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check(args) => {
             let clean = holdmix::check::check(&args.playlists, args.quick, &cache)?;
             Ok(if clean {

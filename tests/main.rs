@@ -10,3 +10,4 @@ mod lifecycle;
 mod pacing;
 mod render_audio;
 mod scenario;
+mod speech;

@@ -62,7 +62,10 @@ impl SoundMap {
             )
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let dir = base.join(doc.get("dir").and_then(|v| v.as_str()).unwrap_or("."));
+        let dir = match doc.get("dir").and_then(|v| v.as_str()) {
+            None | Some(".") => base.to_path_buf(),
+            Some(d) => base.join(d),
+        };
         let exts: Vec<String> = match doc.get("ext") {
             None => vec!["wav".into()],
             Some(v) => v

@@ -1,0 +1,102 @@
+//! `holdmix say`: one value spoken through a sound map, to a file or
+//! stdout, or (`--list`) the recordings it takes, one per line.
+
+use crate::audio::cache::Cache;
+use crate::audio::format::Format;
+use crate::audio::loudness;
+use crate::cli::SayArgs;
+use crate::speech::{self, Lang, map::SoundMap};
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Loudness every word is brought to (as playlists' default).
+const TARGET_LUFS: f64 = -20.0;
+/// Fade at each word's edges, so joins never click.
+const EDGE_MS: u32 = 5;
+
+pub fn say(opts: &SayArgs, cache: &Cache) -> Result<()> {
+    let tokens = speech::say(opts.lang, opts.kind, &opts.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let map_path = match &opts.map {
+        Some(p) => p.clone(),
+        None => default_map(opts.lang)?,
+    };
+    let map = SoundMap::load(&map_path)?;
+    if map.lang != opts.lang {
+        bail!(
+            "{}: a {} map, not {}",
+            map_path.display(),
+            map.lang.code(),
+            opts.lang.code()
+        );
+    }
+    let spoken = map.speak(&tokens).map_err(|t| {
+        anyhow::anyhow!(
+            "{}: no recording for token {t:?} in any form; the value cannot be said whole",
+            map_path.display()
+        )
+    })?;
+    for (wanted, used) in &spoken.substituted {
+        tracing::warn!("no recording for {wanted:?}: said with {used:?}");
+    }
+    if opts.list {
+        let mut out = std::io::stdout().lock();
+        for f in &spoken.files {
+            writeln!(out, "{}", f.display())?;
+        }
+        return Ok(());
+    }
+    let rate = opts.format.rate();
+    let mut samples = Vec::new();
+    let edge = (rate * EDGE_MS / 1000) as usize;
+    for f in &spoken.files {
+        let clip = cache.load(f, rate)?;
+        let gain = loudness::gain_for(clip.lufs(), TARGET_LUFS);
+        let s = clip.samples();
+        let n = s.len();
+        for (i, x) in s.iter().enumerate() {
+            let fade = (i.min(n - 1 - i) as f32 / edge.max(1) as f32).min(1.0);
+            samples.push((x * gain * fade).clamp(-1.0, 1.0));
+        }
+    }
+    write(opts.output.as_deref(), opts.format, &samples)
+}
+
+/// The sample recordings' map, when run from the source tree.
+fn default_map(lang: Lang) -> Result<PathBuf> {
+    let p = PathBuf::from(format!("sample-audio/words/{}/map.toml", lang.code()));
+    if p.is_file() {
+        Ok(p)
+    } else {
+        bail!(
+            "no sound map: give --map FILE (the sample one is sample-audio/words/{}/map.toml)",
+            lang.code()
+        )
+    }
+}
+
+fn write(output: Option<&Path>, format: Format, samples: &[f32]) -> Result<()> {
+    let mut bytes = Vec::with_capacity(samples.len() * 2);
+    format.encode(samples, &mut bytes);
+    match output {
+        Some(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) => {
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: format.rate(),
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w = hound::WavWriter::create(p, spec)
+                .with_context(|| format!("{}: cannot create", p.display()))?;
+            for s in format.decode(&bytes) {
+                w.write_sample(s)?;
+            }
+            w.finalize()?;
+        }
+        Some(p) if p != Path::new("-") => {
+            std::fs::write(p, &bytes).with_context(|| format!("{}: cannot write", p.display()))?;
+        }
+        _ => std::io::stdout().lock().write_all(&bytes)?,
+    }
+    Ok(())
+}
