@@ -159,6 +159,3 @@ fn cardinal(lang: Lang, n: u64, out: &mut Vec<String>) {
 pub fn round_minutes(secs: u64) -> Option<u64> {
     (secs >= 60).then(|| (secs + 30) / 60)
 }
-
-#[cfg(test)]
-mod tests;
