@@ -4,6 +4,7 @@
 //! frames and a timeline out. `run` drives it in real time for Asterisk,
 //! `render` on a virtual clock for previews and tests.
 
+pub mod ami;
 pub mod audio;
 pub mod check;
 pub mod cli;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod ami;
 mod cache;
 mod decode;
 mod g711;

@@ -1,0 +1,6 @@
+//! The Asterisk Manager Interface: the wire format ([`codec`]) and what a
+//! generator takes from it for its own call ([`watch`]). The network client
+//! and the per-host hub build on these.
+
+pub mod codec;
+pub mod watch;

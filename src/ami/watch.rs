@@ -1,0 +1,112 @@
+//! One call's view of the AMI event stream: which events are about this
+//! channel, and what they mean for the engine (keys, queue position, the
+//! queue's hold time, the end of the call).
+//!
+//! Keys: `DTMFEnd` with `Direction: Received` (Asterisk 12+), or the legacy
+//! `DTMF` event of 1.8/11 with `End: Yes` (it comes twice per press, begin
+//! and end: act on the end only). Digits sent *to* the caller are ignored.
+//!
+//! Position: `QueueCallerJoin` gives it; a caller ahead in the same queue
+//! leaving (`QueueCallerLeave`, which follows every `QueueCallerAbandon`,
+//! so only the Leave counts) moves it up by one; a `QueueEntry` from
+//! `QueueStatus` states it outright.
+
+use super::codec::Message;
+use crate::engine::EventKind;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub struct ChannelWatch {
+    channel: Option<String>,
+    uniqueid: Option<String>,
+    queue: Option<String>,
+    position: Option<u32>,
+}
+
+impl ChannelWatch {
+    /// Watches the call known by its channel name and/or Uniqueid.
+    pub fn new(channel: Option<&str>, uniqueid: Option<&str>) -> Self {
+        ChannelWatch {
+            channel: channel.map(str::to_string),
+            uniqueid: uniqueid.map(str::to_string),
+            ..ChannelWatch::default()
+        }
+    }
+
+    pub fn position(&self) -> Option<u32> {
+        self.position
+    }
+
+    fn is_mine(&self, m: &Message) -> bool {
+        let by_channel = self
+            .channel
+            .as_deref()
+            .is_some_and(|c| m.get("Channel").is_some_and(|x| x == c));
+        let by_id = self
+            .uniqueid
+            .as_deref()
+            .is_some_and(|u| m.get("Uniqueid").is_some_and(|x| x == u));
+        by_channel || by_id
+    }
+
+    /// What `m` means for this call, if anything.
+    pub fn on_message(&mut self, m: &Message) -> Option<EventKind> {
+        let event = m.event()?;
+        let mine = self.is_mine(m);
+        match event.to_ascii_lowercase().as_str() {
+            "dtmfend" if mine && received(m) => digit(m),
+            "dtmf" if mine && received(m) && yes(m.get("End")) => digit(m),
+            "queuecallerjoin" if mine => {
+                self.queue = m.get("Queue").map(str::to_string);
+                self.set_position(m.get("Position")?.parse().ok()?)
+            }
+            "queuecallerleave" if mine => {
+                // Answered, timed out or gone: no more position to say.
+                self.position = None;
+                None
+            }
+            "queuecallerleave" if self.in_my_queue(m) => {
+                let left: u32 = m.get("Position")?.parse().ok()?;
+                let mine = self.position?;
+                (left < mine).then(|| self.set_position(mine - 1)).flatten()
+            }
+            "queueentry" if mine => self.set_position(m.get("Position")?.parse().ok()?),
+            "queueparams" if self.in_my_queue(m) => {
+                let secs: u64 = m.get("Holdtime")?.parse().ok()?;
+                (secs > 0).then_some(EventKind::Holdtime(Duration::from_secs(secs)))
+            }
+            "hangup" | "musiconholdstop" if mine => Some(EventKind::Hangup),
+            _ => None,
+        }
+    }
+
+    fn in_my_queue(&self, m: &Message) -> bool {
+        self.queue.is_some() && m.get("Queue") == self.queue.as_deref()
+    }
+
+    fn set_position(&mut self, p: u32) -> Option<EventKind> {
+        if self.position == Some(p) {
+            return None;
+        }
+        self.position = Some(p);
+        Some(EventKind::Position(p))
+    }
+}
+
+fn received(m: &Message) -> bool {
+    m.get("Direction")
+        .is_some_and(|d| d.eq_ignore_ascii_case("Received"))
+}
+
+fn yes(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+}
+
+fn digit(m: &Message) -> Option<EventKind> {
+    let mut chars = m.get("Digit")?.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
+    let c = c.to_ascii_uppercase();
+    (c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')).then_some(EventKind::Dtmf(c))
+}
