@@ -73,6 +73,16 @@ pub struct RunArgs {
     pub lead: Option<Duration>,
     #[command(flatten)]
     pub identity: Identity,
+    /// Follow this call on Asterisk's manager interface, HOST:PORT (e.g. 127.0.0.1:5038).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ami: Option<String>,
+    /// The manager.conf user (needs `read = call,dtmf,agent`).
+    #[arg(long, value_name = "USER", default_value = "holdmix")]
+    pub ami_user: String,
+    /// File whose first line is the AMI secret [default: $HOLDMIX_AMI_SECRET].
+    /// Never give the secret itself on the command line: `ps` shows it.
+    #[arg(long, value_name = "FILE")]
+    pub ami_secret_file: Option<PathBuf>,
 }
 
 /// Who the call is; every log line carries it.

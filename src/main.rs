@@ -30,12 +30,31 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 caller = %id.caller.as_deref().unwrap_or("-")
             );
             let _g = span.enter();
+            let ami = args.ami.as_ref().and_then(|addr| {
+                // Without a secret there is no session; the music plays anyway.
+                match holdmix::ami::client::read_secret(args.ami_secret_file.as_deref()) {
+                    Ok(secret) => Some(holdmix::ami::client::AmiConfig {
+                        addr: addr.clone(),
+                        user: args.ami_user.clone(),
+                        secret,
+                        channel: id.channel.clone(),
+                        uniqueid: id.uniqueid.clone(),
+                        queue: id.queue.clone(),
+                        status_every: std::time::Duration::from_secs(10),
+                    }),
+                    Err(e) => {
+                        tracing::error!("{e}; running without AMI");
+                        None
+                    }
+                }
+            });
             let opts = holdmix::run::RunOptions {
                 playlist: args.playlist,
                 format: args.format,
                 events: args.events,
                 timeline: args.timeline,
                 lead: args.lead,
+                ami,
             };
             // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
             holdmix::run::run(&opts, &cache)?;

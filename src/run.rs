@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub timeline: Option<PathBuf>,
     /// Audio kept queued in the pipe; `None` learns it from the reader.
     pub lead: Option<Duration>,
+    /// This call's events from Asterisk's manager interface.
+    pub ami: Option<crate::ami::client::AmiConfig>,
 }
 
 /// Runs until a signal, a hangup event, or the reader going away. Returns the
@@ -72,10 +74,17 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let (reload_tx, reloads) = mpsc::channel::<Reloaded>();
     block_signals(&STOP_SIGNALS, true);
     let mut loaders: Vec<Loaded> = spawn_loader(&engine, pending, cache, rate).into_iter().collect();
-    let events = opts
-        .events
-        .as_deref()
-        .map(|src| spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone()));
+    // Keys and queue events, from the event feed and from AMI, in one queue.
+    let (event_tx, event_rx) = mpsc::sync_channel(EVENT_CHANNEL);
+    if let Some(src) = opts.events.as_deref() {
+        spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone(), event_tx.clone());
+    }
+    if let Some(cfg) = &opts.ami
+        && let Err(e) = crate::ami::client::spawn(cfg.clone(), event_tx.clone())
+    {
+        tracing::error!("cannot start the AMI session: {e}");
+    }
+    drop(event_tx);
     if let Some(p) = &opts.playlist
         && let Err(e) = crate::watch::spawn(p, reload_tx.clone())
     {
@@ -134,11 +143,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 Err(reason) => engine.reload_refused(&reason),
             }
         }
-        if let Some(ev) = &events {
-            for kind in ev.try_iter() {
-                let at = engine.now();
-                engine.push(Event { at, kind });
-            }
+        for kind in event_rx.try_iter() {
+            let at = engine.now();
+            engine.push(Event { at, kind });
         }
         let queued = if is_pipe {
             pipe::queued_bytes(fd).unwrap_or(0)
@@ -288,8 +295,8 @@ fn spawn_event_reader(
     source: &std::path::Path,
     playlist: Option<PathBuf>,
     reloads: mpsc::Sender<Reloaded>,
-) -> mpsc::Receiver<EventKind> {
-    let (tx, rx) = mpsc::sync_channel(EVENT_CHANNEL);
+    tx: mpsc::SyncSender<EventKind>,
+) {
     let source = source.to_path_buf();
     let span = tracing::Span::current();
     let spawned = std::thread::Builder::new().name("events".into()).spawn(move || {
@@ -330,7 +337,6 @@ fn spawn_event_reader(
     if let Err(e) = spawned {
         tracing::error!("cannot start the event reader: {e}");
     }
-    rx
 }
 
 /// Writes whole frames in writes of at most 4096 bytes. Returns the frames

@@ -164,3 +164,141 @@ fn legacy_dtmf_acts_once_per_press_and_only_for_received_digits() {
         .collect();
     assert_eq!(got, [EventKind::Dtmf('5'), EventKind::Dtmf('*')]);
 }
+
+/// A loopback AMI server that speaks what Asterisk 22 speaks: the banner
+/// and framing of the transcript, an answer to each action the client
+/// sends (`Response: Success` or, for a wrong secret, `Response: Error` /
+/// `Authentication failed` and a closed connection, as in
+/// session-badlogin.raw), then the transcript's events, one every 5 ms.
+/// Returns its port and a handle yielding the action names it received.
+fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let bytes = transcript(name);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let (banner, rest) = text.split_once("\r\n").expect("banner");
+        let events: Vec<&str> = rest
+            .split("\r\n\r\n")
+            .filter(|m| m.starts_with("Event: "))
+            .collect();
+        let (mut sock, _) = listener.accept().expect("accept");
+        sock.set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("timeout");
+        sock.write_all(format!("{banner}\r\n").as_bytes())
+            .expect("banner");
+        let mut actions = Vec::new();
+        let mut decoder = Decoder::new();
+        let mut next_event = 0;
+        let mut logged_in = false;
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            let mut buf = [0u8; 4096];
+            let mut items = Vec::new();
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => decoder.feed(&buf[..n], &mut items),
+                Err(_) => {}
+            }
+            for item in items {
+                let Item::Message(m) = item else { continue };
+                let action = m.get("Action").unwrap_or("").to_string();
+                let id = m.get("ActionID").unwrap_or("").to_string();
+                actions.push(action.clone());
+                let reply = if action == "Login" && m.get("Secret") != Some(secret) {
+                    "Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n"
+                } else if action == "Login" {
+                    logged_in = true;
+                    "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+                } else if action == "Filter" {
+                    "Response: Success\r\nActionID: {id}\r\nMessage: Filter Added Successfully\r\n\r\n"
+                } else {
+                    "Response: Success\r\nActionID: {id}\r\nMessage: Queue status will follow\r\n\r\n"
+                };
+                sock.write_all(reply.replace("{id}", &id).as_bytes()).ok();
+                if !logged_in {
+                    return actions;
+                }
+            }
+            if logged_in && next_event < events.len() {
+                sock.write_all(format!("{}\r\n\r\n", events[next_event]).as_bytes())
+                    .ok();
+                next_event += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        actions
+    });
+    (port, handle)
+}
+
+fn run_with_ami(dir: &std::path::Path, port: u16, secret: &str, channel: &str) -> std::process::Child {
+    crate::common::holdmix(dir)
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .args([
+            "run",
+            "--ami",
+            &format!("127.0.0.1:{port}"),
+            "--channel",
+            channel,
+            "--timeline",
+        ])
+        .arg(dir.join("tl.jsonl"))
+        .env("HOLDMIX_AMI_SECRET", secret)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn run")
+}
+
+use std::time::Duration;
+
+#[test]
+fn run_follows_its_call_over_ami_until_music_on_hold_stops() {
+    let dir = crate::common::tempdir();
+    let (port, server) = serve("session-queue-dtmf.raw", "hunter2");
+    let mut child = run_with_ami(dir.path(), port, "hunter2", ALICE);
+    let reader = crate::common::drain(&mut child);
+    // Alice's MusicOnHoldStop ends the run by itself.
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    assert!(!reader.join().expect("reader").is_empty(), "audio flowed");
+    let actions = server.join().expect("server");
+    assert_eq!(&actions[..2], ["Login", "Filter"], "{actions:?}");
+    assert!(actions.contains(&"QueueStatus".to_string()), "{actions:?}");
+    let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+    let digits: Vec<&str> = crate::common::events(&tl, "dtmf")
+        .iter()
+        .map(|e| e["digit"].as_str().expect("digit"))
+        .collect();
+    assert_eq!(digits, ["1", "2", "#"]);
+    assert_eq!(crate::common::events(&tl, "position")[0]["value"], 1);
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
+}
+
+#[test]
+fn a_refused_login_keeps_the_music_and_never_logs_the_secret() {
+    let dir = crate::common::tempdir();
+    let (port, server) = serve("session-badlogin.raw", "right-secret");
+    let mut child = run_with_ami(dir.path(), port, "wrong-secret-xyz", ALICE);
+    let reader = crate::common::drain(&mut child);
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success());
+    assert!(
+        reader.join().expect("reader").len() >= 320 * 50,
+        "the stream went on"
+    );
+    assert_eq!(server.join().expect("server"), ["Login"]);
+    let log = crate::common::log_text(dir.path());
+    assert!(log.contains("login refused: Authentication failed"), "{log}");
+    assert!(
+        !log.contains("wrong-secret-xyz"),
+        "the secret is in the log:\n{log}"
+    );
+}

@@ -5,19 +5,7 @@ use crate::common::*;
 use std::io::Write;
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
-
-/// Waits for exit, at most `limit`; returns the status and how long it took.
-fn wait_exit(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return (s, start.elapsed());
-        }
-        assert!(start.elapsed() < limit, "still running after {limit:?}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use std::time::Duration;
 
 fn demo_run(dir: &Path) -> Child {
     let demo = root().join("playlists/demo.toml");

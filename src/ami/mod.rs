@@ -2,5 +2,6 @@
 //! generator takes from it for its own call ([`watch`]). The network client
 //! and the per-host hub build on these.
 
+pub mod client;
 pub mod codec;
 pub mod watch;

@@ -194,3 +194,18 @@ pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>
         all
     })
 }
+
+/// Waits for exit, at most `limit`; returns the status and how long it took.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> (std::process::ExitStatus, std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return (s, start.elapsed());
+        }
+        assert!(start.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

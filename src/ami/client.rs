@@ -1,0 +1,271 @@
+//! A generator's own AMI session (when no hub serves the host): log in,
+//! ask Asterisk to send only this channel's events where the manager user
+//! may (`Filter`), ask for the queue's status at start and every 10 s, and
+//! turn what concerns the call into engine events.
+//!
+//! One thread with blocking reads (1 s timeout) rather than an async
+//! runtime: a single connection per process needs nothing more, and a call
+//! then carries no runtime. The music never depends on it: every failure
+//! (refused, dropped, garbage) is logged and retried with a backoff that
+//! doubles up to 5 s.
+
+use super::codec::{Decoder, Item, Message};
+use super::watch::ChannelWatch;
+use crate::engine::EventKind;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
+
+/// How to reach Asterisk and whom to follow.
+#[derive(Clone)]
+pub struct AmiConfig {
+    pub addr: String,
+    pub user: String,
+    /// Never logged, never on a command line (from a file or the environment).
+    pub secret: String,
+    pub channel: Option<String>,
+    pub uniqueid: Option<String>,
+    pub queue: Option<String>,
+    pub status_every: Duration,
+}
+
+impl std::fmt::Debug for AmiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmiConfig")
+            .field("addr", &self.addr)
+            .field("user", &self.user)
+            .field("secret", &"<hidden>")
+            .field("channel", &self.channel)
+            .finish()
+    }
+}
+
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const READ_TICK: Duration = Duration::from_secs(1);
+
+/// Starts the session thread; events for the call go to `tx`.
+pub fn spawn(cfg: AmiConfig, tx: SyncSender<EventKind>) -> std::io::Result<()> {
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("ami".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let _g = span.enter();
+            let mut watch = ChannelWatch::new(cfg.channel.as_deref(), cfg.uniqueid.as_deref());
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match session(&cfg, &mut watch, &tx) {
+                    Ok(Ended::CallOver) => return,
+                    Ok(Ended::Dropped) => {
+                        tracing::warn!(ami = %cfg.addr, "AMI connection closed; reconnecting");
+                        backoff = Duration::from_millis(100);
+                    }
+                    Err(e) => tracing::warn!(ami = %cfg.addr, "AMI: {e}; retrying in {backoff:?}"),
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        })?;
+    Ok(())
+}
+
+enum Ended {
+    /// The call is over (hangup seen, or nobody listens any more).
+    CallOver,
+    /// The server closed the connection after a good login.
+    Dropped,
+}
+
+fn session(cfg: &AmiConfig, watch: &mut ChannelWatch, tx: &SyncSender<EventKind>) -> Result<Ended, String> {
+    let addr = cfg
+        .addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{}: {e}", cfg.addr))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", cfg.addr))?;
+    let sock = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    sock.set_read_timeout(Some(READ_TICK))
+        .map_err(|e| e.to_string())?;
+    sock.set_nodelay(true).ok();
+    let mut conn = Conn {
+        sock,
+        decoder: Decoder::new(),
+        pending: Vec::new(),
+        next_id: 1,
+    };
+    let login = conn.send(
+        "Login",
+        &[
+            ("Username", &cfg.user),
+            ("Secret", &cfg.secret),
+            ("Events", "call,dtmf,agent"),
+        ],
+    )?;
+    let answer = conn.response(&login, Duration::from_secs(5))?;
+    if answer.get("Response") != Some("Success") {
+        return Err(format!(
+            "login refused: {}",
+            answer.get("Message").unwrap_or("no reason given")
+        ));
+    }
+    tracing::info!(ami = %cfg.addr, user = %cfg.user, "AMI logged in");
+    if let Some(ch) = &cfg.channel {
+        // Only this channel's events, when the user may set filters; the
+        // watch filters anyway, so a refusal costs bandwidth, not correctness.
+        let filter = format!("Channel: {}", regex_escape(ch));
+        let id = conn.send("Filter", &[("Operation", "Add"), ("Filter", &filter)])?;
+        if let Ok(r) = conn.response(&id, Duration::from_secs(2))
+            && r.get("Response") != Some("Success")
+        {
+            tracing::info!(
+                "AMI filter refused ({}): filtering here",
+                r.get("Message").unwrap_or("?")
+            );
+        }
+    }
+    let mut next_status = Instant::now();
+    loop {
+        if Instant::now() >= next_status {
+            let q: Vec<(&str, &str)> = cfg.queue.iter().map(|q| ("Queue", q.as_str())).collect();
+            conn.send("QueueStatus", &q)?;
+            next_status = Instant::now() + cfg.status_every;
+        }
+        let Some(items) = conn.read()? else {
+            return Ok(Ended::Dropped);
+        };
+        // Messages that came while waiting for a response are older: first.
+        let backlog = std::mem::take(&mut conn.pending).into_iter().map(Item::Message);
+        for item in backlog.chain(items) {
+            match item {
+                Item::Message(m) => {
+                    if let Some(e) = watch.on_message(&m) {
+                        let over = e == EventKind::Hangup;
+                        if tx.send(e).is_err() || over {
+                            return Ok(Ended::CallOver);
+                        }
+                    }
+                }
+                Item::Garbage(g) => tracing::warn!("AMI: not AMI: {:.80}", g),
+                Item::Banner(_) => {}
+            }
+        }
+    }
+}
+
+struct Conn {
+    sock: TcpStream,
+    decoder: Decoder,
+    /// Messages read while waiting for a response, handed on afterwards.
+    pending: Vec<Message>,
+    next_id: u64,
+}
+
+impl Conn {
+    fn send(&mut self, action: &str, fields: &[(&str, &str)]) -> Result<String, String> {
+        let id = self.next_id.to_string();
+        self.next_id += 1;
+        let mut m = Message::action(action, fields);
+        m.fields.push(("ActionID".into(), id.clone()));
+        self.sock
+            .write_all(&m.to_wire())
+            .map_err(|e| format!("send {action}: {e}"))?;
+        Ok(id)
+    }
+
+    /// Bytes read so far, as items; `None` when the server closed.
+    fn read(&mut self) -> Result<Option<Vec<Item>>, String> {
+        let mut buf = [0u8; 8192];
+        match self.sock.read(&mut buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => {
+                let mut out = Vec::new();
+                self.decoder.feed(&buf[..n], &mut out);
+                Ok(Some(out))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(Some(Vec::new()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Some(Vec::new())),
+            Err(e) => Err(format!("read: {e}")),
+        }
+    }
+
+    /// Waits for the response carrying `id`; other messages are kept.
+    fn response(&mut self, id: &str, limit: Duration) -> Result<Message, String> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            let Some(items) = self.read()? else {
+                return Err("connection closed".into());
+            };
+            for item in items {
+                if let Item::Message(m) = item {
+                    if m.get("Response").is_some() && m.get("ActionID") == Some(id) {
+                        return Ok(m);
+                    }
+                    self.pending.push(m);
+                }
+            }
+        }
+        Err("no response".into())
+    }
+}
+
+/// Asterisk filters are regular expressions: channel names contain `.`, `$`
+/// and the like, which must match literally.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The AMI secret: from a file (first line) or `HOLDMIX_AMI_SECRET`, never
+/// from the command line, where `ps` would show it.
+pub fn read_secret(file: Option<&std::path::Path>) -> Result<String, String> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("{}: cannot read the AMI secret: {e}", f.display()))?;
+        return Ok(text.lines().next().unwrap_or("").trim().to_string());
+    }
+    std::env::var("HOLDMIX_AMI_SECRET")
+        .map_err(|_| "no AMI secret: give --ami-secret-file or set HOLDMIX_AMI_SECRET".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_match_channel_names_literally() {
+        assert_eq!(
+            regex_escape("Local/200@test-00000002;2"),
+            "Local/200@test-00000002;2"
+        );
+        assert_eq!(regex_escape("SIP/a.b$1"), "SIP/a\\.b\\$1");
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        let cfg = AmiConfig {
+            addr: "127.0.0.1:5038".into(),
+            user: "holdmix".into(),
+            secret: "s3cret".into(),
+            channel: None,
+            uniqueid: None,
+            queue: None,
+            status_every: Duration::from_secs(10),
+        };
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+}
