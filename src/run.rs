@@ -79,8 +79,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     if let Some(src) = opts.events.as_deref() {
         spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone(), event_tx.clone());
     }
+    let (ami_tx, ami_rx) = mpsc::channel();
     if let Some(cfg) = &opts.ami
-        && let Err(e) = crate::ami::client::spawn(cfg.clone(), event_tx.clone())
+        && let Err(e) = crate::ami::client::spawn(cfg.clone(), event_tx.clone(), ami_rx)
     {
         tracing::error!("cannot start the AMI session: {e}");
     }
@@ -152,12 +153,21 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         } else {
             0
         };
-        if answer_balance && engine.take_requests().any(|r| r == Request::Balance) {
-            let at = engine.now();
-            engine.push(Event {
-                at,
-                kind: EventKind::Balance(BalanceAnswer::Failed),
-            });
+        for r in engine.take_requests().collect::<Vec<_>>() {
+            match r {
+                Request::Balance if answer_balance => {
+                    let at = engine.now();
+                    engine.push(Event {
+                        at,
+                        kind: EventKind::Balance(BalanceAnswer::Failed),
+                    });
+                }
+                Request::Balance => {}
+                // Nobody listens without --ami: the redirect is in the timeline only.
+                Request::Redirect(to) => {
+                    ami_tx.send(crate::ami::client::Command::Redirect(to)).ok();
+                }
+            }
         }
         let wall = (clock.elapsed().as_nanos() / frame.as_nanos()) as u64;
         let plan = pacer.plan(queued, wall);

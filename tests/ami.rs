@@ -169,9 +169,9 @@ fn legacy_dtmf_acts_once_per_press_and_only_for_received_digits() {
 /// and framing of the transcript, an answer to each action the client
 /// sends (`Response: Success` or, for a wrong secret, `Response: Error` /
 /// `Authentication failed` and a closed connection, as in
-/// session-badlogin.raw), then the transcript's events, one every 5 ms.
-/// Returns its port and a handle yielding the action names it received.
-fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+/// session-badlogin.raw), then the transcript's events, one every 10 ms.
+/// Returns its port and a handle yielding the actions it received.
+fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHandle<Vec<Message>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -205,7 +205,7 @@ fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHan
                 let Item::Message(m) = item else { continue };
                 let action = m.get("Action").unwrap_or("").to_string();
                 let id = m.get("ActionID").unwrap_or("").to_string();
-                actions.push(action.clone());
+                actions.push(m.clone());
                 let reply = if action == "Login" && m.get("Secret") != Some(secret) {
                     "Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n"
                 } else if action == "Login" {
@@ -225,7 +225,7 @@ fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHan
                 sock.write_all(format!("{}\r\n\r\n", events[next_event]).as_bytes())
                     .ok();
                 next_event += 1;
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
         actions
@@ -233,18 +233,27 @@ fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHan
     (port, handle)
 }
 
+fn names(actions: &[Message]) -> Vec<&str> {
+    actions.iter().map(|m| m.get("Action").unwrap_or("")).collect()
+}
+
 fn run_with_ami(dir: &std::path::Path, port: u16, secret: &str, channel: &str) -> std::process::Child {
+    run_with_ami_args(dir, port, secret, channel, &[])
+}
+
+fn run_with_ami_args(
+    dir: &std::path::Path,
+    port: u16,
+    secret: &str,
+    channel: &str,
+    extra: &[&str],
+) -> std::process::Child {
     crate::common::holdmix(dir)
         .arg("--log")
         .arg(dir.join("run.log"))
-        .args([
-            "run",
-            "--ami",
-            &format!("127.0.0.1:{port}"),
-            "--channel",
-            channel,
-            "--timeline",
-        ])
+        .args(["run", "--ami", &format!("127.0.0.1:{port}"), "--channel", channel])
+        .args(extra)
+        .arg("--timeline")
         .arg(dir.join("tl.jsonl"))
         .env("HOLDMIX_AMI_SECRET", secret)
         .stdin(std::process::Stdio::null())
@@ -266,9 +275,10 @@ fn run_follows_its_call_over_ami_until_music_on_hold_stops() {
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
     assert!(!reader.join().expect("reader").is_empty(), "audio flowed");
-    let actions = server.join().expect("server");
+    let received = server.join().expect("server");
+    let actions = names(&received);
     assert_eq!(&actions[..2], ["Login", "Filter"], "{actions:?}");
-    assert!(actions.contains(&"QueueStatus".to_string()), "{actions:?}");
+    assert!(actions.contains(&"QueueStatus"), "{actions:?}");
     let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
     let digits: Vec<&str> = crate::common::events(&tl, "dtmf")
         .iter()
@@ -294,11 +304,42 @@ fn a_refused_login_keeps_the_music_and_never_logs_the_secret() {
         reader.join().expect("reader").len() >= 320 * 50,
         "the stream went on"
     );
-    assert_eq!(server.join().expect("server"), ["Login"]);
+    assert_eq!(names(&server.join().expect("server")), ["Login"]);
     let log = crate::common::log_text(dir.path());
     assert!(log.contains("login refused: Authentication failed"), "{log}");
     assert!(
         !log.contains("wrong-secret-xyz"),
         "the secret is in the log:\n{log}"
     );
+}
+
+#[test]
+fn a_redirect_key_sends_the_caller_to_the_dialplan() {
+    let dir = crate::common::tempdir();
+    let pl = crate::common::playlist(
+        dir.path(),
+        "callback.toml",
+        "[keys]\n1 = { action = \"redirect\", to = \"callback,s,1\" }\n",
+    );
+    let (port, server) = serve("session-queue-dtmf.raw", "pw");
+    let mut child = run_with_ami_args(
+        dir.path(),
+        port,
+        "pw",
+        ALICE,
+        &["--playlist", pl.to_str().expect("path")],
+    );
+    let reader = crate::common::drain(&mut child);
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
+    assert!(status.success());
+    reader.join().expect("reader");
+    let actions = server.join().expect("server");
+    let redirect = actions
+        .iter()
+        .find(|m| m.get("Action") == Some("Redirect"))
+        .unwrap_or_else(|| panic!("no Redirect in {:?}", names(&actions)));
+    assert_eq!(redirect.get("Channel"), Some(ALICE));
+    assert_eq!(redirect.get("Context"), Some("callback"));
+    assert_eq!(redirect.get("Exten"), Some("s"));
+    assert_eq!(redirect.get("Priority"), Some("1"));
 }

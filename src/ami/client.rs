@@ -14,7 +14,7 @@ use super::watch::ChannelWatch;
 use crate::engine::EventKind;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 /// How to reach Asterisk and whom to follow.
@@ -45,8 +45,16 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_TICK: Duration = Duration::from_secs(1);
 
-/// Starts the session thread; events for the call go to `tx`.
-pub fn spawn(cfg: AmiConfig, tx: SyncSender<EventKind>) -> std::io::Result<()> {
+/// What the call asks of Asterisk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Send the caller to this dialplan place (AMI `Redirect`).
+    Redirect(crate::scenario::Redirect),
+}
+
+/// Starts the session thread; events for the call go to `tx`, commands
+/// come from `commands` (sent within a second, at the next read tick).
+pub fn spawn(cfg: AmiConfig, tx: SyncSender<EventKind>, commands: Receiver<Command>) -> std::io::Result<()> {
     let span = tracing::Span::current();
     std::thread::Builder::new()
         .name("ami".into())
@@ -56,7 +64,7 @@ pub fn spawn(cfg: AmiConfig, tx: SyncSender<EventKind>) -> std::io::Result<()> {
             let mut watch = ChannelWatch::new(cfg.channel.as_deref(), cfg.uniqueid.as_deref());
             let mut backoff = Duration::from_millis(100);
             loop {
-                match session(&cfg, &mut watch, &tx) {
+                match session(&cfg, &mut watch, &tx, &commands) {
                     Ok(Ended::CallOver) => return,
                     Ok(Ended::Dropped) => {
                         tracing::warn!(ami = %cfg.addr, "AMI connection closed; reconnecting");
@@ -78,7 +86,12 @@ enum Ended {
     Dropped,
 }
 
-fn session(cfg: &AmiConfig, watch: &mut ChannelWatch, tx: &SyncSender<EventKind>) -> Result<Ended, String> {
+fn session(
+    cfg: &AmiConfig,
+    watch: &mut ChannelWatch,
+    tx: &SyncSender<EventKind>,
+    commands: &Receiver<Command>,
+) -> Result<Ended, String> {
     let addr = cfg
         .addr
         .to_socket_addrs()
@@ -131,6 +144,32 @@ fn session(cfg: &AmiConfig, watch: &mut ChannelWatch, tx: &SyncSender<EventKind>
             let q: Vec<(&str, &str)> = cfg.queue.iter().map(|q| ("Queue", q.as_str())).collect();
             conn.send("QueueStatus", &q)?;
             next_status = Instant::now() + cfg.status_every;
+        }
+        for c in commands.try_iter() {
+            match c {
+                Command::Redirect(to) => {
+                    let Some(ch) = &cfg.channel else {
+                        tracing::warn!(
+                            "redirect to {},{},{}: no --channel to redirect",
+                            to.context,
+                            to.exten,
+                            to.priority
+                        );
+                        continue;
+                    };
+                    let prio = to.priority.to_string();
+                    conn.send(
+                        "Redirect",
+                        &[
+                            ("Channel", ch),
+                            ("Context", &to.context),
+                            ("Exten", &to.exten),
+                            ("Priority", &prio),
+                        ],
+                    )?;
+                    tracing::info!(context = %to.context, exten = %to.exten, "caller redirected");
+                }
+            }
         }
         let Some(items) = conn.read()? else {
             return Ok(Ended::Dropped);
