@@ -165,72 +165,103 @@ fn legacy_dtmf_acts_once_per_press_and_only_for_received_digits() {
     assert_eq!(got, [EventKind::Dtmf('5'), EventKind::Dtmf('*')]);
 }
 
-/// A loopback AMI server that speaks what Asterisk 22 speaks: the banner
-/// and framing of the transcript, an answer to each action the client
-/// sends (`Response: Success` or, for a wrong secret, `Response: Error` /
-/// `Authentication failed` and a closed connection, as in
-/// session-badlogin.raw), then the transcript's events, one every 10 ms.
-/// Returns its port and a handle yielding the actions it received.
+/// The events of a transcript, each as it goes on the wire.
+fn transcript_events(name: &str) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(&transcript(name)).into_owned();
+    text.split("\r\n\r\n")
+        .filter(|m| m.starts_with("Event: "))
+        .map(|m| format!("{m}\r\n\r\n").into_bytes())
+        .collect()
+}
+
+/// A loopback AMI server that speaks what Asterisk 22 speaks: the banner,
+/// an answer to each action the client sends (`Response: Success`, or for
+/// a wrong secret `Response: Error` / `Authentication failed` and a closed
+/// connection, as in session-badlogin.raw), then the transcript's events,
+/// one every 10 ms. Returns its port and the actions it received.
 fn serve(name: &'static str, secret: &'static str) -> (u16, std::thread::JoinHandle<Vec<Message>>) {
+    serve_script(secret, vec![transcript_events(name)])
+}
+
+/// Like [`serve`], for a scripted server: each connection, once logged in,
+/// gets its chunks (10 ms apart); all but the last connection are then
+/// closed by the server, which accepts the client's next one.
+fn serve_script(
+    secret: &'static str,
+    connections: Vec<Vec<Vec<u8>>>,
+) -> (u16, std::thread::JoinHandle<Vec<Message>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
-        let bytes = transcript(name);
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let (banner, rest) = text.split_once("\r\n").expect("banner");
-        let events: Vec<&str> = rest
-            .split("\r\n\r\n")
-            .filter(|m| m.starts_with("Event: "))
-            .collect();
-        let (mut sock, _) = listener.accept().expect("accept");
-        sock.set_read_timeout(Some(Duration::from_millis(20)))
-            .expect("timeout");
-        sock.write_all(format!("{banner}\r\n").as_bytes())
-            .expect("banner");
         let mut actions = Vec::new();
-        let mut decoder = Decoder::new();
-        let mut next_event = 0;
-        let mut logged_in = false;
-        let started = std::time::Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            let mut buf = [0u8; 4096];
-            let mut items = Vec::new();
-            match sock.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => decoder.feed(&buf[..n], &mut items),
-                Err(_) => {}
-            }
-            for item in items {
-                let Item::Message(m) = item else { continue };
-                let action = m.get("Action").unwrap_or("").to_string();
-                let id = m.get("ActionID").unwrap_or("").to_string();
-                actions.push(m.clone());
-                let reply = if action == "Login" && m.get("Secret") != Some(secret) {
-                    "Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n"
-                } else if action == "Login" {
-                    logged_in = true;
-                    "Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
-                } else if action == "Filter" {
-                    "Response: Success\r\nActionID: {id}\r\nMessage: Filter Added Successfully\r\n\r\n"
-                } else {
-                    "Response: Success\r\nActionID: {id}\r\nMessage: Queue status will follow\r\n\r\n"
-                };
-                sock.write_all(reply.replace("{id}", &id).as_bytes()).ok();
-                if !logged_in {
-                    return actions;
+        let count = connections.len();
+        for (n, chunks) in connections.into_iter().enumerate() {
+            let (mut sock, _) = listener.accept().expect("accept");
+            sock.set_read_timeout(Some(Duration::from_millis(10)))
+                .expect("timeout");
+            sock.write_all(b"Asterisk Call Manager/11.0.0\r\n")
+                .expect("banner");
+            let mut decoder = Decoder::new();
+            let mut chunks = chunks.into_iter();
+            let mut logged_in = false;
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                let mut buf = [0u8; 4096];
+                let mut items = Vec::new();
+                match sock.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(k) => decoder.feed(&buf[..k], &mut items),
+                    Err(_) => {}
                 }
-            }
-            if logged_in && next_event < events.len() {
-                sock.write_all(format!("{}\r\n\r\n", events[next_event]).as_bytes())
-                    .ok();
-                next_event += 1;
-                std::thread::sleep(Duration::from_millis(10));
+                for item in items {
+                    let Item::Message(m) = item else { continue };
+                    let action = m.get("Action").unwrap_or("").to_string();
+                    let id = m.get("ActionID").unwrap_or("").to_string();
+                    actions.push(m.clone());
+                    let message = match action.as_str() {
+                        "Login" if m.get("Secret") != Some(secret) => "Authentication failed",
+                        "Login" => "Authentication accepted",
+                        "Filter" => "Filter Added Successfully",
+                        _ => "Queue status will follow",
+                    };
+                    let response = if message == "Authentication failed" {
+                        "Error"
+                    } else {
+                        "Success"
+                    };
+                    let reply =
+                        format!("Response: {response}\r\nActionID: {id}\r\nMessage: {message}\r\n\r\n");
+                    sock.write_all(reply.as_bytes()).ok();
+                    if response == "Error" {
+                        return actions;
+                    }
+                    logged_in |= action == "Login";
+                }
+                if logged_in {
+                    match chunks.next() {
+                        Some(c) => {
+                            sock.write_all(&c).ok();
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        // Drop the client; it must come back.
+                        None if n + 1 < count => break,
+                        None => {}
+                    }
+                }
             }
         }
         actions
     });
     (port, handle)
+}
+
+/// The digits of the timeline's `dtmf` entries, in order.
+fn digits_of(tl: &[serde_json::Value]) -> Vec<String> {
+    crate::common::events(tl, "dtmf")
+        .iter()
+        .map(|e| e["digit"].as_str().expect("digit").to_string())
+        .collect()
 }
 
 fn names(actions: &[Message]) -> Vec<&str> {
@@ -280,10 +311,7 @@ fn run_follows_its_call_over_ami_until_music_on_hold_stops() {
     assert_eq!(&actions[..2], ["Login", "Filter"], "{actions:?}");
     assert!(actions.contains(&"QueueStatus"), "{actions:?}");
     let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
-    let digits: Vec<&str> = crate::common::events(&tl, "dtmf")
-        .iter()
-        .map(|e| e["digit"].as_str().expect("digit"))
-        .collect();
+    let digits = digits_of(&tl);
     assert_eq!(digits, ["1", "2", "#"]);
     assert_eq!(crate::common::events(&tl, "position")[0]["value"], 1);
     assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
@@ -342,4 +370,86 @@ fn a_redirect_key_sends_the_caller_to_the_dialplan() {
     assert_eq!(redirect.get("Context"), Some("callback"));
     assert_eq!(redirect.get("Exten"), Some("s"));
     assert_eq!(redirect.get("Priority"), Some("1"));
+}
+
+#[test]
+fn after_a_dropped_connection_the_session_comes_back_and_the_music_never_stops() {
+    let dir = crate::common::tempdir();
+    let events = transcript_events("session-queue-dtmf.raw");
+    // Cut the session just before Alice's second key; the rest comes on the
+    // next connection.
+    let cut = events
+        .iter()
+        .position(|e| {
+            String::from_utf8_lossy(e).contains("Event: DTMFBegin")
+                && String::from_utf8_lossy(e).contains("Digit: 2")
+        })
+        .expect("second key");
+    let (first, second) = events.split_at(cut);
+    let (port, server) = serve_script("pw", vec![first.to_vec(), second.to_vec()]);
+    let started = std::time::Instant::now();
+    let mut child = run_with_ami(dir.path(), port, "pw", ALICE);
+    let reader = crate::common::drain(&mut child);
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(20));
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(status.success());
+    let bytes = reader.join().expect("reader").len();
+    // Real time all along: no gap while AMI was away (within the lead).
+    assert!(
+        bytes as f64 >= (elapsed - 0.3) * 16_000.0,
+        "{bytes} bytes in {elapsed:.2} s"
+    );
+    assert_eq!(
+        names(&server.join().expect("server"))
+            .iter()
+            .filter(|a| **a == "Login")
+            .count(),
+        2
+    );
+    let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+    let digits = digits_of(&tl);
+    assert_eq!(digits, ["1", "2", "#"]);
+    let log = crate::common::log_text(dir.path());
+    assert!(log.contains("AMI connection closed; reconnecting"), "{log}");
+}
+
+#[test]
+fn garbage_a_huge_line_and_a_slow_drip_cost_nothing() {
+    let dir = crate::common::tempdir();
+    let mut chunks: Vec<Vec<u8>> = vec![
+        b"\xff\xfe\x00 not AMI at all \xc3\x28\r\n\r\n".to_vec(),
+        vec![b'x'; 1 << 20],
+        b"\r\n\r\n".to_vec(),
+    ];
+    // Alice's key 7, one byte at a time.
+    let key = format!("Event: DTMFEnd\r\nChannel: {ALICE}\r\nDigit: 7\r\nDirection: Received\r\n\r\n");
+    chunks.extend(key.bytes().map(|b| vec![b]));
+    chunks.push(format!("Event: Hangup\r\nChannel: {ALICE}\r\n\r\n").into_bytes());
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let mut child = run_with_ami(dir.path(), port, "pw", ALICE);
+    let pid = child.id();
+    let reader = crate::common::drain(&mut child);
+    let mut hwm_kib = 0u64;
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("try_wait").is_none() && started.elapsed() < Duration::from_secs(20) {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let v = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            hwm_kib = hwm_kib.max(v);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(1));
+    assert!(status.success(), "the hangup after the drip ended the run");
+    assert!(!reader.join().expect("reader").is_empty());
+    server.join().expect("server");
+    assert!(hwm_kib < 40 * 1024, "peak memory {hwm_kib} KiB");
+    let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+    let digits = digits_of(&tl);
+    assert_eq!(digits, ["7"], "the dripped key arrived whole");
+    let log = crate::common::log_text(dir.path());
+    assert!(log.contains("not AMI"), "garbage is reported: {log}");
 }
