@@ -88,14 +88,15 @@ pub struct RunArgs {
 /// Who the call is; every log line carries it.
 #[derive(Debug, Args, Default, Clone)]
 pub struct Identity {
-    /// The call's Asterisk Uniqueid.
-    #[arg(long, value_name = "ID")]
+    /// The call's Asterisk Uniqueid [fallback: $UNIQUEID, as the old hack used].
+    #[arg(long, value_name = "ID", env = "UNIQUEID")]
     pub uniqueid: Option<String>,
-    /// The caller's number.
-    #[arg(long, value_name = "NUMBER")]
+    /// The caller's number [fallback: $PHONE]. With --ami it is confirmed with
+    /// Asterisk before anything personal is said.
+    #[arg(long, value_name = "NUMBER", env = "PHONE")]
     pub caller: Option<String>,
-    /// The caller's channel name.
-    #[arg(long, value_name = "NAME")]
+    /// The caller's channel name [fallback: $CHANNEL].
+    #[arg(long, value_name = "NAME", env = "CHANNEL")]
     pub channel: Option<String>,
     /// The queue the caller waits in.
     #[arg(long, value_name = "NAME")]

@@ -39,6 +39,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         secret,
                         channel: id.channel.clone(),
                         uniqueid: id.uniqueid.clone(),
+                        caller: id.caller.clone(),
                         queue: id.queue.clone(),
                         status_every: std::time::Duration::from_secs(10),
                     }),

@@ -219,21 +219,23 @@ fn serve_script(
                     let action = m.get("Action").unwrap_or("").to_string();
                     let id = m.get("ActionID").unwrap_or("").to_string();
                     actions.push(m.clone());
-                    let message = match action.as_str() {
-                        "Login" if m.get("Secret") != Some(secret) => "Authentication failed",
-                        "Login" => "Authentication accepted",
-                        "Filter" => "Filter Added Successfully",
-                        _ => "Queue status will follow",
+                    let (response, message) = match action.as_str() {
+                        "Login" if m.get("Secret") != Some(secret) => ("Error", "Authentication failed"),
+                        "Login" => ("Success", "Authentication accepted"),
+                        "Filter" => ("Success", "Filter Added Successfully"),
+                        "Getvar" if m.get("Channel") != Some(ALICE) => ("Error", "No such channel"),
+                        _ => ("Success", "Queue status will follow"),
                     };
-                    let response = if message == "Authentication failed" {
-                        "Error"
+                    // Getvar answers as in session-queue-dtmf.raw: Variable and Value.
+                    let reply = if action == "Getvar" && response == "Success" {
+                        format!(
+                            "Response: Success\r\nActionID: {id}\r\nVariable: CALLERID(num)\r\nValue: 79001112233\r\n\r\n"
+                        )
                     } else {
-                        "Success"
+                        format!("Response: {response}\r\nActionID: {id}\r\nMessage: {message}\r\n\r\n")
                     };
-                    let reply =
-                        format!("Response: {response}\r\nActionID: {id}\r\nMessage: {message}\r\n\r\n");
                     sock.write_all(reply.as_bytes()).ok();
-                    if response == "Error" {
+                    if response == "Error" && action == "Login" {
                         return actions;
                     }
                     logged_in |= action == "Login";
@@ -452,4 +454,60 @@ fn garbage_a_huge_line_and_a_slow_drip_cost_nothing() {
     assert_eq!(digits, ["7"], "the dripped key arrived whole");
     let log = crate::common::log_text(dir.path());
     assert!(log.contains("not AMI"), "garbage is reported: {log}");
+}
+
+#[test]
+fn an_identity_asterisk_does_not_confirm_gets_nothing_personal() {
+    // Two generators started with swapped environments (Asterisk's ENV() is
+    // process-wide): both follow Alice's channel, one was given Bob's
+    // number. Alice presses 2 (say-balance) in the transcript.
+    let dir = crate::common::tempdir();
+    let pl = crate::common::playlist(
+        dir.path(),
+        "balance.toml",
+        &format!(
+            "[prompts]\nfrom = {:?}\n\n[announce.balance]\nsay = [\"your-balance-is\"]\nfailed = [\"service-unavailable\"]\n\n[keys]\n2 = {{ action = \"say-balance\" }}\n",
+            root().join("sample-audio/prompts/en").to_str().expect("path")
+        ),
+    );
+    for (phone, confirmed) in [("79004445566", false), ("79001112233", true)] {
+        let sub = dir.path().join(phone);
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let (port, server) = serve("session-queue-dtmf.raw", "pw");
+        let mut child = crate::common::holdmix(&sub)
+            .arg("--log")
+            .arg(sub.join("run.log"))
+            .args([
+                "run",
+                "--ami",
+                &format!("127.0.0.1:{port}"),
+                "--playlist",
+                pl.to_str().expect("path"),
+            ])
+            .arg("--timeline")
+            .arg(sub.join("tl.jsonl"))
+            .env("HOLDMIX_AMI_SECRET", "pw")
+            .env("CHANNEL", ALICE)
+            .env("PHONE", phone)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn run");
+        let reader = crate::common::drain(&mut child);
+        let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
+        assert!(status.success());
+        reader.join().expect("reader");
+        server.join().expect("server");
+        let tl = crate::common::timeline(&sub.join("tl.jsonl"));
+        let identity = crate::common::events(&tl, "identity");
+        assert_eq!(identity[0]["verified"], confirmed, "{phone}");
+        let asked = !crate::common::events(&tl, "request").is_empty();
+        assert_eq!(
+            asked, confirmed,
+            "{phone}: a balance lookup only for a confirmed caller"
+        );
+        let log = crate::common::log_text(&sub);
+        assert_eq!(log.contains("identity not confirmed"), !confirmed, "{log}");
+    }
 }

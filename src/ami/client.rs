@@ -26,6 +26,8 @@ pub struct AmiConfig {
     pub secret: String,
     pub channel: Option<String>,
     pub uniqueid: Option<String>,
+    /// The caller number this process was given (to confirm with Asterisk).
+    pub caller: Option<String>,
     pub queue: Option<String>,
     pub status_every: Duration,
 }
@@ -138,6 +140,10 @@ fn session(
             );
         }
     }
+    let verified = confirm_identity(cfg, &mut conn);
+    if tx.send(EventKind::Identity(verified)).is_err() {
+        return Ok(Ended::CallOver);
+    }
     let mut next_status = Instant::now();
     loop {
         if Instant::now() >= next_status {
@@ -175,8 +181,8 @@ fn session(
             return Ok(Ended::Dropped);
         };
         // Messages that came while waiting for a response are older: first.
-        let backlog = std::mem::take(&mut conn.pending).into_iter().map(Item::Message);
-        for item in backlog.chain(items) {
+        let backlog = std::mem::take(&mut conn.pending);
+        for item in backlog.into_iter().chain(items) {
             match item {
                 Item::Message(m) => {
                     if let Some(e) = watch.on_message(&m) {
@@ -193,11 +199,45 @@ fn session(
     }
 }
 
+/// Asks Asterisk whether the channel exists and carries the caller number
+/// this process was given. `ENV()` is process-wide in Asterisk, so a
+/// generator can inherit another call's number; unconfirmed, nothing
+/// personal is said.
+fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> bool {
+    let Some(ch) = &cfg.channel else {
+        tracing::warn!("no --channel to confirm the call's identity: no personal announcements");
+        return false;
+    };
+    let answer = conn
+        .send("Getvar", &[("Channel", ch), ("Variable", "CALLERID(num)")])
+        .and_then(|id| conn.response(&id, Duration::from_secs(2)));
+    let verdict = match &answer {
+        Ok(r) if r.get("Response") == Some("Success") => match (&cfg.caller, r.get("Value")) {
+            (Some(mine), Some(theirs)) if mine != theirs => {
+                Err(format!("the channel's caller is not {mine}"))
+            }
+            _ => Ok(()),
+        },
+        Ok(r) => Err(r.get("Message").unwrap_or("refused").to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    match verdict {
+        Ok(()) => {
+            tracing::info!(channel = %ch, "identity confirmed");
+            true
+        }
+        Err(why) => {
+            tracing::warn!(channel = %ch, "identity not confirmed ({why}): no personal announcements");
+            false
+        }
+    }
+}
+
 struct Conn {
     sock: TcpStream,
     decoder: Decoder,
-    /// Messages read while waiting for a response, handed on afterwards.
-    pending: Vec<Message>,
+    /// Items read while waiting for a response, handed on afterwards.
+    pending: Vec<Item>,
     next_id: u64,
 }
 
@@ -236,23 +276,30 @@ impl Conn {
         }
     }
 
-    /// Waits for the response carrying `id`; other messages are kept.
+    /// Waits for the response carrying `id`; everything else read on the
+    /// way (events, garbage, even what came in the same read after the
+    /// response) is kept, in order, for the session loop.
     fn response(&mut self, id: &str, limit: Duration) -> Result<Message, String> {
         let until = Instant::now() + limit;
-        while Instant::now() < until {
+        let mut found = None;
+        while found.is_none() && Instant::now() < until {
             let Some(items) = self.read()? else {
                 return Err("connection closed".into());
             };
             for item in items {
-                if let Item::Message(m) = item {
-                    if m.get("Response").is_some() && m.get("ActionID") == Some(id) {
-                        return Ok(m);
+                match item {
+                    Item::Message(m)
+                        if found.is_none()
+                            && m.get("Response").is_some()
+                            && m.get("ActionID") == Some(id) =>
+                    {
+                        found = Some(m);
                     }
-                    self.pending.push(m);
+                    other => self.pending.push(other),
                 }
             }
         }
-        Err("no response".into())
+        found.ok_or_else(|| "no response".into())
     }
 }
 
@@ -302,6 +349,7 @@ mod tests {
             secret: "s3cret".into(),
             channel: None,
             uniqueid: None,
+            caller: None,
             queue: None,
             status_every: Duration::from_secs(10),
         };

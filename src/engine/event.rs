@@ -13,6 +13,9 @@ pub enum EventKind {
     Position(u32),
     /// The queue's average hold time (AMI `QueueParams` `Holdtime`).
     Holdtime(Duration),
+    /// Whether the call's identity (channel and caller number) was confirmed
+    /// by Asterisk. Unconfirmed: nothing personal is said (no balance).
+    Identity(bool),
     /// The answer to a balance lookup.
     Balance(BalanceAnswer),
     /// Read the playlist again (or this other file) and switch to it, if valid.

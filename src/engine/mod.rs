@@ -110,6 +110,9 @@ pub struct Engine {
     dissuaded: bool,
     last_said: Option<(Vec<SourceId>, Arc<str>)>,
     redirect_after_prompt: Option<Redirect>,
+    /// Personal announcements (balance) allowed: false once Asterisk said
+    /// the identity given is not this call's.
+    personal: bool,
     requests: VecDeque<Request>,
     timezone: Option<crate::scenario::Zone>,
     wall_start: DateTime<Utc>,
@@ -157,6 +160,7 @@ impl Engine {
             dissuaded: false,
             last_said: None,
             redirect_after_prompt: None,
+            personal: true,
             requests: VecDeque::with_capacity(REQUEST_LIMIT),
             timezone: scenario.timezone.clone(),
             wall_start: Utc::now(),
@@ -478,6 +482,10 @@ impl Engine {
                     }
                 }
                 EventKind::Holdtime(h) => self.queue.set_holdtime(h),
+                EventKind::Identity(verified) => {
+                    self.personal = verified;
+                    self.scratch.push(TimelineEvent::Identity { verified });
+                }
                 // Drivers read the file and call `reload`; nothing to do here.
                 EventKind::Reload(_) => {}
                 EventKind::Balance(answer) => self.say_balance(&answer),
@@ -529,6 +537,10 @@ impl Engine {
             }
             Action::SayPosition => self.say_position(now, priority),
             Action::SayWait => self.say_wait(priority),
+            Action::SayBalance if !self.personal => {
+                // Whose balance would it be? Never another caller's.
+                self.say_balance(&BalanceAnswer::Failed);
+            }
             Action::SayBalance => {
                 self.scratch.push(TimelineEvent::Request {
                     what: Arc::from("balance"),

@@ -52,6 +52,10 @@ pub enum TimelineEvent {
     Request {
         what: Arc<str>,
     },
+    /// The call's identity checked with Asterisk.
+    Identity {
+        verified: bool,
+    },
     /// A new version of the playlist: applied (`ok`), or refused and the
     /// old one kept.
     Reload {
