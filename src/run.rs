@@ -322,9 +322,14 @@ fn spawn_event_reader(
                 }
             }
         };
-        // Bounded lines: a runaway writer cannot make us buffer without limit.
-        for (n, line) in input.split(b'\n').enumerate() {
-            let Ok(line) = line else { break };
+        let mut lines = BoundedLines::new(input);
+        let mut n = 0usize;
+        while let Some(line) = lines.next_line() {
+            n += 1;
+            let Some(line) = line else {
+                tracing::warn!("events line {n}: longer than {MAX_EVENT_LINE} bytes, skipped");
+                continue;
+            };
             let text = String::from_utf8_lossy(&line);
             let text = text.trim();
             if text.is_empty() || text.starts_with('#') {
@@ -333,19 +338,66 @@ fn spawn_event_reader(
             match EventKind::parse(text) {
                 Ok(EventKind::Reload(path)) => match path.map(PathBuf::from).or_else(|| playlist.clone()) {
                     Some(p) => crate::watch::reload_now(&p, &reloads),
-                    None => tracing::warn!("events line {}: no playlist to reload", n + 1),
+                    None => tracing::warn!("events line {n}: no playlist to reload"),
                 },
                 Ok(kind) => {
                     if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(kind) {
                         break;
                     }
                 }
-                Err(e) => tracing::warn!("events line {}: {e:#}", n + 1),
+                Err(e) => tracing::warn!("events line {n}: {e:#}"),
             }
         }
     });
     if let Err(e) = spawned {
         tracing::error!("cannot start the event reader: {e}");
+    }
+}
+
+/// Longest event line kept (`dtmf 3` is 6 bytes; a path for `reload` fits).
+const MAX_EVENT_LINE: usize = 4096;
+
+/// Lines of at most [`MAX_EVENT_LINE`] bytes: a writer that never sends a
+/// newline cannot make the reader buffer without limit (`BufRead::split`
+/// would). `Some(None)` is a line that was too long and skipped.
+struct BoundedLines<R: BufRead> {
+    input: R,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    fn new(input: R) -> Self {
+        BoundedLines { input }
+    }
+
+    fn next_line(&mut self) -> Option<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            let buf = match self.input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return None,
+            };
+            if buf.is_empty() {
+                // End of input: a last line without a newline still counts.
+                return (!line.is_empty() || too_long).then_some((!too_long).then_some(line));
+            }
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], Some(i + 1)),
+                None => (buf, None),
+            };
+            if line.len() + chunk.len() > MAX_EVENT_LINE {
+                too_long = true;
+                line.clear();
+            } else if !too_long {
+                line.extend_from_slice(chunk);
+            }
+            let used = done.unwrap_or(buf.len());
+            self.input.consume(used);
+            if done.is_some() {
+                return Some((!too_long).then_some(line));
+            }
+        }
     }
 }
 
@@ -367,4 +419,22 @@ fn write_frames(fd: i32, bytes: &[u8], frame_bytes: usize) -> std::io::Result<us
         }
     }
     Ok(done / frame_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_skipped_not_buffered() {
+        let mut input = b"dtmf 1\n".to_vec();
+        input.extend(vec![b'x'; MAX_EVENT_LINE * 3]);
+        input.extend(b"\ndtmf 2\nlast");
+        let mut lines = BoundedLines::new(std::io::BufReader::with_capacity(64, &input[..]));
+        assert_eq!(lines.next_line(), Some(Some(b"dtmf 1".to_vec())));
+        assert_eq!(lines.next_line(), Some(None));
+        assert_eq!(lines.next_line(), Some(Some(b"dtmf 2".to_vec())));
+        assert_eq!(lines.next_line(), Some(Some(b"last".to_vec())));
+        assert_eq!(lines.next_line(), None);
+    }
 }
