@@ -44,6 +44,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Say a value (number, ordinal, money, digits, duration) through a sound map.
     Say(SayArgs),
+    /// Hold one AMI session for the host and hand each generator its call's events.
+    Hub(HubArgs),
     /// Check playlists: every problem with file:line:column and a hint.
     /// Exit status 0 when clean (warnings allowed), 1 with errors.
     Check(CheckArgs),
@@ -83,6 +85,25 @@ pub struct RunArgs {
     /// Never give the secret itself on the command line: `ps` shows it.
     #[arg(long, value_name = "FILE")]
     pub ami_secret_file: Option<PathBuf>,
+    /// Take the call's AMI events from a `holdmix hub` at this socket
+    /// (falls back to --ami when no hub answers).
+    #[arg(long, value_name = "PATH")]
+    pub hub: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Asterisk's manager interface, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5038")]
+    pub ami: String,
+    #[arg(long, value_name = "USER", default_value = "holdmix")]
+    pub ami_user: String,
+    /// File whose first line is the AMI secret [default: $HOLDMIX_AMI_SECRET].
+    #[arg(long, value_name = "FILE")]
+    pub ami_secret_file: Option<PathBuf>,
+    /// Where generators connect (`run --hub PATH`); created mode 0660.
+    #[arg(long, value_name = "PATH", default_value = "/run/holdmix/hub.sock")]
+    pub socket: PathBuf,
 }
 
 /// Who the call is; every log line carries it.

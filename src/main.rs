@@ -56,6 +56,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeline: args.timeline,
                 lead: args.lead,
                 ami,
+                hub: args.hub.clone(),
+                channel: id.channel.clone(),
+                uniqueid: id.uniqueid.clone(),
             };
             // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
             holdmix::run::run(&opts, &cache)?;
@@ -77,6 +80,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let _g = span.enter();
             let summary = holdmix::render::render(&opts, &cache)?;
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hub(args) => {
+            let secret = holdmix::ami::client::read_secret(args.ami_secret_file.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            holdmix::ami::hub::run(&holdmix::ami::hub::HubConfig {
+                ami: args.ami,
+                user: args.ami_user,
+                secret,
+                socket: args.socket,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Say(args) => {

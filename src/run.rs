@@ -49,6 +49,10 @@ pub struct RunOptions {
     pub lead: Option<Duration>,
     /// This call's events from Asterisk's manager interface.
     pub ami: Option<crate::ami::client::AmiConfig>,
+    /// A `holdmix hub` socket to take the call's events from.
+    pub hub: Option<PathBuf>,
+    pub channel: Option<String>,
+    pub uniqueid: Option<String>,
 }
 
 /// Runs until a signal, a hangup event, or the reader going away. Returns the
@@ -80,10 +84,29 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone(), event_tx.clone());
     }
     let (ami_tx, ami_rx) = mpsc::channel();
-    if let Some(cfg) = &opts.ami
-        && let Err(e) = crate::ami::client::spawn(cfg.clone(), event_tx.clone(), ami_rx)
-    {
-        tracing::error!("cannot start the AMI session: {e}");
+    let hub = opts
+        .hub
+        .as_deref()
+        .and_then(|h| crate::ami::hub::subscribe(h, opts.channel.as_deref(), opts.uniqueid.as_deref()));
+    if opts.hub.is_some() && hub.is_none() {
+        tracing::warn!("no hub answers: using a session of our own");
+    }
+    let started = match hub {
+        Some(stream) => crate::ami::client::spawn_via_hub(
+            stream,
+            opts.channel.clone(),
+            opts.uniqueid.clone(),
+            opts.ami.clone(),
+            event_tx.clone(),
+            ami_rx,
+        ),
+        None => match &opts.ami {
+            Some(cfg) => crate::ami::client::spawn(cfg.clone(), event_tx.clone(), ami_rx),
+            None => Ok(()),
+        },
+    };
+    if let Err(e) = started {
+        tracing::error!("cannot start following the call: {e}");
     }
     drop(event_tx);
     if let Some(p) = &opts.playlist

@@ -266,6 +266,18 @@ fn digits_of(tl: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
+/// Starts a `run` with its audio drained like Asterisk reads it.
+fn start(cmd: &mut std::process::Command) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    let reader = crate::common::drain(&mut child);
+    (child, reader)
+}
+
 fn names(actions: &[Message]) -> Vec<&str> {
     actions.iter().map(|m| m.get("Action").unwrap_or("")).collect()
 }
@@ -474,8 +486,8 @@ fn an_identity_asterisk_does_not_confirm_gets_nothing_personal() {
         let sub = dir.path().join(phone);
         std::fs::create_dir_all(&sub).expect("mkdir");
         let (port, server) = serve("session-queue-dtmf.raw", "pw");
-        let mut child = crate::common::holdmix(&sub)
-            .arg("--log")
+        let mut cmd = crate::common::holdmix(&sub);
+        cmd.arg("--log")
             .arg(sub.join("run.log"))
             .args([
                 "run",
@@ -488,13 +500,8 @@ fn an_identity_asterisk_does_not_confirm_gets_nothing_personal() {
             .arg(sub.join("tl.jsonl"))
             .env("HOLDMIX_AMI_SECRET", "pw")
             .env("CHANNEL", ALICE)
-            .env("PHONE", phone)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn run");
-        let reader = crate::common::drain(&mut child);
+            .env("PHONE", phone);
+        let (mut child, reader) = start(&mut cmd);
         let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
         assert!(status.success());
         reader.join().expect("reader");
@@ -509,5 +516,90 @@ fn an_identity_asterisk_does_not_confirm_gets_nothing_personal() {
         );
         let log = crate::common::log_text(&sub);
         assert_eq!(log.contains("identity not confirmed"), !confirmed, "{log}");
+    }
+}
+
+#[test]
+fn one_hub_session_serves_a_hundred_generators_each_its_own_call() {
+    let dir = crate::common::tempdir();
+    // One second of quiet after the hub's login, so every generator has
+    // subscribed before the transcript's events flow.
+    let mut chunks = vec![Vec::new(); 100];
+    chunks.extend(transcript_events("session-queue-dtmf.raw"));
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let socket = dir.path().join("hub.sock");
+    let mut hub = crate::common::holdmix(dir.path())
+        .arg("--log")
+        .arg(dir.path().join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
+        .arg(&socket)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hub");
+    let started = std::time::Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut gens = Vec::new();
+    for i in 0..100 {
+        let channel = match i {
+            0 => ALICE.to_string(),
+            1 => BOB.to_string(),
+            _ => format!("Local/999@test-{i:08x};2"),
+        };
+        let sub = dir.path().join(format!("g{i}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let mut cmd = crate::common::holdmix(&sub);
+        cmd.args(["run", "--hub"])
+            .arg(&socket)
+            .args(["--channel", &channel, "--timeline"])
+            .arg(sub.join("tl.jsonl"));
+        let (child, reader) = start(&mut cmd);
+        gens.push((sub, child, reader));
+    }
+    // Alice's and Bob's calls end with their MusicOnHoldStop.
+    for (_, child, _) in gens.iter_mut().take(2) {
+        let (status, _) = crate::common::wait_exit(child, Duration::from_secs(20));
+        assert!(status.success());
+    }
+    for (_, child, _) in gens.iter_mut().skip(2) {
+        // SAFETY: signalling our own children.
+        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        let (status, _) = crate::common::wait_exit(child, Duration::from_secs(5));
+        assert!(status.success());
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(hub.id() as i32, libc::SIGTERM) };
+    hub.wait().expect("hub");
+    let actions = server.join().expect("server");
+    assert_eq!(
+        names(&actions).iter().filter(|a| **a == "Login").count(),
+        1,
+        "one AMI session for all"
+    );
+    for (i, (sub, _, reader)) in gens.into_iter().enumerate() {
+        reader.join().expect("reader");
+        let tl = crate::common::timeline(&sub.join("tl.jsonl"));
+        let positions: Vec<u64> = crate::common::events(&tl, "position")
+            .iter()
+            .map(|e| e["value"].as_u64().expect("value"))
+            .collect();
+        match i {
+            0 => {
+                assert_eq!(digits_of(&tl), ["1", "2", "#"]);
+                assert_eq!(positions, [1]);
+            }
+            1 => {
+                assert!(digits_of(&tl).is_empty(), "Alice's keys are not Bob's");
+                assert_eq!(positions, [2, 1]);
+            }
+            _ => assert!(
+                digits_of(&tl).is_empty() && positions.is_empty(),
+                "g{i} got someone else's events"
+            ),
+        }
     }
 }

@@ -199,6 +199,19 @@ fn session(
     }
 }
 
+/// A TCP connection to Asterisk's manager port, reads ticking every second.
+pub fn connect(addr: &str) -> Result<TcpStream, String> {
+    let resolved = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    let sock = TcpStream::connect_timeout(&resolved, CONNECT_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    sock.set_read_timeout(Some(READ_TICK))
+        .map_err(|e| e.to_string())?;
+    Ok(sock)
+}
+
 /// Asks Asterisk whether the channel exists and carries the caller number
 /// this process was given. `ENV()` is process-wide in Asterisk, so a
 /// generator can inherit another call's number; unconfirmed, nothing
@@ -314,6 +327,60 @@ fn regex_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Follows the call through a hub's socket instead of a session of its own.
+/// When the hub goes away, falls back to a direct session if `direct` is
+/// configured. Identity cannot be confirmed through the hub yet, so nothing
+/// personal is said.
+pub fn spawn_via_hub(
+    stream: std::os::unix::net::UnixStream,
+    channel: Option<String>,
+    uniqueid: Option<String>,
+    direct: Option<AmiConfig>,
+    tx: SyncSender<EventKind>,
+    commands: Receiver<Command>,
+) -> std::io::Result<()> {
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("hub".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let _g = span.enter();
+            if tx.send(EventKind::Identity(false)).is_err() {
+                return;
+            }
+            let mut watch = ChannelWatch::new(channel.as_deref(), uniqueid.as_deref());
+            let mut decoder = Decoder::new();
+            let mut stream = stream;
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let mut items = Vec::new();
+                decoder.feed(&buf[..n], &mut items);
+                for item in items {
+                    if let Item::Message(m) = item
+                        && let Some(e) = watch.on_message(&m)
+                    {
+                        let over = e == EventKind::Hangup;
+                        if tx.send(e).is_err() || over {
+                            return;
+                        }
+                    }
+                }
+            }
+            match direct {
+                Some(cfg) => {
+                    tracing::warn!("hub gone: opening a session of our own");
+                    spawn(cfg, tx, commands).ok();
+                }
+                None => tracing::warn!("hub gone: no more AMI events for this call"),
+            }
+        })?;
+    Ok(())
 }
 
 /// The AMI secret: from a file (first line) or `HOLDMIX_AMI_SECRET`, never

@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod codec;
+pub mod hub;
 pub mod watch;

@@ -1,0 +1,217 @@
+//! `holdmix hub`: one AMI session per host. Asterisk sends every event to
+//! every manager session, so 500 held calls with a session each multiply its
+//! work by 500; the hub holds one session and hands each generator, over a
+//! Unix socket, only what concerns its call.
+//!
+//! Protocol on the socket: the generator sends one line,
+//! `SUBSCRIBE channel=<name> uniqueid=<id>` (either may be empty), then
+//! reads AMI-framed messages (`Key: Value` lines, an empty line) exactly as
+//! Asterisk would have sent them: events naming its channel or Uniqueid,
+//! and queue-wide events (`QueueCallerLeave`, `QueueParams`) of the queue
+//! its caller joined. The hub asks for `QueueStatus` every 10 s.
+//!
+//! Threads and blocking I/O, like the per-call client: one AMI thread, one
+//! accept thread; writes to generators are non-blocking and a generator
+//! that does not keep up is dropped (it falls back to its own session).
+
+use super::codec::{Decoder, Item, Message};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct HubConfig {
+    pub ami: String,
+    pub user: String,
+    pub secret: String,
+    pub socket: PathBuf,
+}
+
+struct Subscriber {
+    stream: UnixStream,
+    channel: String,
+    uniqueid: String,
+    /// The queue its caller joined (learned from `QueueCallerJoin`).
+    queue: Option<String>,
+}
+
+type Subscribers = Arc<Mutex<Vec<Subscriber>>>;
+
+/// Runs the hub until the process is stopped.
+pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
+    let listener = bind(&cfg.socket)?;
+    tracing::info!(socket = %cfg.socket.display(), ami = %cfg.ami, "hub listening");
+    let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
+    let accept_subs = subs.clone();
+    std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || accept(listener, accept_subs))?;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match session(cfg, &subs) {
+            Ok(()) => {
+                tracing::warn!(ami = %cfg.ami, "AMI connection closed; reconnecting");
+                backoff = Duration::from_millis(100);
+            }
+            Err(e) => tracing::warn!(ami = %cfg.ami, "AMI: {e}; retrying in {backoff:?}"),
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The socket, group-accessible but not world-writable.
+fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if path.exists() {
+        // A stale socket from a previous hub; a live one would still answer.
+        if UnixStream::connect(path).is_ok() {
+            anyhow::bail!("{}: another hub is listening", path.display());
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+fn accept(listener: UnixListener, subs: Subscribers) {
+    for stream in listener.incoming().flatten() {
+        let subs = subs.clone();
+        // The SUBSCRIBE line is read off the accept loop, bounded in time.
+        std::thread::spawn(move || {
+            stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            let mut line = String::new();
+            let mut reader = BufReader::new(std::io::Read::take(&stream, 4096));
+            if reader.read_line(&mut line).is_err() {
+                return;
+            }
+            let Some(rest) = line.trim().strip_prefix("SUBSCRIBE") else {
+                return;
+            };
+            let mut channel = String::new();
+            let mut uniqueid = String::new();
+            for word in rest.split_whitespace() {
+                match word.split_once('=') {
+                    Some(("channel", v)) => channel = v.to_string(),
+                    Some(("uniqueid", v)) => uniqueid = v.to_string(),
+                    _ => {}
+                }
+            }
+            if channel.is_empty() && uniqueid.is_empty() {
+                return;
+            }
+            if stream.set_nonblocking(true).is_err() {
+                return;
+            }
+            tracing::debug!(channel = %channel, "generator subscribed");
+            if let Ok(mut s) = subs.lock() {
+                s.push(Subscriber {
+                    stream,
+                    channel,
+                    uniqueid,
+                    queue: None,
+                });
+            }
+        });
+    }
+}
+
+fn session(cfg: &HubConfig, subs: &Subscribers) -> Result<(), String> {
+    let mut sock = super::client::connect(&cfg.ami)?;
+    let login = Message::action(
+        "Login",
+        &[
+            ("Username", &cfg.user),
+            ("Secret", &cfg.secret),
+            ("Events", "call,dtmf,agent"),
+            ("ActionID", "login"),
+        ],
+    );
+    sock.write_all(&login.to_wire()).map_err(|e| e.to_string())?;
+    let mut decoder = Decoder::new();
+    let mut logged_in = false;
+    let mut next_status = Instant::now();
+    let mut buf = [0u8; 16384];
+    loop {
+        if logged_in && Instant::now() >= next_status {
+            let status = Message::action("QueueStatus", &[("ActionID", "status")]);
+            sock.write_all(&status.to_wire()).map_err(|e| e.to_string())?;
+            next_status = Instant::now() + Duration::from_secs(10);
+        }
+        let n = match std::io::Read::read(&mut sock, &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(format!("read: {e}")),
+        };
+        let mut items = Vec::new();
+        decoder.feed(&buf[..n], &mut items);
+        for item in items {
+            let Item::Message(m) = item else { continue };
+            if m.get("ActionID") == Some("login") && m.get("Response").is_some() {
+                if m.get("Response") != Some("Success") {
+                    return Err(format!(
+                        "login refused: {}",
+                        m.get("Message").unwrap_or("no reason given")
+                    ));
+                }
+                tracing::info!(ami = %cfg.ami, "hub logged in");
+                logged_in = true;
+                continue;
+            }
+            fan_out(&m, subs);
+        }
+    }
+}
+
+/// Hands `m` to the generators it concerns; drops the ones that are gone
+/// or do not keep up.
+fn fan_out(m: &Message, subs: &Subscribers) {
+    let Ok(mut list) = subs.lock() else { return };
+    let channel = m.get("Channel");
+    let uniqueid = m.get("Uniqueid");
+    let queue = m.get("Queue");
+    let queue_wide = m.is("QueueCallerLeave") || m.is("QueueParams");
+    let mut wire: Option<Vec<u8>> = None;
+    list.retain_mut(|s| {
+        let mine = (!s.channel.is_empty() && channel == Some(s.channel.as_str()))
+            || (!s.uniqueid.is_empty() && uniqueid == Some(s.uniqueid.as_str()));
+        if mine && m.is("QueueCallerJoin") {
+            s.queue = queue.map(str::to_string);
+        }
+        let in_queue = queue_wide && queue.is_some() && s.queue.as_deref() == queue;
+        if !(mine || in_queue) {
+            return true;
+        }
+        let bytes = wire.get_or_insert_with(|| m.to_wire());
+        match s.stream.write(bytes) {
+            Ok(n) if n == bytes.len() => true,
+            _ => {
+                tracing::debug!(channel = %s.channel, "generator gone or too slow: dropped");
+                false
+            }
+        }
+    });
+}
+
+/// A generator's side: subscribe at `socket` for this call; `None` when no
+/// hub answers (the caller then opens its own session).
+pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -> Option<UnixStream> {
+    let mut s = UnixStream::connect(socket).ok()?;
+    let line = format!(
+        "SUBSCRIBE channel={} uniqueid={}\n",
+        channel.unwrap_or(""),
+        uniqueid.unwrap_or("")
+    );
+    s.write_all(line.as_bytes()).ok()?;
+    Some(s)
+}
