@@ -34,14 +34,14 @@
 #  5. MP3 decode: a 3-minute 44.1 kHz stereo 128 kb/s MP3 (tones + noise,
 #     made once with sox | ffmpeg), `holdmix cache warm` of a one-track
 #     playlist into an empty cache dir; best of 3, whole process wall time.
+#  6. Exit latency: a `holdmix run` read by reader.c for 0.5 s, then SIGHUP;
+#     time from kill() to waitpid() returning; median of 10.
 #  7. AMI load for 10, 100 and 500 held calls, a session per generator vs
 #     one `holdmix hub` (scripts/bench/ami.py): computed from what one held
 #     call costs on the wire in the byte-exact Asterisk 22 capture
 #     tests/ami/session-queue-dtmf.raw, since Asterisk sends every event to
 #     every session (a Filter narrows the bytes but costs a regex per event
 #     per session).
-#  6. Exit latency: a `holdmix run` read by reader.c for 0.5 s, then SIGHUP;
-#     time from kill() to waitpid() returning; median of 10.
 #
 # Environment: HOLDMIX_BIN=path skips `cargo build --release`;
 # BENCH_CPU_SECONDS (60), BENCH_CPU_PAIRS (5), BENCH_FIRST_RUNS (20),
