@@ -205,6 +205,10 @@ fn serve_script(
             let mut decoder = Decoder::new();
             let mut chunks = chunks.into_iter();
             let mut logged_in = false;
+            let mut replies: Vec<u8> = Vec::new();
+            // The last bytes sent: at a message boundary when they end a message.
+            let mut tail: Vec<u8> = b"\r\n\r\n".to_vec();
+            let mut at_boundary = true;
             let started = std::time::Instant::now();
             while started.elapsed() < Duration::from_secs(20) {
                 let mut buf = [0u8; 4096];
@@ -234,16 +238,27 @@ fn serve_script(
                     } else {
                         format!("Response: {response}\r\nActionID: {id}\r\nMessage: {message}\r\n\r\n")
                     };
-                    sock.write_all(reply.as_bytes()).ok();
+                    // Asterisk writes whole messages: a reply never lands in
+                    // the middle of an event being dripped.
+                    replies.extend_from_slice(reply.as_bytes());
                     if response == "Error" && action == "Login" {
+                        sock.write_all(&replies).ok();
                         return actions;
                     }
                     logged_in |= action == "Login";
+                }
+                if at_boundary && !replies.is_empty() {
+                    sock.write_all(&replies).ok();
+                    replies.clear();
                 }
                 if logged_in {
                     match chunks.next() {
                         Some(c) => {
                             sock.write_all(&c).ok();
+                            tail.extend_from_slice(&c);
+                            let keep = tail.len().saturating_sub(4);
+                            tail.drain(..keep);
+                            at_boundary = tail.ends_with(b"\r\n\r\n");
                             std::thread::sleep(Duration::from_millis(10));
                         }
                         // Drop the client; it must come back.
@@ -462,9 +477,12 @@ fn garbage_a_huge_line_and_a_slow_drip_cost_nothing() {
     server.join().expect("server");
     assert!(hwm_kib < 40 * 1024, "peak memory {hwm_kib} KiB");
     let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
-    let digits = digits_of(&tl);
-    assert_eq!(digits, ["7"], "the dripped key arrived whole");
     let log = crate::common::log_text(dir.path());
+    assert_eq!(
+        digits_of(&tl),
+        ["7"],
+        "the dripped key arrived whole: {tl:?}\n{log}"
+    );
     assert!(log.contains("not AMI"), "garbage is reported: {log}");
 }
 

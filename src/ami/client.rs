@@ -185,6 +185,7 @@ fn session(
         for item in backlog.into_iter().chain(items) {
             match item {
                 Item::Message(m) => {
+                    tracing::trace!(event = ?m.event(), response = ?m.get("Response"), "AMI message");
                     if let Some(e) = watch.on_message(&m) {
                         let over = e == EventKind::Hangup;
                         if tx.send(e).is_err() || over {
