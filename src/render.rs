@@ -3,12 +3,13 @@
 
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
+use crate::audio::sink::Sink;
 use crate::engine::timeline::{Entry, TimelineWriter};
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,11 +35,6 @@ pub struct RenderSummary {
     pub exit: String,
 }
 
-enum Sink {
-    Wav(hound::WavWriter<BufWriter<File>>),
-    Raw(Box<dyn Write>),
-}
-
 pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     let loaded = Scenario::load(&opts.playlist)?;
     crate::scenario::log_diagnostics(&loaded.diagnostics);
@@ -56,7 +52,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         .any(|e| matches!(e.kind, EventKind::Balance(_)));
     engine.library_mut().load_all(cache, format.rate());
 
-    let mut sink = open_sink(&opts.output, format)?;
+    let mut sink = Sink::open(&opts.output, format)?;
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
             File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
@@ -105,14 +101,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         }
         bytes.clear();
         format.encode(&samples, &mut bytes);
-        match &mut sink {
-            Sink::Wav(w) => {
-                for s in format.decode(&bytes) {
-                    w.write_sample(s)?;
-                }
-            }
-            Sink::Raw(w) => w.write_all(&bytes)?,
-        }
+        sink.write(format, &bytes)?;
         let entries: Vec<Entry> = engine.drain_timeline().collect();
         if let Some(t) = &mut timeline {
             t.write(&entries)?;
@@ -131,10 +120,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         t.write(&entries)?;
         t.flush()?;
     }
-    match sink {
-        Sink::Wav(w) => w.finalize()?,
-        Sink::Raw(mut w) => w.flush()?,
-    }
+    sink.finish()?;
     if let (Some((path, width, height)), Some(m)) = (&opts.plot, &meter) {
         kept.extend(entries);
         let title = format!(
@@ -161,24 +147,5 @@ fn reload(engine: &mut Engine, path: &Path, cache: &Cache, rate: u32) {
             engine.library_mut().load_all(cache, rate);
         }
         Err(reason) => engine.reload_refused(&reason),
-    }
-}
-
-fn open_sink(path: &Path, format: Format) -> Result<Sink> {
-    if path == Path::new("-") {
-        return Ok(Sink::Raw(Box::new(BufWriter::new(std::io::stdout().lock()))));
-    }
-    let is_wav = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-    let file = File::create(path).with_context(|| format!("{}: cannot create output", path.display()))?;
-    if is_wav {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: format.rate(),
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        Ok(Sink::Wav(hound::WavWriter::new(BufWriter::new(file), spec)?))
-    } else {
-        Ok(Sink::Raw(Box::new(BufWriter::new(file))))
     }
 }

@@ -4,9 +4,10 @@
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
 use crate::audio::loudness;
+use crate::audio::sink::Sink;
 use crate::cli::SayArgs;
 use crate::speech::{self, Lang, map::SoundMap};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -78,25 +79,7 @@ fn default_map(lang: Lang) -> Result<PathBuf> {
 fn write(output: Option<&Path>, format: Format, samples: &[f32]) -> Result<()> {
     let mut bytes = Vec::with_capacity(samples.len() * 2);
     format.encode(samples, &mut bytes);
-    match output {
-        Some(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) => {
-            let spec = hound::WavSpec {
-                channels: 1,
-                sample_rate: format.rate(),
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            let mut w = hound::WavWriter::create(p, spec)
-                .with_context(|| format!("{}: cannot create", p.display()))?;
-            for s in format.decode(&bytes) {
-                w.write_sample(s)?;
-            }
-            w.finalize()?;
-        }
-        Some(p) if p != Path::new("-") => {
-            std::fs::write(p, &bytes).with_context(|| format!("{}: cannot write", p.display()))?;
-        }
-        _ => std::io::stdout().lock().write_all(&bytes)?,
-    }
-    Ok(())
+    let mut sink = Sink::open(output.unwrap_or(Path::new("-")), format)?;
+    sink.write(format, &bytes)?;
+    sink.finish()
 }

@@ -13,4 +13,5 @@ pub mod pacer;
 pub mod pipe;
 pub mod ramp;
 pub mod resample;
+pub mod sink;
 pub mod voice;
