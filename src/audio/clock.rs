@@ -52,10 +52,6 @@ impl Clock {
         }
     }
 
-    pub fn period(&self) -> Duration {
-        self.period
-    }
-
     /// The next deadline, as time since the clock was made.
     pub fn next_deadline_elapsed(&self) -> Duration {
         self.next_deadline() - self.epoch

@@ -84,9 +84,4 @@ impl Advisor {
         }
         None
     }
-
-    /// Files already played per group (the call state a respawn continues from).
-    pub fn progress(&self) -> Vec<usize> {
-        self.groups.iter().map(|g| g.next).collect()
-    }
 }

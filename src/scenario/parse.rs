@@ -111,7 +111,7 @@ struct Parser<'t> {
 impl Parser<'_> {
     fn prompts(&mut self, t: &Table) -> BTreeMap<String, PathBuf> {
         let mut prompts = BTreeMap::new();
-        for (name, key_span, v) in t.entries() {
+        for (name, _, v) in t.entries() {
             let path = t.key_path(name);
             if name == "from" {
                 // Every audio file in these directories, named by its stem.
@@ -138,7 +138,6 @@ impl Parser<'_> {
                 doc::type_error(&mut self.d, v.span(), &path, "a sound file name", v.get_ref());
                 continue;
             };
-            let _ = key_span;
             let p = self.base.join(file.as_ref());
             self.check_audio_file(&p, v.span(), &path);
             self.refs.push((p.clone(), v.span(), path.clone()));
@@ -826,7 +825,7 @@ impl Parser<'_> {
                 };
             }
         }
-        let prompts = s.prompts.clone();
+        let prompts = &s.prompts;
         let keep = |t: &mut Template| t.retain(|p| !matches!(p, Part::Prompt(n) if !prompts.contains_key(n)));
         keep(&mut s.welcome);
         s.repeats.iter_mut().for_each(|r| keep(&mut r.say));

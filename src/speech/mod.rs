@@ -12,7 +12,6 @@ pub mod map;
 mod ru;
 pub mod value;
 
-use std::fmt;
 pub use value::{Amount, ValueError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,18 +64,6 @@ impl Kind {
             "duration" => Some(Kind::Duration),
             _ => None,
         }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Number => "number",
-            Kind::Ordinal => "ordinal",
-            Kind::Money => "money",
-            Kind::Digits => "digits",
-            Kind::Duration => "duration",
-        })
     }
 }
 
