@@ -80,17 +80,7 @@ fn hangup_event_ends_the_stream_with_a_timeline_entry() {
     let dir = tempdir();
     let demo = root().join("playlists/demo.toml");
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            demo.to_str().expect("path"),
-            "--events",
-            "-",
-            "--timeline",
-            tl.to_str().expect("path"),
-        ],
-    );
+    let mut child = spawn_keyed(dir.path(), &demo, &tl);
     let reader = drain(&mut child);
     let mut stdin = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(500));

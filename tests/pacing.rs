@@ -153,17 +153,7 @@ fn a_key_press_is_heard_within_150_ms() {
     );
     ok(holdmix(dir.path()).args(["cache", "warm"]).arg(&pl));
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            pl.to_str().expect("path"),
-            "--events",
-            "-",
-            "--timeline",
-            tl.to_str().expect("path"),
-        ],
-    );
+    let mut child = spawn_keyed(dir.path(), &pl, &tl);
     let mut stdin = child.stdin.take().expect("stdin");
     let key = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(2000));

@@ -172,6 +172,12 @@ pub fn spawn_run(dir: &Path, args: &[&str]) -> std::process::Child {
         .expect("spawn holdmix run")
 }
 
+/// `holdmix run` of `playlist` reading keys from its stdin, with a timeline.
+pub fn spawn_keyed(dir: &Path, playlist: &Path, timeline: &Path) -> std::process::Child {
+    let (p, t) = (playlist.to_str().expect("path"), timeline.to_str().expect("path"));
+    spawn_run(dir, &["--playlist", p, "--events", "-", "--timeline", t])
+}
+
 pub fn log_text(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("run.log")).unwrap_or_default()
 }
