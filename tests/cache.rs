@@ -241,7 +241,7 @@ fn two_concurrent_warmers_leave_a_valid_cache() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // Exactly the 18 entries: no temp files or torn leftovers.
+    // Exactly one entry per source and rate: no temp files or torn leftovers.
     let sources = demo_sources();
     assert_entries(&cache_dir, &sources, &[8_000, 16_000]);
     let cache = Cache::open(Some(&cache_dir));
