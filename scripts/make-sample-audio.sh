@@ -590,6 +590,8 @@ queue_prompts() {
     token account "Account"
     token not-registered "Your phone number is not registered."
     token service-unavailable "The balance service is not available right now. Please try again later."
+    token one-moment "One moment, please."
+    token account-locked "is locked. Your balance is"
     token callback-confirm "We will call you back and keep your place in the queue. Goodbye."
 }
 

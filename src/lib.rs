@@ -6,6 +6,7 @@
 
 pub mod ami;
 pub mod audio;
+pub mod billing;
 pub mod check;
 pub mod cli;
 pub mod duration;
@@ -18,5 +19,6 @@ pub mod run;
 pub mod say;
 pub mod scenario;
 pub mod speech;
+pub mod store;
 pub mod warm;
 pub mod watch;

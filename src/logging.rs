@@ -22,7 +22,16 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
         .with_target("symphonia", off)
         .with_target("symphonia_core", off)
         .with_target("symphonia_bundle_mp3", off)
-        .with_target("symphonia_format_ogg", off);
+        .with_target("symphonia_format_ogg", off)
+        // Network stacks: their own warnings only. Holdmix logs what a
+        // lookup or a query did, never what it carried.
+        .with_target("hyper", Level::WARN)
+        .with_target("hyper_util", Level::WARN)
+        .with_target("reqwest", Level::WARN)
+        .with_target("rustls", Level::WARN)
+        .with_target("h2", Level::WARN)
+        .with_target("mysql_async", Level::WARN)
+        .with_target("mysql_common", Level::WARN);
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_target(false);

@@ -59,6 +59,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 hub: args.hub.clone(),
                 channel: id.channel.clone(),
                 uniqueid: id.uniqueid.clone(),
+                caller: id.caller.clone(),
             };
             // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
             holdmix::run::run(&opts, &cache)?;
@@ -75,6 +76,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 at: args.at,
                 seed: args.seed,
                 plot: args.plot.map(|p| (p, args.plot_size.0, args.plot_size.1)),
+                caller: args.caller.clone(),
             };
             let span = tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-"));
             let _g = span.enter();

@@ -26,6 +26,8 @@ pub struct RenderOptions {
     pub seed: Option<u64>,
     /// Draw the call as a PNG here, of this size.
     pub plot: Option<(PathBuf, u32, u32)>,
+    /// The simulated caller's number, for billing lookups.
+    pub caller: Option<String>,
 }
 
 /// What a render produced.
@@ -45,11 +47,14 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     if let Some(at) = opts.at {
         engine.set_local_start(at);
     }
-    // With no billing configured and no scripted answer, a balance lookup fails.
+    // Scripted answers stand in for billing; without them the playlist's
+    // billing is asked (at once: virtual time does not wait), and with no
+    // billing a lookup fails.
     let answer_balance = !opts
         .events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Balance(_)));
+    let mut billing = scenario.billing.clone();
     engine.library_mut().load_all(cache, format.rate());
 
     let mut sink = Sink::open(&opts.output, format)?;
@@ -81,7 +86,9 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
                 let path = path
                     .as_deref()
                     .map_or_else(|| opts.playlist.clone(), PathBuf::from);
-                reload(&mut engine, &path, cache, format.rate());
+                if let Some(b) = reload(&mut engine, &path, cache, format.rate()) {
+                    billing = b;
+                }
             } else {
                 engine.push(e);
             }
@@ -92,10 +99,14 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         }
         for r in engine.take_requests().collect::<Vec<_>>() {
             if r == Request::Balance && answer_balance {
+                let answer = match &billing {
+                    Some(b) => crate::billing::lookup_now(b, opts.caller.as_deref()),
+                    None => BalanceAnswer::Failed,
+                };
                 let at = engine.now();
                 engine.push(Event {
                     at,
-                    kind: EventKind::Balance(BalanceAnswer::Failed),
+                    kind: EventKind::Balance(answer),
                 });
             }
         }
@@ -138,14 +149,24 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     })
 }
 
-/// A new playlist version at this point of the render: applied when valid,
-/// else refused with its errors logged (the old one stays).
-fn reload(engine: &mut Engine, path: &Path, cache: &Cache, rate: u32) {
+/// A new playlist version at this point of the render: applied when valid
+/// (its billing returned), else refused with its errors logged (the old one
+/// stays).
+fn reload(
+    engine: &mut Engine,
+    path: &Path,
+    cache: &Cache,
+    rate: u32,
+) -> Option<Option<crate::billing::BillingConfig>> {
     match crate::scenario::load_valid(path) {
         Ok(s) => {
             engine.reload(&s);
             engine.library_mut().load_all(cache, rate);
+            Some(s.billing)
         }
-        Err(reason) => engine.reload_refused(&reason),
+        Err(reason) => {
+            engine.reload_refused(&reason);
+            None
+        }
     }
 }

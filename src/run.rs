@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub hub: Option<PathBuf>,
     pub channel: Option<String>,
     pub uniqueid: Option<String>,
+    /// The caller's number, for billing lookups.
+    pub caller: Option<String>,
 }
 
 /// Runs until a signal, a hangup event, or the reader going away. Returns the
@@ -71,6 +73,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     // With no billing configured (and no event feed to answer), a balance
     // lookup fails at once: the caller hears "service unavailable".
     let answer_balance = opts.events.is_none();
+    let mut billing_cfg = scenario.billing.clone();
     let first = engine.first_needed();
     let pending = engine.library_mut().map_cached(cache, rate, &first);
     // Helper threads must not take the stop signals: only a handler running
@@ -108,7 +111,11 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     if let Err(e) = started {
         tracing::error!("cannot start following the call: {e}");
     }
-    drop(event_tx);
+    // Billing answers come back through the same queue as keys.
+    let mut billing = billing_cfg
+        .clone()
+        .map(|b| crate::billing::Lookups::new(b, opts.caller.clone(), event_tx.clone()));
+    let billing_tx = event_tx;
     if let Some(p) = &opts.playlist
         && let Err(e) = crate::watch::spawn(p, reload_tx.clone())
     {
@@ -159,6 +166,12 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         for r in reloads.try_iter() {
             match r {
                 Ok(s) => {
+                    if s.billing != billing_cfg {
+                        billing_cfg = s.billing.clone();
+                        billing = billing_cfg.clone().map(|b| {
+                            crate::billing::Lookups::new(b, opts.caller.clone(), billing_tx.clone())
+                        });
+                    }
                     let added = engine.reload(&s);
                     block_signals(&STOP_SIGNALS, true);
                     loaders.extend(spawn_loader(&engine, added, cache, rate));
@@ -178,6 +191,14 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         };
         for r in engine.take_requests().collect::<Vec<_>>() {
             match r {
+                Request::Balance if billing.is_some() => {
+                    if let Some(b) = &mut billing {
+                        // The lookup thread must not take the stop signals.
+                        block_signals(&STOP_SIGNALS, true);
+                        b.ask();
+                        block_signals(&STOP_SIGNALS, false);
+                    }
+                }
                 Request::Balance if answer_balance => {
                     let at = engine.now();
                     engine.push(Event {

@@ -4,6 +4,7 @@
 mod common;
 
 mod ami;
+mod billing;
 mod cache;
 mod decode;
 mod g711;
@@ -12,3 +13,4 @@ mod pacing;
 mod render_audio;
 mod scenario;
 mod speech;
+mod store;

@@ -35,11 +35,16 @@ pub enum BalanceAnswer {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Account {
     pub id: Option<String>,
     /// Decimal string exactly as billing sent it, e.g. `"-2341.23"`.
     pub balance: String,
+    /// Currency code as billing sent it (the sound map's money words are
+    /// the ones said).
+    pub currency: Option<String>,
+    /// Blocked by billing: said with the playlist's `locked` template.
+    pub locked: bool,
 }
 
 /// An event at a point of stream time.
@@ -120,6 +125,8 @@ fn parse_balance<'a>(first: Option<&'a str>, rest: impl Iterator<Item = &'a str>
                 accounts.push(Account {
                     id,
                     balance: balance.to_string(),
+                    currency: None,
+                    locked: false,
                 });
             }
             BalanceAnswer::Accounts(accounts)
@@ -155,11 +162,13 @@ mod tests {
             EventKind::Balance(BalanceAnswer::Accounts(vec![
                 Account {
                     id: Some("1".into()),
-                    balance: "10.5".into()
+                    balance: "10.5".into(),
+                    ..Account::default()
                 },
                 Account {
                     id: Some("2".into()),
-                    balance: "-3".into()
+                    balance: "-3".into(),
+                    ..Account::default()
                 },
             ]))
         );

@@ -44,6 +44,8 @@ const PRIO_ADVICE: u8 = 0;
 const PRIO_WELCOME: u8 = 1;
 const PRIO_DISSUADE: u8 = 2;
 const PRIO_QUEUE: u8 = 3;
+/// How long a balance lookup may take before "one moment" is said.
+const BALANCE_PATIENCE: Duration = Duration::from_millis(500);
 
 /// What the engine asks of the world; the driver answers with events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +112,9 @@ pub struct Engine {
     dissuaded: bool,
     last_said: Option<(Vec<SourceId>, Arc<str>)>,
     redirect_after_prompt: Option<Redirect>,
+    /// A balance lookup asked for and not answered yet: since when, and
+    /// whether "one moment" was said for it.
+    balance_pending: Option<(Duration, bool)>,
     /// Personal announcements (balance) allowed: false once Asterisk said
     /// the identity given is not this call's.
     personal: bool,
@@ -160,6 +165,7 @@ impl Engine {
             dissuaded: false,
             last_said: None,
             redirect_after_prompt: None,
+            balance_pending: None,
             personal: true,
             requests: VecDeque::with_capacity(REQUEST_LIMIT),
             timezone: scenario.timezone.clone(),
@@ -488,7 +494,10 @@ impl Engine {
                 }
                 // Drivers read the file and call `reload`; nothing to do here.
                 EventKind::Reload(_) => {}
-                EventKind::Balance(answer) => self.say_balance(&answer),
+                EventKind::Balance(answer) => {
+                    self.balance_pending = None;
+                    self.say_balance(&answer);
+                }
                 EventKind::Hangup => {
                     if self.exit.is_none() {
                         self.exit = Some("hangup".to_string());
@@ -541,10 +550,13 @@ impl Engine {
                 // Whose balance would it be? Never another caller's.
                 self.say_balance(&BalanceAnswer::Failed);
             }
+            // One lookup at a time: a second press while it runs is dropped.
+            Action::SayBalance if self.balance_pending.is_some() => {}
             Action::SayBalance => {
                 self.scratch.push(TimelineEvent::Request {
                     what: Arc::from("balance"),
                 });
+                self.balance_pending = Some((now, false));
                 self.request(Request::Balance);
             }
             Action::RepeatLast => {
@@ -670,6 +682,16 @@ impl Engine {
         };
         let label = self.labels.balance.clone();
         let prio = PRIO_QUEUE + 2;
+        let (name, accounts, locked) = match answer {
+            BalanceAnswer::Failed => ("failed", 0, 0),
+            BalanceAnswer::None => ("none", 0, 0),
+            BalanceAnswer::Accounts(v) => ("accounts", v.len(), v.iter().filter(|a| a.locked).count()),
+        };
+        self.scratch.push(TimelineEvent::Balance {
+            answer: name,
+            accounts,
+            locked,
+        });
         match answer {
             BalanceAnswer::Failed => {
                 self.say(&a.failed, &Values::default(), prio, &label);
@@ -687,7 +709,12 @@ impl Engine {
                         account: acc.id.as_deref(),
                         ..Values::default()
                     };
-                    self.say(&a.say, &v, prio, &label);
+                    let t = if acc.locked && !a.locked.is_empty() {
+                        &a.locked
+                    } else {
+                        &a.say
+                    };
+                    self.say(t, &v, prio, &label);
                 }
             }
         }
@@ -707,6 +734,7 @@ impl Engine {
             let (welcome, label) = (self.welcome.clone(), self.labels.welcome.clone());
             self.say(&welcome, &Values::default(), PRIO_WELCOME, &label);
         }
+        self.schedule_one_moment(now);
         if let Some(to) = self.redirect_after_prompt.take() {
             if self.speaker.is_busy() {
                 self.redirect_after_prompt = Some(to);
@@ -731,6 +759,22 @@ impl Engine {
         }
         self.schedule_queue_announcements(now);
         self.schedule_advice(now);
+    }
+
+    /// A slow balance lookup gets a short "one moment" so the key press is
+    /// not met with silence.
+    fn schedule_one_moment(&mut self, now: Duration) {
+        let Some((since, false)) = self.balance_pending else {
+            return;
+        };
+        if now.saturating_sub(since) < BALANCE_PATIENCE {
+            return;
+        }
+        self.balance_pending = Some((since, true));
+        if let Some(a) = self.announce.balance.clone() {
+            let label = self.labels.balance.clone();
+            self.say(&a.wait, &Values::default(), PRIO_QUEUE + 2, &label);
+        }
     }
 
     fn schedule_queue_announcements(&mut self, now: Duration) {

@@ -52,6 +52,13 @@ pub enum TimelineEvent {
     Request {
         what: Arc<str>,
     },
+    /// Billing's answer: `accounts`, `none` or `failed`, with the number
+    /// of accounts and of locked ones.
+    Balance {
+        answer: &'static str,
+        accounts: usize,
+        locked: usize,
+    },
     /// The call's identity checked with Asterisk.
     Identity {
         verified: bool,

@@ -4,6 +4,7 @@
 //! diagnostic (file:line:column, key, message, hint), and what is valid is
 //! kept. `holdmix check` prints the same diagnostics.
 
+mod billing;
 pub mod diag;
 pub mod doc;
 mod parse;
@@ -40,6 +41,8 @@ pub struct Scenario {
     pub keys: BTreeMap<char, Key>,
     /// How spoken values are said: a language and its recordings.
     pub speech: Option<crate::speech::map::SoundMap>,
+    /// Where balances come from; `None`: a lookup fails at once.
+    pub billing: Option<crate::billing::BillingConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +210,10 @@ pub struct BalanceAnnounce {
     pub none: Template,
     /// The lookup failed.
     pub failed: Template,
+    /// Said when the lookup takes over half a second ("one moment").
+    pub wait: Template,
+    /// Said instead of `say` for an account billing marks as locked.
+    pub locked: Template,
 }
 
 #[derive(Debug, Clone)]
@@ -322,6 +329,7 @@ impl Scenario {
             announce: Announce::default(),
             keys: BTreeMap::new(),
             speech: None,
+            billing: None,
         }
     }
 

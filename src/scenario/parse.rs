@@ -12,6 +12,7 @@ use toml::de::{DeTable, DeValue};
 
 const ROOT_KEYS: &[&str] = &[
     "timezone", "speech", "prompts", "music", "levels", "welcome", "advice", "repeat", "announce", "keys",
+    "billing",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Loaded {
@@ -76,6 +77,9 @@ pub fn parse(path: &Path, text: &str) -> Loaded {
     }
     if let Some(t) = root.table(&mut p.d, "keys") {
         scenario.keys = p.keys(&t);
+    }
+    if let Some(t) = root.table(&mut p.d, "billing") {
+        scenario.billing = super::billing::parse(&mut p.d, &p.base, &t);
     }
     p.check_prompt_names(&root, &mut scenario);
     let file_refs = std::mem::take(&mut p.refs)
@@ -575,12 +579,17 @@ impl Parser<'_> {
             });
         }
         if let Some(b) = t.table(&mut self.d, "balance") {
-            b.deny_unknown(&mut self.d, &["say", "several", "none", "failed"]);
+            b.deny_unknown(
+                &mut self.d,
+                &["say", "several", "none", "failed", "wait", "locked"],
+            );
             a.balance = Some(BalanceAnnounce {
                 say: self.required_template(&b, "say"),
                 several: self.template_at(&b, "several").unwrap_or_default(),
                 none: self.template_at(&b, "none").unwrap_or_default(),
                 failed: self.template_at(&b, "failed").unwrap_or_default(),
+                wait: self.template_at(&b, "wait").unwrap_or_default(),
+                locked: self.template_at(&b, "locked").unwrap_or_default(),
             });
         }
         if let Some(x) = t.table(&mut self.d, "dissuade") {

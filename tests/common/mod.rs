@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mariadb;
+
 use std::f32::consts::PI;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -199,6 +201,12 @@ pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>
         }
         all
     })
+}
+
+/// Sends `sig` to a child (SIGHUP is how Asterisk stops a generator).
+pub fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    unsafe { libc::kill(child.id() as i32, sig) };
 }
 
 /// Waits for exit, at most `limit`; returns the status and how long it took.

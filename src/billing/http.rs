@@ -1,0 +1,161 @@
+//! One balance lookup over HTTP(S): the request (number escaped, auth from
+//! a secret), a timeout per attempt, a retry on transient failures, and a
+//! body read with a size limit. Errors never carry the URL (it holds the
+//! caller's number) nor any credential.
+
+use super::answer;
+use super::config::{Auth, HttpConfig, Method};
+use crate::engine::BalanceAnswer;
+use std::time::Duration;
+
+/// Largest answer read; a bigger one is a failure, not a memory hazard.
+pub const MAX_BODY: usize = 1 << 20;
+/// Pause before the retry.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
+
+/// A client for the whole call: connections are kept alive between lookups.
+pub fn client(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
+    // ring, chosen in Cargo.toml; a second call finds it installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.timeout)
+        .user_agent(concat!("holdmix/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot set up the billing client: {}", e.without_url()))
+}
+
+/// Looks `number` up. `Err` says why (for the log); the caller then hears
+/// the "service unavailable" prompt.
+pub async fn lookup(
+    client: &reqwest::Client,
+    cfg: &HttpConfig,
+    number: &str,
+) -> Result<BalanceAnswer, String> {
+    let secret = match &cfg.auth {
+        Auth::None => None,
+        Auth::Basic { secret, .. } | Auth::Bearer { secret } => Some(secret.read()?),
+    };
+    let mut attempt = 0;
+    loop {
+        match once(client, cfg, number, secret.as_deref()).await {
+            Err(Failure::Transient(why)) if attempt < cfg.retries => {
+                tracing::debug!("billing lookup: {why}; trying again");
+                attempt += 1;
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            Err(Failure::Transient(why) | Failure::Final(why)) => return Err(why),
+            Ok(body) => {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| format!("the answer is not JSON: {e}"))?;
+                return answer::accounts(&json, &cfg.fields);
+            }
+        }
+    }
+}
+
+enum Failure {
+    /// Worth one more try: a timeout, no connection, a 5xx.
+    Transient(String),
+    Final(String),
+}
+
+async fn once(
+    client: &reqwest::Client,
+    cfg: &HttpConfig,
+    number: &str,
+    secret: Option<&str>,
+) -> Result<Vec<u8>, Failure> {
+    let in_url = cfg.url.contains("{number}");
+    let url = cfg.url.replace("{number}", &escape(number));
+    let mut req = match cfg.method {
+        Method::Get => client.get(&url),
+        Method::Post => client.post(&url),
+    };
+    if !in_url {
+        let field = [(cfg.param.as_str(), number)];
+        req = match cfg.method {
+            Method::Get => req.query(&field),
+            Method::Post => req.form(&field),
+        };
+    }
+    // reqwest marks these headers sensitive: they never show in its logs.
+    req = match (&cfg.auth, secret) {
+        (Auth::Basic { user, .. }, Some(s)) => req.basic_auth(user, Some(s)),
+        (Auth::Bearer { .. }, Some(s)) => req.bearer_auth(s),
+        _ => req,
+    };
+    let mut resp = req.send().await.map_err(|e| transport(&e))?;
+    let status = resp.status();
+    if status.is_server_error() {
+        return Err(Failure::Transient(format!("billing answered {status}")));
+    }
+    if !status.is_success() {
+        return Err(Failure::Final(format!("billing answered {status}")));
+    }
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Failure::Final(format!(
+            "the answer is over {} KiB",
+            MAX_BODY / 1024
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport(&e))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Failure::Final(format!(
+                "the answer is over {} KiB",
+                MAX_BODY / 1024
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn transport(e: &reqwest::Error) -> Failure {
+    let what = if e.is_timeout() {
+        "billing did not answer in time".to_string()
+    } else if e.is_connect() {
+        "cannot connect to billing".to_string()
+    } else {
+        format!("billing request failed: {}", root_cause(e))
+    };
+    if e.is_timeout() || e.is_connect() || e.is_request() {
+        Failure::Transient(what)
+    } else {
+        Failure::Final(what)
+    }
+}
+
+/// The innermost cause, which says what happened without the URL.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters, so a number
+/// such as `+7 916&x=1` cannot change the URL's structure. (The url crate's
+/// encoder is not re-exported by reqwest; this rule is four lines.)
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_everything_but_unreserved() {
+        assert_eq!(super::escape("+7 916&x=1/%"), "%2B7%20916%26x%3D1%2F%25");
+        assert_eq!(super::escape("8916-12_3.4~"), "8916-12_3.4~");
+    }
+}

@@ -1,0 +1,234 @@
+//! The playlist's `[billing]` table, read key by key with diagnostics.
+
+use super::diag::Diags;
+use super::doc::{self, Table};
+use crate::billing::{Auth, BillingConfig, Fields, HttpConfig, Method, NumberRules, Secret, Source};
+use std::path::Path;
+use std::time::Duration;
+use toml::de::DeValue;
+
+const KEYS: &[&str] = &[
+    "url",
+    "accounts_file",
+    "method",
+    "param",
+    "timeout",
+    "retries",
+    "auth",
+    "user",
+    "secret_file",
+    "secret_env",
+    "number",
+    "fields",
+];
+
+pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<BillingConfig> {
+    t.deny_unknown(d, KEYS);
+    let url = t.str(d, "url");
+    let file = t.str(d, "accounts_file");
+    let source = match (url, file) {
+        (Some(_), Some((_, span))) => {
+            d.error(
+                span,
+                &t.key_path("accounts_file"),
+                "both `url` and `accounts_file` are set",
+            )
+            .hint("the accounts file is the stand-in for a billing server: keep one");
+            return None;
+        }
+        (None, None) => {
+            d.error(t.span.clone(), &t.path, "billing needs `url` or `accounts_file`")
+                .hint("e.g. accounts_file = \"accounts.toml\" for a demo, url = \"https://billing/api/balance\" for real");
+            return None;
+        }
+        (None, Some((f, span))) => {
+            let p = base.join(f);
+            if let Err(e) = crate::billing::check(&BillingConfig {
+                source: Source::File(p.clone()),
+                number: NumberRules::default(),
+            })
+            .into_iter()
+            .next()
+            .map_or(Ok(()), Err)
+            {
+                d.error(span, &t.key_path("accounts_file"), e);
+            }
+            Source::File(p)
+        }
+        (Some((u, span)), None) => Source::Http(Box::new(http(d, base, t, u, span)?)),
+    };
+    let mut number = NumberRules {
+        strip: " -().".into(),
+        prefixes: Vec::new(),
+    };
+    if let Some(n) = t.table(d, "number") {
+        n.deny_unknown(d, &["strip", "prefixes"]);
+        if let Some((s, _)) = n.str(d, "strip") {
+            number.strip = s.to_string();
+        }
+        if let Some(p) = n.table(d, "prefixes") {
+            for (from, _, v) in p.entries() {
+                match v.get_ref() {
+                    DeValue::String(to) => number.prefixes.push((from.to_string(), to.to_string())),
+                    other => doc::type_error(d, v.span(), &p.key_path(from), "a string", other),
+                }
+            }
+        }
+    }
+    if matches!(source, Source::File(_)) && t.get("fields").is_some() {
+        let span = t.get("fields").map(|v| v.span()).unwrap_or_default();
+        d.warning(
+            span,
+            &t.key_path("fields"),
+            "`fields` applies to a billing `url` only",
+        );
+    }
+    Some(BillingConfig { source, number })
+}
+
+fn http(
+    d: &mut Diags,
+    base: &Path,
+    t: &Table,
+    url: &str,
+    span: std::ops::Range<usize>,
+) -> Option<HttpConfig> {
+    let key = t.key_path("url");
+    match reqwest::Url::parse(&url.replace("{number}", "0")) {
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            d.error(span, &key, format!("`{}` is not http or https", u.scheme()));
+            return None;
+        }
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            d.error(span, &key, "the URL holds credentials")
+                .hint("they would show in logs: use auth = \"basic\" with secret_file or secret_env");
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            d.error(span, &key, format!("not a URL: {e}"))
+                .hint("e.g. \"https://billing.example/api/balance?phone={number}\"");
+            return None;
+        }
+    }
+    let method = match t.str(d, "method") {
+        None => Method::Get,
+        Some((m, _)) if m.eq_ignore_ascii_case("get") => Method::Get,
+        Some((m, _)) if m.eq_ignore_ascii_case("post") => Method::Post,
+        Some((m, span)) => {
+            d.error(span, &t.key_path("method"), format!("unknown method {m:?}"))
+                .hint("\"get\" or \"post\"");
+            Method::Get
+        }
+    };
+    let secret = secret(d, base, t);
+    let auth = match t.str(d, "auth") {
+        None | Some(("none", _)) => Auth::None,
+        Some(("basic", span)) => match (t.str(d, "user"), secret) {
+            (Some((user, _)), Some(secret)) => Auth::Basic {
+                user: user.to_string(),
+                secret,
+            },
+            (None, _) => {
+                d.error(span, &t.key_path("auth"), "basic auth needs `user`");
+                Auth::None
+            }
+            (_, None) => {
+                d.error(
+                    span,
+                    &t.key_path("auth"),
+                    "basic auth needs `secret_file` or `secret_env`",
+                );
+                Auth::None
+            }
+        },
+        Some(("bearer", span)) => match secret {
+            Some(secret) => Auth::Bearer { secret },
+            None => {
+                d.error(
+                    span,
+                    &t.key_path("auth"),
+                    "bearer auth needs `secret_file` or `secret_env`",
+                );
+                Auth::None
+            }
+        },
+        Some((other, span)) => {
+            d.error(span, &t.key_path("auth"), format!("unknown auth {other:?}"))
+                .hint("\"none\", \"basic\" or \"bearer\"");
+            Auth::None
+        }
+    };
+    let retries = match t.number(d, "retries") {
+        None => 1,
+        Some((n, _)) if (0.0..=5.0).contains(&n) && n.fract() == 0.0 => n as u32,
+        Some((n, span)) => {
+            d.error(span, &t.key_path("retries"), format!("{n} retries: use 0 to 5"));
+            1
+        }
+    };
+    let timeout = match t.duration(d, "timeout") {
+        Some(x) if x.is_zero() || x > Duration::from_secs(30) => {
+            let span = t.get("timeout").map(|v| v.span()).unwrap_or_default();
+            d.error(
+                span,
+                &t.key_path("timeout"),
+                "a timeout must be over 0 and at most 30s",
+            );
+            Duration::from_secs(2)
+        }
+        Some(x) => x,
+        None => Duration::from_secs(2),
+    };
+    let mut fields = Fields::default();
+    if let Some(f) = t.table(d, "fields") {
+        f.deny_unknown(d, &["accounts", "id", "balance", "currency", "locked"]);
+        for (name, slot) in [
+            ("accounts", &mut fields.accounts),
+            ("id", &mut fields.id),
+            ("balance", &mut fields.balance),
+            ("currency", &mut fields.currency),
+            ("locked", &mut fields.locked),
+        ] {
+            if let Some((s, _)) = f.str(d, name) {
+                *slot = s.to_string();
+            }
+        }
+    }
+    Some(HttpConfig {
+        url: url.to_string(),
+        method,
+        param: t
+            .str(d, "param")
+            .map_or_else(|| "number".to_string(), |(p, _)| p.to_string()),
+        auth,
+        timeout,
+        retries,
+        fields,
+    })
+}
+
+/// `secret_file` (relative to the playlist) or `secret_env`, not both. An
+/// unreadable file is a warning: `check` may run as another user than
+/// Asterisk's.
+fn secret(d: &mut Diags, base: &Path, t: &Table) -> Option<Secret> {
+    match (t.str(d, "secret_file"), t.str(d, "secret_env")) {
+        (Some(_), Some((_, span))) => {
+            d.error(
+                span,
+                &t.key_path("secret_env"),
+                "both `secret_file` and `secret_env` are set",
+            );
+            None
+        }
+        (Some((f, span)), None) => {
+            let s = Secret::File(base.join(f));
+            if let Err(e) = s.read() {
+                d.warning(span, &t.key_path("secret_file"), e);
+            }
+            Some(s)
+        }
+        (None, Some((name, _))) => Some(Secret::Env(name.to_string())),
+        (None, None) => None,
+    }
+}

@@ -1,0 +1,1 @@
+//! Per-caller memory and per-call state (in progress).

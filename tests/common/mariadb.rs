@@ -1,0 +1,1 @@
+//! A throwaway MariaDB (in progress).
