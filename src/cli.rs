@@ -85,6 +85,14 @@ pub struct RunArgs {
     /// Never give the secret itself on the command line: `ps` shows it.
     #[arg(long, value_name = "FILE")]
     pub ami_secret_file: Option<PathBuf>,
+    /// Exit (status 0) when nobody has read the stream for this long: a
+    /// generator Asterisk lost. `0` turns it off.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub orphan_after: Duration,
+    /// Where call checkpoints live, so a respawned generator resumes the call
+    /// [default: $XDG_RUNTIME_DIR/holdmix/calls, else /dev/shm/holdmix-UID/calls].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Take the call's AMI events from a `holdmix hub` at this socket
     /// (falls back to --ami when no hub answers).
     #[arg(long, value_name = "PATH")]

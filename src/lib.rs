@@ -19,6 +19,7 @@ pub mod run;
 pub mod say;
 pub mod scenario;
 pub mod speech;
+pub mod state;
 pub mod store;
 pub mod warm;
 pub mod watch;

@@ -60,6 +60,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 channel: id.channel.clone(),
                 uniqueid: id.uniqueid.clone(),
                 caller: id.caller.clone(),
+                state_dir: args.state_dir.clone(),
+                orphan_after: (!args.orphan_after.is_zero()).then_some(args.orphan_after),
             };
             // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
             holdmix::run::run(&opts, &cache)?;

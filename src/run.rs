@@ -55,7 +55,15 @@ pub struct RunOptions {
     pub uniqueid: Option<String>,
     /// The caller's number, for billing lookups.
     pub caller: Option<String>,
+    /// Where call checkpoints live (`None`: the default tmpfs directory).
+    pub state_dir: Option<PathBuf>,
+    /// Exit when nobody has read the stream for this long (`None`: never).
+    pub orphan_after: Option<Duration>,
 }
+
+/// A checkpoint's snapshot is rewritten at least this often (and whenever
+/// something happened); in between, only stream time and music offset.
+const SNAPSHOT_EVERY_FRAMES: u64 = 50;
 
 /// Runs until a signal, a hangup event, or the reader going away. Returns the
 /// reason, for the log line.
@@ -68,8 +76,17 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let format = opts.format;
     let rate = format.rate();
     let scenario = load_scenario(opts.playlist.as_deref());
-    // Random orders differ from call to call.
-    let mut engine = Engine::new(&scenario, rate, fastrand::u64(..));
+    let state = CallState::open(opts);
+    let mut engine = match state.as_ref().and_then(|s| s.dir.load(&s.uniqueid)) {
+        Some(snap) => {
+            tracing::info!(from_ms = snap.at_ms, "resuming the call");
+            Engine::resume(&scenario, rate, &snap, chrono::Utc::now().timestamp_millis())
+        }
+        // Random orders differ from call to call.
+        None => Engine::new(&scenario, rate, fastrand::u64(..)),
+    };
+    let mut checkpoint: Option<crate::state::Checkpoint> = None;
+    let mut snapshot_at = 0u64;
     // With no billing configured (and no event feed to answer), a balance
     // lookup fails at once: the caller hears "service unavailable".
     let answer_balance = opts.events.is_none();
@@ -151,6 +168,14 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let mut trimmed = false;
+    // Asterisk can lose a generator (a start and a stop in the same few
+    // ms): it never signals it nor reads it again. Nothing read for this
+    // long means nobody will.
+    let orphan_frames = opts
+        .orphan_after
+        .filter(|_| is_pipe)
+        .map(|d| (d.as_millis() / u128::from(FRAME_MS)).max(1) as u64);
+    let mut last_drained = 0u64;
     let reason = 'stream: loop {
         for l in &loaders {
             for (id, result) in l.try_iter() {
@@ -248,18 +273,56 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 "dropped start-up pages"
             );
         }
+        if written > 0 {
+            last_drained = wall;
+        } else if let Some(limit) = orphan_frames
+            && wall.saturating_sub(last_drained) >= limit
+        {
+            tracing::warn!(
+                channel = opts.channel.as_deref().unwrap_or("-"),
+                "nobody has read the stream for {:?}: an orphaned generator, exiting",
+                opts.orphan_after.unwrap_or_default()
+            );
+            break 'stream "orphaned".to_string();
+        }
         if is_pipe && written == 0 && pipe::reader_gone(fd) {
             // Nothing written (the pipe is full), so no EPIPE could tell us.
             break 'stream "reader-gone".to_string();
         }
+        let mut happened = false;
         if let Some(t) = &mut timeline {
             let entries: Vec<_> = engine.drain_timeline().collect();
             if !entries.is_empty() {
+                happened = true;
                 t.write(&entries).ok();
                 t.flush().ok();
             }
         } else {
-            engine.drain_timeline().for_each(drop);
+            happened = engine.drain_timeline().count() > 0;
+        }
+        // Only what was written is checkpointed: a generator nobody reads
+        // does not move the call on.
+        if written > 0
+            && let Some(s) = &state
+        {
+            if checkpoint.is_none() {
+                checkpoint = s.writer();
+            }
+            if let Some(c) = &mut checkpoint {
+                let frames = engine.frames();
+                let unread = (queued / format.frame_bytes() + written) as u64;
+                if happened || frames >= snapshot_at + SNAPSHOT_EVERY_FRAMES {
+                    c.write(&heard_so_far(engine.snapshot(), unread, engine.frame_len()));
+                    snapshot_at = frames;
+                } else {
+                    let (at, offset) = engine.progress();
+                    let back = unread * u64::from(FRAME_MS);
+                    c.write_fast(
+                        at.saturating_sub(back),
+                        offset.saturating_sub(unread * engine.frame_len() as u64),
+                    );
+                }
+            }
         }
         if let Some(r) = engine.exit_reason() {
             break 'stream r.to_string();
@@ -274,12 +337,73 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         }
     };
     engine.finish(&reason);
+    if let Some(s) = &state {
+        if reason == "hangup" {
+            // The call is over: nothing to resume.
+            s.dir.forget(&s.uniqueid);
+        } else if reason == "orphaned" {
+            // Its engine ran on unheard: the checkpoint of what was read stays.
+        } else if let Some(c) = &mut checkpoint {
+            let unread = if is_pipe {
+                pipe::queued_bytes(fd).unwrap_or(0) / format.frame_bytes()
+            } else {
+                0
+            };
+            c.write(&heard_so_far(
+                engine.snapshot(),
+                unread as u64,
+                engine.frame_len(),
+            ));
+        }
+        s.dir.sweep();
+    }
     if let Some(t) = &mut timeline {
         t.write(&engine.drain_timeline().collect::<Vec<_>>()).ok();
         t.flush().ok();
     }
     tracing::info!(reason = %reason, frames = pacer.written(), read_frames = ?pacer.read_frames(), "exit");
     Ok(reason)
+}
+
+/// The snapshot as of what the reader took: the frames still in the pipe
+/// were never heard, so the next process plays them. (Only time and music
+/// offset move back; a prompt started in them counts as said.)
+fn heard_so_far(
+    mut snap: crate::engine::snapshot::Snapshot,
+    unread: u64,
+    frame_len: usize,
+) -> crate::engine::snapshot::Snapshot {
+    snap.at_ms = snap.at_ms.saturating_sub(unread * u64::from(FRAME_MS));
+    if let Some(m) = &mut snap.music {
+        m.offset = m.offset.saturating_sub(unread * frame_len as u64);
+    }
+    snap
+}
+
+/// Where this call's checkpoints go, when it has a Uniqueid.
+struct CallState {
+    dir: crate::state::StateDir,
+    uniqueid: String,
+}
+
+impl CallState {
+    fn open(opts: &RunOptions) -> Option<CallState> {
+        let uniqueid = opts.uniqueid.clone()?;
+        match crate::state::StateDir::open(opts.state_dir.as_deref()) {
+            Ok(dir) => Some(CallState { dir, uniqueid }),
+            Err(e) => {
+                tracing::warn!("{e}; a respawn of this call will start over");
+                None
+            }
+        }
+    }
+
+    fn writer(&self) -> Option<crate::state::Checkpoint> {
+        self.dir
+            .writer(&self.uniqueid)
+            .map_err(|e| tracing::warn!("cannot keep the call's state: {e}"))
+            .ok()
+    }
 }
 
 fn signal_name(sig: usize) -> &'static str {

@@ -621,3 +621,22 @@ fn one_hub_session_serves_a_hundred_generators_each_its_own_call() {
         }
     }
 }
+
+#[test]
+fn a_channel_asterisk_no_longer_has_ends_the_generator() {
+    // The check at start finds no such channel (Getvar → `Response: Error`,
+    // `Message: No such channel`, as in session-filtered.raw): a generator
+    // left behind by a call that is over exits, naming the channel.
+    let dir = crate::common::tempdir();
+    let (port, server) = serve_script("pw", vec![Vec::new()]);
+    let mut child = run_with_ami_args(dir.path(), port, "pw", BOB, &["--uniqueid", "1795734134.39"]);
+    let reader = crate::common::drain(&mut child);
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    reader.join().expect("reader");
+    drop(server);
+    let log = crate::common::log_text(dir.path());
+    assert!(log.contains("no such channel") && log.contains(BOB), "{log}");
+    let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
+}

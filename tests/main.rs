@@ -11,6 +11,7 @@ mod g711;
 mod lifecycle;
 mod pacing;
 mod render_audio;
+mod respawn;
 mod scenario;
 mod speech;
 mod store;

@@ -140,7 +140,15 @@ fn session(
             );
         }
     }
-    let verified = confirm_identity(cfg, &mut conn);
+    let verified = match confirm_identity(cfg, &mut conn) {
+        Verdict::Confirmed => true,
+        Verdict::NotConfirmed => false,
+        Verdict::NoChannel => {
+            // At start or after a reconnect: the call ended without us.
+            tx.send(EventKind::Hangup).ok();
+            return Ok(Ended::CallOver);
+        }
+    };
     if tx.send(EventKind::Identity(verified)).is_err() {
         return Ok(Ended::CallOver);
     }
@@ -217,10 +225,10 @@ pub fn connect(addr: &str) -> Result<TcpStream, String> {
 /// this process was given. `ENV()` is process-wide in Asterisk, so a
 /// generator can inherit another call's number; unconfirmed, nothing
 /// personal is said.
-fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> bool {
+fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
     let Some(ch) = &cfg.channel else {
         tracing::warn!("no --channel to confirm the call's identity: no personal announcements");
-        return false;
+        return Verdict::NotConfirmed;
     };
     let answer = conn
         .send("Getvar", &[("Channel", ch), ("Variable", "CALLERID(num)")])
@@ -232,19 +240,30 @@ fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> bool {
             }
             _ => Ok(()),
         },
+        Ok(r) if r.get("Message") == Some("No such channel") => {
+            tracing::warn!(channel = %ch, "no such channel: the call is over, exiting");
+            return Verdict::NoChannel;
+        }
         Ok(r) => Err(r.get("Message").unwrap_or("refused").to_string()),
         Err(e) => Err(e.clone()),
     };
     match verdict {
         Ok(()) => {
             tracing::info!(channel = %ch, "identity confirmed");
-            true
+            Verdict::Confirmed
         }
         Err(why) => {
             tracing::warn!(channel = %ch, "identity not confirmed ({why}): no personal announcements");
-            false
+            Verdict::NotConfirmed
         }
     }
+}
+
+enum Verdict {
+    Confirmed,
+    NotConfirmed,
+    /// Asterisk has no such channel: the call is gone.
+    NoChannel,
 }
 
 struct Conn {

@@ -38,12 +38,14 @@ impl Advisor {
             .iter()
             .map(|g| {
                 let mut f = files(g);
-                if g.once {
-                    f.retain(|id| !heard.contains(id));
-                }
+                // Shuffle first, then leave out what was heard: a resumed
+                // call with the same seed goes on in the same order.
                 match g.order {
                     AdviceOrder::Alphabetical => {}
                     AdviceOrder::Random => rng.shuffle(&mut f),
+                }
+                if g.once {
+                    f.retain(|id| !heard.contains(id));
                 }
                 Group {
                     name: Arc::from(g.name.as_str()),
@@ -55,6 +57,21 @@ impl Advisor {
             })
             .collect();
         Advisor { groups }
+    }
+
+    /// Each group's place in its order.
+    pub fn cursors(&self) -> Vec<usize> {
+        self.groups.iter().map(|g| g.next).collect()
+    }
+
+    /// Places of repeating groups, from [`Advisor::cursors`]. (`once`
+    /// groups have their heard files left out instead.)
+    pub fn set_cursors(&mut self, cursors: &[usize]) {
+        for (g, &c) in self.groups.iter_mut().zip(cursors) {
+            if !g.once && !g.files.is_empty() {
+                g.next = c % g.files.len();
+            }
+        }
     }
 
     /// The next advice for this moment (`weekday` 0 = Monday, `minute` of

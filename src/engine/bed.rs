@@ -71,6 +71,16 @@ impl Bed {
         };
     }
 
+    /// The playing track and the next sample in it.
+    pub fn now_playing(&self) -> Option<(SourceId, usize)> {
+        Some((self.playing?, self.main?.pos))
+    }
+
+    /// Where `id` is in the track list.
+    pub fn index_of(&self, id: SourceId) -> Option<usize> {
+        self.tracks.iter().position(|&t| t == id)
+    }
+
     /// Index of the playing track and the next sample in it.
     pub fn position(&self) -> (usize, usize) {
         (self.current, self.main.map_or(0, |v| v.pos))
@@ -98,7 +108,14 @@ impl Bed {
                     break;
                 };
                 let offset = std::mem::take(&mut self.start_offset);
-                self.begin(lib, i, offset, Ramp::hold(1.0), events);
+                // Mid-track (a resumed call) the first sample is not a
+                // clip edge: fade in over the declick time instead.
+                let ramp = if offset > 0 {
+                    Ramp::new(0.0, 1.0, self.rate * DECLICK_MS / 1000, Curve::PowerIn)
+                } else {
+                    Ramp::hold(1.0)
+                };
+                self.begin(lib, i, offset, ramp, events);
             }
             let Some(id) = self.playing else { break };
             let (Some(voice), Some((clip, _))) = (self.main.as_mut(), lib.ready(id)) else {

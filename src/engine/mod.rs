@@ -12,6 +12,7 @@ pub mod event;
 pub mod library;
 pub mod queue;
 pub mod say;
+pub mod snapshot;
 pub mod speaker;
 pub mod timeline;
 
@@ -122,6 +123,8 @@ pub struct Engine {
     timezone: Option<crate::scenario::Zone>,
     wall_start: DateTime<Utc>,
     rng: fastrand::Rng,
+    /// What `rng` started from: a resumed call replays the same orders.
+    seed: u64,
     /// A new playlist version, applied when no prompt is playing.
     reload: Option<Box<Scenario>>,
     pending: VecDeque<Event>,
@@ -171,6 +174,7 @@ impl Engine {
             timezone: scenario.timezone.clone(),
             wall_start: Utc::now(),
             rng: fastrand::Rng::with_seed(seed),
+            seed,
             reload: None,
             pending: VecDeque::with_capacity(EVENT_LIMIT),
             scratch: Vec::with_capacity(16),

@@ -27,6 +27,34 @@ impl QueueInfo {
         old != Some(p)
     }
 
+    /// Position, first position seen (when, which), last move, hold time.
+    #[allow(clippy::type_complexity)]
+    pub fn parts(
+        &self,
+    ) -> (
+        Option<u32>,
+        Option<(Duration, u32)>,
+        Option<Duration>,
+        Option<Duration>,
+    ) {
+        (self.position, self.first, self.last_move, self.holdtime)
+    }
+
+    pub fn restore(
+        &mut self,
+        position: Option<u32>,
+        first: Option<(Duration, u32)>,
+        last_move: Option<Duration>,
+        holdtime: Option<Duration>,
+    ) {
+        *self = QueueInfo {
+            position,
+            first,
+            last_move,
+            holdtime,
+        };
+    }
+
     pub fn set_holdtime(&mut self, h: Duration) {
         self.holdtime = Some(h);
     }

@@ -59,6 +59,12 @@ pub enum TimelineEvent {
         accounts: usize,
         locked: usize,
     },
+    /// This process goes on with a call an earlier one played: from that
+    /// stream time (s), after `gap` seconds without a generator.
+    Resume {
+        from: f64,
+        gap: f64,
+    },
     /// The call's identity checked with Asterisk.
     Identity {
         verified: bool,

@@ -1,0 +1,292 @@
+//! Per-call state across respawns. Asterisk kills and restarts the
+//! generator of a call whenever hold music restarts (app_queue's own
+//! announcements, `moh reload`); the next process for the same Uniqueid
+//! resumes from the last one's checkpoint.
+//!
+//! Each process keeps its own checkpoint file, `<uniqueid>.<pid>`, in a
+//! host-local tmpfs directory, mapped into memory: the audio thread updates
+//! it with plain stores (no syscall, no lock), it survives SIGKILL (the
+//! page cache holds it), and no two processes ever write the same file. A
+//! new process reads the newest file of its call before its first frame and
+//! removes the older ones once its own holds the call.
+
+mod slots;
+
+use crate::engine::snapshot::Snapshot;
+use memmap2::MmapMut;
+pub use slots::Fast;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Checkpoints of processes long gone are removed after this.
+const EXPIRE: Duration = Duration::from_secs(3600);
+/// A sweep of expired files runs at most this often per host.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// The directory of checkpoints.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// `dir`, or `$XDG_RUNTIME_DIR/holdmix/calls`, else
+    /// `/dev/shm/holdmix-UID/calls`: tmpfs either way, private to the user.
+    pub fn open(dir: Option<&Path>) -> Result<StateDir, String> {
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => match std::env::var_os("XDG_RUNTIME_DIR") {
+                Some(r) if !r.is_empty() => PathBuf::from(r).join("holdmix/calls"),
+                // SAFETY: getuid has no preconditions.
+                _ => PathBuf::from(format!("/dev/shm/holdmix-{}/calls", unsafe { libc::getuid() })),
+            },
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("{}: cannot create the call state directory: {e}", dir.display()))?;
+        Ok(StateDir { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The newest checkpoint of this call, if any.
+    pub fn load(&self, uniqueid: &str) -> Option<Snapshot> {
+        let prefix = file_prefix(uniqueid)?;
+        let mut best: Option<Snapshot> = None;
+        for (path, _) in self.files_of(&prefix) {
+            let Some(snap) = read_file(&path) else { continue };
+            if best.as_ref().is_none_or(|b| snap.at_ms > b.at_ms) {
+                best = Some(snap);
+            }
+        }
+        best
+    }
+
+    /// This process's checkpoint for the call (created now).
+    pub fn writer(&self, uniqueid: &str) -> Result<Checkpoint, String> {
+        let prefix = file_prefix(uniqueid).ok_or("the Uniqueid has characters a file name cannot take")?;
+        let path = self.dir.join(format!("{prefix}{}", std::process::id()));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        file.set_len(slots::FILE_BYTES as u64)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        // SAFETY: the file is ours alone to write (named by our pid); other
+        // processes only read it, through the seqlock of `slots`.
+        let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Checkpoint {
+            map,
+            path,
+            prefix,
+            dir: self.dir.clone(),
+            generation: 0,
+            json: Vec::with_capacity(4096),
+            holds_call: false,
+        })
+    }
+
+    /// The call is over: its checkpoints go.
+    pub fn forget(&self, uniqueid: &str) {
+        if let Some(prefix) = file_prefix(uniqueid) {
+            for (path, _) in self.files_of(&prefix) {
+                std::fs::remove_file(path).ok();
+            }
+        }
+    }
+
+    /// Removes checkpoints of dead processes not touched for an hour; at
+    /// most once per ten minutes per host (a marker file's age says when).
+    pub fn sweep(&self) {
+        let marker = self.dir.join(".swept");
+        let fresh = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age < SWEEP_EVERY);
+        if fresh {
+            return;
+        }
+        File::create(&marker).ok();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten().take(100_000) {
+            let path = e.path();
+            let Some(pid) = pid_of(&path) else { continue };
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > EXPIRE);
+            if old && !alive(pid) {
+                std::fs::remove_file(&path).ok();
+            }
+        }
+    }
+
+    fn files_of(&self, prefix: &str) -> Vec<(PathBuf, u32)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let pid = name.to_str()?.strip_prefix(prefix)?.parse().ok()?;
+                Some((e.path(), pid))
+            })
+            .collect()
+    }
+}
+
+/// One process's checkpoint of its call.
+pub struct Checkpoint {
+    map: MmapMut,
+    path: PathBuf,
+    prefix: String,
+    dir: PathBuf,
+    generation: u64,
+    json: Vec<u8>,
+    /// Set once a snapshot is written: older files may go then.
+    holds_call: bool,
+}
+
+impl Checkpoint {
+    /// Writes the whole snapshot. After the first one, the checkpoints of
+    /// earlier processes of the call are removed (this one now has it all).
+    pub fn write(&mut self, snap: &Snapshot) {
+        self.json.clear();
+        if serde_json::to_writer(&mut self.json, snap).is_err() {
+            return;
+        }
+        self.generation += 1;
+        if !slots::write_snapshot(&mut self.map, self.generation, &self.json) {
+            tracing::warn!(bytes = self.json.len(), "call state too large to keep");
+            return;
+        }
+        if !self.holds_call {
+            self.holds_call = true;
+            self.remove_others();
+        }
+    }
+
+    /// Stream time and music offset, for the last written snapshot.
+    pub fn write_fast(&mut self, at_ms: u64, offset: u64) {
+        if self.generation > 0 {
+            slots::write_fast(
+                &mut self.map,
+                Fast {
+                    generation: self.generation,
+                    at_ms,
+                    offset,
+                },
+            );
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn remove_others(&self) {
+        let me = std::process::id();
+        let sd = StateDir {
+            dir: self.dir.clone(),
+        };
+        for (path, pid) in sd.files_of(&self.prefix) {
+            // A process still alive (Asterisk runs old and new side by side
+            // for a moment) keeps its file until it is gone.
+            if pid != me && !alive(pid) {
+                std::fs::remove_file(path).ok();
+            }
+        }
+    }
+}
+
+/// The snapshot a checkpoint file holds, with its fast fields applied.
+fn read_file(path: &Path) -> Option<Snapshot> {
+    let bytes = std::fs::read(path).ok()?;
+    let (generation, json, fast) = slots::read(&bytes)?;
+    let mut snap: Snapshot = serde_json::from_slice(&json).ok()?;
+    if let Some(f) = fast.filter(|f| f.generation == generation) {
+        snap.at_ms = snap.at_ms.max(f.at_ms);
+        if let Some(m) = &mut snap.music {
+            m.offset = f.offset;
+        }
+    }
+    Some(snap)
+}
+
+/// `<uniqueid>.` when the Uniqueid is safe as a file name: Asterisk's are
+/// `[system-]seconds.sequence`. Anything else (a slash, a dot start, 65+
+/// characters) is refused rather than escaped: it is not Asterisk's.
+fn file_prefix(uniqueid: &str) -> Option<String> {
+    let ok = !uniqueid.is_empty()
+        && uniqueid.len() <= 64
+        && !uniqueid.starts_with('.')
+        && uniqueid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    ok.then(|| format!("{uniqueid}."))
+}
+
+/// The pid a checkpoint file is named by.
+fn pid_of(path: &Path) -> Option<u32> {
+    path.file_name()?.to_str()?.rsplit('.').next()?.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid as i32, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::snapshot::MusicAt;
+
+    #[test]
+    fn newest_checkpoint_wins_and_fast_fields_apply() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sd = StateDir::open(Some(tmp.path())).unwrap();
+        assert!(sd.load("1700000000.1").is_none());
+        let mut w = sd.writer("1700000000.1").unwrap();
+        let mut snap = Snapshot {
+            seed: 7,
+            at_ms: 1000,
+            music: Some(MusicAt {
+                track: "/m/a.wav".into(),
+                offset: 8000,
+                rate: 8000,
+            }),
+            ..Snapshot::default()
+        };
+        w.write(&snap);
+        w.write_fast(1040, 8320);
+        let got = sd.load("1700000000.1").unwrap();
+        assert_eq!((got.seed, got.at_ms, got.music.unwrap().offset), (7, 1040, 8320));
+        // A new snapshot: fast fields of the old generation no longer apply.
+        snap.at_ms = 2000;
+        w.write(&snap);
+        assert_eq!(sd.load("1700000000.1").unwrap().music.unwrap().offset, 8000);
+        for bad in ["", "../x", ".hidden", "a/b", "x y", &"9".repeat(65)] {
+            assert!(sd.load(bad).is_none());
+            assert!(sd.writer(bad).is_err(), "{bad:?}");
+        }
+        sd.forget("1700000000.1");
+        assert!(sd.load("1700000000.1").is_none());
+    }
+}
