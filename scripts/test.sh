@@ -20,4 +20,17 @@ if [ ${#need[@]} -gt 0 ]; then
     }
 fi
 
+# --- store: MariaDB -------------------------------------------------------
+# The MySQL store's tests start throwaway MariaDB servers of their own
+# (private datadir, socket and port; tests/common/mariadb.rs), so only the
+# binaries are needed: a system service the package may start is not used.
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq mariadb-server >/dev/null 2>&1 || {
+        apt-get update -qq
+        apt-get install -y -qq mariadb-server
+    }
+fi
+# --- end store: MariaDB ---------------------------------------------------
+
 cargo test "$@"

@@ -89,6 +89,21 @@ pub struct RunArgs {
     /// generator Asterisk lost. `0` turns it off.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub orphan_after: Duration,
+    /// Where callers are remembered between calls (music, where they left
+    /// off, advices heard): `sqlite:PATH`, a path, `mysql://user@host:port/db`,
+    /// or `none` [default: $XDG_STATE_HOME/holdmix/store.sqlite3, else
+    /// /var/lib/holdmix/store.sqlite3]. Used when the caller's number is known.
+    #[arg(long, value_name = "SPEC")]
+    pub store: Option<String>,
+    /// File whose first line is the MySQL password [default: $HOLDMIX_STORE_PASSWORD].
+    #[arg(long, value_name = "FILE")]
+    pub store_password_file: Option<PathBuf>,
+    /// How long the start waits for the store before going on with defaults.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "300ms")]
+    pub store_timeout: Duration,
+    /// Advices heard on a call-back within this window are not repeated.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    pub remember_advices: Duration,
     /// Where call checkpoints live, so a respawned generator resumes the call
     /// [default: $XDG_RUNTIME_DIR/holdmix/calls, else /dev/shm/holdmix-UID/calls].
     #[arg(long, value_name = "DIR")]
@@ -112,6 +127,26 @@ pub struct HubArgs {
     /// Where generators connect (`run --hub PATH`); created mode 0660.
     #[arg(long, value_name = "PATH", default_value = "/run/holdmix/hub.sock")]
     pub socket: PathBuf,
+    /// Answer Asterisk's realtime class lookups (res_config_curl) here,
+    /// e.g. 127.0.0.1:8765: each `holdmix-<uniqueid>` class gets a row that
+    /// starts a generator for that call.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub realtime: Option<String>,
+    /// The path of the extconfig.conf URL (`musiconhold => curl,http://HOST:PORT/moh`).
+    #[arg(long, value_name = "PATH", default_value = "/moh")]
+    pub realtime_path: String,
+    /// Class names served: this prefix and a Uniqueid.
+    #[arg(long, value_name = "PREFIX", default_value = "holdmix-")]
+    pub class_prefix: String,
+    /// The playlist the served generators play.
+    #[arg(long, value_name = "FILE")]
+    pub playlist: Option<PathBuf>,
+    /// The served classes' format (the row's `format=`, the generator's --format).
+    #[arg(long, value_enum, default_value = "slin")]
+    pub format: Format,
+    /// Where the served generators log (they have no terminal).
+    #[arg(long, value_name = "FILE")]
+    pub generator_log: Option<PathBuf>,
 }
 
 /// Who the call is; every log line carries it.

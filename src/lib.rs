@@ -14,6 +14,7 @@ pub mod engine;
 pub mod footprint;
 pub mod logging;
 pub mod plot;
+pub mod realtime;
 pub mod render;
 pub mod run;
 pub mod say;

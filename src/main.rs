@@ -19,6 +19,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// The row every served class gets: this very binary, run through the hub.
+fn realtime_config(
+    args: &holdmix::cli::HubArgs,
+    listen: &str,
+    cache_dir: Option<&std::path::Path>,
+) -> anyhow::Result<holdmix::realtime::RealtimeConfig> {
+    let absolute = |p: &std::path::Path| -> anyhow::Result<String> {
+        let p = std::path::absolute(p)?;
+        Ok(p.to_string_lossy().into_owned())
+    };
+    let exe = std::env::current_exe()?;
+    let playlist = args
+        .playlist
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("--realtime needs --playlist: what the served generators play"))?;
+    let format = args.format.asterisk_name();
+    let mut argv = vec![absolute(&exe)?, "run".to_string()];
+    if let Some(dir) = cache_dir {
+        argv.extend(["--cache-dir".to_string(), absolute(dir)?]);
+    }
+    if let Some(log) = &args.generator_log {
+        argv.extend(["--log".to_string(), absolute(log)?]);
+    }
+    argv.extend([
+        "--hub".to_string(),
+        absolute(&args.socket)?,
+        "--playlist".to_string(),
+        absolute(playlist)?,
+        "--format".to_string(),
+        format.to_string(),
+    ]);
+    let template = holdmix::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
+        .map_err(anyhow::Error::msg)?;
+    Ok(holdmix::realtime::RealtimeConfig {
+        listen: listen.to_string(),
+        path: args.realtime_path.trim_end_matches('/').to_string(),
+        template,
+    })
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache = Cache::open(cli.common.cache_dir.as_deref());
     match cli.command {
@@ -62,6 +102,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 caller: id.caller.clone(),
                 state_dir: args.state_dir.clone(),
                 orphan_after: (!args.orphan_after.is_zero()).then_some(args.orphan_after),
+                store: (args.store.as_deref() != Some("none")).then(|| holdmix::store::StoreOptions {
+                    spec: args.store.clone(),
+                    password_file: args.store_password_file.clone(),
+                    start_timeout: args.store_timeout,
+                    heard_window: args.remember_advices,
+                }),
             };
             // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
             holdmix::run::run(&opts, &cache)?;
@@ -89,6 +135,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hub(args) => {
             let secret = holdmix::ami::client::read_secret(args.ami_secret_file.as_deref())
                 .map_err(anyhow::Error::msg)?;
+            if let Some(listen) = &args.realtime {
+                let cfg = realtime_config(&args, listen, cli.common.cache_dir.as_deref())?;
+                let addr = holdmix::realtime::spawn(cfg)?;
+                tracing::info!(%addr, path = %args.realtime_path, "answering realtime class lookups");
+            }
             holdmix::ami::hub::run(&holdmix::ami::hub::HubConfig {
                 ami: args.ami,
                 user: args.ami_user,

@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub state_dir: Option<PathBuf>,
     /// Exit when nobody has read the stream for this long (`None`: never).
     pub orphan_after: Option<Duration>,
+    /// The caller memory store (`None`: off).
+    pub store: Option<crate::store::StoreOptions>,
 }
 
 /// A checkpoint's snapshot is rewritten at least this often (and whenever
@@ -85,6 +87,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         // Random orders differ from call to call.
         None => Engine::new(&scenario, rate, fastrand::u64(..)),
     };
+    let resumed = engine.frames() > 0;
+    let store = start_store(opts, resumed, &scenario, &mut engine);
     let mut checkpoint: Option<crate::state::Checkpoint> = None;
     let mut snapshot_at = 0u64;
     // With no billing configured (and no event feed to answer), a balance
@@ -357,12 +361,66 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         }
         s.dir.sweep();
     }
+    if let (Some(st), Some(number)) = (&store, &opts.caller)
+        && reason != "orphaned"
+    {
+        st.put_caller(number, caller_record(&engine.memory()));
+        // Inside Asterisk's kill window (SIGHUP, then SIGKILL 200 ms later).
+        if !st.flush(STORE_FLUSH) {
+            tracing::warn!("caller memory not written before exit");
+        }
+    }
     if let Some(t) = &mut timeline {
         t.write(&engine.drain_timeline().collect::<Vec<_>>()).ok();
         t.flush().ok();
     }
     tracing::info!(reason = %reason, frames = pacer.written(), read_frames = ?pacer.read_frames(), "exit");
     Ok(reason)
+}
+
+/// How long the exit waits for the caller memory to be written.
+const STORE_FLUSH: Duration = Duration::from_millis(100);
+
+/// Opens the caller memory store when the caller's number is known, and
+/// gives the engine what it remembers. A resumed call already has it all:
+/// the store is then only for writing, and nothing waits for it.
+fn start_store(
+    opts: &RunOptions,
+    resumed: bool,
+    scenario: &Scenario,
+    engine: &mut Engine,
+) -> Option<crate::store::Store> {
+    let (number, store_opts) = (opts.caller.as_deref()?, opts.store.as_ref()?);
+    let mut o = store_opts.clone();
+    if resumed {
+        o.start_timeout = Duration::ZERO;
+    }
+    // The store's thread must not take the stop signals.
+    block_signals(&STOP_SIGNALS, true);
+    let (store, record, _) = crate::store::Store::start(&o, Some(number), None);
+    block_signals(&STOP_SIGNALS, false);
+    if let Some(r) = record.filter(|_| !resumed) {
+        let memory = crate::engine::memory::Memory {
+            music: r.music.map(PathBuf::from),
+            offset: Duration::from_millis(r.offset_ms),
+            heard: r.heard.into_keys().map(PathBuf::from).collect(),
+        };
+        engine.remember(scenario, &memory);
+    }
+    Some(store)
+}
+
+fn caller_record(m: &crate::engine::memory::Memory) -> crate::store::CallerRecord {
+    let now = crate::store::unix_now();
+    crate::store::CallerRecord {
+        music: m.music.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        offset_ms: m.offset.as_millis() as u64,
+        heard: m
+            .heard
+            .iter()
+            .map(|p| (p.to_string_lossy().into_owned(), now))
+            .collect(),
+    }
 }
 
 /// The snapshot as of what the reader took: the frames still in the pipe

@@ -21,6 +21,16 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name in musiconhold.conf's `format=` (and in `--format`).
+    pub fn asterisk_name(self) -> &'static str {
+        match self {
+            Format::Slin => "slin",
+            Format::Slin16 => "slin16",
+            Format::Ulaw => "ulaw",
+            Format::Alaw => "alaw",
+        }
+    }
+
     pub fn rate(self) -> u32 {
         match self {
             Format::Slin16 => 16_000,

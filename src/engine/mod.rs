@@ -10,6 +10,7 @@ pub mod advice;
 pub mod bed;
 pub mod event;
 pub mod library;
+pub mod memory;
 pub mod queue;
 pub mod say;
 pub mod snapshot;

@@ -65,6 +65,12 @@ pub enum TimelineEvent {
         from: f64,
         gap: f64,
     },
+    /// The caller's memory from earlier calls was taken: the music goes
+    /// on where they left off (`music`), `heard` advices are not repeated.
+    Remembered {
+        music: bool,
+        heard: usize,
+    },
     /// The call's identity checked with Asterisk.
     Identity {
         verified: bool,

@@ -1,0 +1,329 @@
+//! The embedded store: one SQLite file shared by every holdmix process on the
+//! host. WAL mode lets readers run beside the one writer; writes are short
+//! `BEGIN IMMEDIATE` transactions (the write lock is taken up front, so a
+//! transaction never fails half-way on a lock upgrade), and a busy timeout
+//! makes a process wait its turn instead of failing. `synchronous=NORMAL`
+//! in WAL mode survives any process crash (kill -9) without losing a
+//! committed write; only a power cut may lose the last commits, never
+//! consistency.
+
+use super::record::{CallRecord, CallerRecord, StoreError, Write, cutoff};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, ffi::ErrorCode, params};
+use std::path::Path;
+use std::time::Duration;
+
+/// Schema version kept in `PRAGMA user_version`.
+const VERSION: i64 = 1;
+
+/// How long a statement waits for another process's lock before failing
+/// as busy (the worker then retries later; nothing is lost).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS holdmix_caller (
+    number TEXT PRIMARY KEY NOT NULL,
+    music TEXT,
+    offset_ms INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS holdmix_heard (
+    number TEXT NOT NULL,
+    advice TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (number, advice)
+);
+CREATE INDEX IF NOT EXISTS holdmix_heard_at ON holdmix_heard (at);
+CREATE TABLE IF NOT EXISTS holdmix_call (
+    uniqueid TEXT PRIMARY KEY NOT NULL,
+    state TEXT NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS holdmix_call_updated ON holdmix_call (updated);
+";
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating the directory, file and tables if needed).
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("{}: cannot create: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // Switching to WAL takes a lock; skip it when it is already on
+        // (the mode is stored in the file).
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            let _: String = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(err)?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version = |c: &Connection| -> rusqlite::Result<i64> {
+            c.query_row("PRAGMA user_version", [], |r| r.get(0))
+        };
+        if version(&self.conn).map_err(err)? >= VERSION {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // Another process may have migrated while we waited for the lock.
+        if version(&tx).map_err(err)? < VERSION {
+            tx.execute_batch(SCHEMA).map_err(err)?;
+            tx.pragma_update(None, "user_version", VERSION).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The caller's record with heard entries newer than `now - window`;
+    /// `None` if nothing is stored for the number.
+    pub fn get_caller(
+        &mut self,
+        number: &str,
+        now: i64,
+        window: Duration,
+    ) -> Result<Option<CallerRecord>, StoreError> {
+        // One read transaction: the caller row and its heard rows agree.
+        let tx = self.conn.transaction().map_err(err)?;
+        let row = tx
+            .query_row(
+                "SELECT music, offset_ms FROM holdmix_caller WHERE number = ?1",
+                [number],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let mut stmt = tx
+            .prepare_cached("SELECT advice, at FROM holdmix_heard WHERE number = ?1 AND at > ?2")
+            .map_err(err)?;
+        let heard = stmt
+            .query_map(params![number, cutoff(now, window)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(err)?
+            .collect::<Result<std::collections::BTreeMap<_, _>, _>>()
+            .map_err(err)?;
+        drop(stmt);
+        tx.finish().map_err(err)?;
+        if row.is_none() && heard.is_empty() {
+            return Ok(None);
+        }
+        let (music, offset) = row.unwrap_or((None, 0));
+        Ok(Some(CallerRecord {
+            music,
+            offset_ms: u64::try_from(offset).unwrap_or(0),
+            heard,
+        }))
+    }
+
+    pub fn get_call(&mut self, uniqueid: &str) -> Result<Option<CallRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT state, updated FROM holdmix_call WHERE uniqueid = ?1",
+                [uniqueid],
+                |r| {
+                    Ok(CallRecord {
+                        state: r.get(0)?,
+                        updated: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    /// Writes all of `batch` in one transaction (one commit for many keys).
+    pub fn write(&mut self, batch: &[Write], now: i64) -> Result<(), StoreError> {
+        for w in batch {
+            w.validate()?;
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for w in batch {
+            match w {
+                Write::Caller(number, rec) => {
+                    let offset = i64::try_from(rec.offset_ms).unwrap_or(i64::MAX);
+                    tx.prepare_cached(
+                        "INSERT INTO holdmix_caller (number, music, offset_ms, updated)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (number) DO UPDATE SET
+                            music = COALESCE(excluded.music, music),
+                            offset_ms = excluded.offset_ms,
+                            updated = excluded.updated",
+                    )
+                    .and_then(|mut s| s.execute(params![number, rec.music, offset, now]))
+                    .map_err(err)?;
+                    let mut heard = tx
+                        .prepare_cached(
+                            "INSERT INTO holdmix_heard (number, advice, at) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (number, advice) DO UPDATE SET at = MAX(at, excluded.at)",
+                        )
+                        .map_err(err)?;
+                    for (advice, at) in &rec.heard {
+                        heard.execute(params![number, advice, at]).map_err(err)?;
+                    }
+                }
+                Write::Call(id, rec) => {
+                    tx.prepare_cached(
+                        "INSERT INTO holdmix_call (uniqueid, state, updated) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (uniqueid) DO UPDATE SET
+                            state = excluded.state, updated = excluded.updated",
+                    )
+                    .and_then(|mut s| s.execute(params![id, rec.state, rec.updated]))
+                    .map_err(err)?;
+                }
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Deletes call rows older than `call_before` and heard rows older than
+    /// `heard_before`. Looks first, so the usual case (nothing old) takes no
+    /// write lock. Returns the rows deleted.
+    pub fn expire(&mut self, call_before: i64, heard_before: i64) -> Result<usize, StoreError> {
+        let any = |c: &Connection, sql: &str, t: i64| -> rusqlite::Result<bool> {
+            c.query_row(sql, [t], |_| Ok(())).optional().map(|o| o.is_some())
+        };
+        let old_calls = any(
+            &self.conn,
+            "SELECT 1 FROM holdmix_call WHERE updated < ?1 LIMIT 1",
+            call_before,
+        );
+        let old_heard = any(
+            &self.conn,
+            "SELECT 1 FROM holdmix_heard WHERE at < ?1 LIMIT 1",
+            heard_before,
+        );
+        let (old_calls, old_heard) = (old_calls.map_err(err)?, old_heard.map_err(err)?);
+        if !old_calls && !old_heard {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut n = tx
+            .execute("DELETE FROM holdmix_call WHERE updated < ?1", [call_before])
+            .map_err(err)?;
+        n += tx
+            .execute("DELETE FROM holdmix_heard WHERE at < ?1", [heard_before])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n)
+    }
+
+    /// `PRAGMA integrity_check`'s answer ("ok" when the file is sound).
+    pub fn integrity_check(&mut self) -> Result<String, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check").map_err(err)?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        Ok(lines.join("\n"))
+    }
+}
+
+/// Data problems are refused for good; everything else (busy, locked, I/O,
+/// disk full, cannot open) may pass, so it is retried.
+fn err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::Error as E;
+    match &e {
+        E::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::TooBig | ErrorCode::ConstraintViolation | ErrorCode::TypeMismatch
+            ) =>
+        {
+            StoreError::Rejected(e.to_string())
+        }
+        E::FromSqlConversionFailure(..) | E::InvalidColumnType(..) | E::IntegralValueOutOfRange(..) => {
+            StoreError::Rejected(e.to_string())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("sub/s.sqlite3")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn music_none_keeps_the_stored_choice_and_heard_merges() {
+        let (_d, mut s) = store();
+        let mut a = CallerRecord {
+            music: Some("m/a.mp3".into()),
+            offset_ms: 5,
+            ..Default::default()
+        };
+        a.heard.insert("tip1".into(), 100);
+        s.write(&[Write::Caller("100".into(), a)], 1).unwrap();
+        let mut b = CallerRecord {
+            music: None,
+            offset_ms: 7,
+            ..Default::default()
+        };
+        b.heard.insert("tip1".into(), 90);
+        b.heard.insert("tip2".into(), 110);
+        s.write(&[Write::Caller("100".into(), b)], 2).unwrap();
+        let got = s
+            .get_caller("100", 120, Duration::from_secs(60))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.music.as_deref(), Some("m/a.mp3"));
+        assert_eq!(got.offset_ms, 7);
+        assert_eq!(got.heard, [("tip1".into(), 100), ("tip2".into(), 110)].into());
+    }
+
+    #[test]
+    fn expire_deletes_only_old_rows() {
+        let (_d, mut s) = store();
+        let call = |t| CallRecord {
+            state: "{}".into(),
+            updated: t,
+        };
+        s.write(
+            &[
+                Write::Call("old".into(), call(10)),
+                Write::Call("new".into(), call(50)),
+            ],
+            50,
+        )
+        .unwrap();
+        assert_eq!(s.expire(20, 0).unwrap(), 1);
+        assert!(s.get_call("old").unwrap().is_none());
+        assert_eq!(s.get_call("new").unwrap(), Some(call(50)));
+        assert_eq!(s.expire(20, 0).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_bad_row_is_an_error_not_a_panic() {
+        let (_d, mut s) = store();
+        s.conn
+            .execute("INSERT INTO holdmix_call VALUES ('u', x'00ff', 'soon')", [])
+            .unwrap();
+        assert!(matches!(s.get_call("u"), Err(StoreError::Rejected(_))));
+    }
+}
