@@ -102,6 +102,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 caller: id.caller.clone(),
                 state_dir: args.state_dir.clone(),
                 orphan_after: (!args.orphan_after.is_zero()).then_some(args.orphan_after),
+                uniqueid_in_argv: std::env::args().any(|a| a == "--uniqueid" || a.starts_with("--uniqueid=")),
                 store: (args.store.as_deref() != Some("none")).then(|| holdmix::store::StoreOptions {
                     spec: args.store.clone(),
                     password_file: args.store_password_file.clone(),

@@ -61,6 +61,9 @@ pub struct RunOptions {
     pub orphan_after: Option<Duration>,
     /// The caller memory store (`None`: off).
     pub store: Option<crate::store::StoreOptions>,
+    /// `--uniqueid` was on the command line (a realtime row's), not taken
+    /// from the environment.
+    pub uniqueid_in_argv: bool,
 }
 
 /// A checkpoint's snapshot is rewritten at least this often (and whenever
@@ -87,8 +90,17 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         // Random orders differ from call to call.
         None => Engine::new(&scenario, rate, fastrand::u64(..)),
     };
+    // Through a hub, Asterisk itself says whose call a Uniqueid is.
+    let hub = opts
+        .hub
+        .as_deref()
+        .and_then(|h| crate::ami::hub::subscribe(h, opts.channel.as_deref(), opts.uniqueid.as_deref()));
+    if opts.hub.is_some() && hub.is_none() {
+        tracing::warn!("no hub answers: using a session of our own");
+    }
+    let (caller, verified) = who(opts, hub.as_ref());
     let resumed = engine.frames() > 0;
-    let store = start_store(opts, resumed, &scenario, &mut engine);
+    let store = start_store(opts, caller.as_deref(), resumed, &scenario, &mut engine);
     let mut checkpoint: Option<crate::state::Checkpoint> = None;
     let mut snapshot_at = 0u64;
     // With no billing configured (and no event feed to answer), a balance
@@ -108,16 +120,10 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone(), event_tx.clone());
     }
     let (ami_tx, ami_rx) = mpsc::channel();
-    let hub = opts
-        .hub
-        .as_deref()
-        .and_then(|h| crate::ami::hub::subscribe(h, opts.channel.as_deref(), opts.uniqueid.as_deref()));
-    if opts.hub.is_some() && hub.is_none() {
-        tracing::warn!("no hub answers: using a session of our own");
-    }
     let started = match hub {
-        Some(stream) => crate::ami::client::spawn_via_hub(
-            stream,
+        Some(sub) => crate::ami::client::spawn_via_hub(
+            sub,
+            verified,
             opts.channel.clone(),
             opts.uniqueid.clone(),
             opts.ami.clone(),
@@ -135,7 +141,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     // Billing answers come back through the same queue as keys.
     let mut billing = billing_cfg
         .clone()
-        .map(|b| crate::billing::Lookups::new(b, opts.caller.clone(), event_tx.clone()));
+        .map(|b| crate::billing::Lookups::new(b, caller.clone(), event_tx.clone()));
     let billing_tx = event_tx;
     if let Some(p) = &opts.playlist
         && let Err(e) = crate::watch::spawn(p, reload_tx.clone())
@@ -361,7 +367,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         }
         s.dir.sweep();
     }
-    if let (Some(st), Some(number)) = (&store, &opts.caller)
+    if let (Some(st), Some(number)) = (&store, &caller)
         && reason != "orphaned"
     {
         st.put_caller(number, caller_record(&engine.memory()));
@@ -378,6 +384,29 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     Ok(reason)
 }
 
+/// The caller's number, and whether Asterisk vouched for it. A Uniqueid on
+/// the command line came from the call's own realtime row (Asterisk does no
+/// substitution in a static class's `application`), so what the hub knows
+/// of it is this call's; one from the environment may be another call's
+/// (`ENV()` is process-wide) and proves nothing.
+fn who(opts: &RunOptions, hub: Option<&crate::ami::hub::Subscription>) -> (Option<String>, bool) {
+    let Some(sub) = hub.filter(|s| opts.uniqueid_in_argv && !s.channel.is_empty()) else {
+        return (opts.caller.clone(), false);
+    };
+    let known = (!sub.caller.is_empty()).then(|| sub.caller.clone());
+    match (&opts.caller, known) {
+        (Some(given), Some(k)) if *given != k => {
+            tracing::warn!("the caller given is not the call's: no personal announcements");
+            (None, false)
+        }
+        (given, known) => {
+            let caller = known.or_else(|| given.clone());
+            tracing::info!(channel = %sub.channel, "identity from Asterisk through the hub");
+            (caller, true)
+        }
+    }
+}
+
 /// How long the exit waits for the caller memory to be written.
 const STORE_FLUSH: Duration = Duration::from_millis(100);
 
@@ -386,11 +415,12 @@ const STORE_FLUSH: Duration = Duration::from_millis(100);
 /// the store is then only for writing, and nothing waits for it.
 fn start_store(
     opts: &RunOptions,
+    caller: Option<&str>,
     resumed: bool,
     scenario: &Scenario,
     engine: &mut Engine,
 ) -> Option<crate::store::Store> {
-    let (number, store_opts) = (opts.caller.as_deref()?, opts.store.as_ref()?);
+    let (number, store_opts) = (caller?, opts.store.as_ref()?);
     let mut o = store_opts.clone();
     if resumed {
         o.start_timeout = Duration::ZERO;

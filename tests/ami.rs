@@ -640,3 +640,109 @@ fn a_channel_asterisk_no_longer_has_ends_the_generator() {
     let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
     assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
 }
+
+#[test]
+fn through_the_hub_asterisk_vouches_for_a_uniqueid_given_on_the_command_line() {
+    // The realtime recipe: the generator knows only its Uniqueid (from its
+    // class's row); the hub tells it the channel and the caller's number
+    // that Asterisk reported, so Alice's key 2 says Alice's balance.
+    const ALICE_UID: &str = "1795452414.1";
+    let dir = crate::common::tempdir();
+    let events = transcript_events("session-queue-dtmf.raw");
+    let learned = events
+        .iter()
+        .position(|e| {
+            let t = String::from_utf8_lossy(e);
+            t.contains(&format!("Uniqueid: {ALICE_UID}\r\n")) && t.contains("CallerIDNum: 79001112233")
+        })
+        .expect("an event naming Alice's number");
+    let mut chunks: Vec<Vec<u8>> = events[..=learned].to_vec();
+    chunks.extend(vec![Vec::new(); 100]);
+    chunks.extend(events[learned + 1..].iter().cloned());
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let socket = dir.path().join("hub.sock");
+    let mut hub = crate::common::holdmix(dir.path())
+        .arg("--log")
+        .arg(dir.path().join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
+        .arg(&socket)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hub");
+    let started = std::time::Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::write(
+        dir.path().join("accounts.toml"),
+        "\"79001112233\" = [{ id = \"7\", balance = \"12.50\" }]\n",
+    )
+    .expect("accounts");
+    let pl = crate::common::playlist(
+        dir.path(),
+        "balance.toml",
+        &format!(
+            "[prompts]\nfrom = {:?}\n\n[announce.balance]\nsay = [\"your-balance-is\"]\nfailed = [\"service-unavailable\"]\nnone = [\"not-registered\"]\n\n[keys]\n2 = {{ action = \"say-balance\" }}\n\n[billing]\naccounts_file = \"accounts.toml\"\n",
+            root().join("sample-audio/prompts/en").to_str().expect("path")
+        ),
+    );
+    let mut cmd = crate::common::holdmix(dir.path());
+    cmd.arg("--log")
+        .arg(dir.path().join("run.log"))
+        .args(["run", "--hub"])
+        .arg(&socket)
+        .args([
+            "--uniqueid",
+            ALICE_UID,
+            "--playlist",
+            pl.to_str().expect("path"),
+            "--timeline",
+        ])
+        .arg(dir.path().join("tl.jsonl"))
+        .env_remove("PHONE")
+        .env_remove("CHANNEL");
+    let (mut child, reader) = start(&mut cmd);
+    // The same Uniqueid from the environment (ENV() is process-wide in
+    // Asterisk) proves nothing: no personal announcements.
+    let env_dir = dir.path().join("env");
+    std::fs::create_dir_all(&env_dir).expect("mkdir");
+    let mut env_cmd = crate::common::holdmix(&env_dir);
+    env_cmd
+        .args(["run", "--hub"])
+        .arg(&socket)
+        .args(["--playlist", pl.to_str().expect("path"), "--timeline"])
+        .arg(env_dir.join("tl.jsonl"))
+        .env("UNIQUEID", ALICE_UID)
+        .env_remove("PHONE")
+        .env_remove("CHANNEL");
+    let (mut env_child, env_reader) = start(&mut env_cmd);
+    for c in [&mut child, &mut env_child] {
+        let (status, _) = crate::common::wait_exit(c, Duration::from_secs(20));
+        assert!(status.success(), "Alice's MusicOnHoldStop ends it");
+    }
+    reader.join().expect("reader");
+    env_reader.join().expect("reader");
+    signal_hub(&mut hub);
+    server.join().ok();
+    let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "identity")[0]["verified"], true);
+    assert_eq!(digits_of(&tl), ["1", "2", "#"]);
+    let balance = crate::common::events(&tl, "balance");
+    assert_eq!(balance[0]["answer"], "accounts", "{tl:?}");
+
+    let log = crate::common::log_text(dir.path());
+    assert!(log.contains("identity from Asterisk through the hub"), "{log}");
+    let tl = crate::common::timeline(&env_dir.join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "identity")[0]["verified"], false);
+    assert_eq!(digits_of(&tl), ["1", "2", "#"], "its events, still");
+    assert_eq!(crate::common::events(&tl, "balance")[0]["answer"], "failed");
+}
+
+fn signal_hub(hub: &mut std::process::Child) {
+    crate::common::signal(hub, libc::SIGTERM);
+    hub.wait().ok();
+}

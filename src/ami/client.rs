@@ -351,10 +351,11 @@ fn regex_escape(s: &str) -> String {
 
 /// Follows the call through a hub's socket instead of a session of its own.
 /// When the hub goes away, falls back to a direct session if `direct` is
-/// configured. Identity cannot be confirmed through the hub yet, so nothing
-/// personal is said.
+/// configured. `verified`: the hub vouched for the call's identity (see
+/// `run::who`); otherwise nothing personal is said.
 pub fn spawn_via_hub(
-    stream: std::os::unix::net::UnixStream,
+    sub: super::hub::Subscription,
+    verified: bool,
     channel: Option<String>,
     uniqueid: Option<String>,
     direct: Option<AmiConfig>,
@@ -367,12 +368,20 @@ pub fn spawn_via_hub(
         .stack_size(256 * 1024)
         .spawn(move || {
             let _g = span.enter();
-            if tx.send(EventKind::Identity(false)).is_err() {
+            if tx.send(EventKind::Identity(verified)).is_err() {
                 return;
             }
+            let channel = channel.or_else(|| (!sub.channel.is_empty()).then(|| sub.channel.clone()));
             let mut watch = ChannelWatch::new(channel.as_deref(), uniqueid.as_deref());
+            for m in &sub.early {
+                if let Some(e) = watch.on_message(m)
+                    && tx.send(e).is_err()
+                {
+                    return;
+                }
+            }
             let mut decoder = Decoder::new();
-            let mut stream = stream;
+            let mut stream = sub.stream;
             let mut buf = [0u8; 8192];
             loop {
                 let n = match stream.read(&mut buf) {

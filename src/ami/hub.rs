@@ -5,10 +5,14 @@
 //!
 //! Protocol on the socket: the generator sends one line,
 //! `SUBSCRIBE channel=<name> uniqueid=<id>` (either may be empty), then
-//! reads AMI-framed messages (`Key: Value` lines, an empty line) exactly as
-//! Asterisk would have sent them: events naming its channel or Uniqueid,
-//! and queue-wide events (`QueueCallerLeave`, `QueueParams`) of the queue
-//! its caller joined. The hub asks for `QueueStatus` every 10 s.
+//! reads AMI-framed messages (`Key: Value` lines, an empty line). The first
+//! is the hub's own `Event: HoldmixCall` with what Asterisk said of that
+//! Uniqueid (`Channel`, `CallerIDNum`; empty when the hub has not seen the
+//! call); then events exactly as Asterisk sent them: events naming its
+//! channel or Uniqueid, and queue-wide events (`QueueCallerLeave`,
+//! `QueueParams`) of the queue its caller joined. The hub asks for
+//! `QueueStatus` every 10 s, and for `CoreShowChannels` at each login to
+//! learn the calls already up.
 //!
 //! Threads and blocking I/O, like the per-call client: one AMI thread, one
 //! accept thread; writes to generators are non-blocking and a generator
@@ -39,18 +43,56 @@ struct Subscriber {
 
 type Subscribers = Arc<Mutex<Vec<Subscriber>>>;
 
+/// What AMI said of each live call, by Uniqueid: its channel and caller
+/// number. Bounded: a hub that missed hangups starts over rather than grow.
+#[derive(Default)]
+struct Calls {
+    by_uniqueid: std::collections::HashMap<String, (String, String)>,
+}
+
+const MAX_CALLS: usize = 100_000;
+
+impl Calls {
+    fn learn(&mut self, m: &Message) {
+        let (Some(uid), Some(channel)) = (m.get("Uniqueid"), m.get("Channel")) else {
+            return;
+        };
+        if m.is("Hangup") {
+            self.by_uniqueid.remove(uid);
+            return;
+        }
+        if self.by_uniqueid.len() >= MAX_CALLS && !self.by_uniqueid.contains_key(uid) {
+            self.by_uniqueid.clear();
+        }
+        let e = self
+            .by_uniqueid
+            .entry(uid.to_string())
+            .or_insert_with(|| (channel.to_string(), String::new()));
+        e.0 = channel.to_string();
+        if let Some(num) = m
+            .get("CallerIDNum")
+            .filter(|n| !n.is_empty() && *n != "<unknown>")
+        {
+            e.1 = num.to_string();
+        }
+    }
+}
+
+type SharedCalls = Arc<Mutex<Calls>>;
+
 /// Runs the hub until the process is stopped.
 pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     let listener = bind(&cfg.socket)?;
     tracing::info!(socket = %cfg.socket.display(), ami = %cfg.ami, "hub listening");
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
-    let accept_subs = subs.clone();
+    let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
+    let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept(listener, accept_subs))?;
+        .spawn(move || accept(listener, accept_subs, accept_calls))?;
     let mut backoff = Duration::from_millis(100);
     loop {
-        match session(cfg, &subs) {
+        match session(cfg, &subs, &calls) {
             Ok(()) => {
                 tracing::warn!(ami = %cfg.ami, "AMI connection closed; reconnecting");
                 backoff = Duration::from_millis(100);
@@ -76,9 +118,9 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-fn accept(listener: UnixListener, subs: Subscribers) {
+fn accept(listener: UnixListener, subs: Subscribers, calls: SharedCalls) {
     for stream in listener.incoming().flatten() {
-        let subs = subs.clone();
+        let (subs, calls) = (subs.clone(), calls.clone());
         // The SUBSCRIBE line is read off the accept loop, bounded in time.
         std::thread::spawn(move || {
             stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
@@ -102,7 +144,23 @@ fn accept(listener: UnixListener, subs: Subscribers) {
             if channel.is_empty() && uniqueid.is_empty() {
                 return;
             }
-            if stream.set_nonblocking(true).is_err() {
+            let (ch, num) = calls
+                .lock()
+                .ok()
+                .and_then(|c| c.by_uniqueid.get(&uniqueid).cloned())
+                .unwrap_or_default();
+            let hello = Message {
+                fields: [
+                    ("Event", "HoldmixCall"),
+                    ("Channel", &ch),
+                    ("Uniqueid", &uniqueid),
+                    ("CallerIDNum", &num),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            };
+            if (&stream).write_all(&hello.to_wire()).is_err() || stream.set_nonblocking(true).is_err() {
                 return;
             }
             tracing::debug!(channel = %channel, "generator subscribed");
@@ -118,7 +176,7 @@ fn accept(listener: UnixListener, subs: Subscribers) {
     }
 }
 
-fn session(cfg: &HubConfig, subs: &Subscribers) -> Result<(), String> {
+fn session(cfg: &HubConfig, subs: &Subscribers, calls: &SharedCalls) -> Result<(), String> {
     let mut sock = super::client::connect(&cfg.ami)?;
     let login = Message::action(
         "Login",
@@ -166,7 +224,13 @@ fn session(cfg: &HubConfig, subs: &Subscribers) -> Result<(), String> {
                 }
                 tracing::info!(ami = %cfg.ami, "hub logged in");
                 logged_in = true;
+                // The calls already up, for generators that ask about them.
+                let list = Message::action("CoreShowChannels", &[("ActionID", "channels")]);
+                sock.write_all(&list.to_wire()).map_err(|e| e.to_string())?;
                 continue;
+            }
+            if let Ok(mut c) = calls.lock() {
+                c.learn(&m);
             }
             fan_out(&m, subs);
         }
@@ -203,9 +267,24 @@ fn fan_out(m: &Message, subs: &Subscribers) {
     });
 }
 
+/// A generator's subscription: the stream, what the hub knows of the call,
+/// and any events that came with the greeting.
+pub struct Subscription {
+    pub stream: UnixStream,
+    /// The call's channel, from Asterisk (empty: not seen yet).
+    pub channel: String,
+    /// The caller's number, from Asterisk (empty: not known).
+    pub caller: String,
+    pub early: Vec<Message>,
+}
+
+/// How long a generator waits for the hub's greeting (a local socket: it
+/// comes in microseconds, or the hub is stuck).
+const GREETING: Duration = Duration::from_millis(200);
+
 /// A generator's side: subscribe at `socket` for this call; `None` when no
 /// hub answers (the caller then opens its own session).
-pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -> Option<UnixStream> {
+pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -> Option<Subscription> {
     let mut s = UnixStream::connect(socket).ok()?;
     let line = format!(
         "SUBSCRIBE channel={} uniqueid={}\n",
@@ -213,5 +292,28 @@ pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -
         uniqueid.unwrap_or("")
     );
     s.write_all(line.as_bytes()).ok()?;
-    Some(s)
+    s.set_read_timeout(Some(GREETING)).ok()?;
+    let mut decoder = Decoder::new();
+    let mut items = Vec::new();
+    let mut buf = [0u8; 4096];
+    let started = Instant::now();
+    while !items.iter().any(|i| matches!(i, Item::Message(_))) && started.elapsed() < GREETING {
+        let n = std::io::Read::read(&mut s, &mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        decoder.feed(&buf[..n], &mut items);
+    }
+    s.set_read_timeout(None).ok()?;
+    let mut messages = items.into_iter().filter_map(|i| match i {
+        Item::Message(m) => Some(m),
+        _ => None,
+    });
+    let hello = messages.next().filter(|m| m.is("HoldmixCall"))?;
+    Some(Subscription {
+        channel: hello.get("Channel").unwrap_or("").to_string(),
+        caller: hello.get("CallerIDNum").unwrap_or("").to_string(),
+        early: messages.collect(),
+        stream: s,
+    })
 }
