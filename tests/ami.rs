@@ -686,7 +686,7 @@ fn through_the_hub_asterisk_vouches_for_a_uniqueid_given_on_the_command_line() {
         dir.path(),
         "balance.toml",
         &format!(
-            "[prompts]\nfrom = {:?}\n\n[announce.balance]\nsay = [\"your-balance-is\"]\nfailed = [\"service-unavailable\"]\nnone = [\"not-registered\"]\n\n[keys]\n2 = {{ action = \"say-balance\" }}\n\n[billing]\naccounts_file = \"accounts.toml\"\n",
+            "[prompts]\nfrom = {:?}\n\n[announce.balance]\nsay = [\"your-balance-is\"]\nfailed = [\"service-unavailable\"]\nnone = [\"not-registered\"]\n\n[keys]\n1 = {{ action = \"redirect\", to = \"callback,s,1\" }}\n2 = {{ action = \"say-balance\" }}\n\n[billing]\naccounts_file = \"accounts.toml\"\n",
             root().join("sample-audio/prompts/en").to_str().expect("path")
         ),
     );
@@ -727,7 +727,27 @@ fn through_the_hub_asterisk_vouches_for_a_uniqueid_given_on_the_command_line() {
     reader.join().expect("reader");
     env_reader.join().expect("reader");
     signal_hub(&mut hub);
-    server.join().ok();
+    let actions = server.join().expect("server");
+    // Key 1 sent Alice (her channel, as the hub knows it) to the callback
+    // context, once: the generator that knows only the Uniqueid, and the
+    // one from the environment, both asked; the hub redirects the channel
+    // it knows for each subscription.
+    let redirects: Vec<&Message> = actions
+        .iter()
+        .filter(|m| m.get("Action") == Some("Redirect"))
+        .collect();
+    assert!(!redirects.is_empty(), "{:?}", names(&actions));
+    for r in &redirects {
+        assert_eq!(
+            (
+                r.get("Channel"),
+                r.get("Context"),
+                r.get("Exten"),
+                r.get("Priority")
+            ),
+            (Some(ALICE), Some("callback"), Some("s"), Some("1"))
+        );
+    }
     let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
     assert_eq!(crate::common::events(&tl, "identity")[0]["verified"], true);
     assert_eq!(digits_of(&tl), ["1", "2", "#"]);

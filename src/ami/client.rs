@@ -382,11 +382,23 @@ pub fn spawn_via_hub(
             }
             let mut decoder = Decoder::new();
             let mut stream = sub.stream;
+            // Wake now and then to pass redirects on to the hub.
+            stream.set_read_timeout(Some(READ_TICK)).ok();
             let mut buf = [0u8; 8192];
             loop {
+                for Command::Redirect(to) in commands.try_iter() {
+                    let line = format!("REDIRECT {} {} {}\n", to.context, to.exten, to.priority);
+                    if std::io::Write::write_all(&mut stream, line.as_bytes()).is_ok() {
+                        tracing::info!(context = %to.context, exten = %to.exten, "caller redirected (through the hub)");
+                    }
+                }
                 let n = match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
+                    Ok(0) => break,
                     Ok(n) => n,
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        continue;
+                    }
+                    Err(_) => break,
                 };
                 let mut items = Vec::new();
                 decoder.feed(&buf[..n], &mut items);

@@ -12,7 +12,9 @@
 //! channel or Uniqueid, and queue-wide events (`QueueCallerLeave`,
 //! `QueueParams`) of the queue its caller joined. The hub asks for
 //! `QueueStatus` every 10 s, and for `CoreShowChannels` at each login to
-//! learn the calls already up.
+//! learn the calls already up. A generator may send
+//! `REDIRECT <context> <exten> <priority>` lines: the hub redirects that
+//! generator's own channel (never one named by the generator).
 //!
 //! Threads and blocking I/O, like the per-call client: one AMI thread, one
 //! accept thread; writes to generators are non-blocking and a generator
@@ -80,6 +82,14 @@ impl Calls {
 
 type SharedCalls = Arc<Mutex<Calls>>;
 
+/// A redirect asked for by a generator, for its channel.
+struct RedirectAsk {
+    channel: String,
+    context: String,
+    exten: String,
+    priority: String,
+}
+
 /// Runs the hub until the process is stopped.
 pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     let listener = bind(&cfg.socket)?;
@@ -87,12 +97,13 @@ pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
     let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
     let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
+    let (redirect_tx, redirects) = std::sync::mpsc::channel::<RedirectAsk>();
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept(listener, accept_subs, accept_calls))?;
+        .spawn(move || accept(listener, accept_subs, accept_calls, redirect_tx))?;
     let mut backoff = Duration::from_millis(100);
     loop {
-        match session(cfg, &subs, &calls) {
+        match session(cfg, &subs, &calls, &redirects) {
             Ok(()) => {
                 tracing::warn!(ami = %cfg.ami, "AMI connection closed; reconnecting");
                 backoff = Duration::from_millis(100);
@@ -118,9 +129,14 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-fn accept(listener: UnixListener, subs: Subscribers, calls: SharedCalls) {
+fn accept(
+    listener: UnixListener,
+    subs: Subscribers,
+    calls: SharedCalls,
+    redirects: std::sync::mpsc::Sender<RedirectAsk>,
+) {
     for stream in listener.incoming().flatten() {
-        let (subs, calls) = (subs.clone(), calls.clone());
+        let (subs, calls, redirects) = (subs.clone(), calls.clone(), redirects.clone());
         // The SUBSCRIBE line is read off the accept loop, bounded in time.
         std::thread::spawn(move || {
             stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
@@ -164,6 +180,8 @@ fn accept(listener: UnixListener, subs: Subscribers, calls: SharedCalls) {
                 return;
             }
             tracing::debug!(channel = %channel, "generator subscribed");
+            let Ok(commands) = stream.try_clone() else { return };
+            let own = if channel.is_empty() { ch } else { channel.clone() };
             if let Ok(mut s) = subs.lock() {
                 s.push(Subscriber {
                     stream,
@@ -172,11 +190,72 @@ fn accept(listener: UnixListener, subs: Subscribers, calls: SharedCalls) {
                     queue: None,
                 });
             }
+            read_commands(commands, &own, &redirects);
         });
     }
 }
 
-fn session(cfg: &HubConfig, subs: &Subscribers, calls: &SharedCalls) -> Result<(), String> {
+/// A generator's command lines, until it goes. Its socket is non-blocking
+/// (for the fan-out's writes), so this waits in poll(2).
+fn read_commands(stream: UnixStream, channel: &str, redirects: &std::sync::mpsc::Sender<RedirectAsk>) {
+    use std::os::fd::AsRawFd;
+    let mut line = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        let n = match std::io::Read::read(&mut &stream, &mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        };
+        for &b in &buf[..n] {
+            if b != b'\n' {
+                // A line is a few tens of bytes; a longer one is not ours.
+                if line.len() < 256 {
+                    line.push(b);
+                }
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line).into_owned();
+            line.clear();
+            let words: Vec<&str> = text.split_whitespace().collect();
+            match words.as_slice() {
+                ["REDIRECT", context, exten, priority]
+                    if !channel.is_empty() && priority.parse::<u32>().is_ok() =>
+                {
+                    redirects
+                        .send(RedirectAsk {
+                            channel: channel.to_string(),
+                            context: context.to_string(),
+                            exten: exten.to_string(),
+                            priority: priority.to_string(),
+                        })
+                        .ok();
+                }
+                _ => tracing::debug!("generator sent {text:?}: ignored"),
+            }
+        }
+    }
+}
+
+fn session(
+    cfg: &HubConfig,
+    subs: &Subscribers,
+    calls: &SharedCalls,
+    redirects: &std::sync::mpsc::Receiver<RedirectAsk>,
+) -> Result<(), String> {
     let mut sock = super::client::connect(&cfg.ami)?;
     let login = Message::action(
         "Login",
@@ -193,6 +272,20 @@ fn session(cfg: &HubConfig, subs: &Subscribers, calls: &SharedCalls) -> Result<(
     let mut next_status = Instant::now();
     let mut buf = [0u8; 16384];
     loop {
+        while let Some(r) = logged_in.then(|| redirects.try_recv().ok()).flatten() {
+            let action = Message::action(
+                "Redirect",
+                &[
+                    ("Channel", &r.channel),
+                    ("Context", &r.context),
+                    ("Exten", &r.exten),
+                    ("Priority", &r.priority),
+                    ("ActionID", "redirect"),
+                ],
+            );
+            sock.write_all(&action.to_wire()).map_err(|e| e.to_string())?;
+            tracing::info!(channel = %r.channel, context = %r.context, exten = %r.exten, "caller redirected");
+        }
         if logged_in && Instant::now() >= next_status {
             let status = Message::action("QueueStatus", &[("ActionID", "status")]);
             sock.write_all(&status.to_wire()).map_err(|e| e.to_string())?;
