@@ -20,10 +20,13 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
-/// A `holdmix` command with its cache in `dir/cache`.
+/// A `holdmix` command with its cache in `dir/cache`, and its call
+/// checkpoints and caller store under `dir` too: no test sees another's.
 pub fn holdmix(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--cache-dir").arg(dir.join("cache"));
+    c.env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env("XDG_STATE_HOME", dir.join("state"));
     c
 }
 
