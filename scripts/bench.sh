@@ -30,7 +30,12 @@
 #     after its start) is reported too: the marginal cost of one more call.
 #  4. Start → first frame: perf_counter() just before subprocess.Popen (stdout
 #     a pipe) to the return of a blocking 1-byte read; median of 20; each
-#     process is then sent SIGHUP. Same for the floor writer (exec baseline).
+#     process is then sent SIGHUP. Same for the floor writer (exec baseline),
+#     and for a respawn: `run --uniqueid` after a process of the same call
+#     ran for a second and left its checkpoint.
+#  4b. Realtime lookups: a `holdmix hub --realtime` answering 5000 lookups of
+#     the captured res_config_curl shape over 10 keep-alive connections;
+#     p50, p99 and max of request-to-whole-answer.
 #  5. MP3 decode: a 3-minute 44.1 kHz stereo 128 kb/s MP3 (tones + noise,
 #     made once with sox | ffmpeg), `holdmix cache warm` of a one-track
 #     playlist into an empty cache dir; best of 3, whole process wall time.
