@@ -102,6 +102,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let resumed = engine.frames() > 0;
     let store = start_store(opts, caller.as_deref(), resumed, &scenario, &mut engine);
     let mut checkpoint: Option<crate::state::Checkpoint> = None;
+    let mut checkpoint_tried = false;
     let mut snapshot_at = 0u64;
     // With no billing configured (and no event feed to answer), a balance
     // lookup fails at once: the caller hears "service unavailable".
@@ -315,7 +316,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         if written > 0
             && let Some(s) = &state
         {
-            if checkpoint.is_none() {
+            if checkpoint.is_none() && !checkpoint_tried {
+                // Once: a directory that refuses it is logged, not retried per tick.
+                checkpoint_tried = true;
                 checkpoint = s.writer();
             }
             if let Some(c) = &mut checkpoint {

@@ -137,8 +137,10 @@ fn accept(
 ) {
     for stream in listener.incoming().flatten() {
         let (subs, calls, redirects) = (subs.clone(), calls.clone(), redirects.clone());
-        // The SUBSCRIBE line is read off the accept loop, bounded in time.
-        std::thread::spawn(move || {
+        // The SUBSCRIBE line is read off the accept loop, bounded in time;
+        // the thread then waits for the generator's commands (one per held
+        // call: a small stack).
+        let spawned = std::thread::Builder::new().stack_size(128 * 1024).spawn(move || {
             stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
             let mut line = String::new();
             let mut reader = BufReader::new(std::io::Read::take(&stream, 4096));
@@ -192,6 +194,9 @@ fn accept(
             }
             read_commands(commands, &own, &redirects);
         });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot serve a generator: {e}");
+        }
     }
 }
 
