@@ -103,6 +103,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let store = start_store(opts, caller.as_deref(), resumed, &scenario, &mut engine);
     let mut checkpoint: Option<crate::state::Checkpoint> = None;
     let mut checkpoint_tried = false;
+    let mut remembered_track = engine.playing_track();
     let mut snapshot_at = 0u64;
     // With no billing configured (and no event feed to answer), a balance
     // lookup fails at once: the caller hears "service unavailable".
@@ -310,6 +311,15 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             }
         } else {
             happened = engine.drain_timeline().count() > 0;
+        }
+        // A new track (the caller's choice, or the list going on) is
+        // remembered at once, not only at exit: a SIGKILL keeps it too.
+        if happened
+            && let (Some(st), Some(number)) = (&store, &caller)
+            && engine.playing_track() != remembered_track
+        {
+            remembered_track = engine.playing_track();
+            st.put_caller(number, caller_record(&engine.memory()));
         }
         // Only what was written is checkpointed: a generator nobody reads
         // does not move the call on.

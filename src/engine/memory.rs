@@ -46,6 +46,11 @@ impl Engine {
         });
     }
 
+    /// The track playing now (cheap: for noticing a change).
+    pub fn playing_track(&self) -> Option<super::library::SourceId> {
+        self.bed.now_playing().map(|(id, _)| id)
+    }
+
     /// What to remember of this call: the track playing and where, and the
     /// advices heard.
     pub fn memory(&self) -> Memory {
