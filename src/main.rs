@@ -19,6 +19,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether `flag` was given on the command line (not filled in from the
+/// environment by clap). `args_os`: a non-UTF-8 argument must not panic.
+fn in_argv(flag: &str) -> bool {
+    let with_value = format!("{flag}=");
+    std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&with_value))
+    })
+}
+
 /// The row every served class gets: this very binary, run through the hub.
 fn realtime_config(
     args: &holdmix::cli::HubArgs,
@@ -102,7 +112,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 caller: id.caller.clone(),
                 state_dir: args.state_dir.clone(),
                 orphan_after: (!args.orphan_after.is_zero()).then_some(args.orphan_after),
-                uniqueid_in_argv: std::env::args().any(|a| a == "--uniqueid" || a.starts_with("--uniqueid=")),
+                uniqueid_in_argv: in_argv("--uniqueid"),
+                caller_in_argv: in_argv("--caller"),
                 store: (args.store.as_deref() != Some("none")).then(|| holdmix::store::StoreOptions {
                     spec: args.store.clone(),
                     password_file: args.store_password_file.clone(),

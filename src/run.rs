@@ -19,6 +19,7 @@ use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
 use crate::watch::Reloaded;
 use anyhow::{Context, Result};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufWriter};
 use std::os::fd::AsRawFd;
@@ -64,6 +65,8 @@ pub struct RunOptions {
     /// `--uniqueid` was on the command line (a realtime row's), not taken
     /// from the environment.
     pub uniqueid_in_argv: bool,
+    /// `--caller` was on the command line, not taken from `PHONE`.
+    pub caller_in_argv: bool,
 }
 
 /// A checkpoint's snapshot is rewritten at least this often (and whenever
@@ -91,16 +94,28 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         None => Engine::new(&scenario, rate, fastrand::u64(..)),
     };
     // Through a hub, Asterisk itself says whose call a Uniqueid is.
-    let hub = opts
-        .hub
-        .as_deref()
-        .and_then(|h| crate::ami::hub::subscribe(h, opts.channel.as_deref(), opts.uniqueid.as_deref()));
+    let hub = opts.hub.as_deref().and_then(|h| {
+        // With a Uniqueid of its own, the hub's word on the channel is the
+        // only one: not `CHANNEL` from the environment.
+        let channel = opts.channel.as_deref().filter(|_| !opts.uniqueid_in_argv);
+        crate::ami::hub::subscribe(h, channel, opts.uniqueid.as_deref())
+    });
     if opts.hub.is_some() && hub.is_none() {
         tracing::warn!("no hub answers: using a session of our own");
     }
     let (caller, verified) = who(opts, hub.as_ref());
+    // Nothing personal until the identity is trusted (AMI may confirm later).
+    engine.set_personal(verified);
     let resumed = engine.frames() > 0;
-    let store = start_store(opts, caller.as_deref(), resumed, &scenario, &mut engine);
+    // Caller memory only for a trusted number: never read or overwrite
+    // another caller's.
+    let store = start_store(
+        opts,
+        caller.as_deref().filter(|_| verified),
+        resumed,
+        &scenario,
+        &mut engine,
+    );
     let mut checkpoint: Option<crate::state::Checkpoint> = None;
     let mut checkpoint_tried = false;
     let mut remembered_track = engine.playing_track();
@@ -126,7 +141,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         Some(sub) => crate::ami::client::spawn_via_hub(
             sub,
             verified,
-            opts.channel.clone(),
+            opts.channel.clone().filter(|_| !opts.uniqueid_in_argv),
             opts.uniqueid.clone(),
             opts.ami.clone(),
             event_tx.clone(),
@@ -205,9 +220,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 Ok(s) => {
                     if s.billing != billing_cfg {
                         billing_cfg = s.billing.clone();
-                        billing = billing_cfg.clone().map(|b| {
-                            crate::billing::Lookups::new(b, opts.caller.clone(), billing_tx.clone())
-                        });
+                        billing = billing_cfg
+                            .clone()
+                            .map(|b| crate::billing::Lookups::new(b, caller.clone(), billing_tx.clone()));
                     }
                     let added = engine.reload(&s);
                     block_signals(&STOP_SIGNALS, true);
@@ -319,7 +334,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             && engine.playing_track() != remembered_track
         {
             remembered_track = engine.playing_track();
-            st.put_caller(number, caller_record(&engine.memory()));
+            st.put(number, &engine.memory());
         }
         // Only what was written is checkpointed: a generator nobody reads
         // does not move the call on.
@@ -383,9 +398,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     if let (Some(st), Some(number)) = (&store, &caller)
         && reason != "orphaned"
     {
-        st.put_caller(number, caller_record(&engine.memory()));
+        st.put(number, &engine.memory());
         // Inside Asterisk's kill window (SIGHUP, then SIGKILL 200 ms later).
-        if !st.flush(STORE_FLUSH) {
+        if !st.store.flush(STORE_FLUSH) {
             tracing::warn!("caller memory not written before exit");
         }
     }
@@ -397,27 +412,26 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     Ok(reason)
 }
 
-/// The caller's number, and whether Asterisk vouched for it. A Uniqueid on
-/// the command line came from the call's own realtime row (Asterisk does no
-/// substitution in a static class's `application`), so what the hub knows
-/// of it is this call's; one from the environment may be another call's
-/// (`ENV()` is process-wide) and proves nothing.
+/// The caller's number, and whether it can be trusted to be this call's.
+///
+/// - A `--uniqueid` on the command line can only have come from the call's
+///   own realtime row (Asterisk substitutes nothing in a static class's
+///   `application`), so what the hub says of it is this call's, and only
+///   that counts: no value from the environment.
+/// - A `--caller` on the command line is the operator's word.
+/// - A number from `PHONE` may be another call's (`ENV()` is process-wide):
+///   untrusted until AMI confirms it.
 fn who(opts: &RunOptions, hub: Option<&crate::ami::hub::Subscription>) -> (Option<String>, bool) {
-    let Some(sub) = hub.filter(|s| opts.uniqueid_in_argv && !s.channel.is_empty()) else {
-        return (opts.caller.clone(), false);
-    };
-    let known = (!sub.caller.is_empty()).then(|| sub.caller.clone());
-    match (&opts.caller, known) {
-        (Some(given), Some(k)) if *given != k => {
+    if let Some(sub) = hub.filter(|s| opts.uniqueid_in_argv && !s.channel.is_empty()) {
+        let known = (!sub.caller.is_empty()).then(|| sub.caller.clone());
+        if opts.caller_in_argv && opts.caller != known {
             tracing::warn!("the caller given is not the call's: no personal announcements");
-            (None, false)
+            return (None, false);
         }
-        (given, known) => {
-            let caller = known.or_else(|| given.clone());
-            tracing::info!(channel = %sub.channel, "identity from Asterisk through the hub");
-            (caller, true)
-        }
+        tracing::info!(channel = %sub.channel, "identity from Asterisk through the hub");
+        return (known, true);
     }
+    (opts.caller.clone(), opts.caller_in_argv && opts.caller.is_some())
 }
 
 /// How long the exit waits for the caller memory to be written.
@@ -432,7 +446,7 @@ fn start_store(
     resumed: bool,
     scenario: &Scenario,
     engine: &mut Engine,
-) -> Option<crate::store::Store> {
+) -> Option<CallerStore> {
     let (number, store_opts) = (caller?, opts.store.as_ref()?);
     let mut o = store_opts.clone();
     if resumed {
@@ -442,27 +456,44 @@ fn start_store(
     block_signals(&STOP_SIGNALS, true);
     let (store, record, _) = crate::store::Store::start(&o, Some(number), None);
     block_signals(&STOP_SIGNALS, false);
+    let mut earlier = BTreeMap::new();
     if let Some(r) = record.filter(|_| !resumed) {
         let memory = crate::engine::memory::Memory {
             music: r.music.map(PathBuf::from),
             offset: Duration::from_millis(r.offset_ms),
-            heard: r.heard.into_keys().map(PathBuf::from).collect(),
+            heard: r.heard.keys().map(PathBuf::from).collect(),
         };
         engine.remember(scenario, &memory);
+        earlier = r.heard;
     }
-    Some(store)
+    Some(CallerStore { store, earlier })
 }
 
-fn caller_record(m: &crate::engine::memory::Memory) -> crate::store::CallerRecord {
-    let now = crate::store::unix_now();
-    crate::store::CallerRecord {
-        music: m.music.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        offset_ms: m.offset.as_millis() as u64,
-        heard: m
-            .heard
-            .iter()
-            .map(|p| (p.to_string_lossy().into_owned(), now))
-            .collect(),
+/// The caller store of a call, and when the advices remembered from
+/// earlier calls were heard (kept as they were: re-stamping them would
+/// make the window slide forever for a caller who calls every day).
+struct CallerStore {
+    store: crate::store::Store,
+    earlier: BTreeMap<String, i64>,
+}
+
+impl CallerStore {
+    fn put(&self, number: &str, m: &crate::engine::memory::Memory) {
+        let now = crate::store::unix_now();
+        let rec = crate::store::CallerRecord {
+            music: m.music.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            offset_ms: m.offset.as_millis() as u64,
+            heard: m
+                .heard
+                .iter()
+                .map(|p| {
+                    let key = p.to_string_lossy().into_owned();
+                    let at = self.earlier.get(&key).copied().unwrap_or(now);
+                    (key, at)
+                })
+                .collect(),
+        };
+        self.store.put_caller(number, rec);
     }
 }
 
@@ -489,7 +520,9 @@ struct CallState {
 
 impl CallState {
     fn open(opts: &RunOptions) -> Option<CallState> {
-        let uniqueid = opts.uniqueid.clone()?;
+        // A Uniqueid from the environment may be another call's: resuming
+        // (or forgetting) that call's state is worse than starting over.
+        let uniqueid = opts.uniqueid.clone().filter(|_| opts.uniqueid_in_argv)?;
         match crate::state::StateDir::open(opts.state_dir.as_deref()) {
             Ok(dir) => Some(CallState { dir, uniqueid }),
             Err(e) => {

@@ -103,6 +103,9 @@ fn the_callers_own_keys_and_end() {
             EventKind::Dtmf('1'),
             EventKind::Dtmf('2'),
             EventKind::Dtmf('#'),
+            // Her hold music stops (the generator's part is over), then her
+            // channel hangs up (the call is over).
+            EventKind::MusicStopped,
             EventKind::Hangup
         ]
     );
@@ -115,7 +118,12 @@ fn position_moves_up_as_callers_ahead_leave() {
     let bob = watch(&transcript("session-queue-dtmf.raw"), BOB);
     assert_eq!(
         bob,
-        [EventKind::Position(2), EventKind::Position(1), EventKind::Hangup]
+        [
+            EventKind::Position(2),
+            EventKind::Position(1),
+            EventKind::MusicStopped,
+            EventKind::Hangup
+        ]
     );
 }
 
@@ -343,7 +351,9 @@ fn run_follows_its_call_over_ami_until_music_on_hold_stops() {
     let digits = digits_of(&tl);
     assert_eq!(digits, ["1", "2", "#"]);
     assert_eq!(crate::common::events(&tl, "position")[0]["value"], 1);
-    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
+    // MusicOnHoldStop: this generator's part is over (the call's state is
+    // kept for the next hold; only a Hangup forgets it).
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "music-stopped");
 }
 
 #[test]

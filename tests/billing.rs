@@ -520,3 +520,48 @@ fn a_slow_lookup_never_stops_the_music_and_says_one_moment() {
         "{log}"
     );
 }
+
+#[test]
+fn a_number_from_the_environment_gets_nothing_personal() {
+    // PHONE is what the old hack's dialplan set through ENV(), which is one
+    // environment for all of Asterisk: it may be another caller's number.
+    // Unconfirmed, key 2 hears "service unavailable" and billing is not asked.
+    let dir = tempdir();
+    let s = Server::start(Reply::Json(
+        200,
+        r#"{"accounts":[{"id":"1","balance":"99"}]}"#.into(),
+    ));
+    let p = playlist(dir.path(), &format!("url = \"{}\"", s.url("/b")));
+    let tl = dir.path().join("tl.jsonl");
+    let mut child = holdmix(dir.path())
+        .arg("--log")
+        .arg(dir.path().join("run.log"))
+        .args([
+            "run",
+            "--playlist",
+            p.to_str().expect("path"),
+            "--events",
+            "-",
+            "--timeline",
+        ])
+        .arg(&tl)
+        .env("PHONE", "79001112233")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    let reader = drain(&mut child);
+    let mut keys = child.stdin.take().expect("stdin");
+    writeln!(keys, "dtmf 2").expect("key");
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, libc::SIGHUP);
+    assert!(wait_exit(&mut child, Duration::from_secs(5)).0.success());
+    reader.join().expect("reader");
+    let tl = timeline(&tl);
+    assert_eq!(events(&tl, "balance")[0]["answer"], "failed", "{tl:?}");
+    assert!(
+        s.seen().is_empty(),
+        "billing was asked about an unconfirmed number"
+    );
+}

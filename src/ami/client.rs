@@ -195,7 +195,7 @@ fn session(
                 Item::Message(m) => {
                     tracing::trace!(event = ?m.event(), response = ?m.get("Response"), "AMI message");
                     if let Some(e) = watch.on_message(&m) {
-                        let over = e == EventKind::Hangup;
+                        let over = e.ends_stream();
                         if tx.send(e).is_err() || over {
                             return Ok(Ended::CallOver);
                         }
@@ -373,6 +373,7 @@ pub fn spawn_via_hub(
             }
             let channel = channel.or_else(|| (!sub.channel.is_empty()).then(|| sub.channel.clone()));
             let mut watch = ChannelWatch::new(channel.as_deref(), uniqueid.as_deref());
+            watch.set_queue(&sub.queue);
             for m in &sub.early {
                 if let Some(e) = watch.on_message(m)
                     && tx.send(e).is_err()
@@ -406,7 +407,7 @@ pub fn spawn_via_hub(
                     if let Item::Message(m) = item
                         && let Some(e) = watch.on_message(&m)
                     {
-                        let over = e == EventKind::Hangup;
+                        let over = e.ends_stream();
                         if tx.send(e).is_err() || over {
                             return;
                         }

@@ -36,7 +36,9 @@ pub struct HubConfig {
 }
 
 struct Subscriber {
-    stream: UnixStream,
+    /// Shared with the thread reading its commands: one descriptor.
+    stream: Arc<UnixStream>,
+    id: u64,
     channel: String,
     uniqueid: String,
     /// The queue its caller joined (learned from `QueueCallerJoin`).
@@ -45,11 +47,20 @@ struct Subscriber {
 
 type Subscribers = Arc<Mutex<Vec<Subscriber>>>;
 
-/// What AMI said of each live call, by Uniqueid: its channel and caller
-/// number. Bounded: a hub that missed hangups starts over rather than grow.
+/// What AMI said of a live call.
+#[derive(Default, Clone)]
+struct Call {
+    channel: String,
+    caller: String,
+    /// The queue it waits in (`QueueCallerJoin`, `QueueEntry`).
+    queue: String,
+}
+
+/// What AMI said of each live call, by Uniqueid. Bounded: a hub that
+/// missed hangups starts over rather than grow.
 #[derive(Default)]
 struct Calls {
-    by_uniqueid: std::collections::HashMap<String, (String, String)>,
+    by_uniqueid: std::collections::HashMap<String, Call>,
 }
 
 const MAX_CALLS: usize = 100_000;
@@ -66,16 +77,18 @@ impl Calls {
         if self.by_uniqueid.len() >= MAX_CALLS && !self.by_uniqueid.contains_key(uid) {
             self.by_uniqueid.clear();
         }
-        let e = self
-            .by_uniqueid
-            .entry(uid.to_string())
-            .or_insert_with(|| (channel.to_string(), String::new()));
-        e.0 = channel.to_string();
+        let e = self.by_uniqueid.entry(uid.to_string()).or_default();
+        e.channel = channel.to_string();
         if let Some(num) = m
             .get("CallerIDNum")
             .filter(|n| !n.is_empty() && *n != "<unknown>")
         {
-            e.1 = num.to_string();
+            e.caller = num.to_string();
+        }
+        if m.is("QueueCallerJoin") || m.is("QueueEntry") {
+            e.queue = m.get("Queue").unwrap_or("").to_string();
+        } else if m.is("QueueCallerLeave") || m.is("QueueCallerAbandon") {
+            e.queue.clear();
         }
     }
 }
@@ -88,10 +101,32 @@ struct RedirectAsk {
     context: String,
     exten: String,
     priority: String,
+    /// A redirect is for now: one that waited out an AMI reconnect is
+    /// dropped, not sprung on a caller who may be talking to an agent.
+    asked: Instant,
+}
+
+const REDIRECT_FRESH: Duration = Duration::from_secs(2);
+
+/// Every held call costs the hub a descriptor (and one more for Asterisk's
+/// realtime connection): the soft limit of 1024 goes up to the hard one.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// Runs the hub until the process is stopped.
 pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
+    raise_fd_limit();
     let listener = bind(&cfg.socket)?;
     tracing::info!(socket = %cfg.socket.display(), ami = %cfg.ami, "hub listening");
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
@@ -135,7 +170,19 @@ fn accept(
     calls: SharedCalls,
     redirects: std::sync::mpsc::Sender<RedirectAsk>,
 ) {
-    for stream in listener.incoming().flatten() {
+    let mut next_id = 0u64;
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of descriptors, most likely: wait rather than spin.
+                tracing::warn!("accept: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        next_id += 1;
+        let id = next_id;
         let (subs, calls, redirects) = (subs.clone(), calls.clone(), redirects.clone());
         // The SUBSCRIBE line is read off the accept loop, bounded in time;
         // the thread then waits for the generator's commands (one per held
@@ -162,17 +209,26 @@ fn accept(
             if channel.is_empty() && uniqueid.is_empty() {
                 return;
             }
-            let (ch, num) = calls
+            let call = calls
                 .lock()
                 .ok()
                 .and_then(|c| c.by_uniqueid.get(&uniqueid).cloned())
                 .unwrap_or_default();
+            // With a Uniqueid, Asterisk's channel for it is the only one the
+            // generator gets events of and may redirect; a channel-only
+            // subscription gets events, never redirects.
+            let (channel, own) = if uniqueid.is_empty() {
+                (channel, String::new())
+            } else {
+                (String::new(), call.channel.clone())
+            };
             let hello = Message {
                 fields: [
                     ("Event", "HoldmixCall"),
-                    ("Channel", &ch),
+                    ("Channel", call.channel.as_str()),
                     ("Uniqueid", &uniqueid),
-                    ("CallerIDNum", &num),
+                    ("CallerIDNum", &call.caller),
+                    ("Queue", &call.queue),
                 ]
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -181,18 +237,23 @@ fn accept(
             if (&stream).write_all(&hello.to_wire()).is_err() || stream.set_nonblocking(true).is_err() {
                 return;
             }
-            tracing::debug!(channel = %channel, "generator subscribed");
-            let Ok(commands) = stream.try_clone() else { return };
-            let own = if channel.is_empty() { ch } else { channel.clone() };
+            tracing::debug!(channel = %channel, uniqueid = %uniqueid, "generator subscribed");
+            let stream = Arc::new(stream);
             if let Ok(mut s) = subs.lock() {
                 s.push(Subscriber {
-                    stream,
+                    stream: stream.clone(),
+                    id,
                     channel,
                     uniqueid,
-                    queue: None,
+                    queue: (!call.queue.is_empty()).then_some(call.queue),
                 });
             }
-            read_commands(commands, &own, &redirects);
+            read_commands(&stream, &own, &redirects);
+            // Gone (or dropped by the fan-out): forget it now, not at the
+            // next event that happens to concern it.
+            if let Ok(mut s) = subs.lock() {
+                s.retain(|x| x.id != id);
+            }
         });
         if let Err(e) = spawned {
             tracing::warn!("cannot serve a generator: {e}");
@@ -202,7 +263,7 @@ fn accept(
 
 /// A generator's command lines, until it goes. Its socket is non-blocking
 /// (for the fan-out's writes), so this waits in poll(2).
-fn read_commands(stream: UnixStream, channel: &str, redirects: &std::sync::mpsc::Sender<RedirectAsk>) {
+fn read_commands(stream: &UnixStream, channel: &str, redirects: &std::sync::mpsc::Sender<RedirectAsk>) {
     use std::os::fd::AsRawFd;
     let mut line = Vec::new();
     let mut buf = [0u8; 512];
@@ -219,7 +280,7 @@ fn read_commands(stream: UnixStream, channel: &str, redirects: &std::sync::mpsc:
             }
             return;
         }
-        let n = match std::io::Read::read(&mut &stream, &mut buf) {
+        let n = match std::io::Read::read(&mut &*stream, &mut buf) {
             Ok(0) => return,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -246,6 +307,7 @@ fn read_commands(stream: UnixStream, channel: &str, redirects: &std::sync::mpsc:
                             context: context.to_string(),
                             exten: exten.to_string(),
                             priority: priority.to_string(),
+                            asked: Instant::now(),
                         })
                         .ok();
                 }
@@ -278,6 +340,10 @@ fn session(
     let mut buf = [0u8; 16384];
     loop {
         while let Some(r) = logged_in.then(|| redirects.try_recv().ok()).flatten() {
+            if r.asked.elapsed() > REDIRECT_FRESH {
+                tracing::warn!(channel = %r.channel, "a redirect waited out an AMI reconnect: dropped");
+                continue;
+            }
             let action = Message::action(
                 "Redirect",
                 &[
@@ -355,10 +421,13 @@ fn fan_out(m: &Message, subs: &Subscribers) {
             return true;
         }
         let bytes = wire.get_or_insert_with(|| m.to_wire());
-        match s.stream.write(bytes) {
+        match (&*s.stream).write(bytes) {
             Ok(n) if n == bytes.len() => true,
             _ => {
+                // Shut down, not just forgotten: the generator sees the end
+                // (and opens a session of its own) instead of half a message.
                 tracing::debug!(channel = %s.channel, "generator gone or too slow: dropped");
+                s.stream.shutdown(std::net::Shutdown::Both).ok();
                 false
             }
         }
@@ -373,6 +442,8 @@ pub struct Subscription {
     pub channel: String,
     /// The caller's number, from Asterisk (empty: not known).
     pub caller: String,
+    /// The queue the call waits in (empty: none, or not known yet).
+    pub queue: String,
     pub early: Vec<Message>,
 }
 
@@ -411,6 +482,7 @@ pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -
     Some(Subscription {
         channel: hello.get("Channel").unwrap_or("").to_string(),
         caller: hello.get("CallerIDNum").unwrap_or("").to_string(),
+        queue: hello.get("Queue").unwrap_or("").to_string(),
         early: messages.collect(),
         stream: s,
     })

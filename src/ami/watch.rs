@@ -33,6 +33,14 @@ impl ChannelWatch {
         }
     }
 
+    /// The queue the call waits in, when known otherwise than from its
+    /// `QueueCallerJoin` (a respawned generator never sees that).
+    pub fn set_queue(&mut self, queue: &str) {
+        if !queue.is_empty() {
+            self.queue = Some(queue.to_string());
+        }
+    }
+
     pub fn position(&self) -> Option<u32> {
         self.position
     }
@@ -75,7 +83,8 @@ impl ChannelWatch {
                 let secs: u64 = m.get("Holdtime")?.parse().ok()?;
                 (secs > 0).then_some(EventKind::Holdtime(Duration::from_secs(secs)))
             }
-            "hangup" | "musiconholdstop" if mine => Some(EventKind::Hangup),
+            "hangup" if mine => Some(EventKind::Hangup),
+            "musiconholdstop" if mine => Some(EventKind::MusicStopped),
             _ => None,
         }
     }

@@ -26,12 +26,24 @@ pub fn accounts(body: &Value, f: &Fields) -> Result<BalanceAnswer, String> {
     if items.is_empty() {
         return Ok(BalanceAnswer::None);
     }
+    if items.len() > MAX_ACCOUNTS {
+        // Nobody listens to more; and each is spoken on the audio thread.
+        return Err(format!(
+            "{} accounts (at most {MAX_ACCOUNTS} are said)",
+            items.len()
+        ));
+    }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         out.push(account(item, f).map_err(|e| format!("account {}: {e}", i + 1))?);
     }
     Ok(BalanceAnswer::Accounts(out))
 }
+
+/// Accounts said for one caller; more is an answer to refuse.
+pub const MAX_ACCOUNTS: usize = 10;
+/// Longest account id or currency kept (ids are read digit by digit).
+const MAX_ID: usize = 64;
 
 fn account(v: &Value, f: &Fields) -> Result<Account, String> {
     if !v.is_object() {
@@ -68,6 +80,12 @@ fn account(v: &Value, f: &Fields) -> Result<Account, String> {
         Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n <= 1) => n.as_u64() == Some(1),
         Some(other) => return Err(format!("`{}` is {}, not true or false", f.locked, kind(other))),
     };
+    if id.as_ref().is_some_and(|i| i.len() > MAX_ID) || currency.as_ref().is_some_and(|c| c.len() > MAX_ID) {
+        return Err(format!("an id or currency over {MAX_ID} characters"));
+    }
+    if balance.len() > MAX_ID {
+        return Err(format!("`{}` over {MAX_ID} characters", f.balance));
+    }
     Ok(Account {
         id,
         balance,
@@ -145,6 +163,7 @@ mod tests {
             r#"{"accounts":[{"balance":1,"locked":"no"}]}"#,
             r#"{"accounts":[{"id":"1"}]}"#,
             r#"{"accounts":[5]}"#,
+            r#"{"accounts":[{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1},{"balance":1}]}"#,
         ] {
             assert!(read(bad, &f).is_err(), "{bad}");
         }

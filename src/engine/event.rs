@@ -23,6 +23,16 @@ pub enum EventKind {
     Reload(Option<String>),
     /// The call is over: finish the frame and exit.
     Hangup,
+    /// Asterisk stopped this call's hold music (`MusicOnHoldStop`): this
+    /// generator's part is over, the call may go on (and hold again).
+    MusicStopped,
+}
+
+impl EventKind {
+    /// Whether the stream ends on it.
+    pub fn ends_stream(&self) -> bool {
+        matches!(self, EventKind::Hangup | EventKind::MusicStopped)
+    }
 }
 
 /// What the billing lookup found for the caller.

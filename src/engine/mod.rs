@@ -381,6 +381,12 @@ impl Engine {
         (wd.num_days_from_monday() as usize, h * 60 + m)
     }
 
+    /// Whether personal announcements (balance) are allowed from the start;
+    /// an `Identity` event changes it later. Without it, they are.
+    pub fn set_personal(&mut self, on: bool) {
+        self.personal = on;
+    }
+
     /// Requests made since the last call (balance lookups, redirects).
     pub fn take_requests(&mut self) -> impl Iterator<Item = Request> + '_ {
         self.requests.drain(..)
@@ -506,6 +512,11 @@ impl Engine {
                 EventKind::Hangup => {
                     if self.exit.is_none() {
                         self.exit = Some("hangup".to_string());
+                    }
+                }
+                EventKind::MusicStopped => {
+                    if self.exit.is_none() {
+                        self.exit = Some("music-stopped".to_string());
                     }
                 }
             }

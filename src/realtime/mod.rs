@@ -46,7 +46,15 @@ pub fn spawn(cfg: RealtimeConfig) -> anyhow::Result<std::net::SocketAddr> {
         .name("realtime".into())
         .spawn(move || {
             for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
+                let conn = match conn {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of descriptors, most likely: wait rather than spin.
+                        tracing::warn!("realtime: accept: {e}");
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                };
                 if open.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
                     tracing::warn!("realtime: {MAX_CONNECTIONS} connections open; refusing one");
                     continue;
@@ -72,9 +80,9 @@ pub fn spawn(cfg: RealtimeConfig) -> anyhow::Result<std::net::SocketAddr> {
 fn serve(conn: TcpStream, cfg: &RealtimeConfig) {
     conn.set_read_timeout(Some(IDLE)).ok();
     conn.set_nodelay(true).ok();
-    let Ok(read_half) = conn.try_clone() else { return };
-    let mut reader = BufReader::new(read_half);
-    let mut out = conn;
+    // Both halves through references: one descriptor per connection.
+    let mut reader = BufReader::new(&conn);
+    let mut out = &conn;
     loop {
         let request = match read_request(&mut reader) {
             Ok(Some(r)) => r,
@@ -107,7 +115,7 @@ struct Request {
     close: bool,
 }
 
-fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<Request>, String> {
+fn read_request(r: &mut BufReader<&TcpStream>) -> Result<Option<Request>, String> {
     let mut head = Vec::new();
     // Headers, line by line, within MAX_HEAD in all.
     loop {
@@ -197,7 +205,7 @@ fn answer(req: &Request, cfg: &RealtimeConfig) -> String {
     name.and_then(|n| cfg.template.row(&n)).unwrap_or_default()
 }
 
-fn respond(out: &mut TcpStream, body: &str, close: bool) -> bool {
+fn respond(out: &mut &TcpStream, body: &str, close: bool) -> bool {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n",
         body.len(),

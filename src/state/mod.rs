@@ -48,6 +48,12 @@ impl StateDir {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| format!("{}: cannot create the call state directory: {e}", dir.display()))?;
+        // In a shared tmpfs another user could have made these first (to
+        // plant symlinks or forge snapshots): ours alone, or none.
+        private_dir(&dir)?;
+        if let Some(parent) = dir.parent().filter(|p| p.starts_with("/dev/shm/holdmix-")) {
+            private_dir(parent)?;
+        }
         Ok(StateDir { dir })
     }
 
@@ -72,14 +78,25 @@ impl StateDir {
     pub fn writer(&self, uniqueid: &str) -> Result<Checkpoint, String> {
         let prefix = file_prefix(uniqueid).ok_or("the Uniqueid has characters a file name cannot take")?;
         let path = self.dir.join(format!("{prefix}{}", std::process::id()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        // A new file, never a link: a leftover of an earlier process with
+        // our pid is removed first.
+        let create = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .mode(0o600)
+                .open(&path)
+        };
+        let file = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&path).ok();
+                create()
+            }
+            other => other,
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
         file.set_len(slots::FILE_BYTES as u64)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         // SAFETY: the file is ours alone to write (named by our pid); other
@@ -96,11 +113,15 @@ impl StateDir {
         })
     }
 
-    /// The call is over: its checkpoints go.
+    /// The call is over: its checkpoints go (but those of processes still
+    /// running: one may know better, and removes them when it is done).
     pub fn forget(&self, uniqueid: &str) {
+        let me = std::process::id();
         if let Some(prefix) = file_prefix(uniqueid) {
-            for (path, _) in self.files_of(&prefix) {
-                std::fs::remove_file(path).ok();
+            for (path, pid) in self.files_of(&prefix) {
+                if pid == me || !alive(pid) {
+                    std::fs::remove_file(path).ok();
+                }
             }
         }
     }
@@ -215,10 +236,36 @@ impl Checkpoint {
     }
 }
 
+/// A directory that is ours, not a symlink, and closed to others.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // SAFETY: getuid has no preconditions.
+    let me = unsafe { libc::getuid() };
+    if !m.is_dir() || m.uid() != me || m.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{}: not a private directory of this user (a symlink, another owner, or open to others)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// The snapshot a checkpoint file holds, with its fast fields applied.
 fn read_file(path: &Path) -> Option<Snapshot> {
-    let bytes = std::fs::read(path).ok()?;
-    let (generation, json, fast) = slots::read(&bytes)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    if file.metadata().ok()?.len() < slots::FILE_BYTES as u64 {
+        return None;
+    }
+    // SAFETY: mapped read-only; the writer only ever stores into it, and
+    // `slots::read` takes a slot only if its sequence did not move while it
+    // copied (the seqlock works on the shared pages, not on a copy).
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let (generation, json, fast) = slots::read(&map)?;
     let mut snap: Snapshot = serde_json::from_slice(&json).ok()?;
     if let Some(f) = fast.filter(|f| f.generation == generation) {
         snap.at_ms = snap.at_ms.max(f.at_ms);
@@ -261,7 +308,7 @@ mod tests {
     #[test]
     fn newest_checkpoint_wins_and_fast_fields_apply() {
         let tmp = tempfile::tempdir().unwrap();
-        let sd = StateDir::open(Some(tmp.path())).unwrap();
+        let sd = StateDir::open(Some(&tmp.path().join("calls"))).unwrap();
         assert!(sd.load("1700000000.1").is_none());
         let mut w = sd.writer("1700000000.1").unwrap();
         let mut snap = Snapshot {
@@ -288,5 +335,19 @@ mod tests {
         }
         sd.forget("1700000000.1");
         assert!(sd.load("1700000000.1").is_none());
+    }
+
+    #[test]
+    fn a_directory_open_to_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(StateDir::open(Some(&shared)).is_err());
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &link).unwrap();
+        std::fs::create_dir(tmp.path().join("elsewhere")).unwrap();
+        assert!(StateDir::open(Some(&link)).is_err());
     }
 }
