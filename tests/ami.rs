@@ -776,3 +776,77 @@ fn signal_hub(hub: &mut std::process::Child) {
     crate::common::signal(hub, libc::SIGTERM);
     hub.wait().ok();
 }
+
+#[test]
+fn a_generator_for_a_call_the_hub_knows_is_over_exits() {
+    // Asterisk 22 can fork a generator after the stop that should have
+    // cancelled it (a start and a stop in the same millisecond). Once the
+    // hub has the whole list of live channels (CoreShowChannels, bytes as
+    // in session-filtered.raw, answered to the hub's own ActionID), a
+    // Uniqueid missing from it is a call that is over.
+    let dir = crate::common::tempdir();
+    let text = String::from_utf8_lossy(&transcript("session-filtered.raw")).into_owned();
+    let list: Vec<Vec<u8>> = text
+        .split("\r\n\r\n")
+        .filter(|m| m.starts_with("Event: CoreShowChannel"))
+        .map(|m| format!("{}\r\n\r\n", m.replace("ActionID: 6", "ActionID: channels")).into_bytes())
+        .collect();
+    assert!(list.len() >= 2, "the capture's channel list");
+    let mut chunks = list;
+    chunks.extend(vec![Vec::new(); 300]);
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let socket = dir.path().join("hub.sock");
+    let mut hub = crate::common::holdmix(dir.path())
+        .arg("--log")
+        .arg(dir.path().join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
+        .arg(&socket)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hub");
+    std::thread::sleep(Duration::from_millis(800));
+    let run = |name: &str, uid: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let mut cmd = crate::common::holdmix(&sub);
+        cmd.arg("--log")
+            .arg(sub.join("run.log"))
+            .args(["run", "--hub"])
+            .arg(&socket)
+            .args(["--uniqueid", uid, "--timeline"])
+            .arg(sub.join("tl.jsonl"));
+        let (child, reader) = start(&mut cmd);
+        (sub, child, reader)
+    };
+    let (gone_dir, mut gone, gone_reader) = run("gone", "1795452399.99");
+    let (live_dir, mut live, live_reader) = run("live", "1795452386.5");
+    let (status, _) = crate::common::wait_exit(&mut gone, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        live.try_wait().expect("try_wait").is_none(),
+        "a live call's generator goes on"
+    );
+    crate::common::signal(&live, libc::SIGHUP);
+    assert!(
+        crate::common::wait_exit(&mut live, Duration::from_secs(5))
+            .0
+            .success()
+    );
+    gone_reader.join().expect("reader");
+    live_reader.join().expect("reader");
+    signal_hub(&mut hub);
+    server.join().ok();
+    let log = crate::common::log_text(&gone_dir);
+    assert!(
+        log.contains("no such call") && log.contains("1795452399.99"),
+        "{log}"
+    );
+    let tl = crate::common::timeline(&gone_dir.join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
+    let tl = crate::common::timeline(&live_dir.join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "sighup");
+}

@@ -368,6 +368,13 @@ pub fn spawn_via_hub(
         .stack_size(256 * 1024)
         .spawn(move || {
             let _g = span.enter();
+            if sub.gone {
+                // Started for a call that ended (Asterisk can start a
+                // generator after the stop that should have cancelled it).
+                tracing::warn!(uniqueid = ?uniqueid, "no such call on Asterisk: the call is over, exiting");
+                tx.send(EventKind::Hangup).ok();
+                return;
+            }
             if tx.send(EventKind::Identity(verified)).is_err() {
                 return;
             }

@@ -12,7 +12,8 @@
 //! channel or Uniqueid, and queue-wide events (`QueueCallerLeave`,
 //! `QueueParams`) of the queue its caller joined. The hub asks for
 //! `QueueStatus` every 10 s, and for `CoreShowChannels` at each login to
-//! learn the calls already up. A generator may send
+//! learn the calls already up; once that list is complete, the greeting's
+//! `Known: no` tells a generator its call is already over. A generator may send
 //! `REDIRECT <context> <exten> <priority>` lines: the hub redirects that
 //! generator's own channel (never one named by the generator).
 //!
@@ -61,12 +62,20 @@ struct Call {
 #[derive(Default)]
 struct Calls {
     by_uniqueid: std::collections::HashMap<String, Call>,
+    /// The table holds every live call: logged in, and the answer to
+    /// `CoreShowChannels` is complete. Only then does a Uniqueid missing
+    /// from it mean the call is gone.
+    complete: bool,
 }
 
 const MAX_CALLS: usize = 100_000;
 
 impl Calls {
     fn learn(&mut self, m: &Message) {
+        if m.is("CoreShowChannelsComplete") && m.get("ActionID") == Some(CHANNELS_ID) {
+            self.complete = true;
+            return;
+        }
         let (Some(uid), Some(channel)) = (m.get("Uniqueid"), m.get("Channel")) else {
             return;
         };
@@ -94,6 +103,9 @@ impl Calls {
 }
 
 type SharedCalls = Arc<Mutex<Calls>>;
+
+/// The ActionID of the hub's `CoreShowChannels`.
+const CHANNELS_ID: &str = "channels";
 
 /// A redirect asked for by a generator, for its channel.
 struct RedirectAsk {
@@ -209,11 +221,15 @@ fn accept(
             if channel.is_empty() && uniqueid.is_empty() {
                 return;
             }
-            let call = calls
+            let (call, known) = calls
                 .lock()
                 .ok()
-                .and_then(|c| c.by_uniqueid.get(&uniqueid).cloned())
-                .unwrap_or_default();
+                .map(|c| match c.by_uniqueid.get(&uniqueid) {
+                    Some(call) => (call.clone(), "yes"),
+                    None if c.complete && !uniqueid.is_empty() => (Call::default(), "no"),
+                    None => (Call::default(), "unsure"),
+                })
+                .unwrap_or((Call::default(), "unsure"));
             // With a Uniqueid, Asterisk's channel for it is the only one the
             // generator gets events of and may redirect; a channel-only
             // subscription gets events, never redirects.
@@ -229,6 +245,7 @@ fn accept(
                     ("Uniqueid", &uniqueid),
                     ("CallerIDNum", &call.caller),
                     ("Queue", &call.queue),
+                    ("Known", known),
                 ]
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -323,6 +340,10 @@ fn session(
     calls: &SharedCalls,
     redirects: &std::sync::mpsc::Receiver<RedirectAsk>,
 ) -> Result<(), String> {
+    // What happened while logged out is unknown until the list is in again.
+    if let Ok(mut c) = calls.lock() {
+        c.complete = false;
+    }
     let mut sock = super::client::connect(&cfg.ami)?;
     let login = Message::action(
         "Login",
@@ -389,7 +410,7 @@ fn session(
                 tracing::info!(ami = %cfg.ami, "hub logged in");
                 logged_in = true;
                 // The calls already up, for generators that ask about them.
-                let list = Message::action("CoreShowChannels", &[("ActionID", "channels")]);
+                let list = Message::action("CoreShowChannels", &[("ActionID", CHANNELS_ID)]);
                 sock.write_all(&list.to_wire()).map_err(|e| e.to_string())?;
                 continue;
             }
@@ -444,6 +465,9 @@ pub struct Subscription {
     pub caller: String,
     /// The queue the call waits in (empty: none, or not known yet).
     pub queue: String,
+    /// The hub has the whole list of live calls and this Uniqueid is not
+    /// in it: the call is over.
+    pub gone: bool,
     pub early: Vec<Message>,
 }
 
@@ -483,6 +507,7 @@ pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -
         channel: hello.get("Channel").unwrap_or("").to_string(),
         caller: hello.get("CallerIDNum").unwrap_or("").to_string(),
         queue: hello.get("Queue").unwrap_or("").to_string(),
+        gone: hello.get("Known") == Some("no"),
         early: messages.collect(),
         stream: s,
     })
