@@ -198,6 +198,18 @@ fn serve_script(
     secret: &'static str,
     connections: Vec<Vec<Vec<u8>>>,
 ) -> (u16, std::thread::JoinHandle<Vec<Message>>) {
+    serve_script_vars(secret, connections, Vec::new())
+}
+
+/// Like [`serve_script`], with channel variables that `Getvar` reads and
+/// `Setvar` writes (`CALLERID(num)` is always Alice's number).
+fn serve_script_vars(
+    secret: &'static str,
+    connections: Vec<Vec<Vec<u8>>>,
+    vars: Vec<(&'static str, String)>,
+) -> (u16, std::thread::JoinHandle<Vec<Message>>) {
+    let mut vars: std::collections::HashMap<String, String> =
+        vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -238,10 +250,21 @@ fn serve_script(
                         "Getvar" if m.get("Channel") != Some(ALICE) => ("Error", "No such channel"),
                         _ => ("Success", "Queue status will follow"),
                     };
+                    if action == "Setvar" {
+                        vars.insert(
+                            m.get("Variable").unwrap_or("").to_string(),
+                            m.get("Value").unwrap_or("").to_string(),
+                        );
+                    }
                     // Getvar answers as in session-queue-dtmf.raw: Variable and Value.
                     let reply = if action == "Getvar" && response == "Success" {
+                        let var = m.get("Variable").unwrap_or("");
+                        let value = match var {
+                            "CALLERID(num)" => "79001112233".to_string(),
+                            other => vars.get(other).cloned().unwrap_or_default(),
+                        };
                         format!(
-                            "Response: Success\r\nActionID: {id}\r\nVariable: CALLERID(num)\r\nValue: 79001112233\r\n\r\n"
+                            "Response: Success\r\nActionID: {id}\r\nVariable: {var}\r\nValue: {value}\r\n\r\n"
                         )
                     } else {
                         format!("Response: {response}\r\nActionID: {id}\r\nMessage: {message}\r\n\r\n")
@@ -849,4 +872,57 @@ fn a_generator_for_a_call_the_hub_knows_is_over_exits() {
     assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
     let tl = crate::common::timeline(&live_dir.join("tl.jsonl"));
     assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "sighup");
+}
+
+#[test]
+fn a_call_another_running_generator_has_claimed_gets_nothing_personal() {
+    // Two generators sure of the same call mean one inherited another
+    // call's environment: the later one does not trust itself. A claim by a
+    // generator that is gone (the last one of a respawned call) is taken over.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let host = host.trim();
+    let gone = {
+        let mut c = std::process::Command::new("true").spawn().expect("spawn true");
+        let pid = c.id();
+        c.wait().expect("wait");
+        pid
+    };
+    let live = format!("{host}:{}", std::process::id());
+    for (holder, confirmed) in [(live.clone(), false), (format!("{host}:{gone}"), true)] {
+        let dir = crate::common::tempdir();
+        let (port, server) = serve_script_vars(
+            "pw",
+            vec![transcript_events("session-queue-dtmf.raw")],
+            vec![("HOLDMIX_GENERATOR", holder.clone())],
+        );
+        let mut child = run_with_ami_args(dir.path(), port, "pw", ALICE, &["--caller", "79001112233"]);
+        let reader = crate::common::drain(&mut child);
+        let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
+        assert!(status.success());
+        reader.join().expect("reader");
+        let actions = server.join().expect("server");
+        let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+        assert_eq!(
+            crate::common::events(&tl, "identity")[0]["verified"],
+            confirmed,
+            "claimed by {holder}"
+        );
+        let set: Vec<&Message> = actions
+            .iter()
+            .filter(|m| m.get("Action") == Some("Setvar"))
+            .collect();
+        if confirmed {
+            assert_eq!(set.len(), 1, "{:?}", names(&actions));
+            assert_eq!(set[0].get("Variable"), Some("HOLDMIX_GENERATOR"));
+            assert!(
+                set[0]
+                    .get("Value")
+                    .is_some_and(|v| v.starts_with(&format!("{host}:")))
+            );
+        } else {
+            assert!(set.is_empty(), "a claimed call is not claimed again");
+            let log = crate::common::log_text(dir.path());
+            assert!(log.contains("has claimed the call"), "{log}");
+        }
+    }
 }

@@ -247,6 +247,7 @@ fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
         Ok(r) => Err(r.get("Message").unwrap_or("refused").to_string()),
         Err(e) => Err(e.clone()),
     };
+    let verdict = verdict.and_then(|()| claim(conn, ch));
     match verdict {
         Ok(()) => {
             tracing::info!(channel = %ch, "identity confirmed");
@@ -256,6 +257,71 @@ fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
             tracing::warn!(channel = %ch, "identity not confirmed ({why}): no personal announcements");
             Verdict::NotConfirmed
         }
+    }
+}
+
+/// The channel variable naming the generator that speaks for the call.
+const CLAIM_VAR: &str = "HOLDMIX_GENERATOR";
+
+/// Claims the channel for this generator, unless another one that is still
+/// running has: two generators sure of the same call mean at least one of
+/// them inherited another call's environment, so neither may be trusted by
+/// the later one. A claim by a process that is gone (the last generator of
+/// a respawned call) is taken over.
+fn claim(conn: &mut Conn, ch: &str) -> Result<(), String> {
+    let me = claim_token();
+    let held = conn
+        .send("Getvar", &[("Channel", ch), ("Variable", CLAIM_VAR)])
+        .and_then(|id| conn.response(&id, Duration::from_secs(2)))?;
+    let holder = held.get("Value").unwrap_or("").trim().to_string();
+    if !holder.is_empty() && holder != me && claim_alive(&holder) {
+        return Err(format!("another generator ({holder}) has claimed the call"));
+    }
+    let id = conn.send(
+        "Setvar",
+        &[("Channel", ch), ("Variable", CLAIM_VAR), ("Value", &me)],
+    )?;
+    match conn.response(&id, Duration::from_secs(2)) {
+        Ok(r) if r.get("Response") == Some("Success") => Ok(()),
+        Ok(r) => Err(format!(
+            "cannot claim the call: {}",
+            r.get("Message").unwrap_or("refused")
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// `host:pid` of this process.
+fn claim_token() -> String {
+    format!("{}:{}", hostname(), std::process::id())
+}
+
+/// Whether the generator named by a claim may still be running: on this
+/// host, its pid says; on another host (a cluster), it may be, so yes.
+fn claim_alive(token: &str) -> bool {
+    let Some((host, pid)) = token.rsplit_once(':') else {
+        // Not a holdmix claim (set by hand?): ignore it.
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else { return false };
+    if host != hostname() {
+        return true;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the result is NUL-terminated
+    // within it or truncated, and read up to the first NUL.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
     }
 }
 
