@@ -256,6 +256,14 @@ fn serve_script_vars(
                             m.get("Value").unwrap_or("").to_string(),
                         );
                     }
+                    if action == "QueueStatus" {
+                        // The capture's own answer, for this ActionID (with
+                        // "!queue" = "empty": its entries left out, as for a
+                        // channel in no queue).
+                        let empty = vars.get("!queue").is_some_and(|v| v == "empty");
+                        replies.extend_from_slice(&queue_status_answer(&id, empty));
+                        continue;
+                    }
                     // Getvar answers as in session-queue-dtmf.raw: Variable and Value.
                     let reply = if action == "Getvar" && response == "Success" {
                         let var = m.get("Variable").unwrap_or("");
@@ -302,6 +310,27 @@ fn serve_script_vars(
         actions
     });
     (port, handle)
+}
+
+/// session-queue-dtmf.raw's answer to its first `QueueStatus` (ActionID 4):
+/// the response, QueueParams, both QueueEntry events and
+/// QueueStatusComplete, byte for byte but for the ActionID.
+fn queue_status_answer(id: &str, without_entries: bool) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&transcript("session-queue-dtmf.raw")).into_owned();
+    let start = text
+        .find("Response: Success\r\nActionID: 4\r\nEventList: start")
+        .expect("the QueueStatus answer");
+    let end_marker = "Event: QueueStatusComplete\r\nActionID: 4\r\n";
+    let end = text[start..].find(end_marker).expect("its end") + start;
+    let end = text[end..].find("\r\n\r\n").expect("message end") + end + 4;
+    text[start..end]
+        .split_inclusive("\r\n\r\n")
+        .filter(|m| {
+            !(without_entries && (m.starts_with("Event: QueueEntry") || m.starts_with("Event: QueueParams")))
+        })
+        .collect::<String>()
+        .replace("ActionID: 4\r\n", &format!("ActionID: {id}\r\n"))
+        .into_bytes()
 }
 
 /// The digits of the timeline's `dtmf` entries, in order.
@@ -924,5 +953,39 @@ fn a_call_another_running_generator_has_claimed_gets_nothing_personal() {
             let log = crate::common::log_text(dir.path());
             assert!(log.contains("has claimed the call"), "{log}");
         }
+    }
+}
+
+#[test]
+fn only_a_channel_on_hold_or_in_a_queue_is_trusted() {
+    // Alice's number matches, but Asterisk has her channel in no queue:
+    // not a held caller, nothing personal. On hold in a bridge
+    // (CHANNEL(onhold) = 1) she is.
+    for (vars, confirmed) in [
+        (vec![("!queue", "empty".to_string())], false),
+        (
+            vec![
+                ("!queue", "empty".to_string()),
+                ("CHANNEL(onhold)", "1".to_string()),
+            ],
+            true,
+        ),
+    ] {
+        let dir = crate::common::tempdir();
+        let (port, server) = serve_script_vars("pw", vec![transcript_events("session-queue-dtmf.raw")], vars);
+        let mut child = run_with_ami_args(dir.path(), port, "pw", ALICE, &["--caller", "79001112233"]);
+        let reader = crate::common::drain(&mut child);
+        let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(15));
+        assert!(status.success());
+        reader.join().expect("reader");
+        server.join().expect("server");
+        let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+        assert_eq!(crate::common::events(&tl, "identity")[0]["verified"], confirmed);
+        let log = crate::common::log_text(dir.path());
+        assert_eq!(
+            log.contains("neither on hold nor in a queue"),
+            !confirmed,
+            "{log}"
+        );
     }
 }

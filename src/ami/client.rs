@@ -247,7 +247,9 @@ fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
         Ok(r) => Err(r.get("Message").unwrap_or("refused").to_string()),
         Err(e) => Err(e.clone()),
     };
-    let verdict = verdict.and_then(|()| claim(conn, ch));
+    let verdict = verdict
+        .and_then(|()| held_or_queued(cfg, conn, ch))
+        .and_then(|()| claim(conn, ch));
     match verdict {
         Ok(()) => {
             tracing::info!(channel = %ch, "identity confirmed");
@@ -258,6 +260,28 @@ fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
             Verdict::NotConfirmed
         }
     }
+}
+
+/// Whether Asterisk has the channel on hold (`CHANNEL(onhold)`, a bridge
+/// hold) or waiting in a queue (an entry of `QueueStatus`): a channel that
+/// is neither is not one hold music is playing to. (`MusicOnHold()` in the
+/// dialplan is neither: such calls get nothing personal in this mode.)
+fn held_or_queued(cfg: &AmiConfig, conn: &mut Conn, ch: &str) -> Result<(), String> {
+    let id = conn.send("Getvar", &[("Channel", ch), ("Variable", "CHANNEL(onhold)")])?;
+    let onhold = conn.response(&id, Duration::from_secs(2))?;
+    if onhold.get("Value") == Some("1") {
+        return Ok(());
+    }
+    let q: Vec<(&str, &str)> = cfg.queue.iter().map(|q| ("Queue", q.as_str())).collect();
+    let id = conn.send("QueueStatus", &q)?;
+    let entries = conn.list(&id, Duration::from_secs(2))?;
+    if entries
+        .iter()
+        .any(|m| m.is("QueueEntry") && m.get("Channel") == Some(ch))
+    {
+        return Ok(());
+    }
+    Err("the channel is neither on hold nor in a queue".into())
 }
 
 /// The channel variable naming the generator that speaks for the call.
@@ -399,6 +423,41 @@ impl Conn {
             }
         }
         found.ok_or_else(|| "no response".into())
+    }
+
+    /// The events of the list answering action `id` (after its response),
+    /// up to its `...Complete`. They are also kept for the session loop.
+    fn list(&mut self, id: &str, limit: Duration) -> Result<Vec<Message>, String> {
+        self.response(id, limit)?;
+        let until = Instant::now() + limit;
+        let mine = |m: &Message| m.get("ActionID") == Some(id) && m.event().is_some();
+        let mut out: Vec<Message> = self
+            .pending
+            .iter()
+            .filter_map(|i| match i {
+                Item::Message(m) if mine(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        let complete = |v: &[Message]| v.iter().any(|m| m.get("EventList") == Some("Complete"));
+        while !complete(&out) && Instant::now() < until {
+            let Some(items) = self.read()? else {
+                return Err("connection closed".into());
+            };
+            for item in items {
+                if let Item::Message(m) = &item
+                    && mine(m)
+                {
+                    out.push(m.clone());
+                }
+                self.pending.push(item);
+            }
+        }
+        if complete(&out) {
+            Ok(out)
+        } else {
+            Err("the list never completed".into())
+        }
     }
 }
 
