@@ -13,6 +13,7 @@ pub mod duration;
 pub mod engine;
 pub mod footprint;
 pub mod logging;
+pub mod percent;
 pub mod plot;
 pub mod realtime;
 pub mod render;

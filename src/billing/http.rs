@@ -67,7 +67,8 @@ async fn once(
     secret: Option<&str>,
 ) -> Result<Vec<u8>, Failure> {
     let in_url = cfg.url.contains("{number}");
-    let url = cfg.url.replace("{number}", &escape(number));
+    // Every reserved character escaped: the number cannot change the URL.
+    let url = cfg.url.replace("{number}", &crate::percent::encode(number, b""));
     let mut req = match cfg.method {
         Method::Get => client.get(&url),
         Method::Post => client.post(&url),
@@ -134,28 +135,4 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
-}
-
-/// Percent-encodes all but RFC 3986's unreserved characters, so a number
-/// such as `+7 916&x=1` cannot change the URL's structure. (The url crate's
-/// encoder is not re-exported by reqwest; this rule is four lines.)
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_everything_but_unreserved() {
-        assert_eq!(super::escape("+7 916&x=1/%"), "%2B7%20916%26x%3D1%2F%25");
-        assert_eq!(super::escape("8916-12_3.4~"), "8916-12_3.4~");
-    }
 }

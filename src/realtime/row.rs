@@ -92,33 +92,7 @@ pub fn is_uniqueid(s: &str) -> bool {
 /// `%XX` for everything but unreserved characters and `/` (Asterisk decodes
 /// `%XX` only; a `+` would stay a `+`).
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 2);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` (and nothing else, as Asterisk does). `None` on a bad escape.
-pub fn decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    crate::percent::encode(s, b"/")
 }
 
 #[cfg(test)]
@@ -166,7 +140,5 @@ mod tests {
         assert!(RowTemplate::new("holdmix-", "slin", vec!["holdmix".into()]).is_err());
         assert!(RowTemplate::new("holdmix-", "slin", vec!["/opt/hold mix/holdmix".into()]).is_err());
         assert!(RowTemplate::new("holdmix-", "slin", vec![format!("/{}", "x".repeat(200))]).is_err());
-        assert_eq!(decode("a%20b+c%2F").as_deref(), Some("a b+c/"));
-        assert_eq!(decode("%2"), None);
     }
 }
