@@ -327,13 +327,8 @@ fn claim_alive(token: &str) -> bool {
         // Not a holdmix claim (set by hand?): ignore it.
         return false;
     };
-    let Ok(pid) = pid.parse::<i32>() else { return false };
-    if host != hostname() {
-        return true;
-    }
-    // SAFETY: signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    host != hostname() || crate::state::alive(pid)
 }
 
 fn hostname() -> String {

@@ -294,9 +294,15 @@ fn pid_of(path: &Path) -> Option<u32> {
     path.file_name()?.to_str()?.rsplit('.').next()?.parse().ok()
 }
 
-fn alive(pid: u32) -> bool {
+/// Whether a process with this pid exists (ours to signal or not).
+pub fn alive(pid: u32) -> bool {
+    // 0 and what does not fit a pid_t would name process groups, not a process.
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
     // SAFETY: signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid as i32, 0) };
+    let r = unsafe { libc::kill(pid, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
