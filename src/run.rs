@@ -85,14 +85,11 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let rate = format.rate();
     let scenario = load_scenario(opts.playlist.as_deref());
     let state = CallState::open(opts);
-    let mut engine = match state.as_ref().and_then(|s| s.dir.load(&s.uniqueid)) {
-        Some(snap) => {
-            tracing::info!(from_ms = snap.at_ms, "resuming the call");
-            Engine::resume(&scenario, rate, &snap, chrono::Utc::now().timestamp_millis())
-        }
-        // Random orders differ from call to call.
-        None => Engine::new(&scenario, rate, fastrand::u64(..)),
-    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let snap = state
+        .as_ref()
+        .and_then(|s| s.dir.load(&s.uniqueid))
+        .filter(|snap| snap.resumable(now_ms));
     // Through a hub, Asterisk itself says whose call a Uniqueid is.
     let hub = opts.hub.as_deref().and_then(|h| {
         // With a Uniqueid of its own, the hub's word on the channel is the
@@ -104,18 +101,20 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         tracing::warn!("no hub answers: using a session of our own");
     }
     let (caller, verified) = who(opts, hub.as_ref());
-    // Nothing personal until the identity is trusted (AMI may confirm later).
-    engine.set_personal(verified);
-    let resumed = engine.frames() > 0;
     // Caller memory only for a trusted number: never read or overwrite
     // another caller's.
-    let store = start_store(
-        opts,
-        caller.as_deref().filter(|_| verified),
-        resumed,
-        &scenario,
-        &mut engine,
-    );
+    let (store, memory) = start_store(opts, caller.as_deref().filter(|_| verified), snap.is_some());
+    let mut engine = match (&snap, &memory) {
+        (Some(snap), _) => {
+            tracing::info!(from_ms = snap.at_ms, "resuming the call");
+            Engine::resume(&scenario, rate, snap, now_ms)
+        }
+        // Random orders differ from call to call.
+        (None, Some(m)) => Engine::remembering(&scenario, rate, fastrand::u64(..), m),
+        (None, None) => Engine::new(&scenario, rate, fastrand::u64(..)),
+    };
+    // Nothing personal until the identity is trusted (AMI may confirm later).
+    engine.set_personal(verified);
     let mut checkpoint: Option<crate::state::Checkpoint> = None;
     let mut checkpoint_tried = false;
     let mut remembered_track = engine.playing_track();
@@ -438,16 +437,16 @@ fn who(opts: &RunOptions, hub: Option<&crate::ami::hub::Subscription>) -> (Optio
 const STORE_FLUSH: Duration = Duration::from_millis(100);
 
 /// Opens the caller memory store when the caller's number is known, and
-/// gives the engine what it remembers. A resumed call already has it all:
-/// the store is then only for writing, and nothing waits for it.
+/// reads what it remembers. A resumed call already has it all: the store is
+/// then only for writing, and nothing waits for it.
 fn start_store(
     opts: &RunOptions,
     caller: Option<&str>,
     resumed: bool,
-    scenario: &Scenario,
-    engine: &mut Engine,
-) -> Option<CallerStore> {
-    let (number, store_opts) = (caller?, opts.store.as_ref()?);
+) -> (Option<CallerStore>, Option<crate::engine::memory::Memory>) {
+    let (Some(number), Some(store_opts)) = (caller, opts.store.as_ref()) else {
+        return (None, None);
+    };
     let mut o = store_opts.clone();
     if resumed {
         o.start_timeout = Duration::ZERO;
@@ -456,17 +455,22 @@ fn start_store(
     block_signals(&STOP_SIGNALS, true);
     let (store, record, _) = crate::store::Store::start(&o, Some(number), None);
     block_signals(&STOP_SIGNALS, false);
-    let mut earlier = BTreeMap::new();
-    if let Some(r) = record.filter(|_| !resumed) {
-        let memory = crate::engine::memory::Memory {
-            music: r.music.map(PathBuf::from),
-            offset: Duration::from_millis(r.offset_ms),
-            heard: r.heard.keys().map(PathBuf::from).collect(),
-        };
-        engine.remember(scenario, &memory);
-        earlier = r.heard;
-    }
-    Some(CallerStore { store, earlier })
+    let Some(r) = record.filter(|_| !resumed) else {
+        let earlier = BTreeMap::new();
+        return (Some(CallerStore { store, earlier }), None);
+    };
+    let memory = crate::engine::memory::Memory {
+        music: r.music.map(PathBuf::from),
+        offset: Duration::from_millis(r.offset_ms),
+        heard: r.heard.keys().map(PathBuf::from).collect(),
+    };
+    (
+        Some(CallerStore {
+            store,
+            earlier: r.heard,
+        }),
+        Some(memory),
+    )
 }
 
 /// The caller store of a call, and when the advices remembered from

@@ -17,33 +17,32 @@ pub struct Memory {
 }
 
 impl Engine {
-    /// Takes the caller's memory before the first frame: heard advices are
-    /// left out of this call's orders; with `start = "remembered"`, the
-    /// music starts where the caller left off.
-    pub fn remember(&mut self, scenario: &Scenario, m: &Memory) {
-        let before = self.heard.len();
+    /// An engine for a caller with this memory: heard advices are left out
+    /// of the call's orders; with `start = "remembered"`, the music starts
+    /// where the caller left off.
+    pub fn remembering(scenario: &Scenario, rate: u32, seed: u64, m: &Memory) -> Engine {
+        let mut e = Engine::unconfigured(scenario, rate, seed);
         for p in &m.heard {
-            let id = self.lib.add(p);
-            self.heard.insert(id);
+            let id = e.lib.add(p);
+            e.heard.insert(id);
         }
-        // Orders again from the call's seed, heard advices left out.
-        self.rng = fastrand::Rng::with_seed(self.seed);
-        self.configure(scenario, false);
+        e.configure(scenario, false);
         let mut resumed = false;
         if scenario.music.start == MusicStart::Remembered
             && let Some(track) = &m.music
         {
-            let id = self.lib.add(track);
-            if let Some(i) = self.bed.index_of(id) {
-                let offset = (m.offset.as_secs_f64() * f64::from(self.rate)) as usize;
-                self.bed.start_at(i, offset);
+            let id = e.lib.add(track);
+            if let Some(i) = e.bed.index_of(id) {
+                let offset = (m.offset.as_secs_f64() * f64::from(e.rate)) as usize;
+                e.bed.start_at(i, offset);
                 resumed = true;
             }
         }
-        self.scratch.push(TimelineEvent::Remembered {
+        e.scratch.push(TimelineEvent::Remembered {
             music: resumed,
-            heard: self.heard.len() - before,
+            heard: e.heard.len(),
         });
+        e
     }
 
     /// The track playing now (cheap: for noticing a change).

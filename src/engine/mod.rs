@@ -141,8 +141,16 @@ impl Engine {
     /// random order (shuffled music, random advices). Every source starts
     /// pending: load them through [`Engine::library_mut`] before or while playing.
     pub fn new(scenario: &Scenario, rate: u32, seed: u64) -> Engine {
+        let mut engine = Engine::unconfigured(scenario, rate, seed);
+        engine.configure(scenario, false);
+        engine
+    }
+
+    /// The engine before [`Engine::configure`]: what a resumed call must
+    /// set first (the advices heard) goes in here, so it is configured once.
+    fn unconfigured(scenario: &Scenario, rate: u32, seed: u64) -> Engine {
         let frame_len = (rate * FRAME_MS / 1000) as usize;
-        let mut engine = Engine {
+        Engine {
             rate,
             frame_len,
             frame: 0,
@@ -192,9 +200,7 @@ impl Engine {
                 dissuade: Arc::from("dissuade"),
                 redirect: Arc::from("redirect"),
             },
-        };
-        engine.configure(scenario, false);
-        engine
+        }
     }
 
     /// The sources the first seconds need: the first track and the welcome.

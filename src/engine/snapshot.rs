@@ -57,6 +57,20 @@ pub struct QueueAt {
     pub holdtime_ms: Option<u64>,
 }
 
+impl Snapshot {
+    /// Time since the call's last process stopped.
+    fn gap(&self, now_ms: i64) -> Duration {
+        let stopped = self.wall_start_ms.saturating_add(self.at_ms as i64);
+        Duration::from_millis(now_ms.saturating_sub(stopped).max(0) as u64)
+    }
+
+    /// Whether a process starting at `now_ms` goes on with this call (not
+    /// a stale file).
+    pub fn resumable(&self, now_ms: i64) -> bool {
+        self.gap(now_ms) <= MAX_GAP
+    }
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
@@ -117,16 +131,14 @@ impl Engine {
     /// processes (the caller lived through it), the music goes on from
     /// where it was written.
     pub fn resume(scenario: &Scenario, rate: u32, snap: &Snapshot, now_ms: i64) -> Engine {
-        let mut e = Engine::new(scenario, rate, snap.seed);
-        let stopped = snap.wall_start_ms.saturating_add(snap.at_ms as i64);
-        let gap = Duration::from_millis(now_ms.saturating_sub(stopped).max(0) as u64);
-        if gap > MAX_GAP {
-            return e;
+        if !snap.resumable(now_ms) {
+            return Engine::new(scenario, rate, snap.seed);
         }
+        let gap = snap.gap(now_ms);
+        // The same seed, so every random order is the one the caller was in;
+        // heard advices are then left out of it.
+        let mut e = Engine::unconfigured(scenario, rate, snap.seed);
         e.heard = snap.heard.iter().map(|p| e.lib.add(p)).collect();
-        // The same seed again, so every random order is the one the caller
-        // was in; heard advices are then left out of it.
-        e.rng = fastrand::Rng::with_seed(snap.seed);
         e.configure(scenario, false);
         e.advisor.set_cursors(&snap.advice_cursors);
         let now = dur(snap.at_ms) + gap;
