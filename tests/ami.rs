@@ -607,22 +607,7 @@ fn one_hub_session_serves_a_hundred_generators_each_its_own_call() {
     let mut chunks = vec![Vec::new(); 100];
     chunks.extend(transcript_events("session-queue-dtmf.raw"));
     let (port, server) = serve_script("pw", vec![chunks]);
-    let socket = dir.path().join("hub.sock");
-    let mut hub = crate::common::holdmix(dir.path())
-        .arg("--log")
-        .arg(dir.path().join("hub.log"))
-        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
-        .arg(&socket)
-        .env("HOLDMIX_AMI_SECRET", "pw")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn hub");
-    let started = std::time::Instant::now();
-    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
     let mut gens = Vec::new();
     for i in 0..100 {
         let channel = match i {
@@ -651,9 +636,7 @@ fn one_hub_session_serves_a_hundred_generators_each_its_own_call() {
         let (status, _) = crate::common::wait_exit(child, Duration::from_secs(5));
         assert!(status.success());
     }
-    // SAFETY: as above.
-    unsafe { libc::kill(hub.id() as i32, libc::SIGTERM) };
-    hub.wait().expect("hub");
+    signal_hub(&mut hub);
     let actions = server.join().expect("server");
     assert_eq!(
         names(&actions).iter().filter(|a| **a == "Login").count(),
@@ -722,22 +705,7 @@ fn through_the_hub_asterisk_vouches_for_a_uniqueid_given_on_the_command_line() {
     chunks.extend(vec![Vec::new(); 100]);
     chunks.extend(events[learned + 1..].iter().cloned());
     let (port, server) = serve_script("pw", vec![chunks]);
-    let socket = dir.path().join("hub.sock");
-    let mut hub = crate::common::holdmix(dir.path())
-        .arg("--log")
-        .arg(dir.path().join("hub.log"))
-        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
-        .arg(&socket)
-        .env("HOLDMIX_AMI_SECRET", "pw")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn hub");
-    let started = std::time::Instant::now();
-    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
     std::thread::sleep(Duration::from_millis(400));
     std::fs::write(
         dir.path().join("accounts.toml"),
@@ -824,6 +792,28 @@ fn through_the_hub_asterisk_vouches_for_a_uniqueid_given_on_the_command_line() {
     assert_eq!(crate::common::events(&tl, "balance")[0]["answer"], "failed");
 }
 
+/// A `holdmix hub` on the AMI server at `port`, its socket in `dir`; returns
+/// once the socket is there (bounded wait).
+fn spawn_hub(dir: &std::path::Path, port: u16) -> (std::process::Child, std::path::PathBuf) {
+    let socket = dir.join("hub.sock");
+    let hub = crate::common::holdmix(dir)
+        .arg("--log")
+        .arg(dir.join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
+        .arg(&socket)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hub");
+    let started = std::time::Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (hub, socket)
+}
+
 fn signal_hub(hub: &mut std::process::Child) {
     crate::common::signal(hub, libc::SIGTERM);
     hub.wait().ok();
@@ -847,18 +837,7 @@ fn a_generator_for_a_call_the_hub_knows_is_over_exits() {
     let mut chunks = list;
     chunks.extend(vec![Vec::new(); 300]);
     let (port, server) = serve_script("pw", vec![chunks]);
-    let socket = dir.path().join("hub.sock");
-    let mut hub = crate::common::holdmix(dir.path())
-        .arg("--log")
-        .arg(dir.path().join("hub.log"))
-        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
-        .arg(&socket)
-        .env("HOLDMIX_AMI_SECRET", "pw")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn hub");
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
     std::thread::sleep(Duration::from_millis(800));
     let run = |name: &str, uid: &str| {
         let sub = dir.path().join(name);

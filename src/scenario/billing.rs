@@ -42,18 +42,15 @@ pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<BillingConfig> {
             return None;
         }
         (None, Some((f, span))) => {
-            let p = base.join(f);
-            if let Err(e) = crate::billing::check(&BillingConfig {
-                source: Source::File(p.clone()),
+            let source = Source::File(base.join(f));
+            let cfg = BillingConfig {
+                source,
                 number: NumberRules::default(),
-            })
-            .into_iter()
-            .next()
-            .map_or(Ok(()), Err)
-            {
-                d.error(span, &t.key_path("accounts_file"), e);
+            };
+            for e in crate::billing::check(&cfg) {
+                d.error(span.clone(), &t.key_path("accounts_file"), e);
             }
-            Source::File(p)
+            cfg.source
         }
         (Some((u, span)), None) => Source::Http(Box::new(http(d, base, t, u, span)?)),
     };
