@@ -6,6 +6,7 @@
 
 pub mod ami;
 pub mod audio;
+pub mod bell;
 pub mod billing;
 pub mod check;
 pub mod cli;

@@ -13,6 +13,7 @@ use crate::audio::clock::{Clock, Wake, block_signals};
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::audio::pipe;
+use crate::bell::{self, Bell};
 use crate::engine::library::SourceId;
 use crate::engine::timeline::TimelineWriter;
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
@@ -127,11 +128,14 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let pending = engine.library_mut().map_cached(cache, rate, &first);
     // Helper threads must not take the stop signals: only a handler running
     // on the audio thread cuts its sleep short.
-    let (reload_tx, reloads) = mpsc::channel::<Reloaded>();
+    let bell = Bell::new();
+    let (reload_tx, reloads) = bell.channel::<Reloaded>();
     block_signals(&STOP_SIGNALS, true);
-    let mut loaders: Vec<Loaded> = spawn_loader(&engine, pending, cache, rate).into_iter().collect();
+    let mut loaders: Vec<Loaded> = spawn_loader(&engine, pending, cache, rate, &bell)
+        .into_iter()
+        .collect();
     // Keys and queue events, from the event feed and from AMI, in one queue.
-    let (event_tx, event_rx) = mpsc::sync_channel(EVENT_CHANNEL);
+    let (event_tx, event_rx) = bell.sync_channel(EVENT_CHANNEL);
     if let Some(src) = opts.events.as_deref() {
         spawn_event_reader(src, opts.playlist.clone(), reload_tx.clone(), event_tx.clone());
     }
@@ -188,6 +192,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         .lead
         .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
     let mut pacer = Pacer::new(format.frame_bytes(), is_pipe, lead);
+    if state.is_some() {
+        pacer.verify_every(crate::audio::pacer::VERIFY_TICKS_CHECKPOINTED);
+    }
     let mut clock = Clock::new(frame * pacer.period_frames() as u32);
     let mut samples = vec![0.0f32; engine.frame_len()];
     let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
@@ -203,43 +210,33 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         .map(|d| (d.as_millis() / u128::from(FRAME_MS)).max(1) as u64);
     let mut last_drained = 0u64;
     let reason = 'stream: loop {
-        for l in &loaders {
-            for (id, result) in l.try_iter() {
-                match result {
-                    Ok(clip) => engine.library_mut().set_ready(id, clip),
-                    Err(e) => {
-                        tracing::error!("cannot use audio file: {e}");
-                        engine.library_mut().set_failed(id);
+        // Something was sent to this thread (a key, a reload, a source).
+        if bell.answer() {
+            loaders.retain(|l| take_loaded(l, &mut engine));
+            for r in reloads.try_iter() {
+                match r {
+                    Ok(s) => {
+                        if s.billing != billing_cfg {
+                            billing_cfg = s.billing.clone();
+                            billing = billing_cfg
+                                .clone()
+                                .map(|b| crate::billing::Lookups::new(b, caller.clone(), billing_tx.clone()));
+                        }
+                        let added = engine.reload(&s);
+                        block_signals(&STOP_SIGNALS, true);
+                        loaders.extend(spawn_loader(&engine, added, cache, rate, &bell));
+                        block_signals(&STOP_SIGNALS, false);
                     }
+                    Err(reason) => engine.reload_refused(&reason),
                 }
             }
-        }
-        for r in reloads.try_iter() {
-            match r {
-                Ok(s) => {
-                    if s.billing != billing_cfg {
-                        billing_cfg = s.billing.clone();
-                        billing = billing_cfg
-                            .clone()
-                            .map(|b| crate::billing::Lookups::new(b, caller.clone(), billing_tx.clone()));
-                    }
-                    let added = engine.reload(&s);
-                    block_signals(&STOP_SIGNALS, true);
-                    loaders.extend(spawn_loader(&engine, added, cache, rate));
-                    block_signals(&STOP_SIGNALS, false);
-                }
-                Err(reason) => engine.reload_refused(&reason),
+            for kind in event_rx.try_iter() {
+                let at = engine.now();
+                engine.push(Event { at, kind });
             }
         }
-        for kind in event_rx.try_iter() {
-            let at = engine.now();
-            engine.push(Event { at, kind });
-        }
-        let queued = if is_pipe {
-            pipe::queued_bytes(fd).unwrap_or(0)
-        } else {
-            0
-        };
+        // Measured only when the pacer cannot predict it (see Pacer).
+        let measured = (is_pipe && pacer.must_measure()).then(|| pipe::queued_bytes(fd).unwrap_or(0));
         for r in engine.take_requests().collect::<Vec<_>>() {
             match r {
                 Request::Balance if billing.is_some() => {
@@ -264,8 +261,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
                 }
             }
         }
-        let wall = (clock.elapsed().as_nanos() / frame.as_nanos()) as u64;
-        let plan = pacer.plan(queued, wall);
+        let wall = (clock.elapsed_at_wake().as_nanos() / frame.as_nanos()) as u64;
+        let plan = pacer.plan(measured, wall);
+        let queued = plan.queued;
         for _ in 0..plan.skip {
             engine.render_frame(&mut samples);
         }
@@ -364,7 +362,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         if let Some(r) = engine.exit_reason() {
             break 'stream r.to_string();
         }
-        clock.set_period(frame * pacer.period_frames() as u32);
+        let realign = pacer.take_realign();
+        clock.set_period(frame * pacer.period_frames() as u32, realign);
         // A signal landing between this check and the sleep is seen at the
         // next tick, at most one period (40 ms) later.
         while signal.load(Ordering::SeqCst) == 0 && clock.wait() == Wake::Interrupted {}
@@ -574,8 +573,30 @@ fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
 
 type Loaded = mpsc::Receiver<(SourceId, Result<Arc<Clip>, String>)>;
 
+/// Hands the sources a loader finished to the engine. False once the loader
+/// is done and gone: its channel need not be polled again.
+fn take_loaded(loaded: &Loaded, engine: &mut Engine) -> bool {
+    loop {
+        match loaded.try_recv() {
+            Ok((id, Ok(clip))) => engine.library_mut().set_ready(id, clip),
+            Ok((id, Err(e))) => {
+                tracing::error!("cannot use audio file: {e}");
+                engine.library_mut().set_failed(id);
+            }
+            Err(mpsc::TryRecvError::Empty) => return true,
+            Err(mpsc::TryRecvError::Disconnected) => return false,
+        }
+    }
+}
+
 /// Decodes the sources the cache did not have, in the order they are needed.
-fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u32) -> Option<Loaded> {
+fn spawn_loader(
+    engine: &Engine,
+    pending: Vec<SourceId>,
+    cache: &Cache,
+    rate: u32,
+    bell: &Bell,
+) -> Option<Loaded> {
     if pending.is_empty() {
         return None;
     }
@@ -584,7 +605,7 @@ fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u3
         .map(|&id| (id, engine.library().path(id).to_path_buf()))
         .collect();
     let cache = cache.clone();
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = bell.channel();
     let span = tracing::Span::current();
     std::thread::Builder::new()
         .name("loader".into())
@@ -610,8 +631,8 @@ fn spawn_loader(engine: &Engine, pending: Vec<SourceId>, cache: &Cache, rate: u3
 fn spawn_event_reader(
     source: &std::path::Path,
     playlist: Option<PathBuf>,
-    reloads: mpsc::Sender<Reloaded>,
-    tx: mpsc::SyncSender<EventKind>,
+    reloads: bell::Sender<Reloaded>,
+    tx: bell::SyncSender<EventKind>,
 ) {
     let source = source.to_path_buf();
     let span = tracing::Span::current();

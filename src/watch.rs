@@ -11,7 +11,6 @@
 use crate::scenario::{Scenario, load_valid};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A new playlist version, or why it was refused.
@@ -28,7 +27,7 @@ fn stamp(path: &Path) -> Option<(u64, i64, i64, u64)> {
 }
 
 /// Starts watching `playlist`; new versions arrive on `tx`.
-pub fn spawn(playlist: &Path, tx: mpsc::Sender<Reloaded>) -> std::io::Result<()> {
+pub fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<()> {
     let path = playlist.to_path_buf();
     let span = tracing::Span::current();
     std::thread::Builder::new()
@@ -60,6 +59,6 @@ pub fn spawn(playlist: &Path, tx: mpsc::Sender<Reloaded>) -> std::io::Result<()>
 }
 
 /// Sends the version at `path` (a `reload` typed on the event feed).
-pub fn reload_now(path: &Path, tx: &mpsc::Sender<Reloaded>) {
+pub fn reload_now(path: &Path, tx: &crate::bell::Sender<Reloaded>) {
     tx.send(load_valid(path).map(Box::new)).ok();
 }

@@ -281,9 +281,11 @@ fn check_one_continuous_call(mut gens: Vec<Gen>, kill: &str) {
         })
         .sum();
     assert_eq!(positions, 1, "{kill}: position 2 announced again");
-    // The one killed at 2 ms wrote nothing, and cost the call nothing.
+    // The one killed at 2 ms played nothing of its own. On a loaded
+    // machine the signal can land after its first write, which is the
+    // 120 ms lead queued before any read: never more than that.
     let quick = by("g-2ms");
-    assert!(quick.secs < 0.1, "{kill}: {}", quick.secs);
+    assert!(quick.secs <= 0.125, "{kill}: {}", quick.secs);
     // Stream time goes on across processes (the caller lived through the gaps).
     let resumed = events(&g4.tl, "resume")[0]["from"].as_f64().expect("from");
     assert!(resumed > 20.0, "{kill}: g4 resumed at stream time {resumed}");

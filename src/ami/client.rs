@@ -11,10 +11,11 @@
 
 use super::codec::{Decoder, Item, Message};
 use super::watch::ChannelWatch;
+use crate::bell::SyncSender;
 use crate::engine::EventKind;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// How to reach Asterisk and whom to follow.

@@ -16,6 +16,8 @@ pub struct Clock {
     start: Duration,
     period: Duration,
     tick: u64,
+    /// When the last wait ended, as time since the clock was made.
+    woke: Option<Duration>,
 }
 
 /// Why a wait ended.
@@ -35,6 +37,7 @@ impl Clock {
             start: now,
             period,
             tick: 0,
+            woke: None,
         }
     }
 
@@ -43,10 +46,20 @@ impl Clock {
         monotonic().saturating_sub(self.epoch)
     }
 
-    /// Changes the period from the next tick on, keeping the deadlines absolute.
-    pub fn set_period(&mut self, period: Duration) {
-        if period != self.period {
-            self.start = self.next_deadline();
+    /// Time since the clock was made, as read when the last wait ended (a
+    /// clock read less per tick), or now before the first wait.
+    pub fn elapsed_at_wake(&self) -> Duration {
+        self.woke.unwrap_or_else(|| self.elapsed())
+    }
+
+    /// Changes the period from the next tick on, keeping the deadlines
+    /// absolute: they restart from the next deadline. With `realign` they
+    /// restart half the old period before it, which moves the ticks off the
+    /// reads of a reader (see `Pacer`).
+    pub fn set_period(&mut self, period: Duration, realign: bool) {
+        if period != self.period || realign {
+            let back = if realign { self.period / 2 } else { Duration::ZERO };
+            self.start = self.next_deadline().saturating_sub(back);
             self.tick = 0;
             self.period = period;
         }
@@ -83,6 +96,7 @@ impl Clock {
             return Wake::Interrupted;
         }
         let now = monotonic();
+        self.woke = Some(now.saturating_sub(self.epoch));
         let due = (now.saturating_sub(self.start).as_nanos() / self.period.as_nanos().max(1)) as u64;
         // Normally due == tick + 1; after a stall, jump to the present.
         self.tick = due.max(self.tick + 1);
@@ -136,7 +150,15 @@ mod tests {
     fn a_new_period_starts_at_the_next_deadline() {
         let mut c = Clock::new(Duration::from_millis(5));
         c.wait();
-        c.set_period(Duration::from_millis(10));
+        c.set_period(Duration::from_millis(10), false);
         assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(20));
+        // Realigned: the deadlines restart half a period (5 ms) before the next one.
+        c.set_period(Duration::from_millis(10), true);
+        assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(25));
+        c.wait();
+        assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(35));
+        assert!(c.elapsed_at_wake() >= Duration::from_millis(25));
+        c.set_period(Duration::from_millis(10), false);
+        assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(35));
     }
 }

@@ -33,6 +33,14 @@ impl Voice {
         self.ramp = Ramp::new(self.ramp.current(), to, len, curve);
     }
 
+    /// Whether the next `n` samples take the steady path of
+    /// [`Voice::mix_into`] (no ramp, clear of both edge fades).
+    #[inline]
+    pub fn is_steady_for(&self, clip: &Clip, n: usize) -> bool {
+        let d = self.declick.max(1);
+        self.ramp.is_done() && self.pos >= d && self.pos + n + d <= clip.samples().len()
+    }
+
     /// Adds the clip from `pos` into `out`. Returns how many samples of `out`
     /// it covered: fewer than `out.len()` when the clip ended.
     pub fn mix_into(&mut self, clip: &Clip, out: &mut [f32]) -> usize {

@@ -25,12 +25,16 @@ pub fn lookup_now(cfg: &BillingConfig, number: Option<&str>) -> BalanceAnswer {
 pub struct Lookups {
     cfg: BillingConfig,
     number: Option<String>,
-    answers: mpsc::SyncSender<EventKind>,
+    answers: crate::bell::SyncSender<EventKind>,
     asks: Option<mpsc::Sender<()>>,
 }
 
 impl Lookups {
-    pub fn new(cfg: BillingConfig, number: Option<String>, answers: mpsc::SyncSender<EventKind>) -> Lookups {
+    pub fn new(
+        cfg: BillingConfig,
+        number: Option<String>,
+        answers: crate::bell::SyncSender<EventKind>,
+    ) -> Lookups {
         Lookups {
             cfg,
             number,

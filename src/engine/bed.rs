@@ -94,6 +94,26 @@ impl Bed {
             .find(|&i| lib.ready(self.tracks[i]).is_some())
     }
 
+    /// Writes one block of music into `out` when the bed is steady: one
+    /// track playing at full gain, clear of its edges, nothing fading out.
+    /// The same samples as zeroing `out` and calling [`Bed::render`].
+    /// Returns false (and leaves `out` alone) otherwise.
+    #[inline]
+    pub fn render_steady(&mut self, lib: &Library, out: &mut [f32]) -> bool {
+        let (Some(voice), Some(id)) = (self.main.as_mut(), self.playing) else {
+            return false;
+        };
+        let Some((clip, _)) = lib.ready(id) else {
+            return false;
+        };
+        if !voice.is_steady_for(clip, out.len()) || self.fading.iter().any(Option::is_some) {
+            return false;
+        }
+        out.fill(0.0);
+        voice.mix_into(clip, out);
+        true
+    }
+
     /// Adds one block of music into `out` (which the caller zeroed).
     pub fn render(&mut self, lib: &Library, out: &mut [f32], events: &mut Vec<TimelineEvent>) {
         let mut filled = 0;

@@ -134,6 +134,15 @@ pub struct Engine {
     exit: Option<String>,
     music_buf: Vec<f32>,
     labels: Labels,
+    /// Until this stream time nothing is due: no repeat, announcement,
+    /// advice or "one moment" (see [`Engine::calm_until`]). Frames before it
+    /// with no event, no prompt and steady music take the quiet path.
+    calm: Duration,
+    /// Tests compare the quiet path against the full one.
+    #[cfg(test)]
+    full_path_only: bool,
+    #[cfg(test)]
+    quiet_frames: u64,
 }
 
 impl Engine {
@@ -190,6 +199,11 @@ impl Engine {
             timeline: Vec::with_capacity(16),
             exit: None,
             music_buf: vec![0.0; frame_len],
+            calm: Duration::ZERO,
+            #[cfg(test)]
+            full_path_only: false,
+            #[cfg(test)]
+            quiet_frames: 0,
             labels: Labels {
                 welcome: Arc::from("welcome"),
                 repeat: Arc::from("repeat"),
@@ -229,6 +243,7 @@ impl Engine {
             self.lib.add(p);
         }
         self.reload = Some(Box::new(scenario.clone()));
+        self.calm = Duration::ZERO;
         (before..self.lib.len()).map(|i| SourceId(i as u32)).collect()
     }
 
@@ -391,6 +406,7 @@ impl Engine {
     /// an `Identity` event changes it later. Without it, they are.
     pub fn set_personal(&mut self, on: bool) {
         self.personal = on;
+        self.calm = Duration::ZERO;
     }
 
     /// Requests made since the last call (balance lookups, redirects).
@@ -429,6 +445,8 @@ impl Engine {
     }
 
     pub fn library_mut(&mut self) -> &mut Library {
+        // A source that became ready or failed may start a prompt.
+        self.calm = Duration::ZERO;
         &mut self.lib
     }
 
@@ -469,6 +487,83 @@ impl Engine {
     pub fn render_frame(&mut self, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.frame_len);
         let now = self.now();
+        if self.render_quiet(now, out) {
+            return;
+        }
+        self.render_full(now, out);
+        self.calm = self.calm_until(now);
+    }
+
+    /// Nearly every frame of a call: music alone, nothing due, no event.
+    /// It touches only what such a frame needs (a per-call process wakes
+    /// 25 times a second with cold caches, so what it touches is what it
+    /// costs) and gives the same samples as [`Engine::render_full`].
+    #[inline]
+    fn render_quiet(&mut self, now: Duration, out: &mut [f32]) -> bool {
+        #[cfg(test)]
+        if self.full_path_only {
+            return false;
+        }
+        if now >= self.calm
+            || !self.scratch.is_empty()
+            || self.pending.front().is_some_and(|e| e.at <= now)
+            || !self.speaker.is_idle()
+            || !self.bed.render_steady(&self.lib, out)
+        {
+            return false;
+        }
+        self.limiter.process(out);
+        self.frame += 1;
+        #[cfg(test)]
+        {
+            self.quiet_frames += 1;
+        }
+        true
+    }
+
+    /// The stream time before which no frame can start a prompt, change
+    /// the music or make a request unless an event comes in: the earliest
+    /// time anything in [`Engine::schedule`] is due. Zero when the next
+    /// frame must take the full path anyway.
+    fn calm_until(&self, now: Duration) -> Duration {
+        if self.reload.is_some()
+            || self.redirect_after_prompt.is_some()
+            || self.advice_playing
+            || self.exit.is_some()
+            || !self.requests.is_empty()
+        {
+            return Duration::ZERO;
+        }
+        let mut until = self.advice_next.max(now);
+        let mut due = |t: Duration| until = until.min(t);
+        for r in &self.repeats {
+            due(r.next);
+        }
+        if let Some((since, false)) = self.balance_pending {
+            due(since + BALANCE_PATIENCE);
+        }
+        if let Some(a) = &self.announce.position
+            && !a.every.is_zero()
+            && let Some((at, _)) = self.position_said
+        {
+            due(at + a.every);
+        }
+        due(self.wait_next);
+        // Position and wait estimates only move with events; only the
+        // `after` condition moves with time.
+        if !self.dissuaded
+            && let Some(d) = &self.announce.dissuade
+            && let Some(after) = d.after
+        {
+            due(after);
+        }
+        until
+    }
+
+    /// Everything a frame can do: events, schedules, prompts and ducks,
+    /// crossfades, track changes. Out of line: the quiet path stays small.
+    #[inline(never)]
+    fn render_full(&mut self, now: Duration, out: &mut [f32]) {
         self.apply_events(now);
         self.schedule(now);
         self.speaker.step(&self.lib, &mut self.scratch);
@@ -860,5 +955,80 @@ impl Engine {
             // again a gap later, when a window may have opened.
             None => self.advice_next = now + self.advice_gap.max(Duration::from_secs(1)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::clip::Clip;
+
+    /// The demo playlist with every source ready as a short synthetic clip:
+    /// music tracks of a few seconds (so tracks change often), prompts and
+    /// words under a second.
+    fn demo_engine(full_path_only: bool) -> Engine {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playlists/demo.toml");
+        let scenario = crate::scenario::load_valid(&path).expect("demo playlist");
+        let mut e = Engine::new(&scenario, 8000, 7);
+        e.full_path_only = full_path_only;
+        let ids: Vec<_> = e.library().ids().collect();
+        for id in ids {
+            let music = e.library().path(id).to_string_lossy().contains("music");
+            let (len, f) = if music {
+                (8000 * (5 + id.0 as usize % 4), 0.011 + id.0 as f32 * 0.003)
+            } else {
+                (2000 + 300 * (id.0 as usize % 5), 0.09)
+            };
+            let samples = (0..len).map(|i| 0.4 * (i as f32 * f).sin()).collect();
+            let clip = Clip::from_vec(e.library().name(id).clone(), samples, Some(-20.0));
+            e.library_mut().set_ready(id, Arc::new(clip));
+        }
+        e
+    }
+
+    #[test]
+    fn the_quiet_path_sounds_like_the_full_one() {
+        let script: &[(u64, EventKind)] = &[
+            (3, EventKind::Holdtime(Duration::from_secs(400))),
+            (5, EventKind::Position(7)),
+            (31, EventKind::Dtmf('3')),
+            (32, EventKind::Dtmf('4')),
+            (61, EventKind::Dtmf('2')),
+            (62, EventKind::Balance(BalanceAnswer::Failed)),
+            (95, EventKind::Position(3)),
+            (140, EventKind::Dtmf('6')),
+            (150, EventKind::Dtmf('0')),
+            (151, EventKind::Dtmf('#')),
+            (260, EventKind::Dtmf('5')),
+            (300, EventKind::Position(1)),
+        ];
+        let mut runs = Vec::new();
+        let mut quiet_frames = 0;
+        for full in [true, false] {
+            let mut e = demo_engine(full);
+            for (s, kind) in script {
+                e.push(Event {
+                    at: Duration::from_secs(*s),
+                    kind: kind.clone(),
+                });
+            }
+            let mut out = vec![0.0f32; e.frame_len()];
+            let mut samples = Vec::new();
+            let mut timeline = Vec::new();
+            for _ in 0..(400 * 50) {
+                e.render_frame(&mut out);
+                samples.extend(out.iter().map(|s| s.to_bits()));
+                timeline.extend(e.drain_timeline());
+                e.take_requests().for_each(drop);
+            }
+            quiet_frames = e.quiet_frames;
+            runs.push((samples, timeline));
+        }
+        assert!(runs[0].1.len() > 40, "{} timeline entries", runs[0].1.len());
+        assert_eq!(runs[0].1, runs[1].1);
+        let first_diff = runs[0].0.iter().zip(&runs[1].0).position(|(a, b)| a != b);
+        assert_eq!(first_diff, None, "samples differ");
+        // Most of a call is quiet.
+        assert!(quiet_frames > 400 * 50 / 2, "{quiet_frames} quiet frames");
     }
 }

@@ -91,6 +91,11 @@ impl Speaker {
         self.queue.iter().any(|q| q.queue == *label)
     }
 
+    /// No prompt playing or waiting, and the music fully up.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Open && !self.is_busy()
+    }
+
     pub fn is_busy(&self) -> bool {
         self.current.is_some() || !self.queue.is_empty()
     }
