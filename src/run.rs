@@ -123,7 +123,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     // With no billing configured (and no event feed to answer), a balance
     // lookup fails at once: the caller hears "service unavailable".
     let answer_balance = opts.events.is_none();
-    let mut billing_cfg = scenario.billing.clone();
+    let billing_cfg = scenario.billing.clone();
     let first = engine.first_needed();
     let pending = engine.library_mut().map_cached(cache, rate, &first);
     // Helper threads must not take the stop signals: only a handler running
@@ -131,7 +131,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let bell = Bell::new();
     let (reload_tx, reloads) = bell.channel::<Reloaded>();
     block_signals(&STOP_SIGNALS, true);
-    let mut loaders: Vec<Loaded> = spawn_loader(&engine, pending, cache, rate, &bell)
+    let loaders: Vec<Loaded> = spawn_loader(&engine, pending, cache, rate, &bell)
         .into_iter()
         .collect();
     // Keys and queue events, from the event feed and from AMI, in one queue.
@@ -159,10 +159,23 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         tracing::error!("cannot start following the call: {e}");
     }
     // Billing answers come back through the same queue as keys.
-    let mut billing = billing_cfg
+    let billing = billing_cfg
         .clone()
         .map(|b| crate::billing::Lookups::new(b, caller.clone(), event_tx.clone()));
-    let billing_tx = event_tx;
+    let mut inbox = Inbox {
+        bell,
+        loaders,
+        reloads,
+        events: event_rx,
+        billing_cfg,
+        billing,
+        caller: caller.clone(),
+        billing_tx: event_tx,
+        answer_balance,
+        ami_tx,
+        cache,
+        rate,
+    };
     if let Some(p) = &opts.playlist
         && let Err(e) = crate::watch::spawn(p, reload_tx.clone())
     {
@@ -197,7 +210,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     }
     let mut clock = Clock::new(frame * pacer.period_frames() as u32);
     let mut samples = vec![0.0f32; engine.frame_len()];
-    let mut bytes = Vec::with_capacity(MAX_WRITE * 2);
+    // Grown when a plan needs more, never shrunk: no allocation per tick.
+    let mut bytes = vec![0u8; MAX_WRITE];
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let mut trimmed = false;
@@ -211,55 +225,13 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     let mut last_drained = 0u64;
     let reason = 'stream: loop {
         // Something was sent to this thread (a key, a reload, a source).
-        if bell.answer() {
-            loaders.retain(|l| take_loaded(l, &mut engine));
-            for r in reloads.try_iter() {
-                match r {
-                    Ok(s) => {
-                        if s.billing != billing_cfg {
-                            billing_cfg = s.billing.clone();
-                            billing = billing_cfg
-                                .clone()
-                                .map(|b| crate::billing::Lookups::new(b, caller.clone(), billing_tx.clone()));
-                        }
-                        let added = engine.reload(&s);
-                        block_signals(&STOP_SIGNALS, true);
-                        loaders.extend(spawn_loader(&engine, added, cache, rate, &bell));
-                        block_signals(&STOP_SIGNALS, false);
-                    }
-                    Err(reason) => engine.reload_refused(&reason),
-                }
-            }
-            for kind in event_rx.try_iter() {
-                let at = engine.now();
-                engine.push(Event { at, kind });
-            }
+        if inbox.bell.answer() {
+            inbox.take_mail(&mut engine);
         }
         // Measured only when the pacer cannot predict it (see Pacer).
         let measured = (is_pipe && pacer.must_measure()).then(|| pipe::queued_bytes(fd).unwrap_or(0));
-        for r in engine.take_requests().collect::<Vec<_>>() {
-            match r {
-                Request::Balance if billing.is_some() => {
-                    if let Some(b) = &mut billing {
-                        // The lookup thread must not take the stop signals.
-                        block_signals(&STOP_SIGNALS, true);
-                        b.ask();
-                        block_signals(&STOP_SIGNALS, false);
-                    }
-                }
-                Request::Balance if answer_balance => {
-                    let at = engine.now();
-                    engine.push(Event {
-                        at,
-                        kind: EventKind::Balance(BalanceAnswer::Failed),
-                    });
-                }
-                Request::Balance => {}
-                // Nobody listens without --ami: the redirect is in the timeline only.
-                Request::Redirect(to) => {
-                    ami_tx.send(crate::ami::client::Command::Redirect(to)).ok();
-                }
-            }
+        if engine.has_requests() {
+            inbox.serve_requests(&mut engine);
         }
         let wall = (clock.elapsed_at_wake().as_nanos() / frame.as_nanos()) as u64;
         let plan = pacer.plan(measured, wall);
@@ -270,12 +242,15 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         if plan.skip > 0 {
             tracing::warn!(frames = plan.skip, "reader stalled: skipping to the present");
         }
-        bytes.clear();
-        for _ in 0..plan.write {
-            engine.render_frame(&mut samples);
-            format.encode(&samples, &mut bytes);
+        let fb = format.frame_bytes();
+        if bytes.len() < plan.write * fb {
+            bytes.resize(plan.write * fb, 0);
         }
-        let written = match write_frames(fd, &bytes, format.frame_bytes()) {
+        for out in bytes.chunks_exact_mut(fb).take(plan.write) {
+            engine.render_frame(&mut samples);
+            format.encode_into(&samples, out);
+        }
+        let written = match write_frames(fd, &bytes[..plan.write * fb], fb) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break 'stream "reader-gone".to_string(),
             Err(e) => {
@@ -313,16 +288,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             // Nothing written (the pipe is full), so no EPIPE could tell us.
             break 'stream "reader-gone".to_string();
         }
-        let mut happened = false;
-        if let Some(t) = &mut timeline {
-            let entries: Vec<_> = engine.drain_timeline().collect();
-            if !entries.is_empty() {
-                happened = true;
-                t.write(&entries).ok();
-                t.flush().ok();
-            }
-        } else {
-            happened = engine.drain_timeline().count() > 0;
+        let happened = engine.has_timeline();
+        if happened {
+            write_timeline(&mut engine, timeline.as_mut());
         }
         // A new track (the caller's choice, or the list going on) is
         // remembered at once, not only at exit: a SIGKILL keeps it too.
@@ -572,6 +540,97 @@ fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
 }
 
 type Loaded = mpsc::Receiver<(SourceId, Result<Arc<Clip>, String>)>;
+
+/// Moves what happened to the timeline file, if any (out of line: most
+/// ticks have nothing).
+#[cold]
+#[inline(never)]
+fn write_timeline(engine: &mut Engine, file: Option<&mut TimelineWriter<BufWriter<File>>>) {
+    let entries: Vec<_> = engine.drain_timeline().collect();
+    if let Some(t) = file {
+        t.write(&entries).ok();
+        t.flush().ok();
+    }
+}
+
+/// What reaches the audio thread from elsewhere (keys, queue events,
+/// billing answers, reloads, decoded sources) and what it asks of others
+/// (lookups, redirects). Both are rare next to the ticks, so they live out
+/// of line: the tick's own code stays small (see [`crate::bell`]).
+struct Inbox<'a> {
+    bell: Bell,
+    loaders: Vec<Loaded>,
+    reloads: mpsc::Receiver<Reloaded>,
+    events: mpsc::Receiver<EventKind>,
+    billing_cfg: Option<crate::billing::BillingConfig>,
+    billing: Option<crate::billing::Lookups>,
+    caller: Option<String>,
+    billing_tx: bell::SyncSender<EventKind>,
+    /// No billing and no event feed: a lookup fails at once.
+    answer_balance: bool,
+    ami_tx: mpsc::Sender<crate::ami::client::Command>,
+    cache: &'a Cache,
+    rate: u32,
+}
+
+impl Inbox<'_> {
+    #[cold]
+    #[inline(never)]
+    fn take_mail(&mut self, engine: &mut Engine) {
+        self.loaders.retain(|l| take_loaded(l, engine));
+        for r in self.reloads.try_iter() {
+            match r {
+                Ok(s) => {
+                    if s.billing != self.billing_cfg {
+                        self.billing_cfg = s.billing.clone();
+                        self.billing = self.billing_cfg.clone().map(|b| {
+                            crate::billing::Lookups::new(b, self.caller.clone(), self.billing_tx.clone())
+                        });
+                    }
+                    let added = engine.reload(&s);
+                    block_signals(&STOP_SIGNALS, true);
+                    self.loaders
+                        .extend(spawn_loader(engine, added, self.cache, self.rate, &self.bell));
+                    block_signals(&STOP_SIGNALS, false);
+                }
+                Err(reason) => engine.reload_refused(&reason),
+            }
+        }
+        for kind in self.events.try_iter() {
+            let at = engine.now();
+            engine.push(Event { at, kind });
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn serve_requests(&mut self, engine: &mut Engine) {
+        for r in engine.take_requests().collect::<Vec<_>>() {
+            match r {
+                Request::Balance if self.billing.is_some() => {
+                    if let Some(b) = &mut self.billing {
+                        // The lookup thread must not take the stop signals.
+                        block_signals(&STOP_SIGNALS, true);
+                        b.ask();
+                        block_signals(&STOP_SIGNALS, false);
+                    }
+                }
+                Request::Balance if self.answer_balance => {
+                    let at = engine.now();
+                    engine.push(Event {
+                        at,
+                        kind: EventKind::Balance(BalanceAnswer::Failed),
+                    });
+                }
+                Request::Balance => {}
+                // Nobody listens without --ami: the redirect is in the timeline only.
+                Request::Redirect(to) => {
+                    self.ami_tx.send(crate::ami::client::Command::Redirect(to)).ok();
+                }
+            }
+        }
+    }
+}
 
 /// Hands the sources a loader finished to the engine. False once the loader
 /// is done and gone: its channel need not be polled again.

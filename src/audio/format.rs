@@ -57,17 +57,33 @@ impl Format {
 
     /// Encodes float samples (full scale ±1.0) and appends the bytes to `out`.
     pub fn encode(self, samples: &[f32], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + samples.len() * self.bytes_per_sample(), 0);
+        self.encode_into(samples, &mut out[start..]);
+    }
+
+    /// Encodes float samples into `out`, exactly `samples.len()` ×
+    /// [`Format::bytes_per_sample`] bytes long: no allocation, no growth
+    /// check per sample.
+    #[inline]
+    pub fn encode_into(self, samples: &[f32], out: &mut [u8]) {
+        debug_assert_eq!(out.len(), samples.len() * self.bytes_per_sample());
         match self {
             Format::Slin | Format::Slin16 => {
-                // Sized once, then filled in a loop the compiler vectorises.
-                let start = out.len();
-                out.resize(start + 2 * samples.len(), 0);
-                for (b, &s) in out[start..].chunks_exact_mut(2).zip(samples) {
+                for (b, &s) in out.chunks_exact_mut(2).zip(samples) {
                     b.copy_from_slice(&to_i16(s).to_le_bytes());
                 }
             }
-            Format::Ulaw => out.extend(samples.iter().map(|&s| g711::linear_to_ulaw(to_i16(s)))),
-            Format::Alaw => out.extend(samples.iter().map(|&s| g711::linear_to_alaw(to_i16(s)))),
+            Format::Ulaw => {
+                for (b, &s) in out.iter_mut().zip(samples) {
+                    *b = g711::linear_to_ulaw(to_i16(s));
+                }
+            }
+            Format::Alaw => {
+                for (b, &s) in out.iter_mut().zip(samples) {
+                    *b = g711::linear_to_alaw(to_i16(s));
+                }
+            }
         }
     }
 

@@ -31,6 +31,7 @@ impl Limiter {
     }
 
     /// Takes a new block in `buf` and replaces it with the limited previous one.
+    #[inline]
     pub fn process(&mut self, buf: &mut [f32]) {
         debug_assert_eq!(buf.len(), self.delayed.len());
         let peak = buf.iter().fold(0.0f32, |m, s| m.max(s.abs()));

@@ -109,8 +109,7 @@ impl Bed {
         if !voice.is_steady_for(clip, out.len()) || self.fading.iter().any(Option::is_some) {
             return false;
         }
-        out.fill(0.0);
-        voice.mix_into(clip, out);
+        voice.play_steady(clip, out);
         true
     }
 

@@ -409,6 +409,16 @@ impl Engine {
         self.calm = Duration::ZERO;
     }
 
+    /// Whether [`Engine::take_requests`] has anything.
+    pub fn has_requests(&self) -> bool {
+        !self.requests.is_empty()
+    }
+
+    /// Whether [`Engine::drain_timeline`] has anything.
+    pub fn has_timeline(&self) -> bool {
+        !self.timeline.is_empty()
+    }
+
     /// Requests made since the last call (balance lookups, redirects).
     pub fn take_requests(&mut self) -> impl Iterator<Item = Request> + '_ {
         self.requests.drain(..)
