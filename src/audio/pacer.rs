@@ -33,8 +33,8 @@ pub const MAX_PERIOD: usize = 2;
 pub const STEADY_TICKS: u32 = 25;
 /// While predicting, one tick in this many measures the pipe; a mismatch
 /// goes back to measuring every tick. A reader that stops is seen within
-/// this many ticks, with at most that many top-ups too many in the pipe
-/// (written less afterwards, so the lead comes back).
+/// this many ticks, with at most one top-up too many per blind tick in the
+/// pipe (written less afterwards, so the lead comes back).
 pub const VERIFY_TICKS: u32 = 5;
 /// The same for a call whose checkpoint must say what the caller heard:
 /// a blind tick may claim a read that never came, and a resume must land
@@ -139,8 +139,9 @@ impl Pacer {
         self.verify = ticks.max(1);
     }
 
-    /// True once after the ticks should move half a tick earlier (see the
-    /// module): the read size was just learned, or a prediction failed.
+    /// True once after the ticks should move off the reader's reads (see
+    /// the module and `Clock::set_period`): the read size was just
+    /// learned, or a prediction failed.
     pub fn take_realign(&mut self) -> bool {
         std::mem::take(&mut self.realign)
     }

@@ -64,7 +64,7 @@ impl Voice {
         let len = samples.len();
         // Steady state (no ramp, away from both edges), nearly every block
         // of a call: one multiply-add loop the compiler vectorises.
-        if self.ramp.is_done() && self.pos >= d && self.pos + n + d <= len {
+        if self.is_steady_for(clip, n) {
             let g = self.ramp.target() * self.gain;
             for (o, s) in out[..n].iter_mut().zip(&samples[self.pos..self.pos + n]) {
                 *o += s * g;
