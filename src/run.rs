@@ -233,7 +233,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         if engine.has_requests() {
             inbox.serve_requests(&mut engine);
         }
-        let wall = (clock.elapsed_at_wake().as_nanos() / frame.as_nanos()) as u64;
+        let wall = clock.units_at_wake(frame);
         let plan = pacer.plan(measured, wall);
         let queued = plan.queued;
         for _ in 0..plan.skip {
@@ -334,7 +334,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         clock.set_period(frame * pacer.period_frames() as u32, realign);
         // A signal landing between this check and the sleep is seen at the
         // next tick, at most one period (40 ms) later.
-        while signal.load(Ordering::SeqCst) == 0 && clock.wait() == Wake::Interrupted {}
+        // The clock is read when the pacer measures the pipe (see Clock::wait).
+        let read_clock = pacer.must_measure();
+        while signal.load(Ordering::SeqCst) == 0 && clock.wait(read_clock) == Wake::Interrupted {}
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
             break 'stream signal_name(sig).to_string();

@@ -9,15 +9,19 @@
 
 use std::time::Duration;
 
+const NS: u64 = 1_000_000_000;
+
 pub struct Clock {
-    /// When the clock was made; never moves (wall time is measured from it).
-    epoch: Duration,
+    /// CLOCK_MONOTONIC when the clock was made, in ns; wall time is measured
+    /// from it. All times here are u64 ns: no 128-bit division per tick.
+    epoch: u64,
     /// Origin of the current period's deadlines.
-    start: Duration,
-    period: Duration,
+    start: u64,
+    period: u64,
     tick: u64,
-    /// When the last wait ended, as time since the clock was made.
-    woke: Option<Duration>,
+    /// When the last wait ended, as ns since the clock was made.
+    woke: Option<u64>,
+    cycles: Cycles,
 }
 
 /// Why a wait ended.
@@ -35,21 +39,25 @@ impl Clock {
         Clock {
             epoch: now,
             start: now,
-            period,
+            period: nanos(period),
             tick: 0,
             woke: None,
+            cycles: Cycles::default(),
         }
     }
 
     /// Time since the clock was made.
     pub fn elapsed(&self) -> Duration {
-        monotonic().saturating_sub(self.epoch)
+        Duration::from_nanos(monotonic().saturating_sub(self.epoch))
     }
 
-    /// Time since the clock was made, as read when the last wait ended (a
-    /// clock read less per tick), or now before the first wait.
-    pub fn elapsed_at_wake(&self) -> Duration {
-        self.woke.unwrap_or_else(|| self.elapsed())
+    /// Whole `unit`s since the clock was made, as of the end of the last
+    /// wait (no clock read), or now before the first wait.
+    pub fn units_at_wake(&self, unit: Duration) -> u64 {
+        let at = self
+            .woke
+            .unwrap_or_else(|| monotonic().saturating_sub(self.epoch));
+        at / nanos(unit).max(1)
     }
 
     /// Changes the period from the next tick on, keeping the deadlines
@@ -57,8 +65,9 @@ impl Clock {
     /// restart half the old period before it, which moves the ticks off the
     /// reads of a reader (see `Pacer`).
     pub fn set_period(&mut self, period: Duration, realign: bool) {
+        let period = nanos(period);
         if period != self.period || realign {
-            let back = if realign { self.period / 2 } else { Duration::ZERO };
+            let back = if realign { self.period / 2 } else { 0 };
             self.start = self.next_deadline().saturating_sub(back);
             self.tick = 0;
             self.period = period;
@@ -67,21 +76,27 @@ impl Clock {
 
     /// The next deadline, as time since the clock was made.
     pub fn next_deadline_elapsed(&self) -> Duration {
-        self.next_deadline() - self.epoch
+        Duration::from_nanos(self.next_deadline() - self.epoch)
     }
 
-    fn next_deadline(&self) -> Duration {
-        self.start + self.period.saturating_mul(self.tick as u32 + 1)
+    fn next_deadline(&self) -> u64 {
+        self.start + self.period * (self.tick + 1)
     }
 
     /// Sleeps until the next deadline, or until a signal handler runs. After
     /// a long stall (deadlines already past), skips the missed ticks rather
     /// than firing them in a burst.
-    pub fn wait(&mut self) -> Wake {
+    ///
+    /// With `read_clock` false the clock is read only when the cycle
+    /// counter cannot vouch that this wake is within half a period of its
+    /// deadline (see [`Cycles`]); the wake is then taken to be at the
+    /// deadline. Callers read it every few ticks, which keeps the counter's
+    /// rate learned.
+    pub fn wait(&mut self, read_clock: bool) -> Wake {
         let deadline = self.next_deadline();
         let ts = libc::timespec {
-            tv_sec: deadline.as_secs() as libc::time_t,
-            tv_nsec: deadline.subsec_nanos() as libc::c_long,
+            tv_sec: (deadline / NS) as libc::time_t,
+            tv_nsec: (deadline % NS) as libc::c_long,
         };
         // SAFETY: a valid timespec; the remainder pointer may be null with TIMER_ABSTIME.
         let r = unsafe {
@@ -95,24 +110,103 @@ impl Clock {
         if r == libc::EINTR {
             return Wake::Interrupted;
         }
+        let count = cycles_now();
+        if !read_clock && self.cycles.on_time(count, self.period) {
+            self.woke = Some(deadline - self.epoch);
+            self.tick += 1;
+            return Wake::Deadline;
+        }
         let now = monotonic();
+        self.cycles.read(count, now);
         self.woke = Some(now.saturating_sub(self.epoch));
-        let due = (now.saturating_sub(self.start).as_nanos() / self.period.as_nanos().max(1)) as u64;
+        let due = now.saturating_sub(self.start) / self.period.max(1);
         // Normally due == tick + 1; after a stall, jump to the present.
         self.tick = due.max(self.tick + 1);
         Wake::Deadline
     }
 }
 
-/// CLOCK_MONOTONIC, the clock `clock_nanosleep` sleeps on (and `Instant` reads).
-fn monotonic() -> Duration {
+/// Tells a wake-up near its deadline from a late one by the CPU's cycle
+/// counter, which touches no memory. Reading CLOCK_MONOTONIC right after
+/// 40 ms asleep costs about 2.5 µs on a VM (the vDSO's code and data are
+/// cold), a tenth of a whole tick.
+///
+/// Two wakes less than 1.5 periods apart are on time (within half a period
+/// of their deadlines, which are a period apart). The counter's rate comes
+/// from the clock reads that still happen; no counter, one that went
+/// backwards (a move to a CPU whose counter is offset) or any doubt means
+/// the clock is read.
+#[derive(Default)]
+struct Cycles {
+    /// Counter at the last wake.
+    at_wake: Option<u64>,
+    /// Counter and CLOCK_MONOTONIC (ns) at the last clock read.
+    at_read: Option<(u64, u64)>,
+    /// Counter ticks per ns.
+    per_ns: Option<f64>,
+}
+
+/// Clock reads this far apart (ns) give the counter's rate to 0.01 %.
+const RATE_SPAN: u64 = 100_000_000;
+
+impl Cycles {
+    /// True if the wake at `count` is on time; remembers it either way.
+    fn on_time(&mut self, count: Option<u64>, period: u64) -> bool {
+        let prev = std::mem::replace(&mut self.at_wake, count);
+        match (count, prev, self.per_ns) {
+            (Some(now), Some(prev), Some(rate)) => {
+                now >= prev && ((now - prev) as f64) < rate * period as f64 * 1.5
+            }
+            _ => false,
+        }
+    }
+
+    /// A clock read at counter `count`: learns the rate.
+    fn read(&mut self, count: Option<u64>, clock: u64) {
+        self.at_wake = count;
+        let Some(count) = count else { return };
+        match self.at_read {
+            Some((c0, t0)) if clock < t0 + RATE_SPAN => {
+                // Too close to the last read for a good rate: keep that one.
+                if count < c0 {
+                    self.per_ns = None;
+                    self.at_read = Some((count, clock));
+                }
+                return;
+            }
+            Some((c0, t0)) => {
+                self.per_ns = (count > c0).then(|| (count - c0) as f64 / (clock - t0) as f64);
+            }
+            None => {}
+        }
+        self.at_read = Some((count, clock));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cycles_now() -> Option<u64> {
+    // SAFETY: rdtsc has no preconditions; every x86_64 CPU has it.
+    Some(unsafe { core::arch::x86_64::_rdtsc() })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cycles_now() -> Option<u64> {
+    None
+}
+
+fn nanos(d: Duration) -> u64 {
+    d.as_secs() * NS + u64::from(d.subsec_nanos())
+}
+
+/// CLOCK_MONOTONIC in ns: the clock `clock_nanosleep` sleeps on (and `Instant` reads).
+fn monotonic() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime fills the timespec; CLOCK_MONOTONIC always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    ts.tv_sec as u64 * NS + ts.tv_nsec as u64
 }
 
 /// Blocks (or with `block` false, unblocks) `signals` for the calling thread.
@@ -140,24 +234,71 @@ mod tests {
     fn deadlines_are_absolute() {
         let mut c = Clock::new(Duration::from_millis(5));
         for _ in 0..4 {
-            assert_eq!(c.wait(), Wake::Deadline);
+            assert_eq!(c.wait(true), Wake::Deadline);
         }
         assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(25));
         assert!(c.elapsed() >= Duration::from_millis(20));
+        // Unread wakes keep to the same grid.
+        for _ in 0..4 {
+            assert_eq!(c.wait(false), Wake::Deadline);
+        }
+        assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(45));
+        assert!(c.elapsed() >= Duration::from_millis(40));
+        assert!(c.units_at_wake(Duration::from_millis(5)) >= 8);
+    }
+
+    #[test]
+    fn a_late_wake_skips_to_the_present_even_unread() {
+        let mut c = Clock::new(Duration::from_millis(20));
+        // Rate learned: reads more than RATE_SPAN apart.
+        for _ in 0..8 {
+            c.wait(true);
+        }
+        assert!(c.cycles.per_ns.is_some() || cycles_now().is_none());
+        std::thread::sleep(Duration::from_millis(70));
+        c.wait(false);
+        // 160 ms of ticks, then 70 ms late: the wake is read and the missed
+        // ticks are skipped, not fired in a burst.
+        let at = c.units_at_wake(Duration::from_millis(1));
+        assert!(at >= 230, "woke at {at} ms");
+        assert!(c.next_deadline_elapsed() >= Duration::from_millis(240));
+    }
+
+    #[test]
+    fn only_wakes_a_period_apart_are_on_time() {
+        let mut k = Cycles::default();
+        // No rate yet: never vouched for.
+        assert!(!k.on_time(Some(1_000), 40));
+        k.read(Some(0), 0);
+        k.read(Some(2 * RATE_SPAN), RATE_SPAN);
+        assert_eq!(k.per_ns, Some(2.0));
+        // A period is 80 counts: up to 1.5 periods after the last wake.
+        let base = 2 * RATE_SPAN;
+        assert!(k.on_time(Some(base + 80), 40));
+        assert!(k.on_time(Some(base + 80 + 119), 40));
+        assert!(!k.on_time(Some(base + 80 + 119 + 120), 40));
+        // Backwards (another CPU's counter): not vouched for; neither is
+        // the lack of a counter.
+        assert!(!k.on_time(Some(base), 40));
+        assert!(!k.on_time(None, 40));
+        // A counter that went backwards between reads forgets the rate.
+        k.read(Some(base + 1000), 2 * RATE_SPAN);
+        k.read(Some(5), 3 * RATE_SPAN + 1);
+        assert_eq!(k.per_ns, None);
     }
 
     #[test]
     fn a_new_period_starts_at_the_next_deadline() {
         let mut c = Clock::new(Duration::from_millis(5));
-        c.wait();
+        c.wait(true);
         c.set_period(Duration::from_millis(10), false);
         assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(20));
         // Realigned: the deadlines restart half a period (5 ms) before the next one.
         c.set_period(Duration::from_millis(10), true);
         assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(25));
-        c.wait();
+        c.wait(true);
         assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(35));
-        assert!(c.elapsed_at_wake() >= Duration::from_millis(25));
+        assert!(c.units_at_wake(Duration::from_millis(1)) >= 25);
         c.set_period(Duration::from_millis(10), false);
         assert_eq!(c.next_deadline_elapsed(), Duration::from_millis(35));
     }
