@@ -55,6 +55,18 @@ impl Voice {
         self.pos += n;
     }
 
+    /// Adds the next `out.len()` samples into `out`; only where
+    /// [`Voice::is_steady_for`] holds.
+    #[inline]
+    pub fn add_steady(&mut self, clip: &Clip, out: &mut [f32]) {
+        let n = out.len();
+        let g = self.ramp.target() * self.gain;
+        for (o, s) in out.iter_mut().zip(&clip.samples()[self.pos..self.pos + n]) {
+            *o += s * g;
+        }
+        self.pos += n;
+    }
+
     /// Adds the clip from `pos` into `out`. Returns how many samples of `out`
     /// it covered: fewer than `out.len()` when the clip ended.
     pub fn mix_into(&mut self, clip: &Clip, out: &mut [f32]) -> usize {
@@ -65,11 +77,7 @@ impl Voice {
         // Steady state (no ramp, away from both edges), nearly every block
         // of a call: one multiply-add loop the compiler vectorises.
         if self.is_steady_for(clip, n) {
-            let g = self.ramp.target() * self.gain;
-            for (o, s) in out[..n].iter_mut().zip(&samples[self.pos..self.pos + n]) {
-                *o += s * g;
-            }
-            self.pos += n;
+            self.add_steady(clip, &mut out[..n]);
             return n;
         }
         for (i, o) in out[..n].iter_mut().enumerate() {

@@ -143,6 +143,8 @@ pub struct Engine {
     full_path_only: bool,
     #[cfg(test)]
     quiet_frames: u64,
+    #[cfg(test)]
+    quiet_prompt_frames: u64,
 }
 
 impl Engine {
@@ -204,6 +206,8 @@ impl Engine {
             full_path_only: false,
             #[cfg(test)]
             quiet_frames: 0,
+            #[cfg(test)]
+            quiet_prompt_frames: 0,
             labels: Labels {
                 welcome: Arc::from("welcome"),
                 repeat: Arc::from("repeat"),
@@ -504,7 +508,8 @@ impl Engine {
         self.calm = self.calm_until(now);
     }
 
-    /// Nearly every frame of a call: music alone, nothing due, no event.
+    /// Nearly every frame of a call: music alone or under a prompt that
+    /// plays on, nothing due, no event.
     /// It touches only what such a frame needs (a per-call process wakes
     /// 25 times a second with cold caches, so what it touches is what it
     /// costs) and gives the same samples as [`Engine::render_full`].
@@ -514,13 +519,24 @@ impl Engine {
         if self.full_path_only {
             return false;
         }
-        if now >= self.calm
-            || !self.scratch.is_empty()
-            || self.pending.front().is_some_and(|e| e.at <= now)
-            || !self.speaker.is_idle()
-            || !self.bed.render_steady(&self.lib, out)
-        {
+        if now >= self.calm || !self.scratch.is_empty() || self.pending.front().is_some_and(|e| e.at <= now) {
             return false;
+        }
+        let Some(duck) = self.speaker.steady_duck(&self.lib, out.len()) else {
+            return false;
+        };
+        if !self.bed.render_steady(&self.lib, out) {
+            return false;
+        }
+        // The same operations, in the same order, as the full path's duck
+        // and prompt mix: the samples are bit for bit the same.
+        if duck != 1.0 {
+            out.iter_mut().for_each(|s| *s *= duck);
+            self.speaker.add_steady(&self.lib, out);
+            #[cfg(test)]
+            {
+                self.quiet_prompt_frames += 1;
+            }
         }
         self.limiter.process(out);
         self.frame += 1;
@@ -538,13 +554,21 @@ impl Engine {
     fn calm_until(&self, now: Duration) -> Duration {
         if self.reload.is_some()
             || self.redirect_after_prompt.is_some()
-            || self.advice_playing
+            // The gap after an advice starts at the frame the speaker falls
+            // idle, which only a full frame can see (it ends the prompt).
+            || (self.advice_playing && !self.speaker.is_busy())
             || self.exit.is_some()
             || !self.requests.is_empty()
         {
             return Duration::ZERO;
         }
-        let mut until = self.advice_next.max(now);
+        // No advice is scheduled while the speaker is busy.
+        let advice = if self.speaker.is_busy() {
+            Duration::MAX
+        } else {
+            self.advice_next
+        };
+        let mut until = advice.max(now);
         let mut due = |t: Duration| until = until.min(t);
         for r in &self.repeats {
             due(r.next);
@@ -1013,7 +1037,7 @@ mod tests {
             (300, EventKind::Position(1)),
         ];
         let mut runs = Vec::new();
-        let mut quiet_frames = 0;
+        let (mut quiet_frames, mut quiet_prompt_frames) = (0, 0);
         for full in [true, false] {
             let mut e = demo_engine(full);
             for (s, kind) in script {
@@ -1032,6 +1056,7 @@ mod tests {
                 e.take_requests().for_each(drop);
             }
             quiet_frames = e.quiet_frames;
+            quiet_prompt_frames = e.quiet_prompt_frames;
             runs.push((samples, timeline));
         }
         assert!(runs[0].1.len() > 40, "{} timeline entries", runs[0].1.len());
@@ -1040,5 +1065,10 @@ mod tests {
         assert_eq!(first_diff, None, "samples differ");
         // Most of a call is quiet.
         assert!(quiet_frames > 400 * 50 / 2, "{quiet_frames} quiet frames");
+        // Prompts too, between their edges (these test prompts are short).
+        assert!(
+            quiet_prompt_frames > 250,
+            "{quiet_prompt_frames} quiet frames under a prompt"
+        );
     }
 }

@@ -100,6 +100,37 @@ impl Speaker {
         self.current.is_some() || !self.queue.is_empty()
     }
 
+    /// The duck gain of a frame of `n` samples in which nothing changes
+    /// here, so [`Speaker::step`] has nothing to do: the music fully up with
+    /// no prompt, or held down under a prompt that plays on steadily (no
+    /// start, end, skip or fade in it; see [`Speaker::add_steady`]). `None`
+    /// when the frame must take the full path.
+    pub fn steady_duck(&self, lib: &Library, n: usize) -> Option<f32> {
+        match (&self.current, self.phase) {
+            (None, Phase::Open) if self.queue.is_empty() => Some(1.0),
+            (Some(p), Phase::Held)
+                if self.duck.is_done()
+                    && !p.skipping
+                    && lib
+                        .ready(p.source)
+                        .is_some_and(|(clip, _)| p.voice.is_steady_for(clip, n)) =>
+            {
+                Some(self.duck.target())
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds the prompt playing on steadily into `out`, as [`Speaker::render`]
+    /// would; only where [`Speaker::steady_duck`] said so.
+    pub fn add_steady(&mut self, lib: &Library, out: &mut [f32]) {
+        if let Some(p) = &mut self.current
+            && let Some((clip, _)) = lib.ready(p.source)
+        {
+            p.voice.add_steady(clip, out);
+        }
+    }
+
     /// Fades out the prompt now playing (a caller's skip key).
     pub fn skip(&mut self) -> bool {
         match &mut self.current {
