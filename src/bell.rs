@@ -19,6 +19,11 @@ impl Bell {
         Bell::default()
     }
 
+    /// Notes the flag (see `Warm`).
+    pub fn note_hot(&self, w: &mut crate::audio::warm::Warm) {
+        w.add(&*self.0);
+    }
+
     fn ring(&self) {
         // Release: what was sent before the ring is there for whoever sees it.
         self.0.store(true, Ordering::Release);

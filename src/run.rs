@@ -13,6 +13,7 @@ use crate::audio::clock::{Clock, Wake, block_signals};
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::audio::pipe;
+use crate::audio::warm::Warm;
 use crate::bell::{self, Bell};
 use crate::engine::library::SourceId;
 use crate::engine::timeline::TimelineWriter;
@@ -223,7 +224,10 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         .filter(|_| is_pipe)
         .map(|d| (d.as_millis() / u128::from(FRAME_MS)).max(1) as u64);
     let mut last_drained = 0u64;
+    // The lines the next tick touches, fetched at once at the wake (see Warm).
+    let mut warm = Warm::default();
     let reason = 'stream: loop {
+        warm.fetch();
         // Something was sent to this thread (a key, a reload, a source).
         if inbox.bell.answer() {
             inbox.take_mail(&mut engine);
@@ -334,6 +338,14 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         clock.set_period(frame * pacer.period_frames() as u32, realign);
         // A signal landing between this check and the sleep is seen at the
         // next tick, at most one period (40 ms) later.
+        warm.clear();
+        engine.note_hot(&mut warm);
+        warm.add(&samples[..]);
+        warm.add(&bytes[..(fb * pacer.period_frames()).min(bytes.len())]);
+        warm.add(&pacer);
+        warm.add(&clock);
+        warm.add(&*signal);
+        inbox.bell.note_hot(&mut warm);
         // The clock is read when the pacer measures the pipe (see Clock::wait).
         let read_clock = pacer.must_measure();
         while signal.load(Ordering::SeqCst) == 0 && clock.wait(read_clock) == Wake::Interrupted {}

@@ -51,6 +51,11 @@ impl Limiter {
         self.delayed_need = need;
     }
 
+    /// Notes the delay line (see `Warm`).
+    pub fn note_hot(&self, w: &mut crate::audio::warm::Warm) {
+        w.add(&self.delayed[..]);
+    }
+
     /// Current gain (1.0 when not limiting).
     pub fn gain(&self) -> f32 {
         self.gain

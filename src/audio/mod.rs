@@ -15,3 +15,4 @@ pub mod ramp;
 pub mod resample;
 pub mod sink;
 pub mod voice;
+pub mod warm;

@@ -113,6 +113,16 @@ impl Bed {
         true
     }
 
+    /// Notes what the next steady block touches (see `Warm`).
+    pub fn note_hot(&self, lib: &Library, w: &mut crate::audio::warm::Warm) {
+        w.add(&self.main);
+        w.add(&self.playing);
+        w.add(&self.fading);
+        if let (Some(v), Some(id)) = (&self.main, self.playing) {
+            lib.note_hot(id, v.pos, w);
+        }
+    }
+
     /// Adds one block of music into `out` (which the caller zeroed).
     pub fn render(&mut self, lib: &Library, out: &mut [f32], events: &mut Vec<TimelineEvent>) {
         let mut filled = 0;

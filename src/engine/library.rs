@@ -86,6 +86,20 @@ impl Library {
     }
 
     /// The clip and its normalisation gain, if it is ready.
+    /// Notes the slot of `id`, its clip and `len` samples from `pos` (see `Warm`).
+    pub fn note_hot(&self, id: SourceId, pos: usize, w: &mut crate::audio::warm::Warm) {
+        let Some(slot) = self.slots.get(id.0 as usize) else {
+            return;
+        };
+        w.add(slot);
+        if let Slot::Ready { clip, .. } = slot {
+            w.add(&**clip);
+            if let Some(s) = clip.samples().get(pos..) {
+                w.add_head(s);
+            }
+        }
+    }
+
     pub fn ready(&self, id: SourceId) -> Option<(&Clip, f32)> {
         match &self.slots[id.0 as usize] {
             Slot::Ready { clip, gain } => Some((clip, *gain)),

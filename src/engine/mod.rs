@@ -19,6 +19,7 @@ pub mod timeline;
 
 use crate::audio::format::FRAME_MS;
 use crate::audio::limiter::Limiter;
+use crate::audio::warm::Warm;
 use crate::scenario::{Action, Announce, MusicOrder, MusicStart, Redirect, Scenario, Template};
 use advice::Advisor;
 use bed::Bed;
@@ -498,6 +499,19 @@ impl Engine {
     }
 
     /// Renders the next 20 ms frame into `out` (exactly `frame_len` samples).
+    /// Notes the memory the next quiet frame will touch (see [`Warm`]).
+    pub fn note_hot(&self, w: &mut Warm) {
+        w.add(&self.frame);
+        w.add(&self.calm);
+        w.add(&self.scratch);
+        w.add(&self.pending);
+        w.add(&self.lib);
+        w.add(&self.limiter);
+        self.limiter.note_hot(w);
+        self.bed.note_hot(&self.lib, w);
+        self.speaker.note_hot(&self.lib, w);
+    }
+
     pub fn render_frame(&mut self, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.frame_len);
         let now = self.now();

@@ -121,6 +121,17 @@ impl Speaker {
         }
     }
 
+    /// Notes what the next steady frame touches (see `Warm`).
+    pub fn note_hot(&self, lib: &Library, w: &mut crate::audio::warm::Warm) {
+        w.add(&self.phase);
+        w.add(&self.queue);
+        w.add(&self.current);
+        w.add(&self.duck);
+        if let Some(p) = &self.current {
+            lib.note_hot(p.source, p.voice.pos, w);
+        }
+    }
+
     /// Adds the prompt playing on steadily into `out`, as [`Speaker::render`]
     /// would; only where [`Speaker::steady_duck`] said so.
     pub fn add_steady(&mut self, lib: &Library, out: &mut [f32]) {
