@@ -135,6 +135,29 @@ impl Clock {
     }
 }
 
+/// Sleeps until the next multiple of `every` on CLOCK_MONOTONIC: a
+/// helper thread that polls this way wakes in the same instant as its
+/// peers in every other call (and on the [`GRID`] the ticks use), so it
+/// shares their wake-up instead of paying for one of its own.
+pub fn sleep_to_next_multiple(every: Duration) {
+    let every = nanos(every).max(1);
+    let deadline = (monotonic() / every + 1) * every;
+    let ts = libc::timespec {
+        tv_sec: (deadline / NS) as libc::time_t,
+        tv_nsec: (deadline % NS) as libc::c_long,
+    };
+    // SAFETY: a valid timespec; the remainder pointer may be null with TIMER_ABSTIME.
+    while unsafe {
+        libc::clock_nanosleep(
+            libc::CLOCK_MONOTONIC,
+            libc::TIMER_ABSTIME,
+            &ts,
+            std::ptr::null_mut(),
+        )
+    } == libc::EINTR
+    {}
+}
+
 /// Tells a wake-up near its deadline from a late one by the CPU's cycle
 /// counter, which touches no memory. Reading CLOCK_MONOTONIC right after
 /// 40 ms asleep costs about 2.5 µs on a VM (the vDSO's code and data are
@@ -279,6 +302,15 @@ mod tests {
             "woke at {at:?}"
         );
         assert!(c.next_deadline_elapsed() > at);
+    }
+
+    #[test]
+    fn sleeps_to_the_next_multiple() {
+        let every = Duration::from_millis(30);
+        sleep_to_next_multiple(every);
+        let at = monotonic() % nanos(every);
+        // Just past a multiple (a wake-up takes microseconds, not 10 ms).
+        assert!(at < 10_000_000, "{at} ns past");
     }
 
     #[test]
