@@ -103,20 +103,7 @@ impl Clock {
     /// rate learned.
     pub fn wait(&mut self, read_clock: bool) -> Wake {
         let deadline = self.next_deadline();
-        let ts = libc::timespec {
-            tv_sec: (deadline / NS) as libc::time_t,
-            tv_nsec: (deadline % NS) as libc::c_long,
-        };
-        // SAFETY: a valid timespec; the remainder pointer may be null with TIMER_ABSTIME.
-        let r = unsafe {
-            libc::clock_nanosleep(
-                libc::CLOCK_MONOTONIC,
-                libc::TIMER_ABSTIME,
-                &ts,
-                std::ptr::null_mut(),
-            )
-        };
-        if r == libc::EINTR {
+        if !sleep_until(deadline) {
             return Wake::Interrupted;
         }
         let count = cycles_now();
@@ -142,20 +129,26 @@ impl Clock {
 pub fn sleep_to_next_multiple(every: Duration) {
     let every = nanos(every).max(1);
     let deadline = (monotonic() / every + 1) * every;
+    while !sleep_until(deadline) {}
+}
+
+/// Sleeps until `deadline` (CLOCK_MONOTONIC ns). False when a signal
+/// handler cut the sleep short.
+fn sleep_until(deadline: u64) -> bool {
     let ts = libc::timespec {
         tv_sec: (deadline / NS) as libc::time_t,
         tv_nsec: (deadline % NS) as libc::c_long,
     };
     // SAFETY: a valid timespec; the remainder pointer may be null with TIMER_ABSTIME.
-    while unsafe {
+    let r = unsafe {
         libc::clock_nanosleep(
             libc::CLOCK_MONOTONIC,
             libc::TIMER_ABSTIME,
             &ts,
             std::ptr::null_mut(),
         )
-    } == libc::EINTR
-    {}
+    };
+    r != libc::EINTR
 }
 
 /// Tells a wake-up near its deadline from a late one by the CPU's cycle

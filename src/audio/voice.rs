@@ -47,22 +47,23 @@ impl Voice {
     /// does), without a call to `memset`.
     #[inline]
     pub fn play_steady(&mut self, clip: &Clip, out: &mut [f32]) {
-        let n = out.len();
-        let g = self.ramp.target() * self.gain;
-        for (o, s) in out.iter_mut().zip(&clip.samples()[self.pos..self.pos + n]) {
-            *o = 0.0 + s * g;
-        }
-        self.pos += n;
+        self.steady(clip, out, |o, x| *o = 0.0 + x);
     }
 
     /// Adds the next `out.len()` samples into `out`; only where
     /// [`Voice::is_steady_for`] holds.
     #[inline]
     pub fn add_steady(&mut self, clip: &Clip, out: &mut [f32]) {
+        self.steady(clip, out, |o, x| *o += x);
+    }
+
+    /// The steady block: each sample times the gain, put into `out` by `put`.
+    #[inline(always)]
+    fn steady(&mut self, clip: &Clip, out: &mut [f32], put: impl Fn(&mut f32, f32)) {
         let n = out.len();
         let g = self.ramp.target() * self.gain;
         for (o, s) in out.iter_mut().zip(&clip.samples()[self.pos..self.pos + n]) {
-            *o += s * g;
+            put(o, s * g);
         }
         self.pos += n;
     }
