@@ -15,6 +15,7 @@ use crate::audio::pacer::Pacer;
 use crate::audio::pipe;
 use crate::audio::warm::Warm;
 use crate::bell::{self, Bell};
+use crate::engine::ahead::Ahead;
 use crate::engine::library::SourceId;
 use crate::engine::timeline::TimelineWriter;
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
@@ -211,8 +212,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     }
     let mut clock = Clock::new(frame * pacer.period_frames() as u32);
     let mut samples = vec![0.0f32; engine.frame_len()];
-    // Grown when a plan needs more, never shrunk: no allocation per tick.
-    let mut bytes = vec![0u8; MAX_WRITE];
+    // Frames rendered ahead while the engine is calm (see Ahead).
+    let mut ahead = Ahead::new(&engine, format);
     tracing::info!(format = ?format, pipe = is_pipe, "streaming");
 
     let mut trimmed = false;
@@ -230,31 +231,24 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         warm.fetch();
         // Something was sent to this thread (a key, a reload, a source).
         if inbox.bell.answer() {
+            ahead.rewind(&mut engine);
             inbox.take_mail(&mut engine);
         }
         // Measured only when the pacer cannot predict it (see Pacer).
         let measured = (is_pipe && pacer.must_measure()).then(|| pipe::queued_bytes(fd).unwrap_or(0));
         if engine.has_requests() {
+            ahead.rewind(&mut engine);
             inbox.serve_requests(&mut engine);
         }
         let wall = clock.units_at_wake(frame);
         let plan = pacer.plan(measured, wall);
         let queued = plan.queued;
-        for _ in 0..plan.skip {
-            engine.render_frame(&mut samples);
-        }
         if plan.skip > 0 {
+            ahead.skip(&mut engine, &mut samples, plan.skip);
             tracing::warn!(frames = plan.skip, "reader stalled: skipping to the present");
         }
         let fb = format.frame_bytes();
-        if bytes.len() < plan.write * fb {
-            bytes.resize(plan.write * fb, 0);
-        }
-        for out in bytes.chunks_exact_mut(fb).take(plan.write) {
-            engine.render_frame(&mut samples);
-            format.encode_into(&samples, out);
-        }
-        let written = match write_frames(fd, &bytes[..plan.write * fb], fb) {
+        let written = match write_frames(fd, ahead.take(&mut engine, &mut samples, plan.write), fb) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break 'stream "reader-gone".to_string(),
             Err(e) => {
@@ -317,7 +311,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             }
             if let Some(c) = &mut checkpoint {
                 let frames = engine.frames();
-                let unread = (queued / format.frame_bytes() + written) as u64;
+                // Rendered and not heard: in the pipe and ready here.
+                let unread = (queued / format.frame_bytes() + written + ahead.ready()) as u64;
                 if happened || frames >= snapshot_at + SNAPSHOT_EVERY_FRAMES {
                     c.write(&heard_so_far(engine.snapshot(), unread, engine.frame_len()));
                     snapshot_at = frames;
@@ -338,10 +333,15 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         clock.set_period(frame * pacer.period_frames() as u32, realign);
         // A signal landing between this check and the sleep is seen at the
         // next tick, at most one period (40 ms) later.
+        // After the write: rendering ahead never delays it.
+        ahead.fill(&mut engine, &mut samples);
         warm.clear();
-        engine.note_hot(&mut warm);
-        warm.add(&samples[..]);
-        warm.add(&bytes[..(fb * pacer.period_frames()).min(bytes.len())]);
+        let period = pacer.period_frames();
+        if ahead.ready() < period {
+            engine.note_hot(&mut warm);
+            warm.add(&samples[..]);
+        }
+        ahead.note_hot(period, &mut warm);
         warm.add(&pacer);
         warm.add(&clock);
         warm.add(&*signal);
@@ -354,6 +354,9 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
             break 'stream signal_name(sig).to_string();
         }
     };
+    // The engine goes back to what was written: the exit's time, the
+    // checkpoint and the caller's memory are of what was heard.
+    ahead.rewind(&mut engine);
     engine.finish(&reason);
     if let Some(s) = &state {
         if reason == "hangup" {

@@ -10,6 +10,7 @@
 /// Output never exceeds this magnitude (-1 dBFS).
 pub const CEILING: f32 = 0.891;
 
+#[derive(Debug)]
 pub struct Limiter {
     delayed: Vec<f32>,
     /// Gain needed by the delayed block.
@@ -17,6 +18,24 @@ pub struct Limiter {
     gain: f32,
     /// Largest gain rise per block.
     release_step: f32,
+}
+
+impl Clone for Limiter {
+    fn clone(&self) -> Self {
+        Limiter {
+            delayed: self.delayed.clone(),
+            ..*self
+        }
+    }
+
+    /// Reuses the delay line's memory: a mark taken every half second
+    /// allocates nothing.
+    fn clone_from(&mut self, source: &Self) {
+        self.delayed.clone_from(&source.delayed);
+        self.delayed_need = source.delayed_need;
+        self.gain = source.gain;
+        self.release_step = source.release_step;
+    }
 }
 
 impl Limiter {

@@ -94,6 +94,16 @@ impl Bed {
             .find(|&i| lib.ready(self.tracks[i]).is_some())
     }
 
+    /// The voice the quiet path moves on (see [`crate::engine::QuietMark`]).
+    pub fn main_voice(&self) -> Option<Voice> {
+        self.main
+    }
+
+    /// Puts back a voice [`Bed::main_voice`] gave, frames later.
+    pub fn set_main_voice(&mut self, voice: Option<Voice>) {
+        self.main = voice;
+    }
+
     /// Writes one block of music into `out` when the bed is steady: one
     /// track playing at full gain, clear of its edges, nothing fading out.
     /// The same samples as zeroing `out` and calling [`Bed::render`].

@@ -7,6 +7,7 @@
 //! once, the prompt queue and event queue are bounded.
 
 pub mod advice;
+pub mod ahead;
 pub mod bed;
 pub mod event;
 pub mod library;
@@ -19,6 +20,7 @@ pub mod timeline;
 
 use crate::audio::format::FRAME_MS;
 use crate::audio::limiter::Limiter;
+use crate::audio::voice::Voice;
 use crate::audio::warm::Warm;
 use crate::scenario::{Action, Announce, MusicOrder, MusicStart, Redirect, Scenario, Template};
 use advice::Advisor;
@@ -85,6 +87,17 @@ struct Labels {
     balance: Arc<str>,
     dissuade: Arc<str>,
     redirect: Arc<str>,
+}
+
+/// What the quiet path changes: the frame count, the bed's and the prompt's
+/// voices and the limiter. Kept at the first of the frames rendered ahead
+/// (see [`ahead`]) so they can be taken back when an event comes in.
+#[derive(Clone)]
+pub struct QuietMark {
+    frame: u64,
+    bed: Option<Voice>,
+    prompt: Option<Voice>,
+    limiter: Limiter,
 }
 
 pub struct Engine {
@@ -520,6 +533,55 @@ impl Engine {
         }
         self.render_full(now, out);
         self.calm = self.calm_until(now);
+    }
+
+    /// The state the quiet path changes, to come back to (see [`QuietMark`]).
+    pub fn quiet_mark(&self) -> QuietMark {
+        QuietMark {
+            frame: self.frame,
+            bed: self.bed.main_voice(),
+            prompt: self.speaker.prompt_voice(),
+            limiter: self.limiter.clone(),
+        }
+    }
+
+    /// Takes a new mark into `mark`, reusing its memory.
+    pub fn set_quiet_mark(&self, mark: &mut QuietMark) {
+        mark.frame = self.frame;
+        mark.bed = self.bed.main_voice();
+        mark.prompt = self.speaker.prompt_voice();
+        mark.limiter.clone_from(&self.limiter);
+    }
+
+    /// Renders the next frame only if it takes the quiet path; false (and
+    /// nothing changed) otherwise. Such a frame can be taken back with
+    /// [`Engine::rewind_quiet`].
+    pub fn render_quiet_frame(&mut self, out: &mut [f32]) -> bool {
+        debug_assert_eq!(out.len(), self.frame_len);
+        let now = self.now();
+        self.render_quiet(now, out)
+    }
+
+    /// Goes back to `mark` and renders `frames` quiet frames again (into
+    /// nothing): the engine is then where it was after the first `frames`
+    /// of those [`Engine::render_quiet_frame`] rendered from the mark, and
+    /// the ones after them never happened. Nothing else may have changed
+    /// the engine in between.
+    pub fn rewind_quiet(&mut self, mark: &QuietMark, frames: u64) {
+        self.frame = mark.frame;
+        self.bed.set_main_voice(mark.bed);
+        self.speaker.set_prompt_voice(mark.prompt);
+        self.limiter.clone_from(&mark.limiter);
+        // Rewinds come with events, which are rare: a buffer of its own.
+        let mut buf = vec![0.0; self.frame_len];
+        for _ in 0..frames {
+            // The same state and the same inputs give the same path; the
+            // full path is only a fallback that keeps the stream going.
+            if !self.render_quiet_frame(&mut buf) {
+                debug_assert!(false, "a replayed frame left the quiet path");
+                self.render_frame(&mut buf);
+            }
+        }
     }
 
     /// Nearly every frame of a call: music alone or under a prompt that
@@ -1007,14 +1069,14 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::audio::clip::Clip;
 
     /// The demo playlist with every source ready as a short synthetic clip:
     /// music tracks of a few seconds (so tracks change often), prompts and
     /// words under a second.
-    fn demo_engine(full_path_only: bool) -> Engine {
+    pub(crate) fn demo_engine(full_path_only: bool) -> Engine {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playlists/demo.toml");
         let scenario = crate::scenario::load_valid(&path).expect("demo playlist");
         let mut e = Engine::new(&scenario, 8000, 7);

@@ -132,6 +132,19 @@ impl Speaker {
         }
     }
 
+    /// The prompt's voice, which the quiet path moves on (see
+    /// [`crate::engine::QuietMark`]).
+    pub fn prompt_voice(&self) -> Option<Voice> {
+        self.current.as_ref().map(|p| p.voice)
+    }
+
+    /// Puts back a voice [`Speaker::prompt_voice`] gave, frames later.
+    pub fn set_prompt_voice(&mut self, voice: Option<Voice>) {
+        if let (Some(p), Some(v)) = (&mut self.current, voice) {
+            p.voice = v;
+        }
+    }
+
     /// Adds the prompt playing on steadily into `out`, as [`Speaker::render`]
     /// would; only where [`Speaker::steady_duck`] said so.
     pub fn add_steady(&mut self, lib: &Library, out: &mut [f32]) {

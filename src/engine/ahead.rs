@@ -1,0 +1,210 @@
+//! Frames rendered ahead of the clock, and taken back on an event.
+//!
+//! A call process wakes 25 times a second with cold caches, so what a wake
+//! touches is what it costs: the engine's state, its code, the clips'
+//! samples, each on pages of their own. While the engine is calm (music
+//! alone, or held down under a prompt that plays on: the quiet path), the
+//! frames of the next half second are rendered and encoded in one wake,
+//! and the wakes in between only write what is ready. An event (a key, a
+//! reload) first takes back what was not written yet, so it is acted on at
+//! the next frame as before, and the stream is the same bit for bit.
+
+use super::{Engine, QuietMark};
+use crate::audio::format::Format;
+use crate::audio::warm::Warm;
+
+/// Frames rendered ahead at most: half a second. An even number, so that
+/// a 40 ms reader's two frames a tick use it up exactly. Longer would save
+/// little more (one wake in 12 renders now) and take longer to take back.
+pub const FRAMES: usize = 24;
+
+pub struct Ahead {
+    format: Format,
+    frame_bytes: usize,
+    /// Encoded frames: `[0, next)` written, `[next, len)` ready.
+    bytes: Vec<u8>,
+    next: usize,
+    len: usize,
+    /// The engine at the first frame of `bytes`, when [`Ahead::fill`] made them.
+    mark: QuietMark,
+    filled: bool,
+}
+
+impl Ahead {
+    pub fn new(engine: &Engine, format: Format) -> Self {
+        let frame_bytes = format.frame_bytes();
+        Ahead {
+            format,
+            frame_bytes,
+            bytes: vec![0; FRAMES * frame_bytes],
+            next: 0,
+            len: 0,
+            mark: engine.quiet_mark(),
+            filled: false,
+        }
+    }
+
+    /// Frames rendered and not taken yet: the engine is this far ahead of
+    /// what was written.
+    pub fn ready(&self) -> usize {
+        self.len - self.next
+    }
+
+    /// Moves the stream on by `n` frames nobody will hear (a stalled reader).
+    pub fn skip(&mut self, engine: &mut Engine, samples: &mut [f32], n: u64) {
+        let from_ready = n.min(self.ready() as u64);
+        self.next += from_ready as usize;
+        for _ in from_ready..n {
+            engine.render_frame(samples);
+        }
+    }
+
+    /// The next `n` frames, encoded. What is not ready is rendered now,
+    /// through every path of the engine.
+    pub fn take(&mut self, engine: &mut Engine, samples: &mut [f32], n: usize) -> &[u8] {
+        let fb = self.frame_bytes;
+        if self.ready() < n {
+            // All of it is taken below: nothing is left to take back.
+            let have = self.ready();
+            self.bytes.copy_within(self.next * fb..self.len * fb, 0);
+            if self.bytes.len() < n * fb {
+                self.bytes.resize(n * fb, 0);
+            }
+            for out in self.bytes[have * fb..n * fb].chunks_exact_mut(fb) {
+                engine.render_frame(samples);
+                self.format.encode_into(samples, out);
+            }
+            self.next = 0;
+            self.len = n;
+            self.filled = false;
+        }
+        let at = self.next * fb;
+        self.next += n;
+        &self.bytes[at..at + n * fb]
+    }
+
+    /// Takes back the frames not taken: the engine goes back to the first
+    /// of them. Call it before anything else changes the engine.
+    pub fn rewind(&mut self, engine: &mut Engine) {
+        if self.filled && self.ready() > 0 {
+            engine.rewind_quiet(&self.mark, self.next as u64);
+        }
+        self.next = 0;
+        self.len = 0;
+        self.filled = false;
+    }
+
+    /// Once all is taken, renders up to [`FRAMES`] frames ahead, as far as
+    /// the engine stays on the quiet path.
+    pub fn fill(&mut self, engine: &mut Engine, samples: &mut [f32]) {
+        if self.ready() > 0 {
+            return;
+        }
+        engine.set_quiet_mark(&mut self.mark);
+        let fb = self.frame_bytes;
+        let mut len = 0;
+        for out in self.bytes[..FRAMES * fb].chunks_exact_mut(fb) {
+            if !engine.render_quiet_frame(samples) {
+                break;
+            }
+            self.format.encode_into(samples, out);
+            len += 1;
+        }
+        self.next = 0;
+        self.len = len;
+        self.filled = len > 0;
+    }
+
+    /// Notes the next `n` ready frames (see [`Warm`]).
+    pub fn note_hot(&self, n: usize, w: &mut Warm) {
+        w.add(self);
+        let fb = self.frame_bytes;
+        let end = (self.next + n).min(self.bytes.len() / fb);
+        w.add(&self.bytes[self.next * fb..end * fb]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::tests::demo_engine;
+    use crate::engine::{Event, EventKind};
+    use std::time::Duration;
+
+    /// Drives the demo as `run` does, ticks of one to three frames, a
+    /// stalled reader now and then, and events that come in while frames
+    /// are ready; then renders the same events at the same stream times
+    /// frame by frame. The bytes and the timeline must be the same.
+    #[test]
+    fn frames_taken_back_leave_the_same_stream() {
+        let format = Format::Slin;
+        let keys = ['3', '4', '2', '6', '0', '#', '5', '1'];
+        let mut e = demo_engine(false);
+        let mut ahead = Ahead::new(&e, format);
+        let mut samples = vec![0.0f32; e.frame_len()];
+        let (mut got, mut timeline, mut events, mut skips) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut rewound, mut ahead_frames) = (0, 0);
+        for tick in 0..6000u64 {
+            if tick % 97 == 41 {
+                rewound += ahead.ready();
+                ahead.rewind(&mut e);
+                let kind = if tick % 3 == 0 {
+                    EventKind::Position(1 + (tick % 9) as u32)
+                } else {
+                    EventKind::Dtmf(keys[(tick % 8) as usize])
+                };
+                events.push(Event {
+                    at: e.now(),
+                    kind: kind.clone(),
+                });
+                e.push(Event { at: e.now(), kind });
+            }
+            if tick % 500 == 250 {
+                skips.push(e.frames() - ahead.ready() as u64);
+                ahead.skip(&mut e, &mut samples, 5);
+            }
+            let n = [2, 2, 1, 2, 3, 2][(tick % 6) as usize];
+            got.extend_from_slice(ahead.take(&mut e, &mut samples, n));
+            timeline.extend(e.drain_timeline());
+            e.take_requests().for_each(drop);
+            ahead.fill(&mut e, &mut samples);
+            ahead_frames += ahead.ready();
+        }
+        let frames = e.frames() as usize - ahead.ready();
+        assert!(
+            ahead_frames > frames / 2,
+            "{ahead_frames} of {frames} frames rendered ahead"
+        );
+        assert!(rewound > 20, "only {rewound} frames taken back");
+
+        let mut r = demo_engine(false);
+        for ev in events {
+            r.push(ev);
+        }
+        let mut want = Vec::new();
+        let mut want_timeline = Vec::new();
+        let mut out = vec![0u8; format.frame_bytes()];
+        for f in 0..frames as u64 {
+            r.render_frame(&mut samples);
+            if !skips.iter().any(|&s| (s..s + 5).contains(&f)) {
+                format.encode_into(&samples, &mut out);
+                want.extend_from_slice(&out);
+            }
+            want_timeline.extend(r.drain_timeline());
+            r.take_requests().for_each(drop);
+        }
+        assert!(
+            want_timeline.len() > 40,
+            "{} timeline entries",
+            want_timeline.len()
+        );
+        assert_eq!(timeline, want_timeline);
+        assert_eq!(got.len(), want.len());
+        let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert_eq!(first_diff, None, "bytes differ");
+        assert_eq!(
+            e.now(),
+            r.now() + Duration::from_millis(20 * ahead.ready() as u64)
+        );
+    }
+}
