@@ -4,7 +4,7 @@
 //! touches is what it costs: the engine's state, its code, the clips'
 //! samples, each on pages of their own. While the engine is calm (music
 //! alone, or held down under a prompt that plays on: the quiet path), the
-//! frames of the next half second are rendered and encoded in one wake,
+//! frames of the next second are rendered and encoded in one wake,
 //! and the wakes in between only write what is ready. An event (a key, a
 //! reload) first takes back what was not written yet, so it is acted on at
 //! the next frame as before, and the stream is the same bit for bit.
@@ -13,10 +13,11 @@ use super::{Engine, QuietMark};
 use crate::audio::format::Format;
 use crate::audio::warm::Warm;
 
-/// Frames rendered ahead at most: half a second. An even number, so that
-/// a 40 ms reader's two frames a tick use it up exactly. Longer would save
-/// little more (one wake in 12 renders now) and take longer to take back.
-pub const FRAMES: usize = 24;
+/// Frames rendered ahead at most: a second, so one wake in 25 renders. An
+/// even number, so that a 40 ms reader's two frames a tick use it up
+/// exactly. Taking it back costs at most a second's quiet frames again
+/// (about 25 µs), on the rare tick with an event.
+pub const FRAMES: usize = 50;
 
 pub struct Ahead {
     format: Format,

@@ -20,6 +20,7 @@ pub mod timeline;
 
 use crate::audio::format::FRAME_MS;
 use crate::audio::limiter::Limiter;
+use crate::audio::ramp::Ramp;
 use crate::audio::voice::Voice;
 use crate::audio::warm::Warm;
 use crate::scenario::{Action, Announce, MusicOrder, MusicStart, Redirect, Scenario, Template};
@@ -90,13 +91,13 @@ struct Labels {
 }
 
 /// What the quiet path changes: the frame count, the bed's and the prompt's
-/// voices and the limiter. Kept at the first of the frames rendered ahead
+/// voices, the duck and the limiter. Kept at the first of the frames rendered ahead
 /// (see [`ahead`]) so they can be taken back when an event comes in.
 #[derive(Clone)]
 pub struct QuietMark {
     frame: u64,
     bed: Option<Voice>,
-    prompt: Option<Voice>,
+    speaker: (Option<Voice>, Ramp),
     limiter: Limiter,
 }
 
@@ -159,6 +160,8 @@ pub struct Engine {
     quiet_frames: u64,
     #[cfg(test)]
     quiet_prompt_frames: u64,
+    #[cfg(test)]
+    quiet_fade_frames: u64,
 }
 
 impl Engine {
@@ -222,6 +225,8 @@ impl Engine {
             quiet_frames: 0,
             #[cfg(test)]
             quiet_prompt_frames: 0,
+            #[cfg(test)]
+            quiet_fade_frames: 0,
             labels: Labels {
                 welcome: Arc::from("welcome"),
                 repeat: Arc::from("repeat"),
@@ -540,7 +545,7 @@ impl Engine {
         QuietMark {
             frame: self.frame,
             bed: self.bed.main_voice(),
-            prompt: self.speaker.prompt_voice(),
+            speaker: self.speaker.quiet_state(),
             limiter: self.limiter.clone(),
         }
     }
@@ -549,7 +554,7 @@ impl Engine {
     pub fn set_quiet_mark(&self, mark: &mut QuietMark) {
         mark.frame = self.frame;
         mark.bed = self.bed.main_voice();
-        mark.prompt = self.speaker.prompt_voice();
+        mark.speaker = self.speaker.quiet_state();
         mark.limiter.clone_from(&self.limiter);
     }
 
@@ -570,7 +575,7 @@ impl Engine {
     pub fn rewind_quiet(&mut self, mark: &QuietMark, frames: u64) {
         self.frame = mark.frame;
         self.bed.set_main_voice(mark.bed);
-        self.speaker.set_prompt_voice(mark.prompt);
+        self.speaker.set_quiet_state(mark.speaker);
         self.limiter.clone_from(&mark.limiter);
         // Rewinds come with events, which are rare: a buffer of its own.
         let mut buf = vec![0.0; self.frame_len];
@@ -598,7 +603,7 @@ impl Engine {
         if now >= self.calm || !self.scratch.is_empty() || self.pending.front().is_some_and(|e| e.at <= now) {
             return false;
         }
-        let Some(duck) = self.speaker.steady_duck(&self.lib, out.len()) else {
+        let Some(prompt) = self.speaker.steady(&self.lib, out.len()) else {
             return false;
         };
         if !self.bed.render_steady(&self.lib, out) {
@@ -606,8 +611,12 @@ impl Engine {
         }
         // The same operations, in the same order, as the full path's duck
         // and prompt mix: the samples are bit for bit the same.
-        if duck != 1.0 {
-            out.iter_mut().for_each(|s| *s *= duck);
+        #[cfg(test)]
+        if self.speaker.duck_moving() {
+            self.quiet_fade_frames += 1;
+        }
+        self.speaker.duck(out);
+        if prompt {
             self.speaker.add_steady(&self.lib, out);
             #[cfg(test)]
             {
@@ -1077,8 +1086,16 @@ pub(crate) mod tests {
     /// music tracks of a few seconds (so tracks change often), prompts and
     /// words under a second.
     pub(crate) fn demo_engine(full_path_only: bool) -> Engine {
+        demo_engine_ducked(full_path_only, None)
+    }
+
+    /// [`demo_engine`] with its duck level set to `duck` (1.0: no duck).
+    fn demo_engine_ducked(full_path_only: bool, duck: Option<f32>) -> Engine {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playlists/demo.toml");
-        let scenario = crate::scenario::load_valid(&path).expect("demo playlist");
+        let mut scenario = crate::scenario::load_valid(&path).expect("demo playlist");
+        if let Some(d) = duck {
+            scenario.levels.duck = d;
+        }
         let mut e = Engine::new(&scenario, 8000, 7);
         e.full_path_only = full_path_only;
         let ids: Vec<_> = e.library().ids().collect();
@@ -1112,10 +1129,17 @@ pub(crate) mod tests {
             (260, EventKind::Dtmf('5')),
             (300, EventKind::Position(1)),
         ];
+        // The playlist's duck, and none at all (a level of 1).
+        for duck in [None, Some(1.0)] {
+            quiet_matches_full(script, duck);
+        }
+    }
+
+    fn quiet_matches_full(script: &[(u64, EventKind)], duck: Option<f32>) {
         let mut runs = Vec::new();
-        let (mut quiet_frames, mut quiet_prompt_frames) = (0, 0);
+        let (mut quiet_frames, mut quiet_prompt_frames, mut quiet_fade_frames) = (0, 0, 0);
         for full in [true, false] {
-            let mut e = demo_engine(full);
+            let mut e = demo_engine_ducked(full, duck);
             for (s, kind) in script {
                 e.push(Event {
                     at: Duration::from_secs(*s),
@@ -1133,6 +1157,7 @@ pub(crate) mod tests {
             }
             quiet_frames = e.quiet_frames;
             quiet_prompt_frames = e.quiet_prompt_frames;
+            quiet_fade_frames = e.quiet_fade_frames;
             runs.push((samples, timeline));
         }
         assert!(runs[0].1.len() > 40, "{} timeline entries", runs[0].1.len());
@@ -1146,5 +1171,12 @@ pub(crate) mod tests {
             quiet_prompt_frames > 250,
             "{quiet_prompt_frames} quiet frames under a prompt"
         );
+        // And the duck's fades, down before prompts and up after them.
+        if duck.is_none() {
+            assert!(
+                quiet_fade_frames > 500,
+                "{quiet_fade_frames} quiet frames in duck fades"
+            );
+        }
     }
 }

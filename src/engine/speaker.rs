@@ -100,22 +100,28 @@ impl Speaker {
         self.current.is_some() || !self.queue.is_empty()
     }
 
-    /// The duck gain of a frame of `n` samples in which nothing changes
-    /// here, so [`Speaker::step`] has nothing to do: the music fully up with
-    /// no prompt, or held down under a prompt that plays on steadily (no
-    /// start, end, skip or fade in it; see [`Speaker::add_steady`]). `None`
-    /// when the frame must take the full path.
-    pub fn steady_duck(&self, lib: &Library, n: usize) -> Option<f32> {
+    /// Whether a frame of `n` samples in which nothing changes here (so
+    /// [`Speaker::step`] has nothing to do) has a prompt in it: `Some(false)`
+    /// for the music alone, fully up or fading down before a prompt or up
+    /// after one; `Some(true)` for the music held down under a prompt that
+    /// plays on steadily (no start, end, skip or fade in it; see
+    /// [`Speaker::add_steady`]). `None` when the frame must take the full path.
+    /// Such a frame is [`Speaker::duck`], then [`Speaker::add_steady`] for a prompt.
+    pub fn steady(&self, lib: &Library, n: usize) -> Option<bool> {
+        let done = self.duck.is_done();
         match (&self.current, self.phase) {
-            (None, Phase::Open) if self.queue.is_empty() => Some(1.0),
+            (None, Phase::Open) if done && self.queue.is_empty() => Some(false),
+            // The frame that finds the fade over changes the phase.
+            (None, Phase::Down) if !done => Some(false),
+            (None, Phase::Up) if !done && self.queue.is_empty() => Some(false),
             (Some(p), Phase::Held)
-                if self.duck.is_done()
+                if done
                     && !p.skipping
                     && lib
                         .ready(p.source)
                         .is_some_and(|(clip, _)| p.voice.is_steady_for(clip, n)) =>
             {
-                Some(self.duck.target())
+                Some(true)
             }
             _ => None,
         }
@@ -132,21 +138,22 @@ impl Speaker {
         }
     }
 
-    /// The prompt's voice, which the quiet path moves on (see
+    /// What the quiet path moves on: the prompt's voice and the duck (see
     /// [`crate::engine::QuietMark`]).
-    pub fn prompt_voice(&self) -> Option<Voice> {
-        self.current.as_ref().map(|p| p.voice)
+    pub fn quiet_state(&self) -> (Option<Voice>, Ramp) {
+        (self.current.as_ref().map(|p| p.voice), self.duck)
     }
 
-    /// Puts back a voice [`Speaker::prompt_voice`] gave, frames later.
-    pub fn set_prompt_voice(&mut self, voice: Option<Voice>) {
+    /// Puts back what [`Speaker::quiet_state`] gave, frames later.
+    pub fn set_quiet_state(&mut self, (voice, duck): (Option<Voice>, Ramp)) {
         if let (Some(p), Some(v)) = (&mut self.current, voice) {
             p.voice = v;
         }
+        self.duck = duck;
     }
 
     /// Adds the prompt playing on steadily into `out`, as [`Speaker::render`]
-    /// would; only where [`Speaker::steady_duck`] said so.
+    /// would; only where [`Speaker::steady`] said so.
     pub fn add_steady(&mut self, lib: &Library, out: &mut [f32]) {
         if let Some(p) = &mut self.current
             && let Some((clip, _)) = lib.ready(p.source)
@@ -231,6 +238,12 @@ impl Speaker {
             self.phase = Phase::Open;
             events.push(TimelineEvent::DuckEnd);
         }
+    }
+
+    /// The duck is fading (tests count the frames).
+    #[cfg(test)]
+    pub fn duck_moving(&self) -> bool {
+        !self.duck.is_done()
     }
 
     /// Applies the duck to a block of music.
