@@ -41,7 +41,7 @@ const EVENT_CHANNEL: usize = 256;
 /// When start-up pages are dropped: one second into the stream.
 const TRIM_AFTER_FRAMES: u64 = 50;
 /// Signals that end a run (Asterisk sends SIGHUP, then SIGTERM, then SIGKILL).
-const STOP_SIGNALS: [i32; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+pub(crate) const STOP_SIGNALS: [i32; 3] = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
 
 pub struct RunOptions {
     pub playlist: Option<PathBuf>,
@@ -178,11 +178,20 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         cache,
         rate,
     };
-    if let Some(p) = &opts.playlist
-        && let Err(e) = crate::watch::spawn(p, reload_tx.clone())
+    let mut poller = match opts
+        .playlist
+        .as_deref()
+        .map(|p| (p, crate::watch::start(p, reload_tx.clone())))
     {
-        tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
-    }
+        Some((_, Ok(poller))) => poller,
+        Some((p, Err(e))) => {
+            tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
+            None
+        }
+        None => None,
+    };
+    let poll_frames = (crate::watch::POLL.as_millis() / u128::from(FRAME_MS)) as u64;
+    let mut next_poll = poll_frames;
     block_signals(&STOP_SIGNALS, false);
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
@@ -335,6 +344,12 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         // next tick, at most one period (40 ms) later.
         // After the write: rendering ahead never delays it.
         ahead.fill(&mut engine, &mut samples);
+        if let Some(p) = &mut poller
+            && wall >= next_poll
+        {
+            next_poll = wall + poll_frames;
+            p.poll();
+        }
         warm.clear();
         let period = pacer.period_frames();
         if ahead.ready() < period {
@@ -346,9 +361,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         warm.add(&clock);
         warm.add(&*signal);
         inbox.bell.note_hot(&mut warm);
-        // The clock is read when the pacer measures the pipe (see Clock::wait).
-        let read_clock = pacer.must_measure();
-        while signal.load(Ordering::SeqCst) == 0 && clock.wait(read_clock) == Wake::Interrupted {}
+        while signal.load(Ordering::SeqCst) == 0 && clock.wait() == Wake::Interrupted {}
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
             break 'stream signal_name(sig).to_string();

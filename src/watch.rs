@@ -1,34 +1,138 @@
-//! Hot reload for `run`: a thread that looks at the playlist file every two
-//! seconds, reads a new version when it changed and hands it over if it is
-//! valid. It wakes on whole multiples of two seconds, in the same instant
-//! as the other calls' watchers: one shared wake-up instead of one each.
+//! Hot reload for `run`: the playlist file is looked at every two seconds;
+//! a new version is read, and handed over if it is valid, by a thread.
 //!
 //! Polling, not inotify: closing an inotify instance waits for an SRCU grace
 //! period, which made every call's exit take 5-30 ms instead of 1 ms
-//! (measured), and Asterisk kills these processes by the thousand. A stat
-//! every two seconds costs a few microseconds, off the audio thread (a
-//! playlist on a hung NFS mount must not stall the sound).
+//! (measured), and Asterisk kills these processes by the thousand.
+//!
+//! On a local filesystem the audio thread makes the `stat` itself (a
+//! [`Poller`], a few microseconds once every 50 ticks): a thread that wakes
+//! every two seconds costs a whole wake-up each time, as much as the 50
+//! ticks' work together. Only a change starts a thread, to read and parse.
+//! Anywhere else (NFS, SMB, FUSE: a hung server must not stall the sound),
+//! a thread of its own polls, on whole multiples of two seconds, in the
+//! same instant as the other calls' watchers.
 
+use crate::audio::clock::block_signals;
+use crate::run::STOP_SIGNALS;
 use crate::scenario::{Scenario, load_valid};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// A new playlist version, or why it was refused.
 pub type Reloaded = Result<Box<Scenario>, String>;
 
 /// How often the playlist file is looked at.
-const POLL: Duration = Duration::from_secs(2);
+pub const POLL: Duration = Duration::from_secs(2);
+
+/// Filesystems whose `stat` never waits for a server (`statfs` magic
+/// numbers from linux/magic.h): ext2/3/4, XFS, Btrfs, tmpfs, overlayfs,
+/// ramfs, F2FS, ZFS, squashfs. Anything else is polled off the audio thread.
+const LOCAL_FS: [i64; 9] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0x0102_1994,
+    0x794C_7630,
+    0x8584_58F6,
+    0xF2F5_2010,
+    0x2FC1_2FC1,
+    0x7371_7368,
+];
 
 /// What identifies a version of the file on disk: a save by rename changes
 /// the inode, an edit in place the mtime or size.
-fn stamp(path: &Path) -> Option<(u64, i64, i64, u64)> {
+type Stamp = (u64, i64, i64, u64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.ino(), m.mtime(), m.mtime_nsec(), m.size()))
 }
 
-/// Starts watching `playlist`; new versions arrive on `tx`.
-pub fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<()> {
+/// Whether `path` is on a filesystem in [`LOCAL_FS`].
+fn is_local(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path and a zeroed statfs the call fills in.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut fs) } != 0 {
+        return false;
+    }
+    LOCAL_FS.contains(&(fs.f_type as i64))
+}
+
+/// Starts watching `playlist`; new versions arrive on `tx`. A [`Poller`]
+/// when the file is local: the caller calls [`Poller::poll`] every
+/// [`POLL`]; else a thread of its own polls.
+pub fn start(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
+    if is_local(playlist) {
+        return Ok(Some(Poller {
+            path: playlist.to_path_buf(),
+            seen: stamp(playlist),
+            bytes: Arc::new(Mutex::new(std::fs::read(playlist).ok())),
+            tx,
+        }));
+    }
+    spawn(playlist, tx)?;
+    Ok(None)
+}
+
+/// Looks at a local playlist file from the audio thread (see the module).
+pub struct Poller {
+    path: PathBuf,
+    seen: Option<Stamp>,
+    /// The version in use. A reader thread holds the lock while it reads
+    /// and parses, so versions are handed over in the order they were saved.
+    bytes: Arc<Mutex<Option<Vec<u8>>>>,
+    tx: crate::bell::Sender<Reloaded>,
+}
+
+impl Poller {
+    /// A `stat`; a change is read and parsed by a thread, not here.
+    pub fn poll(&mut self) {
+        let now = stamp(&self.path);
+        if now.is_none() || now == self.seen {
+            return;
+        }
+        self.seen = now;
+        let (path, bytes, tx) = (self.path.clone(), self.bytes.clone(), self.tx.clone());
+        let span = tracing::Span::current();
+        // The thread inherits the mask: the stop signals stay the audio thread's.
+        block_signals(&STOP_SIGNALS, true);
+        let spawned = std::thread::Builder::new()
+            .name("reload".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let _g = span.enter();
+                let mut held = bytes.lock().unwrap_or_else(PoisonError::into_inner);
+                read_new(&path, &mut held, &tx);
+            });
+        block_signals(&STOP_SIGNALS, false);
+        if let Err(e) = spawned {
+            tracing::warn!(playlist = %self.path.display(), "cannot read the changed playlist: {e}");
+            // Looked at again at the next poll.
+            self.seen = None;
+        }
+    }
+}
+
+/// Reads the file at `path` and, unless its bytes are those of the version
+/// in use (a touch, a save without edits), sends it. False once nobody listens.
+fn read_new(path: &Path, held: &mut Option<Vec<u8>>, tx: &crate::bell::Sender<Reloaded>) -> bool {
+    let new = std::fs::read(path).ok();
+    if new.is_none() || new == *held {
+        return true;
+    }
+    *held = new;
+    tx.send(load_valid(path).map(Box::new)).is_ok()
+}
+
+/// A thread that polls `playlist` on its own; new versions arrive on `tx`.
+fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<()> {
     let path = playlist.to_path_buf();
     let span = tracing::Span::current();
     std::thread::Builder::new()
@@ -45,13 +149,7 @@ pub fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Res
                     continue;
                 }
                 seen = now;
-                // Unchanged bytes (a touch, a save without edits): nothing to do.
-                let new = std::fs::read(&path).ok();
-                if new.is_none() || new == bytes {
-                    continue;
-                }
-                bytes = new;
-                if tx.send(load_valid(&path).map(Box::new)).is_err() {
+                if !read_new(&path, &mut bytes, &tx) {
                     return;
                 }
             }
@@ -62,4 +160,76 @@ pub fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Res
 /// Sends the version at `path` (a `reload` typed on the event feed).
 pub fn reload_now(path: &Path, tx: &crate::bell::Sender<Reloaded>) {
     tx.send(load_valid(path).map(Box::new)).ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bell::Bell;
+    use std::sync::mpsc::RecvTimeoutError;
+
+    /// Saves `text` over `path` by rename, as editors do: a new inode.
+    fn save(path: &Path, text: &str) {
+        let tmp = path.with_extension("new");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, path).expect("rename");
+    }
+
+    fn refused(r: Result<Reloaded, RecvTimeoutError>) -> String {
+        match r {
+            Ok(Err(reason)) => reason,
+            Ok(Ok(_)) => panic!("a broken playlist was accepted"),
+            Err(e) => panic!("no new version: {e}"),
+        }
+    }
+
+    #[test]
+    fn only_local_filesystems_are_polled_inline() {
+        assert!(!is_local(Path::new("/proc/self/status")), "procfs");
+        assert!(!is_local(Path::new("/nonexistent/holdmix.toml")));
+        if Path::new("/dev/shm").is_dir() {
+            assert!(is_local(Path::new("/dev/shm")), "tmpfs");
+        }
+    }
+
+    #[test]
+    fn the_poller_hands_over_changed_bytes_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.toml");
+        save(&path, "# first\n");
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        let mut poller = Poller {
+            path: path.clone(),
+            seen: stamp(&path),
+            bytes: Arc::new(Mutex::new(std::fs::read(&path).ok())),
+            tx,
+        };
+        poller.poll();
+        // A save of the same bytes is not a new version.
+        save(&path, "# first\n");
+        poller.poll();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(300)).err(),
+            Some(RecvTimeoutError::Timeout)
+        );
+        save(&path, "[music\n");
+        poller.poll();
+        let reason = refused(rx.recv_timeout(Duration::from_secs(5)));
+        assert!(reason.contains("error"), "{reason}");
+    }
+
+    #[test]
+    fn a_thread_polls_a_file_elsewhere() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.toml");
+        save(&path, "# first\n");
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        spawn(&path, tx).expect("thread");
+        // The thread takes the first version's stamp when it starts.
+        std::thread::sleep(Duration::from_millis(200));
+        save(&path, "[music\n");
+        // The thread looks every 2 s.
+        let reason = refused(rx.recv_timeout(POLL * 3));
+        assert!(reason.contains("error"), "{reason}");
+    }
 }
