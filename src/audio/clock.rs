@@ -144,20 +144,13 @@ pub fn sleep_to_next_multiple(every: Duration) {
 /// Sleeps until `deadline` (CLOCK_MONOTONIC ns). False when a signal
 /// handler cut the sleep short.
 fn sleep_until(deadline: u64) -> bool {
-    let ts = libc::timespec {
-        tv_sec: (deadline / NS) as libc::time_t,
-        tv_nsec: (deadline % NS) as libc::c_long,
+    let ts = rustix::time::Timespec {
+        tv_sec: (deadline / NS) as i64,
+        tv_nsec: (deadline % NS) as i64,
     };
-    // SAFETY: a valid timespec; the remainder pointer may be null with TIMER_ABSTIME.
-    let r = unsafe {
-        libc::clock_nanosleep(
-            libc::CLOCK_MONOTONIC,
-            libc::TIMER_ABSTIME,
-            &ts,
-            std::ptr::null_mut(),
-        )
-    };
-    r != libc::EINTR
+    // Made directly (rustix), not through libc's cancellable wrapper.
+    rustix::thread::clock_nanosleep_absolute(rustix::time::ClockId::Monotonic, &ts)
+        != Err(rustix::io::Errno::INTR)
 }
 
 /// Tells a wake-up near its deadline from a late one by the CPU's cycle
@@ -234,12 +227,8 @@ fn nanos(d: Duration) -> u64 {
 
 /// CLOCK_MONOTONIC in ns: the clock `clock_nanosleep` sleeps on (and `Instant` reads).
 fn monotonic() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime fills the timespec; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // Through the vDSO, as libc would, minus the wrapper.
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec as u64 * NS + ts.tv_nsec as u64
 }
 

@@ -2,9 +2,14 @@
 //! through a pipe: is it a pipe, how much is waiting in it (`FIONREAD`), a
 //! smaller buffer (`F_SETPIPE_SZ`) and non-blocking writes, so a stalled
 //! reader never blocks the audio loop and no write is ever partial.
+//!
+//! The two calls every tick makes (`write`, and `FIONREAD` one tick in five)
+//! are made directly (rustix): libc's wrappers are cancellation points, which
+//! in a process with threads means extra calls and their cold pages around
+//! each one.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 
 /// True when `fd` is a FIFO (a pipe).
 pub fn is_pipe(fd: RawFd) -> bool {
@@ -16,14 +21,9 @@ pub fn is_pipe(fd: RawFd) -> bool {
 
 /// Bytes waiting in the pipe (written, not yet read).
 pub fn queued_bytes(fd: RawFd) -> io::Result<usize> {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int.
-    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n.max(0) as usize)
-    }
+    // SAFETY: the caller's fd stays open for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(rustix::io::ioctl_fionread(fd)? as usize)
 }
 
 /// True when the pipe's read end is closed (`POLLERR` on the write end):
@@ -63,13 +63,9 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 /// One `write(2)`; pipes make writes of at most 4096 bytes atomic.
 pub fn write_once(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
-    // SAFETY: the pointer and length come from a live slice.
-    let r = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
+    // SAFETY: the caller's fd stays open for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(rustix::io::write(fd, bytes)?)
 }
 
 #[cfg(test)]
