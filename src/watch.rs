@@ -16,6 +16,9 @@
 use crate::audio::clock::block_signals;
 use crate::run::STOP_SIGNALS;
 use crate::scenario::{Scenario, load_valid};
+use rustix::fs::{AtFlags, Mode, OFlags};
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -70,12 +73,7 @@ fn is_local(path: &Path) -> bool {
 /// [`POLL`]; else a thread of its own polls.
 pub fn start(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
     if is_local(playlist) {
-        return Ok(Some(Poller {
-            path: playlist.to_path_buf(),
-            seen: stamp(playlist),
-            bytes: Arc::new(Mutex::new(std::fs::read(playlist).ok())),
-            tx,
-        }));
+        return Ok(Some(Poller::new(playlist, tx)));
     }
     spawn(playlist, tx)?;
     Ok(None)
@@ -84,6 +82,10 @@ pub fn start(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Res
 /// Looks at a local playlist file from the audio thread (see the module).
 pub struct Poller {
     path: PathBuf,
+    /// The file's directory, held open: a poll looks up one name, not the
+    /// whole path (the cold path walk was most of a poll's cost).
+    dir: Option<OwnedFd>,
+    name: OsString,
     seen: Option<Stamp>,
     /// The version in use. A reader thread holds the lock while it reads
     /// and parses, so versions are handed over in the order they were saved.
@@ -92,9 +94,38 @@ pub struct Poller {
 }
 
 impl Poller {
+    fn new(path: &Path, tx: crate::bell::Sender<Reloaded>) -> Poller {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Poller {
+            path: path.to_path_buf(),
+            dir: rustix::fs::open(parent, flags, Mode::empty()).ok(),
+            name: path.file_name().map(OsString::from).unwrap_or_default(),
+            seen: stamp(path),
+            bytes: Arc::new(Mutex::new(std::fs::read(path).ok())),
+            tx,
+        }
+    }
+
+    fn stamp(&self) -> Option<Stamp> {
+        let Some(dir) = &self.dir else {
+            return stamp(&self.path);
+        };
+        let st = rustix::fs::statat(dir, self.name.as_os_str(), AtFlags::empty()).ok()?;
+        Some((
+            st.st_ino as u64,
+            st.st_mtime as i64,
+            st.st_mtime_nsec as i64,
+            st.st_size as u64,
+        ))
+    }
+
     /// A `stat`; a change is read and parsed by a thread, not here.
     pub fn poll(&mut self) {
-        let now = stamp(&self.path);
+        let now = self.stamp();
         if now.is_none() || now == self.seen {
             return;
         }
@@ -175,6 +206,14 @@ mod tests {
         std::fs::rename(&tmp, path).expect("rename");
     }
 
+    /// A playlist file in a directory of its own.
+    fn first_version() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.toml");
+        save(&path, "# first\n");
+        (dir, path)
+    }
+
     fn refused(r: Result<Reloaded, RecvTimeoutError>) -> String {
         match r {
             Ok(Err(reason)) => reason,
@@ -194,16 +233,11 @@ mod tests {
 
     #[test]
     fn the_poller_hands_over_changed_bytes_only() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("p.toml");
-        save(&path, "# first\n");
+        let (_dir, path) = first_version();
         let (tx, rx) = Bell::new().channel::<Reloaded>();
-        let mut poller = Poller {
-            path: path.clone(),
-            seen: stamp(&path),
-            bytes: Arc::new(Mutex::new(std::fs::read(&path).ok())),
-            tx,
-        };
+        let mut poller = Poller::new(&path, tx);
+        assert!(poller.dir.is_some(), "the directory is held open");
+        assert_eq!(poller.stamp(), stamp(&path));
         poller.poll();
         // A save of the same bytes is not a new version.
         save(&path, "# first\n");
@@ -220,9 +254,7 @@ mod tests {
 
     #[test]
     fn a_thread_polls_a_file_elsewhere() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("p.toml");
-        save(&path, "# first\n");
+        let (_dir, path) = first_version();
         let (tx, rx) = Bell::new().channel::<Reloaded>();
         spawn(&path, tx).expect("thread");
         // The thread takes the first version's stamp when it starts.
