@@ -9,17 +9,18 @@
 #     -o /dev/null --format F` with a cache warmed beforehand by
 #     `holdmix cache warm` (slin + slin16); best wall time of 3 runs, reported
 #     as 3600 s / wall seconds, for F = slin, slin16, ulaw.
-#  2. Steady-state CPU: 5 `holdmix run --playlist playlists/demo.toml`
-#     (warm cache) and 5 copies of scripts/bench/floor.c (sleep to start +
-#     n×40 ms with clock_nanosleep(TIMER_ABSTIME), write 640 zero bytes) run
-#     side by side at scattered phases, each read by scripts/bench/reader.c
-#     the way Asterisk reads: every 40 ms one blocking read() of exactly 640
-#     bytes. CPU = on-CPU time of all a process's threads
-#     (/proc/PID/task/*/schedstat, ns resolution; utime+stime from
-#     /proc/PID/stat in the notes) over a 60 s window that starts 2 s in, as %
-#     of one core, averaged per kind. The ratio holdmix / floor is the figure
-#     of merit (a single pair swings by ±40 % on a VM, with what else wakes
-#     in the same instant; the pairwise range is in the notes). The readers
+#  2. Steady-state CPU: in each of 3 rounds, 5 `holdmix run --playlist
+#     playlists/demo.toml` (warm cache) and 5 copies of scripts/bench/floor.c
+#     (sleep to start + n×40 ms with clock_nanosleep(TIMER_ABSTIME), write 640
+#     zero bytes) run side by side, started at random phases, each read by
+#     scripts/bench/reader.c the way Asterisk reads: every 40 ms one blocking
+#     read() of exactly 640 bytes. CPU = on-CPU time of all a process's
+#     threads (/proc/PID/task/*/schedstat, ns resolution; utime+stime from
+#     /proc/PID/stat in the notes) over a 20 s window that starts 2 s into
+#     the round, as % of one core, averaged per kind over all rounds. The
+#     ratio holdmix / floor is the figure of merit (a single pair swings by
+#     ±40 % on a VM, with what else wakes in the same instant, and one set of
+#     phases by ±15 %; the per-round and pairwise ratios are in the notes). The readers
 #     also count short reads (Asterisk would discard them), underruns (less
 #     than 640 bytes queued at read time) and the lead queued before each read.
 #  3. Private memory: USS = Private_Clean + Private_Dirty from
@@ -49,7 +50,8 @@
 #     per session).
 #
 # Environment: HOLDMIX_BIN=path skips `cargo build --release`;
-# BENCH_CPU_SECONDS (60), BENCH_CPU_PAIRS (5), BENCH_FIRST_RUNS (20),
+# BENCH_CPU_SECONDS (60, split between the rounds), BENCH_CPU_ROUNDS (3),
+# BENCH_CPU_PAIRS (5), BENCH_FIRST_RUNS (20),
 # BENCH_EXIT_RUNS (10).
 set -euo pipefail
 

@@ -5,6 +5,7 @@ Prints the Markdown table rows' data as a table on stdout. Every child
 process it starts is tracked and ended (by its pid) on the way out.
 """
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -25,6 +26,7 @@ MEM_AFTER = env("BENCH_MEM_AFTER", 5.0)
 FIRST_RUNS = env("BENCH_FIRST_RUNS", 20)
 EXIT_RUNS = env("BENCH_EXIT_RUNS", 10)
 CPU_PAIRS = env("BENCH_CPU_PAIRS", 5)
+CPU_ROUNDS = env("BENCH_CPU_ROUNDS", 3)
 
 
 def spawn(argv, **kw):
@@ -159,41 +161,52 @@ def memory(hm_run, reader, tmp):
 
 
 def steady_state(hm_run, floor, reader, tmp):
-    """CPU_PAIRS `run` processes and as many floor writers side by side, each
-    read by its own reader. On a VM one wake-up costs anything from 20 to
-    50 µs depending on what else woke in the same instant, so one process of
-    each is noisy; several started at scattered phases average that out."""
-    total = CPU_WARMUP + CPU_SECONDS + 3
-    pairs = {}
-    for i in range(CPU_PAIRS):
-        pairs[f"holdmix{i}"] = paced(f"holdmix{i}", hm_run, reader, total, tmp)
-        time.sleep(0.007 * (i + 1))
-        pairs[f"floor{i}"] = paced(f"floor{i}", [floor], reader, total, tmp)
-        time.sleep(0.013 * (i + 1))
-    nthreads = threads(pairs["holdmix0"][0].pid)
-    time.sleep(CPU_WARMUP)
-    t0 = time.perf_counter()
-    a = {n: (cpu_ns(w.pid), ticks(w.pid)) for n, (w, _, _) in pairs.items()}
-    time.sleep(CPU_SECONDS)
-    t1 = time.perf_counter()
-    b = {n: (cpu_ns(w.pid), ticks(w.pid)) for n, (w, _, _) in pairs.items()}
-    wall = t1 - t0
-    per = {n: (100.0 * (b[n][0] - a[n][0]) / 1e9 / wall, 100.0 * (b[n][1] - a[n][1]) / HZ / wall) for n in a}
+    """CPU_ROUNDS rounds, each of CPU_PAIRS `run` processes and as many floor
+    writers side by side, every one read by its own reader. On a VM one
+    wake-up costs anything from 20 to 50 µs depending on what else woke in
+    the same instant, so one process of each is noisy, and so is one set of
+    start phases: each round starts fresh processes at new random phases,
+    and CPU_SECONDS is split between the rounds."""
+    seconds = CPU_SECONDS / CPU_ROUNDS
+    per, rounds, hreads, freads, log, wall = {}, [], [], [], "", 0.0
+    nthreads = 0
+    for k in range(int(CPU_ROUNDS)):
+        total = CPU_WARMUP + seconds + 3
+        pairs = {}
+        for i in range(CPU_PAIRS):
+            pairs[f"holdmix{k}.{i}"] = paced(f"holdmix{k}.{i}", hm_run, reader, total, tmp)
+            time.sleep(random.uniform(0.001, 0.039))
+            pairs[f"floor{k}.{i}"] = paced(f"floor{k}.{i}", [floor], reader, total, tmp)
+            time.sleep(random.uniform(0.001, 0.039))
+        nthreads = max(nthreads, threads(pairs[f"holdmix{k}.0"][0].pid))
+        time.sleep(CPU_WARMUP)
+        t0 = time.perf_counter()
+        a = {n: (cpu_ns(w.pid), ticks(w.pid)) for n, (w, _, _) in pairs.items()}
+        time.sleep(seconds)
+        t1 = time.perf_counter()
+        b = {n: (cpu_ns(w.pid), ticks(w.pid)) for n, (w, _, _) in pairs.items()}
+        wall += t1 - t0
+        this = {n: (100.0 * (b[n][0] - a[n][0]) / 1e9 / (t1 - t0), 100.0 * (b[n][1] - a[n][1]) / HZ / (t1 - t0))
+                for n in a}
+        per.update(this)
+        h = statistics.mean(v[0] for n, v in this.items() if n.startswith("holdmix"))
+        f = statistics.mean(v[0] for n, v in this.items() if n.startswith("floor"))
+        rounds.append(h / f if f > 0 else float("inf"))
+        reader_stats = {n: stop_paced(n, pr) for n, pr in pairs.items()}
+        hreads += [reader_stats[n] for n in pairs if n.startswith("holdmix")]
+        freads += [reader_stats[n] for n in pairs if n.startswith("floor")]
+        for i in range(CPU_PAIRS):
+            with open(os.path.join(tmp, f"holdmix{k}.{i}.log")) as f:
+                log += f.read()
     cpu = {}
     for group in ("holdmix", "floor"):
-        names = [n for n in per if n.rstrip("0123456789") == group]
+        names = [n for n in per if n.startswith(group)]
         cpu[group] = (statistics.mean(per[n][0] for n in names), statistics.mean(per[n][1] for n in names))
-    pair_ratios = [per[f"holdmix{i}"][0] / per[f"floor{i}"][0] for i in range(CPU_PAIRS) if per[f"floor{i}"][0] > 0]
-    reader_stats = {n: stop_paced(n, pr) for n, pr in pairs.items()}
-    log = ""
-    for i in range(CPU_PAIRS):
-        with open(os.path.join(tmp, f"holdmix{i}.log")) as f:
-            log += f.read()
+    pair_ratios = [per[n][0] / per[n.replace("holdmix", "floor")][0]
+                   for n in per if n.startswith("holdmix") and per[n.replace("holdmix", "floor")][0] > 0]
     lines = [line for line in log.splitlines() if " WARN " in line or " ERROR " in line]
-    hreads = [reader_stats[f"holdmix{i}"] for i in range(CPU_PAIRS)]
-    freads = [reader_stats[f"floor{i}"] for i in range(CPU_PAIRS)]
-    return dict(cpu=cpu, pair_ratios=pair_ratios, threads=nthreads, reader=hreads, floor_reader=freads,
-                wall=wall, warns=len(lines), first_warn=lines[0] if lines else "")
+    return dict(cpu=cpu, pair_ratios=pair_ratios, rounds=rounds, threads=nthreads, reader=hreads,
+                floor_reader=freads, wall=wall, warns=len(lines), first_warn=lines[0] if lines else "")
 
 
 def first_frame(argv, runs):
@@ -317,14 +330,16 @@ def main():
     fcpu, fcpu_t = s["cpu"]["floor"]
     ratio = hcpu / fcpu if fcpu > 0 else float("inf")
     pr = s["pair_ratios"]
+    n = int(CPU_ROUNDS) * CPU_PAIRS
     rows.append(("steady CPU, `run` (% of one core)", f"{hcpu:.3f} %", "—",
-                 f"mean of {CPU_PAIRS} processes over a {s['wall']:.0f} s window from {CPU_WARMUP:.0f} s, "
-                 f"schedstat (utime+stime: {hcpu_t:.2f} %); {s['threads']} thread(s)"))
+                 f"mean of {n} processes ({int(CPU_ROUNDS)} rounds of {CPU_PAIRS}, {s['wall']:.0f} s measured "
+                 f"in all, each round from {CPU_WARMUP:.0f} s), schedstat (utime+stime: {hcpu_t:.2f} %); "
+                 f"{s['threads']} thread(s)"))
     rows.append(("steady CPU, floor writer", f"{fcpu:.3f} %", "—",
-                 f"mean of {CPU_PAIRS}, same window (utime+stime: {fcpu_t:.2f} %)"))
+                 f"mean of {n}, side by side in the same rounds (utime+stime: {fcpu_t:.2f} %)"))
     rows.append(("CPU ratio run / floor", f"{ratio:.2f}×", "≤ 1.3×",
                  f"{fmt_ok(ratio <= 1.3)}; {hcpu * 400:.0f} µs vs {fcpu * 400:.0f} µs of CPU per 40 ms read; "
-                 f"pairwise {min(pr):.2f}–{max(pr):.2f}×"))
+                 f"rounds {', '.join(f'{r:.2f}' for r in s['rounds'])}×; pairwise {min(pr):.2f}–{max(pr):.2f}×"))
     short = sum(int(r.get("short", 1)) for r in s["reader"])
     reads = sum(int(r.get("reads", 0)) for r in s["reader"])
     under = sum(int(r.get("underrun", 1)) for r in s["reader"])
