@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks holdmix and prints a Markdown table (metric | holdmix | target |
 # notes) plus one line describing the machine, ready to paste into README.
-# Takes about three minutes (plus any build); everything lives in a `mktemp -d` directory
+# Takes about three and a half minutes (plus any build); everything lives in a `mktemp -d` directory
 # (a few MB) that is removed on exit, along with every child process.
 #
 # How each number is measured (scripts/bench/measure.py does the timing):
