@@ -340,8 +340,6 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         }
         let realign = pacer.take_realign();
         clock.set_period(frame * pacer.period_frames() as u32, realign);
-        // A signal landing between this check and the sleep is seen at the
-        // next tick, at most one period (40 ms) later.
         // After the write: rendering ahead never delays it.
         ahead.fill(&mut engine, &mut samples);
         if let Some(p) = &mut poller
@@ -361,6 +359,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         warm.add(&clock);
         warm.add(&*signal);
         inbox.bell.note_hot(&mut warm);
+        // A signal landing between this check and the sleep is seen at the
+        // next tick, at most one period (40 ms) later.
         while signal.load(Ordering::SeqCst) == 0 && clock.wait() == Wake::Interrupted {}
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {

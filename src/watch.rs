@@ -34,7 +34,7 @@ pub const POLL: Duration = Duration::from_secs(2);
 /// Filesystems whose `stat` never waits for a server (`statfs` magic
 /// numbers from linux/magic.h): ext2/3/4, XFS, Btrfs, tmpfs, overlayfs,
 /// ramfs, F2FS, ZFS, squashfs. Anything else is polled off the audio thread.
-const LOCAL_FS: [i64; 9] = [
+const LOCAL_FS: [u32; 9] = [
     0xEF53,
     0x5846_5342,
     0x9123_683E,
@@ -65,7 +65,8 @@ fn is_local(path: &Path) -> bool {
     if unsafe { libc::statfs(c.as_ptr(), &mut fs) } != 0 {
         return false;
     }
-    LOCAL_FS.contains(&(fs.f_type as i64))
+    // As u32: the magic numbers are 32-bit, and `f_type` is signed on some targets.
+    LOCAL_FS.contains(&(fs.f_type as u32))
 }
 
 /// Starts watching `playlist`; new versions arrive on `tx`. A [`Poller`]
@@ -99,10 +100,15 @@ impl Poller {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        // Only a directory reached without symlinks: a link repointed later
+        // (a deploy switching `current`) must be followed, as a path stat does.
+        let plain = std::fs::canonicalize(parent).is_ok_and(|c| c == parent);
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         Poller {
             path: path.to_path_buf(),
-            dir: rustix::fs::open(parent, flags, Mode::empty()).ok(),
+            dir: plain
+                .then(|| rustix::fs::open(parent, flags, Mode::empty()).ok())
+                .flatten(),
             name: path.file_name().map(OsString::from).unwrap_or_default(),
             seen: stamp(path),
             bytes: Arc::new(Mutex::new(std::fs::read(path).ok())),
@@ -114,7 +120,12 @@ impl Poller {
         let Some(dir) = &self.dir else {
             return stamp(&self.path);
         };
-        let st = rustix::fs::statat(dir, self.name.as_os_str(), AtFlags::empty()).ok()?;
+        // A directory removed or renamed since: back to the path.
+        let Ok(st) = rustix::fs::statat(dir, self.name.as_os_str(), AtFlags::empty()) else {
+            return stamp(&self.path);
+        };
+        // The fields' types differ between targets.
+        #[allow(clippy::unnecessary_cast)]
         Some((
             st.st_ino as u64,
             st.st_mtime as i64,
@@ -236,7 +247,9 @@ mod tests {
         let (_dir, path) = first_version();
         let (tx, rx) = Bell::new().channel::<Reloaded>();
         let mut poller = Poller::new(&path, tx);
-        assert!(poller.dir.is_some(), "the directory is held open");
+        let parent = path.parent().expect("a directory");
+        let plain = std::fs::canonicalize(parent).is_ok_and(|c| c == parent);
+        assert_eq!(poller.dir.is_some(), plain, "the directory is held open");
         assert_eq!(poller.stamp(), stamp(&path));
         poller.poll();
         // A save of the same bytes is not a new version.
@@ -247,6 +260,28 @@ mod tests {
             Some(RecvTimeoutError::Timeout)
         );
         save(&path, "[music\n");
+        poller.poll();
+        let reason = refused(rx.recv_timeout(Duration::from_secs(5)));
+        assert!(reason.contains("error"), "{reason}");
+    }
+
+    #[test]
+    fn the_poller_follows_a_repointed_symlink() {
+        let (dir, a) = first_version();
+        let b = dir.path().join("b");
+        std::fs::create_dir(&b).expect("mkdir");
+        save(&b.join("p.toml"), "[music\n");
+        let link = dir.path().join("current");
+        std::os::unix::fs::symlink(dir.path(), &link).expect("symlink");
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        let mut poller = Poller::new(&link.join(a.file_name().expect("name")), tx);
+        assert!(
+            poller.dir.is_none(),
+            "a path through a symlink is looked up whole"
+        );
+        // A deploy switches the link to a new release.
+        std::fs::remove_file(&link).expect("unlink");
+        std::os::unix::fs::symlink(&b, &link).expect("symlink");
         poller.poll();
         let reason = refused(rx.recv_timeout(Duration::from_secs(5)));
         assert!(reason.contains("error"), "{reason}");

@@ -32,6 +32,9 @@ pub struct Clock {
     cycles: Cycles,
     /// Wakes since the clock was last read.
     unread: u32,
+    /// Clock reads after a wake (tests count them).
+    #[cfg(test)]
+    reads: u32,
 }
 
 /// The clock is read at least once in this many wakes (a second of 40 ms
@@ -59,6 +62,8 @@ impl Clock {
             woke: None,
             cycles: Cycles::default(),
             unread: 0,
+            #[cfg(test)]
+            reads: 0,
         }
     }
 
@@ -107,7 +112,8 @@ impl Clock {
     /// this wake is within half a period of its deadline (see [`Cycles`]),
     /// and once in [`READ_EVERY`] wakes; the wake is otherwise taken to be
     /// at the deadline. Half a period is all the precision the pacer needs:
-    /// what the pipe holds it measures.
+    /// what the pipe holds it measures (so a `FIONREAD` may go with a wake
+    /// time taken, not read).
     pub fn wait(&mut self) -> Wake {
         let deadline = self.next_deadline();
         if !sleep_until(deadline) {
@@ -121,6 +127,10 @@ impl Clock {
             return Wake::Deadline;
         }
         self.unread = 0;
+        #[cfg(test)]
+        {
+            self.reads += 1;
+        }
         let now = monotonic();
         self.cycles.read(count, now);
         self.woke = Some(now.saturating_sub(self.epoch));
@@ -305,16 +315,13 @@ mod tests {
         while c.cycles.per_ns.is_none() {
             c.wait();
         }
-        let reads = |c: &Clock| c.cycles.at_read.map(|(_, t)| t);
-        let mut seen = vec![reads(&c)];
+        let before = c.reads;
         for _ in 0..3 * READ_EVERY {
             c.wait();
-            if reads(&c) != *seen.last().expect("one") {
-                seen.push(reads(&c));
-            }
         }
-        // Three or four reads (a late wake on a busy host reads too), not one per wake.
-        assert!((4..=3 + 2 * 3).contains(&seen.len()), "{} reads", seen.len() - 1);
+        // Three reads, more if a busy host woke it late; not one per wake.
+        let reads = c.reads - before;
+        assert!((3..=3 * READ_EVERY / 2).contains(&reads), "{reads} reads");
     }
 
     #[test]

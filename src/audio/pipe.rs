@@ -3,7 +3,7 @@
 //! smaller buffer (`F_SETPIPE_SZ`) and non-blocking writes, so a stalled
 //! reader never blocks the audio loop and no write is ever partial.
 //!
-//! The two calls every tick makes (`write`, and `FIONREAD` one tick in five)
+//! The tick's two calls (`write`, and `FIONREAD` when the pacer measures)
 //! are made directly (rustix): libc's wrappers are cancellation points, which
 //! in a process with threads means extra calls and their cold pages around
 //! each one.

@@ -116,7 +116,8 @@ impl Ahead {
         self.filled = len > 0;
     }
 
-    /// Notes the next `n` ready frames (see [`Warm`]).
+    /// Notes the next `n` frames' bytes, ready or about to be rendered
+    /// into (see [`Warm`]).
     pub fn note_hot(&self, n: usize, w: &mut Warm) {
         w.add(self);
         let fb = self.frame_bytes;
@@ -178,14 +179,17 @@ mod tests {
         );
         assert!(rewound > 20, "only {rewound} frames taken back");
 
-        let mut r = demo_engine(false);
-        for ev in events {
-            r.push(ev);
-        }
+        // The reference takes the full path only, with each event pushed
+        // at its frame, as `run` would.
+        let mut r = demo_engine(true);
+        let mut events = events.into_iter().peekable();
         let mut want = Vec::new();
         let mut want_timeline = Vec::new();
         let mut out = vec![0u8; format.frame_bytes()];
         for f in 0..frames as u64 {
+            while let Some(ev) = events.next_if(|ev| ev.at <= r.now()) {
+                r.push(ev);
+            }
             r.render_frame(&mut samples);
             if !skips.iter().any(|&s| (s..s + 5).contains(&f)) {
                 format.encode_into(&samples, &mut out);

@@ -146,6 +146,8 @@ impl Speaker {
 
     /// Puts back what [`Speaker::quiet_state`] gave, frames later.
     pub fn set_quiet_state(&mut self, (voice, duck): (Option<Voice>, Ramp)) {
+        // Only quiet frames lie between: the same prompt, or none.
+        debug_assert_eq!(self.current.is_some(), voice.is_some());
         if let (Some(p), Some(v)) = (&mut self.current, voice) {
             p.voice = v;
         }
