@@ -178,20 +178,14 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         cache,
         rate,
     };
-    let mut poller = match opts
-        .playlist
-        .as_deref()
-        .map(|p| (p, crate::watch::start(p, reload_tx.clone())))
-    {
-        Some((_, Ok(poller))) => poller,
-        Some((p, Err(e))) => {
-            tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
-            None
+    // Set when the audio thread polls the playlist itself (see watch).
+    let mut poller = None;
+    if let Some(p) = &opts.playlist {
+        match crate::watch::start(p, reload_tx.clone()) {
+            Ok(w) => poller = w,
+            Err(e) => tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}"),
         }
-        None => None,
-    };
-    let poll_frames = (crate::watch::POLL.as_millis() / u128::from(FRAME_MS)) as u64;
-    let mut next_poll = poll_frames;
+    }
     block_signals(&STOP_SIGNALS, false);
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
@@ -342,11 +336,8 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         clock.set_period(frame * pacer.period_frames() as u32, realign);
         // After the write: rendering ahead never delays it.
         ahead.fill(&mut engine, &mut samples);
-        if let Some(p) = &mut poller
-            && wall >= next_poll
-        {
-            next_poll = wall + poll_frames;
-            p.poll();
+        if let Some(p) = &mut poller {
+            p.poll_due(frame * wall as u32);
         }
         warm.clear();
         let period = pacer.period_frames();

@@ -83,6 +83,8 @@ pub fn start(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Res
 /// Looks at a local playlist file from the audio thread (see the module).
 pub struct Poller {
     path: PathBuf,
+    /// Stream time of the next look.
+    next: Duration,
     /// The file's directory, held open: a poll looks up one name, not the
     /// whole path (the cold path walk was most of a poll's cost).
     dir: Option<OwnedFd>,
@@ -106,6 +108,7 @@ impl Poller {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         Poller {
             path: path.to_path_buf(),
+            next: POLL,
             dir: plain
                 .then(|| rustix::fs::open(parent, flags, Mode::empty()).ok())
                 .flatten(),
@@ -134,8 +137,17 @@ impl Poller {
         ))
     }
 
+    /// Polls if [`POLL`] has passed since the last look, `now` being the
+    /// stream time.
+    pub fn poll_due(&mut self, now: Duration) {
+        if now >= self.next {
+            self.next = now + POLL;
+            self.poll();
+        }
+    }
+
     /// A `stat`; a change is read and parsed by a thread, not here.
-    pub fn poll(&mut self) {
+    fn poll(&mut self) {
         let now = self.stamp();
         if now.is_none() || now == self.seen {
             return;
@@ -225,9 +237,10 @@ mod tests {
         (dir, path)
     }
 
-    fn refused(r: Result<Reloaded, RecvTimeoutError>) -> String {
-        match r {
-            Ok(Err(reason)) => reason,
+    /// Waits up to `wait` for the broken version saved, refused.
+    fn expect_refused(rx: &std::sync::mpsc::Receiver<Reloaded>, wait: Duration) {
+        match rx.recv_timeout(wait) {
+            Ok(Err(reason)) => assert!(reason.contains("error"), "{reason}"),
             Ok(Ok(_)) => panic!("a broken playlist was accepted"),
             Err(e) => panic!("no new version: {e}"),
         }
@@ -261,8 +274,7 @@ mod tests {
         );
         save(&path, "[music\n");
         poller.poll();
-        let reason = refused(rx.recv_timeout(Duration::from_secs(5)));
-        assert!(reason.contains("error"), "{reason}");
+        expect_refused(&rx, Duration::from_secs(5));
     }
 
     #[test]
@@ -283,8 +295,7 @@ mod tests {
         std::fs::remove_file(&link).expect("unlink");
         std::os::unix::fs::symlink(&b, &link).expect("symlink");
         poller.poll();
-        let reason = refused(rx.recv_timeout(Duration::from_secs(5)));
-        assert!(reason.contains("error"), "{reason}");
+        expect_refused(&rx, Duration::from_secs(5));
     }
 
     #[test]
@@ -296,7 +307,6 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         save(&path, "[music\n");
         // The thread looks every 2 s.
-        let reason = refused(rx.recv_timeout(POLL * 3));
-        assert!(reason.contains("error"), "{reason}");
+        expect_refused(&rx, POLL * 3);
     }
 }

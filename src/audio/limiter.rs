@@ -28,7 +28,7 @@ impl Clone for Limiter {
         }
     }
 
-    /// Reuses the delay line's memory: a mark taken every half second
+    /// Reuses the delay line's memory: a mark taken every second
     /// allocates nothing.
     fn clone_from(&mut self, source: &Self) {
         self.delayed.clone_from(&source.delayed);

@@ -26,9 +26,9 @@ pub struct Ahead {
     bytes: Vec<u8>,
     next: usize,
     len: usize,
-    /// The engine at the first frame of `bytes`, when [`Ahead::fill`] made them.
+    /// The engine at the first frame of `bytes`. Frames stay ready only
+    /// when [`Ahead::fill`] made them: [`Ahead::take`] hands out all it renders.
     mark: QuietMark,
-    filled: bool,
 }
 
 impl Ahead {
@@ -41,7 +41,6 @@ impl Ahead {
             next: 0,
             len: 0,
             mark: engine.quiet_mark(),
-            filled: false,
         }
     }
 
@@ -77,7 +76,6 @@ impl Ahead {
             }
             self.next = 0;
             self.len = n;
-            self.filled = false;
         }
         let at = self.next * fb;
         self.next += n;
@@ -87,12 +85,11 @@ impl Ahead {
     /// Takes back the frames not taken: the engine goes back to the first
     /// of them. Call it before anything else changes the engine.
     pub fn rewind(&mut self, engine: &mut Engine) {
-        if self.filled && self.ready() > 0 {
+        if self.ready() > 0 {
             engine.rewind_quiet(&self.mark, self.next as u64);
         }
         self.next = 0;
         self.len = 0;
-        self.filled = false;
     }
 
     /// Once all is taken, renders up to [`FRAMES`] frames ahead, as far as
@@ -113,7 +110,6 @@ impl Ahead {
         }
         self.next = 0;
         self.len = len;
-        self.filled = len > 0;
     }
 
     /// Notes the next `n` frames' bytes, ready or about to be rendered
