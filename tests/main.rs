@@ -1,6 +1,9 @@
 //! The one integration-test binary: each module is a topic, each test runs
 //! the real `holdmix` binary or library on real files, pipes and signals.
 
+// Tests and their helpers may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 mod ami;
@@ -10,6 +13,7 @@ mod decode;
 mod g711;
 mod lifecycle;
 mod memory;
+mod msrv;
 mod pacing;
 mod realtime;
 mod render_audio;

@@ -957,14 +957,14 @@ impl Engine {
     }
 
     fn schedule(&mut self, now: Duration) {
-        if self.reload.is_some() && !self.speaker.is_busy() {
-            if let Some(s) = self.reload.take() {
-                self.configure(&s, true);
-                self.scratch.push(TimelineEvent::Reload {
-                    ok: true,
-                    reason: None,
-                });
-            }
+        if !self.speaker.is_busy()
+            && let Some(s) = self.reload.take()
+        {
+            self.configure(&s, true);
+            self.scratch.push(TimelineEvent::Reload {
+                ok: true,
+                reason: None,
+            });
         }
         if self.frame == 0 {
             let (welcome, label) = (self.welcome.clone(), self.labels.welcome.clone());
