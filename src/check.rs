@@ -40,6 +40,11 @@ pub fn diagnose(path: &Path, quick: bool, cache: &Cache) -> Vec<Diagnostic> {
         Err(e) => return vec![Diagnostic::at(path, 0, 0, "", Severity::Error, format!("{e:#}"))],
     };
     let mut diags = loaded.diagnostics;
+    if let (Some(r), Some(billing)) = (&loaded.accounts_file, &loaded.scenario.billing) {
+        for e in crate::billing::check(billing) {
+            diags.push(Diagnostic::at(path, r.line, r.column, &r.key, Severity::Error, e));
+        }
+    }
     if !quick {
         let mut seen = BTreeSet::new();
         for r in &loaded.file_refs {

@@ -163,7 +163,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     // Billing answers come back through the same queue as keys.
     let billing = billing_cfg
         .clone()
-        .map(|b| crate::billing::Lookups::new(b, caller.clone(), event_tx.clone()));
+        .map(|b| crate::billing::Lookups::new(b, caller.clone(), event_tx.clone(), EventKind::Balance));
     let mut inbox = Inbox {
         bell,
         loaders,
@@ -584,7 +584,7 @@ struct Inbox<'a> {
     reloads: mpsc::Receiver<Reloaded>,
     events: mpsc::Receiver<EventKind>,
     billing_cfg: Option<crate::billing::BillingConfig>,
-    billing: Option<crate::billing::Lookups>,
+    billing: Option<crate::billing::Lookups<EventKind>>,
     caller: Option<String>,
     billing_tx: bell::SyncSender<EventKind>,
     /// No billing and no event feed: a lookup fails at once.
@@ -605,7 +605,12 @@ impl Inbox<'_> {
                     if s.billing != self.billing_cfg {
                         self.billing_cfg = s.billing.clone();
                         self.billing = self.billing_cfg.clone().map(|b| {
-                            crate::billing::Lookups::new(b, self.caller.clone(), self.billing_tx.clone())
+                            crate::billing::Lookups::new(
+                                b,
+                                self.caller.clone(),
+                                self.billing_tx.clone(),
+                                EventKind::Balance,
+                            )
                         });
                     }
                     let added = engine.reload(&s);

@@ -3,7 +3,7 @@
 //! hear a wrong balance.
 
 use super::config::Fields;
-use crate::engine::{Account, BalanceAnswer};
+use super::{Account, BalanceAnswer};
 use serde_json::Value;
 
 /// Reads accounts from a parsed body. `Err` says what was wrong (for the log).

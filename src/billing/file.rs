@@ -7,9 +7,9 @@
 //! "89160000000" = []   # known, no accounts
 //! ```
 
+use super::BalanceAnswer;
 use super::answer;
 use super::config::Fields;
-use crate::engine::BalanceAnswer;
 use serde_json::Value;
 use std::path::Path;
 

@@ -3,9 +3,9 @@
 //! body read with a size limit. Errors never carry the URL (it holds the
 //! caller's number) nor any credential.
 
+use super::BalanceAnswer;
 use super::answer;
 use super::config::{Auth, HttpConfig, Method};
-use crate::engine::BalanceAnswer;
 use std::time::Duration;
 
 /// Largest answer read; a bigger one is a failure, not a memory hazard.

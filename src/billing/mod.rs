@@ -5,14 +5,15 @@
 //! again.
 
 pub mod answer;
+mod balance;
 pub mod config;
 mod file;
 mod http;
 
+pub use balance::{Account, BalanceAnswer};
 pub use config::{Auth, BillingConfig, Fields, HttpConfig, Method, NumberRules, Secret, Source};
 pub use http::MAX_BODY;
 
-use crate::engine::{BalanceAnswer, EventKind};
 use std::sync::mpsc;
 
 /// Looks a number up once, blocking (render, which runs on a virtual clock).
@@ -21,42 +22,47 @@ pub fn lookup_now(cfg: &BillingConfig, number: Option<&str>) -> BalanceAnswer {
     w.answer()
 }
 
-/// The lookups of one call, on a thread started at the first request.
-pub struct Lookups {
+/// The lookups of one call, on a thread started at the first request. Each
+/// answer goes back wrapped in `T` (the caller's own message type: billing
+/// knows nothing of the engine's events).
+pub struct Lookups<T> {
     cfg: BillingConfig,
     number: Option<String>,
-    answers: crate::bell::SyncSender<EventKind>,
+    answers: crate::bell::SyncSender<T>,
+    wrap: fn(BalanceAnswer) -> T,
     asks: Option<mpsc::Sender<()>>,
 }
 
-impl Lookups {
+impl<T: Send + 'static> Lookups<T> {
     pub fn new(
         cfg: BillingConfig,
         number: Option<String>,
-        answers: crate::bell::SyncSender<EventKind>,
-    ) -> Lookups {
+        answers: crate::bell::SyncSender<T>,
+        wrap: fn(BalanceAnswer) -> T,
+    ) -> Lookups<T> {
         Lookups {
             cfg,
             number,
             answers,
+            wrap,
             asks: None,
         }
     }
 
-    /// Starts a lookup; its answer comes back as an `EventKind::Balance`.
+    /// Starts a lookup; its answer comes back through `answers`.
     /// Never blocks. (Callers block stop signals around the first call: the
     /// worker thread must not take them.)
     pub fn ask(&mut self) {
         if self.asks.is_none() {
             let (tx, rx) = mpsc::channel::<()>();
             let mut worker = Worker::new(self.cfg.clone(), self.number.clone());
-            let answers = self.answers.clone();
+            let (answers, wrap) = (self.answers.clone(), self.wrap);
             let span = tracing::Span::current();
             let spawned = std::thread::Builder::new().name("billing".into()).spawn(move || {
                 let _g = span.enter();
                 while rx.recv().is_ok() {
                     let a = worker.answer();
-                    if answers.send(EventKind::Balance(a)).is_err() {
+                    if answers.send(wrap(a)).is_err() {
                         break;
                     }
                 }
@@ -65,9 +71,7 @@ impl Lookups {
                 Ok(_) => self.asks = Some(tx),
                 Err(e) => {
                     tracing::error!("cannot start the billing lookup: {e}");
-                    self.answers
-                        .try_send(EventKind::Balance(BalanceAnswer::Failed))
-                        .ok();
+                    self.answers.try_send((self.wrap)(BalanceAnswer::Failed)).ok();
                     return;
                 }
             }

@@ -2,6 +2,7 @@
 //! stream time at which they happened. The same parser reads `run --events -`
 //! lines (`dtmf 3`) and `render --event 25s:dtmf:3` scripts.
 
+pub use crate::billing::{Account, BalanceAnswer};
 use anyhow::{Context, Result, bail};
 use std::time::Duration;
 
@@ -33,28 +34,6 @@ impl EventKind {
     pub fn ends_stream(&self) -> bool {
         matches!(self, EventKind::Hangup | EventKind::MusicStopped)
     }
-}
-
-/// What the billing lookup found for the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BalanceAnswer {
-    Accounts(Vec<Account>),
-    /// The caller's number is not known to billing.
-    None,
-    /// The lookup failed (timeout, error, bad answer).
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Account {
-    pub id: Option<String>,
-    /// Decimal string exactly as billing sent it, e.g. `"-2341.23"`.
-    pub balance: String,
-    /// Currency code as billing sent it (the sound map's money words are
-    /// the ones said).
-    pub currency: Option<String>,
-    /// Blocked by billing: said with the playlist's `locked` template.
-    pub locked: bool,
 }
 
 /// An event at a point of stream time.

@@ -3,6 +3,7 @@
 use super::diag::Diags;
 use super::doc::{self, Table};
 use crate::billing::{Auth, BillingConfig, Fields, HttpConfig, Method, NumberRules, Secret, Source};
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 use toml::de::DeValue;
@@ -22,7 +23,15 @@ const KEYS: &[&str] = &[
     "fields",
 ];
 
-pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<BillingConfig> {
+/// Reads `[billing]`. The accounts file is only named here, not read (no
+/// file I/O in the parser): `accounts_at` gets where it is named, and
+/// `holdmix check` reads it.
+pub fn parse(
+    d: &mut Diags,
+    base: &Path,
+    t: &Table,
+    accounts_at: &mut Option<Range<usize>>,
+) -> Option<BillingConfig> {
     t.deny_unknown(d, KEYS);
     let url = t.str(d, "url");
     let file = t.str(d, "accounts_file");
@@ -42,15 +51,8 @@ pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<BillingConfig> {
             return None;
         }
         (None, Some((f, span))) => {
-            let source = Source::File(base.join(f));
-            let cfg = BillingConfig {
-                source,
-                number: NumberRules::default(),
-            };
-            for e in crate::billing::check(&cfg) {
-                d.error(span.clone(), &t.key_path("accounts_file"), e);
-            }
-            cfg.source
+            *accounts_at = Some(span);
+            Source::File(base.join(f))
         }
         (Some((u, span)), None) => Source::Http(Box::new(http(d, base, t, u, span)?)),
     };

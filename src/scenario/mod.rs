@@ -293,6 +293,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// Where each audio file was named (for errors found later, by decoding).
     pub file_refs: Vec<FileRef>,
+    /// Where `[billing] accounts_file` is named: `check` reads it (the
+    /// parser reads no file but the playlist).
+    pub accounts_file: Option<FileRef>,
 }
 
 #[derive(Debug, Clone)]

@@ -78,8 +78,9 @@ pub fn parse(path: &Path, text: &str) -> Loaded {
     if let Some(t) = root.table(&mut p.d, "keys") {
         scenario.keys = p.keys(&t);
     }
+    let mut accounts_at = None;
     if let Some(t) = root.table(&mut p.d, "billing") {
-        scenario.billing = super::billing::parse(&mut p.d, &p.base, &t);
+        scenario.billing = super::billing::parse(&mut p.d, &p.base, &t, &mut accounts_at);
     }
     p.check_prompt_names(&root, &mut scenario);
     let file_refs = std::mem::take(&mut p.refs)
@@ -94,12 +95,28 @@ pub fn parse(path: &Path, text: &str) -> Loaded {
             }
         })
         .collect();
+    let accounts_file = match (&scenario.billing, accounts_at) {
+        (Some(b), Some(span)) => match &b.source {
+            crate::billing::Source::File(path) => {
+                let (line, column) = p.d.locate(span);
+                Some(FileRef {
+                    path: path.clone(),
+                    line,
+                    column,
+                    key: "billing.accounts_file".to_string(),
+                })
+            }
+            crate::billing::Source::Http(_) => None,
+        },
+        _ => None,
+    };
     let mut diagnostics = p.d.list;
     diagnostics.sort_by_key(|x| (x.line, x.column));
     Loaded {
         scenario,
         diagnostics,
         file_refs,
+        accounts_file,
     }
 }
 
