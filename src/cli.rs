@@ -1,5 +1,5 @@
-//! The command line as typed (clap derive). Validation only, no I/O: the
-//! commands resolve these into real objects.
+//! The command line as typed (clap derive). Validation only, no I/O and no
+//! environment: `config` resolves these into what the commands run with.
 
 use crate::audio::format::Format;
 use crate::engine::Event;
@@ -152,15 +152,16 @@ pub struct HubArgs {
 /// Who the call is; every log line carries it.
 #[derive(Debug, Args, Default, Clone)]
 pub struct Identity {
-    /// The call's Asterisk Uniqueid [fallback: $UNIQUEID, as the old hack used].
-    #[arg(long, value_name = "ID", env = "UNIQUEID")]
+    /// The call's Asterisk Uniqueid [fallback: $UNIQUEID, as the old hack
+    /// used; a value from the environment is not trusted to be this call's].
+    #[arg(long, value_name = "ID")]
     pub uniqueid: Option<String>,
     /// The caller's number [fallback: $PHONE]. With --ami it is confirmed with
     /// Asterisk before anything personal is said.
-    #[arg(long, value_name = "NUMBER", env = "PHONE")]
+    #[arg(long, value_name = "NUMBER")]
     pub caller: Option<String>,
     /// The caller's channel name [fallback: $CHANNEL].
-    #[arg(long, value_name = "NAME", env = "CHANNEL")]
+    #[arg(long, value_name = "NAME")]
     pub channel: Option<String>,
     /// The queue the caller waits in.
     #[arg(long, value_name = "NAME")]

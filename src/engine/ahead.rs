@@ -20,6 +20,11 @@ use crate::audio::warm::Warm;
 pub const FRAMES: usize = 50;
 
 pub struct Ahead {
+    /// Owned here so that nothing changes it behind the frames rendered
+    /// ahead: [`Ahead::change`] takes them back first.
+    engine: Engine,
+    /// One frame of samples, rendered into before encoding.
+    samples: Vec<f32>,
     format: Format,
     frame_bytes: usize,
     /// Encoded frames: `[0, next)` written, `[next, len)` ready.
@@ -32,16 +37,44 @@ pub struct Ahead {
 }
 
 impl Ahead {
-    pub fn new(engine: &Engine, format: Format) -> Self {
+    pub fn new(engine: Engine, format: Format) -> Self {
         let frame_bytes = format.frame_bytes();
         Ahead {
+            samples: vec![0.0; engine.frame_len()],
+            mark: engine.quiet_mark(),
+            engine,
             format,
             frame_bytes,
             bytes: vec![0; FRAMES * frame_bytes],
             next: 0,
             len: 0,
-            mark: engine.quiet_mark(),
         }
+    }
+
+    /// The engine, to look at. It may be ahead of what was written by
+    /// [`Ahead::ready`] frames.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The engine, to change (an event, a reload, a request served): the
+    /// frames not taken yet are taken back first, so the change applies
+    /// from the next frame written, as if nothing had been rendered ahead.
+    pub fn change(&mut self) -> &mut Engine {
+        self.rewind();
+        &mut self.engine
+    }
+
+    /// What happened, for the timeline. Taking it out changes nothing the
+    /// frames ahead depend on.
+    pub fn drain_timeline(&mut self) -> std::vec::Drain<'_, super::timeline::Entry> {
+        self.engine.drain_timeline()
+    }
+
+    /// What the engine asks of others (lookups, redirects); like the
+    /// timeline, taking them out changes nothing rendered.
+    pub fn take_requests(&mut self) -> impl Iterator<Item = super::Request> + '_ {
+        self.engine.take_requests()
     }
 
     /// Frames rendered and not taken yet: the engine is this far ahead of
@@ -51,17 +84,17 @@ impl Ahead {
     }
 
     /// Moves the stream on by `n` frames nobody will hear (a stalled reader).
-    pub fn skip(&mut self, engine: &mut Engine, samples: &mut [f32], n: u64) {
+    pub fn skip(&mut self, n: u64) {
         let from_ready = n.min(self.ready() as u64);
         self.next += from_ready as usize;
         for _ in from_ready..n {
-            engine.render_frame(samples);
+            self.engine.render_frame(&mut self.samples);
         }
     }
 
     /// The next `n` frames, encoded. What is not ready is rendered now,
     /// through every path of the engine.
-    pub fn take(&mut self, engine: &mut Engine, samples: &mut [f32], n: usize) -> &[u8] {
+    pub fn take(&mut self, n: usize) -> &[u8] {
         let fb = self.frame_bytes;
         if self.ready() < n {
             // All of it is taken below: nothing is left to take back.
@@ -71,8 +104,8 @@ impl Ahead {
                 self.bytes.resize(n * fb, 0);
             }
             for out in self.bytes[have * fb..n * fb].chunks_exact_mut(fb) {
-                engine.render_frame(samples);
-                self.format.encode_into(samples, out);
+                self.engine.render_frame(&mut self.samples);
+                self.format.encode_into(&self.samples, out);
             }
             self.next = 0;
             self.len = n;
@@ -83,10 +116,10 @@ impl Ahead {
     }
 
     /// Takes back the frames not taken: the engine goes back to the first
-    /// of them. Call it before anything else changes the engine.
-    pub fn rewind(&mut self, engine: &mut Engine) {
+    /// of them.
+    fn rewind(&mut self) {
         if self.ready() > 0 {
-            engine.rewind_quiet(&self.mark, self.next as u64);
+            self.engine.rewind_quiet(&self.mark, self.next as u64);
         }
         self.next = 0;
         self.len = 0;
@@ -94,27 +127,32 @@ impl Ahead {
 
     /// Once all is taken, renders up to [`FRAMES`] frames ahead, as far as
     /// the engine stays on the quiet path.
-    pub fn fill(&mut self, engine: &mut Engine, samples: &mut [f32]) {
+    pub fn fill(&mut self) {
         if self.ready() > 0 {
             return;
         }
-        engine.set_quiet_mark(&mut self.mark);
+        self.engine.set_quiet_mark(&mut self.mark);
         let fb = self.frame_bytes;
         let mut len = 0;
         for out in self.bytes[..FRAMES * fb].chunks_exact_mut(fb) {
-            if !engine.render_quiet_frame(samples) {
+            if !self.engine.render_quiet_frame(&mut self.samples) {
                 break;
             }
-            self.format.encode_into(samples, out);
+            self.format.encode_into(&self.samples, out);
             len += 1;
         }
         self.next = 0;
         self.len = len;
     }
 
-    /// Notes the next `n` frames' bytes, ready or about to be rendered
-    /// into (see [`Warm`]).
+    /// Notes what the next tick touches: the engine when it must render,
+    /// and the next `n` frames' bytes, ready or about to be rendered into
+    /// (see [`Warm`]).
     pub fn note_hot(&self, n: usize, w: &mut Warm) {
+        if self.ready() < n {
+            self.engine.note_hot(w);
+            w.add(&self.samples[..]);
+        }
         w.add(self);
         let fb = self.frame_bytes;
         let end = (self.next + n).min(self.bytes.len() / fb);
@@ -137,15 +175,14 @@ mod tests {
     fn frames_taken_back_leave_the_same_stream() {
         let format = Format::Slin;
         let keys = ['3', '4', '2', '6', '0', '#', '5', '1'];
-        let mut e = demo_engine(false);
-        let mut ahead = Ahead::new(&e, format);
-        let mut samples = vec![0.0f32; e.frame_len()];
+        let mut ahead = Ahead::new(demo_engine(false), format);
+        let mut samples = vec![0.0f32; ahead.engine().frame_len()];
         let (mut got, mut timeline, mut events, mut skips) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut rewound, mut ahead_frames) = (0, 0);
         for tick in 0..6000u64 {
             if tick % 97 == 41 {
                 rewound += ahead.ready();
-                ahead.rewind(&mut e);
+                let e = ahead.change();
                 let kind = if tick % 3 == 0 {
                     EventKind::Position(1 + (tick % 9) as u32)
                 } else {
@@ -158,17 +195,17 @@ mod tests {
                 e.push(Event { at: e.now(), kind });
             }
             if tick % 500 == 250 {
-                skips.push(e.frames() - ahead.ready() as u64);
-                ahead.skip(&mut e, &mut samples, 5);
+                skips.push(ahead.engine().frames() - ahead.ready() as u64);
+                ahead.skip(5);
             }
             let n = [2, 2, 1, 2, 3, 2][(tick % 6) as usize];
-            got.extend_from_slice(ahead.take(&mut e, &mut samples, n));
-            timeline.extend(e.drain_timeline());
-            e.take_requests().for_each(drop);
-            ahead.fill(&mut e, &mut samples);
+            got.extend_from_slice(ahead.take(n));
+            timeline.extend(ahead.drain_timeline());
+            ahead.take_requests().for_each(drop);
+            ahead.fill();
             ahead_frames += ahead.ready();
         }
-        let frames = e.frames() as usize - ahead.ready();
+        let frames = ahead.engine().frames() as usize - ahead.ready();
         assert!(
             ahead_frames > frames / 2,
             "{ahead_frames} of {frames} frames rendered ahead"
@@ -204,7 +241,7 @@ mod tests {
         let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
         assert_eq!(first_diff, None, "bytes differ");
         assert_eq!(
-            e.now(),
+            ahead.engine().now(),
             r.now() + Duration::from_millis(20 * ahead.ready() as u64)
         );
     }

@@ -13,8 +13,8 @@
 //! a thread of its own polls, on whole multiples of two seconds, in the
 //! same instant as the other calls' watchers.
 
+use super::signals::STOP_SIGNALS;
 use crate::audio::clock::block_signals;
-use crate::run::STOP_SIGNALS;
 use crate::scenario::{Scenario, load_valid};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::ffi::OsString;

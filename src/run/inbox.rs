@@ -1,0 +1,215 @@
+//! What reaches the audio thread from elsewhere (keys, queue events,
+//! billing answers, reloads, decoded sources) and what it asks of others
+//! (lookups, redirects). Both are rare next to the ticks, so they live out
+//! of line and are only looked at when the doorbell rang or the engine
+//! asked: the tick's own code stays small (see [`crate::bell`]).
+
+use super::reload::Reloaded;
+use super::signals::unsignalled;
+use crate::ami::client::Command;
+use crate::audio::cache::Cache;
+use crate::audio::clip::Clip;
+use crate::bell::{self, Bell};
+use crate::billing::{BalanceAnswer, BillingConfig, Lookups};
+use crate::engine::library::SourceId;
+use crate::engine::{Engine, Event, EventKind, Request};
+use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
+
+type Loaded = mpsc::Receiver<(SourceId, Result<Arc<Clip>, String>)>;
+
+pub struct Inbox<'a> {
+    pub bell: Bell,
+    loaders: Vec<Loaded>,
+    reloads: mpsc::Receiver<Reloaded>,
+    events: mpsc::Receiver<EventKind>,
+    billing_cfg: Option<BillingConfig>,
+    billing: Option<Lookups<EventKind>>,
+    caller: Option<String>,
+    billing_tx: bell::SyncSender<EventKind>,
+    /// No billing and no event feed: a lookup fails at once.
+    answer_balance: bool,
+    ami_tx: mpsc::Sender<Command>,
+    cache: &'a Cache,
+    rate: u32,
+}
+
+/// The channels an [`Inbox`] reads, made before the threads that write them.
+pub struct Mailboxes {
+    pub bell: Bell,
+    pub reloads: (bell::Sender<Reloaded>, mpsc::Receiver<Reloaded>),
+    pub events: (bell::SyncSender<EventKind>, mpsc::Receiver<EventKind>),
+    pub commands: (mpsc::Sender<Command>, mpsc::Receiver<Command>),
+}
+
+/// Events waiting between the reader threads and the audio thread.
+const EVENT_CHANNEL: usize = 256;
+
+impl Mailboxes {
+    pub fn new() -> Mailboxes {
+        let bell = Bell::new();
+        let reloads = bell.channel::<Reloaded>();
+        // Keys and queue events, from the event feed and from AMI, in one queue.
+        let events = bell.sync_channel(EVENT_CHANNEL);
+        Mailboxes {
+            bell,
+            reloads,
+            events,
+            commands: mpsc::channel(),
+        }
+    }
+}
+
+/// What the inbox needs besides its channels.
+pub struct InboxParts<'a> {
+    pub billing: Option<BillingConfig>,
+    pub caller: Option<String>,
+    /// No billing and no event feed: a lookup fails at once.
+    pub answer_balance: bool,
+    pub cache: &'a Cache,
+    pub rate: u32,
+    pub loaders: Vec<Loaded>,
+}
+
+impl<'a> Inbox<'a> {
+    pub fn new(
+        bell: Bell,
+        reloads: mpsc::Receiver<Reloaded>,
+        events: (bell::SyncSender<EventKind>, mpsc::Receiver<EventKind>),
+        ami_tx: mpsc::Sender<Command>,
+        parts: InboxParts<'a>,
+    ) -> Inbox<'a> {
+        let (billing_tx, events) = events;
+        // Billing answers come back through the same queue as keys.
+        let billing = parts
+            .billing
+            .clone()
+            .map(|b| Lookups::new(b, parts.caller.clone(), billing_tx.clone(), EventKind::Balance));
+        Inbox {
+            bell,
+            loaders: parts.loaders,
+            reloads,
+            events,
+            billing_cfg: parts.billing,
+            billing,
+            caller: parts.caller,
+            billing_tx,
+            answer_balance: parts.answer_balance,
+            ami_tx,
+            cache: parts.cache,
+            rate: parts.rate,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub fn take_mail(&mut self, engine: &mut Engine) {
+        self.loaders.retain(|l| take_loaded(l, engine));
+        for r in self.reloads.try_iter() {
+            match r {
+                Ok(s) => {
+                    if s.billing != self.billing_cfg {
+                        self.billing_cfg = s.billing.clone();
+                        self.billing = self.billing_cfg.clone().map(|b| {
+                            Lookups::new(
+                                b,
+                                self.caller.clone(),
+                                self.billing_tx.clone(),
+                                EventKind::Balance,
+                            )
+                        });
+                    }
+                    let added = engine.reload(&s);
+                    let (cache, rate, bell) = (self.cache, self.rate, &self.bell);
+                    self.loaders
+                        .extend(unsignalled(|| spawn_loader(engine, added, cache, rate, bell)));
+                }
+                Err(reason) => engine.reload_refused(&reason),
+            }
+        }
+        for kind in self.events.try_iter() {
+            let at = engine.now();
+            engine.push(Event { at, kind });
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub fn serve_requests(&mut self, engine: &mut Engine) {
+        for r in engine.take_requests().collect::<Vec<_>>() {
+            match r {
+                Request::Balance if self.billing.is_some() => {
+                    if let Some(b) = &mut self.billing {
+                        // The lookup thread must not take the stop signals.
+                        unsignalled(|| b.ask());
+                    }
+                }
+                Request::Balance if self.answer_balance => {
+                    let at = engine.now();
+                    engine.push(Event {
+                        at,
+                        kind: EventKind::Balance(BalanceAnswer::Failed),
+                    });
+                }
+                Request::Balance => {}
+                // Nobody listens without --ami: the redirect is in the timeline only.
+                Request::Redirect(to) => {
+                    self.ami_tx.send(Command::Redirect(to)).ok();
+                }
+            }
+        }
+    }
+}
+
+/// Hands the sources a loader finished to the engine. False once the loader
+/// is done and gone: its channel need not be polled again.
+fn take_loaded(loaded: &Loaded, engine: &mut Engine) -> bool {
+    loop {
+        match loaded.try_recv() {
+            Ok((id, Ok(clip))) => engine.library_mut().set_ready(id, clip),
+            Ok((id, Err(e))) => {
+                tracing::error!("cannot use audio file: {e}");
+                engine.library_mut().set_failed(id);
+            }
+            Err(mpsc::TryRecvError::Empty) => return true,
+            Err(mpsc::TryRecvError::Disconnected) => return false,
+        }
+    }
+}
+
+/// Decodes the sources the cache did not have, in the order they are
+/// needed, on a thread of its own. (Start it with the stop signals blocked.)
+pub fn spawn_loader(
+    engine: &Engine,
+    pending: Vec<SourceId>,
+    cache: &Cache,
+    rate: u32,
+    bell: &Bell,
+) -> Option<Loaded> {
+    if pending.is_empty() {
+        return None;
+    }
+    let jobs: Vec<(SourceId, PathBuf)> = pending
+        .iter()
+        .map(|&id| (id, engine.library().path(id).to_path_buf()))
+        .collect();
+    let cache = cache.clone();
+    let (tx, rx) = bell.channel();
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || {
+            let _g = span.enter();
+            for (id, path) in jobs {
+                let r = cache
+                    .load(&path, rate)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"));
+                if tx.send((id, r)).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok()?;
+    Some(rx)
+}

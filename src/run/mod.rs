@@ -1,0 +1,43 @@
+//! `holdmix run`: the engine on the real clock, writing whole frames to
+//! stdout at the pace the reader (Asterisk) takes them.
+//!
+//! One thread does the audio ([`stream`]): it sleeps to absolute deadlines
+//! (or until a stop signal arrives), applies what came in, renders what the
+//! pacer asks for and writes it with non-blocking, atomic writes. Sources
+//! missing from the cache are decoded by a helper thread while the stream
+//! already plays; events come from reader threads ([`events`], AMI, the
+//! hub), new playlist versions from [`reload`]; all of them reach the audio
+//! thread through its [`inbox`]. Around the stream: who the caller is
+//! ([`identity`]), the call's [`checkpoint`]s across respawns, the caller's
+//! [`memory`] across calls, stdout and the orphan guard ([`output`]), the
+//! [`signals`] that end it and the [`exit`] it ends with.
+
+mod checkpoint;
+mod events;
+mod exit;
+mod identity;
+mod inbox;
+mod memory;
+mod output;
+pub mod reload;
+mod signals;
+mod stream;
+
+pub use exit::Exit;
+pub use signals::STOP_SIGNALS;
+pub use stream::Stream;
+
+use crate::audio::cache::Cache;
+use crate::config::RunConfig;
+
+/// Streams until a signal, a hangup, or the reader going away.
+pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
+    let mut stream = Stream::start(cfg, cache)?;
+    let exit = loop {
+        if let Some(exit) = stream.tick() {
+            break exit;
+        }
+    };
+    stream.finish(exit);
+    Ok(exit)
+}
