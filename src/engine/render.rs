@@ -32,7 +32,7 @@ impl Engine {
             return;
         }
         self.render_full(now, out);
-        self.calm = self.calm_until(now);
+        self.calm = self.calm_until();
     }
 
     /// The state the quiet path changes, to come back to (see [`QuietMark`]).

@@ -8,54 +8,94 @@ use super::timeline::TimelineEvent;
 use super::{BALANCE_PATIENCE, Engine, PRIO_ADVICE, PRIO_DISSUADE, PRIO_QUEUE, PRIO_WELCOME};
 use std::time::Duration;
 
+/// When each thing the schedule does by the clock is next due;
+/// `Duration::MAX` when it is not, until an event, a key or a reload
+/// changes that. Worked out in one place, [`Engine::due`]: `schedule` acts
+/// on it and `calm_until` takes its earliest time, so the quiet path cannot
+/// sleep through anything the full path would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Due {
+    /// "One moment" for a balance lookup that takes long.
+    one_moment: Duration,
+    /// The earliest repeat (each has its own time).
+    repeat: Duration,
+    /// The position again, `every` after it was last said.
+    position: Duration,
+    /// The wait estimate.
+    wait: Duration,
+    /// Dissuading at a time (`after`); its position and wait thresholds are
+    /// crossed by events only.
+    dissuade: Duration,
+    /// The next advice, or the end of one (the gap after it starts when
+    /// the speaker falls idle); nothing while the speaker is busy.
+    advice: Duration,
+}
+
+impl Due {
+    fn earliest(&self) -> Duration {
+        [
+            self.one_moment,
+            self.repeat,
+            self.position,
+            self.wait,
+            self.dissuade,
+            self.advice,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(Duration::MAX)
+    }
+}
+
 impl Engine {
+    /// When each scheduled thing is next due, from the state now.
+    fn due(&self) -> Due {
+        let one_moment = match self.balance_pending {
+            Some((since, false)) => since + BALANCE_PATIENCE,
+            _ => Duration::MAX,
+        };
+        let position = match (&self.announce.position, self.position_said) {
+            (Some(a), Some((at, _))) if !a.every.is_zero() => at + a.every,
+            _ => Duration::MAX,
+        };
+        let dissuade = match &self.announce.dissuade {
+            Some(d) if !self.dissuaded => d.after.unwrap_or(Duration::MAX),
+            _ => Duration::MAX,
+        };
+        let advice = if self.speaker.is_busy() {
+            Duration::MAX
+        } else if self.advice_playing {
+            Duration::ZERO
+        } else {
+            self.advice_next
+        };
+        Due {
+            one_moment,
+            repeat: self.repeats.iter().map(|r| r.next).min().unwrap_or(Duration::MAX),
+            position,
+            wait: self.wait_next,
+            dissuade,
+            advice,
+        }
+    }
+
     /// The stream time before which no frame can start a prompt, change
     /// the music or make a request unless an event comes in: the earliest
     /// time anything in [`Engine::schedule`] is due. Zero when the next
     /// frame must take the full path anyway.
-    pub(super) fn calm_until(&self, now: Duration) -> Duration {
+    pub(super) fn calm_until(&self) -> Duration {
         if self.reload.is_some()
             || self.redirect_after_prompt.is_some()
-            // The gap after an advice starts at the frame the speaker falls
-            // idle, which only a full frame can see (it ends the prompt).
-            || (self.advice_playing && !self.speaker.is_busy())
             || self.exit.is_some()
             || !self.requests.is_empty()
         {
             return Duration::ZERO;
         }
-        // No advice is scheduled while the speaker is busy.
-        let advice = if self.speaker.is_busy() {
-            Duration::MAX
-        } else {
-            self.advice_next
-        };
-        let mut until = advice.max(now);
-        let mut due = |t: Duration| until = until.min(t);
-        for r in &self.repeats {
-            due(r.next);
-        }
-        if let Some((since, false)) = self.balance_pending {
-            due(since + BALANCE_PATIENCE);
-        }
-        if let Some(a) = &self.announce.position
-            && !a.every.is_zero()
-            && let Some((at, _)) = self.position_said
-        {
-            due(at + a.every);
-        }
-        due(self.wait_next);
-        // Position and wait estimates only move with events; only the
-        // `after` condition moves with time.
-        if !self.dissuaded
-            && let Some(d) = &self.announce.dissuade
-            && let Some(after) = d.after
-        {
-            due(after);
-        }
-        until
+        self.due().earliest()
     }
 
+    /// Does what is due at `now`, in a fixed order (the order prompts
+    /// queue in).
     pub(super) fn schedule(&mut self, now: Duration) {
         if self.reload.is_some() && !self.speaker.is_busy() {
             if let Some(s) = self.reload.take() {
@@ -70,7 +110,13 @@ impl Engine {
             let (welcome, label) = (self.welcome.clone(), self.labels.welcome.clone());
             self.say(&welcome, &Values::default(), PRIO_WELCOME, &label);
         }
-        self.schedule_one_moment(now);
+        // After the reload, which may change what is due. What is done
+        // below only changes its own time, or queues prompts (and prompts
+        // queued hold the advice back: it looks at the speaker again).
+        let due = self.due();
+        if now >= due.one_moment {
+            self.say_one_moment();
+        }
         if let Some(to) = self.redirect_after_prompt.take() {
             if self.speaker.is_busy() {
                 self.redirect_after_prompt = Some(to);
@@ -78,6 +124,29 @@ impl Engine {
                 self.redirect(to);
             }
         }
+        if now >= due.repeat {
+            self.say_repeats(now);
+        }
+        if now >= due.position {
+            self.say_position(now, PRIO_QUEUE);
+        }
+        if now >= due.wait {
+            let every = self.announce.wait.as_ref().map_or(Duration::ZERO, |w| w.every);
+            self.wait_next = if every.is_zero() {
+                Duration::MAX
+            } else {
+                now + every
+            };
+            self.say_wait(PRIO_QUEUE);
+        }
+        self.dissuade(now >= due.dissuade);
+        if now >= due.advice && !self.speaker.is_busy() {
+            self.advise(now);
+        }
+    }
+
+    /// Every repeat due at `now`, each moved on to its next time.
+    fn say_repeats(&mut self, now: Duration) {
         for i in 0..self.repeats.len() {
             if now >= self.repeats[i].next {
                 // Never pile up: skip a repeat while the last one is still queued.
@@ -93,19 +162,14 @@ impl Engine {
                 };
             }
         }
-        self.schedule_queue_announcements(now);
-        self.schedule_advice(now);
     }
 
     /// A slow balance lookup gets a short "one moment" so the key press is
     /// not met with silence.
-    pub(super) fn schedule_one_moment(&mut self, now: Duration) {
+    fn say_one_moment(&mut self) {
         let Some((since, false)) = self.balance_pending else {
             return;
         };
-        if now.saturating_sub(since) < BALANCE_PATIENCE {
-            return;
-        }
         self.balance_pending = Some((since, true));
         if let Some(a) = self.announce.balance.clone() {
             let label = self.labels.balance.clone();
@@ -113,27 +177,13 @@ impl Engine {
         }
     }
 
-    pub(super) fn schedule_queue_announcements(&mut self, now: Duration) {
-        if let Some(a) = &self.announce.position
-            && !a.every.is_zero()
-            && let Some((at, _)) = self.position_said
-            && now >= at + a.every
-        {
-            self.say_position(now, PRIO_QUEUE);
-        }
-        if now >= self.wait_next {
-            let every = self.announce.wait.as_ref().map_or(Duration::ZERO, |w| w.every);
-            self.wait_next = if every.is_zero() {
-                Duration::MAX
-            } else {
-                now + every
-            };
-            self.say_wait(PRIO_QUEUE);
-        }
+    /// Tells a caller facing a long wait, once: at a time (`due`), or once
+    /// their position or wait is over a threshold.
+    fn dissuade(&mut self, due: bool) {
         if !self.dissuaded
             && let Some(d) = &self.announce.dissuade
         {
-            let over = d.after.is_some_and(|a| now >= a)
+            let over = due
                 || d.position_above
                     .is_some_and(|p| self.queue.position.is_some_and(|x| x > p))
                 || d.wait_above
@@ -146,17 +196,12 @@ impl Engine {
         }
     }
 
-    pub(super) fn schedule_advice(&mut self, now: Duration) {
-        if self.speaker.is_busy() {
-            return;
-        }
+    /// The end of an advice, or the next one (the speaker is idle).
+    fn advise(&mut self, now: Duration) {
         if self.advice_playing {
             // The advice (and whatever followed it) is over: the gap starts now.
             self.advice_playing = false;
             self.advice_next = now + self.advice_gap;
-            return;
-        }
-        if now < self.advice_next {
             return;
         }
         let (weekday, minute) = self.local_time();
