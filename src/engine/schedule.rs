@@ -221,3 +221,39 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::demo_engine;
+    use super::super::{Event, EventKind};
+    use std::time::Duration;
+
+    /// A balance lookup still unanswered half a second after the key gets
+    /// "one moment" then: the quiet path stops there, the schedule says it.
+    #[test]
+    fn one_moment_falls_due_half_a_second_after_the_key() {
+        let secs = Duration::from_secs_f64;
+        let mut e = demo_engine(false);
+        let mut out = vec![0.0f32; e.frame_len()];
+        let mut render_until = |e: &mut super::Engine, t: Duration| {
+            while e.now() < t {
+                e.render_frame(&mut out);
+                e.take_requests().for_each(drop);
+                e.drain_timeline().for_each(drop);
+            }
+        };
+        // The welcome is queued at the first frame: no advice before it ends.
+        render_until(&mut e, secs(0.02));
+        assert_eq!(e.due().advice, Duration::MAX);
+        e.push(Event {
+            at: secs(30.0),
+            kind: EventKind::Dtmf('2'),
+        });
+        render_until(&mut e, secs(30.2));
+        assert_eq!(e.due().one_moment, secs(30.5));
+        assert!(e.calm <= secs(30.5), "calm until {:?}", e.calm);
+        render_until(&mut e, secs(30.52));
+        assert_eq!(e.balance_pending, Some((secs(30.0), true)));
+        assert_eq!(e.due().one_moment, Duration::MAX);
+    }
+}
