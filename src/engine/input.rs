@@ -49,7 +49,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn key(&mut self, digit: char, at: Duration) {
+    fn key(&mut self, digit: char, at: Duration) {
         let Some(k) = self.keys.get_mut(&digit) else {
             self.scratch.push(TimelineEvent::Dtmf { digit, action: None });
             return;

@@ -90,7 +90,7 @@ impl Engine {
     /// 25 times a second with cold caches, so what it touches is what it
     /// costs) and gives the same samples as [`Engine::render_full`].
     #[inline]
-    pub(super) fn render_quiet(&mut self, now: Duration, out: &mut [f32]) -> bool {
+    fn render_quiet(&mut self, now: Duration, out: &mut [f32]) -> bool {
         #[cfg(test)]
         if self.full_path_only {
             return false;
@@ -130,7 +130,7 @@ impl Engine {
     /// Everything a frame can do: events, schedules, prompts and ducks,
     /// crossfades, track changes. Out of line: the quiet path stays small.
     #[inline(never)]
-    pub(super) fn render_full(&mut self, now: Duration, out: &mut [f32]) {
+    fn render_full(&mut self, now: Duration, out: &mut [f32]) {
         self.apply_events(now);
         self.schedule(now);
         self.speaker.step(&self.lib, &mut self.scratch);
