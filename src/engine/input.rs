@@ -1,0 +1,132 @@
+//! Input: the events due at a frame (keys, queue position and hold time,
+//! identity, balance answers, hang-up) and the keys dispatched to their
+//! actions, debounced; a redirect asked of the driver.
+
+use super::event::{BalanceAnswer, EventKind};
+use super::say::Values;
+use super::timeline::TimelineEvent;
+use super::{Engine, PRIO_QUEUE, Request};
+use crate::scenario::{Action, Redirect};
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Engine {
+    pub(super) fn apply_events(&mut self, now: Duration) {
+        while self.pending.front().is_some_and(|e| e.at <= now) {
+            let Some(event) = self.pending.pop_front() else {
+                break;
+            };
+            match event.kind {
+                EventKind::Dtmf(digit) => self.key(digit, event.at),
+                EventKind::Position(value) => {
+                    self.scratch.push(TimelineEvent::Position { value });
+                    if self.queue.set_position(event.at, value) {
+                        self.position_changed(now);
+                    }
+                }
+                EventKind::Holdtime(h) => self.queue.set_holdtime(h),
+                EventKind::Identity(verified) => {
+                    self.personal = verified;
+                    self.scratch.push(TimelineEvent::Identity { verified });
+                }
+                // Drivers read the file and call `reload`; nothing to do here.
+                EventKind::Reload(_) => {}
+                EventKind::Balance(answer) => {
+                    self.balance_pending = None;
+                    self.say_balance(&answer);
+                }
+                EventKind::Hangup => {
+                    if self.exit.is_none() {
+                        self.exit = Some("hangup".to_string());
+                    }
+                }
+                EventKind::MusicStopped => {
+                    if self.exit.is_none() {
+                        self.exit = Some("music-stopped".to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, digit: char, at: Duration) {
+        let Some(k) = self.keys.get_mut(&digit) else {
+            self.scratch.push(TimelineEvent::Dtmf { digit, action: None });
+            return;
+        };
+        if let Some(last) = k.last
+            && at.saturating_sub(last) < k.debounce
+        {
+            self.scratch.push(TimelineEvent::Dtmf {
+                digit,
+                action: Some(Arc::from("debounced")),
+            });
+            return;
+        }
+        k.last = Some(at);
+        self.scratch.push(TimelineEvent::Dtmf {
+            digit,
+            action: Some(k.name.clone()),
+        });
+        let (action, priority) = (k.action, k.priority);
+        let say = k.say.clone();
+        let redirect = k.redirect.clone();
+        let now = self.now();
+        match action {
+            Action::NextMusic => {
+                self.bed.switch(&self.lib, 1, &mut self.scratch);
+            }
+            Action::PreviousMusic => {
+                self.bed.switch(&self.lib, -1, &mut self.scratch);
+            }
+            Action::Say => {
+                let label = self.labels.key.clone();
+                self.say(&say, &Values::default(), priority, &label);
+            }
+            Action::SkipPrompt => {
+                self.speaker.skip();
+            }
+            Action::SayPosition => self.say_position(now, priority),
+            Action::SayWait => self.say_wait(priority),
+            Action::SayBalance if !self.personal => {
+                // Whose balance would it be? Never another caller's.
+                self.say_balance(&BalanceAnswer::Failed);
+            }
+            // One lookup at a time: a second press while it runs is dropped.
+            Action::SayBalance if self.balance_pending.is_some() => {}
+            Action::SayBalance => {
+                self.scratch.push(TimelineEvent::Request {
+                    what: Arc::from("balance"),
+                });
+                self.balance_pending = Some((now, false));
+                self.request(Request::Balance);
+            }
+            Action::RepeatLast => {
+                if let Some((ids, label)) = self.last_said.clone() {
+                    for id in ids {
+                        self.speaker.enqueue(id, priority, &label);
+                    }
+                }
+            }
+            Action::Redirect => {
+                let Some(to) = redirect else { return };
+                let label = self.labels.redirect.clone();
+                if self.say(&say, &Values::default(), priority.max(PRIO_QUEUE + 1), &label) {
+                    // Confirm first; the redirect follows when the prompts end.
+                    self.redirect_after_prompt = Some(to);
+                } else {
+                    self.redirect(to);
+                }
+            }
+        }
+    }
+
+    pub(super) fn redirect(&mut self, to: Redirect) {
+        self.scratch.push(TimelineEvent::Redirect {
+            context: to.context.clone(),
+            exten: to.exten.clone(),
+            priority: to.priority,
+        });
+        self.request(Request::Redirect(to));
+    }
+}
