@@ -9,12 +9,13 @@
 //! (refused, dropped, garbage) is logged and retried with a backoff that
 //! doubles up to 5 s.
 
-use super::codec::{Decoder, Item, Message};
+use super::codec::{Decoder, Item};
+use super::connection::{Connection, READ_TICK};
+use super::reconnect::{Ended, POLICY, keep_connected};
 use super::watch::ChannelWatch;
 use crate::bell::SyncSender;
 use crate::engine::EventKind;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Read;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -44,10 +45,6 @@ impl std::fmt::Debug for AmiConfig {
     }
 }
 
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const READ_TICK: Duration = Duration::from_secs(1);
-
 /// What the call asks of Asterisk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -65,67 +62,24 @@ pub fn spawn(cfg: AmiConfig, tx: SyncSender<EventKind>, commands: Receiver<Comma
         .spawn(move || {
             let _g = span.enter();
             let mut watch = ChannelWatch::new(cfg.channel.as_deref(), cfg.uniqueid.as_deref());
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                match session(&cfg, &mut watch, &tx, &commands) {
-                    Ok(Ended::CallOver) => return,
-                    Ok(Ended::Dropped) => {
-                        tracing::warn!(ami = %cfg.addr, "AMI connection closed; reconnecting");
-                        backoff = Duration::from_millis(100);
-                    }
-                    Err(e) => tracing::warn!(ami = %cfg.addr, "AMI: {e}; retrying in {backoff:?}"),
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
+            keep_connected(&cfg.addr, POLICY, || session(&cfg, &mut watch, &tx, &commands));
         })?;
     Ok(())
 }
 
-enum Ended {
-    /// The call is over (hangup seen, or nobody listens any more).
-    CallOver,
-    /// The server closed the connection after a good login.
-    Dropped,
-}
+/// A session that ends for good: the call is over (hangup seen, or
+/// nobody listens any more).
+struct CallOver;
 
 fn session(
     cfg: &AmiConfig,
     watch: &mut ChannelWatch,
     tx: &SyncSender<EventKind>,
     commands: &Receiver<Command>,
-) -> Result<Ended, String> {
-    let addr = cfg
-        .addr
-        .to_socket_addrs()
-        .map_err(|e| format!("{}: {e}", cfg.addr))?
-        .next()
-        .ok_or_else(|| format!("{}: no address", cfg.addr))?;
-    let sock = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
-    sock.set_read_timeout(Some(READ_TICK))
-        .map_err(|e| e.to_string())?;
-    sock.set_nodelay(true).ok();
-    let mut conn = Conn {
-        sock,
-        decoder: Decoder::new(),
-        pending: Vec::new(),
-        next_id: 1,
-    };
-    let login = conn.send(
-        "Login",
-        &[
-            ("Username", &cfg.user),
-            ("Secret", &cfg.secret),
-            ("Events", "call,dtmf,agent"),
-        ],
-    )?;
-    let answer = conn.response(&login, Duration::from_secs(5))?;
-    if answer.get("Response") != Some("Success") {
-        return Err(format!(
-            "login refused: {}",
-            answer.get("Message").unwrap_or("no reason given")
-        ));
-    }
+) -> Result<Ended<CallOver>, String> {
+    let mut conn = Connection::open(&cfg.addr)?;
+    let login = conn.next_id();
+    conn.login(&cfg.user, &cfg.secret, &login)?;
     tracing::info!(ami = %cfg.addr, user = %cfg.user, "AMI logged in");
     if let Some(ch) = &cfg.channel {
         // Only this channel's events, when the user may set filters; the
@@ -147,11 +101,11 @@ fn session(
         Verdict::NoChannel => {
             // At start or after a reconnect: the call ended without us.
             tx.send(EventKind::Hangup).ok();
-            return Ok(Ended::CallOver);
+            return Ok(Ended::Done(CallOver));
         }
     };
     if tx.send(EventKind::Identity(verified)).is_err() {
-        return Ok(Ended::CallOver);
+        return Ok(Ended::Done(CallOver));
     }
     let mut next_status = Instant::now();
     loop {
@@ -186,19 +140,18 @@ fn session(
                 }
             }
         }
+        // Messages that came while waiting for a response come first.
         let Some(items) = conn.read()? else {
             return Ok(Ended::Dropped);
         };
-        // Messages that came while waiting for a response are older: first.
-        let backlog = std::mem::take(&mut conn.pending);
-        for item in backlog.into_iter().chain(items) {
+        for item in items {
             match item {
                 Item::Message(m) => {
                     tracing::trace!(event = ?m.event(), response = ?m.get("Response"), "AMI message");
                     if let Some(e) = watch.on_message(&m) {
                         let over = e.ends_stream();
                         if tx.send(e).is_err() || over {
-                            return Ok(Ended::CallOver);
+                            return Ok(Ended::Done(CallOver));
                         }
                     }
                 }
@@ -209,24 +162,11 @@ fn session(
     }
 }
 
-/// A TCP connection to Asterisk's manager port, reads ticking every second.
-pub fn connect(addr: &str) -> Result<TcpStream, String> {
-    let resolved = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    let sock = TcpStream::connect_timeout(&resolved, CONNECT_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
-    sock.set_read_timeout(Some(READ_TICK))
-        .map_err(|e| e.to_string())?;
-    Ok(sock)
-}
-
 /// Asks Asterisk whether the channel exists and carries the caller number
 /// this process was given. `ENV()` is process-wide in Asterisk, so a
 /// generator can inherit another call's number; unconfirmed, nothing
 /// personal is said.
-fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
+fn confirm_identity(cfg: &AmiConfig, conn: &mut Connection) -> Verdict {
     let Some(ch) = &cfg.channel else {
         tracing::warn!("no --channel to confirm the call's identity: no personal announcements");
         return Verdict::NotConfirmed;
@@ -267,7 +207,7 @@ fn confirm_identity(cfg: &AmiConfig, conn: &mut Conn) -> Verdict {
 /// hold) or waiting in a queue (an entry of `QueueStatus`): a channel that
 /// is neither is not one hold music is playing to. (`MusicOnHold()` in the
 /// dialplan is neither: such calls get nothing personal in this mode.)
-fn held_or_queued(cfg: &AmiConfig, conn: &mut Conn, ch: &str) -> Result<(), String> {
+fn held_or_queued(cfg: &AmiConfig, conn: &mut Connection, ch: &str) -> Result<(), String> {
     let id = conn.send("Getvar", &[("Channel", ch), ("Variable", "CHANNEL(onhold)")])?;
     let onhold = conn.response(&id, Duration::from_secs(2))?;
     if onhold.get("Value") == Some("1") {
@@ -293,7 +233,7 @@ const CLAIM_VAR: &str = "HOLDMIX_GENERATOR";
 /// them inherited another call's environment, so neither may be trusted by
 /// the later one. A claim by a process that is gone (the last generator of
 /// a respawned call) is taken over.
-fn claim(conn: &mut Conn, ch: &str) -> Result<(), String> {
+fn claim(conn: &mut Connection, ch: &str) -> Result<(), String> {
     let me = claim_token();
     let held = conn
         .send("Getvar", &[("Channel", ch), ("Variable", CLAIM_VAR)])
@@ -350,111 +290,6 @@ enum Verdict {
     NotConfirmed,
     /// Asterisk has no such channel: the call is gone.
     NoChannel,
-}
-
-struct Conn {
-    sock: TcpStream,
-    decoder: Decoder,
-    /// Items read while waiting for a response, handed on afterwards.
-    pending: Vec<Item>,
-    next_id: u64,
-}
-
-impl Conn {
-    fn send(&mut self, action: &str, fields: &[(&str, &str)]) -> Result<String, String> {
-        let id = self.next_id.to_string();
-        self.next_id += 1;
-        let mut m = Message::action(action, fields);
-        m.fields.push(("ActionID".into(), id.clone()));
-        self.sock
-            .write_all(&m.to_wire())
-            .map_err(|e| format!("send {action}: {e}"))?;
-        Ok(id)
-    }
-
-    /// Bytes read so far, as items; `None` when the server closed.
-    fn read(&mut self) -> Result<Option<Vec<Item>>, String> {
-        let mut buf = [0u8; 8192];
-        match self.sock.read(&mut buf) {
-            Ok(0) => Ok(None),
-            Ok(n) => {
-                let mut out = Vec::new();
-                self.decoder.feed(&buf[..n], &mut out);
-                Ok(Some(out))
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(Some(Vec::new()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Some(Vec::new())),
-            Err(e) => Err(format!("read: {e}")),
-        }
-    }
-
-    /// Waits for the response carrying `id`; everything else read on the
-    /// way (events, garbage, even what came in the same read after the
-    /// response) is kept, in order, for the session loop.
-    fn response(&mut self, id: &str, limit: Duration) -> Result<Message, String> {
-        let until = Instant::now() + limit;
-        let mut found = None;
-        while found.is_none() && Instant::now() < until {
-            let Some(items) = self.read()? else {
-                return Err("connection closed".into());
-            };
-            for item in items {
-                match item {
-                    Item::Message(m)
-                        if found.is_none()
-                            && m.get("Response").is_some()
-                            && m.get("ActionID") == Some(id) =>
-                    {
-                        found = Some(m);
-                    }
-                    other => self.pending.push(other),
-                }
-            }
-        }
-        found.ok_or_else(|| "no response".into())
-    }
-
-    /// The events of the list answering action `id` (after its response),
-    /// up to its `...Complete`. They are also kept for the session loop.
-    fn list(&mut self, id: &str, limit: Duration) -> Result<Vec<Message>, String> {
-        self.response(id, limit)?;
-        let until = Instant::now() + limit;
-        let mine = |m: &Message| m.get("ActionID") == Some(id) && m.event().is_some();
-        let mut out: Vec<Message> = self
-            .pending
-            .iter()
-            .filter_map(|i| match i {
-                Item::Message(m) if mine(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect();
-        let complete = |v: &[Message]| v.iter().any(|m| m.get("EventList") == Some("Complete"));
-        while !complete(&out) && Instant::now() < until {
-            let Some(items) = self.read()? else {
-                return Err("connection closed".into());
-            };
-            for item in items {
-                if let Item::Message(m) = &item
-                    && mine(m)
-                {
-                    out.push(m.clone());
-                }
-                self.pending.push(item);
-            }
-        }
-        if complete(&out) {
-            Ok(out)
-        } else {
-            Err("the list never completed".into())
-        }
-    }
 }
 
 /// Asterisk filters are regular expressions: channel names contain `.`, `$`

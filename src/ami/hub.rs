@@ -22,6 +22,8 @@
 //! that does not keep up is dropped (it falls back to its own session).
 
 use super::codec::{Decoder, Item, Message};
+use super::connection::Connection;
+use super::reconnect::{Ended, POLICY, keep_connected};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -104,8 +106,14 @@ impl Calls {
 
 type SharedCalls = Arc<Mutex<Calls>>;
 
-/// The ActionID of the hub's `CoreShowChannels`.
+/// The ActionIDs of the hub's actions (fixed: one of each is in flight).
+const LOGIN_ID: &str = "login";
+/// `CoreShowChannels`: its list's end makes the call table complete.
 const CHANNELS_ID: &str = "channels";
+const STATUS_ID: &str = "status";
+const REDIRECT_ID: &str = "redirect";
+/// How often the hub asks for `QueueStatus`.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 /// A redirect asked for by a generator, for its channel.
 struct RedirectAsk {
@@ -148,18 +156,8 @@ pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept(listener, accept_subs, accept_calls, redirect_tx))?;
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match session(cfg, &subs, &calls, &redirects) {
-            Ok(()) => {
-                tracing::warn!(ami = %cfg.ami, "AMI connection closed; reconnecting");
-                backoff = Duration::from_millis(100);
-            }
-            Err(e) => tracing::warn!(ami = %cfg.ami, "AMI: {e}; retrying in {backoff:?}"),
-        }
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+    keep_connected(&cfg.ami, POLICY, || session(cfg, &subs, &calls, &redirects));
+    Ok(())
 }
 
 /// The socket, group-accessible but not world-writable.
@@ -334,86 +332,51 @@ fn read_commands(stream: &UnixStream, channel: &str, redirects: &std::sync::mpsc
     }
 }
 
+/// One AMI session; it only ever drops (never [`Ended::Done`]): the hub
+/// runs until the process is stopped.
 fn session(
     cfg: &HubConfig,
     subs: &Subscribers,
     calls: &SharedCalls,
     redirects: &std::sync::mpsc::Receiver<RedirectAsk>,
-) -> Result<(), String> {
+) -> Result<Ended<()>, String> {
     // What happened while logged out is unknown until the list is in again.
     if let Ok(mut c) = calls.lock() {
         c.complete = false;
     }
-    let mut sock = super::client::connect(&cfg.ami)?;
-    let login = Message::action(
-        "Login",
-        &[
-            ("Username", &cfg.user),
-            ("Secret", &cfg.secret),
-            ("Events", "call,dtmf,agent"),
-            ("ActionID", "login"),
-        ],
-    );
-    sock.write_all(&login.to_wire()).map_err(|e| e.to_string())?;
-    let mut decoder = Decoder::new();
-    let mut logged_in = false;
+    let mut conn = Connection::open(&cfg.ami)?;
+    conn.login(&cfg.user, &cfg.secret, LOGIN_ID)?;
+    tracing::info!(ami = %cfg.ami, "hub logged in");
+    // The calls already up, for generators that ask about them.
+    conn.send_as("CoreShowChannels", &[], CHANNELS_ID)?;
     let mut next_status = Instant::now();
-    let mut buf = [0u8; 16384];
     loop {
-        while let Some(r) = logged_in.then(|| redirects.try_recv().ok()).flatten() {
+        while let Ok(r) = redirects.try_recv() {
             if r.asked.elapsed() > REDIRECT_FRESH {
                 tracing::warn!(channel = %r.channel, "a redirect waited out an AMI reconnect: dropped");
                 continue;
             }
-            let action = Message::action(
+            conn.send_as(
                 "Redirect",
                 &[
                     ("Channel", &r.channel),
                     ("Context", &r.context),
                     ("Exten", &r.exten),
                     ("Priority", &r.priority),
-                    ("ActionID", "redirect"),
                 ],
-            );
-            sock.write_all(&action.to_wire()).map_err(|e| e.to_string())?;
+                REDIRECT_ID,
+            )?;
             tracing::info!(channel = %r.channel, context = %r.context, exten = %r.exten, "caller redirected");
         }
-        if logged_in && Instant::now() >= next_status {
-            let status = Message::action("QueueStatus", &[("ActionID", "status")]);
-            sock.write_all(&status.to_wire()).map_err(|e| e.to_string())?;
-            next_status = Instant::now() + Duration::from_secs(10);
+        if Instant::now() >= next_status {
+            conn.send_as("QueueStatus", &[], STATUS_ID)?;
+            next_status = Instant::now() + STATUS_EVERY;
         }
-        let n = match std::io::Read::read(&mut sock, &mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => return Err(format!("read: {e}")),
+        let Some(items) = conn.read()? else {
+            return Ok(Ended::Dropped);
         };
-        let mut items = Vec::new();
-        decoder.feed(&buf[..n], &mut items);
         for item in items {
             let Item::Message(m) = item else { continue };
-            if m.get("ActionID") == Some("login") && m.get("Response").is_some() {
-                if m.get("Response") != Some("Success") {
-                    return Err(format!(
-                        "login refused: {}",
-                        m.get("Message").unwrap_or("no reason given")
-                    ));
-                }
-                tracing::info!(ami = %cfg.ami, "hub logged in");
-                logged_in = true;
-                // The calls already up, for generators that ask about them.
-                let list = Message::action("CoreShowChannels", &[("ActionID", CHANNELS_ID)]);
-                sock.write_all(&list.to_wire()).map_err(|e| e.to_string())?;
-                continue;
-            }
             if let Ok(mut c) = calls.lock() {
                 c.learn(&m);
             }

@@ -4,5 +4,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod connection;
 pub mod hub;
+pub mod reconnect;
 pub mod watch;
