@@ -34,7 +34,7 @@ fn realtime_config(
     args: &holdmix::cli::HubArgs,
     listen: &str,
     cache_dir: Option<&std::path::Path>,
-) -> anyhow::Result<holdmix::realtime::RealtimeConfig> {
+) -> anyhow::Result<holdmix::hub::realtime::RealtimeConfig> {
     let absolute = |p: &std::path::Path| -> anyhow::Result<String> {
         let p = std::path::absolute(p)?;
         Ok(p.to_string_lossy().into_owned())
@@ -60,9 +60,9 @@ fn realtime_config(
         "--format".to_string(),
         format.to_string(),
     ]);
-    let template = holdmix::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
+    let template = holdmix::hub::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
         .map_err(anyhow::Error::msg)?;
-    Ok(holdmix::realtime::RealtimeConfig {
+    Ok(holdmix::hub::realtime::RealtimeConfig {
         listen: listen.to_string(),
         path: args.realtime_path.trim_end_matches('/').to_string(),
         template,
@@ -82,7 +82,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let _g = span.enter();
             let ami = args.ami.as_ref().and_then(|addr| {
                 // Without a secret there is no session; the music plays anyway.
-                match holdmix::ami::client::read_secret(args.ami_secret_file.as_deref()) {
+                match holdmix::ami::secret::read_secret(args.ami_secret_file.as_deref()) {
                     Ok(secret) => Some(holdmix::ami::client::AmiConfig {
                         addr: addr.clone(),
                         user: args.ami_user.clone(),
@@ -145,14 +145,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Hub(args) => {
-            let secret = holdmix::ami::client::read_secret(args.ami_secret_file.as_deref())
+            let secret = holdmix::ami::secret::read_secret(args.ami_secret_file.as_deref())
                 .map_err(anyhow::Error::msg)?;
             if let Some(listen) = &args.realtime {
                 let cfg = realtime_config(&args, listen, cli.common.cache_dir.as_deref())?;
-                let addr = holdmix::realtime::spawn(cfg)?;
+                let addr = holdmix::hub::realtime::spawn(cfg)?;
                 tracing::info!(%addr, path = %args.realtime_path, "answering realtime class lookups");
             }
-            holdmix::ami::hub::run(&holdmix::ami::hub::HubConfig {
+            holdmix::hub::run(&holdmix::hub::HubConfig {
                 ami: args.ami,
                 user: args.ami_user,
                 secret,

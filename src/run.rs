@@ -98,7 +98,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
         // With a Uniqueid of its own, the hub's word on the channel is the
         // only one: not `CHANNEL` from the environment.
         let channel = opts.channel.as_deref().filter(|_| !opts.uniqueid_in_argv);
-        crate::ami::hub::subscribe(h, channel, opts.uniqueid.as_deref())
+        crate::hub::follow::subscribe(h, channel, opts.uniqueid.as_deref())
     });
     if opts.hub.is_some() && hub.is_none() {
         tracing::warn!("no hub answers: using a session of our own");
@@ -143,7 +143,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
     }
     let (ami_tx, ami_rx) = mpsc::channel();
     let started = match hub {
-        Some(sub) => crate::ami::client::spawn_via_hub(
+        Some(sub) => crate::hub::follow::spawn_via_hub(
             sub,
             verified,
             opts.channel.clone().filter(|_| !opts.uniqueid_in_argv),
@@ -408,7 +408,7 @@ pub fn run(opts: &RunOptions, cache: &Cache) -> Result<String> {
 /// - A `--caller` on the command line is the operator's word.
 /// - A number from `PHONE` may be another call's (`ENV()` is process-wide):
 ///   untrusted until AMI confirms it.
-fn who(opts: &RunOptions, hub: Option<&crate::ami::hub::Subscription>) -> (Option<String>, bool) {
+fn who(opts: &RunOptions, hub: Option<&crate::hub::follow::Subscription>) -> (Option<String>, bool) {
     if let Some(sub) = hub.filter(|s| opts.uniqueid_in_argv && !s.channel.is_empty()) {
         let known = (!sub.caller.is_empty()).then(|| sub.caller.clone());
         if opts.caller_in_argv && opts.caller != known {
