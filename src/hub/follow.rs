@@ -108,50 +108,8 @@ pub fn spawn_via_hub(
             }
             let channel = channel.or_else(|| (!sub.channel.is_empty()).then(|| sub.channel.clone()));
             let mut watch = ChannelWatch::new(channel.as_deref(), uniqueid.as_deref());
-            watch.set_queue(&sub.queue);
-            for m in &sub.early {
-                if let Some(e) = watch.on_message(m)
-                    && tx.send(e).is_err()
-                {
-                    return;
-                }
-            }
-            let mut decoder = Decoder::new();
-            let mut stream = sub.stream;
-            // Wake now and then to pass redirects on to the hub.
-            stream.set_read_timeout(Some(READ_TICK)).ok();
-            let mut buf = [0u8; 8192];
-            loop {
-                for Command::Redirect(to) in commands.try_iter() {
-                    let ask = Redirect {
-                        context: to.context,
-                        exten: to.exten,
-                        priority: to.priority.to_string(),
-                    };
-                    if stream.write_all(ask.to_line().as_bytes()).is_ok() {
-                        tracing::info!(context = %ask.context, exten = %ask.exten, "caller redirected (through the hub)");
-                    }
-                }
-                let n = match stream.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                        continue;
-                    }
-                    Err(_) => break,
-                };
-                let mut items = Vec::new();
-                decoder.feed(&buf[..n], &mut items);
-                for item in items {
-                    if let Item::Message(m) = item
-                        && let Some(e) = watch.on_message(&m)
-                    {
-                        let over = e.ends_stream();
-                        if tx.send(e).is_err() || over {
-                            return;
-                        }
-                    }
-                }
+            if follow(sub, &mut watch, &tx, &commands) == Followed::CallOver {
+                return;
             }
             match direct {
                 Some(cfg) => {
@@ -162,4 +120,72 @@ pub fn spawn_via_hub(
             }
         })?;
     Ok(())
+}
+
+#[derive(PartialEq, Eq)]
+enum Followed {
+    /// The call is over (its end seen, or nobody listens any more).
+    CallOver,
+    /// The hub closed the socket or failed.
+    HubGone,
+}
+
+/// Turns the call's events from the hub into engine events, and passes
+/// the call's redirects on to the hub, until one side goes.
+fn follow(
+    sub: Subscription,
+    watch: &mut ChannelWatch,
+    tx: &SyncSender<EventKind>,
+    commands: &Receiver<Command>,
+) -> Followed {
+    watch.set_queue(&sub.queue);
+    for m in &sub.early {
+        if let Some(e) = watch.on_message(m)
+            && tx.send(e).is_err()
+        {
+            return Followed::CallOver;
+        }
+    }
+    let mut decoder = Decoder::new();
+    let mut stream = sub.stream;
+    // Wake now and then to pass redirects on to the hub.
+    stream.set_read_timeout(Some(READ_TICK)).ok();
+    let mut buf = [0u8; 8192];
+    loop {
+        for Command::Redirect(to) in commands.try_iter() {
+            let ask = Redirect {
+                context: to.context,
+                exten: to.exten,
+                priority: to.priority.to_string(),
+            };
+            if stream.write_all(ask.to_line().as_bytes()).is_ok() {
+                tracing::info!(context = %ask.context, exten = %ask.exten, "caller redirected (through the hub)");
+            }
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Followed::HubGone,
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => return Followed::HubGone,
+        };
+        let mut items = Vec::new();
+        decoder.feed(&buf[..n], &mut items);
+        for item in items {
+            if let Item::Message(m) = item
+                && let Some(e) = watch.on_message(&m)
+            {
+                let over = e.ends_stream();
+                if tx.send(e).is_err() || over {
+                    return Followed::CallOver;
+                }
+            }
+        }
+    }
 }
