@@ -204,7 +204,7 @@ pub fn realtime(
     listen: &str,
     cache_dir: Option<&Path>,
     exe: &Path,
-) -> anyhow::Result<crate::realtime::RealtimeConfig> {
+) -> anyhow::Result<crate::hub::realtime::RealtimeConfig> {
     let absolute = |p: &Path| -> anyhow::Result<String> {
         let p = std::path::absolute(p)?;
         Ok(p.to_string_lossy().into_owned())
@@ -229,9 +229,9 @@ pub fn realtime(
         "--format".to_string(),
         format.to_string(),
     ]);
-    let template = crate::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
+    let template = crate::hub::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
         .map_err(anyhow::Error::msg)?;
-    Ok(crate::realtime::RealtimeConfig {
+    Ok(crate::hub::realtime::RealtimeConfig {
         listen: listen.to_string(),
         path: args.realtime_path.trim_end_matches('/').to_string(),
         template,

@@ -26,7 +26,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = holdmix::config::run(
                 args,
                 &holdmix::config::process_env,
-                holdmix::ami::client::read_secret,
+                holdmix::ami::secret::read_secret,
             );
             let id = &cfg.identity;
             let span = tracing::info_span!(
@@ -47,15 +47,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Hub(args) => {
-            let secret = holdmix::ami::client::read_secret(args.ami_secret_file.as_deref())
+            let secret = holdmix::ami::secret::read_secret(args.ami_secret_file.as_deref())
                 .map_err(anyhow::Error::msg)?;
             if let Some(listen) = &args.realtime {
                 let exe = std::env::current_exe()?;
                 let cfg = holdmix::config::realtime(&args, listen, cli.common.cache_dir.as_deref(), &exe)?;
-                let addr = holdmix::realtime::spawn(cfg)?;
+                let addr = holdmix::hub::realtime::spawn(cfg)?;
                 tracing::info!(%addr, path = %args.realtime_path, "answering realtime class lookups");
             }
-            holdmix::ami::hub::run(&holdmix::ami::hub::HubConfig {
+            holdmix::hub::run(&holdmix::hub::HubConfig {
                 ami: args.ami,
                 user: args.ami_user,
                 secret,

@@ -1,8 +1,13 @@
-//! The Asterisk Manager Interface: the wire format ([`codec`]) and what a
-//! generator takes from it for its own call ([`watch`]). The network client
-//! and the per-host hub build on these.
+//! The Asterisk Manager Interface, in layers: the wire format ([`codec`],
+//! sans-IO), one connection ([`connection`]: connect, log in, actions
+//! matched to their responses by ActionID) and when to retry it
+//! ([`reconnect`]). On these: a generator's own session ([`client`]) and
+//! what a generator takes from AMI for its call ([`watch`]). The per-host
+//! hub (`crate::hub`) builds on these too; nothing here imports it.
 
 pub mod client;
 pub mod codec;
-pub mod hub;
+pub mod connection;
+pub mod reconnect;
+pub mod secret;
 pub mod watch;

@@ -2,8 +2,8 @@
 //! to be this call's (only then is anything personal said, or the caller's
 //! memory read or written).
 
-use crate::ami::hub::Subscription;
 use crate::config::CallIdentity;
+use crate::hub::follow::Subscription;
 
 /// The caller's number, and whether it can be trusted to be this call's.
 ///

@@ -72,7 +72,7 @@ impl<'a> Stream<'a> {
         let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
         // Through a hub, Asterisk itself says whose call a Uniqueid is.
         let hub = cfg.hub.as_deref().and_then(|h| {
-            crate::ami::hub::subscribe(h, cfg.identity.channel_to_follow(), cfg.identity.uniqueid())
+            crate::hub::follow::subscribe(h, cfg.identity.channel_to_follow(), cfg.identity.uniqueid())
         });
         if cfg.hub.is_some() && hub.is_none() {
             tracing::warn!("no hub answers: using a session of our own");
@@ -120,7 +120,7 @@ impl<'a> Stream<'a> {
                     events::spawn_reader(src, cfg.playlist.clone(), reload_tx.clone(), event_tx.clone());
                 }
                 let started = match hub {
-                    Some(sub) => crate::ami::client::spawn_via_hub(
+                    Some(sub) => crate::hub::follow::spawn_via_hub(
                         sub,
                         verified,
                         cfg.identity.channel_to_follow().map(str::to_string),

@@ -1,0 +1,97 @@
+//! `holdmix hub`: one AMI session per host. Asterisk sends every event to
+//! every manager session, so 500 held calls with a session each multiply its
+//! work by 500; the hub holds one session and hands each generator, over a
+//! Unix socket, only what concerns its call.
+//!
+//! On the socket (words in [`protocol`]), a generator subscribes for its
+//! call by channel or Uniqueid and is greeted with what Asterisk said of
+//! it; then it gets events exactly as Asterisk sent them: events naming
+//! its channel or Uniqueid, and queue-wide events of the queue its caller
+//! joined ([`subscribers`]). The hub asks for `QueueStatus` every 10 s,
+//! and for `CoreShowChannels` at each login to learn the calls already up
+//! ([`calls`]); once that list is complete, the greeting's `Known: no`
+//! tells a generator its call is already over. A generator may ask for a
+//! redirect: the hub redirects that generator's own channel (never one
+//! named by the generator).
+//!
+//! Layout: `session` (the AMI session, on the shared `ami` connection
+//! layer), `calls`, `accept` and `subscribers` (the socket side), and
+//! `realtime` (Asterisk's class lookups over HTTP) are the server;
+//! [`follow`] is a generator's side of the socket, which the server never
+//! imports.
+//!
+//! Threads and blocking I/O, like the per-call client: one AMI thread, one
+//! accept thread; writes to generators are non-blocking and a generator
+//! that does not keep up is dropped (it falls back to its own session).
+
+pub mod follow;
+pub mod protocol;
+pub mod realtime;
+
+mod accept;
+mod calls;
+mod session;
+mod subscribers;
+
+use crate::ami::reconnect::{POLICY, keep_connected};
+use calls::{Calls, SharedCalls};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use subscribers::Subscribers;
+
+pub struct HubConfig {
+    pub ami: String,
+    pub user: String,
+    pub secret: String,
+    pub socket: PathBuf,
+}
+
+/// Every held call costs the hub a descriptor (and one more for Asterisk's
+/// realtime connection): the soft limit of 1024 goes up to the hard one.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Runs the hub until the process is stopped.
+pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let listener = bind(&cfg.socket)?;
+    tracing::info!(socket = %cfg.socket.display(), ami = %cfg.ami, "hub listening");
+    let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
+    let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
+    let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
+    let (redirect_tx, redirects) = std::sync::mpsc::channel::<session::RedirectAsk>();
+    std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx))?;
+    keep_connected(&cfg.ami, POLICY, || {
+        session::session(cfg, &subs, &calls, &redirects)
+    });
+    Ok(())
+}
+
+/// The socket, group-accessible but not world-writable.
+fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if path.exists() {
+        // A stale socket from a previous hub; a live one would still answer.
+        if UnixStream::connect(path).is_ok() {
+            anyhow::bail!("{}: another hub is listening", path.display());
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}

@@ -1,0 +1,194 @@
+//! The hub's socket protocol, both sides of it: a generator sends one line,
+//! `SUBSCRIBE channel=<name> uniqueid=<id>` (either may be empty), then
+//! reads AMI-framed messages, the first being the hub's greeting
+//! (`Event: HoldmixCall` with `Channel`, `Uniqueid`, `CallerIDNum`,
+//! `Queue`, `Known`); it may send `REDIRECT <context> <exten> <priority>`
+//! lines. Here only the words; the hub server and the generator's side
+//! each own their sockets.
+
+use crate::ami::codec::Message;
+
+/// What a generator subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub channel: String,
+    pub uniqueid: String,
+}
+
+impl Subscribe {
+    pub fn to_line(&self) -> String {
+        format!("SUBSCRIBE channel={} uniqueid={}\n", self.channel, self.uniqueid)
+    }
+
+    /// `None` for anything but a subscription naming a channel or a Uniqueid.
+    pub fn parse(line: &str) -> Option<Subscribe> {
+        let rest = line.trim().strip_prefix("SUBSCRIBE")?;
+        let mut sub = Subscribe {
+            channel: String::new(),
+            uniqueid: String::new(),
+        };
+        for word in rest.split_whitespace() {
+            match word.split_once('=') {
+                Some(("channel", v)) => sub.channel = v.to_string(),
+                Some(("uniqueid", v)) => sub.uniqueid = v.to_string(),
+                _ => {}
+            }
+        }
+        (!sub.channel.is_empty() || !sub.uniqueid.is_empty()).then_some(sub)
+    }
+}
+
+/// Whether the hub knows the call (the greeting's `Known`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    Yes,
+    /// The hub has the whole list of live calls and this one is not in it.
+    No,
+    /// Not seen, and the list is not complete (yet).
+    Unsure,
+}
+
+impl Known {
+    fn as_str(self) -> &'static str {
+        match self {
+            Known::Yes => "yes",
+            Known::No => "no",
+            Known::Unsure => "unsure",
+        }
+    }
+}
+
+/// The hub's first message to a generator: what Asterisk said of the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Greeting {
+    /// The call's channel (empty: not seen yet).
+    pub channel: String,
+    pub uniqueid: String,
+    /// The caller's number (empty: not known).
+    pub caller: String,
+    /// The queue the call waits in (empty: none, or not known yet).
+    pub queue: String,
+    pub known: Known,
+}
+
+impl Greeting {
+    pub fn to_message(&self) -> Message {
+        Message {
+            fields: [
+                ("Event", "HoldmixCall"),
+                ("Channel", self.channel.as_str()),
+                ("Uniqueid", &self.uniqueid),
+                ("CallerIDNum", &self.caller),
+                ("Queue", &self.queue),
+                ("Known", self.known.as_str()),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        }
+    }
+
+    /// `None` when `m` is not a greeting. Only `Known: no` says the call
+    /// is over; anything else is taken as unsure.
+    pub fn parse(m: &Message) -> Option<Greeting> {
+        if !m.is("HoldmixCall") {
+            return None;
+        }
+        let field = |k: &str| m.get(k).unwrap_or("").to_string();
+        Some(Greeting {
+            channel: field("Channel"),
+            uniqueid: field("Uniqueid"),
+            caller: field("CallerIDNum"),
+            queue: field("Queue"),
+            known: match m.get("Known") {
+                Some("no") => Known::No,
+                Some("yes") => Known::Yes,
+                _ => Known::Unsure,
+            },
+        })
+    }
+}
+
+/// Where a generator asks the hub to send its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub context: String,
+    pub exten: String,
+    pub priority: String,
+}
+
+impl Redirect {
+    pub fn to_line(&self) -> String {
+        format!("REDIRECT {} {} {}\n", self.context, self.exten, self.priority)
+    }
+
+    /// `None` for anything but a redirect with a numeric priority.
+    pub fn parse(line: &str) -> Option<Redirect> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["REDIRECT", context, exten, priority] if priority.parse::<u32>().is_ok() => Some(Redirect {
+                context: context.to_string(),
+                exten: exten.to_string(),
+                priority: priority.to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_names_a_channel_or_a_uniqueid() {
+        let sub = Subscribe {
+            channel: String::new(),
+            uniqueid: "1795452386.5".into(),
+        };
+        assert_eq!(sub.to_line(), "SUBSCRIBE channel= uniqueid=1795452386.5\n");
+        assert_eq!(Subscribe::parse(&sub.to_line()), Some(sub));
+        assert_eq!(Subscribe::parse("SUBSCRIBE channel= uniqueid=\n"), None);
+        assert_eq!(Subscribe::parse("HELLO channel=x\n"), None);
+    }
+
+    #[test]
+    fn a_greeting_round_trips_and_only_no_means_over() {
+        let g = Greeting {
+            channel: "Local/200@test-00000002;2".into(),
+            uniqueid: "1795452386.5".into(),
+            caller: "79001112233".into(),
+            queue: "holdq".into(),
+            known: Known::No,
+        };
+        assert_eq!(Greeting::parse(&g.to_message()), Some(g));
+        let odd = Message {
+            fields: vec![
+                ("Event".into(), "HoldmixCall".into()),
+                ("Known".into(), "maybe".into()),
+            ],
+        };
+        assert_eq!(Greeting::parse(&odd).map(|g| g.known), Some(Known::Unsure));
+    }
+
+    #[test]
+    fn a_redirect_needs_a_numeric_priority() {
+        let to = Redirect {
+            context: "redirected".into(),
+            exten: "500".into(),
+            priority: "1".into(),
+        };
+        assert_eq!(to.to_line(), "REDIRECT redirected 500 1\n");
+        assert_eq!(Redirect::parse(&to.to_line()), Some(to));
+        assert_eq!(
+            Redirect::parse("REDIRECT redirected 500 1"),
+            Some(Redirect {
+                context: "redirected".into(),
+                exten: "500".into(),
+                priority: "1".into()
+            })
+        );
+        assert_eq!(Redirect::parse("REDIRECT redirected 500 one"), None);
+        assert_eq!(Redirect::parse("REDIRECT redirected 500"), None);
+    }
+}

@@ -1,0 +1,87 @@
+//! The hub's one AMI session: log in, ask for `CoreShowChannels` (the
+//! calls already up) and for `QueueStatus` every 10 s, send the redirects
+//! generators ask for, and hand every message to the call table and the
+//! fan-out. Connecting, logging in and retrying are the AMI layer's
+//! (`ami::connection`, `ami::reconnect`), as for a generator's own session.
+
+use super::HubConfig;
+use super::calls::{CHANNELS_ID, SharedCalls};
+use super::protocol::Redirect;
+use super::subscribers::{Subscribers, fan_out};
+use crate::ami::codec::Item;
+use crate::ami::connection::Connection;
+use crate::ami::reconnect::Ended;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+/// The ActionIDs of the hub's other actions (fixed: the answers need no
+/// telling apart).
+const LOGIN_ID: &str = "login";
+const STATUS_ID: &str = "status";
+const REDIRECT_ID: &str = "redirect";
+/// How often the hub asks for `QueueStatus`.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
+
+/// A redirect asked for by a generator, for its channel.
+pub(super) struct RedirectAsk {
+    pub channel: String,
+    pub to: Redirect,
+    /// A redirect is for now: one that waited out an AMI reconnect is
+    /// dropped, not sprung on a caller who may be talking to an agent.
+    pub asked: Instant,
+}
+
+const REDIRECT_FRESH: Duration = Duration::from_secs(2);
+
+/// One AMI session; it only ever drops (never [`Ended::Done`]): the hub
+/// runs until the process is stopped.
+pub(super) fn session(
+    cfg: &HubConfig,
+    subs: &Subscribers,
+    calls: &SharedCalls,
+    redirects: &Receiver<RedirectAsk>,
+) -> Result<Ended<()>, String> {
+    // What happened while logged out is unknown until the list is in again.
+    if let Ok(mut c) = calls.lock() {
+        c.complete = false;
+    }
+    let mut conn = Connection::open(&cfg.ami)?;
+    conn.login(&cfg.user, &cfg.secret, LOGIN_ID)?;
+    tracing::info!(ami = %cfg.ami, "hub logged in");
+    // The calls already up, for generators that ask about them.
+    conn.send_as("CoreShowChannels", &[], CHANNELS_ID)?;
+    let mut next_status = Instant::now();
+    loop {
+        while let Ok(r) = redirects.try_recv() {
+            if r.asked.elapsed() > REDIRECT_FRESH {
+                tracing::warn!(channel = %r.channel, "a redirect waited out an AMI reconnect: dropped");
+                continue;
+            }
+            conn.send_as(
+                "Redirect",
+                &[
+                    ("Channel", &r.channel),
+                    ("Context", &r.to.context),
+                    ("Exten", &r.to.exten),
+                    ("Priority", &r.to.priority),
+                ],
+                REDIRECT_ID,
+            )?;
+            tracing::info!(channel = %r.channel, context = %r.to.context, exten = %r.to.exten, "caller redirected");
+        }
+        if Instant::now() >= next_status {
+            conn.send_as("QueueStatus", &[], STATUS_ID)?;
+            next_status = Instant::now() + STATUS_EVERY;
+        }
+        let Some(items) = conn.read()? else {
+            return Ok(Ended::Dropped);
+        };
+        for item in items {
+            let Item::Message(m) = item else { continue };
+            if let Ok(mut c) = calls.lock() {
+                c.learn(&m);
+            }
+            fan_out(&m, subs);
+        }
+    }
+}
