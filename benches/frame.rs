@@ -207,17 +207,18 @@ mod ahead_frames {
     #[divan::bench(args = FORMATS, counter = ItemsCount::new(ahead::FRAMES))]
     fn fill(bencher: Bencher, name: &str) {
         let format = format(name);
-        let (mut e, mut samples, mark, frames) = quiet_window(format.rate(), MUSIC_ALONE_AT, 7);
-        let mut ahead = Ahead::new(&e, format);
+        let (e, _, mark, frames) = quiet_window(format.rate(), MUSIC_ALONE_AT, 7);
+        let mut ahead = Ahead::new(e, format);
         let mut done = 0;
         bencher.bench_local(|| {
             if done == frames {
-                e.rewind_quiet(&mark, 0);
+                // Nothing is ready here (all was taken): only the engine moves back.
+                ahead.change().rewind_quiet(&mark, 0);
                 done = 0;
             }
-            ahead.fill(&mut e, black_box(&mut samples));
+            ahead.fill();
             assert_eq!(ahead.ready(), ahead::FRAMES, "a whole second ahead");
-            black_box(ahead.take(&mut e, &mut samples, ahead::FRAMES));
+            black_box(ahead.take(ahead::FRAMES));
             done += ahead::FRAMES;
         });
     }
@@ -226,7 +227,8 @@ mod ahead_frames {
     /// two (a 40 ms reader's first read), half, all but two.
     const TAKEN: [usize; 3] = [2, 26, 48];
 
-    /// `Ahead::rewind` after `taken` of a filled second's frames were
+    /// `Ahead::change` (which takes back what is not written) after `taken`
+    /// of a filled second's frames were
     /// written: it renders those frames again from the second's start
     /// (into nothing) to get the engine back to the first frame not
     /// written. Each sample starts from a fresh engine, so the time is of
@@ -236,14 +238,16 @@ mod ahead_frames {
         let format = Format::Slin;
         bencher
             .with_inputs(|| {
-                let (mut e, mut samples) = engine_at(format.rate(), MUSIC_ALONE_AT);
-                let mut ahead = Ahead::new(&e, format);
-                ahead.fill(&mut e, &mut samples);
+                let (e, _) = engine_at(format.rate(), MUSIC_ALONE_AT);
+                let mut ahead = Ahead::new(e, format);
+                ahead.fill();
                 assert_eq!(ahead.ready(), ahead::FRAMES, "a whole second ahead");
-                ahead.take(&mut e, &mut samples, taken);
-                (e, ahead)
+                ahead.take(taken);
+                ahead
             })
-            .bench_local_refs(|(e, ahead)| ahead.rewind(e));
+            .bench_local_refs(|ahead| {
+                black_box(ahead.change());
+            });
     }
 }
 
