@@ -441,7 +441,7 @@ fn start_store(
     }
     // The store's thread must not take the stop signals.
     block_signals(&STOP_SIGNALS, true);
-    let (store, record, _) = crate::store::Store::start(&o, Some(number), None);
+    let (store, record) = crate::store::Store::start(&o, Some(number));
     block_signals(&STOP_SIGNALS, false);
     let Some(r) = record.filter(|_| !resumed) else {
         let earlier = BTreeMap::new();
