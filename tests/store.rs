@@ -2,8 +2,9 @@
 //! heard window, hundreds of writer processes, kill -9 mid-write, the old
 //! hack's `queue_music` table, a database that goes away mid-call, flush.
 //!
-//! Writer processes are this test binary run again with `CHILD` set: the
-//! `child_writer` test then acts as one writer (and passes at once otherwise).
+//! Writer processes are this test binary run again with `CHILD` set: a
+//! constructor runs one writer and exits before the test harness starts, so
+//! the writer is a real process (killed with -9, 200 at once) but not a test.
 
 use crate::common::mariadb::{self, Mariadb};
 use crate::common::tempdir;
@@ -96,10 +97,35 @@ fn flush_until_written(store: &Store) {
 
 // ---- writer processes -------------------------------------------------
 
-/// The body of the writer processes the tests below spawn.
-#[test]
-fn child_writer() {
+/// Arguments for the test harness of a writer process, in case the
+/// constructor below ever did not run (a linker may drop constructors): the
+/// harness then runs no test, rather than the whole suite 200 times over,
+/// and the writer fails for want of its `ACK` lines.
+const CHILD_ARGS: [&str; 2] = ["--exact", "store::writer_constructor_did_not_run"];
+
+/// The entry point of the writer processes the tests below spawn: in this
+/// binary run with `CHILD` set, it runs one writer and exits before the test
+/// harness's `main` (a panic exits 101, as a failed test does). Elsewhere it
+/// returns at once. Before `main`, std has not set SIGPIPE to ignored; the
+/// writer needs only threads, files, sockets and stdout, which work then,
+/// and its parent always reads stdout to the end.
+#[ctor::ctor(unsafe)]
+fn writer_process() {
     let Ok(spec) = std::env::var(CHILD) else { return };
+    let code = match std::panic::catch_unwind(|| child_writer(spec)) {
+        Ok(()) => 0,
+        Err(_) => 101,
+    };
+    std::process::exit(code);
+}
+
+/// One writer: `STORE_WRITES` batches for writer `STORE_INDEX`, each
+/// acknowledged on stdout once it is in the database.
+#[expect(
+    clippy::print_stdout,
+    reason = "the ACK lines are the writer's report to the test that spawned it"
+)]
+fn child_writer(spec: String) {
     let var = |k: &str| std::env::var(k).unwrap();
     let i: usize = var("STORE_INDEX").parse().unwrap();
     let writes: usize = var("STORE_WRITES").parse().unwrap();
@@ -156,21 +182,15 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> T {
 
 fn spawn_writer(spec: &str, i: usize, writes: usize, via: &str, password: Option<&str>) -> Child {
     let mut c = Command::new(SELF_EXE);
-    c.args([
-        "store::child_writer",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-        "-q",
-    ])
-    .env(CHILD, spec)
-    .env("STORE_INDEX", i.to_string())
-    .env("STORE_WRITES", writes.to_string())
-    .env("STORE_VIA", via)
-    .env_remove(holdmix::store::PASSWORD_ENV)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    c.args(CHILD_ARGS)
+        .env(CHILD, spec)
+        .env("STORE_INDEX", i.to_string())
+        .env("STORE_WRITES", writes.to_string())
+        .env("STORE_VIA", via)
+        .env_remove(holdmix::store::PASSWORD_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(p) = password {
         c.env(holdmix::store::PASSWORD_ENV, p);
     }
@@ -270,13 +290,7 @@ fn sqlite_default_location_is_xdg_state_home() {
     let dir = tempdir();
     let state = dir.path().join("state");
     let out = Command::new(SELF_EXE)
-        .args([
-            "store::child_writer",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
+        .args(CHILD_ARGS)
         .env("XDG_STATE_HOME", &state)
         .env(CHILD, "")
         .env("STORE_INDEX", "0")
