@@ -2,12 +2,13 @@
 //! heard window, hundreds of writer processes, kill -9 mid-write, the old
 //! hack's `queue_music` table, a database that goes away mid-call, flush.
 //!
-//! Writer processes are this test binary run again with `CHILD` set: the
-//! `child_writer` test then acts as one writer (and passes at once otherwise).
+//! Writer processes are this test binary run again with `CHILD` set: a
+//! constructor runs one writer and exits before the test harness starts, so
+//! the writer is a real process (killed with -9, 200 at once) but not a test.
 
 use crate::common::mariadb::{self, Mariadb};
 use crate::common::tempdir;
-use holdmix::store::{Backend, CallRecord, CallerRecord, Store, StoreError, StoreOptions, Write, unix_now};
+use holdmix::store::{Backend, CallerRecord, Store, StoreError, StoreOptions, Write, unix_now};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -96,10 +97,35 @@ fn flush_until_written(store: &Store) {
 
 // ---- writer processes -------------------------------------------------
 
-/// The body of the writer processes the tests below spawn.
-#[test]
-fn child_writer() {
+/// Arguments for the test harness of a writer process, in case the
+/// constructor below ever did not run (a linker may drop constructors): the
+/// harness then runs no test, rather than the whole suite 200 times over,
+/// and the writer fails for want of its `ACK` lines.
+const CHILD_ARGS: [&str; 2] = ["--exact", "store::writer_constructor_did_not_run"];
+
+/// The entry point of the writer processes the tests below spawn: in this
+/// binary run with `CHILD` set, it runs one writer and exits before the test
+/// harness's `main` (a panic exits 101, as a failed test does). Elsewhere it
+/// returns at once. Before `main`, std has not set SIGPIPE to ignored; the
+/// writer needs only threads, files, sockets and stdout, which work then,
+/// and its parent always reads stdout to the end.
+#[ctor::ctor(unsafe)]
+fn writer_process() {
     let Ok(spec) = std::env::var(CHILD) else { return };
+    let code = match std::panic::catch_unwind(|| child_writer(spec)) {
+        Ok(()) => 0,
+        Err(_) => 101,
+    };
+    std::process::exit(code);
+}
+
+/// One writer: `STORE_WRITES` batches for writer `STORE_INDEX`, each
+/// acknowledged on stdout once it is in the database.
+#[expect(
+    clippy::print_stdout,
+    reason = "the ACK lines are the writer's report to the test that spawned it"
+)]
+fn child_writer(spec: String) {
     let var = |k: &str| std::env::var(k).unwrap();
     let i: usize = var("STORE_INDEX").parse().unwrap();
     let writes: usize = var("STORE_WRITES").parse().unwrap();
@@ -115,30 +141,19 @@ fn child_writer() {
                 "shared".into(),
                 rec(Some(&m), (i * 1000 + k) as u64, &[(&format!("s-{i}"), now)]),
             ),
-            Write::Call(
-                format!("call-{i}"),
-                CallRecord {
-                    state: format!("{i} {k}"),
-                    updated: now,
-                },
-            ),
         ]
     };
     if var("STORE_VIA") == "store" {
-        let (store, _, _) = Store::start(
+        let (store, _) = Store::start(
             &StoreOptions {
                 spec: Some(spec),
                 ..Default::default()
             },
             None,
-            None,
         );
         for k in 0..writes {
-            for w in batch(k) {
-                match w {
-                    Write::Caller(n, r) => store.put_caller(&n, r),
-                    Write::Call(id, r) => store.put_call(&id, r),
-                }
+            for Write::Caller(n, r) in batch(k) {
+                store.put_caller(&n, r);
             }
             // A flush can lose to contention; the writes stay queued.
             assert!((0..5).any(|_| store.flush(FLUSH)), "flush failed");
@@ -167,21 +182,15 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> T {
 
 fn spawn_writer(spec: &str, i: usize, writes: usize, via: &str, password: Option<&str>) -> Child {
     let mut c = Command::new(SELF_EXE);
-    c.args([
-        "store::child_writer",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-        "-q",
-    ])
-    .env(CHILD, spec)
-    .env("STORE_INDEX", i.to_string())
-    .env("STORE_WRITES", writes.to_string())
-    .env("STORE_VIA", via)
-    .env_remove(holdmix::store::PASSWORD_ENV)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    c.args(CHILD_ARGS)
+        .env(CHILD, spec)
+        .env("STORE_INDEX", i.to_string())
+        .env("STORE_WRITES", writes.to_string())
+        .env("STORE_VIA", via)
+        .env_remove(holdmix::store::PASSWORD_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(p) = password {
         c.env(holdmix::store::PASSWORD_ENV, p);
     }
@@ -220,8 +229,6 @@ fn check_writers(b: &mut Backend, n: usize, writes: usize) {
         assert_eq!(own.offset_ms, writes as u64 - 1);
         let keys: BTreeSet<String> = (0..writes).map(|k| format!("a-{k}")).collect();
         assert_eq!(own.heard.keys().cloned().collect::<BTreeSet<_>>(), keys);
-        let call = b.get_call(&format!("call-{i}")).unwrap().expect("call");
-        assert_eq!(call.state, format!("{i} {}", writes - 1));
     }
     let shared = b.get_caller("shared", now, DAY).unwrap().expect("shared caller");
     let j = (shared.offset_ms / 1000) as usize;
@@ -239,29 +246,17 @@ fn check_writers(b: &mut Backend, n: usize, writes: usize) {
 fn sqlite_round_trip_through_the_store() {
     let dir = tempdir();
     let o = opts(&sqlite_spec(dir.path()));
-    let (store, caller, call) = Store::start(&o, Some("79001112233"), Some("1700000000.1"));
-    assert_eq!((caller, call), (None, None), "fresh store");
+    let (store, caller) = Store::start(&o, Some("79001112233"));
+    assert_eq!(caller, None, "fresh store");
     let now = unix_now();
     let r = rec(Some("music/jazz.mp3"), 61_250, &[("morning/tea.wav", now - 60)]);
-    store.put_caller("79001112233", r.clone());
-    store.put_call(
-        "1700000000.1",
-        CallRecord {
-            state: r#"{"step":1}"#.into(),
-            updated: now,
-        },
-    );
     // The newest per key wins.
-    let c = CallRecord {
-        state: r#"{"step":2}"#.into(),
-        updated: now,
-    };
-    store.put_call("1700000000.1", c.clone());
+    store.put_caller("79001112233", rec(Some("music/blues.mp3"), 1, &[]));
+    store.put_caller("79001112233", r.clone());
     assert!(store.flush(FLUSH));
     drop(store);
-    let (_s, caller, call) = Store::start(&o, Some("79001112233"), Some("1700000000.1"));
+    let (_s, caller) = Store::start(&o, Some("79001112233"));
     assert_eq!(caller, Some(r));
-    assert_eq!(call, Some(c));
 }
 
 #[test]
@@ -285,7 +280,7 @@ fn sqlite_heard_window_hides_old_advices() {
         heard_window: Duration::from_secs(2 * hour as u64),
         ..opts(&spec)
     };
-    let (_s, caller, _) = Store::start(&o, Some("100"), None);
+    let (_s, caller) = Store::start(&o, Some("100"));
     assert_eq!(caller.unwrap().heard.keys().collect::<Vec<_>>(), ["recent"]);
     assert!(b.get_caller("unknown", now, DAY).unwrap().is_none());
 }
@@ -295,13 +290,7 @@ fn sqlite_default_location_is_xdg_state_home() {
     let dir = tempdir();
     let state = dir.path().join("state");
     let out = Command::new(SELF_EXE)
-        .args([
-            "store::child_writer",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
+        .args(CHILD_ARGS)
         .env("XDG_STATE_HOME", &state)
         .env(CHILD, "")
         .env("STORE_INDEX", "0")
@@ -313,7 +302,7 @@ fn sqlite_default_location_is_xdg_state_home() {
     let file = state.join("holdmix/store.sqlite3");
     let mut b = Backend::open(Some(file.to_str().unwrap()), None).unwrap();
     assert!(
-        b.get_call("call-0").unwrap().is_some(),
+        b.get_caller("own-0", unix_now(), DAY).unwrap().is_some(),
         "written to {}",
         file.display()
     );
@@ -409,9 +398,6 @@ fn sqlite_kill_9_mid_write_keeps_every_acknowledged_write() {
                 "writer {i}: acknowledged batch {k} lost"
             );
         }
-        let call = b.get_call(&format!("call-{i}")).unwrap().expect("call");
-        let k: usize = call.state.split(' ').nth(1).unwrap().parse().unwrap();
-        assert!(k >= last, "writer {i}: call state {k} < acked {last}");
     }
 }
 
@@ -423,9 +409,9 @@ fn sqlite_unavailable_then_back_logs_once_each_and_keeps_writes() {
     std::fs::write(&blocker, "").unwrap();
     let spec = format!("sqlite:{}", blocker.join("store.sqlite3").display());
     let (logger, log) = log_capture();
-    let (store, caller, call) =
-        tracing::dispatcher::with_default(&logger, || Store::start(&opts(&spec), Some("5"), Some("u5")));
-    assert_eq!((caller, call), (None, None), "defaults when the store is down");
+    let (store, caller) =
+        tracing::dispatcher::with_default(&logger, || Store::start(&opts(&spec), Some("5")));
+    assert_eq!(caller, None, "defaults when the store is down");
     store.put_caller("5", rec(Some("a.mp3"), 1, &[]));
     assert!(
         !store.flush(Duration::from_millis(200)),
@@ -433,13 +419,6 @@ fn sqlite_unavailable_then_back_logs_once_each_and_keeps_writes() {
     );
     let now = unix_now();
     store.put_caller("5", rec(None, 2, &[("tip", now)]));
-    store.put_call(
-        "u5",
-        CallRecord {
-            state: "s".into(),
-            updated: unix_now(),
-        },
-    );
     assert!(!store.flush(Duration::from_millis(200)));
     std::fs::remove_file(&blocker).unwrap();
     flush_until_written(&store);
@@ -449,7 +428,6 @@ fn sqlite_unavailable_then_back_logs_once_each_and_keeps_writes() {
         b.get_caller("5", now, DAY).unwrap(),
         Some(rec(Some("a.mp3"), 2, &[("tip", now)]))
     );
-    assert!(b.get_call("u5").unwrap().is_some());
     assert_eq!(lines_with(&log, "retrying"), 1, "one line when it goes down");
     assert_eq!(lines_with(&log, "available again"), 1, "one line when it is back");
 }
@@ -458,7 +436,7 @@ fn sqlite_unavailable_then_back_logs_once_each_and_keeps_writes() {
 fn refused_write_is_dropped_and_the_rest_written() {
     let dir = tempdir();
     let spec = sqlite_spec(dir.path());
-    let (store, _, _) = Store::start(&opts(&spec), None, None);
+    let (store, _) = Store::start(&opts(&spec), None);
     store.put_caller(
         &"9".repeat(holdmix::store::MAX_NUMBER + 1),
         rec(Some("x"), 0, &[]),
@@ -483,8 +461,8 @@ fn mysql_round_trip() {
     let db = Mariadb::start();
     let name = db.create_db("rt");
     let o = mysql_opts(&db, &name);
-    let (store, caller, call) = Store::start(&o, Some("79001112233"), Some("1700000000.7"));
-    assert_eq!((caller, call), (None, None));
+    let (store, caller) = Store::start(&o, Some("79001112233"));
+    assert_eq!(caller, None);
     let now = unix_now();
     let r = rec(
         Some("music/ночь.mp3"),
@@ -492,13 +470,8 @@ fn mysql_round_trip() {
         &[("advice/Morning.wav", now - 5), ("old", now - 90_000)],
     );
     store.put_caller("79001112233", r.clone());
-    let c = CallRecord {
-        state: r#"{"bed":{"track":2}}"#.into(),
-        updated: now,
-    };
-    store.put_call("1700000000.7", c.clone());
     assert!(store.flush(FLUSH));
-    let (_s, caller, call) = Store::start(&o, Some("79001112233"), Some("1700000000.7"));
+    let (_s, caller) = Store::start(&o, Some("79001112233"));
     let caller = caller.expect("caller read back");
     assert_eq!((caller.music, caller.offset_ms), (r.music, r.offset_ms));
     assert_eq!(
@@ -506,7 +479,6 @@ fn mysql_round_trip() {
         ["advice/Morning.wav"],
         "heard window"
     );
-    assert_eq!(call, Some(c));
     // holdmix's own tables only; the old hack's table is never created.
     let tables = db.sql(Some(&name), "SHOW TABLES");
     assert!(
@@ -526,7 +498,7 @@ fn mysql_round_trip() {
         start_timeout: Duration::from_secs(5),
         ..o
     };
-    assert_eq!(Store::start(&o, Some("79001112233"), None).1, None);
+    assert_eq!(Store::start(&o, Some("79001112233")).1, None);
 }
 
 #[test]
@@ -542,7 +514,7 @@ fn mysql_uses_the_old_queue_music_table_as_it_is() {
         "INSERT INTO queue_music VALUES ('79001112233', 'rock')",
     );
     let o = mysql_opts(&db, &name);
-    let (store, caller, _) = Store::start(&o, Some("79001112233"), None);
+    let (store, caller) = Store::start(&o, Some("79001112233"));
     assert_eq!(caller.expect("old row read").music.as_deref(), Some("rock"));
     store.put_caller("79001112233", rec(Some("jazz"), 500, &[("a", unix_now())]));
     store.put_caller("79005550000", rec(Some("blues"), 0, &[]));
@@ -562,7 +534,7 @@ fn mysql_uses_the_old_queue_music_table_as_it_is() {
         "SELECT music, offset_ms FROM holdmix_caller WHERE number = '79001112233'",
     );
     assert_eq!(own, [[None, s("500")]]);
-    let (_s, caller, _) = Store::start(&o, Some("79001112233"), None);
+    let (_s, caller) = Store::start(&o, Some("79001112233"));
     let caller = caller.expect("read back");
     assert_eq!((caller.music.as_deref(), caller.offset_ms), (Some("jazz"), 500));
     assert!(caller.heard.contains_key("a"));
@@ -588,35 +560,20 @@ fn mysql_server_stopped_mid_call_then_back() {
     let name = db.create_db("restart");
     let o = mysql_opts(&db, &name);
     let (logger, log) = log_capture();
-    let (store, _, _) =
-        tracing::dispatcher::with_default(&logger, || Store::start(&o, Some("42"), Some("u42")));
+    let (store, _) = tracing::dispatcher::with_default(&logger, || Store::start(&o, Some("42")));
     store.put_caller("42", rec(Some("first.mp3"), 1, &[]));
     assert!(store.flush(FLUSH), "written while the server is up");
     db.stop();
     // The call goes on: writes are accepted and kept.
     let now = unix_now();
     store.put_caller("42", rec(Some("second.mp3"), 2, &[("tip", now)]));
-    store.put_call(
-        "u42",
-        CallRecord {
-            state: "down".into(),
-            updated: unix_now(),
-        },
-    );
     assert!(
         !store.flush(Duration::from_millis(300)),
         "no server, nothing written"
     );
-    store.put_call(
-        "u42",
-        CallRecord {
-            state: "later".into(),
-            updated: unix_now(),
-        },
-    );
     wait_for_line(&log, "retrying", 1);
     // A call starting now gets defaults, and its writes wait too.
-    let (late, caller, _) = tracing::dispatcher::with_default(&logger, || Store::start(&o, Some("43"), None));
+    let (late, caller) = tracing::dispatcher::with_default(&logger, || Store::start(&o, Some("43")));
     assert_eq!(caller, None);
     late.put_caller("43", rec(Some("third.mp3"), 3, &[]));
     wait_for_line(&log, "retrying", 2);
@@ -628,7 +585,6 @@ fn mysql_server_stopped_mid_call_then_back() {
         b.get_caller("42", now, DAY).unwrap(),
         Some(rec(Some("second.mp3"), 2, &[("tip", now)]))
     );
-    assert_eq!(b.get_call("u42").unwrap().unwrap().state, "later");
     let third = b.get_caller("43", now, DAY).unwrap().unwrap();
     assert_eq!(third.music.as_deref(), Some("third.mp3"));
     // Per store: one line when the server goes, one when it is back.

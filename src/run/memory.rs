@@ -40,7 +40,7 @@ impl CallerMemory {
         if resumed {
             o.start_timeout = Duration::ZERO;
         }
-        let (store, record, _) = unsignalled(|| Store::start(&o, Some(number), None));
+        let (store, record) = unsignalled(|| Store::start(&o, Some(number)));
         let mut memory = CallerMemory {
             store,
             number: number.to_string(),

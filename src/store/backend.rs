@@ -2,7 +2,7 @@
 //! tests and ops tools. Every call blocks; none belongs on the audio path.
 
 use super::mysql::MysqlStore;
-use super::record::{CallRecord, CallerRecord, StoreError, Write};
+use super::record::{CallerRecord, StoreError, Write};
 use super::spec::{self, Spec};
 use super::sqlite::SqliteStore;
 use std::path::Path;
@@ -43,21 +43,10 @@ impl Backend {
         }
     }
 
-    pub fn get_call(&mut self, uniqueid: &str) -> Result<Option<CallRecord>, StoreError> {
-        match self {
-            Backend::Sqlite(s) => s.get_call(uniqueid),
-            Backend::Mysql(s) => s.get_call(uniqueid),
-        }
-    }
-
     /// Stores a caller record (`music: None` keeps the stored choice; heard
     /// entries merge into the stored ones).
     pub fn set_caller(&mut self, number: &str, rec: &CallerRecord) -> Result<(), StoreError> {
         self.write(&[Write::Caller(number.to_string(), rec.clone())])
-    }
-
-    pub fn set_call(&mut self, uniqueid: &str, rec: &CallRecord) -> Result<(), StoreError> {
-        self.write(&[Write::Call(uniqueid.to_string(), rec.clone())])
     }
 
     /// Writes a batch atomically: all of it or none.
@@ -69,14 +58,12 @@ impl Backend {
         }
     }
 
-    /// Deletes call rows not updated for [`super::CALL_TTL`] and heard rows
-    /// older than `heard_keep`. Returns the rows deleted.
+    /// Deletes heard rows older than `heard_keep`. Returns the rows deleted.
     pub fn expire(&mut self, now: i64, heard_keep: Duration) -> Result<usize, StoreError> {
-        let call_before = super::record::cutoff(now, super::record::CALL_TTL);
         let heard_before = super::record::cutoff(now, heard_keep);
         match self {
-            Backend::Sqlite(s) => s.expire(call_before, heard_before),
-            Backend::Mysql(s) => s.expire(call_before, heard_before),
+            Backend::Sqlite(s) => s.expire(heard_before),
+            Backend::Mysql(s) => s.expire(heard_before),
         }
     }
 }

@@ -1,19 +1,28 @@
-//! Per-caller memory and per-call state.
+//! Per-caller memory.
 //!
 //! A caller's number keeps the music they chose, where in it they left off
 //! and which advices they heard when ([`CallerRecord`]), so a call-back
-//! continues the same experience without repeating advices. A call's
-//! Uniqueid keeps the engine's snapshot ([`CallRecord`]), so a generator
-//! respawned by app_queue picks the call up where the last one stopped.
+//! continues the same experience without repeating advices. One call's
+//! state across respawns is not kept here but in host-local checkpoint
+//! files (`crate::state`), which the audio thread updates every tick
+//! without a syscall and which survive SIGKILL.
+//!
+//! Version 0.1.0 also created a per-call table, `holdmix_call`, that nothing
+//! used. It is no longer created, read or expired. One in an existing
+//! database is harmless and left as it is, with no `DROP`: a 0.1.0 process
+//! may still share the database, and its expiry queries that table (where
+//! it is missing, that expiry fails with a debug line, and newer processes
+//! expire the heard rows). The schema stays version 1: the tables the store
+//! uses are as they were.
 //!
 //! Two databases behind one [`Backend`]: an embedded SQLite file (the
 //! default, shared by every process on the host) and MySQL/MariaDB (shared
 //! by hosts, and able to use the old hack's `queue_music` table as it is).
 //!
 //! The engine talks to a [`Store`]: a handle to a worker thread that owns
-//! the database. `start` waits a bounded time for the records; `put_*` only
-//! queue (the audio thread may call them); `flush` is for the exit window
-//! Asterisk leaves between SIGHUP and SIGKILL. A database that is down costs
+//! the database. `start` waits a bounded time for the caller's record;
+//! `put_caller` only queues (the audio thread may call it); `flush` is for
+//! the exit window Asterisk leaves between SIGHUP and SIGKILL. A database that is down costs
 //! defaults and log lines, never audio, and no accepted write is lost while
 //! the process lives.
 
@@ -27,8 +36,7 @@ mod worker;
 pub use backend::Backend;
 pub use mysql::MysqlStore;
 pub use record::{
-    CALL_TTL, CallRecord, CallerRecord, HEARD_KEEP, Key, MAX_ADVICE, MAX_MUSIC, MAX_NUMBER, MAX_STATE,
-    MAX_UNIQUEID, StoreError, Write, unix_now,
+    CallerRecord, HEARD_KEEP, Key, MAX_ADVICE, MAX_MUSIC, MAX_NUMBER, StoreError, Write, unix_now,
 };
 pub use spec::{PASSWORD_ENV, Spec, default_sqlite_path};
 pub use sqlite::SqliteStore;
@@ -71,21 +79,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Starts the worker and reads the caller's and the call's records,
-    /// waiting at most `opts.start_timeout`. A late or failed read gives
-    /// `None` (defaults) and one log line; the worker keeps trying to reach
-    /// the database for the writes that follow.
-    pub fn start(
-        opts: &StoreOptions,
-        caller: Option<&str>,
-        uniqueid: Option<&str>,
-    ) -> (Store, Option<CallerRecord>, Option<CallRecord>) {
+    /// Starts the worker and reads the caller's record, waiting at most
+    /// `opts.start_timeout`. A late or failed read gives `None` (defaults)
+    /// and one log line; the worker keeps trying to reach the database for
+    /// the writes that follow.
+    pub fn start(opts: &StoreOptions, caller: Option<&str>) -> (Store, Option<CallerRecord>) {
         let began = std::time::Instant::now();
         let spec = match Spec::parse(opts.spec.as_deref()) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("{e}: caller memory off for this call");
-                return (Store::off(), None, None);
+                return (Store::off(), None);
             }
         };
         let shown = spec.shown();
@@ -93,7 +97,6 @@ impl Store {
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         let start = worker::Start {
             caller: caller.map(str::to_string),
-            uniqueid: uniqueid.map(str::to_string),
             heard_window: opts.heard_window,
         };
         let w = worker::Worker::new(spec, opts.password_file.clone(), opts.heard_window);
@@ -108,21 +111,21 @@ impl Store {
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start the store thread: {e}; caller memory off");
-            return (Store::off(), None, None);
+            return (Store::off(), None);
         }
         let store = Store { tx: Some(tx) };
         let left = opts.start_timeout.saturating_sub(began.elapsed());
         match reply_rx.recv_timeout(left) {
-            Ok(Ok((caller, call))) => (store, caller, call),
+            Ok(Ok(caller)) => (store, caller),
             // The worker has logged why.
-            Ok(Err(_)) => (store, None, None),
+            Ok(Err(_)) => (store, None),
             Err(_) => {
                 tracing::warn!(
                     store = %shown,
                     "store did not answer within {:?}: using defaults",
                     opts.start_timeout
                 );
-                (store, None, None)
+                (store, None)
             }
         }
     }
@@ -136,11 +139,6 @@ impl Store {
     /// stored choice; heard entries merge with the stored ones.
     pub fn put_caller(&self, number: &str, rec: CallerRecord) {
         self.send(worker::Msg::Put(Write::Caller(number.to_string(), rec)));
-    }
-
-    /// Queues the call's snapshot; never blocks. The newest per Uniqueid wins.
-    pub fn put_call(&self, uniqueid: &str, rec: CallRecord) {
-        self.send(worker::Msg::Put(Write::Call(uniqueid.to_string(), rec)));
     }
 
     /// Writes everything queued so far, waiting at most `deadline`; returns

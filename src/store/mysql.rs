@@ -2,12 +2,15 @@
 //! on the outside: a current-thread tokio runtime drives mysql_async inside
 //! whichever thread owns the store (the worker thread).
 //!
-//! Tables are created on first use and versioned in `holdmix_schema`. The
-//! old hack's `queue_music(src, music_class)` table is used as it is when it
-//! exists: the music choice is read from and written to it, everything else
-//! goes to holdmix's own tables. holdmix never creates `queue_music`.
+//! Tables are created on first use and versioned in `holdmix_schema`:
+//! version 1 is `holdmix_caller` and `holdmix_heard` (databases set up by
+//! 0.1.0 also hold an unused `holdmix_call`, left as it is; see the module
+//! above). The old hack's `queue_music(src, music_class)` table is used as
+//! it is when it exists: the music choice is read from and written to it,
+//! everything else goes to holdmix's own tables. holdmix never creates
+//! `queue_music`.
 
-use super::record::{CallRecord, CallerRecord, StoreError, Write, cutoff};
+use super::record::{CallerRecord, StoreError, Write, cutoff};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Row, TxOpts, Value};
 use std::collections::BTreeMap;
@@ -19,7 +22,7 @@ const OP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Transactions that lose a deadlock or a lock wait are retried this often.
 const TX_ATTEMPTS: u32 = 8;
 
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS holdmix_schema (
         id TINYINT NOT NULL PRIMARY KEY, version INT NOT NULL
     ) ENGINE=InnoDB",
@@ -35,12 +38,6 @@ const SCHEMA: [&str; 4] = [
         at BIGINT NOT NULL,
         PRIMARY KEY (number, advice),
         KEY holdmix_heard_at (at)
-    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-    "CREATE TABLE IF NOT EXISTS holdmix_call (
-        uniqueid VARCHAR(150) NOT NULL PRIMARY KEY,
-        state MEDIUMTEXT NOT NULL,
-        updated BIGINT NOT NULL,
-        KEY holdmix_call_updated (updated)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 ];
 
@@ -156,24 +153,6 @@ impl MysqlStore {
         })
     }
 
-    pub fn get_call(&mut self, uniqueid: &str) -> Result<Option<CallRecord>, StoreError> {
-        self.run(async |c, _| {
-            let row: Option<Row> = c
-                .exec_first(
-                    "SELECT state, updated FROM holdmix_call WHERE uniqueid = ?",
-                    (uniqueid,),
-                )
-                .await?;
-            row.map(|r| {
-                Ok(CallRecord {
-                    state: col(&r, 0)?,
-                    updated: col(&r, 1)?,
-                })
-            })
-            .transpose()
-        })
-    }
-
     /// Writes all of `batch` in one transaction, retrying lost deadlocks.
     pub fn write(&mut self, batch: &[Write], now: i64) -> Result<(), StoreError> {
         for w in batch {
@@ -196,22 +175,13 @@ impl MysqlStore {
         })
     }
 
-    /// Deletes call rows older than `call_before` and heard rows older than
-    /// `heard_before`; returns the rows deleted. Looks first, so the usual
-    /// case (nothing old) takes no locks and writes no binlog.
-    pub fn expire(&mut self, call_before: i64, heard_before: i64) -> Result<usize, StoreError> {
-        const OLD_CALL: &str = "SELECT 1 FROM holdmix_call WHERE updated < ? LIMIT 1";
+    /// Deletes heard rows older than `heard_before`; returns the rows
+    /// deleted. Looks first, so the usual case (nothing old) takes no locks
+    /// and writes no binlog.
+    pub fn expire(&mut self, heard_before: i64) -> Result<usize, StoreError> {
         const OLD_HEARD: &str = "SELECT 1 FROM holdmix_heard WHERE at < ? LIMIT 1";
         self.run(async |c, _| {
             let mut n = 0;
-            if c.exec_first::<Row, _, _>(OLD_CALL, (call_before,))
-                .await?
-                .is_some()
-            {
-                c.exec_drop("DELETE FROM holdmix_call WHERE updated < ?", (call_before,))
-                    .await?;
-                n += c.affected_rows();
-            }
             if c.exec_first::<Row, _, _>(OLD_HEARD, (heard_before,))
                 .await?
                 .is_some()
@@ -312,14 +282,6 @@ async fn write_tx(c: &mut Conn, legacy: bool, batch: &[Write], now: i64) -> mysq
                         .collect();
                     tx.exec_drop(sql, Params::Positional(params)).await?;
                 }
-            }
-            Write::Call(id, rec) => {
-                tx.exec_drop(
-                    "INSERT INTO holdmix_call (uniqueid, state, updated) VALUES (?, ?, ?)
-                     ON DUPLICATE KEY UPDATE state = VALUES(state), updated = VALUES(updated)",
-                    (id.as_str(), rec.state.as_str(), rec.updated),
-                )
-                .await?;
             }
         }
     }

@@ -1,5 +1,5 @@
-//! What the store keeps: one record per caller number and one per call, the
-//! error type every backend returns, and the limits a key or value must fit.
+//! What the store keeps: one record per caller number, the error type every
+//! backend returns, and the limits a key or value must fit.
 
 use std::collections::BTreeMap;
 
@@ -19,31 +19,14 @@ pub struct CallerRecord {
     pub heard: BTreeMap<String, i64>,
 }
 
-/// One call's engine snapshot, keyed by Asterisk's Uniqueid, so a process
-/// respawned by app_queue continues the same call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallRecord {
-    /// Opaque to the store: JSON produced by the engine.
-    pub state: String,
-    /// Unix seconds of the last update; rows older than [`CALL_TTL`] expire.
-    pub updated: i64,
-}
-
-/// Call rows not updated for this long are deleted (the call has ended).
-pub const CALL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// Heard entries are kept at least this long (longer if the heard window is).
 pub const HEARD_KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Longest caller number (Asterisk's `AST_MAX_EXTENSION`), in characters.
 pub const MAX_NUMBER: usize = 80;
-/// Longest Uniqueid (Asterisk's `AST_MAX_UNIQUEID`), in characters.
-pub const MAX_UNIQUEID: usize = 150;
 /// Longest music path and advice key, in characters.
 pub const MAX_MUSIC: usize = 1024;
 pub const MAX_ADVICE: usize = 512;
-/// Largest call snapshot, in bytes (a MySQL `MEDIUMTEXT`).
-pub const MAX_STATE: usize = 16 * 1024 * 1024 - 1;
 
 /// Why a store operation failed: worth retrying later, or never.
 #[derive(Debug, thiserror::Error)]
@@ -59,25 +42,23 @@ pub enum StoreError {
     Config(String),
 }
 
-/// One queued write.
+/// One queued write. (An enum with one kind today, so the queue, the batch
+/// and the backends need no change when another kind of record comes.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     Caller(String, CallerRecord),
-    Call(String, CallRecord),
 }
 
 /// What a queued write is about: the newest write per key wins.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Key {
     Caller(String),
-    Call(String),
 }
 
 impl Write {
     pub fn key(&self) -> Key {
         match self {
             Write::Caller(n, _) => Key::Caller(n.clone()),
-            Write::Call(id, _) => Key::Call(id.clone()),
         }
     }
 
@@ -85,19 +66,15 @@ impl Write {
     /// database would hold after writing both in order: a caller keeps its
     /// music choice if the newer record has none, and heard entries merge.
     pub fn absorb(&mut self, newer: Write) {
-        match (self, newer) {
-            (Write::Caller(_, old), Write::Caller(_, mut new)) => {
-                if new.music.is_none() {
-                    new.music = old.music.take();
-                }
-                for (k, at) in std::mem::take(&mut old.heard) {
-                    let e = new.heard.entry(k).or_insert(at);
-                    *e = (*e).max(at);
-                }
-                *old = new;
-            }
-            (this, newer) => *this = newer,
+        let (Write::Caller(_, old), Write::Caller(_, mut new)) = (self, newer);
+        if new.music.is_none() {
+            new.music = old.music.take();
         }
+        for (k, at) in std::mem::take(&mut old.heard) {
+            let e = new.heard.entry(k).or_insert(at);
+            *e = (*e).max(at);
+        }
+        *old = new;
     }
 
     /// Checks the limits every backend can hold, before touching a database.
@@ -119,15 +96,6 @@ impl Write {
                 }
                 if let Some(k) = rec.heard.keys().find(|k| k.chars().count() > MAX_ADVICE) {
                     return too_long("advice key", k.chars().count(), MAX_ADVICE);
-                }
-            }
-            Write::Call(id, rec) => {
-                let n = id.chars().count();
-                if n > MAX_UNIQUEID {
-                    return too_long("uniqueid", n, MAX_UNIQUEID);
-                }
-                if rec.state.len() > MAX_STATE {
-                    return too_long("call state", rec.state.len(), MAX_STATE);
                 }
             }
         }
@@ -160,8 +128,6 @@ mod tests {
         let mut rec = CallerRecord::default();
         rec.heard.insert("a".repeat(MAX_ADVICE + 1), 1);
         assert!(Write::Caller("1".into(), rec).validate().is_err());
-        let call = Write::Call("u".repeat(MAX_UNIQUEID + 1), CallRecord::default());
-        assert!(call.validate().is_err());
     }
 
     #[test]
@@ -178,34 +144,10 @@ mod tests {
             Write::Caller("1".into(), rec(Some("a"), 2, &[("x", 5), ("y", 1), ("z", 9)]))
         );
         w.absorb(Write::Caller("1".into(), rec(Some("b"), 3, &[])));
-        let Write::Caller(_, r) = &w else { panic!() };
+        let Write::Caller(_, r) = &w;
         assert_eq!(
             (r.music.as_deref(), r.offset_ms, r.heard.len()),
             (Some("b"), 3, 3)
-        );
-        let mut c = Write::Call(
-            "u".into(),
-            CallRecord {
-                state: "1".into(),
-                updated: 1,
-            },
-        );
-        c.absorb(Write::Call(
-            "u".into(),
-            CallRecord {
-                state: "2".into(),
-                updated: 2,
-            },
-        ));
-        assert_eq!(
-            c,
-            Write::Call(
-                "u".into(),
-                CallRecord {
-                    state: "2".into(),
-                    updated: 2
-                }
-            )
         );
     }
 

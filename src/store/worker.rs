@@ -1,11 +1,11 @@
-//! The store's worker thread: it reads the records at start, then owns every
+//! The store's worker thread: it reads the caller's record at start, then owns every
 //! write, so no database call ever runs on the audio path. Writes queue in a
 //! map (newest per key wins) until the database takes them; when it cannot,
 //! the worker keeps them and retries with a bounded backoff, logging once
 //! when the database goes away and once when it is back.
 
 use super::backend::Backend;
-use super::record::{CallRecord, CallerRecord, HEARD_KEEP, Key, StoreError, Write, unix_now};
+use super::record::{CallerRecord, HEARD_KEEP, Key, StoreError, Write, unix_now};
 use super::spec::Spec;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,13 +26,12 @@ pub enum Msg {
     Flush(SyncSender<bool>),
 }
 
-/// The records read at start.
-pub type Loaded = Result<(Option<CallerRecord>, Option<CallRecord>), StoreError>;
+/// The caller's record read at start.
+pub type Loaded = Result<Option<CallerRecord>, StoreError>;
 
 /// What to read at start.
 pub struct Start {
     pub caller: Option<String>,
-    pub uniqueid: Option<String>,
     pub heard_window: Duration,
 }
 
@@ -63,7 +62,7 @@ impl Worker {
         }
     }
 
-    /// Reads the start records, answers on `reply`, then serves `rx` until
+    /// Reads the caller's record, answers on `reply`, then serves `rx` until
     /// the handle is gone and everything is written (or `LINGER` passed).
     pub fn run(mut self, start: Start, reply: SyncSender<Loaded>, rx: Receiver<Msg>) {
         let loaded = self.load(&start);
@@ -82,16 +81,10 @@ impl Worker {
 
     fn load(&mut self, start: &Start) -> Loaded {
         let b = self.backend()?;
-        let now = unix_now();
-        let caller = match &start.caller {
-            Some(n) => b.get_caller(n, now, start.heard_window)?,
-            None => None,
-        };
-        let call = match &start.uniqueid {
-            Some(id) => b.get_call(id)?,
-            None => None,
-        };
-        Ok((caller, call))
+        match &start.caller {
+            Some(n) => b.get_caller(n, unix_now(), start.heard_window),
+            None => Ok(None),
+        }
     }
 
     fn serve(&mut self, rx: Receiver<Msg>) {
@@ -141,7 +134,7 @@ impl Worker {
                     tracing::error!(
                         store = %self.spec.shown(),
                         writes = self.pending.len(),
-                        "store still unavailable: unwritten caller memory and call state dropped"
+                        "store still unavailable: unwritten caller memory dropped"
                     );
                     return;
                 }
@@ -237,8 +230,8 @@ impl Worker {
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
-    /// Deletes ended calls' state and long-past heard entries; a failure
-    /// only delays this until the next round.
+    /// Deletes long-past heard entries; a failure only delays this until
+    /// the next round.
     fn expire(&mut self) {
         self.since_expire = 0;
         let keep = self.heard_keep;
