@@ -103,6 +103,7 @@ fn music_start(tl: &[serde_json::Value]) -> (String, f64) {
 /// another caller starts from the top.
 fn remembered_across_calls(dir: &Path, store: &[&str]) {
     let pl = memory_playlist(dir);
+    warm_cache(dir, &pl);
     let first = call(dir, &pl, "79001112233", store, &[(300, "3")], 5);
     assert_eq!(music_start(&first), ("bed-1-calm.wav".to_string(), 0.0));
     let heard = advices(&first);

@@ -83,13 +83,16 @@ impl Ahead {
         self.len - self.next
     }
 
-    /// Moves the stream on by `n` frames nobody will hear (a stalled reader).
+    /// Moves the stream on by `n` frames nobody will hear (a stalled
+    /// reader), and says so in the timeline at the frame they end on. What
+    /// was ready is taken back first, so the timeline's time is of the
+    /// stream as written (rare: a stall is the reader's, not a tick's).
     pub fn skip(&mut self, n: u64) {
-        let from_ready = n.min(self.ready() as u64);
-        self.next += from_ready as usize;
-        for _ in from_ready..n {
+        self.rewind();
+        for _ in 0..n {
             self.engine.render_frame(&mut self.samples);
         }
+        self.engine.stalled(n);
     }
 
     /// The next `n` frames, encoded. What is not ready is rendered now,
@@ -227,6 +230,9 @@ mod tests {
             if !skips.iter().any(|&s| (s..s + 5).contains(&f)) {
                 format.encode_into(&samples, &mut out);
                 want.extend_from_slice(&out);
+            }
+            if skips.contains(&(f + 1).saturating_sub(5)) && f >= 4 {
+                r.stalled(5);
             }
             want_timeline.extend(r.drain_timeline());
             r.take_requests().for_each(drop);

@@ -146,6 +146,15 @@ impl Engine {
         self.frame += 1;
     }
 
+    /// Notes in the timeline that the last `frames` frames were rendered
+    /// for nobody (a stalled reader; the stream skipped to the present).
+    pub fn stalled(&mut self, frames: u64) {
+        self.scratch.push(super::timeline::TimelineEvent::Stall {
+            skipped: frames as f64 * f64::from(FRAME_MS) / 1000.0,
+        });
+        self.stamp();
+    }
+
     /// Moves this frame's events into the timeline with their time.
     pub(super) fn stamp(&mut self) {
         let t = (self.frame + OUTPUT_DELAY_FRAMES) as f64 * f64::from(FRAME_MS) / 1000.0;

@@ -75,6 +75,11 @@ pub enum TimelineEvent {
     Identity {
         verified: bool,
     },
+    /// The reader stalled (took nothing for over 200 ms) and the stream
+    /// skipped `skipped` seconds to the present: they were never heard.
+    Stall {
+        skipped: f64,
+    },
     /// A new version of the playlist: applied (`ok`), or refused and the
     /// old one kept.
     Reload {

@@ -187,7 +187,9 @@ pub fn log_text(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("run.log")).unwrap_or_default()
 }
 
-/// Drains the child's stdout in a thread (like a reader that keeps up);
+/// Drains the child's stdout in a thread, as Asterisk with a timing module
+/// reads: up to 640 bytes at each 40 ms deadline of its own clock (a late
+/// wake reads at once, so a busy machine makes it late, never slow);
 /// returns everything read when the pipe closes.
 pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>> {
     use std::io::Read;
@@ -195,15 +197,25 @@ pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>
     std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut buf = [0u8; 640];
+        let period = std::time::Duration::from_millis(40);
+        let mut next = std::time::Instant::now();
         loop {
             match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => all.extend_from_slice(&buf[..n]),
             }
-            std::thread::sleep(std::time::Duration::from_millis(40));
+            next += period;
+            std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
         }
         all
     })
+}
+
+/// Decodes every sound of a playlist into the test's cache, as an operator
+/// does before the first call (`holdmix cache warm`): a test of what a call
+/// does must not depend on how fast a loaded machine decodes.
+pub fn warm_cache(dir: &Path, playlist: &Path) {
+    ok(holdmix(dir).args(["cache", "warm"]).arg(playlist));
 }
 
 /// Sends `sig` to a child (SIGHUP is how Asterisk stops a generator).
