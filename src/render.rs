@@ -120,8 +120,8 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         if meter.is_some() {
             kept.extend(entries);
         }
-        if let Some(reason) = engine.exit_reason() {
-            exit = reason.to_string();
+        if let Some(ended) = engine.ended() {
+            exit = ended.reason().to_string();
             break;
         }
     }

@@ -36,6 +36,25 @@ impl EventKind {
     }
 }
 
+/// Why the engine wants the stream to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The call is over (a `hangup` event).
+    Hangup,
+    /// Asterisk stopped the music for the call (`MusicOnHoldStop`).
+    MusicStopped,
+}
+
+impl Ended {
+    /// As the timeline's `exit` event says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Ended::Hangup => "hangup",
+            Ended::MusicStopped => "music-stopped",
+        }
+    }
+}
+
 /// An event at a point of stream time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -2,7 +2,7 @@
 //! identity, balance answers, hang-up) and the keys dispatched to their
 //! actions, debounced; a redirect asked of the driver.
 
-use super::event::{BalanceAnswer, EventKind};
+use super::event::{BalanceAnswer, Ended, EventKind};
 use super::say::Values;
 use super::timeline::TimelineEvent;
 use super::{Engine, PRIO_QUEUE, Request};
@@ -35,15 +35,12 @@ impl Engine {
                     self.balance_pending = None;
                     self.say_balance(&answer);
                 }
+                // The first reason to end is the one.
                 EventKind::Hangup => {
-                    if self.exit.is_none() {
-                        self.exit = Some("hangup".to_string());
-                    }
+                    self.exit.get_or_insert(Ended::Hangup);
                 }
                 EventKind::MusicStopped => {
-                    if self.exit.is_none() {
-                        self.exit = Some("music-stopped".to_string());
-                    }
+                    self.exit.get_or_insert(Ended::MusicStopped);
                 }
             }
         }

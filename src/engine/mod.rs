@@ -42,7 +42,7 @@ use crate::scenario::{Action, Announce, Redirect, Scenario, Template};
 use advice::Advisor;
 use bed::Bed;
 use chrono::{DateTime, Utc};
-pub use event::{Account, BalanceAnswer, Event, EventKind};
+pub use event::{Account, BalanceAnswer, Ended, Event, EventKind};
 use library::{Library, SourceId};
 use queue::QueueInfo;
 use speaker::Speaker;
@@ -160,7 +160,7 @@ pub struct Engine {
     pending: VecDeque<Event>,
     scratch: Vec<TimelineEvent>,
     timeline: Vec<Entry>,
-    exit: Option<String>,
+    exit: Option<Ended>,
     music_buf: Vec<f32>,
     labels: Labels,
     /// Until this stream time nothing is due: no repeat, announcement,
@@ -253,8 +253,8 @@ impl Engine {
     }
 
     /// Why the engine wants to stop, once it does (a `hangup` event).
-    pub fn exit_reason(&self) -> Option<&str> {
-        self.exit.as_deref()
+    pub fn ended(&self) -> Option<Ended> {
+        self.exit
     }
 
     /// Records the exit in the timeline (the driver calls this once, at the end).

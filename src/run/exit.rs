@@ -1,6 +1,8 @@
 //! Why a stream ended. `run` never ends for bad input; it ends on purpose,
 //! and what happens to the call's state depends on why.
 
+use crate::engine::Ended;
+
 /// The end of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -46,6 +48,15 @@ impl Exit {
     /// the caller's memory is not updated).
     pub fn unheard(self) -> bool {
         self == Exit::Orphaned
+    }
+}
+
+impl From<Ended> for Exit {
+    fn from(e: Ended) -> Exit {
+        match e {
+            Ended::Hangup => Exit::Hangup,
+            Ended::MusicStopped => Exit::MusicStopped,
+        }
     }
 }
 

@@ -256,8 +256,8 @@ impl<'a> Stream<'a> {
             let unread = (plan.queued / fb + written + self.ahead.ready()) as u64;
             c.after_write(self.ahead.engine(), happened, unread);
         }
-        if let Some(r) = self.ahead.engine().exit_reason() {
-            return Some(exit_of(r));
+        if let Some(ended) = self.ahead.engine().ended() {
+            return Some(Exit::from(ended));
         }
         let realign = self.pacer.take_realign();
         self.clock
@@ -324,14 +324,6 @@ impl<'a> Stream<'a> {
         self.warm.add(&self.clock);
         self.warm.add(self.stop.cell());
         self.inbox.bell.note_hot(&mut self.warm);
-    }
-}
-
-/// The engine's reason to stop, as an [`Exit`].
-fn exit_of(reason: &str) -> Exit {
-    match reason {
-        "music-stopped" => Exit::MusicStopped,
-        _ => Exit::Hangup,
     }
 }
 
