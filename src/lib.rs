@@ -22,6 +22,7 @@ pub mod render;
 pub mod run;
 pub mod say;
 pub mod scenario;
+pub mod sources;
 pub mod speech;
 pub mod state;
 pub mod store;

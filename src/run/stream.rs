@@ -11,7 +11,7 @@ use super::checkpoint::Checkpoints;
 use super::events;
 use super::exit::Exit;
 use super::identity::who;
-use super::inbox::{Inbox, InboxParts, Mailboxes, spawn_loader};
+use super::inbox::{Inbox, InboxParts, Mailboxes};
 use super::memory::CallerMemory;
 use super::output::{OrphanGuard, Output};
 use super::reload::{self, Poller};
@@ -26,6 +26,7 @@ use crate::engine::Engine;
 use crate::engine::ahead::Ahead;
 use crate::engine::timeline::TimelineWriter;
 use crate::scenario::Scenario;
+use crate::sources;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::BufWriter;
@@ -103,7 +104,7 @@ impl<'a> Stream<'a> {
             m.follow(&engine);
         }
         let first = engine.first_needed();
-        let pending = engine.library_mut().map_cached(cache, rate, &first);
+        let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
         // Helper threads must not take the stop signals: only a handler
         // running on the audio thread cuts its sleep short.
@@ -112,7 +113,7 @@ impl<'a> Stream<'a> {
         let (ami_tx, ami_rx) = mail.commands;
         let (inbox, poller) =
             unsignalled(|| {
-                let loaders = spawn_loader(&engine, pending, cache, rate, &mail.bell)
+                let loaders = sources::spawn_loader(engine.library(), pending, cache, rate, &mail.bell)
                     .into_iter()
                     .collect();
                 let event_tx = mail.events.0.clone();
