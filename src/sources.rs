@@ -7,9 +7,9 @@
 
 use crate::audio::cache::Cache;
 use crate::audio::clip::Clip;
-use crate::bell::Bell;
 use crate::engine::Engine;
 use crate::engine::library::{Library, Slot, SourceId};
+use crate::util::bell::Bell;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 

@@ -1,7 +1,7 @@
 //! The engine's sources: every sound a scenario can play, by id, each
 //! pending (still decoding), ready (with its loudness gain) or failed.
 //! Only the registry: loading them (file and cache I/O) is done outside the
-//! engine, by [`crate::sources`].
+//! engine, by the drivers' `sources` module.
 
 use crate::audio::clip::Clip;
 use crate::audio::loudness;
@@ -88,7 +88,7 @@ impl Library {
 
     /// The clip and its normalisation gain, if it is ready.
     /// Notes the slot of `id`, its clip and `len` samples from `pos` (see `Warm`).
-    pub fn note_hot(&self, id: SourceId, pos: usize, w: &mut crate::audio::warm::Warm) {
+    pub fn note_hot(&self, id: SourceId, pos: usize, w: &mut crate::util::prefetch::Warm) {
         let Some(slot) = self.slots.get(id.0 as usize) else {
             return;
         };

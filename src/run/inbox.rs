@@ -2,16 +2,16 @@
 //! billing answers, reloads, decoded sources) and what it asks of others
 //! (lookups, redirects). Both are rare next to the ticks, so they live out
 //! of line and are only looked at when the doorbell rang or the engine
-//! asked: the tick's own code stays small (see [`crate::bell`]).
+//! asked: the tick's own code stays small (see [`crate::util::bell`]).
 
 use super::reload::Reloaded;
 use super::signals::unsignalled;
 use crate::ami::client::Command;
 use crate::audio::cache::Cache;
-use crate::bell::{self, Bell};
 use crate::billing::{BalanceAnswer, BillingConfig, Lookups};
 use crate::engine::{Engine, Event, EventKind, Request};
 use crate::sources::{self, Loaded};
+use crate::util::bell::{self, Bell};
 use std::sync::mpsc;
 
 pub struct Inbox<'a> {

@@ -20,13 +20,13 @@ use crate::audio::cache::Cache;
 use crate::audio::clock::Clock;
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
-use crate::audio::warm::Warm;
 use crate::config::RunConfig;
 use crate::engine::Engine;
 use crate::engine::ahead::Ahead;
 use crate::engine::timeline::TimelineWriter;
 use crate::scenario::Scenario;
 use crate::sources;
+use crate::util::prefetch::Warm;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::BufWriter;
@@ -297,7 +297,7 @@ impl<'a> Stream<'a> {
     #[inline(never)]
     fn trim(&mut self) {
         self.trimmed = true;
-        let d = crate::footprint::drop_startup_pages();
+        let d = crate::util::footprint::drop_startup_pages();
         tracing::debug!(
             mappings = d.mappings,
             kib = d.resident_kib,
