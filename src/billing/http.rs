@@ -3,8 +3,8 @@
 //! body read with a size limit. Errors never carry the URL (it holds the
 //! caller's number) nor any credential.
 
-use super::BalanceAnswer;
 use super::answer;
+use super::balance::BalanceAnswer;
 use super::config::{Auth, HttpConfig, Method};
 use std::time::Duration;
 
