@@ -73,7 +73,7 @@ fn demo() -> &'static Demo {
         assert_eq!(cache.dir(), Some(dir.as_path()), "the temporary cache is usable");
         for rate in RATES {
             let mut e = Engine::new(&scenario, rate, SEED);
-            e.library_mut().load_all(&cache, rate);
+            holdmix::sources::load_all(e.library_mut(), &cache, rate);
         }
         Demo { scenario, cache }
     })
@@ -84,7 +84,7 @@ fn demo() -> &'static Demo {
 fn engine_at(rate: u32, at: Duration) -> (Engine, Vec<f32>) {
     let d = demo();
     let mut e = Engine::new(&d.scenario, rate, SEED);
-    e.library_mut().load_all(&d.cache, rate);
+    holdmix::sources::load_all(e.library_mut(), &d.cache, rate);
     let mut out = vec![0.0f32; e.frame_len()];
     while e.now() < at {
         if !e.render_quiet_frame(&mut out) {

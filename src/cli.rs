@@ -252,7 +252,7 @@ pub enum CacheCommand {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse(s).map_err(|e| format!("{e:#}"))
+    crate::util::duration::parse(s).map_err(|e| format!("{e:#}"))
 }
 
 fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {

@@ -11,7 +11,7 @@
 
 use crate::ami::client::AmiConfig;
 use crate::cli::{HubArgs, RenderArgs, RunArgs};
-use crate::render::RenderOptions;
+use crate::cmd::render::RenderOptions;
 use crate::store::StoreOptions;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,27 +2,43 @@
 //!
 //! The engine (`engine`) is a deterministic state machine: events in, 20 ms
 //! frames and a timeline out. `run` drives it in real time for Asterisk,
-//! `render` on a virtual clock for previews and tests.
+//! `cmd::render` on a virtual clock for previews and tests.
+//!
+//! The modules, in layers; a module imports from its own layer and the
+//! layers below it, never above (one exception: the core takes `billing`'s
+//! data types, `BillingConfig` and `BalanceAnswer`, into scenarios and events):
+//!
+//! - core: `engine` (the state machine, without I/O; its `library` only
+//!   registers the sources), `scenario` (playlists), `speech` (values into
+//!   words), `audio` (decoding, the decoded-audio cache, the mixing stages,
+//!   output formats);
+//! - adapters to the world outside: `ami` (Asterisk Manager Interface),
+//!   `hub` (one AMI session per host, shared by the calls), `billing`
+//!   (balance lookups), `store` (the callers' database), `state` (where a
+//!   call resumes), `plot` (`render --plot` pictures);
+//! - drivers: `run` (a call, in real time) and `cmd` (the other
+//!   subcommands), with `sources` (loading the audio files through the
+//!   cache, for both), `cli` (the arguments as typed) and `config` (the
+//!   arguments resolved); `main.rs` only parses and dispatches;
+//! - `util`: small helpers any layer may use (the doorbell channels,
+//!   durations, percent-encoding, logging set-up, the start-up footprint,
+//!   cache-line prefetch); they import nothing else of the crate.
+//!   They are grouped in a folder of their own so that the top of `src/`
+//!   lists only the layers above.
 
 pub mod ami;
 pub mod audio;
-pub mod bell;
 pub mod billing;
-pub mod check;
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod duration;
 pub mod engine;
-pub mod footprint;
 pub mod hub;
-pub mod logging;
-pub mod percent;
 pub mod plot;
-pub mod render;
 pub mod run;
-pub mod say;
 pub mod scenario;
+pub mod sources;
 pub mod speech;
 pub mod state;
 pub mod store;
-pub mod warm;
+pub mod util;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = holdmix::logging::init(cli.common.log.as_deref(), cli.common.verbose, cli.common.quiet) {
+    if let Err(e) =
+        holdmix::util::logging::init(cli.common.log.as_deref(), cli.common.verbose, cli.common.quiet)
+    {
         eprintln!("holdmix: {e:#}");
     }
     match dispatch(cli) {
@@ -42,7 +44,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => {
             let span = tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-"));
             let _g = span.enter();
-            let summary = holdmix::render::render(&holdmix::config::render(args), &cache)?;
+            let summary = holdmix::cmd::render::render(&holdmix::config::render(args), &cache)?;
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
             Ok(ExitCode::SUCCESS)
         }
@@ -64,11 +66,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Say(args) => {
-            holdmix::say::say(&args, &cache)?;
+            holdmix::cmd::say::say(&args, &cache)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
-            let clean = holdmix::check::check(&args.playlists, args.quick, &cache)?;
+            let clean = holdmix::cmd::check::check(&args.playlists, args.quick, &cache)?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -78,7 +80,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cache {
             command: CacheCommand::Warm { playlists, format },
         } => {
-            let failures = holdmix::warm::warm(&playlists, &format, &cache)?;
+            let failures = holdmix::cmd::cache::warm(&playlists, &format, &cache)?;
             Ok(if failures == 0 {
                 ExitCode::SUCCESS
             } else {

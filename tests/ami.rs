@@ -3,8 +3,8 @@
 //! README.md for what was done to produce each).
 
 use crate::common::root;
+use holdmix::ami::channel_watch::ChannelWatch;
 use holdmix::ami::codec::{Decoder, Item, Message};
-use holdmix::ami::watch::ChannelWatch;
 use holdmix::engine::EventKind;
 
 const ALICE: &str = "Local/200@test-00000000;2";

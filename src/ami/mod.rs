@@ -2,12 +2,12 @@
 //! sans-IO), one connection ([`connection`]: connect, log in, actions
 //! matched to their responses by ActionID) and when to retry it
 //! ([`reconnect`]). On these: a generator's own session ([`client`]) and
-//! what a generator takes from AMI for its call ([`watch`]). The per-host
-//! hub (`crate::hub`) builds on these too; nothing here imports it.
+//! what a generator takes from AMI for its call ([`channel_watch`]). The
+//! per-host hub builds on these too; nothing here imports it.
 
+pub mod channel_watch;
 pub mod client;
 pub mod codec;
 pub mod connection;
 pub mod reconnect;
 pub mod secret;
-pub mod watch;

@@ -73,7 +73,7 @@ impl Limiter {
     }
 
     /// Notes the delay line (see `Warm`).
-    pub fn note_hot(&self, w: &mut crate::audio::warm::Warm) {
+    pub fn note_hot(&self, w: &mut crate::util::prefetch::Warm) {
         w.add(&self.delayed[..]);
     }
 

@@ -15,4 +15,3 @@ pub mod ramp;
 pub mod resample;
 pub mod sink;
 pub mod voice;
-pub mod warm;

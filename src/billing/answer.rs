@@ -2,8 +2,8 @@
 //! paths. Anything unexpected is a failure, never a guess: a caller must not
 //! hear a wrong balance.
 
+use super::balance::{Account, BalanceAnswer};
 use super::config::Fields;
-use super::{Account, BalanceAnswer};
 use serde_json::Value;
 
 /// Reads accounts from a parsed body. `Err` says what was wrong (for the log).

@@ -7,8 +7,8 @@
 //! "89160000000" = []   # known, no accounts
 //! ```
 
-use super::BalanceAnswer;
 use super::answer;
+use super::balance::BalanceAnswer;
 use super::config::Fields;
 use serde_json::Value;
 use std::path::Path;

@@ -3,8 +3,8 @@
 //! body read with a size limit. Errors never carry the URL (it holds the
 //! caller's number) nor any credential.
 
-use super::BalanceAnswer;
 use super::answer;
+use super::balance::BalanceAnswer;
 use super::config::{Auth, HttpConfig, Method};
 use std::time::Duration;
 
@@ -68,7 +68,9 @@ async fn once(
 ) -> Result<Vec<u8>, Failure> {
     let in_url = cfg.url.contains("{number}");
     // Every reserved character escaped: the number cannot change the URL.
-    let url = cfg.url.replace("{number}", &crate::percent::encode(number, b""));
+    let url = cfg
+        .url
+        .replace("{number}", &crate::util::percent::encode(number, b""));
     let mut req = match cfg.method {
         Method::Get => client.get(&url),
         Method::Post => client.post(&url),

@@ -28,7 +28,7 @@ pub fn lookup_now(cfg: &BillingConfig, number: Option<&str>) -> BalanceAnswer {
 pub struct Lookups<T> {
     cfg: BillingConfig,
     number: Option<String>,
-    answers: crate::bell::SyncSender<T>,
+    answers: crate::util::bell::SyncSender<T>,
     wrap: fn(BalanceAnswer) -> T,
     asks: Option<mpsc::Sender<()>>,
 }
@@ -37,7 +37,7 @@ impl<T: Send + 'static> Lookups<T> {
     pub fn new(
         cfg: BillingConfig,
         number: Option<String>,
-        answers: crate::bell::SyncSender<T>,
+        answers: crate::util::bell::SyncSender<T>,
         wrap: fn(BalanceAnswer) -> T,
     ) -> Lookups<T> {
         Lookups {

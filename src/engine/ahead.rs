@@ -11,7 +11,7 @@
 
 use super::{Engine, QuietMark};
 use crate::audio::format::Format;
-use crate::audio::warm::Warm;
+use crate::util::prefetch::Warm;
 
 /// Frames rendered ahead at most: a second, so one wake in 25 renders. An
 /// even number, so that a 40 ms reader's two frames a tick use it up

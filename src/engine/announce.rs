@@ -4,7 +4,7 @@
 //! for them.
 
 use super::event::BalanceAnswer;
-use super::say::{self, Values};
+use super::phrase::{self, Values};
 use super::timeline::TimelineEvent;
 use super::{Engine, PRIO_QUEUE};
 use crate::scenario::Template;
@@ -16,7 +16,7 @@ impl Engine {
     pub(super) fn say(&mut self, t: &Template, v: &Values, priority: u8, label: &Arc<str>) -> bool {
         let mut ids = Vec::new();
         let mut missing = Vec::new();
-        say::resolve(t, &self.prompts, self.speech.as_ref(), v, &mut ids, &mut missing);
+        phrase::resolve(t, &self.prompts, self.speech.as_ref(), v, &mut ids, &mut missing);
         for token in missing {
             self.scratch.push(TimelineEvent::Unspoken {
                 token: Arc::from(token),

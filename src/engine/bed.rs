@@ -124,7 +124,7 @@ impl Bed {
     }
 
     /// Notes what the next steady block touches (see `Warm`).
-    pub fn note_hot(&self, lib: &Library, w: &mut crate::audio::warm::Warm) {
+    pub fn note_hot(&self, lib: &Library, w: &mut crate::util::prefetch::Warm) {
         w.add(&self.main);
         w.add(&self.playing);
         w.add(&self.fading);

@@ -7,8 +7,8 @@
 use super::advice::Advisor;
 use super::bed::Bed;
 use super::library::{Library, SourceId};
+use super::phrase::{self, Values};
 use super::queue::QueueInfo;
-use super::say::{self, Values};
 use super::speaker::Speaker;
 use super::timeline::TimelineEvent;
 use super::{EVENT_LIMIT, Engine, KeyBinding, Labels, REQUEST_LIMIT, Repeat};
@@ -100,7 +100,7 @@ impl Engine {
     pub fn first_needed(&self) -> Vec<SourceId> {
         let mut ids: Vec<SourceId> = self.bed.first_track().into_iter().collect();
         let mut missing = Vec::new();
-        say::resolve(
+        phrase::resolve(
             &self.welcome,
             &self.prompts,
             self.speech.as_ref(),
@@ -150,7 +150,7 @@ impl Engine {
             .iter()
             .map(|(n, p)| (n.clone(), lib.add(p)))
             .collect();
-        self.speech = scenario.speech.as_ref().map(|map| say::Speech {
+        self.speech = scenario.speech.as_ref().map(|map| phrase::Speech {
             ids: map.files().map(|f| (f.clone(), lib.add(f))).collect(),
             map: map.clone(),
         });

@@ -90,7 +90,7 @@ impl EventKind {
                     .with_context(|| format!("position must be a whole number, got {p:?}"))?,
             ),
             ("holdtime", Some(h)) => EventKind::Holdtime(
-                crate::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
+                crate::util::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
             ),
             ("hangup", None) => EventKind::Hangup,
             ("reload", path) => EventKind::Reload(path.map(str::to_string)),
@@ -149,7 +149,7 @@ impl Event {
         let (time, rest) = text
             .split_once(':')
             .with_context(|| format!("{text:?}: expected TIME:EVENT, e.g. 25s:dtmf:3"))?;
-        let at = crate::duration::parse(time).with_context(|| format!("{text:?}: bad time"))?;
+        let at = crate::util::duration::parse(time).with_context(|| format!("{text:?}: bad time"))?;
         let kind = EventKind::parse(rest).with_context(|| format!("{text:?}"))?;
         Ok(Event { at, kind })
     }

@@ -3,7 +3,7 @@
 //! actions, debounced; a redirect asked of the driver.
 
 use super::event::{BalanceAnswer, Ended, EventKind};
-use super::say::Values;
+use super::phrase::Values;
 use super::timeline::TimelineEvent;
 use super::{Engine, PRIO_QUEUE, Request};
 use crate::scenario::{Action, Redirect};

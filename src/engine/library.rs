@@ -1,7 +1,8 @@
 //! The engine's sources: every sound a scenario can play, by id, each
 //! pending (still decoding), ready (with its loudness gain) or failed.
+//! Only the registry: loading them (file and cache I/O) is done outside the
+//! engine, by the drivers' `sources` module.
 
-use crate::audio::cache::Cache;
 use crate::audio::clip::Clip;
 use crate::audio::loudness;
 use std::path::{Path, PathBuf};
@@ -87,7 +88,7 @@ impl Library {
 
     /// The clip and its normalisation gain, if it is ready.
     /// Notes the slot of `id`, its clip and `len` samples from `pos` (see `Warm`).
-    pub fn note_hot(&self, id: SourceId, pos: usize, w: &mut crate::audio::warm::Warm) {
+    pub fn note_hot(&self, id: SourceId, pos: usize, w: &mut crate::util::prefetch::Warm) {
         let Some(slot) = self.slots.get(id.0 as usize) else {
             return;
         };
@@ -122,53 +123,5 @@ impl Library {
 
     pub fn set_failed(&mut self, id: SourceId) {
         self.slots[id.0 as usize] = Slot::Failed;
-    }
-
-    /// Loads every pending source now (render and cache warm-up). Failures are
-    /// logged with the file's path and leave the source failed.
-    pub fn load_all(&mut self, cache: &Cache, rate: u32) {
-        for id in self.ids().collect::<Vec<_>>() {
-            if matches!(self.slot(id), Slot::Pending) {
-                self.load_one(id, cache, rate);
-            }
-        }
-    }
-
-    fn load_one(&mut self, id: SourceId, cache: &Cache, rate: u32) {
-        match cache.load(self.path(id), rate) {
-            Ok(clip) => self.set_ready(id, Arc::new(clip)),
-            Err(e) => {
-                tracing::error!(file = %self.path(id).display(), "cannot use audio file: {e:#}");
-                self.set_failed(id);
-            }
-        }
-    }
-
-    /// Maps the sources in `first` that are cached already (a pread and an
-    /// mmap each), so the stream can start with them; returns every source
-    /// still pending, those of `first` at the front, for the loader thread.
-    /// Mapping only what the first seconds need keeps the first frame fast
-    /// with a playlist of hundreds of files.
-    pub fn map_cached(&mut self, cache: &Cache, rate: u32, first: &[SourceId]) -> Vec<SourceId> {
-        let mut pending = Vec::new();
-        for &id in first {
-            if !matches!(self.slot(id), Slot::Pending) || pending.contains(&id) {
-                continue;
-            }
-            match cache.lookup(self.path(id), rate) {
-                Ok(Some(clip)) => self.set_ready(id, Arc::new(clip)),
-                Ok(None) => pending.push(id),
-                Err(e) => {
-                    tracing::error!(file = %self.path(id).display(), "cannot use audio file: {e:#}");
-                    self.set_failed(id);
-                }
-            }
-        }
-        for id in self.ids() {
-            if matches!(self.slot(id), Slot::Pending) && !pending.contains(&id) {
-                pending.push(id);
-            }
-        }
-        pending
     }
 }

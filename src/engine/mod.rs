@@ -14,7 +14,7 @@
 //! and the quiet frame paths; `snapshot` and `memory` resume a call and
 //! remember a caller. The parts the engine is made of have a file each:
 //! `bed` (music), `speaker` (prompts and the duck), `advice`, `queue`,
-//! `say` (templates to prompts), `library` (sources), `event`, `timeline`,
+//! `phrase` (templates to prompts), `library` (sources), `event`, `timeline`,
 //! and `ahead` renders quiet frames in advance for the driver.
 
 pub mod advice;
@@ -26,9 +26,9 @@ pub mod event;
 mod input;
 pub mod library;
 pub mod memory;
+pub mod phrase;
 pub mod queue;
 mod render;
-pub mod say;
 mod schedule;
 pub mod snapshot;
 pub mod speaker;
@@ -124,7 +124,7 @@ pub struct Engine {
     speaker: Speaker,
     limiter: Limiter,
     prompts: BTreeMap<String, SourceId>,
-    speech: Option<say::Speech>,
+    speech: Option<phrase::Speech>,
     keys: BTreeMap<char, KeyBinding>,
     welcome: Template,
     repeats: Vec<Repeat>,

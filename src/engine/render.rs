@@ -7,7 +7,7 @@
 use super::timeline::Entry;
 use super::{Engine, OUTPUT_DELAY_FRAMES, QuietMark};
 use crate::audio::format::FRAME_MS;
-use crate::audio::warm::Warm;
+use crate::util::prefetch::Warm;
 use std::time::Duration;
 
 impl Engine {

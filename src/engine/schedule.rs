@@ -3,7 +3,7 @@
 //! the prompts to end, and how long until any of it is due (the quiet path
 //! runs until then).
 
-use super::say::Values;
+use super::phrase::Values;
 use super::timeline::TimelineEvent;
 use super::{BALANCE_PATIENCE, Engine, PRIO_ADVICE, PRIO_DISSUADE, PRIO_QUEUE, PRIO_WELCOME};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The call's state as a small serialisable value: what the caller has
 //! heard, where the music is, the debounce clocks. A generator that Asterisk
 //! kills and respawns for the same call resumes from it instead of starting
-//! over (see `crate::state` for where it is kept).
+//! over (kept outside the engine, where the next process finds it).
 //!
 //! Sources are named by path, not by id, so a snapshot still applies when
 //! the playlist changed between the two processes (what is gone is skipped).

@@ -128,7 +128,7 @@ impl Speaker {
     }
 
     /// Notes what the next steady frame touches (see `Warm`).
-    pub fn note_hot(&self, lib: &Library, w: &mut crate::audio::warm::Warm) {
+    pub fn note_hot(&self, lib: &Library, w: &mut crate::util::prefetch::Warm) {
         w.add(&self.phase);
         w.add(&self.queue);
         w.add(&self.current);

@@ -7,12 +7,12 @@
 //! it, and `ami` never imports `hub`.
 
 use super::protocol::{Greeting, Known, Redirect, Subscribe};
+use crate::ami::channel_watch::ChannelWatch;
 use crate::ami::client::{AmiConfig, Command, spawn};
 use crate::ami::codec::{Decoder, Item, Message};
 use crate::ami::connection::READ_TICK;
-use crate::ami::watch::ChannelWatch;
-use crate::bell::SyncSender;
 use crate::engine::EventKind;
+use crate::util::bell::SyncSender;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;

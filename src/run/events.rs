@@ -4,8 +4,8 @@
 //! and skipped; a line is never buffered without bound.
 
 use super::reload::Reloaded;
-use crate::bell;
 use crate::engine::EventKind;
+use crate::util::bell;
 use std::fs::File;
 use std::io::BufRead;
 use std::path::PathBuf;

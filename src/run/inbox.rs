@@ -2,21 +2,17 @@
 //! billing answers, reloads, decoded sources) and what it asks of others
 //! (lookups, redirects). Both are rare next to the ticks, so they live out
 //! of line and are only looked at when the doorbell rang or the engine
-//! asked: the tick's own code stays small (see [`crate::bell`]).
+//! asked: the tick's own code stays small (see [`crate::util::bell`]).
 
 use super::reload::Reloaded;
 use super::signals::unsignalled;
 use crate::ami::client::Command;
 use crate::audio::cache::Cache;
-use crate::audio::clip::Clip;
-use crate::bell::{self, Bell};
 use crate::billing::{BalanceAnswer, BillingConfig, Lookups};
-use crate::engine::library::SourceId;
 use crate::engine::{Engine, Event, EventKind, Request};
-use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
-
-type Loaded = mpsc::Receiver<(SourceId, Result<Arc<Clip>, String>)>;
+use crate::sources::{self, Loaded};
+use crate::util::bell::{self, Bell};
+use std::sync::mpsc;
 
 pub struct Inbox<'a> {
     pub bell: Bell,
@@ -104,7 +100,7 @@ impl<'a> Inbox<'a> {
     #[cold]
     #[inline(never)]
     pub fn take_mail(&mut self, engine: &mut Engine) {
-        self.loaders.retain(|l| take_loaded(l, engine));
+        self.loaders.retain(|l| sources::take_loaded(l, engine));
         for r in self.reloads.try_iter() {
             match r {
                 Ok(s) => {
@@ -121,8 +117,9 @@ impl<'a> Inbox<'a> {
                     }
                     let added = engine.reload(&s);
                     let (cache, rate, bell) = (self.cache, self.rate, &self.bell);
-                    self.loaders
-                        .extend(unsignalled(|| spawn_loader(engine, added, cache, rate, bell)));
+                    self.loaders.extend(unsignalled(|| {
+                        sources::spawn_loader(engine.library(), added, cache, rate, bell)
+                    }));
                 }
                 Err(reason) => engine.reload_refused(&reason),
             }
@@ -159,57 +156,4 @@ impl<'a> Inbox<'a> {
             }
         }
     }
-}
-
-/// Hands the sources a loader finished to the engine. False once the loader
-/// is done and gone: its channel need not be polled again.
-fn take_loaded(loaded: &Loaded, engine: &mut Engine) -> bool {
-    loop {
-        match loaded.try_recv() {
-            Ok((id, Ok(clip))) => engine.library_mut().set_ready(id, clip),
-            Ok((id, Err(e))) => {
-                tracing::error!("cannot use audio file: {e}");
-                engine.library_mut().set_failed(id);
-            }
-            Err(mpsc::TryRecvError::Empty) => return true,
-            Err(mpsc::TryRecvError::Disconnected) => return false,
-        }
-    }
-}
-
-/// Decodes the sources the cache did not have, in the order they are
-/// needed, on a thread of its own. (Start it with the stop signals blocked.)
-pub fn spawn_loader(
-    engine: &Engine,
-    pending: Vec<SourceId>,
-    cache: &Cache,
-    rate: u32,
-    bell: &Bell,
-) -> Option<Loaded> {
-    if pending.is_empty() {
-        return None;
-    }
-    let jobs: Vec<(SourceId, PathBuf)> = pending
-        .iter()
-        .map(|&id| (id, engine.library().path(id).to_path_buf()))
-        .collect();
-    let cache = cache.clone();
-    let (tx, rx) = bell.channel();
-    let span = tracing::Span::current();
-    std::thread::Builder::new()
-        .name("loader".into())
-        .spawn(move || {
-            let _g = span.enter();
-            for (id, path) in jobs {
-                let r = cache
-                    .load(&path, rate)
-                    .map(Arc::new)
-                    .map_err(|e| format!("{e:#}"));
-                if tx.send((id, r)).is_err() {
-                    break;
-                }
-            }
-        })
-        .ok()?;
-    Some(rx)
 }

@@ -72,7 +72,7 @@ fn is_local(path: &Path) -> bool {
 /// Starts watching `playlist`; new versions arrive on `tx`. A [`Poller`]
 /// when the file is local: the caller calls [`Poller::poll`] every
 /// [`POLL`]; else a thread of its own polls.
-pub fn start(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
+pub fn start(playlist: &Path, tx: crate::util::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
     if is_local(playlist) {
         return Ok(Some(Poller::new(playlist, tx)));
     }
@@ -93,11 +93,11 @@ pub struct Poller {
     /// The version in use. A reader thread holds the lock while it reads
     /// and parses, so versions are handed over in the order they were saved.
     bytes: Arc<Mutex<Option<Vec<u8>>>>,
-    tx: crate::bell::Sender<Reloaded>,
+    tx: crate::util::bell::Sender<Reloaded>,
 }
 
 impl Poller {
-    fn new(path: &Path, tx: crate::bell::Sender<Reloaded>) -> Poller {
+    fn new(path: &Path, tx: crate::util::bell::Sender<Reloaded>) -> Poller {
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -176,7 +176,7 @@ impl Poller {
 
 /// Reads the file at `path` and, unless its bytes are those of the version
 /// in use (a touch, a save without edits), sends it. False once nobody listens.
-fn read_new(path: &Path, held: &mut Option<Vec<u8>>, tx: &crate::bell::Sender<Reloaded>) -> bool {
+fn read_new(path: &Path, held: &mut Option<Vec<u8>>, tx: &crate::util::bell::Sender<Reloaded>) -> bool {
     let new = std::fs::read(path).ok();
     if new.is_none() || new == *held {
         return true;
@@ -186,7 +186,7 @@ fn read_new(path: &Path, held: &mut Option<Vec<u8>>, tx: &crate::bell::Sender<Re
 }
 
 /// A thread that polls `playlist` on its own; new versions arrive on `tx`.
-fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<()> {
+fn spawn(playlist: &Path, tx: crate::util::bell::Sender<Reloaded>) -> std::io::Result<()> {
     let path = playlist.to_path_buf();
     let span = tracing::Span::current();
     std::thread::Builder::new()
@@ -212,14 +212,14 @@ fn spawn(playlist: &Path, tx: crate::bell::Sender<Reloaded>) -> std::io::Result<
 }
 
 /// Sends the version at `path` (a `reload` typed on the event feed).
-pub fn reload_now(path: &Path, tx: &crate::bell::Sender<Reloaded>) {
+pub fn reload_now(path: &Path, tx: &crate::util::bell::Sender<Reloaded>) {
     tx.send(load_valid(path).map(Box::new)).ok();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bell::Bell;
+    use crate::util::bell::Bell;
     use std::sync::mpsc::RecvTimeoutError;
 
     /// Saves `text` over `path` by rename, as editors do: a new inode.

@@ -11,7 +11,7 @@ use super::checkpoint::Checkpoints;
 use super::events;
 use super::exit::Exit;
 use super::identity::who;
-use super::inbox::{Inbox, InboxParts, Mailboxes, spawn_loader};
+use super::inbox::{Inbox, InboxParts, Mailboxes};
 use super::memory::CallerMemory;
 use super::output::{OrphanGuard, Output};
 use super::reload::{self, Poller};
@@ -20,12 +20,13 @@ use crate::audio::cache::Cache;
 use crate::audio::clock::Clock;
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
-use crate::audio::warm::Warm;
 use crate::config::RunConfig;
 use crate::engine::Engine;
 use crate::engine::ahead::Ahead;
 use crate::engine::timeline::TimelineWriter;
 use crate::scenario::Scenario;
+use crate::sources;
+use crate::util::prefetch::Warm;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::BufWriter;
@@ -103,7 +104,7 @@ impl<'a> Stream<'a> {
             m.follow(&engine);
         }
         let first = engine.first_needed();
-        let pending = engine.library_mut().map_cached(cache, rate, &first);
+        let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
         // Helper threads must not take the stop signals: only a handler
         // running on the audio thread cuts its sleep short.
@@ -112,7 +113,7 @@ impl<'a> Stream<'a> {
         let (ami_tx, ami_rx) = mail.commands;
         let (inbox, poller) =
             unsignalled(|| {
-                let loaders = spawn_loader(&engine, pending, cache, rate, &mail.bell)
+                let loaders = sources::spawn_loader(engine.library(), pending, cache, rate, &mail.bell)
                     .into_iter()
                     .collect();
                 let event_tx = mail.events.0.clone();
@@ -296,7 +297,7 @@ impl<'a> Stream<'a> {
     #[inline(never)]
     fn trim(&mut self) {
         self.trimmed = true;
-        let d = crate::footprint::drop_startup_pages();
+        let d = crate::util::footprint::drop_startup_pages();
         tracing::debug!(
             mappings = d.mappings,
             kib = d.resident_kib,

@@ -140,7 +140,7 @@ pub fn as_table<'a, 'i>(d: &mut Diags, v: &'a Spanned<DeValue<'i>>, path: &str) 
 
 pub fn duration(d: &mut Diags, v: &Spanned<DeValue<'_>>, path: &str) -> Option<Duration> {
     let parsed = match v.get_ref() {
-        DeValue::String(s) => crate::duration::parse(s),
+        DeValue::String(s) => crate::util::duration::parse(s),
         other => match number(other) {
             Some(n) if n.is_finite() && (0.0..=1e9).contains(&n) => Ok(Duration::from_secs_f64(n)),
             Some(n) => Err(anyhow::anyhow!("{n} seconds is out of range")),

@@ -113,7 +113,7 @@ pub fn identifier(text: &str) -> Result<String, ValueError> {
 
 /// A duration in whole seconds: `"90s"`, `"10m"`, `"59"`.
 pub fn seconds(text: &str) -> Result<u64, ValueError> {
-    crate::duration::parse(text)
+    crate::util::duration::parse(text)
         .map(|d| d.as_secs())
         .map_err(|e| ValueError::new(text, &format!("{e:#}")))
 }

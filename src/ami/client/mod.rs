@@ -11,12 +11,12 @@
 
 mod identity;
 
+use super::channel_watch::ChannelWatch;
 use super::codec::Item;
 use super::connection::Connection;
 use super::reconnect::{Ended, POLICY, keep_connected};
-use super::watch::ChannelWatch;
-use crate::bell::SyncSender;
 use crate::engine::EventKind;
+use crate::util::bell::SyncSender;
 use identity::{Verdict, confirm_identity};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};

@@ -191,12 +191,12 @@ fn answer(req: &Request, cfg: &RealtimeConfig) -> String {
     let mut name = None;
     for pair in body.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if crate::percent::decode(k).is_some_and(|k| k.eq_ignore_ascii_case("name")) {
+        if crate::util::percent::decode(k).is_some_and(|k| k.eq_ignore_ascii_case("name")) {
             if name.is_some() {
                 // Two names: not a lookup Asterisk makes.
                 return String::new();
             }
-            name = crate::percent::decode(v);
+            name = crate::util::percent::decode(v);
         } else {
             // res_config_curl sends only `name` for a class lookup.
             return String::new();

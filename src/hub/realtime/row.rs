@@ -92,7 +92,7 @@ pub fn is_uniqueid(s: &str) -> bool {
 /// `%XX` for everything but unreserved characters and `/` (Asterisk decodes
 /// `%XX` only; a `+` would stay a `+`).
 fn encode(s: &str) -> String {
-    crate::percent::encode(s, b"/")
+    crate::util::percent::encode(s, b"/")
 }
 
 #[cfg(test)]

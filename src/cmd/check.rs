@@ -51,7 +51,7 @@ pub fn diagnose(path: &Path, quick: bool, cache: &Cache) -> Vec<Diagnostic> {
             if !r.path.is_file() || !seen.insert(r.path.clone()) {
                 continue;
             }
-            if let Err(e) = cache.load(&r.path, 8000) {
+            if let Err(e) = crate::sources::load_file(cache, &r.path, 8000) {
                 let mut d = Diagnostic::at(
                     path,
                     r.line,

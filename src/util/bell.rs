@@ -20,7 +20,7 @@ impl Bell {
     }
 
     /// Notes the flag (see `Warm`).
-    pub fn note_hot(&self, w: &mut crate::audio::warm::Warm) {
+    pub fn note_hot(&self, w: &mut crate::util::prefetch::Warm) {
         w.add(&*self.0);
     }
 

@@ -37,7 +37,7 @@ pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<
     for f in &files {
         for &rate in &rates {
             bar.set_message(short(f));
-            if let Err(e) = cache.load(f, rate) {
+            if let Err(e) = crate::sources::load_file(cache, f, rate) {
                 bar.suspend(|| tracing::error!("{e:#}"));
                 failures += 1;
             }

@@ -7,6 +7,7 @@ use crate::audio::sink::Sink;
 use crate::engine::timeline::{Entry, TimelineWriter};
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
+use crate::sources;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::BufWriter;
@@ -55,7 +56,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         .iter()
         .any(|e| matches!(e.kind, EventKind::Balance(_)));
     let mut billing = scenario.billing.clone();
-    engine.library_mut().load_all(cache, format.rate());
+    sources::load_all(engine.library_mut(), cache, format.rate());
 
     let mut sink = Sink::open(&opts.output, format)?;
     let mut timeline = match &opts.timeline {
@@ -161,7 +162,7 @@ fn reload(
     match crate::scenario::load_valid(path) {
         Ok(s) => {
             engine.reload(&s);
-            engine.library_mut().load_all(cache, rate);
+            sources::load_all(engine.library_mut(), cache, rate);
             Some(s.billing)
         }
         Err(reason) => {

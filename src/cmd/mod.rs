@@ -1,0 +1,12 @@
+//! The subcommands' entry points, one file each: `check`, `render`, `say`
+//! and `cache` (`holdmix cache warm`). `main.rs` parses the arguments and
+//! calls one of these (or `run`/`hub`).
+//!
+//! `run` and `hub` are subcommands too, but
+//! each is a subsystem with threads and files of its own, so each has its
+//! own folder at the top of `src/`.
+
+pub mod cache;
+pub mod check;
+pub mod render;
+pub mod say;
