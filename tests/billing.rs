@@ -455,6 +455,7 @@ fn a_slow_lookup_never_stops_the_music_and_says_one_moment() {
         r#"{"accounts":[{"id":"7","balance":"3"}]}"#.into(),
     ));
     let p = playlist(dir.path(), &format!("url = \"{}\"", s.url("/b")));
+    warm_cache(dir.path(), &p);
     let tl = dir.path().join("tl.jsonl");
     let mut child = spawn_run(
         dir.path(),
