@@ -5,6 +5,10 @@
 //! Writer processes are this test binary run again with `CHILD` set: a
 //! constructor runs one writer and exits before the test harness starts, so
 //! the writer is a real process (killed with -9, 200 at once) but not a test.
+//!
+//! One topic over 500 lines on purpose: the writer processes and log
+//! helpers at the top (some 240 lines) serve the SQLite and the MariaDB
+//! tests alike.
 
 use crate::common::mariadb::{self, Mariadb};
 use crate::common::tempdir;

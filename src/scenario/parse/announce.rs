@@ -1,0 +1,92 @@
+//! `[[repeat]]` and `[announce]`: the messages said on a timer (position,
+//! wait, balance, dissuading).
+
+use super::Parser;
+use crate::scenario::doc::Table;
+use crate::scenario::*;
+
+impl Parser<'_> {
+    pub(super) fn repeat(&mut self, t: &Table) -> Option<Repeat> {
+        t.deny_unknown(&mut self.d, &["first", "every", "say"]);
+        let first = t
+            .duration(&mut self.d, "first")
+            .unwrap_or(Duration::from_secs(20));
+        let every = t.duration(&mut self.d, "every").unwrap_or(Duration::ZERO);
+        let say = self.template_at(t, "say")?;
+        Some(Repeat { first, every, say })
+    }
+
+    pub(super) fn announce(&mut self, t: &Table) -> Announce {
+        t.deny_unknown(&mut self.d, &["position", "wait", "balance", "dissuade"]);
+        let mut a = Announce::default();
+        if let Some(p) = t.table(&mut self.d, "position") {
+            p.deny_unknown(
+                &mut self.d,
+                &["say", "next", "on_change", "every", "cap", "improved_only"],
+            );
+            let say = self.required_template(&p, "say");
+            let cap = p.number(&mut self.d, "cap").and_then(|(n, span)| {
+                if n >= 1.0 && n.fract() == 0.0 && n <= 1e6 {
+                    Some(n as u32)
+                } else {
+                    self.d
+                        .error(span, &p.key_path("cap"), "cap must be a whole number from 1");
+                    None
+                }
+            });
+            a.position = Some(PositionAnnounce {
+                say,
+                next: self.template_at(&p, "next").unwrap_or_default(),
+                on_change: p.bool(&mut self.d, "on_change").unwrap_or(true),
+                every: p
+                    .duration(&mut self.d, "every")
+                    .unwrap_or(Duration::from_secs(120)),
+                cap,
+                improved_only: p.bool(&mut self.d, "improved_only").unwrap_or(false),
+            });
+        }
+        if let Some(w) = t.table(&mut self.d, "wait") {
+            w.deny_unknown(&mut self.d, &["say", "short", "first", "every"]);
+            a.wait = Some(WaitAnnounce {
+                say: self.required_template(&w, "say"),
+                short: self.template_at(&w, "short").unwrap_or_default(),
+                first: w.duration(&mut self.d, "first").unwrap_or(Duration::ZERO),
+                every: w.duration(&mut self.d, "every").unwrap_or(Duration::ZERO),
+            });
+        }
+        if let Some(b) = t.table(&mut self.d, "balance") {
+            b.deny_unknown(
+                &mut self.d,
+                &["say", "several", "none", "failed", "wait", "locked"],
+            );
+            a.balance = Some(BalanceAnnounce {
+                say: self.required_template(&b, "say"),
+                several: self.template_at(&b, "several").unwrap_or_default(),
+                none: self.template_at(&b, "none").unwrap_or_default(),
+                failed: self.template_at(&b, "failed").unwrap_or_default(),
+                wait: self.template_at(&b, "wait").unwrap_or_default(),
+                locked: self.template_at(&b, "locked").unwrap_or_default(),
+            });
+        }
+        if let Some(x) = t.table(&mut self.d, "dissuade") {
+            x.deny_unknown(&mut self.d, &["say", "after", "position_above", "wait_above"]);
+            let position_above = x
+                .number(&mut self.d, "position_above")
+                .map(|(n, _)| n.max(0.0) as u32);
+            let dissuade = Dissuade {
+                say: self.required_template(&x, "say"),
+                after: x.duration(&mut self.d, "after"),
+                position_above,
+                wait_above: x.duration(&mut self.d, "wait_above"),
+            };
+            if dissuade.after.is_none() && dissuade.position_above.is_none() && dissuade.wait_above.is_none()
+            {
+                self.d
+                    .error(x.span.clone(), &x.path, "a dissuading message needs a threshold")
+                    .hint("set after = \"10m\", position_above = 15 or wait_above = \"20m\"");
+            }
+            a.dissuade = Some(dissuade);
+        }
+        a
+    }
+}

@@ -1,0 +1,269 @@
+//! `holdmix hub`: one AMI session serving many generators, each its own
+//! call, and what the hub vouches for.
+
+use super::server::{serve_script, transcript_events};
+use super::*;
+
+#[test]
+fn one_hub_session_serves_a_hundred_generators_each_its_own_call() {
+    let dir = crate::common::tempdir();
+    // One second of quiet after the hub's login, so every generator has
+    // subscribed before the transcript's events flow.
+    let mut chunks = vec![Vec::new(); 100];
+    chunks.extend(transcript_events("session-queue-dtmf.raw"));
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
+    let mut gens = Vec::new();
+    for i in 0..100 {
+        let channel = match i {
+            0 => ALICE.to_string(),
+            1 => BOB.to_string(),
+            _ => format!("Local/999@test-{i:08x};2"),
+        };
+        let sub = dir.path().join(format!("g{i}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let mut cmd = crate::common::holdmix(&sub);
+        cmd.args(["run", "--hub"])
+            .arg(&socket)
+            .args(["--channel", &channel, "--timeline"])
+            .arg(sub.join("tl.jsonl"));
+        let (child, reader) = start(&mut cmd);
+        gens.push((sub, child, reader));
+    }
+    // Alice's and Bob's calls end with their MusicOnHoldStop.
+    for (_, child, _) in gens.iter_mut().take(2) {
+        let (status, _) = crate::common::wait_exit(child, Duration::from_secs(20));
+        assert!(status.success());
+    }
+    for (_, child, _) in gens.iter_mut().skip(2) {
+        // SAFETY: signalling our own children.
+        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        let (status, _) = crate::common::wait_exit(child, Duration::from_secs(5));
+        assert!(status.success());
+    }
+    signal_hub(&mut hub);
+    let actions = server.join().expect("server");
+    assert_eq!(
+        names(&actions).iter().filter(|a| **a == "Login").count(),
+        1,
+        "one AMI session for all"
+    );
+    for (i, (sub, _, reader)) in gens.into_iter().enumerate() {
+        reader.join().expect("reader");
+        let tl = crate::common::timeline(&sub.join("tl.jsonl"));
+        let positions: Vec<u64> = crate::common::events(&tl, "position")
+            .iter()
+            .map(|e| e["value"].as_u64().expect("value"))
+            .collect();
+        match i {
+            0 => {
+                assert_eq!(digits_of(&tl), ["1", "2", "#"]);
+                assert_eq!(positions, [1]);
+            }
+            1 => {
+                assert!(digits_of(&tl).is_empty(), "Alice's keys are not Bob's");
+                assert_eq!(positions, [2, 1]);
+            }
+            _ => assert!(
+                digits_of(&tl).is_empty() && positions.is_empty(),
+                "g{i} got someone else's events"
+            ),
+        }
+    }
+}
+
+#[test]
+fn through_the_hub_asterisk_vouches_for_a_uniqueid_given_on_the_command_line() {
+    // The realtime recipe: the generator knows only its Uniqueid (from its
+    // class's row); the hub tells it the channel and the caller's number
+    // that Asterisk reported, so Alice's key 2 says Alice's balance.
+    const ALICE_UID: &str = "1795452414.1";
+    let dir = crate::common::tempdir();
+    let events = transcript_events("session-queue-dtmf.raw");
+    let learned = events
+        .iter()
+        .position(|e| {
+            let t = String::from_utf8_lossy(e);
+            t.contains(&format!("Uniqueid: {ALICE_UID}\r\n")) && t.contains("CallerIDNum: 79001112233")
+        })
+        .expect("an event naming Alice's number");
+    let mut chunks: Vec<Vec<u8>> = events[..=learned].to_vec();
+    chunks.extend(vec![Vec::new(); 100]);
+    chunks.extend(events[learned + 1..].iter().cloned());
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::write(
+        dir.path().join("accounts.toml"),
+        "\"79001112233\" = [{ id = \"7\", balance = \"12.50\" }]\n",
+    )
+    .expect("accounts");
+    let pl = crate::common::playlist(
+        dir.path(),
+        "balance.toml",
+        &format!(
+            "[prompts]\nfrom = {:?}\n\n[announce.balance]\nsay = [\"your-balance-is\"]\nfailed = [\"service-unavailable\"]\nnone = [\"not-registered\"]\n\n[keys]\n1 = {{ action = \"redirect\", to = \"callback,s,1\" }}\n2 = {{ action = \"say-balance\" }}\n\n[billing]\naccounts_file = \"accounts.toml\"\n",
+            root().join("sample-audio/prompts/en").to_str().expect("path")
+        ),
+    );
+    let mut cmd = crate::common::holdmix(dir.path());
+    cmd.arg("--log")
+        .arg(dir.path().join("run.log"))
+        .args(["run", "--hub"])
+        .arg(&socket)
+        .args([
+            "--uniqueid",
+            ALICE_UID,
+            "--playlist",
+            pl.to_str().expect("path"),
+            "--timeline",
+        ])
+        .arg(dir.path().join("tl.jsonl"))
+        .env_remove("PHONE")
+        .env_remove("CHANNEL");
+    let (mut child, reader) = start(&mut cmd);
+    // The same Uniqueid from the environment (ENV() is process-wide in
+    // Asterisk) proves nothing: no personal announcements.
+    let env_dir = dir.path().join("env");
+    std::fs::create_dir_all(&env_dir).expect("mkdir");
+    let mut env_cmd = crate::common::holdmix(&env_dir);
+    env_cmd
+        .args(["run", "--hub"])
+        .arg(&socket)
+        .args(["--playlist", pl.to_str().expect("path"), "--timeline"])
+        .arg(env_dir.join("tl.jsonl"))
+        .env("UNIQUEID", ALICE_UID)
+        .env_remove("PHONE")
+        .env_remove("CHANNEL");
+    let (mut env_child, env_reader) = start(&mut env_cmd);
+    for c in [&mut child, &mut env_child] {
+        let (status, _) = crate::common::wait_exit(c, Duration::from_secs(20));
+        assert!(status.success(), "Alice's MusicOnHoldStop ends it");
+    }
+    reader.join().expect("reader");
+    env_reader.join().expect("reader");
+    signal_hub(&mut hub);
+    let actions = server.join().expect("server");
+    // Key 1 sent Alice (her channel, as the hub knows it) to the callback
+    // context, once: the generator that knows only the Uniqueid, and the
+    // one from the environment, both asked; the hub redirects the channel
+    // it knows for each subscription.
+    let redirects: Vec<&Message> = actions
+        .iter()
+        .filter(|m| m.get("Action") == Some("Redirect"))
+        .collect();
+    assert!(!redirects.is_empty(), "{:?}", names(&actions));
+    for r in &redirects {
+        assert_eq!(
+            (
+                r.get("Channel"),
+                r.get("Context"),
+                r.get("Exten"),
+                r.get("Priority")
+            ),
+            (Some(ALICE), Some("callback"), Some("s"), Some("1"))
+        );
+    }
+    let tl = crate::common::timeline(&dir.path().join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "identity")[0]["verified"], true);
+    assert_eq!(digits_of(&tl), ["1", "2", "#"]);
+    let balance = crate::common::events(&tl, "balance");
+    assert_eq!(balance[0]["answer"], "accounts", "{tl:?}");
+
+    let log = crate::common::log_text(dir.path());
+    assert!(log.contains("identity from Asterisk through the hub"), "{log}");
+    let tl = crate::common::timeline(&env_dir.join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "identity")[0]["verified"], false);
+    assert_eq!(digits_of(&tl), ["1", "2", "#"], "its events, still");
+    assert_eq!(crate::common::events(&tl, "balance")[0]["answer"], "failed");
+}
+
+/// A `holdmix hub` on the AMI server at `port`, its socket in `dir`; returns
+/// once the socket is there (bounded wait).
+fn spawn_hub(dir: &std::path::Path, port: u16) -> (std::process::Child, std::path::PathBuf) {
+    let socket = dir.join("hub.sock");
+    let hub = crate::common::holdmix(dir)
+        .arg("--log")
+        .arg(dir.join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
+        .arg(&socket)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hub");
+    let started = std::time::Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (hub, socket)
+}
+
+fn signal_hub(hub: &mut std::process::Child) {
+    crate::common::signal(hub, libc::SIGTERM);
+    hub.wait().ok();
+}
+
+#[test]
+fn a_generator_for_a_call_the_hub_knows_is_over_exits() {
+    // Asterisk 22 can fork a generator after the stop that should have
+    // cancelled it (a start and a stop in the same millisecond). Once the
+    // hub has the whole list of live channels (CoreShowChannels, bytes as
+    // in session-filtered.raw, answered to the hub's own ActionID), a
+    // Uniqueid missing from it is a call that is over.
+    let dir = crate::common::tempdir();
+    let text = String::from_utf8_lossy(&transcript("session-filtered.raw")).into_owned();
+    let list: Vec<Vec<u8>> = text
+        .split("\r\n\r\n")
+        .filter(|m| m.starts_with("Event: CoreShowChannel"))
+        .map(|m| format!("{}\r\n\r\n", m.replace("ActionID: 6", "ActionID: channels")).into_bytes())
+        .collect();
+    assert!(list.len() >= 2, "the capture's channel list");
+    let mut chunks = list;
+    chunks.extend(vec![Vec::new(); 300]);
+    let (port, server) = serve_script("pw", vec![chunks]);
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
+    std::thread::sleep(Duration::from_millis(800));
+    let run = |name: &str, uid: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let mut cmd = crate::common::holdmix(&sub);
+        cmd.arg("--log")
+            .arg(sub.join("run.log"))
+            .args(["run", "--hub"])
+            .arg(&socket)
+            .args(["--uniqueid", uid, "--timeline"])
+            .arg(sub.join("tl.jsonl"));
+        let (child, reader) = start(&mut cmd);
+        (sub, child, reader)
+    };
+    let (gone_dir, mut gone, gone_reader) = run("gone", "1795452399.99");
+    let (live_dir, mut live, live_reader) = run("live", "1795452386.5");
+    let (status, _) = crate::common::wait_exit(&mut gone, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        live.try_wait().expect("try_wait").is_none(),
+        "a live call's generator goes on"
+    );
+    crate::common::signal(&live, libc::SIGHUP);
+    assert!(
+        crate::common::wait_exit(&mut live, Duration::from_secs(5))
+            .0
+            .success()
+    );
+    gone_reader.join().expect("reader");
+    live_reader.join().expect("reader");
+    signal_hub(&mut hub);
+    server.join().ok();
+    let log = crate::common::log_text(&gone_dir);
+    assert!(
+        log.contains("no such call") && log.contains("1795452399.99"),
+        "{log}"
+    );
+    let tl = crate::common::timeline(&gone_dir.join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "hangup");
+    let tl = crate::common::timeline(&live_dir.join("tl.jsonl"));
+    assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "sighup");
+}
