@@ -33,20 +33,15 @@ mod calls;
 mod session;
 mod subscribers;
 
+pub use session::HubConfig;
+
 use crate::ami::reconnect::{POLICY, keep_connected};
 use calls::{Calls, SharedCalls};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use subscribers::Subscribers;
-
-pub struct HubConfig {
-    pub ami: String,
-    pub user: String,
-    pub secret: String,
-    pub socket: PathBuf,
-}
 
 /// Every held call costs the hub a descriptor (and one more for Asterisk's
 /// realtime connection): the soft limit of 1024 goes up to the hard one.

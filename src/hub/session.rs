@@ -4,15 +4,23 @@
 //! fan-out. Connecting, logging in and retrying are the AMI layer's
 //! (`ami::connection`, `ami::reconnect`), as for a generator's own session.
 
-use super::HubConfig;
 use super::calls::{CHANNELS_ID, SharedCalls};
 use super::protocol::Redirect;
 use super::subscribers::{Subscribers, fan_out};
 use crate::ami::codec::Item;
 use crate::ami::connection::Connection;
 use crate::ami::reconnect::Ended;
+use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+/// How the hub reaches Asterisk, and where generators reach the hub.
+pub struct HubConfig {
+    pub ami: String,
+    pub user: String,
+    pub secret: String,
+    pub socket: PathBuf,
+}
 
 /// The ActionIDs of the hub's other actions (fixed: the answers need no
 /// telling apart).

@@ -71,7 +71,7 @@ pub fn money(units: u64, subunits: u64, out: &mut Vec<String>) {
 }
 
 pub fn duration(secs: u64, out: &mut Vec<String>) {
-    match super::round_minutes(secs) {
+    match super::value::round_minutes(secs) {
         None => out.push("less-than-a-minute".into()),
         Some(m) => {
             cardinal(m, out);

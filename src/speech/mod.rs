@@ -12,7 +12,7 @@ pub mod map;
 mod ru;
 pub mod value;
 
-pub use value::{Amount, ValueError};
+pub use value::{Amount, MAX, ValueError, round_minutes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -66,9 +66,6 @@ impl Kind {
         }
     }
 }
-
-/// Largest magnitude spoken: just under 10^18 (quintillion is not spoken).
-pub const MAX: u64 = 999_999_999_999_999_999;
 
 /// The tokens that say `text` as `kind` in `lang`.
 pub fn say(lang: Lang, kind: Kind, text: &str) -> Result<Vec<String>, ValueError> {
@@ -139,10 +136,4 @@ fn cardinal(lang: Lang, n: u64, out: &mut Vec<String>) {
         Lang::En => en::cardinal(n, out),
         Lang::Ru => ru::cardinal(n, ru::Gender::Masculine, out),
     }
-}
-
-/// Rounds a wait for speaking: `None` under a minute, else whole minutes
-/// (half a minute and more rounds up).
-pub fn round_minutes(secs: u64) -> Option<u64> {
-    (secs >= 60).then(|| (secs + 30) / 60)
 }

@@ -137,7 +137,7 @@ pub fn money(units: u64, subunits: u64, out: &mut Vec<String>) {
 
 /// Minutes are feminine: "одна минута", "две минуты", "пять минут".
 pub fn duration(secs: u64, out: &mut Vec<String>) {
-    match super::round_minutes(secs) {
+    match super::value::round_minutes(secs) {
         None => out.push("less-than-a-minute".into()),
         Some(m) => {
             cardinal(m, Gender::Feminine, out);

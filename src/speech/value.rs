@@ -4,6 +4,15 @@
 
 use std::fmt;
 
+/// Largest magnitude spoken: just under 10^18 (quintillion is not spoken).
+pub const MAX: u64 = 999_999_999_999_999_999;
+
+/// Rounds a wait for speaking: `None` under a minute, else whole minutes
+/// (half a minute and more rounds up).
+pub fn round_minutes(secs: u64) -> Option<u64> {
+    (secs >= 60).then(|| (secs + 30) / 60)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueError {
     pub value: String,
@@ -43,7 +52,7 @@ fn digits_value(text: &str, digits: &str) -> Result<u64, ValueError> {
         ));
     }
     match digits.parse::<u64>() {
-        Ok(n) if n <= super::MAX => Ok(n),
+        Ok(n) if n <= MAX => Ok(n),
         _ => Err(ValueError::new(
             text,
             "too large to say (the limit is just under 10^18)",

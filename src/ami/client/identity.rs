@@ -5,7 +5,7 @@
 //! generator can inherit another call's number; unconfirmed, nothing
 //! personal is said.
 
-use super::AmiConfig;
+use super::config::AmiConfig;
 use crate::ami::connection::Connection;
 use std::time::Duration;
 

@@ -9,7 +9,10 @@
 //! (refused, dropped, garbage) is logged and retried with a backoff that
 //! doubles up to 5 s.
 
+mod config;
 mod identity;
+
+pub use config::AmiConfig;
 
 use super::channel_watch::ChannelWatch;
 use super::codec::Item;
@@ -20,32 +23,6 @@ use crate::util::bell::SyncSender;
 use identity::{Verdict, confirm_identity};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-/// How to reach Asterisk and whom to follow.
-#[derive(Clone)]
-pub struct AmiConfig {
-    pub addr: String,
-    pub user: String,
-    /// Never logged, never on a command line (from a file or the environment).
-    pub secret: String,
-    pub channel: Option<String>,
-    pub uniqueid: Option<String>,
-    /// The caller number this process was given (to confirm with Asterisk).
-    pub caller: Option<String>,
-    pub queue: Option<String>,
-    pub status_every: Duration,
-}
-
-impl std::fmt::Debug for AmiConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmiConfig")
-            .field("addr", &self.addr)
-            .field("user", &self.user)
-            .field("secret", &"<hidden>")
-            .field("channel", &self.channel)
-            .finish()
-    }
-}
 
 /// What the call asks of Asterisk.
 #[derive(Debug, Clone, PartialEq, Eq)]
