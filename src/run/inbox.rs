@@ -15,14 +15,19 @@ use crate::util::bell::{self, Bell};
 use std::sync::mpsc;
 
 pub struct Inbox<'a> {
+    /// Rung by every channel below; a tick reads only this.
     pub bell: Bell,
     loaders: Vec<Loaded>,
     reloads: mpsc::Receiver<Reloaded>,
+    /// Kept for the playlist's watchers and the event feed to clone.
+    reload_tx: bell::Sender<Reloaded>,
     events: mpsc::Receiver<EventKind>,
+    /// Keys and queue events (the event feed, AMI) and billing answers,
+    /// all in one queue.
+    event_tx: bell::SyncSender<EventKind>,
     billing_cfg: Option<BillingConfig>,
     billing: Option<Lookups<EventKind>>,
     caller: Option<String>,
-    billing_tx: bell::SyncSender<EventKind>,
     /// No billing and no event feed: a lookup fails at once.
     answer_balance: bool,
     ami_tx: mpsc::Sender<Command>,
@@ -30,71 +35,61 @@ pub struct Inbox<'a> {
     rate: u32,
 }
 
-/// The channels an [`Inbox`] reads, made before the threads that write them.
-pub struct Mailboxes {
-    pub bell: Bell,
-    pub reloads: (bell::Sender<Reloaded>, mpsc::Receiver<Reloaded>),
-    pub events: (bell::SyncSender<EventKind>, mpsc::Receiver<EventKind>),
-    pub commands: (mpsc::Sender<Command>, mpsc::Receiver<Command>),
-}
-
 /// Events waiting between the reader threads and the audio thread.
 const EVENT_CHANNEL: usize = 256;
 
-impl Mailboxes {
-    pub fn new() -> Mailboxes {
-        let bell = Bell::new();
-        let reloads = bell.channel::<Reloaded>();
-        // Keys and queue events, from the event feed and from AMI, in one queue.
-        let events = bell.sync_channel(EVENT_CHANNEL);
-        Mailboxes {
-            bell,
-            reloads,
-            events,
-            commands: mpsc::channel(),
-        }
-    }
-}
-
-/// What the inbox needs besides its channels.
-pub struct InboxParts<'a> {
-    pub billing: Option<BillingConfig>,
-    pub caller: Option<String>,
-    /// No billing and no event feed: a lookup fails at once.
-    pub answer_balance: bool,
-    pub cache: &'a Cache,
-    pub rate: u32,
-    pub loaders: Vec<Loaded>,
-}
-
 impl<'a> Inbox<'a> {
+    /// The audio thread's channels, made before the threads that write them,
+    /// and the receiving end of what the call asks of Asterisk (redirects),
+    /// for the session that carries it out (dropped when there is none, so
+    /// nothing queues). `answer_balance`: no billing and no event feed, so a
+    /// lookup fails at once.
     pub fn new(
-        bell: Bell,
-        reloads: mpsc::Receiver<Reloaded>,
-        events: (bell::SyncSender<EventKind>, mpsc::Receiver<EventKind>),
-        ami_tx: mpsc::Sender<Command>,
-        parts: InboxParts<'a>,
-    ) -> Inbox<'a> {
-        let (billing_tx, events) = events;
+        billing: Option<BillingConfig>,
+        caller: Option<String>,
+        answer_balance: bool,
+        cache: &'a Cache,
+        rate: u32,
+    ) -> (Inbox<'a>, mpsc::Receiver<Command>) {
+        let bell = Bell::new();
+        let (reload_tx, reloads) = bell.channel::<Reloaded>();
+        let (event_tx, events) = bell.sync_channel(EVENT_CHANNEL);
+        let (ami_tx, commands) = mpsc::channel();
         // Billing answers come back through the same queue as keys.
-        let billing = parts
-            .billing
+        let lookups = billing
             .clone()
-            .map(|b| Lookups::new(b, parts.caller.clone(), billing_tx.clone(), EventKind::Balance));
-        Inbox {
+            .map(|b| Lookups::new(b, caller.clone(), event_tx.clone(), EventKind::Balance));
+        let inbox = Inbox {
             bell,
-            loaders: parts.loaders,
+            loaders: Vec::new(),
             reloads,
+            reload_tx,
             events,
-            billing_cfg: parts.billing,
-            billing,
-            caller: parts.caller,
-            billing_tx,
-            answer_balance: parts.answer_balance,
+            event_tx,
+            billing_cfg: billing,
+            billing: lookups,
+            caller,
+            answer_balance,
             ami_tx,
-            cache: parts.cache,
-            rate: parts.rate,
-        }
+            cache,
+            rate,
+        };
+        (inbox, commands)
+    }
+
+    /// Where new playlist versions go.
+    pub fn reload_sender(&self) -> bell::Sender<Reloaded> {
+        self.reload_tx.clone()
+    }
+
+    /// Where keys and queue events go.
+    pub fn event_sender(&self) -> bell::SyncSender<EventKind> {
+        self.event_tx.clone()
+    }
+
+    /// A loader thread whose sources are to be handed to the engine.
+    pub fn add_loader(&mut self, loader: Option<Loaded>) {
+        self.loaders.extend(loader);
     }
 
     #[cold]
@@ -107,12 +102,7 @@ impl<'a> Inbox<'a> {
                     if s.billing != self.billing_cfg {
                         self.billing_cfg = s.billing.clone();
                         self.billing = self.billing_cfg.clone().map(|b| {
-                            Lookups::new(
-                                b,
-                                self.caller.clone(),
-                                self.billing_tx.clone(),
-                                EventKind::Balance,
-                            )
+                            Lookups::new(b, self.caller.clone(), self.event_tx.clone(), EventKind::Balance)
                         });
                     }
                     let added = engine.reload(&s);

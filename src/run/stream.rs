@@ -11,7 +11,7 @@ use super::checkpoint::Checkpoints;
 use super::events;
 use super::exit::Exit;
 use super::identity::who;
-use super::inbox::{Inbox, InboxParts, Mailboxes};
+use super::inbox::Inbox;
 use super::memory::CallerMemory;
 use super::output::{OrphanGuard, Output};
 use super::reload::{self, Poller};
@@ -106,64 +106,61 @@ impl<'a> Stream<'a> {
         let first = engine.first_needed();
         let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
+        // With no billing configured (and no event feed to answer), a
+        // balance lookup fails at once: the caller hears "service unavailable".
+        let (mut inbox, commands) = Inbox::new(
+            scenario.billing.clone(),
+            caller,
+            cfg.events.is_none(),
+            cache,
+            rate,
+        );
         // Helper threads must not take the stop signals: only a handler
         // running on the audio thread cuts its sleep short.
-        let mail = Mailboxes::new();
-        let (reload_tx, reloads) = mail.reloads;
-        let (ami_tx, ami_rx) = mail.commands;
-        let (inbox, poller) =
-            unsignalled(|| {
-                let loaders = sources::spawn_loader(engine.library(), pending, cache, rate, &mail.bell)
-                    .into_iter()
-                    .collect();
-                let event_tx = mail.events.0.clone();
-                if let Some(src) = cfg.events.as_deref() {
-                    events::spawn_reader(src, cfg.playlist.clone(), reload_tx.clone(), event_tx.clone());
-                }
-                let started = match hub {
-                    Some(sub) => crate::hub::follow::spawn_via_hub(
-                        sub,
-                        verified,
-                        cfg.identity.channel_to_follow().map(str::to_string),
-                        cfg.identity.uniqueid().map(str::to_string),
-                        cfg.ami.clone(),
-                        event_tx,
-                        ami_rx,
-                    ),
-                    None => match &cfg.ami {
-                        Some(a) => crate::ami::client::spawn(a.clone(), event_tx, ami_rx),
-                        None => Ok(()),
-                    },
-                };
-                if let Err(e) = started {
-                    tracing::error!("cannot start following the call: {e}");
-                }
-                let inbox = Inbox::new(
-                    mail.bell,
-                    reloads,
-                    mail.events,
-                    ami_tx,
-                    InboxParts {
-                        billing: scenario.billing.clone(),
-                        caller: caller.clone(),
-                        // With no billing configured (and no event feed to
-                        // answer), a balance lookup fails at once: the caller
-                        // hears "service unavailable".
-                        answer_balance: cfg.events.is_none(),
-                        cache,
-                        rate,
-                        loaders,
-                    },
+        let poller = unsignalled(|| {
+            inbox.add_loader(sources::spawn_loader(
+                engine.library(),
+                pending,
+                cache,
+                rate,
+                &inbox.bell,
+            ));
+            if let Some(src) = cfg.events.as_deref() {
+                events::spawn_reader(
+                    src,
+                    cfg.playlist.clone(),
+                    inbox.reload_sender(),
+                    inbox.event_sender(),
                 );
-                let poller = cfg.playlist.as_deref().and_then(|p| match reload::start(p, reload_tx) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
-                    None
-                }
-            });
-                (inbox, poller)
-            });
+            }
+            let started = match hub {
+                Some(sub) => crate::hub::follow::spawn_via_hub(
+                    sub,
+                    verified,
+                    cfg.identity.channel_to_follow().map(str::to_string),
+                    cfg.identity.uniqueid().map(str::to_string),
+                    cfg.ami.clone(),
+                    inbox.event_sender(),
+                    commands,
+                ),
+                None => match &cfg.ami {
+                    Some(a) => crate::ami::client::spawn(a.clone(), inbox.event_sender(), commands),
+                    None => Ok(()),
+                },
+            };
+            if let Err(e) = started {
+                tracing::error!("cannot start following the call: {e}");
+            }
+            cfg.playlist
+                .as_deref()
+                .and_then(|p| match reload::start(p, inbox.reload_sender()) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
+                        None
+                    }
+                })
+        });
         let timeline = match &cfg.timeline {
             Some(p) => Some(TimelineWriter::new(BufWriter::new(
                 File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
