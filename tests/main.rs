@@ -20,4 +20,5 @@ mod render_audio;
 mod respawn;
 mod scenario;
 mod speech;
+mod startup;
 mod store;

@@ -155,6 +155,16 @@ impl Engine {
         self.stamp();
     }
 
+    /// Before the first frame: `frames` of silence were written while the
+    /// call was being prepared. The engine's time still starts here, so a
+    /// resumed call goes on from what was heard.
+    pub fn started_late(&mut self, frames: u64) {
+        self.scratch.push(super::timeline::TimelineEvent::Late {
+            silence: frames as f64 * f64::from(FRAME_MS) / 1000.0,
+        });
+        self.stamp();
+    }
+
     /// Moves this frame's events into the timeline with their time.
     pub(super) fn stamp(&mut self) {
         let t = (self.frame + OUTPUT_DELAY_FRAMES) as f64 * f64::from(FRAME_MS) / 1000.0;

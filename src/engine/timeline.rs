@@ -80,6 +80,12 @@ pub enum TimelineEvent {
     Stall {
         skipped: f64,
     },
+    /// Start-up took longer than a frame: `silence` seconds of silence were
+    /// written before the stream's time 0 (times here count from the first
+    /// frame after them). Always at `t` 0.
+    Late {
+        silence: f64,
+    },
     /// A new version of the playlist: applied (`ok`), or refused and the
     /// old one kept.
     Reload {

@@ -17,22 +17,27 @@ mod events;
 mod exit;
 mod identity;
 mod inbox;
+mod lead_in;
 mod memory;
 mod output;
+mod prepare;
 pub mod reload;
 mod signals;
 mod stream;
 
 pub use exit::Exit;
 pub use signals::STOP_SIGNALS;
-pub use stream::Stream;
+pub use stream::{Started, Stream};
 
 use crate::audio::cache::Cache;
 use crate::config::RunConfig;
 
 /// Streams until a signal, a hangup, or the reader going away.
 pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
-    let mut stream = Stream::start(cfg, cache)?;
+    let mut stream = match Stream::start(cfg, cache)? {
+        Started::Streaming(s) => s,
+        Started::Ended(exit) => return Ok(exit),
+    };
     let exit = loop {
         if let Some(exit) = stream.tick() {
             break exit;

@@ -10,10 +10,11 @@
 use super::checkpoint::Checkpoints;
 use super::events;
 use super::exit::Exit;
-use super::identity::who;
 use super::inbox::Inbox;
+use super::lead_in::LeadIn;
 use super::memory::CallerMemory;
 use super::output::{OrphanGuard, Output};
+use super::prepare::{self, Prepared};
 use super::reload::{self, Poller};
 use super::signals::{StopFlag, unsignalled};
 use crate::audio::cache::Cache;
@@ -21,19 +22,33 @@ use crate::audio::clock::Clock;
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::config::RunConfig;
-use crate::engine::Engine;
 use crate::engine::ahead::Ahead;
 use crate::engine::timeline::TimelineWriter;
-use crate::scenario::Scenario;
 use crate::sources;
 use crate::util::prefetch::Warm;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fs::File;
 use std::io::BufWriter;
 use std::time::Duration;
 
 /// When start-up pages are dropped: one second into the stream.
 const TRIM_AFTER_FRAMES: u64 = 50;
+
+/// How long the first frame waits for the call to be prepared before
+/// silence is written instead: one frame, so the reader (which takes one
+/// every 20 ms) never finds the pipe empty and a signal is taken within
+/// a few tens of milliseconds.
+const FIRST_FRAME_WAIT: Duration = Duration::from_millis(FRAME_MS as u64);
+
+/// What [`Stream::start`] gives: a stream, or the end that came first.
+// Made once and moved into `run`'s frame: boxing would put the tick's
+// state on the heap for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Started<'a> {
+    Streaming(Stream<'a>),
+    /// A signal (or the reader leaving) before the call was ready.
+    Ended(Exit),
+}
 
 pub struct Stream<'a> {
     /// The engine and the frames rendered ahead of the clock.
@@ -60,50 +75,71 @@ pub struct Stream<'a> {
 }
 
 impl<'a> Stream<'a> {
-    /// Everything before the first frame: signals, the playlist, the call's
-    /// checkpoint and identity, the caller's memory, the engine, the helper
-    /// threads, stdout.
-    pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Stream<'a>> {
+    /// Everything before the first frame. The slow part (playlist,
+    /// checkpoint, identity, caller memory, engine) is prepared on a thread
+    /// (see [`prepare`]): most calls have it within a frame and start on
+    /// music as always; otherwise silence is written and signals are taken
+    /// until it is ready, and the music then starts where it would have (the
+    /// silence is a `late` event on the timeline). A signal before that ends
+    /// the call with nothing to keep.
+    pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
         let stop = StopFlag::install()?;
         let format = cfg.format;
         let rate = format.rate();
-        let scenario = load_scenario(cfg.playlist.as_deref());
-        let checkpoints = Checkpoints::open(&cfg.identity, cfg.state_dir.as_deref());
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
-        // Through a hub, Asterisk itself says whose call a Uniqueid is.
-        let hub = cfg.hub.as_deref().and_then(|h| {
-            crate::hub::follow::subscribe(h, cfg.identity.channel_to_follow(), cfg.identity.uniqueid())
-        });
-        if cfg.hub.is_some() && hub.is_none() {
-            tracing::warn!("no hub answers: using a session of our own");
-        }
-        let (caller, verified) = who(&cfg.identity, hub.as_ref());
-        // Caller memory only for a trusted number: never read or overwrite
-        // another caller's.
-        let (mut memory, remembered) = match CallerMemory::open(
-            cfg.store.as_ref(),
-            caller.as_deref().filter(|_| verified),
-            snap.is_some(),
-        ) {
-            Some((m, r)) => (Some(m), r),
-            None => (None, None),
-        };
-        let mut engine = match (&snap, &remembered) {
-            (Some(snap), _) => {
-                tracing::info!(from_ms = snap.at_ms, "resuming the call");
-                Engine::resume(&scenario, rate, snap, now_ms)
+        let ready = prepare::spawn(prepare::Needs {
+            playlist: cfg.playlist.clone(),
+            identity: cfg.identity.clone(),
+            state_dir: cfg.state_dir.clone(),
+            hub: cfg.hub.clone(),
+            store: cfg.store.clone(),
+            rate,
+            timeline: cfg.timeline.clone(),
+            span: tracing::Span::current(),
+        })?;
+        let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();
+
+        let out = Output::stdout(format.frame_bytes())?;
+        let frame = Duration::from_millis(u64::from(FRAME_MS));
+        let lead = cfg
+            .lead
+            .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
+        let mut pacer = Pacer::new(format.frame_bytes(), out.is_pipe(), lead);
+        let mut clock = Clock::new(frame * pacer.period_frames() as u32);
+        let mut orphans = OrphanGuard::new(cfg.orphan_after, &out);
+        let channel = cfg.identity.channel().map(str::to_string);
+        let p = match early {
+            Some(p) => p,
+            None => {
+                let mut lead_in = LeadIn {
+                    out: &out,
+                    pacer: &mut pacer,
+                    clock: &mut clock,
+                    orphans: orphans.as_mut(),
+                    channel: channel.as_deref(),
+                    frame,
+                    format,
+                };
+                match lead_in.until_ready(&ready, &stop) {
+                    Ok(p) => p,
+                    Err(exit) => {
+                        tracing::info!(reason = %exit.reason(), frames = pacer.written(), "exit before the call was ready");
+                        return Ok(Started::Ended(exit));
+                    }
+                }
             }
-            // Random orders differ from call to call.
-            (None, Some(m)) => Engine::remembering(&scenario, rate, fastrand::u64(..), m),
-            (None, None) => Engine::new(&scenario, rate, fastrand::u64(..)),
         };
-        // Nothing personal until the identity is trusted (AMI may confirm later).
-        engine.set_personal(verified);
-        if let Some(m) = &mut memory {
-            m.follow(&engine);
-        }
-        let first = engine.first_needed();
+        let Prepared {
+            scenario,
+            mut engine,
+            checkpoints,
+            memory,
+            hub,
+            caller,
+            verified,
+            first,
+            timeline,
+        } = p;
+        let timeline = timeline?.map(|f| TimelineWriter::new(BufWriter::new(f)));
         let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
         // With no billing configured (and no event feed to answer), a
@@ -161,27 +197,19 @@ impl<'a> Stream<'a> {
                     }
                 })
         });
-        let timeline = match &cfg.timeline {
-            Some(p) => Some(TimelineWriter::new(BufWriter::new(
-                File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
-            ))),
-            None => None,
-        };
 
-        let out = Output::stdout(format.frame_bytes())?;
-        let frame = Duration::from_millis(u64::from(FRAME_MS));
-        let lead = cfg
-            .lead
-            .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
-        let mut pacer = Pacer::new(format.frame_bytes(), out.is_pipe(), lead);
         if checkpoints.is_some() {
             pacer.verify_every(crate::audio::pacer::VERIFY_TICKS_CHECKPOINTED);
         }
-        let clock = Clock::new(frame * pacer.period_frames() as u32);
+        // Late: the silence written is outside the engine's time, so the
+        // music (a resumed call's too) starts where it would have.
+        if pacer.written() > 0 {
+            engine.started_late(pacer.written());
+        }
         tracing::info!(format = ?format, pipe = out.is_pipe(), "streaming");
-        Ok(Stream {
+        Ok(Started::Streaming(Stream {
             ahead: Ahead::new(engine, format),
-            orphans: OrphanGuard::new(cfg.orphan_after, &out),
+            orphans,
             stop,
             out,
             pacer,
@@ -193,10 +221,10 @@ impl<'a> Stream<'a> {
             timeline,
             checkpoints,
             memory,
-            channel: cfg.identity.channel().map(str::to_string),
+            channel,
             trimmed: false,
             warm: Warm::default(),
-        })
+        }))
     }
 
     /// One wake: what came in, what the reader needs written, what the
@@ -322,24 +350,5 @@ impl<'a> Stream<'a> {
         self.warm.add(&self.clock);
         self.warm.add(self.stop.cell());
         self.inbox.bell.note_hot(&mut self.warm);
-    }
-}
-
-/// A playlist that cannot be used is logged and replaced by silence: Asterisk
-/// would respawn an exiting generator every 40 ms and the caller hear nothing.
-fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
-    let Some(path) = path else {
-        tracing::warn!("no playlist given: streaming silence");
-        return Scenario::empty();
-    };
-    match Scenario::load(path) {
-        Ok(loaded) => {
-            crate::scenario::log_diagnostics(&loaded.diagnostics);
-            loaded.scenario
-        }
-        Err(e) => {
-            tracing::error!("{e:#}; streaming silence");
-            Scenario::empty()
-        }
     }
 }

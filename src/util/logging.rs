@@ -35,13 +35,14 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_target(false);
-    match log {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("{}: cannot open log", path.display()))?;
+    // A log that cannot be opened leaves the lines on stderr, not nowhere.
+    let file = log.map(open_log).transpose();
+    let (file, failed) = match file {
+        Ok(f) => (f, None),
+        Err(e) => (None, Some(e)),
+    };
+    match file {
+        Some(file) => {
             let layer = layer.with_writer(std::sync::Mutex::new(file));
             tracing_subscriber::registry()
                 .with(layer.with_filter(filter))
@@ -54,5 +55,21 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
                 .try_init()?;
         }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
+}
+
+/// Opens the log for appending without waiting: a FIFO nobody reads would
+/// block `open` (and so the whole start) forever. Only the open is
+/// non-blocking; writes then behave as on any file.
+fn open_log(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("{}: cannot open log", path.display()))?;
+    let fd = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, fd - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(file)
 }

@@ -136,6 +136,17 @@ pub fn first_t(tl: &[serde_json::Value], kind: &str) -> f64 {
 }
 
 /// Writes a playlist file.
+/// Bytes of silence `run` wrote before its stream's time 0 because the
+/// call was not ready within a frame (a loaded machine): the timeline's
+/// `late` event. What the reader got from there on is on the timeline's
+/// clock.
+pub fn late_bytes(tl: &[serde_json::Value]) -> usize {
+    events(tl, "late")
+        .first()
+        .and_then(|e| e["silence"].as_f64())
+        .map_or(0, |s| (s * 8000.0).round() as usize * 2)
+}
+
 pub fn playlist(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write playlist");

@@ -1,0 +1,169 @@
+//! Everything a call needs before its first note, made on a thread of its
+//! own: the playlist (read, parsed, globs walked), the call's checkpoint,
+//! the hub's word on whose call it is, the caller's memory and the engine.
+//!
+//! Any of these can take long or hang (a playlist on a FIFO, a hung NFS
+//! share, a `**` over a huge tree, a database that does not answer). The
+//! audio thread must not: Asterisk reads a frame every 20 ms and kills a
+//! generator that ignores SIGHUP within 200 ms. So the audio thread waits
+//! for this one for at most a frame, then writes silence and takes signals
+//! while it goes on (see `Stream::start`).
+
+use super::checkpoint::Checkpoints;
+use super::identity::who;
+use super::memory::CallerMemory;
+use super::signals::unsignalled;
+use crate::config::CallIdentity;
+use crate::engine::Engine;
+use crate::engine::library::SourceId;
+use crate::hub::follow::Subscription;
+use crate::scenario::Scenario;
+use crate::store::StoreOptions;
+use anyhow::Context;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+/// What the preparation needs, owned: the thread may outlive the call.
+pub struct Needs {
+    pub playlist: Option<PathBuf>,
+    pub identity: CallIdentity,
+    pub state_dir: Option<PathBuf>,
+    pub hub: Option<PathBuf>,
+    pub store: Option<StoreOptions>,
+    pub rate: u32,
+    /// `--timeline`: created here, since a FIFO's open may wait.
+    pub timeline: Option<PathBuf>,
+    /// The call's log span, so the preparation's lines are the call's.
+    pub span: tracing::Span,
+}
+
+/// A call ready to stream.
+pub struct Prepared {
+    pub scenario: Scenario,
+    pub engine: Engine,
+    pub checkpoints: Option<Checkpoints>,
+    pub memory: Option<CallerMemory>,
+    /// The hub's subscription for this call, if one answered.
+    pub hub: Option<Subscription>,
+    pub caller: Option<String>,
+    pub verified: bool,
+    /// The sources the first seconds play.
+    pub first: Vec<SourceId>,
+    /// The timeline file asked for (an error ends the run: it was asked for).
+    pub timeline: anyhow::Result<Option<File>>,
+}
+
+/// Starts the preparation; its result arrives on the receiver. The thread
+/// never takes the stop signals (they must cut the audio thread's sleep).
+pub fn spawn(needs: Needs) -> std::io::Result<mpsc::Receiver<Prepared>> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    unsignalled(|| {
+        std::thread::Builder::new().name("prepare".into()).spawn(move || {
+            // A bug here must not cost the caller the stream: silence.
+            let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(&needs)))
+                .unwrap_or_else(|_| {
+                    tracing::error!("preparing the call failed: streaming silence");
+                    silent(needs.rate)
+                });
+            // The receiver is gone only when the call ended first.
+            tx.send(p).ok();
+        })
+    })?;
+    Ok(rx)
+}
+
+/// The preparation itself, in order: each step may use what the ones
+/// before it found.
+pub fn prepare(n: &Needs) -> Prepared {
+    let _span = n.span.enter();
+    let scenario = load_scenario(n.playlist.as_deref());
+    let checkpoints = Checkpoints::open(&n.identity, n.state_dir.as_deref());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
+    // Through a hub, Asterisk itself says whose call a Uniqueid is.
+    let hub = n.hub.as_deref().and_then(|h| {
+        crate::hub::follow::subscribe(h, n.identity.channel_to_follow(), n.identity.uniqueid())
+    });
+    if n.hub.is_some() && hub.is_none() {
+        tracing::warn!("no hub answers: using a session of our own");
+    }
+    let (caller, verified) = who(&n.identity, hub.as_ref());
+    // Caller memory only for a trusted number: never read or overwrite
+    // another caller's.
+    let (mut memory, remembered) = match CallerMemory::open(
+        n.store.as_ref(),
+        caller.as_deref().filter(|_| verified),
+        snap.is_some(),
+    ) {
+        Some((m, r)) => (Some(m), r),
+        None => (None, None),
+    };
+    let mut engine = match (&snap, &remembered) {
+        (Some(snap), _) => {
+            tracing::info!(from_ms = snap.at_ms, "resuming the call");
+            Engine::resume(&scenario, n.rate, snap, now_ms)
+        }
+        // Random orders differ from call to call.
+        (None, Some(m)) => Engine::remembering(&scenario, n.rate, fastrand::u64(..), m),
+        (None, None) => Engine::new(&scenario, n.rate, fastrand::u64(..)),
+    };
+    // Nothing personal until the identity is trusted (AMI may confirm later).
+    engine.set_personal(verified);
+    if let Some(m) = &mut memory {
+        m.follow(&engine);
+    }
+    let first = engine.first_needed();
+    let timeline = n
+        .timeline
+        .as_deref()
+        .map(|p| File::create(p).with_context(|| format!("{}: cannot create timeline", p.display())))
+        .transpose();
+    Prepared {
+        scenario,
+        engine,
+        checkpoints,
+        memory,
+        hub,
+        caller,
+        verified,
+        first,
+        timeline,
+    }
+}
+
+/// A call with nothing to play, and nothing of the caller's.
+fn silent(rate: u32) -> Prepared {
+    let scenario = Scenario::empty();
+    let engine = Engine::new(&scenario, rate, 0);
+    Prepared {
+        scenario,
+        engine,
+        checkpoints: None,
+        memory: None,
+        hub: None,
+        caller: None,
+        verified: false,
+        first: Vec::new(),
+        timeline: Ok(None),
+    }
+}
+
+/// A playlist that cannot be used is logged and replaced by silence: Asterisk
+/// would respawn an exiting generator every 40 ms and the caller hear nothing.
+fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
+    let Some(path) = path else {
+        tracing::warn!("no playlist given: streaming silence");
+        return Scenario::empty();
+    };
+    match Scenario::load(path) {
+        Ok(loaded) => {
+            crate::scenario::log_diagnostics(&loaded.diagnostics);
+            loaded.scenario
+        }
+        Err(e) => {
+            tracing::error!("{e:#}; streaming silence");
+            Scenario::empty()
+        }
+    }
+}
