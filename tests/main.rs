@@ -10,6 +10,7 @@ mod ami;
 mod billing;
 mod cache;
 mod decode;
+mod faults;
 mod g711;
 mod lifecycle;
 mod memory;

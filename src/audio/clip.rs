@@ -1,6 +1,7 @@
 //! A decoded, resampled sound ready to play: mono f32 at the output rate,
 //! usually a read-only memory map of a cache file shared by every process.
 
+use crate::util::mapguard::{Guard, guard};
 use memmap2::Mmap;
 use std::sync::Arc;
 
@@ -13,7 +14,14 @@ pub struct Clip {
 
 enum Samples {
     /// A cache file: `len` f32 samples starting `offset` bytes into the map.
-    Mapped { map: Mmap, offset: usize, len: usize },
+    /// The guard comes first so it is dropped (unregistered) before the
+    /// map is unmapped.
+    Mapped {
+        _guard: Guard,
+        map: Mmap,
+        offset: usize,
+        len: usize,
+    },
     /// Decoded in memory (no writable cache, or tests).
     Owned(Vec<f32>),
 }
@@ -34,9 +42,17 @@ impl Clip {
             return None;
         }
         bytemuck::try_cast_slice::<u8, f32>(&map[offset..end]).ok()?;
+        // A cache entry truncated under the map reads as silence instead
+        // of ending the process (see mapguard).
+        let _guard = guard(map.as_ptr(), map.len());
         Some(Clip {
             name,
-            samples: Samples::Mapped { map, offset, len },
+            samples: Samples::Mapped {
+                _guard,
+                map,
+                offset,
+                len,
+            },
             lufs,
         })
     }
@@ -45,7 +61,7 @@ impl Clip {
         match &self.samples {
             Samples::Owned(v) => v,
             // Checked in `from_map`, so the cast cannot fail here.
-            Samples::Mapped { map, offset, len } => {
+            Samples::Mapped { map, offset, len, .. } => {
                 bytemuck::try_cast_slice(&map[*offset..*offset + len * 4]).unwrap_or(&[])
             }
         }

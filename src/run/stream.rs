@@ -34,6 +34,9 @@ use std::time::Duration;
 /// When start-up pages are dropped: one second into the stream.
 const TRIM_AFTER_FRAMES: u64 = 50;
 
+/// How often (in frames) the tick looks for truncated cache entries.
+const CHECK_MAPS_EVERY: u64 = 50;
+
 /// How long the first frame waits for the call to be prepared before
 /// silence is written instead: one frame, so the reader (which takes one
 /// every 20 ms) never finds the pipe empty and a signal is taken within
@@ -72,6 +75,9 @@ pub struct Stream<'a> {
     trimmed: bool,
     /// The lines the next tick touches, fetched at once at the wake.
     warm: Warm,
+    /// Truncated cache entries already logged, and when to look again.
+    truncations: usize,
+    next_map_check: u64,
 }
 
 impl<'a> Stream<'a> {
@@ -224,6 +230,8 @@ impl<'a> Stream<'a> {
             channel,
             trimmed: false,
             warm: Warm::default(),
+            truncations: crate::util::mapguard::truncations(),
+            next_map_check: CHECK_MAPS_EVERY,
         }))
     }
 
@@ -293,6 +301,9 @@ impl<'a> Stream<'a> {
         if let Some(p) = &mut self.poller {
             p.poll_due(self.frame * wall as u32);
         }
+        if wall >= self.next_map_check {
+            self.check_maps(wall);
+        }
         self.note_hot();
         self.stop.sleep(&mut self.clock)
     }
@@ -339,6 +350,19 @@ impl<'a> Stream<'a> {
         if let Some(t) = &mut self.timeline {
             t.write(&entries).ok();
             t.flush().ok();
+        }
+    }
+
+    /// Says once that a cache entry was cut short under its map (the
+    /// guard made the rest of it silence; see `util::mapguard`).
+    #[cold]
+    #[inline(never)]
+    fn check_maps(&mut self, wall: u64) {
+        self.next_map_check = wall + CHECK_MAPS_EVERY;
+        let n = crate::util::mapguard::truncations();
+        if n != self.truncations {
+            self.truncations = n;
+            tracing::warn!("a sound's cache file was truncated while it played: silence for the rest of it");
         }
     }
 
