@@ -108,13 +108,14 @@ impl fmt::Display for FileError {
         match &self.problem {
             Problem::Open(e) => write!(f, "{path}: cannot open the {kind}: {e}"),
             Problem::NotRegular(what) => {
-                write!(f, "{path}: is {what}, not a regular file (the {kind} must be one)")
+                write!(
+                    f,
+                    "{path}: is {what}, not a regular file (the {kind} must be one)"
+                )
             }
-            Problem::TooLarge(Some(n)) => write!(
-                f,
-                "{path}: the {kind} is {}, over its limit of {limit}",
-                size(*n)
-            ),
+            Problem::TooLarge(Some(n)) => {
+                write!(f, "{path}: the {kind} is {}, over its limit of {limit}", size(*n))
+            }
             Problem::TooLarge(None) => {
                 write!(f, "{path}: the {kind} holds more than its limit of {limit}")
             }
@@ -300,7 +301,10 @@ mod tests {
         f.set_len(300 * MIB).unwrap();
         for kind in [Kind::Playlist, Kind::SoundMap, Kind::Accounts, Kind::Secret] {
             let e = read(&p, kind).unwrap_err();
-            assert!(matches!(e.problem, Problem::TooLarge(Some(n)) if n == 300 * MIB), "{e:?}");
+            assert!(
+                matches!(e.problem, Problem::TooLarge(Some(n)) if n == 300 * MIB),
+                "{e:?}"
+            );
             assert!(e.to_string().contains("is 300.0 MiB, over its limit of"), "{e}");
         }
         // At the limit is fine; one byte more is not.
@@ -339,7 +343,10 @@ mod tests {
         let p = dir.path().join("latin1.toml");
         std::fs::write(&p, b"name = \"caf\xe9\"\n").unwrap();
         let e = read_string(&p, Kind::Playlist).unwrap_err();
-        assert_eq!(e.to_string(), format!("{}: the playlist is not UTF-8 text", p.display()));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: the playlist is not UTF-8 text", p.display())
+        );
     }
 
     #[test]
