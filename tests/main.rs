@@ -11,6 +11,8 @@ mod billing;
 mod cache;
 mod decode;
 mod g711;
+#[path = "hardening/files.rs"]
+mod hardening_files;
 mod lifecycle;
 mod memory;
 mod msrv;

@@ -271,6 +271,55 @@ mod tests {
         }
     }
 
+    /// A playlist with something to play.
+    fn valid() -> String {
+        let music = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-audio/music");
+        format!("[music]\ntracks = [{music:?}]\n")
+    }
+
+    #[test]
+    fn a_fifo_renamed_over_the_playlist_is_refused_once_and_reload_goes_on() {
+        let (dir, path) = first_version();
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        let mut poller = Poller::new(&path, tx);
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).expect("path");
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        std::fs::rename(&fifo, &path).expect("rename");
+        poller.poll();
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Err(reason)) => assert!(reason.contains("is a FIFO, not a regular file"), "{reason}"),
+            Ok(Ok(_)) => panic!("a FIFO was taken as a playlist"),
+            Err(e) => panic!("the reader blocked on the FIFO: {e}"),
+        }
+        // Looked at again, unchanged: nothing more said.
+        poller.poll();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(300)).err(),
+            Some(RecvTimeoutError::Timeout)
+        );
+        save(&path, &valid());
+        poller.poll();
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(s)) => assert!(!s.music.tracks.is_empty()),
+            Ok(Err(reason)) => panic!("refused: {reason}"),
+            Err(e) => panic!("hot reload died after the FIFO: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_playlist_truncated_in_place_is_refused() {
+        let (_dir, path) = first_version();
+        save(&path, &valid());
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        let mut poller = Poller::new(&path, tx);
+        // What `> file` does: the same inode, now empty.
+        std::fs::File::create(&path).expect("truncate");
+        poller.poll();
+        expect_refused(&rx, Duration::from_secs(5));
+    }
+
     #[test]
     fn only_local_filesystems_are_polled_inline() {
         assert!(!is_local(Path::new("/proc/self/status")), "procfs");
