@@ -192,6 +192,8 @@ fn run_with_a_fifo_as_map_and_accounts_file_streams_and_stops_on_sigterm() {
     let (map, accounts) = (dir.path().join("map.toml"), dir.path().join("accounts.toml"));
     mkfifo(&map);
     mkfifo(&accounts);
+    // Warmed from the music alone: `cache warm` reads the map too.
+    warm_cache(dir.path(), &music_playlist(dir.path(), 5.0, ""));
     let p = music_playlist(
         dir.path(),
         5.0,
@@ -201,7 +203,6 @@ fn run_with_a_fifo_as_map_and_accounts_file_streams_and_stops_on_sigterm() {
             accounts.to_str().expect("path")
         ),
     );
-    warm_cache(dir.path(), &p);
     let (took, log) = run_then_sigterm(dir.path(), &p);
     eprintln!("fifo map and accounts file: exit {took:?} after SIGTERM");
     assert!(
@@ -359,4 +360,54 @@ fn a_fifo_renamed_over_the_playlist_is_refused_once_and_a_valid_file_renamed_bac
     let tl = timeline(&tl_path);
     let oks: Vec<bool> = events(&tl, "reload").iter().map(|e| e["ok"] == true).collect();
     assert_eq!(oks, [false, true], "{tl:?}");
+}
+
+#[test]
+fn reload_file_refuses_a_fifo_a_device_and_an_empty_file_and_the_music_goes_on() {
+    let dir = tempdir();
+    let p = music_playlist(dir.path(), 2.0, "");
+    let fifo = dir.path().join("fifo.toml");
+    mkfifo(&fifo);
+    let empty = playlist(dir.path(), "empty.toml", "# nothing yet\n");
+    let out = dir.path().join("out.wav");
+    let tl = dir.path().join("tl.jsonl");
+    let run = bounded(
+        holdmix(dir.path())
+            .args(["render", p.to_str().expect("path"), "--duration", "12s", "-o"])
+            .arg(&out)
+            .arg("--timeline")
+            .arg(&tl)
+            .arg("--event")
+            .arg(format!("2s:reload:{}", fifo.display()))
+            .args(["--event", "4s:reload:/dev/zero", "--event"])
+            .arg(format!("6s:reload:{}", empty.display())),
+    );
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{log}");
+    let tl = timeline(&tl);
+    let reloads = events(&tl, "reload");
+    let oks: Vec<bool> = reloads.iter().map(|e| e["ok"] == true).collect();
+    assert_eq!(oks, [false, false, false], "{reloads:?}");
+    assert!(
+        reloads[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("is a FIFO")),
+        "{reloads:?}"
+    );
+    assert!(
+        reloads[1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("is a character device")),
+        "{reloads:?}"
+    );
+    assert!(
+        log.contains("the playlist is empty (only blank lines and comments)"),
+        "{log}"
+    );
+    // The 2 s track loops on to the end.
+    let (rate, s) = read_wav(&out);
+    for k in 20..115 {
+        let w = window(&s, rate, k as f64 / 10.0, (k + 1) as f64 / 10.0);
+        assert!(db(rms(w)) > -40.0, "silence at {:.1} s", k as f64 / 10.0);
+    }
 }
