@@ -12,6 +12,8 @@ mod cache;
 mod decode;
 mod faults;
 mod g711;
+#[path = "hardening/files.rs"]
+mod hardening_files;
 mod lifecycle;
 mod memory;
 mod msrv;

@@ -5,9 +5,10 @@
 /// from the command line, where `ps` would show it.
 pub fn read_secret(file: Option<&std::path::Path>) -> Result<String, String> {
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| format!("{}: cannot read the AMI secret: {e}", f.display()))?;
-        return Ok(text.lines().next().unwrap_or("").trim().to_string());
+        // Bounded, regular files only: see `util::files`.
+        let line = crate::util::files::read_secret_line(f)
+            .map_err(|e| format!("cannot read the AMI secret (--ami-secret-file): {e}"))?;
+        return Ok(line.trim().to_string());
     }
     std::env::var("HOLDMIX_AMI_SECRET")
         .map_err(|_| "no AMI secret: give --ami-secret-file or set HOLDMIX_AMI_SECRET".to_string())

@@ -62,12 +62,9 @@ impl Secret {
     /// The first line of the file, or the variable's value.
     pub fn read(&self) -> Result<String, String> {
         let value = match self {
-            Secret::File(p) => std::fs::read_to_string(p)
-                .map_err(|e| format!("{}: cannot read the billing secret: {e}", p.display()))?
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string(),
+            // Bounded, regular files only: see `util::files`.
+            Secret::File(p) => crate::util::files::read_secret_line(p)
+                .map_err(|e| format!("cannot read the billing secret: {e}"))?,
             Secret::Env(name) => {
                 std::env::var(name).map_err(|_| format!("${name} (the billing secret) is not set"))?
             }

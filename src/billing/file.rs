@@ -10,12 +10,14 @@
 use super::answer;
 use super::balance::BalanceAnswer;
 use super::config::Fields;
+use crate::util::files::{self, Kind};
 use serde_json::Value;
 use std::path::Path;
 
 /// Reads the whole file (it is small; read per lookup so edits apply).
+/// Regular files only, at most 16 MiB: see `util::files`.
 pub fn read(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = files::read_string(path, Kind::Accounts).map_err(|e| e.to_string())?;
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let value: Value = if json {
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
@@ -29,7 +31,8 @@ pub fn read(path: &Path) -> Result<Value, String> {
 }
 
 pub fn lookup(path: &Path, number: &str) -> Result<BalanceAnswer, String> {
-    let all = read(path)?;
+    // The run's log has no playlist line to point at: the key says where.
+    let all = read(path).map_err(|e| format!("[billing] accounts_file: {e}"))?;
     match all.get(number) {
         None => Ok(BalanceAnswer::None),
         Some(accounts) => {

@@ -12,10 +12,17 @@
 //! Anywhere else (NFS, SMB, FUSE: a hung server must not stall the sound),
 //! a thread of its own polls, on whole multiples of two seconds, in the
 //! same instant as the other calls' watchers.
+//!
+//! A `stat` never opens the file, so a FIFO or a device put where the
+//! playlist was cannot block a poll; the reader thread opens it by the
+//! rule of `util::files` (no blocking, regular files only, at most 4 MiB)
+//! and refuses it with one log line. A version that is empty or has
+//! nothing to play is refused like one with errors (`scenario::playable`).
 
 use super::signals::STOP_SIGNALS;
 use crate::audio::clock::block_signals;
-use crate::scenario::{Scenario, load_valid};
+use crate::scenario::{Scenario, accept, load_valid, refuse_unreadable};
+use crate::util::files::{self, Kind};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
@@ -92,7 +99,7 @@ pub struct Poller {
     seen: Option<Stamp>,
     /// The version in use. A reader thread holds the lock while it reads
     /// and parses, so versions are handed over in the order they were saved.
-    bytes: Arc<Mutex<Option<Vec<u8>>>>,
+    bytes: Arc<Mutex<Option<String>>>,
     tx: crate::util::bell::Sender<Reloaded>,
 }
 
@@ -114,7 +121,7 @@ impl Poller {
                 .flatten(),
             name: path.file_name().map(OsString::from).unwrap_or_default(),
             seen: stamp(path),
-            bytes: Arc::new(Mutex::new(std::fs::read(path).ok())),
+            bytes: Arc::new(Mutex::new(read_text(path))),
             tx,
         }
     }
@@ -174,15 +181,33 @@ impl Poller {
     }
 }
 
-/// Reads the file at `path` and, unless its bytes are those of the version
-/// in use (a touch, a save without edits), sends it. False once nobody listens.
-fn read_new(path: &Path, held: &mut Option<Vec<u8>>, tx: &crate::util::bell::Sender<Reloaded>) -> bool {
-    let new = std::fs::read(path).ok();
-    if new.is_none() || new == *held {
+/// The playlist's text as it is now, if it can be read.
+fn read_text(path: &Path) -> Option<String> {
+    files::read_string(path, Kind::Playlist).ok()
+}
+
+/// Reads the file at `path` and, unless its text is that of the version
+/// in use (a touch, a save without edits), sends it; what cannot be read
+/// (a FIFO, a device, a file too large) is sent as refused. False once
+/// nobody listens.
+fn read_new(path: &Path, held: &mut Option<String>, tx: &crate::util::bell::Sender<Reloaded>) -> bool {
+    let text = match files::read_string(path, Kind::Playlist) {
+        Ok(t) => t,
+        // Gone between the stat and the open (a save replacing it): the
+        // next change is looked at.
+        Err(e) if e.is_missing() => return true,
+        // The version in use stays the one held: the same text saved back
+        // later is no change.
+        Err(e) => return tx.send(Err(refuse_unreadable(&e))).is_ok(),
+    };
+    if held.as_ref() == Some(&text) {
         return true;
     }
-    *held = new;
-    tx.send(load_valid(path).map(Box::new)).is_ok()
+    // Parsed from the text compared, not read again: what is handed over
+    // is what was judged new.
+    let version = accept(path, &text);
+    *held = Some(text);
+    tx.send(version.map(Box::new)).is_ok()
 }
 
 /// A thread that polls `playlist` on its own; new versions arrive on `tx`.
@@ -195,7 +220,7 @@ fn spawn(playlist: &Path, tx: crate::util::bell::Sender<Reloaded>) -> std::io::R
         .spawn(move || {
             let _g = span.enter();
             let mut seen = stamp(&path);
-            let mut bytes = std::fs::read(&path).ok();
+            let mut bytes = read_text(&path);
             loop {
                 crate::audio::clock::sleep_to_next_multiple(POLL);
                 let now = stamp(&path);
@@ -244,6 +269,55 @@ mod tests {
             Ok(Ok(_)) => panic!("a broken playlist was accepted"),
             Err(e) => panic!("no new version: {e}"),
         }
+    }
+
+    /// A playlist with something to play.
+    fn valid() -> String {
+        let music = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-audio/music");
+        format!("[music]\ntracks = [{music:?}]\n")
+    }
+
+    #[test]
+    fn a_fifo_renamed_over_the_playlist_is_refused_once_and_reload_goes_on() {
+        let (dir, path) = first_version();
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        let mut poller = Poller::new(&path, tx);
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).expect("path");
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        std::fs::rename(&fifo, &path).expect("rename");
+        poller.poll();
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Err(reason)) => assert!(reason.contains("is a FIFO, not a regular file"), "{reason}"),
+            Ok(Ok(_)) => panic!("a FIFO was taken as a playlist"),
+            Err(e) => panic!("the reader blocked on the FIFO: {e}"),
+        }
+        // Looked at again, unchanged: nothing more said.
+        poller.poll();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(300)).err(),
+            Some(RecvTimeoutError::Timeout)
+        );
+        save(&path, &valid());
+        poller.poll();
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(s)) => assert!(!s.music.tracks.is_empty()),
+            Ok(Err(reason)) => panic!("refused: {reason}"),
+            Err(e) => panic!("hot reload died after the FIFO: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_playlist_truncated_in_place_is_refused() {
+        let (_dir, path) = first_version();
+        save(&path, &valid());
+        let (tx, rx) = Bell::new().channel::<Reloaded>();
+        let mut poller = Poller::new(&path, tx);
+        // What `> file` does: the same inode, now empty.
+        std::fs::File::create(&path).expect("truncate");
+        poller.poll();
+        expect_refused(&rx, Duration::from_secs(5));
     }
 
     #[test]

@@ -8,10 +8,12 @@ mod billing;
 pub mod diag;
 pub mod doc;
 mod parse;
+mod playable;
 pub mod window;
 pub mod zone;
 
-use anyhow::{Context, Result};
+use crate::util::files::{self, Kind};
+use anyhow::Result;
 pub use diag::{Diagnostic, Severity};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -336,12 +338,22 @@ impl Scenario {
         }
     }
 
-    /// Reads and resolves a playlist. Only an unreadable file is an error;
-    /// anything wrong inside is a diagnostic, and the valid parts are kept.
+    /// Reads and resolves a playlist. Only an unreadable file is an error
+    /// (missing, not a regular file, over the playlist limit: see
+    /// [`crate::util::files`]); anything wrong inside is a diagnostic, and
+    /// the valid parts are kept.
     pub fn load(path: &Path) -> Result<Loaded> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read playlist", path.display()))?;
-        Ok(parse::parse(path, &text))
+        let text = files::read_string(path, Kind::Playlist)?;
+        Ok(Scenario::from_text(path, &text))
+    }
+
+    /// Resolves a playlist's text, read from `path`.
+    pub fn from_text(path: &Path, text: &str) -> Loaded {
+        let mut loaded = parse::parse(path, text);
+        if let Some(d) = playable::judge(path, text, &loaded) {
+            loaded.diagnostics.push(d);
+        }
+        loaded
     }
 
     /// Every audio file the scenario may play.
@@ -360,30 +372,39 @@ impl Scenario {
 
 /// Loads a new version of a playlist for a hot reload: a version with
 /// errors is refused (its diagnostics logged), so a typo saved by mistake
-/// never replaces a working playlist.
+/// never replaces a working playlist; so is an empty one (a truncated
+/// save) and one with nothing to play (see [`playable`]).
 pub fn load_valid(path: &Path) -> std::result::Result<Scenario, String> {
-    match Scenario::load(path) {
-        Ok(loaded) => {
-            log_diagnostics(&loaded.diagnostics);
-            let errors = loaded
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
-            if errors == 0 {
-                tracing::info!(playlist = %path.display(), "playlist reloaded");
-                Ok(loaded.scenario)
-            } else {
-                let reason = format!("{errors} error(s); keeping the playlist in use");
-                tracing::error!(playlist = %path.display(), "new version refused: {reason}");
-                Err(reason)
-            }
-        }
-        Err(e) => {
-            tracing::error!("{e:#}; keeping the playlist in use");
-            Err(format!("{e:#}"))
-        }
+    match files::read_string(path, Kind::Playlist) {
+        Ok(text) => accept(path, &text),
+        Err(e) => Err(refuse_unreadable(&e)),
     }
+}
+
+/// [`load_valid`] of a version already read from `path`.
+pub fn accept(path: &Path, text: &str) -> std::result::Result<Scenario, String> {
+    let loaded = Scenario::from_text(path, text);
+    log_diagnostics(&loaded.diagnostics);
+    let errors = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors == 0 {
+        tracing::info!(playlist = %path.display(), "playlist reloaded");
+        Ok(loaded.scenario)
+    } else {
+        let reason = format!("{errors} error(s); keeping the playlist in use");
+        tracing::error!(playlist = %path.display(), "new version refused: {reason}");
+        Err(reason)
+    }
+}
+
+/// Logs a new version that could not be read (one line) and returns the
+/// reason it was refused.
+pub fn refuse_unreadable(e: &files::FileError) -> String {
+    tracing::error!("{e}; keeping the playlist in use");
+    e.to_string()
 }
 
 /// Logs each diagnostic as one line (errors as ERROR, warnings as WARN).

@@ -19,6 +19,7 @@
 //! a number.
 
 use super::Lang;
+use crate::util::files::{self, Kind};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,8 +43,8 @@ pub struct Spoken {
 
 impl SoundMap {
     pub fn load(path: &Path) -> Result<SoundMap> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read sound map", path.display()))?;
+        // Bounded, regular files only: see `util::files` (1 MiB).
+        let text = files::read_string(path, Kind::SoundMap)?;
         let doc: toml::Table =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
         for key in doc.keys() {

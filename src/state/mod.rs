@@ -13,6 +13,7 @@
 mod slots;
 
 use crate::engine::snapshot::Snapshot;
+use crate::util::files::{self, Kind};
 use memmap2::MmapMut;
 pub use slots::Fast;
 use std::fs::{File, OpenOptions};
@@ -251,14 +252,24 @@ fn private_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Every checkpoint file fits the limit files of its kind are read to.
+const _: () = assert!(slots::FILE_BYTES as u64 <= Kind::Checkpoint.limit());
+
 /// The snapshot a checkpoint file holds, with its fast fields applied.
+/// Only a regular file, not through a link, never blocking on a FIFO, at
+/// most the checkpoint limit (see `util::files`): the directory is ours,
+/// but what is in it is not trusted.
 fn read_file(path: &Path) -> Option<Snapshot> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    if file.metadata().ok()?.len() < slots::FILE_BYTES as u64 {
+    let (file, len) = match files::open(path, Kind::Checkpoint) {
+        Ok(f) => f,
+        Err(e) => {
+            if !e.is_missing() {
+                tracing::warn!("{e}; not resumed from it");
+            }
+            return None;
+        }
+    };
+    if len < slots::FILE_BYTES as u64 {
         return None;
     }
     // SAFETY: mapped read-only; the writer only ever stores into it, and

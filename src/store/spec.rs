@@ -107,9 +107,13 @@ fn writable(dir: &Path) -> bool {
 /// environment variable, else none.
 pub fn password(file: Option<&Path>) -> Result<Option<String>, StoreError> {
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| StoreError::Config(format!("{}: cannot read password file: {e}", f.display())))?;
-        return Ok(Some(text.lines().next().unwrap_or_default().to_string()));
+        // Bounded, regular files only: see `util::files`.
+        let line = crate::util::files::read_secret_line(f).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot read the store password (--store-password-file): {e}"
+            ))
+        })?;
+        return Ok(Some(line));
     }
     Ok(std::env::var(PASSWORD_ENV).ok())
 }

@@ -2,12 +2,14 @@
 //! channels with a doorbell into the audio thread (`bell`), durations as
 //! people write them (`duration`), percent-encoding (`percent`), logging
 //! set-up (`logging`), letting go of start-up memory (`footprint`),
-//! asking for the memory lines a tick will touch before it runs (`prefetch`)
-//! and surviving a mapped file's truncation (`mapguard`).
+//! asking for the memory lines a tick will touch before it runs (`prefetch`),
+//! surviving a mapped file's truncation (`mapguard`) and reading a file
+//! named by a user, bounded and without blocking (`files`).
 //! None of them imports another module of the crate.
 
 pub mod bell;
 pub mod duration;
+pub mod files;
 pub mod footprint;
 pub mod logging;
 pub mod mapguard;
