@@ -11,6 +11,8 @@ mod billing;
 mod cache;
 mod decode;
 mod g711;
+#[path = "hardening/walk.rs"]
+mod hardening_walk;
 mod lifecycle;
 mod memory;
 mod msrv;
