@@ -48,7 +48,9 @@ impl Parser<'_> {
                 continue;
             };
             let p = self.base.join(file.as_ref());
-            self.check_audio_file(&p, v.span(), &path);
+            if !self.check_audio_file(&p, v.span(), &path) {
+                continue;
+            }
             self.refs.push((p.clone(), v.span(), path.clone()));
             prompts.insert(name.to_string(), p);
         }
@@ -89,7 +91,11 @@ impl Parser<'_> {
         }
     }
 
-    fn check_audio_file(&mut self, p: &Path, span: Range<usize>, key: &str) {
+    /// Reports what is wrong with a sound file named one by one. False for
+    /// one that exists but is not a regular file: it is left out, as
+    /// opening a FIFO blocks and a device never ends. A missing file is
+    /// kept (it fails to load, as before).
+    fn check_audio_file(&mut self, p: &Path, span: Range<usize>, key: &str) -> bool {
         match std::fs::metadata(p) {
             Ok(m) if m.is_file() => {
                 if !is_audio(p) {
@@ -97,6 +103,7 @@ impl Parser<'_> {
                         .warning(span, key, format!("{} does not look like audio", p.display()))
                         .hint(format!("holdmix plays {}", AUDIO_EXTENSIONS.join(", ")));
                 }
+                true
             }
             Ok(m) if m.is_dir() => {
                 self.d
@@ -106,6 +113,7 @@ impl Parser<'_> {
                         format!("{} is a directory, not a regular file", p.display()),
                     )
                     .hint("name one audio file here; every audio file of a directory: from = [\"dir\"]");
+                false
             }
             Ok(m) => {
                 let what = describe(m.file_type());
@@ -114,6 +122,7 @@ impl Parser<'_> {
                     key,
                     format!("{} is {what}, not a regular file", p.display()),
                 );
+                false
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // The search for a near name is budgeted (see diag::SEARCHES).
@@ -126,10 +135,12 @@ impl Parser<'_> {
                 if let Some(hint) = hint {
                     e.hint(hint);
                 }
+                true
             }
             Err(e) => {
                 self.d
                     .error(span, key, format!("{} cannot be read: {e}", p.display()));
+                true
             }
         }
     }
@@ -192,9 +203,10 @@ impl Parser<'_> {
                     .extend(found.iter().map(|f| (f.clone(), span.clone(), path.clone())));
                 out.extend(found);
             } else {
-                self.check_audio_file(&p, span.clone(), &path);
-                self.refs.push((p.clone(), span, path.clone()));
-                out.push(p);
+                if self.check_audio_file(&p, span.clone(), &path) {
+                    self.refs.push((p.clone(), span, path.clone()));
+                    out.push(p);
+                }
             }
         }
         out
@@ -258,9 +270,13 @@ mod tests {
     use std::path::Path;
 
     fn diagnose(dir: &Path, text: &str, budget: Budget) -> Vec<Diagnostic> {
+        load(dir, text, budget).diagnostics
+    }
+
+    fn load(dir: &Path, text: &str, budget: Budget) -> crate::scenario::Loaded {
         let p = dir.join("p.toml");
         std::fs::write(&p, text).unwrap();
-        parse_within(&p, text, budget).diagnostics
+        parse_within(&p, text, budget)
     }
 
     #[test]
