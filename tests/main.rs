@@ -14,6 +14,8 @@ mod faults;
 mod g711;
 #[path = "hardening/files.rs"]
 mod hardening_files;
+#[path = "hardening/walk.rs"]
+mod hardening_walk;
 mod lifecycle;
 mod memory;
 mod msrv;

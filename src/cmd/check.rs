@@ -1,9 +1,11 @@
 //! `holdmix check`: every problem of a playlist, each with file:line:column,
 //! the key, what is wrong and a hint; then every audio file it names is
 //! decoded (through the cache, so this also warms it for 8 kHz calls).
+//! Only the first [`diag::SHOWN`] are printed, then one line counting the
+//! rest: a file with 100,000 errors gives a report a person can read.
 
 use crate::audio::cache::Cache;
-use crate::scenario::{Diagnostic, Scenario, Severity};
+use crate::scenario::{Diagnostic, Scenario, Severity, diag};
 use anyhow::Result;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,8 +19,8 @@ pub fn check(playlists: &[PathBuf], quick: bool, cache: &Cache) -> Result<bool> 
         let diags = diagnose(path, quick, cache);
         let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = diags.len() - errors;
-        for d in &diags {
-            println!("{d}");
+        for (_, line) in diag::summarize(&diags, diag::SHOWN) {
+            println!("{line}");
         }
         println!(
             "{}: {} error{}, {} warning{}",

@@ -407,27 +407,11 @@ pub fn refuse_unreadable(e: &files::FileError) -> String {
     e.to_string()
 }
 
-/// Logs each diagnostic as one line (errors as ERROR, warnings as WARN).
+/// Logs the diagnostics, one line each up to a bound, then one line for
+/// the rest (a playlist with 100,000 errors must not log 100,000 lines at
+/// every start and reload).
 pub fn log_diagnostics(diagnostics: &[Diagnostic]) {
-    for d in diagnostics {
-        match d.severity {
-            Severity::Error => tracing::error!("{d}"),
-            Severity::Warning => tracing::warn!("{d}"),
-        }
-    }
-}
-
-/// Audio files directly in `dir`, sorted by name.
-pub fn audio_files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_audio(p))
-        .collect();
-    files.sort();
-    files
+    diag::log(diagnostics);
 }
 
 pub fn is_audio(p: &Path) -> bool {

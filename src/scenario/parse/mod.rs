@@ -11,6 +11,7 @@ mod keys;
 mod music;
 mod sounds;
 mod templates;
+mod walk;
 
 use super::diag::{Diags, closest};
 use super::doc::{self, Table};
@@ -25,6 +26,11 @@ const ROOT_KEYS: &[&str] = &[
 ];
 
 pub fn parse(path: &Path, text: &str) -> Loaded {
+    parse_within(path, text, walk::Budget::default())
+}
+
+/// [`parse`] with what its directories and globs may cost (tests give less).
+fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
     let mut d = Diags::new(path, text);
     let (doc, errors) = DeTable::parse_recoverable(text);
     for e in errors {
@@ -42,6 +48,7 @@ pub fn parse(path: &Path, text: &str) -> Loaded {
         base,
         used_prompts: Vec::new(),
         refs: Vec::new(),
+        walk,
     };
     if let Some((tz, span)) = root.str(&mut p.d, "timezone") {
         match Zone::named(tz) {
@@ -136,6 +143,8 @@ struct Parser<'t> {
     used_prompts: Vec<(String, Range<usize>, String)>,
     /// Every audio file named, with where.
     refs: Vec<(PathBuf, Range<usize>, String)>,
+    /// What the playlist's directories and globs may still cost.
+    walk: walk::Budget,
 }
 
 impl Parser<'_> {

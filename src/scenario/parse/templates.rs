@@ -97,15 +97,22 @@ impl Parser<'_> {
         let used = std::mem::take(&mut self.used_prompts);
         for (name, span, path) in &used {
             if !s.prompts.contains_key(name) {
-                let e = self
-                    .d
-                    .error(span.clone(), path, format!("no prompt named {name:?}"));
-                match closest(name, s.prompts.keys().map(String::as_str)) {
-                    Some(c) => e.hint(format!("did you mean \"{c}\"?")),
-                    None => e.hint("add it to [prompts]: name = \"file.wav\""),
+                // Each search is linear in the prompts: budgeted (see diag::SEARCHES).
+                let near = if self.d.may_search() {
+                    closest(name, s.prompts.keys().map(String::as_str))
+                } else {
+                    None
                 };
+                let hint = near.map_or_else(
+                    || "add it to [prompts]: name = \"file.wav\"".to_string(),
+                    |c| format!("did you mean \"{c}\"?"),
+                );
+                self.d
+                    .error(span.clone(), path, format!("no prompt named {name:?}"))
+                    .hint(hint);
             }
         }
+        let said: std::collections::HashSet<&str> = used.iter().map(|(n, _, _)| n.as_str()).collect();
         let prompts = &s.prompts;
         let keep = |t: &mut Template| t.retain(|p| !matches!(p, Part::Prompt(n) if !prompts.contains_key(n)));
         keep(&mut s.welcome);
@@ -133,7 +140,7 @@ impl Parser<'_> {
         {
             for (k, _) in map.iter() {
                 let name = k.get_ref().as_ref();
-                if name != "from" && !used.iter().any(|(n, _, _)| n == name) {
+                if name != "from" && !said.contains(name) {
                     self.d
                         .warning(k.span(), &format!("prompts.{name}"), "prompt is never used")
                         .hint("say it in a template, or remove it");
