@@ -197,6 +197,10 @@ fn unknown_hostile_empty_and_huge_lookups_get_an_empty_answer() {
         b"name=holdmix-1%0Aapplication=/bin/sh".to_vec(),
         b"name=holdmix-1795734025.1%26application%3D%2Fbin%2Fsh".to_vec(),
         b"name=holdmix-..%2F..%2Fetc".to_vec(),
+        // `--uniqueid -q`: a generator that cannot start (finding 11).
+        b"name=holdmix--q".to_vec(),
+        b"name=holdmix---help".to_vec(),
+        b"name=holdmix-_1".to_vec(),
         format!("name=holdmix-{}", "7".repeat(4096 - 13)).into_bytes(),
         b"position%20%3E%3D=0&name=plist-1795734083.16".to_vec(),
         Vec::new(),

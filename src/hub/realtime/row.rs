@@ -79,12 +79,13 @@ impl RowTemplate {
     }
 }
 
-/// Asterisk's shape: letters, digits, `.`, `-`, `_`; at most 64; not
-/// starting with a dot.
+/// Asterisk's shape: letters, digits, `.`, `-`, `_`; at most 64; starting
+/// with a letter or a digit (a leading `-` would make the next argv word an
+/// option, `holdmix--q` giving `--uniqueid -q`, a generator that cannot
+/// start).
 pub fn is_uniqueid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_UNIQUEID
-        && !s.starts_with('.')
+    s.len() <= MAX_UNIQUEID
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
@@ -127,6 +128,9 @@ mod tests {
             "holdmix-1 2",
             "holdmix-../x",
             "holdmix-.1",
+            "holdmix--q",
+            "holdmix--help",
+            "holdmix-_1",
             "holdmix-1&a=b",
             "other-1.2",
         ] {
