@@ -77,16 +77,57 @@ pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The socket, group-accessible but not world-writable.
+/// The socket, group-accessible but not world-writable. Something already
+/// at `path` is replaced only when it is a stale socket of our own: a
+/// socket (not a symlink, file or directory), owned by our uid, that
+/// refuses connections. Anything else is left alone and named in the error.
 fn bind(path: &Path) -> anyhow::Result<UnixListener> {
-    if path.exists() {
-        // A stale socket from a previous hub; a live one would still answer.
-        if UnixStream::connect(path).is_ok() {
-            anyhow::bail!("{}: another hub is listening", path.display());
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => {
+            let kind = meta.file_type();
+            if !kind.is_socket() {
+                let what = if kind.is_symlink() {
+                    "a symlink"
+                } else if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_file() {
+                    "a regular file"
+                } else {
+                    "not a socket"
+                };
+                anyhow::bail!(
+                    "{}: {what} is there; not replacing it (remove it, or choose another --socket)",
+                    path.display()
+                );
+            }
+            let ours = own_uid();
+            if meta.uid() != ours {
+                anyhow::bail!(
+                    "{}: a socket owned by uid {}, not ours ({ours}); not replacing it",
+                    path.display(),
+                    meta.uid()
+                );
+            }
+            match UnixStream::connect(path) {
+                Ok(_) => anyhow::bail!("{}: another hub is listening", path.display()),
+                // Nobody listens: a stale socket from a previous hub.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                }
+                Err(e) => anyhow::bail!("{}: {e}; not replacing it", path.display()),
+            }
         }
-        std::fs::remove_file(path)?;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
     }
     let listener = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(listener)
+}
+
+/// The uid this hub runs as.
+pub(crate) fn own_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
 }
