@@ -4,15 +4,20 @@
 //! Unix socket, only what concerns its call.
 //!
 //! On the socket (words in [`protocol`]), a generator subscribes for its
-//! call by channel or Uniqueid and is greeted with what Asterisk said of
-//! it; then it gets events exactly as Asterisk sent them: events naming
-//! its channel or Uniqueid, and queue-wide events of the queue its caller
-//! joined ([`subscribers`]). The hub asks for `QueueStatus` every 10 s,
-//! and for `CoreShowChannels` at each login to learn the calls already up
-//! ([`calls`]); once that list is complete, the greeting's `Known: no`
-//! tells a generator its call is already over. A generator may ask for a
-//! redirect: the hub redirects that generator's own channel (never one
-//! named by the generator).
+//! call by Uniqueid with that call's token ([`token`]: the hub's realtime
+//! row gave it to that generator's argv alone), from a peer uid the hub
+//! serves (`SO_PEERCRED`); anything else is refused and gets nothing. It is
+//! greeted with what Asterisk said of its call; then it gets events
+//! exactly as Asterisk sent them: events naming its Uniqueid, and
+//! queue-wide events of the queue its caller joined, stripped of other
+//! callers' data ([`subscribers`]). The hub asks for `QueueStatus` every
+//! 10 s, and for `CoreShowChannels` at each login to learn the calls
+//! already up ([`calls`]); a hub that has just started greets nobody until
+//! it has both lists (a restart under calls in progress), and once the
+//! channel list is complete, the greeting's `Known: no` tells a generator
+//! its call is already over. A generator may ask for a redirect: the hub
+//! redirects that generator's own channel (never one named by the
+//! generator). Connections are capped (`max_clients`).
 //!
 //! Layout: `session` (the AMI session, on the shared `ami` connection
 //! layer), `calls`, `accept` and `subscribers` (the socket side), and
@@ -27,6 +32,7 @@
 pub mod follow;
 pub mod protocol;
 pub mod realtime;
+pub mod token;
 
 mod accept;
 mod calls;
@@ -67,10 +73,13 @@ pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
     let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
     let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
+    let mut uids = vec![own_uid()];
+    uids.extend(&cfg.peer_uids);
+    let gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
     let (redirect_tx, redirects) = std::sync::mpsc::channel::<session::RedirectAsk>();
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx))?;
+        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate))?;
     keep_connected(&cfg.ami, POLICY, || {
         session::session(cfg, &subs, &calls, &redirects)
     });

@@ -72,13 +72,14 @@ impl<'a> Stream<'a> {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
         // Through a hub, Asterisk itself says whose call a Uniqueid is.
-        let hub = cfg.hub.as_deref().and_then(|h| {
-            crate::hub::follow::subscribe(h, cfg.identity.channel_to_follow(), cfg.identity.uniqueid())
-        });
-        if cfg.hub.is_some() && hub.is_none() {
-            tracing::warn!("no hub answers: using a session of our own");
-        }
-        let (caller, verified) = who(&cfg.identity, hub.as_ref());
+        let hub = cfg
+            .hub
+            .as_deref()
+            .map(|h| crate::hub::follow::subscribe(h, cfg.identity.uniqueid(), cfg.hub_token.as_deref()));
+        let (caller, verified) = who(
+            &cfg.identity,
+            hub.as_ref().and_then(crate::hub::follow::HubLink::subscription),
+        );
         // Caller memory only for a trusted number: never read or overwrite
         // another caller's.
         let (mut memory, remembered) = match CallerMemory::open(
@@ -134,11 +135,10 @@ impl<'a> Stream<'a> {
                 );
             }
             let started = match hub {
-                Some(sub) => crate::hub::follow::spawn_via_hub(
-                    sub,
+                Some(link) => crate::hub::follow::spawn_via_hub(
+                    link,
                     verified,
                     cfg.identity.channel_to_follow().map(str::to_string),
-                    cfg.identity.uniqueid().map(str::to_string),
                     cfg.ami.clone(),
                     inbox.event_sender(),
                     commands,
