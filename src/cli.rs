@@ -112,6 +112,10 @@ pub struct RunArgs {
     /// (falls back to --ami when no hub answers).
     #[arg(long, value_name = "PATH")]
     pub hub: Option<PathBuf>,
+    /// This call's token for the hub, as the hub's realtime row gives it
+    /// (a per-call capability, not a secret of the host's).
+    #[arg(long, value_name = "HEX", requires = "hub")]
+    pub hub_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +151,17 @@ pub struct HubArgs {
     /// Where the served generators log (they have no terminal).
     #[arg(long, value_name = "FILE")]
     pub generator_log: Option<PathBuf>,
+    /// The key of the calls' hub tokens (created mode 0600 if absent)
+    /// [default: beside --socket, `hub.key`].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Serve generators running as this uid too (besides the hub's own);
+    /// repeatable.
+    #[arg(long, value_name = "UID")]
+    pub peer_uid: Vec<u32>,
+    /// Generators connected at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_clients: usize,
 }
 
 /// Who the call is; every log line carries it.

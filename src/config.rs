@@ -119,6 +119,8 @@ pub struct RunConfig {
     pub ami: Option<AmiConfig>,
     /// A `holdmix hub` socket to take the call's events from.
     pub hub: Option<PathBuf>,
+    /// This call's token for the hub (from the hub's realtime row).
+    pub hub_token: Option<String>,
     /// Where call checkpoints live (`None`: the default tmpfs directory).
     pub state_dir: Option<PathBuf>,
     /// Exit when nobody has read the stream for this long (`None`: never).
@@ -170,6 +172,7 @@ pub fn run(
         identity,
         ami,
         hub: args.hub,
+        hub_token: args.hub_token,
         state_dir: args.state_dir,
         orphan_after: (!args.orphan_after.is_zero()).then_some(args.orphan_after),
         store: (args.store.as_deref() != Some("none")).then_some(StoreOptions {

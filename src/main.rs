@@ -51,10 +51,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hub(args) => {
             let secret = holdmix::ami::secret::read_secret(args.ami_secret_file.as_deref())
                 .map_err(anyhow::Error::msg)?;
+            let key_file = args
+                .key_file
+                .clone()
+                .unwrap_or_else(|| holdmix::hub::token::default_path(&args.socket));
+            let key = std::sync::Arc::new(holdmix::hub::token::Key::load_or_create(&key_file)?);
             if let Some(listen) = &args.realtime {
                 let exe = std::env::current_exe()?;
                 let cfg = holdmix::config::realtime(&args, listen, cli.common.cache_dir.as_deref(), &exe)?;
-                let addr = holdmix::hub::realtime::spawn(cfg)?;
+                let addr = holdmix::hub::realtime::spawn(cfg, key.clone())?;
                 tracing::info!(%addr, path = %args.realtime_path, "answering realtime class lookups");
             }
             holdmix::hub::run(&holdmix::hub::HubConfig {
@@ -62,6 +67,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 user: args.ami_user,
                 secret,
                 socket: args.socket,
+                key,
+                peer_uids: args.peer_uid,
+                max_clients: args.max_clients,
             })?;
             Ok(ExitCode::SUCCESS)
         }

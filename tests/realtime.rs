@@ -43,7 +43,13 @@ fn hub(dir: &Path, ami: &str) -> Hub {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let child = holdmix(dir)
+    // The cache through the environment, not `--cache-dir`: the row's
+    // application must fit Asterisk's 255 bytes with this test's long
+    // paths, a 64-character Uniqueid and the call's token.
+    let child = std::process::Command::new(BIN)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env("XDG_STATE_HOME", dir.join("state"))
         .arg("--log")
         .arg(dir.join("hub.log"))
         .args(["hub", "--ami", ami, "--socket"])
@@ -151,8 +157,6 @@ fn expected_argv(dir: &Path, uniqueid: &str) -> Vec<String> {
     vec![
         abs(Path::new(BIN)),
         "run".into(),
-        "--cache-dir".into(),
-        abs(&dir.join("cache")),
         "--hub".into(),
         abs(&dir.join("hub.sock")),
         "--playlist".into(),
@@ -161,6 +165,10 @@ fn expected_argv(dir: &Path, uniqueid: &str) -> Vec<String> {
         "slin".into(),
         "--uniqueid".into(),
         uniqueid.into(),
+        "--hub-token".into(),
+        holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
+            .expect("the hub's key")
+            .token(uniqueid),
     ]
 }
 
@@ -197,6 +205,10 @@ fn unknown_hostile_empty_and_huge_lookups_get_an_empty_answer() {
         b"name=holdmix-1%0Aapplication=/bin/sh".to_vec(),
         b"name=holdmix-1795734025.1%26application%3D%2Fbin%2Fsh".to_vec(),
         b"name=holdmix-..%2F..%2Fetc".to_vec(),
+        // `--uniqueid -q`: a generator that cannot start (finding 11).
+        b"name=holdmix--q".to_vec(),
+        b"name=holdmix---help".to_vec(),
+        b"name=holdmix-_1".to_vec(),
         format!("name=holdmix-{}", "7".repeat(4096 - 13)).into_bytes(),
         b"position%20%3E%3D=0&name=plist-1795734083.16".to_vec(),
         Vec::new(),
@@ -270,6 +282,9 @@ fn caller_controlled_text_never_reaches_the_argv() {
     // And that argv, run as Asterisk runs it (execv, no shell), streams.
     let mut generator = std::process::Command::new(&args[0])
         .args(&args[1..])
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env("XDG_RUNTIME_DIR", dir.path().join("runtime"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1,28 +1,68 @@
 //! The hub's side of the socket: accept generators, read each one's
-//! `SUBSCRIBE` line, greet it with what the call table says of its call,
-//! add it to the subscribers, and pass its `REDIRECT` lines on to the AMI
-//! session, for its own channel only (never one named by the generator).
-//! One thread per held call, with a small stack, waiting in poll(2).
+//! `SUBSCRIBE` line, authorise it (its call's token, and a peer uid the
+//! hub serves, from `SO_PEERCRED`), greet it with what the call table says
+//! of its call once the table is rebuilt, add it to the subscribers, and
+//! pass its `REDIRECT` lines on to the AMI session, for its own call's
+//! channel only (never one named by the generator). A client that is not
+//! authorised gets a refusal and nothing else.
+//!
+//! One thread per connection, with a small stack, waiting in poll(2); at
+//! most `max_clients` of them: a connection beyond that is closed at once.
 
 use super::calls::SharedCalls;
-use super::protocol::{Greeting, Redirect, Subscribe};
+use super::protocol::{Greeting, Known, Redirect, Subscribe, refusal};
 use super::session::RedirectAsk;
 use super::subscribers::{Subscriber, Subscribers};
+use super::token::Key;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a generator may take to send its `SUBSCRIBE` line.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+/// How long a hub that has just started holds greetings for its lists of
+/// live calls and queue entries (Asterisk answers both in milliseconds;
+/// one that does not answer must not keep generators waiting for ever).
+const REBUILD_WAIT: Duration = Duration::from_secs(1);
+
+/// Who may subscribe, and how many at once.
+pub(super) struct Gate {
+    pub key: Arc<Key>,
+    /// Peer uids served: the hub's own and any configured.
+    pub uids: Vec<u32>,
+    pub max_clients: usize,
+    /// When the hub started (greetings wait for its rebuilt view).
+    pub started: Instant,
+    /// Log lines about refused clients, at most one per cause a while.
+    over_cap: Quiet,
+    unauthorised: Quiet,
+}
+
+impl Gate {
+    pub fn new(key: Arc<Key>, uids: Vec<u32>, max_clients: usize) -> Gate {
+        Gate {
+            key,
+            uids,
+            max_clients,
+            started: Instant::now(),
+            over_cap: Quiet::default(),
+            unauthorised: Quiet::default(),
+        }
+    }
+}
 
 pub(super) fn accept(
     listener: UnixListener,
     subs: Subscribers,
     calls: SharedCalls,
     redirects: Sender<RedirectAsk>,
+    gate: Gate,
 ) {
+    let gate = Arc::new(gate);
+    let open = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
     for stream in listener.incoming() {
         let stream = match stream {
@@ -34,18 +74,49 @@ pub(super) fn accept(
                 continue;
             }
         };
+        if open.load(Ordering::Relaxed) >= gate.max_clients {
+            // Closed at once (dropped): no thread, no descriptor kept.
+            drop(stream);
+            if let Some(more) = gate.over_cap.tick() {
+                tracing::warn!(
+                    max_clients = gate.max_clients,
+                    refused_since = more,
+                    "hub: connections at the cap; closing new ones"
+                );
+            }
+            continue;
+        }
         next_id += 1;
         let id = next_id;
-        let (subs, calls, redirects) = (subs.clone(), calls.clone(), redirects.clone());
+        let seat = Seat::take(&open);
+        let (subs, calls, redirects, gate) = (subs.clone(), calls.clone(), redirects.clone(), gate.clone());
         // The SUBSCRIBE line is read off the accept loop, bounded in time;
         // the thread then waits for the generator's commands (one per held
         // call: a small stack).
-        let spawned = std::thread::Builder::new()
-            .stack_size(128 * 1024)
-            .spawn(move || serve(stream, id, &subs, &calls, &redirects));
+        let spawned = std::thread::Builder::new().stack_size(128 * 1024).spawn(move || {
+            let _seat = seat;
+            serve(stream, id, &subs, &calls, &redirects, &gate);
+        });
         if let Err(e) = spawned {
             tracing::warn!("cannot serve a generator: {e}");
         }
+    }
+}
+
+/// One of the `max_clients` places, given back when its thread ends (or
+/// was never started: the closure holding it is dropped).
+struct Seat(Arc<AtomicUsize>);
+
+impl Seat {
+    fn take(open: &Arc<AtomicUsize>) -> Seat {
+        open.fetch_add(1, Ordering::Relaxed);
+        Seat(open.clone())
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -56,29 +127,41 @@ fn serve(
     subs: &Subscribers,
     calls: &SharedCalls,
     redirects: &Sender<RedirectAsk>,
+    gate: &Gate,
 ) {
     stream.set_read_timeout(Some(SUBSCRIBE_WAIT)).ok();
+    stream.set_write_timeout(Some(SUBSCRIBE_WAIT)).ok();
     let mut line = String::new();
     let mut reader = BufReader::new(std::io::Read::take(&stream, 4096));
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let Some(Subscribe { channel, uniqueid }) = Subscribe::parse(&line) else {
+    // Commands the generator sent right behind its line are read already.
+    let early = reader.buffer().to_vec();
+    drop(reader);
+    let peer = peer_uid(&stream);
+    let sub = Subscribe::parse(&line);
+    let why = match (&sub, peer) {
+        (None, _) => Some("a subscription names its call's Uniqueid and token"),
+        (_, None) => Some("no peer credentials"),
+        (_, Some(uid)) if !gate.uids.contains(&uid) => Some("this user may not subscribe"),
+        (Some(s), _) if !gate.key.verify(&s.uniqueid, &s.token) => Some("not this call's token"),
+        _ => None,
+    };
+    let Some(Subscribe { uniqueid, .. }) = sub.filter(|_| why.is_none()) else {
+        let why = why.unwrap_or("refused");
+        if let Some(more) = gate.unauthorised.tick() {
+            tracing::warn!(peer_uid = ?peer, refused_since = more, "hub: a client refused: {why}");
+        }
+        (&stream).write_all(&refusal(why).to_wire()).ok();
         return;
     };
+    wait_rebuilt(calls, gate.started);
     let (call, known) = calls
         .lock()
         .ok()
         .map(|c| c.lookup(&uniqueid))
-        .unwrap_or_else(|| (Default::default(), super::protocol::Known::Unsure));
-    // With a Uniqueid, Asterisk's channel for it is the only one the
-    // generator gets events of and may redirect; a channel-only
-    // subscription gets events, never redirects.
-    let (channel, own) = if uniqueid.is_empty() {
-        (channel, String::new())
-    } else {
-        (String::new(), call.channel.clone())
-    };
+        .unwrap_or_else(|| (Default::default(), Known::Unsure));
     let hello = Greeting {
         channel: call.channel.clone(),
         uniqueid: uniqueid.clone(),
@@ -89,18 +172,17 @@ fn serve(
     if (&stream).write_all(&hello.to_message().to_wire()).is_err() || stream.set_nonblocking(true).is_err() {
         return;
     }
-    tracing::debug!(channel = %channel, uniqueid = %uniqueid, "generator subscribed");
+    tracing::debug!(uniqueid = %uniqueid, "generator subscribed");
     let stream = Arc::new(stream);
     if let Ok(mut s) = subs.lock() {
         s.push(Subscriber {
             stream: stream.clone(),
             id,
-            channel,
-            uniqueid,
+            uniqueid: uniqueid.clone(),
             queue: (!call.queue.is_empty()).then_some(call.queue),
         });
     }
-    read_commands(&stream, &own, redirects);
+    read_commands(&stream, early, &uniqueid, calls, redirects);
     // Gone (or dropped by the fan-out): forget it now, not at the
     // next event that happens to concern it.
     if let Ok(mut s) = subs.lock() {
@@ -108,13 +190,61 @@ fn serve(
     }
 }
 
+/// Holds a greeting until the hub's view of live calls is rebuilt after
+/// its start (bounded: an Asterisk that does not answer gets `Unsure`).
+fn wait_rebuilt(calls: &SharedCalls, started: Instant) {
+    while started.elapsed() < REBUILD_WAIT && !calls.lock().map(|c| c.rebuilt).unwrap_or(true) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The uid of the process at the other end (`SO_PEERCRED`: what it was
+/// when it connected, set by the kernel).
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // Hand-written: std's `peer_cred` is unstable, and rustix's needs its
+    // `net` feature (a rebuild of every crate on rustix) for one call.
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, which is
+    // a valid, properly sized ucred for the duration of the call.
+    let ok = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    } == 0;
+    (ok && len as usize == std::mem::size_of::<libc::ucred>()).then_some(cred.uid)
+}
+
 /// A generator's command lines, until it goes. Its socket is non-blocking
-/// (for the fan-out's writes), so this waits in poll(2).
-fn read_commands(stream: &UnixStream, channel: &str, redirects: &Sender<RedirectAsk>) {
+/// (for the fan-out's writes), so this waits in poll(2). A redirect goes
+/// to the channel the call table has for this generator's own Uniqueid,
+/// as it is now; no command names another call.
+fn read_commands(
+    stream: &UnixStream,
+    early: Vec<u8>,
+    uniqueid: &str,
+    calls: &SharedCalls,
+    redirects: &Sender<RedirectAsk>,
+) {
     use std::os::fd::AsRawFd;
     let mut line = Vec::new();
     let mut buf = [0u8; 512];
+    let mut pending = early;
     loop {
+        if !pending.is_empty() {
+            let bytes = std::mem::take(&mut pending);
+            commands(&bytes, &mut line, uniqueid, calls, redirects);
+            continue;
+        }
         let mut pfd = libc::pollfd {
             fd: stream.as_raw_fd(),
             events: libc::POLLIN,
@@ -133,27 +263,73 @@ fn read_commands(stream: &UnixStream, channel: &str, redirects: &Sender<Redirect
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(_) => return,
         };
-        for &b in &buf[..n] {
-            if b != b'\n' {
-                // A line is a few tens of bytes; a longer one is not ours.
-                if line.len() < 256 {
-                    line.push(b);
-                }
-                continue;
+        commands(&buf[..n], &mut line, uniqueid, calls, redirects);
+    }
+}
+
+/// The complete command lines in `bytes` (`line` holds a line's start
+/// until its end comes).
+fn commands(
+    bytes: &[u8],
+    line: &mut Vec<u8>,
+    uniqueid: &str,
+    calls: &SharedCalls,
+    redirects: &Sender<RedirectAsk>,
+) {
+    for &b in bytes {
+        if b != b'\n' {
+            // A line is a few tens of bytes; a longer one is not ours.
+            if line.len() < 256 {
+                line.push(b);
             }
-            let text = String::from_utf8_lossy(&line).into_owned();
-            line.clear();
-            match Redirect::parse(&text).filter(|_| !channel.is_empty()) {
-                Some(to) => {
-                    redirects
-                        .send(RedirectAsk {
-                            channel: channel.to_string(),
-                            to,
-                            asked: Instant::now(),
-                        })
-                        .ok();
-                }
-                None => tracing::debug!("generator sent {text:?}: ignored"),
+            continue;
+        }
+        let text = String::from_utf8_lossy(line).into_owned();
+        line.clear();
+        let Some(to) = Redirect::parse(&text) else {
+            tracing::debug!("generator sent {text:?}: ignored");
+            continue;
+        };
+        let channel = calls
+            .lock()
+            .ok()
+            .and_then(|c| c.by_uniqueid.get(uniqueid).map(|call| call.channel.clone()))
+            .unwrap_or_default();
+        if channel.is_empty() {
+            tracing::warn!(uniqueid = %uniqueid, "a redirect for a call whose channel the hub does not know: dropped");
+            continue;
+        }
+        redirects
+            .send(RedirectAsk {
+                channel,
+                to,
+                asked: Instant::now(),
+            })
+            .ok();
+    }
+}
+
+/// A log line's rate limit: the first at once, then at most one every
+/// 10 s, saying how many were left out. Hand-written (a few lines): the
+/// shared limiter is not in this tree yet.
+#[derive(Default)]
+struct Quiet(Mutex<Option<(Instant, u64)>>);
+
+impl Quiet {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    /// `Some(left out since the last line)` when a line may be logged now.
+    fn tick(&self) -> Option<u64> {
+        let mut g = self.0.lock().ok()?;
+        match &mut *g {
+            Some((last, skipped)) if last.elapsed() < Self::EVERY => {
+                *skipped += 1;
+                None
+            }
+            slot => {
+                let skipped = slot.map(|(_, n)| n).unwrap_or(0);
+                *slot = Some((Instant::now(), 0));
+                Some(skipped)
             }
         }
     }

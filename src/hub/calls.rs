@@ -1,7 +1,10 @@
 //! The hub's table of live calls: what AMI said of each (its channel, its
 //! caller's number, its queue), by Uniqueid. A generator's greeting comes
 //! from it, and once the answer to `CoreShowChannels` is complete, a
-//! Uniqueid missing from it is a call that is over.
+//! Uniqueid missing from it is a call that is over. A hub that has just
+//! started (a restart under calls in progress) greets nobody until it has
+//! both lists, `CoreShowChannels` and `QueueStatus`: a generator coming
+//! back must learn its channel and its queue again.
 
 use super::protocol::Known;
 use crate::ami::codec::Message;
@@ -25,6 +28,12 @@ pub(super) struct Calls {
     /// `CoreShowChannels` is complete. Only then does a Uniqueid missing
     /// from it mean the call is gone.
     pub complete: bool,
+    /// The answer to the hub's `QueueStatus` is complete (each call's
+    /// queue learned from its `QueueEntry`).
+    pub queues_listed: bool,
+    /// Both lists have been complete once since the hub started: it may
+    /// greet generators.
+    pub rebuilt: bool,
 }
 
 pub(super) type SharedCalls = Arc<Mutex<Calls>>;
@@ -34,11 +43,19 @@ const MAX_CALLS: usize = 100_000;
 /// The ActionID of the hub's `CoreShowChannels`: its list's end makes the
 /// table complete.
 pub(super) const CHANNELS_ID: &str = "channels";
+/// The ActionID of the hub's `QueueStatus`.
+pub(super) const STATUS_ID: &str = "status";
 
 impl Calls {
     pub fn learn(&mut self, m: &Message) {
         if m.is("CoreShowChannelsComplete") && m.get("ActionID") == Some(CHANNELS_ID) {
             self.complete = true;
+            self.rebuilt |= self.queues_listed;
+            return;
+        }
+        if m.is("QueueStatusComplete") && m.get("ActionID") == Some(STATUS_ID) {
+            self.queues_listed = true;
+            self.rebuilt |= self.complete;
             return;
         }
         let (Some(uid), Some(channel)) = (m.get("Uniqueid"), m.get("Channel")) else {

@@ -1,21 +1,28 @@
-//! A generator's side of the hub: subscribe for its call, then follow the
-//! call's events from the hub's socket instead of a session of its own,
-//! passing its redirects on to the hub. When the hub goes away, it falls
-//! back to a session of its own (`ami::client`), if one is configured.
+//! A generator's side of the hub: subscribe for its call (its Uniqueid and
+//! the token its realtime row gave it), then follow the call's events from
+//! the hub's socket instead of a session of its own, passing its redirects
+//! on to the hub. When the hub goes away (a restart), the music goes on and
+//! this side comes back: it subscribes again at the same path, with
+//! backoff, and follows the call again once the new hub greets it. With a
+//! session of its own configured (`--ami`), it falls back to that instead.
+//!
+//! Connecting never blocks: a hub whose backlog is full counts as absent
+//! for now, and the start of the stream waits at most [`GREETING`] for it.
 //!
 //! This is client code: the hub server (the rest of `hub`) never imports
 //! it, and `ami` never imports `hub`.
 
-use super::protocol::{Greeting, Known, Redirect, Subscribe};
+use super::protocol::{Greeting, Known, Redirect, Subscribe, parse_refusal};
 use crate::ami::channel_watch::ChannelWatch;
 use crate::ami::client::{AmiConfig, Command, spawn};
 use crate::ami::codec::{Decoder, Item, Message};
 use crate::ami::connection::READ_TICK;
+use crate::ami::reconnect::{Backoff, Policy};
 use crate::engine::EventKind;
 use crate::util::bell::SyncSender;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -35,39 +42,118 @@ pub struct Subscription {
     pub early: Vec<Message>,
 }
 
-/// How long a generator waits for the hub's greeting (a local socket: it
-/// comes in microseconds, or the hub is stuck).
-const GREETING: Duration = Duration::from_millis(200);
+/// What one attempt to subscribe gave.
+enum Attempt {
+    Subscribed(Subscription),
+    /// The hub answered, and does not serve this generator (why).
+    Refused(String),
+    /// Nobody answered (no hub, a full backlog, no greeting in time).
+    Absent,
+}
 
-/// Subscribes at `socket` for this call; `None` when no hub answers (the
-/// caller then opens its own session).
-pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -> Option<Subscription> {
-    let mut s = UnixStream::connect(socket).ok()?;
+/// The hub for one call: where, as whom, and the first attempt's outcome.
+pub struct HubLink {
+    socket: PathBuf,
+    uniqueid: String,
+    token: String,
+    first: Attempt,
+}
+
+impl HubLink {
+    /// The subscription made at start, if the hub greeted this generator.
+    pub fn subscription(&self) -> Option<&Subscription> {
+        match &self.first {
+            Attempt::Subscribed(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// How long the start of the stream waits for the hub's greeting (a local
+/// socket: it comes in microseconds, or the hub is busy or restarting, and
+/// the follower thread tries again later).
+const GREETING: Duration = Duration::from_millis(200);
+/// How long a returning generator waits for a restarted hub's greeting
+/// (the hub holds it until it has its lists, at most a second).
+const REJOIN_GREETING: Duration = Duration::from_secs(3);
+/// Between attempts to reach a hub that went away: from 100 ms doubling to
+/// 500 ms, not the AMI policy's 5 s: a local socket costs nothing to try,
+/// and a restarted hub must have its calls back within a second.
+const REJOIN: Policy = Policy {
+    min: Duration::from_millis(100),
+    max: Duration::from_millis(500),
+};
+
+/// Subscribes at `socket` for the call `uniqueid`, proving it with
+/// `token` (from the call's realtime row); waits at most [`GREETING`].
+pub fn subscribe(socket: &Path, uniqueid: Option<&str>, token: Option<&str>) -> HubLink {
+    let uniqueid = uniqueid.unwrap_or("").to_string();
+    let token = token.unwrap_or("").to_string();
+    let first = if uniqueid.is_empty() {
+        Attempt::Refused("a hub serves a generator that knows its Uniqueid".into())
+    } else {
+        attempt(socket, &uniqueid, &token, GREETING)
+    };
+    match &first {
+        Attempt::Absent => tracing::warn!(hub = %socket.display(), "no hub answers yet"),
+        Attempt::Refused(why) => {
+            tracing::warn!(hub = %socket.display(), "the hub refused this generator: {why}")
+        }
+        Attempt::Subscribed(_) => {}
+    }
+    HubLink {
+        socket: socket.to_path_buf(),
+        uniqueid,
+        token,
+        first,
+    }
+}
+
+/// One attempt: connect without blocking, subscribe, wait up to `wait`
+/// for the greeting.
+fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attempt {
+    let Some(mut s) = connect(socket) else {
+        return Attempt::Absent;
+    };
     let line = Subscribe {
-        channel: channel.unwrap_or("").to_string(),
-        uniqueid: uniqueid.unwrap_or("").to_string(),
+        uniqueid: uniqueid.to_string(),
+        token: token.to_string(),
     }
     .to_line();
-    s.write_all(line.as_bytes()).ok()?;
-    s.set_read_timeout(Some(GREETING)).ok()?;
+    if s.set_write_timeout(Some(wait)).is_err() || s.write_all(line.as_bytes()).is_err() {
+        return Attempt::Absent;
+    }
     let mut decoder = Decoder::new();
     let mut items = Vec::new();
     let mut buf = [0u8; 4096];
     let started = Instant::now();
-    while !items.iter().any(|i| matches!(i, Item::Message(_))) && started.elapsed() < GREETING {
-        let n = s.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
+    while !items.iter().any(|i| matches!(i, Item::Message(_))) {
+        let left = wait.saturating_sub(started.elapsed());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            return Attempt::Absent;
         }
-        decoder.feed(&buf[..n], &mut items);
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return Attempt::Absent,
+            Ok(n) => decoder.feed(&buf[..n], &mut items),
+        }
     }
-    s.set_read_timeout(None).ok()?;
+    if s.set_read_timeout(None).is_err() {
+        return Attempt::Absent;
+    }
     let mut messages = items.into_iter().filter_map(|i| match i {
         Item::Message(m) => Some(m),
         _ => None,
     });
-    let hello = messages.next().as_ref().and_then(Greeting::parse)?;
-    Some(Subscription {
+    let Some(first) = messages.next() else {
+        return Attempt::Absent;
+    };
+    if let Some(why) = parse_refusal(&first) {
+        return Attempt::Refused(why);
+    }
+    let Some(hello) = Greeting::parse(&first) else {
+        return Attempt::Refused("not a hub's greeting".into());
+    };
+    Attempt::Subscribed(Subscription {
         channel: hello.channel,
         caller: hello.caller,
         queue: hello.queue,
@@ -77,16 +163,27 @@ pub fn subscribe(socket: &Path, channel: Option<&str>, uniqueid: Option<&str>) -
     })
 }
 
-/// Follows the call through a hub's socket instead of a session of its own.
-/// When the hub goes away, falls back to a direct session if `direct` is
-/// configured. `verified`: the hub vouched for the call's identity (see
-/// `run::who`); otherwise nothing personal is said.
+/// Connects without blocking: a Unix socket's connect fails at once
+/// (`EAGAIN`) when the listener's backlog is full, where a blocking one
+/// would wait for the hub to accept.
+fn connect(socket: &Path) -> Option<UnixStream> {
+    let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).ok()?;
+    s.set_nonblocking(true).ok()?;
+    s.connect(&socket2::SockAddr::unix(socket).ok()?).ok()?;
+    s.set_nonblocking(false).ok()?;
+    Some(UnixStream::from(std::os::fd::OwnedFd::from(s)))
+}
+
+/// Follows the call through the hub instead of a session of its own, on a
+/// thread of its own, through hub restarts. Falls back to a direct session
+/// if `direct` is configured and the hub is absent, refuses, or goes.
+/// `verified`: the hub vouched for the call's identity (see `run::who`);
+/// otherwise nothing personal is said.
 pub fn spawn_via_hub(
-    sub: Subscription,
+    link: HubLink,
     verified: bool,
     channel: Option<String>,
-    uniqueid: Option<String>,
-    direct: Option<AmiConfig>,
+    mut direct: Option<AmiConfig>,
     tx: SyncSender<EventKind>,
     commands: Receiver<Command>,
 ) -> std::io::Result<()> {
@@ -96,27 +193,73 @@ pub fn spawn_via_hub(
         .stack_size(256 * 1024)
         .spawn(move || {
             let _g = span.enter();
-            if sub.gone {
-                // Started for a call that ended (Asterisk can start a
-                // generator after the stop that should have cancelled it).
-                tracing::warn!(uniqueid = ?uniqueid, "no such call on Asterisk: the call is over, exiting");
-                tx.send(EventKind::Hangup).ok();
-                return;
-            }
+            let HubLink {
+                socket,
+                uniqueid,
+                token,
+                first,
+            } = link;
             if tx.send(EventKind::Identity(verified)).is_err() {
                 return;
             }
-            let channel = channel.or_else(|| (!sub.channel.is_empty()).then(|| sub.channel.clone()));
-            let mut watch = ChannelWatch::new(channel.as_deref(), uniqueid.as_deref());
-            if follow(sub, &mut watch, &tx, &commands) == Followed::CallOver {
-                return;
-            }
-            match direct {
-                Some(cfg) => {
-                    tracing::warn!("hub gone: opening a session of our own");
-                    spawn(cfg, tx, commands).ok();
+            let channel = channel.or_else(|| match &first {
+                Attempt::Subscribed(s) if !s.channel.is_empty() => Some(s.channel.clone()),
+                _ => None,
+            });
+            let uid = (!uniqueid.is_empty()).then_some(uniqueid.as_str());
+            let mut watch = ChannelWatch::new(channel.as_deref(), uid);
+            let mut next = Some(first);
+            let mut backoff = Backoff::new(REJOIN);
+            let mut lost = false;
+            loop {
+                let got = next
+                    .take()
+                    .unwrap_or_else(|| attempt(&socket, &uniqueid, &token, REJOIN_GREETING));
+                match got {
+                    Attempt::Subscribed(sub) => {
+                        if sub.gone {
+                            // Started for a call that ended (Asterisk can
+                            // start a generator after the stop that should
+                            // have cancelled it).
+                            tracing::warn!(uniqueid = %uniqueid, "no such call on Asterisk: the call is over, exiting");
+                            tx.send(EventKind::Hangup).ok();
+                            return;
+                        }
+                        if lost {
+                            tracing::info!("hub back: following the call again");
+                        }
+                        backoff.reset();
+                        if follow(sub, &mut watch, &tx, &commands) == Followed::CallOver {
+                            return;
+                        }
+                        lost = true;
+                        if direct.is_none() {
+                            tracing::warn!("hub gone: the music goes on; subscribing again when it is back");
+                        }
+                    }
+                    Attempt::Refused(why) => {
+                        if lost {
+                            tracing::warn!("the hub refused this generator: {why}");
+                        }
+                        // A refusal does not change by asking again.
+                        if direct.is_none() {
+                            tracing::warn!("no AMI events for this call");
+                            return;
+                        }
+                    }
+                    Attempt::Absent => {}
                 }
-                None => tracing::warn!("hub gone: no more AMI events for this call"),
+                if let Some(cfg) = direct.take() {
+                    tracing::warn!("no hub: opening a session of our own");
+                    spawn(cfg, tx, commands).ok();
+                    return;
+                }
+                // Redirects asked while no hub is there are for then, not
+                // for whenever it comes back.
+                for Command::Redirect(to) in commands.try_iter() {
+                    tracing::warn!(context = %to.context, exten = %to.exten, "no hub: redirect dropped");
+                }
+                backoff.wait();
             }
         })?;
     Ok(())

@@ -4,15 +4,20 @@
 //! Unix socket, only what concerns its call.
 //!
 //! On the socket (words in [`protocol`]), a generator subscribes for its
-//! call by channel or Uniqueid and is greeted with what Asterisk said of
-//! it; then it gets events exactly as Asterisk sent them: events naming
-//! its channel or Uniqueid, and queue-wide events of the queue its caller
-//! joined ([`subscribers`]). The hub asks for `QueueStatus` every 10 s,
-//! and for `CoreShowChannels` at each login to learn the calls already up
-//! ([`calls`]); once that list is complete, the greeting's `Known: no`
-//! tells a generator its call is already over. A generator may ask for a
-//! redirect: the hub redirects that generator's own channel (never one
-//! named by the generator).
+//! call by Uniqueid with that call's token ([`token`]: the hub's realtime
+//! row gave it to that generator's argv alone), from a peer uid the hub
+//! serves (`SO_PEERCRED`); anything else is refused and gets nothing. It is
+//! greeted with what Asterisk said of its call; then it gets events
+//! exactly as Asterisk sent them: events naming its Uniqueid, and
+//! queue-wide events of the queue its caller joined, stripped of other
+//! callers' data ([`subscribers`]). The hub asks for `QueueStatus` every
+//! 10 s, and for `CoreShowChannels` at each login to learn the calls
+//! already up ([`calls`]); a hub that has just started greets nobody until
+//! it has both lists (a restart under calls in progress), and once the
+//! channel list is complete, the greeting's `Known: no` tells a generator
+//! its call is already over. A generator may ask for a redirect: the hub
+//! redirects that generator's own channel (never one named by the
+//! generator). Connections are capped (`max_clients`).
 //!
 //! Layout: `session` (the AMI session, on the shared `ami` connection
 //! layer), `calls`, `accept` and `subscribers` (the socket side), and
@@ -27,6 +32,7 @@
 pub mod follow;
 pub mod protocol;
 pub mod realtime;
+pub mod token;
 
 mod accept;
 mod calls;
@@ -67,26 +73,70 @@ pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
     let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
     let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
+    let mut uids = vec![own_uid()];
+    uids.extend(&cfg.peer_uids);
+    let gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
     let (redirect_tx, redirects) = std::sync::mpsc::channel::<session::RedirectAsk>();
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx))?;
+        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate))?;
     keep_connected(&cfg.ami, POLICY, || {
         session::session(cfg, &subs, &calls, &redirects)
     });
     Ok(())
 }
 
-/// The socket, group-accessible but not world-writable.
+/// The socket, group-accessible but not world-writable. Something already
+/// at `path` is replaced only when it is a stale socket of our own: a
+/// socket (not a symlink, file or directory), owned by our uid, that
+/// refuses connections. Anything else is left alone and named in the error.
 fn bind(path: &Path) -> anyhow::Result<UnixListener> {
-    if path.exists() {
-        // A stale socket from a previous hub; a live one would still answer.
-        if UnixStream::connect(path).is_ok() {
-            anyhow::bail!("{}: another hub is listening", path.display());
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => {
+            let kind = meta.file_type();
+            if !kind.is_socket() {
+                let what = if kind.is_symlink() {
+                    "a symlink"
+                } else if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_file() {
+                    "a regular file"
+                } else {
+                    "not a socket"
+                };
+                anyhow::bail!(
+                    "{}: {what} is there; not replacing it (remove it, or choose another --socket)",
+                    path.display()
+                );
+            }
+            let ours = own_uid();
+            if meta.uid() != ours {
+                anyhow::bail!(
+                    "{}: a socket owned by uid {}, not ours ({ours}); not replacing it",
+                    path.display(),
+                    meta.uid()
+                );
+            }
+            match UnixStream::connect(path) {
+                Ok(_) => anyhow::bail!("{}: another hub is listening", path.display()),
+                // Nobody listens: a stale socket from a previous hub.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                }
+                Err(e) => anyhow::bail!("{}: {e}; not replacing it", path.display()),
+            }
         }
-        std::fs::remove_file(path)?;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
     }
     let listener = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(listener)
+}
+
+/// The uid this hub runs as.
+pub(crate) fn own_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
 }

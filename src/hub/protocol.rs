@@ -1,41 +1,60 @@
 //! The hub's socket protocol, both sides of it: a generator sends one line,
-//! `SUBSCRIBE channel=<name> uniqueid=<id>` (either may be empty), then
-//! reads AMI-framed messages, the first being the hub's greeting
-//! (`Event: HoldmixCall` with `Channel`, `Uniqueid`, `CallerIDNum`,
-//! `Queue`, `Known`); it may send `REDIRECT <context> <exten> <priority>`
-//! lines. Here only the words; the hub server and the generator's side
-//! each own their sockets.
+//! `SUBSCRIBE uniqueid=<id> token=<hex>` (its call and that call's token,
+//! see `token`), then reads AMI-framed messages, the first being the hub's
+//! greeting (`Event: HoldmixCall` with `Channel`, `Uniqueid`,
+//! `CallerIDNum`, `Queue`, `Known`) or its refusal (`Response: Error` with
+//! a `Message`, and the end of the connection); it may send
+//! `REDIRECT <context> <exten> <priority>` lines, which always mean its own
+//! call's channel. Here only the words; the hub server and the generator's
+//! side each own their sockets.
 
 use crate::ami::codec::Message;
 
-/// What a generator subscribes to.
+/// What a generator subscribes to: its call, and the proof that it is
+/// that call's generator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribe {
-    pub channel: String,
     pub uniqueid: String,
+    pub token: String,
 }
 
 impl Subscribe {
     pub fn to_line(&self) -> String {
-        format!("SUBSCRIBE channel={} uniqueid={}\n", self.channel, self.uniqueid)
+        format!("SUBSCRIBE uniqueid={} token={}\n", self.uniqueid, self.token)
     }
 
-    /// `None` for anything but a subscription naming a channel or a Uniqueid.
+    /// `None` for anything but a subscription naming a Uniqueid (the token
+    /// may be empty: the hub then refuses it, and says so).
     pub fn parse(line: &str) -> Option<Subscribe> {
         let rest = line.trim().strip_prefix("SUBSCRIBE")?;
         let mut sub = Subscribe {
-            channel: String::new(),
             uniqueid: String::new(),
+            token: String::new(),
         };
         for word in rest.split_whitespace() {
             match word.split_once('=') {
-                Some(("channel", v)) => sub.channel = v.to_string(),
                 Some(("uniqueid", v)) => sub.uniqueid = v.to_string(),
+                Some(("token", v)) => sub.token = v.to_string(),
                 _ => {}
             }
         }
-        (!sub.channel.is_empty() || !sub.uniqueid.is_empty()).then_some(sub)
+        (!sub.uniqueid.is_empty()).then_some(sub)
     }
+}
+
+/// The hub's answer to a subscription it does not authorise.
+pub fn refusal(why: &str) -> Message {
+    Message {
+        fields: vec![
+            ("Response".into(), "Error".into()),
+            ("Message".into(), why.into()),
+        ],
+    }
+}
+
+/// The reason of a refusal, when `m` is one.
+pub fn parse_refusal(m: &Message) -> Option<String> {
+    (m.get("Response") == Some("Error")).then(|| m.get("Message").unwrap_or("refused").to_string())
 }
 
 /// Whether the hub knows the call (the greeting's `Known`).
@@ -141,15 +160,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_subscription_names_a_channel_or_a_uniqueid() {
+    fn a_subscription_names_a_uniqueid_and_its_token() {
         let sub = Subscribe {
+            uniqueid: "1795452386.5".into(),
+            token: "00ff".into(),
+        };
+        assert_eq!(sub.to_line(), "SUBSCRIBE uniqueid=1795452386.5 token=00ff\n");
+        assert_eq!(Subscribe::parse(&sub.to_line()), Some(sub));
+        assert_eq!(Subscribe::parse("SUBSCRIBE uniqueid= token=00\n"), None);
+        assert_eq!(
+            Subscribe::parse("SUBSCRIBE channel=PJSIP/x-1\n"),
+            None,
+            "a channel alone names no call"
+        );
+        assert_eq!(Subscribe::parse("HELLO uniqueid=x\n"), None);
+        let refused = refusal("not authorised");
+        assert_eq!(parse_refusal(&refused).as_deref(), Some("not authorised"));
+        let hello = Greeting {
             channel: String::new(),
             uniqueid: "1795452386.5".into(),
+            caller: String::new(),
+            queue: String::new(),
+            known: Known::Unsure,
         };
-        assert_eq!(sub.to_line(), "SUBSCRIBE channel= uniqueid=1795452386.5\n");
-        assert_eq!(Subscribe::parse(&sub.to_line()), Some(sub));
-        assert_eq!(Subscribe::parse("SUBSCRIBE channel= uniqueid=\n"), None);
-        assert_eq!(Subscribe::parse("HELLO channel=x\n"), None);
+        assert_eq!(parse_refusal(&hello.to_message()), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! fan-out. Connecting, logging in and retrying are the AMI layer's
 //! (`ami::connection`, `ami::reconnect`), as for a generator's own session.
 
-use super::calls::{CHANNELS_ID, SharedCalls};
+use super::calls::{CHANNELS_ID, STATUS_ID, SharedCalls};
 use super::protocol::Redirect;
 use super::subscribers::{Subscribers, fan_out};
 use crate::ami::codec::Item;
@@ -14,18 +14,26 @@ use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-/// How the hub reaches Asterisk, and where generators reach the hub.
+/// How the hub reaches Asterisk, where generators reach the hub, and whom
+/// it serves there.
 pub struct HubConfig {
     pub ami: String,
     pub user: String,
     pub secret: String,
     pub socket: PathBuf,
+    /// The key of the calls' tokens (`token`), shared with the realtime
+    /// rows that hand them out.
+    pub key: std::sync::Arc<super::token::Key>,
+    /// Peer uids served besides the hub's own (Asterisk's, when the hub
+    /// runs as another user).
+    pub peer_uids: Vec<u32>,
+    /// Connections served at once; more are closed at once.
+    pub max_clients: usize,
 }
 
 /// The ActionIDs of the hub's other actions (fixed: the answers need no
 /// telling apart).
 const LOGIN_ID: &str = "login";
-const STATUS_ID: &str = "status";
 const REDIRECT_ID: &str = "redirect";
 /// How often the hub asks for `QueueStatus`.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
@@ -52,6 +60,7 @@ pub(super) fn session(
     // What happened while logged out is unknown until the list is in again.
     if let Ok(mut c) = calls.lock() {
         c.complete = false;
+        c.queues_listed = false;
     }
     let mut conn = Connection::open(&cfg.ami)?;
     conn.login(&cfg.user, &cfg.secret, LOGIN_ID)?;

@@ -1,9 +1,11 @@
 //! The generators subscribed to the hub, and the fan-out that hands each
 //! AMI message to the ones it concerns: events naming a generator's
-//! channel or Uniqueid, and queue-wide events (`QueueCallerLeave`,
-//! `QueueParams`) of the queue its caller joined. Writes are non-blocking:
-//! a generator that does not keep up is dropped (it then opens a session
-//! of its own), never waited for.
+//! Uniqueid, and queue-wide events (`QueueCallerLeave`, `QueueParams`) of
+//! the queue its caller joined. Another caller's `QueueCallerLeave` goes
+//! out stripped to what a position needs (queue, position, count): no
+//! caller's channel, number or name reaches another call. Writes are
+//! non-blocking: a generator that does not keep up is dropped (it then
+//! comes back, or opens a session of its own), never waited for.
 
 use crate::ami::codec::Message;
 use std::io::Write;
@@ -14,7 +16,6 @@ pub(super) struct Subscriber {
     /// Shared with the thread reading its commands: one descriptor.
     pub stream: Arc<UnixStream>,
     pub id: u64,
-    pub channel: String,
     pub uniqueid: String,
     /// The queue its caller joined (learned from `QueueCallerJoin`).
     pub queue: Option<String>,
@@ -26,14 +27,13 @@ pub(super) type Subscribers = Arc<Mutex<Vec<Subscriber>>>;
 /// or do not keep up.
 pub(super) fn fan_out(m: &Message, subs: &Subscribers) {
     let Ok(mut list) = subs.lock() else { return };
-    let channel = m.get("Channel");
     let uniqueid = m.get("Uniqueid");
     let queue = m.get("Queue");
     let queue_wide = m.is("QueueCallerLeave") || m.is("QueueParams");
     let mut wire: Option<Vec<u8>> = None;
+    let mut stripped: Option<Vec<u8>> = None;
     list.retain_mut(|s| {
-        let mine = (!s.channel.is_empty() && channel == Some(s.channel.as_str()))
-            || (!s.uniqueid.is_empty() && uniqueid == Some(s.uniqueid.as_str()));
+        let mine = !s.uniqueid.is_empty() && uniqueid == Some(s.uniqueid.as_str());
         if mine && m.is("QueueCallerJoin") {
             s.queue = queue.map(str::to_string);
         }
@@ -41,16 +41,69 @@ pub(super) fn fan_out(m: &Message, subs: &Subscribers) {
         if !(mine || in_queue) {
             return true;
         }
-        let bytes = wire.get_or_insert_with(|| m.to_wire());
+        let bytes = if mine {
+            wire.get_or_insert_with(|| m.to_wire())
+        } else {
+            stripped.get_or_insert_with(|| queue_only(m).to_wire())
+        };
         match (&*s.stream).write(bytes) {
             Ok(n) if n == bytes.len() => true,
             _ => {
                 // Shut down, not just forgotten: the generator sees the end
                 // (and opens a session of its own) instead of half a message.
-                tracing::debug!(channel = %s.channel, "generator gone or too slow: dropped");
+                tracing::debug!(uniqueid = %s.uniqueid, "generator gone or too slow: dropped");
                 s.stream.shutdown(std::net::Shutdown::Both).ok();
                 false
             }
         }
     });
+}
+
+/// Another call's queue-wide event, with only what concerns the queue.
+fn queue_only(m: &Message) -> Message {
+    const KEEP: [&str; 8] = [
+        "Event",
+        "Privilege",
+        "Queue",
+        "Position",
+        "Count",
+        "Holdtime",
+        "Calls",
+        "Max",
+    ];
+    Message {
+        fields: m
+            .fields
+            .iter()
+            .filter(|(k, _)| KEEP.iter().any(|keep| k.eq_ignore_ascii_case(keep)))
+            .cloned()
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_callers_leave_reaches_the_queue_without_who_left() {
+        let m = Message {
+            fields: [
+                ("Event", "QueueCallerLeave"),
+                ("Channel", "Local/200@test-00000000;2"),
+                ("CallerIDNum", "79001112233"),
+                ("CallerIDName", "Alice"),
+                ("Uniqueid", "1795452414.1"),
+                ("Queue", "holdq"),
+                ("Position", "1"),
+                ("Count", "1"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let q = queue_only(&m);
+        let keys: Vec<&str> = q.fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["Event", "Queue", "Position", "Count"]);
+    }
 }

@@ -16,7 +16,7 @@ use super::signals::unsignalled;
 use crate::config::CallIdentity;
 use crate::engine::Engine;
 use crate::engine::library::SourceId;
-use crate::hub::follow::Subscription;
+use crate::hub::follow::HubLink;
 use crate::scenario::Scenario;
 use crate::store::StoreOptions;
 use anyhow::Context;
@@ -30,6 +30,8 @@ pub struct Needs {
     pub identity: CallIdentity,
     pub state_dir: Option<PathBuf>,
     pub hub: Option<PathBuf>,
+    /// This call's token for the hub (from its realtime row).
+    pub hub_token: Option<String>,
     pub store: Option<StoreOptions>,
     pub rate: u32,
     /// `--timeline`: created here, since a FIFO's open may wait.
@@ -44,8 +46,8 @@ pub struct Prepared {
     pub engine: Engine,
     pub checkpoints: Option<Checkpoints>,
     pub memory: Option<CallerMemory>,
-    /// The hub's subscription for this call, if one answered.
-    pub hub: Option<Subscription>,
+    /// The link to the hub for this call, if one is configured.
+    pub hub: Option<HubLink>,
     pub caller: Option<String>,
     pub verified: bool,
     /// The sources the first seconds play.
@@ -82,13 +84,11 @@ pub fn prepare(n: &Needs) -> Prepared {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
     // Through a hub, Asterisk itself says whose call a Uniqueid is.
-    let hub = n.hub.as_deref().and_then(|h| {
-        crate::hub::follow::subscribe(h, n.identity.channel_to_follow(), n.identity.uniqueid())
-    });
-    if n.hub.is_some() && hub.is_none() {
-        tracing::warn!("no hub answers: using a session of our own");
-    }
-    let (caller, verified) = who(&n.identity, hub.as_ref());
+    let hub = n
+        .hub
+        .as_deref()
+        .map(|h| crate::hub::follow::subscribe(h, n.identity.uniqueid(), n.hub_token.as_deref()));
+    let (caller, verified) = who(&n.identity, hub.as_ref().and_then(HubLink::subscription));
     // Caller memory only for a trusted number: never read or overwrite
     // another caller's.
     let (mut memory, remembered) = match CallerMemory::open(

@@ -97,6 +97,7 @@ impl<'a> Stream<'a> {
             identity: cfg.identity.clone(),
             state_dir: cfg.state_dir.clone(),
             hub: cfg.hub.clone(),
+            hub_token: cfg.hub_token.clone(),
             store: cfg.store.clone(),
             rate,
             timeline: cfg.timeline.clone(),
@@ -176,11 +177,10 @@ impl<'a> Stream<'a> {
                 );
             }
             let started = match hub {
-                Some(sub) => crate::hub::follow::spawn_via_hub(
-                    sub,
+                Some(link) => crate::hub::follow::spawn_via_hub(
+                    link,
                     verified,
                     cfg.identity.channel_to_follow().map(str::to_string),
-                    cfg.identity.uniqueid().map(str::to_string),
                     cfg.ami.clone(),
                     inbox.event_sender(),
                     commands,

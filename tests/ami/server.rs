@@ -89,6 +89,13 @@ pub(super) fn serve_script_vars(
                             m.get("Value").unwrap_or("").to_string(),
                         );
                     }
+                    if action == "CoreShowChannels"
+                        && let Some(capture) = vars.get("!channels")
+                    {
+                        // The capture's own channel list, for this ActionID.
+                        replies.extend_from_slice(&channels_answer(capture, &id));
+                        continue;
+                    }
                     if action == "QueueStatus" {
                         // The capture's own answer, for this ActionID (with
                         // "!queue" = "empty": its entries left out, as for a
@@ -143,6 +150,23 @@ pub(super) fn serve_script_vars(
         actions
     });
     (port, handle)
+}
+
+/// A capture's answer to its `CoreShowChannels` (ActionID 6 in
+/// session-all.raw and session-filtered.raw): the response, each
+/// CoreShowChannel and CoreShowChannelsComplete, byte for byte but for the
+/// ActionID.
+pub(super) fn channels_answer(capture: &str, id: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&transcript(capture)).into_owned();
+    let start = text
+        .find("Response: Success\r\nActionID: 6\r\nEventList: start\r\nMessage: Channels will follow")
+        .expect("the CoreShowChannels answer");
+    let end_marker = "Event: CoreShowChannelsComplete\r\nActionID: 6\r\n";
+    let end = text[start..].find(end_marker).expect("its end") + start;
+    let end = text[end..].find("\r\n\r\n").expect("message end") + end + 4;
+    text[start..end]
+        .replace("ActionID: 6\r\n", &format!("ActionID: {id}\r\n"))
+        .into_bytes()
 }
 
 /// session-queue-dtmf.raw's answer to its first `QueueStatus` (ActionID 4):

@@ -37,7 +37,12 @@ pub struct RealtimeConfig {
 }
 
 /// Binds and serves in background threads; returns the bound address.
-pub fn spawn(cfg: RealtimeConfig) -> anyhow::Result<std::net::SocketAddr> {
+/// Each row carries its call's token under the hub's `key`.
+pub fn spawn(
+    mut cfg: RealtimeConfig,
+    key: Arc<crate::hub::token::Key>,
+) -> anyhow::Result<std::net::SocketAddr> {
+    cfg.template = cfg.template.with_key(key).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(&cfg.listen).map_err(|e| anyhow::anyhow!("{}: {e}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let cfg = Arc::new(cfg);

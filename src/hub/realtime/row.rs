@@ -1,10 +1,12 @@
 //! The realtime row for a per-call class: Asterisk asks for class
 //! `holdmix-<uniqueid>` and gets `mode=custom`, a format, and an
-//! `application` that starts holdmix for that call.
+//! `application` that starts holdmix for that call, with that call's hub
+//! token (`--hub-token`, see `hub::token`: it lets that generator, and no
+//! other process, follow the call through the hub).
 //!
 //! Asterisk splits `application` on spaces into argv, with no quoting. So
 //! the row carries nothing a caller controls: only the Uniqueid (checked to
-//! be Asterisk's shape), the rest fixed when the server starts and checked
+//! be Asterisk's shape) and its token, the rest fixed when the server starts and checked
 //! then. The generator learns the caller's channel and number from the hub.
 
 /// Longest `application` Asterisk keeps (its field is 256 bytes).
@@ -19,6 +21,8 @@ pub struct RowTemplate {
     format: String,
     /// argv before `--uniqueid <id>`.
     argv: Vec<String>,
+    /// The hub's key: each row carries its call's token.
+    key: Option<std::sync::Arc<crate::hub::token::Key>>,
 }
 
 impl RowTemplate {
@@ -46,20 +50,37 @@ impl RowTemplate {
             prefix: prefix.to_string(),
             format: format.to_string(),
             argv,
+            key: None,
         };
-        let longest = t.application(&"9".repeat(MAX_UNIQUEID)).len();
+        t.check_length()?;
+        Ok(t)
+    }
+
+    /// The same rows, each with its call's token from `key`.
+    pub fn with_key(mut self, key: std::sync::Arc<crate::hub::token::Key>) -> Result<RowTemplate, String> {
+        self.key = Some(key);
+        self.check_length()?;
+        Ok(self)
+    }
+
+    fn check_length(&self) -> Result<(), String> {
+        let longest = self.application(&"9".repeat(MAX_UNIQUEID)).len();
         if longest > MAX_APPLICATION {
             return Err(format!(
                 "the application would be {longest} bytes with a long Uniqueid; Asterisk keeps {MAX_APPLICATION}: use shorter paths"
             ));
         }
-        Ok(t)
+        Ok(())
     }
 
     fn application(&self, uniqueid: &str) -> String {
         let mut a = self.argv.join(" ");
         a.push_str(" --uniqueid ");
         a.push_str(uniqueid);
+        if let Some(key) = &self.key {
+            a.push_str(" --hub-token ");
+            a.push_str(&key.token(uniqueid));
+        }
         a
     }
 
@@ -79,12 +100,13 @@ impl RowTemplate {
     }
 }
 
-/// Asterisk's shape: letters, digits, `.`, `-`, `_`; at most 64; not
-/// starting with a dot.
+/// Asterisk's shape: letters, digits, `.`, `-`, `_`; at most 64; starting
+/// with a letter or a digit (a leading `-` would make the next argv word an
+/// option, `holdmix--q` giving `--uniqueid -q`, a generator that cannot
+/// start).
 pub fn is_uniqueid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_UNIQUEID
-        && !s.starts_with('.')
+    s.len() <= MAX_UNIQUEID
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
@@ -127,12 +149,30 @@ mod tests {
             "holdmix-1 2",
             "holdmix-../x",
             "holdmix-.1",
+            "holdmix--q",
+            "holdmix--help",
+            "holdmix-_1",
             "holdmix-1&a=b",
             "other-1.2",
         ] {
             assert_eq!(t.row(bad), None, "{bad}");
         }
         assert!(t.row(&format!("holdmix-{}", "1".repeat(65))).is_none());
+    }
+
+    #[test]
+    fn each_row_carries_its_own_calls_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key =
+            std::sync::Arc::new(crate::hub::token::Key::load_or_create(&dir.path().join("k")).expect("key"));
+        let t = template().with_key(key.clone()).expect("fits");
+        let row = t.row("holdmix-1795734025.1").expect("row");
+        let token = key.token("1795734025.1");
+        assert!(
+            row.contains(&format!("--uniqueid%201795734025.1%20--hub-token%20{token}&")),
+            "{row}"
+        );
+        assert_ne!(token, key.token("1795734025.2"));
     }
 
     #[test]
