@@ -198,6 +198,7 @@ fn issue_18_a_long_source_decodes_in_bounded_memory() {
     // Whole in memory, 20 minutes at 48 kHz is 230 MB of f32 before
     // resampling; streamed, the growth is a few buffers.
     let growth_mb = (long - short) as f64 / 1024.0;
+    eprintln!("peak RSS of cache warm: {short} kB for 10 s, {long} kB for 20 min at 48 kHz");
     assert!(
         growth_mb < 32.0,
         "peak RSS {short} kB for 10 s, {long} kB for 20 min: grew {growth_mb:.0} MB"
