@@ -9,6 +9,7 @@ mod common;
 mod ami;
 mod billing;
 mod cache;
+mod cache_faults;
 mod decode;
 mod faults;
 mod g711;

@@ -1,24 +1,35 @@
 //! The decoded-audio cache: each source is decoded, resampled and
 //! loudness-measured once per host and stored as raw f32 PCM that every
 //! holdmix process maps read-only, so concurrent calls share it through the
-//! page cache. Entries are keyed by path, size, mtime and output rate, and are
-//! written atomically (temp file + rename): two processes warming the same
-//! file never see a torn entry.
+//! page cache. Entries are keyed by path, size, mtime and output rate.
+//!
+//! A cold source is decoded by one process at a time (a lock beside the
+//! entry, [`lock`]), as a stream written straight into a temporary file that
+//! is renamed into place when whole: memory stays bounded whatever the
+//! source's length, two processes never decode the same source at once, and
+//! none ever sees a torn entry. Each entry carries a checksum ([`entry`]);
+//! a damaged one is logged, removed and rebuilt.
 
 use super::clip::Clip;
-use super::{decode, loudness, resample};
+use super::prepare::{self, Prepared, Sink};
 use anyhow::{Context, Result, bail};
-use memmap2::Mmap;
+use entry::{EntryWriter, Refused};
 use std::fs::{self, File};
-use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
-const MAGIC: &[u8; 8] = b"HMXCACHE";
-const VERSION: u32 = 1;
-/// Header size; a multiple of 4 keeps the samples f32-aligned in the map.
-const HEADER: usize = 64;
+mod entry;
+mod lock;
+
+pub use entry::HEADER;
+
+/// How long a process waits for another one's decode of the same source
+/// before decoding it itself: far longer than decoding a 4-hour source
+/// takes, so only a hung decoder (not a dead one: its lock is gone) is
+/// waited out.
+const PATIENCE: Duration = Duration::from_secs(600);
 
 /// Where cache entries live. `dir == None` means decode into memory only.
 #[derive(Debug, Clone)]
@@ -68,7 +79,7 @@ impl Cache {
         let Some(dir) = &self.dir else { return Ok(None) };
         let meta = fs::metadata(source).with_context(|| format!("{}: cannot read", source.display()))?;
         if !meta.is_file() {
-            bail!("{}: not a file", source.display());
+            bail!("{}: not a regular file", source.display());
         }
         let canonical = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
         let mtime = meta
@@ -77,7 +88,7 @@ impl Cache {
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
         let mut h = Fnv::new();
-        h.write(&VERSION.to_le_bytes());
+        h.write(&entry::VERSION.to_le_bytes());
         h.write(canonical.as_os_str().as_encoded_bytes());
         h.write(&meta.len().to_le_bytes());
         h.write(&mtime.as_secs().to_le_bytes());
@@ -100,46 +111,246 @@ impl Cache {
         Ok(Some(dir.join(format!("{stem}-{:016x}-{rate}.f32", h.finish()))))
     }
 
-    /// The clip for `source` at `rate` if it is cached already.
+    /// The clip for `source` at `rate` if it is cached already (and whole:
+    /// its checksum is verified). A damaged entry is logged and reported as
+    /// not cached; the next [`Cache::load`] rebuilds it.
     pub fn lookup(&self, source: &Path, rate: u32) -> Result<Option<Clip>> {
         let Some(entry) = self.entry_path(source, rate)? else {
             return Ok(None);
         };
-        match File::open(&entry) {
-            Ok(f) => Ok(map_entry(&f, rate, display_name(source)).ok()),
-            Err(_) => Ok(None),
+        Ok(check(&entry, rate, display_name(source), true))
+    }
+
+    /// As [`Cache::lookup`], but only for an entry of at most `max_bytes`:
+    /// verifying an entry reads all of it (about 1 ms per MB here), which
+    /// the first frame cannot wait for with an hour of music; a larger one
+    /// is `None`, for a helper thread to [`Cache::load`] (and verify).
+    pub fn lookup_within(&self, source: &Path, rate: u32, max_bytes: u64) -> Result<Option<Clip>> {
+        let Some(entry) = self.entry_path(source, rate)? else {
+            return Ok(None);
+        };
+        match fs::metadata(&entry) {
+            Ok(m) if m.len() <= max_bytes => Ok(check(&entry, rate, display_name(source), true)),
+            _ => Ok(None),
         }
     }
 
     /// The clip for `source` at `rate`: from the cache, or decoded now and
     /// stored. A cache that cannot be written is not an error: the clip is
-    /// then kept in memory.
+    /// then kept in memory. If another process is decoding the same source,
+    /// waits for its entry.
     pub fn load(&self, source: &Path, rate: u32) -> Result<Clip> {
-        if let Some(clip) = self.lookup(source, rate)? {
-            return Ok(clip);
+        match self.load_inner(source, rate, Some(PATIENCE))? {
+            Some(clip) => Ok(clip),
+            // Only `None` patience gives up.
+            None => bail!("{}: not loaded", source.display()),
         }
-        let (samples, lufs, damaged) = prepare(source, rate)?;
-        if damaged > 0 {
-            tracing::warn!(file = %source.display(), damaged, "damaged audio: skipped undecodable packets");
-        }
+    }
+
+    /// As [`Cache::load`], but `Ok(None)` at once if another process is
+    /// decoding this source right now (so a caller can do something else
+    /// first and come back).
+    pub fn load_unless_busy(&self, source: &Path, rate: u32) -> Result<Option<Clip>> {
+        self.load_inner(source, rate, None)
+    }
+
+    fn load_inner(&self, source: &Path, rate: u32, patience: Option<Duration>) -> Result<Option<Clip>> {
         let name = display_name(source);
-        if let Some(entry) = self.entry_path(source, rate)? {
-            match store(&entry, rate, &samples, lufs).and_then(|f| map_entry(&f, rate, name.clone())) {
-                Ok(clip) => return Ok(clip),
-                Err(e) => tracing::warn!(file = %entry.display(), "cache write failed: {e:#}"),
-            }
+        let Some(entry) = self.entry_path(source, rate)? else {
+            return in_memory(source, rate, name).map(Some);
+        };
+        if let Some(clip) = check(&entry, rate, name.clone(), true) {
+            return Ok(Some(clip));
         }
-        Ok(Clip::from_vec(name, samples, lufs))
+        let lock_path = lock::path_for(&entry);
+        let held = match lock::try_lock(&lock_path) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                let Some(patience) = patience else { return Ok(None) };
+                tracing::debug!(file = %source.display(), "another process is decoding it: waiting");
+                match lock::lock_within(&lock_path, patience) {
+                    Ok(Some(l)) => Some(l),
+                    Ok(None) => {
+                        tracing::warn!(file = %source.display(), "waited {} s for another process's decode: decoding here", patience.as_secs());
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(file = %lock_path.display(), "cannot lock: {e}");
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(file = %lock_path.display(), "cannot lock: {e}");
+                None
+            }
+        };
+        // Whoever held the lock may have published the entry meanwhile.
+        if let Some(clip) = check(&entry, rate, name.clone(), false) {
+            return Ok(Some(clip));
+        }
+        if held.is_some() {
+            // A damaged entry goes now, even if the rebuild fails.
+            let _ = fs::remove_file(&entry);
+        }
+        let built = build(source, rate, &entry, held.is_some());
+        drop(held);
+        match built {
+            Ok(Some(file)) => match entry::open(&file, rate, name.clone(), false) {
+                Ok(clip) => Ok(Some(clip)),
+                Err(e) => {
+                    tracing::warn!(file = %entry.display(), "cache entry unreadable after writing: {e}");
+                    in_memory(source, rate, name).map(Some)
+                }
+            },
+            Ok(None) => in_memory(source, rate, name).map(Some),
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// Decodes, resamples and measures one source.
+/// Decodes, resamples and measures one source into memory.
 pub fn prepare(source: &Path, rate: u32) -> Result<(Vec<f32>, Option<f64>, usize)> {
-    let decoded = decode::decode_file(source)?;
-    let samples = resample::resample(&decoded.samples, decoded.rate, rate)
-        .with_context(|| format!("{}: resampling failed", source.display()))?;
-    let lufs = loudness::integrated_lufs(&samples, rate);
-    Ok((samples, lufs, decoded.damaged_packets))
+    let mut samples = Vec::new();
+    let p = prepare::prepare_into(source, rate, &mut samples)?;
+    Ok((samples, p.lufs, p.damaged))
+}
+
+/// Maps the entry at `path` if it is there and whole; a damaged one is
+/// logged (when `log`) and `None`.
+fn check(path: &Path, rate: u32, name: Arc<str>, log: bool) -> Option<Clip> {
+    let file = File::open(path).ok()?;
+    match entry::open(&file, rate, name, true) {
+        Ok(clip) => Some(clip),
+        Err(Refused::Bad(why)) => {
+            if log {
+                tracing::warn!(file = %path.display(), "damaged cache entry ({why}): rebuilding it");
+            }
+            None
+        }
+        Err(Refused::Missing(_)) => None,
+    }
+}
+
+fn in_memory(source: &Path, rate: u32, name: Arc<str>) -> Result<Clip> {
+    let (samples, lufs, damaged) = prepare(source, rate)?;
+    warn_damaged(source, damaged);
+    Ok(Clip::from_vec(name, samples, lufs))
+}
+
+fn warn_damaged(source: &Path, damaged: usize) {
+    if damaged > 0 {
+        tracing::warn!(file = %source.display(), damaged, "damaged audio: skipped undecodable packets");
+    }
+}
+
+/// An entry being written; remembers whether the failure was the cache's.
+struct Writing {
+    writer: EntryWriter,
+    failed: bool,
+}
+
+impl Sink for Writing {
+    fn push(&mut self, samples: &[f32]) -> Result<()> {
+        let r = self.writer.push(samples);
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+/// Decodes `source` into a new entry at `entry`: `Ok(Some(file))` once it
+/// is in place, `Ok(None)` if the cache could not take it (the caller keeps
+/// it in memory), `Err` if the source cannot be decoded. With the lock
+/// held, the partial file has a fixed name (`<entry>.part`), so one a
+/// killed decoder left is reused, not piled up; without, a private name.
+fn build(source: &Path, rate: u32, entry: &Path, locked: bool) -> Result<Option<File>> {
+    // The header first: a source refused by it leaves no trace in the cache.
+    let stream = super::decode::Stream::open(source)?;
+    let cache_failed = |e: &dyn std::fmt::Display| {
+        tracing::warn!(file = %entry.display(), "cache write failed: {e}");
+        Ok(None)
+    };
+    let target = if locked {
+        let mut p = entry.as_os_str().to_owned();
+        p.push(".part");
+        let part = PathBuf::from(p);
+        fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&part)
+            .map(|f| (f, Partial::Fixed(Some(part))))
+    } else {
+        let dir = entry.parent().unwrap_or(Path::new("."));
+        tempfile::NamedTempFile::new_in(dir).and_then(|t| Ok((t.reopen()?, Partial::Private(Some(t)))))
+    };
+    let (file, mut partial) = match target {
+        Ok(x) => x,
+        Err(e) => return cache_failed(&e),
+    };
+    tracing::debug!(file = %source.display(), rate, "decoding into the cache");
+    let mut w = match EntryWriter::new(file) {
+        Ok(writer) => Writing {
+            writer,
+            failed: false,
+        },
+        Err(e) => return cache_failed(&format!("{e:#}")),
+    };
+    let p: Prepared = match prepare::prepare_stream(stream, source, rate, &mut w) {
+        Ok(p) => p,
+        Err(e) if w.failed => return cache_failed(&format!("{e:#}")),
+        Err(e) => return Err(e),
+    };
+    warn_damaged(source, p.damaged);
+    let published = w.writer.finish(rate, p.lufs).and_then(|file| {
+        // Temp files are private (0600); entries must be readable by every
+        // user that runs holdmix (root warms the cache, asterisk reads it).
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        // Readers may map the entry the moment it appears: publish whole files only.
+        partial.publish(entry)?;
+        Ok(file)
+    });
+    match published {
+        Ok(file) => Ok(Some(file)),
+        Err(e) => cache_failed(&format!("{e:#}")),
+    }
+}
+
+/// The file an entry is written to before its rename: a fixed name (with
+/// the lock held) or a private temp file. Removed on every way out but a
+/// successful [`Partial::publish`].
+enum Partial {
+    Fixed(Option<PathBuf>),
+    Private(Option<tempfile::NamedTempFile>),
+}
+
+impl Partial {
+    fn publish(&mut self, entry: &Path) -> Result<()> {
+        match self {
+            Partial::Fixed(p) => {
+                if let Some(path) = p {
+                    fs::rename(&*path, entry)?;
+                    *p = None;
+                }
+            }
+            Partial::Private(t) => {
+                if let Some(t) = t.take() {
+                    t.persist(entry).map_err(|e| e.error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Partial::Fixed(Some(p)) = self {
+            let _ = fs::remove_file(p);
+        }
+    }
 }
 
 fn display_name(source: &Path) -> Arc<str> {
@@ -154,63 +365,6 @@ fn display_name(source: &Path) -> Arc<str> {
 
 fn writable(dir: &Path) -> bool {
     tempfile::NamedTempFile::new_in(dir).is_ok()
-}
-
-fn store(entry: &Path, rate: u32, samples: &[f32], lufs: Option<f64>) -> Result<File> {
-    let dir = entry.parent().context("cache entry has no directory")?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut header = [0u8; HEADER];
-    header[..8].copy_from_slice(MAGIC);
-    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    header[12..16].copy_from_slice(&rate.to_le_bytes());
-    header[16..24].copy_from_slice(&(samples.len() as u64).to_le_bytes());
-    header[24..32].copy_from_slice(&lufs.unwrap_or(f64::NAN).to_le_bytes());
-    let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-    w.write_all(&header)?;
-    for s in samples {
-        w.write_all(&s.to_le_bytes())?;
-    }
-    w.flush()?;
-    drop(w);
-    // Temp files are private (0600); entries must be readable by every user
-    // that runs holdmix (root warms the cache, asterisk reads it).
-    tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    // Readers may map the entry the moment it appears: publish whole files only.
-    let file = tmp.persist(entry).map_err(|e| e.error)?;
-    Ok(file)
-}
-
-fn map_entry(file: &File, rate: u32, name: Arc<str>) -> Result<Clip> {
-    // The header is read, not mapped: touching the mapping would fault in
-    // (and charge to this process) the surrounding 64 KiB of every entry,
-    // prompts that may never play included.
-    let mut header = [0u8; HEADER];
-    std::os::unix::fs::FileExt::read_exact_at(file, &mut header, 0).context("bad cache header")?;
-    if &header[..8] != MAGIC {
-        bail!("bad cache header");
-    }
-    let word = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&header[16..24]);
-    let len = u64::from_le_bytes(n) as usize;
-    n.copy_from_slice(&header[24..32]);
-    let lufs = f64::from_le_bytes(n);
-    let size = file.metadata()?.len();
-    if word(8) != VERSION
-        || word(12) != rate
-        || Some(size) != (len as u64).checked_mul(4).map(|b| b + HEADER as u64)
-    {
-        bail!("cache entry does not match");
-    }
-    // SAFETY: entries are only ever replaced by rename, never written in
-    // place, so the mapped bytes cannot change under us.
-    let map = unsafe { Mmap::map(file)? };
-    if map.len() as u64 != size {
-        bail!("cache entry changed while opening");
-    }
-    let lufs = lufs.is_finite().then_some(lufs);
-    Clip::from_map(name, map, HEADER, len, lufs).context("cache entry misaligned")
 }
 
 /// 64-bit FNV-1a. Hand-written: the key must be stable across Rust releases
@@ -235,17 +389,6 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn store_then_map_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let entry = dir.path().join("x.f32");
-        let f = store(&entry, 8000, &[0.25, -0.5, 1.0], Some(-20.5)).unwrap();
-        let clip = map_entry(&f, 8000, Arc::from("x")).unwrap();
-        assert_eq!(clip.samples(), &[0.25, -0.5, 1.0]);
-        assert_eq!(clip.lufs(), Some(-20.5));
-        assert!(map_entry(&f, 16000, Arc::from("x")).is_err());
-    }
 
     #[test]
     fn fnv_known_value() {

@@ -11,6 +11,7 @@ pub mod limiter;
 pub mod loudness;
 pub mod pacer;
 pub mod pipe;
+pub mod prepare;
 pub mod ramp;
 pub mod resample;
 pub mod sink;
