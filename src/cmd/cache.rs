@@ -16,6 +16,15 @@ pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<
         match Scenario::load(p) {
             Ok(loaded) => {
                 crate::scenario::log_diagnostics(&loaded.diagnostics);
+                // A sound the playlist cannot use (missing, a FIFO, a
+                // device) is left out of its lists: still a failure here.
+                if loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.severity == crate::scenario::diag::Severity::Error)
+                {
+                    failures += 1;
+                }
                 files.extend(loaded.scenario.audio_files().into_iter().map(Path::to_path_buf));
             }
             Err(e) => {
