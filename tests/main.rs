@@ -11,6 +11,8 @@ mod billing;
 mod cache;
 mod decode;
 mod g711;
+#[path = "hardening/wire.rs"]
+mod hardening_wire;
 mod lifecycle;
 mod memory;
 mod msrv;
