@@ -129,3 +129,157 @@ fn a_flood_of_events_before_the_login_answer_keeps_memory_bounded() {
     );
     assert!(log.contains("dropped while waiting"), "{log}");
 }
+
+/// A one-request-per-connection HTTP server on loopback that answers every
+/// request with `answer(port, path)` and keeps each request's head.
+fn http_server(answer: fn(u16, &str) -> String) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::BufRead;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(16) {
+            let Ok(conn) = conn else { break };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut r = std::io::BufReader::new(conn.try_clone().expect("clone"));
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            log.lock().expect("lock").push(head);
+            let mut w = conn;
+            w.write_all(answer(port, &path).as_bytes()).ok();
+        }
+    });
+    (port, seen)
+}
+
+fn json_ok(_: u16, _: &str) -> String {
+    let body = r#"{"accounts":[{"id":"1","balance":5}]}"#;
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A playlist whose key 2 asks billing at `url`.
+fn billing_playlist(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    let music = dir.join("music.wav");
+    write_wav(&music, 8000, 1, &sine(330.0, 0.3, 10.0, 8000));
+    let root = root();
+    let text = format!(
+        r#"
+[music]
+tracks = ["{music}"]
+
+[speech]
+map = "{root}/sample-audio/words/en/map.toml"
+
+[prompts]
+from = "{root}/sample-audio/prompts/en"
+
+[announce.balance]
+say = ["your-balance-is", {{ say = "money", value = "balance" }}]
+failed = ["service-unavailable"]
+
+[keys]
+2 = {{ action = "say-balance", debounce = "0s" }}
+
+[billing]
+url = "{url}"
+"#,
+        music = music.display(),
+        root = root.display(),
+    );
+    playlist(dir, "billing.toml", &text)
+}
+
+#[test]
+fn billing_never_follows_a_redirect_to_another_origin() {
+    // Issue 18, finding 12: a 302 to another port took the caller's number
+    // there (and in `Referer`). Now a redirect fails the lookup.
+    let (elsewhere, reached) = http_server(json_ok);
+    // The billing server sends every request to the port its path names.
+    let (billing, asked) = http_server(|_, path| {
+        let to = path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("/to/")
+            .trim_end_matches('/');
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{to}/steal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    });
+    let dir = tempdir();
+    let p = billing_playlist(dir.path(), &format!("http://127.0.0.1:{billing}/to/{elsewhere}/"));
+    let tl = dir.path().join("tl.jsonl");
+    let out = ok(holdmix(dir.path())
+        .args(["render", p.to_str().expect("path"), "--duration", "6s", "-o"])
+        .arg(dir.path().join("out.wav"))
+        .args(["--event", "1s:dtmf:2", "--caller", "79001112233", "--timeline"])
+        .arg(&tl));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let tl = timeline(&tl);
+    let answer = events(&tl, "balance");
+    assert_eq!(answer[0]["answer"], "failed", "{log}");
+    let said: Vec<&str> = events(&tl, "prompt_start")
+        .iter()
+        .filter(|e| e["queue"] == "balance")
+        .filter_map(|e| e["file"].as_str())
+        .collect();
+    assert_eq!(said, ["service-unavailable.wav"]);
+    assert_eq!(asked.lock().expect("lock").len(), 1, "billing was asked once");
+    assert!(
+        reached.lock().expect("lock").is_empty(),
+        "the other origin was reached: {:?}",
+        reached.lock().expect("lock")
+    );
+    assert!(log.contains("redirects are not followed"), "{log}");
+}
+
+#[test]
+fn the_same_origin_policy_follows_only_within_the_origin_and_sends_no_referer() {
+    // The policy offered for billing APIs that move paths: a redirect on
+    // the same scheme, host and port is followed; to another port, not.
+    let (other, reached) = http_server(json_ok);
+    let (port, seen) = http_server(|port, path| {
+        let to = if path.starts_with("/here") {
+            format!("http://127.0.0.1:{port}/final")
+        } else if let Some(p) = path.strip_prefix("/away/") {
+            format!("http://127.0.0.1:{p}/steal")
+        } else {
+            return json_ok(port, path);
+        };
+        format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // The provider holdmix installs for its own client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .redirect(holdmix::billing::same_origin_redirects())
+        .referer(false)
+        .build()
+        .expect("client");
+    let status =
+        |url: String| rt.block_on(async { client.get(url).send().await.expect("send").status().as_u16() });
+    assert_eq!(status(format!("http://127.0.0.1:{port}/here?n=79001112233")), 200);
+    assert_eq!(status(format!("http://127.0.0.1:{port}/away/{other}")), 302);
+    let heads = seen.lock().expect("lock").clone();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert!(heads[1].starts_with("GET /final "), "{heads:?}");
+    assert!(
+        !heads.iter().any(|h| h.to_ascii_lowercase().contains("referer")),
+        "{heads:?}"
+    );
+    assert!(reached.lock().expect("lock").is_empty());
+}
