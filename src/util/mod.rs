@@ -1,8 +1,9 @@
 //! Small helpers that are not a subsystem and that several layers use:
 //! channels with a doorbell into the audio thread (`bell`), durations as
 //! people write them (`duration`), percent-encoding (`percent`), logging
-//! set-up (`logging`), letting go of start-up memory (`footprint`) and
-//! asking for the memory lines a tick will touch before it runs (`prefetch`).
+//! set-up (`logging`), log lines limited per cause (`ratelimit`), letting
+//! go of start-up memory (`footprint`) and asking for the memory lines a
+//! tick will touch before it runs (`prefetch`).
 //! None of them imports another module of the crate.
 
 pub mod bell;
@@ -11,3 +12,4 @@ pub mod footprint;
 pub mod logging;
 pub mod percent;
 pub mod prefetch;
+pub mod ratelimit;

@@ -283,3 +283,57 @@ fn the_same_origin_policy_follows_only_within_the_origin_and_sends_no_referer() 
     );
     assert!(reached.lock().expect("lock").is_empty());
 }
+
+#[test]
+fn ten_thousand_garbage_event_lines_log_a_few_lines_and_the_music_plays_on() {
+    // Issue 18, finding 13: each garbage event line logged a WARN.
+    let dir = tempdir();
+    let music = dir.path().join("tone.wav");
+    write_wav(&music, 8000, 1, &sine(440.0, 0.3, 30.0, 8000));
+    let p = playlist(
+        dir.path(),
+        "tone.toml",
+        &format!("[music]\ntracks = [\"{}\"]\n", music.display()),
+    );
+    warm_cache(dir.path(), &p);
+    let mut feed = String::new();
+    for i in 0..10_000 {
+        feed += match i % 4 {
+            0 => "frobnicate 12\n",
+            1 => "dtmf XYZ\n",
+            2 => "position minus-one\n",
+            _ => "\u{fffd}\u{1b}[31m garbage \u{7}\n",
+        };
+    }
+    feed += &"x".repeat(10_000);
+    feed += "\n";
+    let events = dir.path().join("events.txt");
+    std::fs::write(&events, feed).expect("events");
+    let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr");
+    let mut child = holdmix(dir.path())
+        .args(["run", "--playlist", p.to_str().expect("path"), "--events"])
+        .arg(&events)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn run");
+    let reader = drain(&mut child);
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child, libc::SIGTERM);
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    let audio = reader.join().expect("reader");
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).expect("log");
+    let lines = log.lines().count();
+    assert!(lines <= 10, "{lines} log lines:\n{log}");
+    assert_eq!(log.matches("events line").count(), 2, "one bad, one long:\n{log}");
+    // The tone went on throughout: ~2 s of it, at its level.
+    assert!(audio.len() >= 320 * 50, "{} bytes", audio.len());
+    let samples: Vec<f32> = audio
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    let tail = &samples[samples.len() - 8000.min(samples.len())..];
+    assert!(rms(tail) > 0.1, "the music stopped: rms {}", rms(tail));
+}
