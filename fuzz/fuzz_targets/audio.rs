@@ -30,6 +30,11 @@ fuzz_target!(|data: &[u8]| {
     let path = dir().join(format!("input.{ext}"));
     std::fs::write(&path, bytes).expect("write");
     if let Ok(d) = decode_file(&path) {
-        assert!(d.samples.iter().all(|s| s.is_finite()));
+        // Found at once: a float WAV holding NaN or infinity decodes to
+        // them (artifacts/audio/crash-f6153fcc…). Until decode.rs refuses
+        // or clears them, HOLDMIX_FUZZ_ALLOW_NONFINITE=1 lets the run go on.
+        if std::env::var_os("HOLDMIX_FUZZ_ALLOW_NONFINITE").is_none() {
+            assert!(d.samples.iter().all(|s| s.is_finite()), "non-finite samples");
+        }
     }
 });
