@@ -17,6 +17,8 @@ mod g711;
 mod hardening_files;
 #[path = "hardening/walk.rs"]
 mod hardening_walk;
+#[path = "hardening/wire.rs"]
+mod hardening_wire;
 mod lifecycle;
 mod memory;
 mod msrv;

@@ -7,13 +7,18 @@
 //! Hand-written rather than a crate: the format is a few lines of framing,
 //! and what matters here is hostile input: invalid UTF-8 is decoded lossily,
 //! a line over [`MAX_LINE`] is dropped (reported once), a message over
-//! [`MAX_FIELDS`] fields is cut, so memory stays bounded whatever the
-//! server sends, and bytes can arrive in any split (a slow drip included).
+//! [`MAX_FIELDS`] fields or [`MAX_MESSAGE`] bytes is cut, so memory stays
+//! bounded whatever the server sends, and bytes can arrive in any split (a
+//! slow drip included).
 
 /// Longest line kept; the rest of a longer line is skipped.
 pub const MAX_LINE: usize = 16 * 1024;
 /// Most fields kept per message.
 pub const MAX_FIELDS: usize = 256;
+/// Most bytes of keys and values kept per message: the largest answer
+/// holdmix asks for (a `QueueStatus` entry, a `Getvar`) is under 2 KiB,
+/// while 256 fields of 16 KiB would be 4 MiB.
+pub const MAX_MESSAGE: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
@@ -76,6 +81,8 @@ pub struct Decoder {
     skipping: bool,
     banner_seen: bool,
     current: Message,
+    /// Bytes of keys and values in `current`.
+    current_bytes: usize,
     /// Inside `Response: Follows` output.
     follows: bool,
 }
@@ -139,6 +146,7 @@ impl Decoder {
         }
         if line.is_empty() {
             if !self.current.fields.is_empty() {
+                self.current_bytes = 0;
                 out.push(Item::Message(std::mem::take(&mut self.current)));
             }
             return;
@@ -158,7 +166,9 @@ impl Decoder {
     }
 
     fn push_field(&mut self, k: String, v: String) {
-        if self.current.fields.len() < MAX_FIELDS {
+        let size = k.len() + v.len();
+        if self.current.fields.len() < MAX_FIELDS && self.current_bytes + size <= MAX_MESSAGE {
+            self.current_bytes += size;
             self.current.fields.push((k, v));
         }
     }
@@ -208,6 +218,22 @@ mod tests {
                 .any(|i| matches!(i, Item::Garbage(g) if g.contains("skipped")))
         );
         assert!(matches!(items.last(), Some(Item::Message(_))));
+    }
+
+    #[test]
+    fn a_message_is_cut_at_its_byte_limit() {
+        let mut wire = b"Asterisk Call Manager/11.0.0\r\nEvent: Flood\r\n".to_vec();
+        for i in 0..200 {
+            wire.extend(format!("K{i}: {}\r\n", "v".repeat(8000)).as_bytes());
+        }
+        wire.extend(b"\r\nEvent: Next\r\n\r\n");
+        let items = decode_all(&wire, 4096);
+        let Item::Message(m) = &items[1] else { panic!() };
+        let size: usize = m.fields.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(size <= MAX_MESSAGE, "{size}");
+        assert!(m.fields.len() > 1 && m.is("flood"));
+        let Item::Message(next) = &items[2] else { panic!() };
+        assert_eq!(next.fields.len(), 1, "the next message starts afresh");
     }
 
     #[test]

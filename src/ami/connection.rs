@@ -7,7 +7,11 @@
 //! Blocking reads that tick every second rather than a task: each user has
 //! one connection on a thread of its own and wakes to send its periodic
 //! actions. Waiting for a response keeps everything else read on the way
-//! (events, garbage) in order, for the user's next [`Connection::read`].
+//! (events, garbage) in order, for the user's next [`Connection::read`] —
+//! up to [`MAX_PENDING`] items and [`MAX_PENDING_BYTES`]: a server that
+//! floods events before it answers costs a count of dropped items, not
+//! memory (issue 18: 100 MB of events before a Login answer grew a
+//! generator to 0.6 GB).
 
 use super::codec::{Decoder, Item, Message};
 use std::io::{Read, Write};
@@ -22,12 +26,17 @@ const LOGIN_ANSWER: Duration = Duration::from_secs(5);
 /// The event classes every holdmix session asks for.
 const EVENTS: &str = "call,dtmf,agent";
 const READ_BUF: usize = 16 * 1024;
+/// Most items kept while waiting for a response (a queue's status answer
+/// for a few hundred callers fits many times over).
+pub const MAX_PENDING: usize = 4096;
+/// Most bytes (as [`weight`] counts them) kept while waiting.
+pub const MAX_PENDING_BYTES: usize = 2 << 20;
 
 pub struct Connection {
     sock: TcpStream,
     decoder: Decoder,
     /// Items read while waiting for a response, handed on afterwards.
-    pending: Vec<Item>,
+    pending: Pending,
     next_id: u64,
 }
 
@@ -47,7 +56,7 @@ impl Connection {
         Ok(Connection {
             sock,
             decoder: Decoder::new(),
-            pending: Vec::new(),
+            pending: Pending::default(),
             next_id: 1,
         })
     }
@@ -100,7 +109,14 @@ impl Connection {
         let Some(fresh) = self.fill()? else {
             return Ok(None);
         };
-        let mut items = std::mem::take(&mut self.pending);
+        let (mut items, dropped) = self.pending.take();
+        if dropped > 0 {
+            tracing::warn!(
+                "AMI: {dropped} messages dropped while waiting for a response \
+                 (over {MAX_PENDING} messages or {} KiB)",
+                MAX_PENDING_BYTES / 1024
+            );
+        }
         items.extend(fresh);
         Ok(Some(items))
     }
@@ -131,7 +147,7 @@ impl Connection {
 
     /// Waits for the response carrying `id`; everything else read on the
     /// way (events, garbage, even what came in the same read after the
-    /// response) is kept, in order, for [`Connection::read`].
+    /// response) is kept, in order and within bounds, for [`Connection::read`].
     pub fn response(&mut self, id: &str, limit: Duration) -> Result<Message, String> {
         let until = Instant::now() + limit;
         let mut found = None;
@@ -146,16 +162,25 @@ impl Connection {
 
     /// The events of the list answering action `id` (after its response),
     /// up to its `...Complete`. They are also kept for [`Connection::read`].
+    /// A list longer than the pending bounds is an error, not a hazard.
     pub fn list(&mut self, id: &str, limit: Duration) -> Result<Vec<Message>, String> {
         self.response(id, limit)?;
         let until = Instant::now() + limit;
-        let mut out = list_events(&self.pending, id);
+        let mut out = list_events(&self.pending.items, id);
+        let mut size: usize = out.iter().map(message_weight).sum();
         while !list_complete(&out) && Instant::now() < until {
             let Some(items) = self.fill()? else {
                 return Err("connection closed".into());
             };
-            out.extend(list_events(&items, id));
-            self.pending.extend(items);
+            let more = list_events(&items, id);
+            size += more.iter().map(message_weight).sum::<usize>();
+            out.extend(more);
+            if out.len() > MAX_PENDING || size > MAX_PENDING_BYTES {
+                return Err("the list is too long".into());
+            }
+            for item in items {
+                self.pending.push(item);
+            }
         }
         if list_complete(&out) {
             Ok(out)
@@ -165,9 +190,55 @@ impl Connection {
     }
 }
 
+/// What was read while waiting for a response, bounded: past
+/// [`MAX_PENDING`] items or [`MAX_PENDING_BYTES`], items are counted and
+/// dropped (the newest: what was kept stays in order).
+#[derive(Debug, Default)]
+struct Pending {
+    items: Vec<Item>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl Pending {
+    fn push(&mut self, item: Item) {
+        let w = weight(&item);
+        if self.items.len() >= MAX_PENDING || self.bytes + w > MAX_PENDING_BYTES {
+            self.dropped += 1;
+        } else {
+            self.bytes += w;
+            self.items.push(item);
+        }
+    }
+
+    /// The items kept and the count dropped; empties the store (and gives
+    /// its memory back: the next wait starts from nothing).
+    fn take(&mut self) -> (Vec<Item>, usize) {
+        let Pending { items, dropped, .. } = std::mem::take(self);
+        (items, dropped)
+    }
+}
+
+/// What an item costs in memory, roughly: its text and a fixed overhead
+/// per string and per item.
+fn weight(item: &Item) -> usize {
+    match item {
+        Item::Message(m) => message_weight(m),
+        Item::Banner(s) | Item::Garbage(s) => 64 + s.len(),
+    }
+}
+
+fn message_weight(m: &Message) -> usize {
+    64 + m
+        .fields
+        .iter()
+        .map(|(k, v)| 64 + k.len() + v.len())
+        .sum::<usize>()
+}
+
 /// Takes the first response to action `id` out of `items` into `found`
 /// (unless one was found already); everything else goes to `rest`, in order.
-fn sort_response(items: Vec<Item>, id: &str, found: &mut Option<Message>, rest: &mut Vec<Item>) {
+fn sort_response(items: Vec<Item>, id: &str, found: &mut Option<Message>, rest: &mut Pending) {
     for item in items {
         match item {
             Item::Message(m)
@@ -221,8 +292,9 @@ mod tests {
             ]),
             msg(&[("Response", "Success"), ("ActionID", "3")]),
         ];
-        let (mut found, mut rest) = (None, Vec::new());
+        let (mut found, mut rest) = (None, Pending::default());
         sort_response(items, "3", &mut found, &mut rest);
+        let rest = rest.items;
         let found = found.expect("the response");
         assert_eq!(found.get("Message"), Some("No such channel"));
         assert_eq!(
@@ -237,7 +309,7 @@ mod tests {
 
     #[test]
     fn an_event_carrying_the_action_id_is_not_the_response() {
-        let (mut found, mut rest) = (None, Vec::new());
+        let (mut found, mut rest) = (None, Pending::default());
         sort_response(
             vec![msg(&[("Event", "QueueEntry"), ("ActionID", "4")])],
             "4",
@@ -245,7 +317,7 @@ mod tests {
             &mut rest,
         );
         assert!(found.is_none());
-        assert_eq!(rest.len(), 1);
+        assert_eq!(rest.items.len(), 1);
     }
 
     #[test]
@@ -269,5 +341,28 @@ mod tests {
             "4",
         );
         assert!(list_complete(&done));
+    }
+
+    #[test]
+    fn what_is_kept_while_waiting_is_bounded_by_count_and_bytes() {
+        let event = || msg(&[("Event", "Newexten"), ("Channel", "Local/900@flood-1;2")]);
+        let mut p = Pending::default();
+        for _ in 0..MAX_PENDING + 10 {
+            p.push(event());
+        }
+        assert_eq!((p.items.len(), p.dropped), (MAX_PENDING, 10));
+        let (kept, dropped) = p.take();
+        assert_eq!((kept.len(), dropped), (MAX_PENDING, 10));
+        assert_eq!((p.items.capacity(), p.bytes, p.dropped), (0, 0, 0), "emptied");
+        let big = Item::Garbage("x".repeat(MAX_PENDING_BYTES / 4));
+        for _ in 0..8 {
+            p.push(big.clone());
+        }
+        assert_eq!(p.items.len(), 3, "three fit in the byte budget");
+        assert!(p.bytes <= MAX_PENDING_BYTES);
+        assert_eq!(p.dropped, 5);
+        // A small item still fits where a big one did not.
+        p.push(event());
+        assert_eq!(p.items.len(), 4);
     }
 }

@@ -1,7 +1,10 @@
 //! One balance lookup over HTTP(S): the request (number escaped, auth from
 //! a secret), a timeout per attempt, a retry on transient failures, and a
 //! body read with a size limit. Errors never carry the URL (it holds the
-//! caller's number) nor any credential.
+//! caller's number) nor any credential. Redirects are not followed (a 3xx
+//! is a failure: the caller hears "service unavailable") and no `Referer`
+//! is ever sent: the URL with the caller's number goes to the configured
+//! origin and nowhere else (issue 18, finding 12).
 
 use super::answer;
 use super::balance::BalanceAnswer;
@@ -21,6 +24,8 @@ pub fn client(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
         .timeout(cfg.timeout)
         .connect_timeout(cfg.timeout)
         .user_agent(concat!("holdmix/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .build()
         .map_err(|e| format!("cannot set up the billing client: {}", e.without_url()))
 }
@@ -93,6 +98,11 @@ async fn once(
     if status.is_server_error() {
         return Err(Failure::Transient(format!("billing answered {status}")));
     }
+    if status.is_redirection() {
+        return Err(Failure::Final(format!(
+            "billing answered {status}: redirects are not followed"
+        )));
+    }
     if !status.is_success() {
         return Err(Failure::Final(format!("billing answered {status}")));
     }
@@ -113,6 +123,33 @@ async fn once(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Redirects within the configured origin only (scheme, host and port
+/// equal), at most [`MAX_REDIRECTS`]; any other is not followed (the 3xx
+/// then fails the lookup). For a billing API that moves paths; not the
+/// default (see [`client`]) until the `[billing]` table has a key for it.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().first();
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if from.is_some_and(|from| same_origin(from, attempt.url())) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Most redirects [`same_origin_redirects`] follows for one lookup.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Same scheme, host and port (a port left out is the scheme's own).
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn transport(e: &reqwest::Error) -> Failure {
@@ -137,4 +174,27 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> reqwest::Url {
+        reqwest::Url::parse(s).expect("url")
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        let base = url("https://billing.example/v1/balance?n=79001112233");
+        assert!(same_origin(&base, &url("https://billing.example/v2/balance")));
+        assert!(same_origin(&base, &url("https://BILLING.example:443/x")));
+        assert!(!same_origin(&base, &url("http://billing.example/v1/balance")));
+        assert!(!same_origin(&base, &url("https://billing.example:8443/v1")));
+        assert!(!same_origin(&base, &url("https://evil.example/v1/balance")));
+        assert!(!same_origin(&base, &url("https://billing.example.evil/v1")));
+        let lo = url("http://127.0.0.1:8080/b");
+        assert!(!same_origin(&lo, &url("http://127.0.0.1:8081/b")));
+        assert!(!same_origin(&lo, &url("http://localhost:8080/b")));
+    }
 }

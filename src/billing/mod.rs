@@ -12,7 +12,7 @@ mod http;
 
 pub use balance::{Account, BalanceAnswer};
 pub use config::{Auth, BillingConfig, Fields, HttpConfig, Method, NumberRules, Secret, Source};
-pub use http::MAX_BODY;
+pub use http::{MAX_BODY, MAX_REDIRECTS, same_origin_redirects};
 
 use std::sync::mpsc;
 

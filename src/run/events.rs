@@ -1,11 +1,14 @@
 //! The event feed of `run --events`: one event per line (`dtmf 3`,
 //! `position 4`, `reload`, `hangup`) from stdin, a file or a FIFO, read on a
 //! thread of its own and handed to the audio thread. Bad lines are logged
-//! and skipped; a line is never buffered without bound.
+//! (the first of each cause, then a count a minute: a feed of garbage
+//! cannot flood the log) and skipped; a line is never buffered without
+//! bound.
 
 use super::reload::Reloaded;
 use crate::engine::EventKind;
 use crate::util::bell;
+use crate::util::ratelimit::{Limiter, WINDOW};
 use std::fs::File;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -35,12 +38,18 @@ pub fn spawn_reader(
                 }
             }
         };
+        // One cause each: a bad line, a too-long line, a reload with nothing to reload.
+        static BAD: Limiter = Limiter::new(WINDOW);
+        static LONG: Limiter = Limiter::new(WINDOW);
+        static NO_PLAYLIST: Limiter = Limiter::new(WINDOW);
         let mut lines = BoundedLines::new(input);
         let mut n = 0usize;
         while let Some(line) = lines.next_line() {
             n += 1;
             let Some(line) = line else {
-                tracing::warn!("events line {n}: longer than {MAX_EVENT_LINE} bytes, skipped");
+                if let Some(more) = LONG.check() {
+                    tracing::warn!("events line {n}: longer than {MAX_EVENT_LINE} bytes, skipped{more}");
+                }
                 continue;
             };
             let text = String::from_utf8_lossy(&line);
@@ -51,14 +60,22 @@ pub fn spawn_reader(
             match EventKind::parse(text) {
                 Ok(EventKind::Reload(path)) => match path.map(PathBuf::from).or_else(|| playlist.clone()) {
                     Some(p) => super::reload::reload_now(&p, &reloads),
-                    None => tracing::warn!("events line {n}: no playlist to reload"),
+                    None => {
+                        if let Some(more) = NO_PLAYLIST.check() {
+                            tracing::warn!("events line {n}: no playlist to reload{more}");
+                        }
+                    }
                 },
                 Ok(kind) => {
                     if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(kind) {
                         break;
                     }
                 }
-                Err(e) => tracing::warn!("events line {n}: {e:#}"),
+                Err(e) => {
+                    if let Some(more) = BAD.check() {
+                        tracing::warn!("events line {n}: {e:#}{more}");
+                    }
+                }
             }
         }
     });

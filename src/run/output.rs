@@ -6,6 +6,7 @@
 use super::exit::Exit;
 use crate::audio::format::FRAME_MS;
 use crate::audio::pipe;
+use crate::util::ratelimit::{Limiter, WINDOW};
 use anyhow::{Context, Result};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -88,7 +89,11 @@ fn write_frames(fd: i32, bytes: &[u8], frame_bytes: usize) -> std::io::Result<us
         match pipe::write_once(fd, &bytes[done..end]) {
             Ok(n) => done += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                tracing::warn!(bytes = bytes.len() - done, "pipe full: dropping audio");
+                // A tick's worth at a time: once, then a count a minute.
+                static FULL: Limiter = Limiter::new(WINDOW);
+                if let Some(more) = FULL.check() {
+                    tracing::warn!(bytes = bytes.len() - done, "pipe full: dropping audio{more}");
+                }
                 break;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

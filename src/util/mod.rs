@@ -1,10 +1,11 @@
 //! Small helpers that are not a subsystem and that several layers use:
 //! channels with a doorbell into the audio thread (`bell`), durations as
 //! people write them (`duration`), percent-encoding (`percent`), logging
-//! set-up (`logging`), letting go of start-up memory (`footprint`),
-//! asking for the memory lines a tick will touch before it runs (`prefetch`),
-//! surviving a mapped file's truncation (`mapguard`) and reading a file
-//! named by a user, bounded and without blocking (`files`).
+//! set-up (`logging`), log lines limited per cause (`ratelimit`), letting
+//! go of start-up memory (`footprint`), asking for the memory lines a tick
+//! will touch before it runs (`prefetch`), surviving a mapped file's
+//! truncation (`mapguard`) and reading a file named by a user, bounded and
+//! without blocking (`files`).
 //! None of them imports another module of the crate.
 
 pub mod bell;
@@ -15,3 +16,4 @@ pub mod logging;
 pub mod mapguard;
 pub mod percent;
 pub mod prefetch;
+pub mod ratelimit;

@@ -20,6 +20,7 @@ use super::connection::Connection;
 use super::reconnect::{Ended, POLICY, keep_connected};
 use crate::engine::EventKind;
 use crate::util::bell::SyncSender;
+use crate::util::ratelimit::{Limiter, WINDOW};
 use identity::{Verdict, confirm_identity};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -134,7 +135,13 @@ fn session(
                         }
                     }
                 }
-                Item::Garbage(g) => tracing::warn!("AMI: not AMI: {:.80}", g),
+                Item::Garbage(g) => {
+                    // A line of garbage at a time: once, then a count a minute.
+                    static GARBAGE: Limiter = Limiter::new(WINDOW);
+                    if let Some(more) = GARBAGE.check() {
+                        tracing::warn!("AMI: not AMI: {:.80}{more}", g);
+                    }
+                }
                 Item::Banner(_) => {}
             }
         }
