@@ -114,7 +114,12 @@ fn a_call_ready_late_starts_in_silence_on_time_then_plays_from_the_start() {
         .args(["run", "--playlist", pl.to_str().expect("path"), "--hub"])
         .arg(&sock)
         // A generator the hub would serve: it knows its call.
-        .args(["--uniqueid", "1795734400.7", "--hub-token", "00112233445566778899aabbccddeeff"])
+        .args([
+            "--uniqueid",
+            "1795734400.7",
+            "--hub-token",
+            "00112233445566778899aabbccddeeff",
+        ])
         .arg("--timeline")
         .arg(&tl)
         .stdout(Stdio::piped())

@@ -239,6 +239,13 @@ impl Stream {
             return Ok(None);
         };
         check_rate(&self.path, rate)?;
+        // A float file can hold NaN or infinity (found by fuzzing): one such
+        // sample would poison the loudness and the mix. Silence instead.
+        for s in &mut out[before..] {
+            if !s.is_finite() {
+                *s = 0.0;
+            }
+        }
         let n = out.len() - before;
         self.produced += n as u64;
         self.seconds += n as f64 / f64::from(rate);
@@ -413,6 +420,45 @@ fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 32-bit float WAV of `samples` (mono, 8 kHz).
+    fn float_wav(samples: &[f32]) -> Vec<u8> {
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut w = Vec::new();
+        w.extend_from_slice(b"RIFF");
+        w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        w.extend_from_slice(b"WAVEfmt ");
+        w.extend_from_slice(&16u32.to_le_bytes());
+        w.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+        w.extend_from_slice(&1u16.to_le_bytes());
+        w.extend_from_slice(&8000u32.to_le_bytes());
+        w.extend_from_slice(&32000u32.to_le_bytes());
+        w.extend_from_slice(&4u16.to_le_bytes());
+        w.extend_from_slice(&32u16.to_le_bytes());
+        w.extend_from_slice(b"data");
+        w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        w.extend_from_slice(&data);
+        w
+    }
+
+    #[test]
+    fn non_finite_samples_decode_as_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nan.wav");
+        let mut s = vec![0.25f32; 800];
+        s[10] = f32::NAN;
+        s[20] = f32::INFINITY;
+        s[30] = f32::NEG_INFINITY;
+        std::fs::write(&path, float_wav(&s)).unwrap();
+        let d = decode_file(&path).unwrap();
+        assert_eq!(d.samples.len(), 800);
+        assert!(
+            d.samples.iter().all(|x| x.is_finite()),
+            "no NaN or infinity reaches the mix"
+        );
+        assert_eq!((d.samples[10], d.samples[20], d.samples[30]), (0.0, 0.0, 0.0));
+        assert_eq!(d.samples[11], 0.25);
+    }
 
     #[test]
     fn downmix_averages() {

@@ -14,6 +14,7 @@ use super::protocol::{Greeting, Known, Redirect, Subscribe, refusal};
 use super::session::RedirectAsk;
 use super::subscribers::{Subscriber, Subscribers};
 use super::token::Key;
+use crate::util::ratelimit::{Limiter, WINDOW};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,8 +69,12 @@ pub(super) fn accept(
         let stream = match stream {
             Ok(s) => s,
             Err(e) => {
-                // Out of descriptors, most likely: wait rather than spin.
-                tracing::warn!("accept: {e}");
+                // Out of descriptors, most likely: wait rather than spin,
+                // and say so once a minute, not ten times a second.
+                static FAILED: Limiter = Limiter::new(WINDOW);
+                if let Some(more) = FAILED.check() {
+                    tracing::warn!("accept: {e}{more}");
+                }
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }

@@ -26,6 +26,7 @@ use crate::engine::ahead::Ahead;
 use crate::engine::timeline::TimelineWriter;
 use crate::sources;
 use crate::util::prefetch::Warm;
+use crate::util::ratelimit::{Limiter, WINDOW};
 use anyhow::Result;
 use std::fs::File;
 use std::io::BufWriter;
@@ -252,8 +253,7 @@ impl<'a> Stream<'a> {
         let wall = self.clock.units_at_wake(self.frame);
         let plan = self.pacer.plan(measured, wall);
         if plan.skip > 0 {
-            self.ahead.skip(plan.skip);
-            tracing::warn!(frames = plan.skip, "reader stalled: skipping to the present");
+            self.skip(plan.skip);
         }
         let written = match self.out.write(self.ahead.take(plan.write)) {
             Ok(n) => n,
@@ -350,6 +350,18 @@ impl<'a> Stream<'a> {
         if let Some(t) = &mut self.timeline {
             t.write(&entries).ok();
             t.flush().ok();
+        }
+    }
+
+    /// The reader stalled: the frames it missed are skipped. Logged once a
+    /// minute with a count (a stalled reader skips every 240 ms).
+    #[cold]
+    #[inline(never)]
+    fn skip(&mut self, frames: u64) {
+        static STALLED: Limiter = Limiter::new(WINDOW);
+        self.ahead.skip(frames);
+        if let Some(more) = STALLED.check() {
+            tracing::warn!(frames, "reader stalled: skipping to the present{more}");
         }
     }
 
