@@ -5,16 +5,37 @@
 use crate::common::*;
 use std::time::Duration;
 
+/// A playlist of one 30 s 440 Hz tone.
+fn tone_playlist(dir: &std::path::Path) -> std::path::PathBuf {
+    let tone = dir.join("tone.wav");
+    write_wav(&tone, 8000, 1, &sine(440.0, 0.5, 30.0, 8000));
+    playlist(
+        dir,
+        "tone.toml",
+        &format!("[music]\ntracks = [{:?}]\n", tone.to_str().expect("path")),
+    )
+}
+
+fn run_with_timeline(
+    dir: &std::path::Path,
+    pl: &std::path::Path,
+    tl: &std::path::Path,
+) -> std::process::Child {
+    spawn_run(
+        dir,
+        &[
+            "--playlist",
+            pl.to_str().expect("path"),
+            "--timeline",
+            tl.to_str().expect("path"),
+        ],
+    )
+}
+
 #[test]
 fn a_cache_entry_truncated_while_it_plays_leaves_the_stream_going() {
     let dir = tempdir();
-    let tone = dir.path().join("tone.wav");
-    write_wav(&tone, 8000, 1, &sine(440.0, 0.5, 30.0, 8000));
-    let pl = playlist(
-        dir.path(),
-        "tone.toml",
-        &format!("[music]\ntracks = [{:?}]\n", tone.to_str().expect("path")),
-    );
+    let pl = tone_playlist(dir.path());
     warm_cache(dir.path(), &pl);
     let entry = std::fs::read_dir(dir.path().join("cache"))
         .expect("cache dir")
@@ -27,15 +48,7 @@ fn a_cache_entry_truncated_while_it_plays_leaves_the_stream_going() {
         })
         .expect("the tone's cache entry");
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            pl.to_str().expect("path"),
-            "--timeline",
-            tl.to_str().expect("path"),
-        ],
-    );
+    let mut child = run_with_timeline(dir.path(), &pl, &tl);
     let reader = drain(&mut child);
     std::thread::sleep(Duration::from_millis(1000));
     // Cut to its first kilobyte: every page after it is gone.
@@ -65,4 +78,88 @@ fn a_cache_entry_truncated_while_it_plays_leaves_the_stream_going() {
     );
     let log = log_text(dir.path());
     assert_eq!(log.matches("truncated while it played").count(), 1, "{log}");
+}
+
+/// A tmpfs mounted for one test, unmounted (lazily) when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Needs root (the test machines run the suite as root).
+    fn mount(at: &std::path::Path, options: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).expect("mount point");
+        let c = |s: &str| std::ffi::CString::new(s).expect("cstring");
+        let (src, target, fstype, data) = (c("tmpfs"), c(at.to_str().expect("path")), c("tmpfs"), c(options));
+        let ro = if options.split(',').any(|o| o == "ro") {
+            libc::MS_RDONLY
+        } else {
+            0
+        };
+        // SAFETY: valid NUL-terminated strings; a mount of our own.
+        let r = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                ro,
+                data.as_ptr().cast(),
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "mount tmpfs at {}: {} (the fault tests need root)",
+            at.display(),
+            std::io::Error::last_os_error()
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let c = std::ffi::CString::new(self.0.to_str().unwrap_or("")).unwrap_or_default();
+        // SAFETY: unmounting the mount this value made.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// Plays a 30 s tone with the cache on `options` tmpfs, cold; returns the
+/// tone's amplitude in the stream's second second (about 0.15 after
+/// loudness normalisation; silence is 0) and the log.
+fn tone_with_cache_on(options: &str) -> (f32, String) {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let _fs = Tmpfs::mount(&dir.path().join("cache"), options);
+    let tl = dir.path().join("tl.jsonl");
+    let mut child = run_with_timeline(dir.path(), &pl, &tl);
+    let reader = drain(&mut child);
+    std::thread::sleep(Duration::from_millis(3000));
+    signal(&child, libc::SIGHUP);
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{options}: {status:?}");
+    let audio = reader.join().expect("reader");
+    let tl = timeline(&tl);
+    let pcm: Vec<f32> = audio[late_bytes(&tl).min(audio.len())..]
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    assert!(pcm.len() >= 2 * 8000, "{options}: {} samples", pcm.len());
+    (
+        tone_amplitude(&pcm[8000..16000], 440.0, 8000),
+        log_text(dir.path()),
+    )
+}
+
+#[test]
+fn a_full_cache_directory_costs_no_audio() {
+    // 64 KiB: the tone's entry (960 KB) cannot be written.
+    let (level, log) = tone_with_cache_on("size=64k,mode=0755");
+    assert!(level > 0.05, "the tone plays from memory: {level}\n{log}");
+}
+
+#[test]
+fn a_read_only_cache_directory_costs_no_audio() {
+    let (level, log) = tone_with_cache_on("ro,mode=0755");
+    assert!(level > 0.05, "the tone plays from memory: {level}\n{log}");
+    assert!(log.contains("cache"), "the unusable cache is logged:\n{log}");
 }

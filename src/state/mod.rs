@@ -14,6 +14,7 @@ mod slots;
 
 use crate::engine::snapshot::Snapshot;
 use crate::util::files::{self, Kind};
+use crate::util::mapguard::{Guard, guard};
 use memmap2::MmapMut;
 pub use slots::Fast;
 use std::fs::{File, OpenOptions};
@@ -104,6 +105,9 @@ impl StateDir {
         // processes only read it, through the seqlock of `slots`.
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Checkpoint {
+            // Truncated by someone else, the file must not take the call
+            // down with a SIGBUS (see mapguard): writes then go nowhere.
+            _guard: guard(map.as_ptr(), map.len()),
             map,
             path,
             prefix,
@@ -175,6 +179,8 @@ impl StateDir {
 
 /// One process's checkpoint of its call.
 pub struct Checkpoint {
+    /// Dropped (unregistered) before the map is unmapped.
+    _guard: Guard,
     map: MmapMut,
     path: PathBuf,
     prefix: String,
@@ -276,6 +282,9 @@ fn read_file(path: &Path) -> Option<Snapshot> {
     // `slots::read` takes a slot only if its sequence did not move while it
     // copied (the seqlock works on the shared pages, not on a copy).
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    // A file cut short while it is read reads as zeros, which the seqlock
+    // then refuses, instead of a SIGBUS.
+    let _guard = guard(map.as_ptr(), map.len());
     let (generation, json, fast) = slots::read(&map)?;
     let mut snap: Snapshot = serde_json::from_slice(&json).ok()?;
     if let Some(f) = fast.filter(|f| f.generation == generation) {
@@ -352,6 +361,33 @@ mod tests {
         }
         sd.forget("1700000000.1");
         assert!(sd.load("1700000000.1").is_none());
+    }
+
+    #[test]
+    fn a_checkpoint_file_truncated_under_its_writer_costs_no_crash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sd = StateDir::open(Some(&tmp.path().join("calls"))).unwrap();
+        let mut w = sd.writer("1700000000.2").unwrap();
+        let snap = Snapshot {
+            seed: 3,
+            at_ms: 500,
+            ..Snapshot::default()
+        };
+        w.write(&snap);
+        for e in std::fs::read_dir(tmp.path().join("calls")).unwrap() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(e.unwrap().path())
+                .unwrap();
+            f.set_len(0).unwrap();
+        }
+        // Writes into the cut file: a SIGBUS without the guard.
+        w.write(&snap);
+        w.write_fast(600, 10);
+        assert!(
+            sd.load("1700000000.2").is_none(),
+            "nothing resumable in an empty file"
+        );
     }
 
     #[test]
