@@ -28,27 +28,11 @@ import sys
 import threading
 import time
 
-CHILDREN = []
+# The bench's child tracking: every process started is ended on the way out.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from measure import reap_all, spawn  # noqa: E402
+
 KEYS = "123456789*#0"
-
-
-def spawn(argv, **kw):
-    p = subprocess.Popen(argv, **kw)
-    CHILDREN.append(p)
-    return p
-
-
-def reap_all():
-    for p in CHILDREN:
-        if p.poll() is None:
-            try:
-                p.kill()
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def status_kib(pid, field):
