@@ -12,6 +12,7 @@ use std::time::Duration;
 
 mod hub;
 mod hub_trust;
+mod positions;
 mod run;
 mod server;
 

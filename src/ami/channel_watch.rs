@@ -41,6 +41,14 @@ impl ChannelWatch {
         }
     }
 
+    /// The caller's place in the queue, when known otherwise than from an
+    /// event (the hub's greeting: app_queue's `QueueCallerJoin` comes
+    /// before the generator starts). Returns the engine's event when the
+    /// place is new to this watch.
+    pub fn set_position_known(&mut self, position: u32) -> Option<EventKind> {
+        self.set_position(position)
+    }
+
     pub fn position(&self) -> Option<u32> {
         self.position
     }

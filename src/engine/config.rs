@@ -190,6 +190,7 @@ impl Engine {
                     next,
                     every: r.every,
                     say: r.say.clone(),
+                    position_above: r.position_above,
                 }
             })
             .collect();

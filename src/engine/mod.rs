@@ -90,6 +90,8 @@ struct Repeat {
     next: Duration,
     every: Duration,
     say: Template,
+    /// Not said at this queue position or below (issue 19).
+    position_above: u32,
 }
 
 /// Labels of the speaker's queues, as the timeline shows them.

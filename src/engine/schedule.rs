@@ -149,8 +149,13 @@ impl Engine {
     fn say_repeats(&mut self, now: Duration) {
         for i in 0..self.repeats.len() {
             if now >= self.repeats[i].next {
-                // Never pile up: skip a repeat while the last one is still queued.
-                if !self.speaker.is_busy() {
+                // Never pile up: skip a repeat while the last one is still
+                // queued; nor at a position it is not meant for.
+                let placed = self
+                    .queue
+                    .position
+                    .is_some_and(|p| p <= self.repeats[i].position_above);
+                if !self.speaker.is_busy() && !placed {
                     let (say, label) = (self.repeats[i].say.clone(), self.labels.repeat.clone());
                     self.say(&say, &Values::default(), 0, &label);
                 }

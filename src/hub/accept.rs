@@ -10,7 +10,7 @@
 //! most `max_clients` of them: a connection beyond that is closed at once.
 
 use super::calls::SharedCalls;
-use super::protocol::{Greeting, Known, Redirect, Subscribe, refusal};
+use super::protocol::{Greeting, Redirect, Subscribe, refusal};
 use super::session::RedirectAsk;
 use super::subscribers::{Subscriber, Subscribers};
 use super::token::Key;
@@ -162,37 +162,62 @@ fn serve(
         return;
     };
     wait_rebuilt(calls, gate.started);
-    let (call, known) = calls
-        .lock()
-        .ok()
-        .map(|c| c.lookup(&uniqueid))
-        .unwrap_or_else(|| (Default::default(), Known::Unsure));
-    let hello = Greeting {
-        channel: call.channel.clone(),
-        uniqueid: uniqueid.clone(),
-        caller: call.caller.clone(),
-        queue: call.queue.clone(),
-        known,
-    };
-    if (&stream).write_all(&hello.to_message().to_wire()).is_err() || stream.set_nonblocking(true).is_err() {
+    let Some(stream) = greet(stream, id, &uniqueid, subs, calls) else {
         return;
-    }
+    };
     tracing::debug!(uniqueid = %uniqueid, "generator subscribed");
-    let stream = Arc::new(stream);
-    if let Ok(mut s) = subs.lock() {
-        s.push(Subscriber {
-            stream: stream.clone(),
-            id,
-            uniqueid: uniqueid.clone(),
-            queue: (!call.queue.is_empty()).then_some(call.queue),
-        });
-    }
     read_commands(&stream, early, &uniqueid, calls, redirects);
     // Gone (or dropped by the fan-out): forget it now, not at the
     // next event that happens to concern it.
     if let Ok(mut s) = subs.lock() {
         s.retain(|x| x.id != id);
     }
+}
+
+/// Greets the generator with what the call table says of its call and
+/// adds it to the subscribers, in one step under both locks (subscribers,
+/// then calls: the AMI session's order): every AMI message is then either
+/// in the greeting (learned before) or handed to the generator (after),
+/// never both (a caller ahead leaving would move its place twice) nor
+/// neither. The greeting is written without blocking: a fresh socket has
+/// room for it, and a lock is never held on a peer's pace.
+fn greet(
+    stream: UnixStream,
+    id: u64,
+    uniqueid: &str,
+    subs: &Subscribers,
+    calls: &SharedCalls,
+) -> Option<Arc<UnixStream>> {
+    stream.set_nonblocking(true).ok()?;
+    // A poisoned lock (a panic elsewhere) still holds a usable table.
+    let mut list = subs.lock().unwrap_or_else(|e| e.into_inner());
+    let (hello, queue) = {
+        let c = calls.lock().unwrap_or_else(|e| e.into_inner());
+        let (call, known) = c.lookup(uniqueid);
+        let hello = Greeting {
+            channel: call.channel,
+            uniqueid: uniqueid.to_string(),
+            caller: call.caller,
+            count: call.position.and_then(|_| c.count_of(&call.queue)),
+            position: call.position,
+            queue: call.queue.clone(),
+            known,
+        };
+        (hello, call.queue)
+    };
+    let wire = hello.to_message().to_wire();
+    match (&stream).write(&wire) {
+        Ok(n) if n == wire.len() => {}
+        _ => return None,
+    }
+    let stream = Arc::new(stream);
+    list.push(Subscriber {
+        stream: stream.clone(),
+        id,
+        uniqueid: uniqueid.to_string(),
+        queue: (!queue.is_empty()).then_some(queue),
+    });
+    Some(stream)
 }
 
 /// Holds a greeting until the hub's view of live calls is rebuilt after

@@ -1,10 +1,18 @@
 //! The hub's table of live calls: what AMI said of each (its channel, its
-//! caller's number, its queue), by Uniqueid. A generator's greeting comes
-//! from it, and once the answer to `CoreShowChannels` is complete, a
-//! Uniqueid missing from it is a call that is over. A hub that has just
-//! started (a restart under calls in progress) greets nobody until it has
-//! both lists, `CoreShowChannels` and `QueueStatus`: a generator coming
-//! back must learn its channel and its queue again.
+//! caller's number, its queue and place in it), by Uniqueid. A generator's
+//! greeting comes from it, and once the answer to `CoreShowChannels` is
+//! complete, a Uniqueid missing from it is a call that is over. A hub that
+//! has just started (a restart under calls in progress) greets nobody until
+//! it has both lists, `CoreShowChannels` and `QueueStatus`: a generator
+//! coming back must learn its channel and its queue again.
+//!
+//! The place in the queue is kept because app_queue sends a caller's
+//! `QueueCallerJoin` before it starts hold music, so before that call's
+//! generator exists: without the hub's memory of it the generator would
+//! wait for the next `QueueStatus` (up to 10 s) to learn its position. It
+//! follows the queue as the generator's own view does (a caller ahead
+//! leaving moves it up one place; a `QueueEntry` states it outright) and is
+//! forgotten at the call's `QueueCallerLeave` or `Hangup`.
 
 use super::protocol::Known;
 use crate::ami::codec::Message;
@@ -17,6 +25,8 @@ pub(super) struct Call {
     pub caller: String,
     /// The queue it waits in (`QueueCallerJoin`, `QueueEntry`).
     pub queue: String,
+    /// Its place in that queue, as last heard.
+    pub position: Option<u32>,
 }
 
 /// What AMI said of each live call, by Uniqueid. Bounded: a hub that
@@ -34,11 +44,18 @@ pub(super) struct Calls {
     /// Both lists have been complete once since the hub started: it may
     /// greet generators.
     pub rebuilt: bool,
+    /// Callers in each queue, as last heard (`Count` of a join or leave,
+    /// `Calls` of `QueueParams`).
+    counts: std::collections::HashMap<String, u32>,
 }
 
 pub(super) type SharedCalls = Arc<Mutex<Calls>>;
 
-const MAX_CALLS: usize = 100_000;
+/// Calls remembered at most (each a few hundred bytes): a hub that
+/// missed hangups starts over rather than grow.
+pub(super) const MAX_CALLS: usize = 100_000;
+/// Queues whose count is remembered at most (a PBX has tens).
+const MAX_QUEUES: usize = 10_000;
 
 /// The ActionID of the hub's `CoreShowChannels`: its list's end makes the
 /// table complete.
@@ -58,12 +75,22 @@ impl Calls {
             self.rebuilt |= self.complete;
             return;
         }
+        if m.is("QueueParams") {
+            self.count(m.get("Queue"), number(m, "Calls"));
+            return;
+        }
         let (Some(uid), Some(channel)) = (m.get("Uniqueid"), m.get("Channel")) else {
             return;
         };
         if m.is("Hangup") {
             self.by_uniqueid.remove(uid);
             return;
+        }
+        if m.is("QueueCallerJoin") || m.is("QueueCallerLeave") {
+            self.count(m.get("Queue"), number(m, "Count"));
+        }
+        if m.is("QueueCallerLeave") {
+            self.left(m, uid);
         }
         if self.by_uniqueid.len() >= MAX_CALLS && !self.by_uniqueid.contains_key(uid) {
             self.by_uniqueid.clear();
@@ -78,19 +105,194 @@ impl Calls {
         }
         if m.is("QueueCallerJoin") || m.is("QueueEntry") {
             e.queue = m.get("Queue").unwrap_or("").to_string();
+            e.position = number(m, "Position");
         } else if m.is("QueueCallerLeave") || m.is("QueueCallerAbandon") {
             e.queue.clear();
+            e.position = None;
         }
     }
-}
 
-impl Calls {
+    /// A queue's count, as last heard.
+    fn count(&mut self, queue: Option<&str>, n: Option<u32>) {
+        let (Some(queue), Some(n)) = (queue, n) else {
+            return;
+        };
+        if self.counts.len() >= MAX_QUEUES && !self.counts.contains_key(queue) {
+            self.counts.clear();
+        }
+        self.counts.insert(queue.to_string(), n);
+    }
+
+    /// Someone left `m`'s queue: the ones behind move up a place, as a
+    /// generator's own view moves (`QueueCallerAbandon` is always followed
+    /// by the leave, so only the leave counts). A walk over the table, at
+    /// the pace callers leave queues.
+    fn left(&mut self, m: &Message, uid: &str) {
+        let (Some(queue), Some(left)) = (m.get("Queue"), number(m, "Position")) else {
+            return;
+        };
+        for (other, call) in self.by_uniqueid.iter_mut() {
+            if other != uid
+                && call.queue == queue
+                && let Some(p) = call.position.filter(|&p| p > left)
+            {
+                call.position = Some(p - 1);
+            }
+        }
+    }
+
     /// What the table says of `uniqueid`, for a generator's greeting.
     pub fn lookup(&self, uniqueid: &str) -> (Call, Known) {
         match self.by_uniqueid.get(uniqueid) {
             Some(call) => (call.clone(), Known::Yes),
             None if self.complete && !uniqueid.is_empty() => (Call::default(), Known::No),
             None => (Call::default(), Known::Unsure),
+        }
+    }
+
+    /// Callers in `queue`, as last heard.
+    pub fn count_of(&self, queue: &str) -> Option<u32> {
+        self.counts.get(queue).copied()
+    }
+}
+
+/// A whole number from AMI; anything else is not known.
+fn number(m: &Message, key: &str) -> Option<u32> {
+    m.get(key)?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ami::codec::{Decoder, Item};
+
+    const ALICE: &str = "1795452414.1";
+    const BOB: &str = "1795452415.3";
+
+    /// The messages of a byte-exact capture (tests/ami, from Asterisk 22.10.1).
+    fn capture(name: &str) -> Vec<Message> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/ami")
+            .join(name);
+        let bytes = std::fs::read(path).expect("capture");
+        let mut items = Vec::new();
+        Decoder::new().feed(&bytes, &mut items);
+        items
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn msg(fields: &[(&str, &str)]) -> Message {
+        Message {
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The table after the capture's messages up to the first that `stop` matches.
+    fn until(stop: impl Fn(&Message) -> bool) -> Calls {
+        let mut calls = Calls::default();
+        for m in capture("session-queue-dtmf.raw") {
+            if stop(&m) {
+                break;
+            }
+            calls.learn(&m);
+        }
+        calls
+    }
+
+    #[test]
+    fn a_join_before_hold_music_is_remembered_for_the_greeting() {
+        // Bob's join comes before his MusicOnHoldStart (app_queue's order):
+        // at his hold start the hub has his place and the queue's count.
+        let calls = until(|m| m.is("MusicOnHoldStart") && m.get("Uniqueid") == Some(BOB));
+        let (bob, known) = calls.lookup(BOB);
+        assert_eq!(known, Known::Yes);
+        assert_eq!((bob.queue.as_str(), bob.position), ("holdq", Some(2)));
+        assert_eq!(calls.count_of("holdq"), Some(2));
+        let (alice, _) = calls.lookup(ALICE);
+        assert_eq!(alice.position, Some(1));
+    }
+
+    #[test]
+    fn a_caller_ahead_leaving_moves_the_place_and_a_leave_forgets_it() {
+        // Alice hangs up: her abandon and leave (Position 1, Count 1) move
+        // Bob to 1, as his generator's own view would; her place is gone.
+        let calls = until(|m| m.is("Hangup") && m.get("Uniqueid") == Some(ALICE));
+        let (bob, _) = calls.lookup(BOB);
+        assert_eq!((bob.position, calls.count_of("holdq")), (Some(1), Some(1)));
+        let (alice, _) = calls.lookup(ALICE);
+        assert_eq!((alice.queue.as_str(), alice.position), ("", None));
+        // The whole capture: both hung up, nothing of them is kept.
+        let calls = until(|_| false);
+        assert!(
+            calls.by_uniqueid.is_empty(),
+            "{:?}",
+            calls.by_uniqueid.keys().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_status_list_states_places_and_counts_for_a_restarted_hub() {
+        // A hub started under calls in progress learns each place from its
+        // QueueStatus (the capture's answer), the count from QueueParams.
+        let mut calls = Calls::default();
+        let list = capture("session-queue-dtmf.raw")
+            .into_iter()
+            .skip_while(|m| !m.is("QueueParams"))
+            .take_while(|m| !m.is("QueueStatusComplete"));
+        for m in list {
+            calls.learn(&m);
+        }
+        let (alice, _) = calls.lookup(ALICE);
+        let (bob, _) = calls.lookup(BOB);
+        assert_eq!((alice.position, bob.position), (Some(1), Some(2)));
+        assert_eq!(calls.count_of("holdq"), Some(2));
+        assert_eq!(bob.queue, "holdq");
+    }
+
+    #[test]
+    fn remembered_joins_are_bounded() {
+        // A hub that missed every hangup (a lost AMI session) starts over
+        // rather than grow: never more than MAX_CALLS calls remembered.
+        let mut calls = Calls::default();
+        for i in 0..MAX_CALLS + 10 {
+            let uid = format!("1795450000.{i}");
+            let chan = format!("Local/200@test-{i:08x};2");
+            calls.learn(&msg(&[
+                ("Event", "QueueCallerJoin"),
+                ("Channel", &chan),
+                ("Uniqueid", &uid),
+                ("Queue", "holdq"),
+                ("Position", "1"),
+                ("Count", "1"),
+            ]));
+            assert!(calls.by_uniqueid.len() <= MAX_CALLS);
+        }
+        // The newest are there with their places.
+        let (last, known) = calls.lookup(&format!("1795450000.{}", MAX_CALLS + 9));
+        assert_eq!((known, last.position), (Known::Yes, Some(1)));
+        // Garbage in a place is not a place.
+        calls.learn(&msg(&[
+            ("Event", "QueueCallerJoin"),
+            ("Channel", "Local/1"),
+            ("Uniqueid", "x.1"),
+            ("Queue", "holdq"),
+            ("Position", "-3"),
+            ("Count", "lots"),
+        ]));
+        let (odd, _) = calls.lookup("x.1");
+        assert_eq!(odd.position, None);
+        // Counts are kept per queue, a bounded few.
+        for i in 0..MAX_QUEUES + 10 {
+            calls.count(Some(&format!("q{i}")), Some(3));
+            assert!(calls.counts.len() <= MAX_QUEUES);
         }
     }
 }

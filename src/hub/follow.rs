@@ -6,6 +6,10 @@
 //! backoff, and follows the call again once the new hub greets it. With a
 //! session of its own configured (`--ami`), it falls back to that instead.
 //!
+//! The greeting carries the caller's place in the queue when the hub
+//! knows it: app_queue sends `QueueCallerJoin` before it starts hold
+//! music, so the generator could not have seen it.
+//!
 //! Connecting never blocks: a hub whose backlog is full counts as absent
 //! for now, and the start of the stream waits at most [`GREETING`] for it.
 //!
@@ -36,6 +40,9 @@ pub struct Subscription {
     pub caller: String,
     /// The queue the call waits in (empty: none, or not known yet).
     pub queue: String,
+    /// The caller's place in it, as the hub last heard (its join came
+    /// before this generator started).
+    pub position: Option<u32>,
     /// The hub has the whole list of live calls and this Uniqueid is not
     /// in it: the call is over.
     pub gone: bool,
@@ -157,6 +164,7 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
         channel: hello.channel,
         caller: hello.caller,
         queue: hello.queue,
+        position: hello.position,
         gone: hello.known == Known::No,
         early: messages.collect(),
         stream: s,
@@ -282,6 +290,13 @@ fn follow(
     commands: &Receiver<Command>,
 ) -> Followed {
     watch.set_queue(&sub.queue);
+    // The place the hub remembered: the engine has it at its first frame
+    // (and a returning generator only hears of a change).
+    if let Some(e) = sub.position.and_then(|p| watch.set_position_known(p))
+        && tx.send(e).is_err()
+    {
+        return Followed::CallOver;
+    }
     for m in &sub.early {
         if let Some(e) = watch.on_message(m)
             && tx.send(e).is_err()

@@ -7,7 +7,9 @@
 //! call by Uniqueid with that call's token ([`token`]: the hub's realtime
 //! row gave it to that generator's argv alone), from a peer uid the hub
 //! serves (`SO_PEERCRED`); anything else is refused and gets nothing. It is
-//! greeted with what Asterisk said of its call; then it gets events
+//! greeted with what Asterisk said of its call (with its place in the
+//! queue: app_queue's `QueueCallerJoin` comes before the generator starts,
+//! so [`calls`] remembers it); then it gets events
 //! exactly as Asterisk sent them: events naming its Uniqueid, and
 //! queue-wide events of the queue its caller joined, stripped of other
 //! callers' data ([`subscribers`]). The hub asks for `QueueStatus` every

@@ -2,7 +2,8 @@
 //! `SUBSCRIBE uniqueid=<id> token=<hex>` (its call and that call's token,
 //! see `token`), then reads AMI-framed messages, the first being the hub's
 //! greeting (`Event: HoldmixCall` with `Channel`, `Uniqueid`,
-//! `CallerIDNum`, `Queue`, `Known`) or its refusal (`Response: Error` with
+//! `CallerIDNum`, `Queue`, `Known`, and `Position` and `Count` when the
+//! hub knows the caller's place in the queue) or its refusal (`Response: Error` with
 //! a `Message`, and the end of the connection); it may send
 //! `REDIRECT <context> <exten> <priority>` lines, which always mean its own
 //! call's channel. Here only the words; the hub server and the generator's
@@ -87,24 +88,34 @@ pub struct Greeting {
     pub caller: String,
     /// The queue the call waits in (empty: none, or not known yet).
     pub queue: String,
+    /// The caller's place in that queue (from its `QueueCallerJoin`, which
+    /// Asterisk sends before the generator starts, or `QueueEntry`).
+    pub position: Option<u32>,
+    /// Callers in that queue.
+    pub count: Option<u32>,
     pub known: Known,
 }
 
 impl Greeting {
     pub fn to_message(&self) -> Message {
-        Message {
-            fields: [
-                ("Event", "HoldmixCall"),
-                ("Channel", self.channel.as_str()),
-                ("Uniqueid", &self.uniqueid),
-                ("CallerIDNum", &self.caller),
-                ("Queue", &self.queue),
-                ("Known", self.known.as_str()),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        let mut fields: Vec<(String, String)> = [
+            ("Event", "HoldmixCall"),
+            ("Channel", self.channel.as_str()),
+            ("Uniqueid", &self.uniqueid),
+            ("CallerIDNum", &self.caller),
+            ("Queue", &self.queue),
+            ("Known", self.known.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        // Absent when not known, as AMI leaves out what it does not know.
+        for (k, v) in [("Position", self.position), ("Count", self.count)] {
+            if let Some(v) = v {
+                fields.push((k.to_string(), v.to_string()));
+            }
         }
+        Message { fields }
     }
 
     /// `None` when `m` is not a greeting. Only `Known: no` says the call
@@ -114,11 +125,14 @@ impl Greeting {
             return None;
         }
         let field = |k: &str| m.get(k).unwrap_or("").to_string();
+        let number = |k: &str| m.get(k).and_then(|v| v.parse::<u32>().ok());
         Some(Greeting {
             channel: field("Channel"),
             uniqueid: field("Uniqueid"),
             caller: field("CallerIDNum"),
             queue: field("Queue"),
+            position: number("Position"),
+            count: number("Count"),
             known: match m.get("Known") {
                 Some("no") => Known::No,
                 Some("yes") => Known::Yes,
@@ -181,6 +195,8 @@ mod tests {
             uniqueid: "1795452386.5".into(),
             caller: String::new(),
             queue: String::new(),
+            position: None,
+            count: None,
             known: Known::Unsure,
         };
         assert_eq!(parse_refusal(&hello.to_message()), None);
@@ -193,16 +209,29 @@ mod tests {
             uniqueid: "1795452386.5".into(),
             caller: "79001112233".into(),
             queue: "holdq".into(),
+            position: Some(2),
+            count: Some(3),
             known: Known::No,
         };
-        assert_eq!(Greeting::parse(&g.to_message()), Some(g));
+        assert_eq!(Greeting::parse(&g.to_message()), Some(g.clone()));
+        // No place known: no field, and none parsed.
+        let unplaced = Greeting {
+            position: None,
+            count: None,
+            ..g
+        };
+        let m = unplaced.to_message();
+        assert_eq!((m.get("Position"), m.get("Count")), (None, None));
+        assert_eq!(Greeting::parse(&m), Some(unplaced));
         let odd = Message {
             fields: vec![
                 ("Event".into(), "HoldmixCall".into()),
                 ("Known".into(), "maybe".into()),
+                ("Position".into(), "-1".into()),
             ],
         };
         assert_eq!(Greeting::parse(&odd).map(|g| g.known), Some(Known::Unsure));
+        assert_eq!(Greeting::parse(&odd).and_then(|g| g.position), None);
     }
 
     #[test]

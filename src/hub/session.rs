@@ -95,10 +95,11 @@ pub(super) fn session(
         };
         for item in items {
             let Item::Message(m) = item else { continue };
-            if let Ok(mut c) = calls.lock() {
-                c.learn(&m);
-            }
-            fan_out(&m, subs);
+            // Subscribers, then calls (as `accept` greets): a generator
+            // greeted now gets each message once, in its greeting or after.
+            let mut list = subs.lock().unwrap_or_else(|e| e.into_inner());
+            calls.lock().unwrap_or_else(|e| e.into_inner()).learn(&m);
+            fan_out(&m, &mut list);
         }
     }
 }

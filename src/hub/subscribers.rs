@@ -23,10 +23,10 @@ pub(super) struct Subscriber {
 
 pub(super) type Subscribers = Arc<Mutex<Vec<Subscriber>>>;
 
-/// Hands `m` to the generators it concerns; drops the ones that are gone
-/// or do not keep up.
-pub(super) fn fan_out(m: &Message, subs: &Subscribers) {
-    let Ok(mut list) = subs.lock() else { return };
+/// Hands `m` to the generators in `list` it concerns; drops the ones that
+/// are gone or do not keep up. The caller holds the list's lock (the AMI
+/// session holds it while the call table learns `m` too: see `accept`).
+pub(super) fn fan_out(m: &Message, list: &mut Vec<Subscriber>) {
     let uniqueid = m.get("Uniqueid");
     let queue = m.get("Queue");
     let queue_wide = m.is("QueueCallerLeave") || m.is("QueueParams");

@@ -168,6 +168,9 @@ pub struct Repeat {
     pub first: Duration,
     pub every: Duration,
     pub say: Template,
+    /// Said only to a caller whose queue position is above this (or not
+    /// known): "still there" is for a long wait, not for the next caller.
+    pub position_above: u32,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -7,13 +7,35 @@ use crate::scenario::*;
 
 impl Parser<'_> {
     pub(super) fn repeat(&mut self, t: &Table) -> Option<Repeat> {
-        t.deny_unknown(&mut self.d, &["first", "every", "say"]);
+        t.deny_unknown(&mut self.d, &["first", "every", "say", "position_above"]);
         let first = t
             .duration(&mut self.d, "first")
             .unwrap_or(Duration::from_secs(20));
         let every = t.duration(&mut self.d, "every").unwrap_or(Duration::ZERO);
+        // Default 1: a caller at position 1 is next, and "still there"
+        // repeats are for a long wait (issue 19). 0: at any position.
+        let position_above = t
+            .number(&mut self.d, "position_above")
+            .and_then(|(n, span)| {
+                if n >= 0.0 && n.fract() == 0.0 && n <= 1e6 {
+                    Some(n as u32)
+                } else {
+                    self.d.error(
+                        span,
+                        &t.key_path("position_above"),
+                        "position_above must be a whole number from 0",
+                    );
+                    None
+                }
+            })
+            .unwrap_or(1);
         let say = self.template_at(t, "say")?;
-        Some(Repeat { first, every, say })
+        Some(Repeat {
+            first,
+            every,
+            say,
+            position_above,
+        })
     }
 
     pub(super) fn announce(&mut self, t: &Table) -> Announce {

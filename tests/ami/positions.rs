@@ -1,0 +1,258 @@
+//! Positions from the first second (issue 19): app_queue sends a caller's
+//! `QueueCallerJoin` before it starts hold music, so a hub-served generator
+//! never sees its own join; the hub remembers it and greets the generator
+//! with it. And a caller at position 1 hears no "still there" repeat
+//! unless the playlist asks.
+
+use super::hub::{signal_hub, spawn_hub, token};
+use super::server::{serve_script_vars, transcript_events};
+use super::*;
+use crate::common::{events, holdmix, ok, playlist, tempdir, timeline};
+
+const BOB_UID: &str = "1795452415.3";
+
+/// A playlist that says the position at once when it is known, over the
+/// sample music, with no welcome before it.
+fn position_playlist(dir: &std::path::Path) -> std::path::PathBuf {
+    playlist(
+        dir,
+        "position.toml",
+        &format!(
+            "[music]\ntracks = [{:?}]\n\n[prompts]\nfrom = {:?}\n\n[announce.position]\nsay = [\"you-are\", \"in-queue\"]\nnext = [\"you-are-next\"]\n",
+            root().join("sample-audio/music").to_str().expect("path"),
+            root().join("sample-audio/prompts/en").to_str().expect("path"),
+        ),
+    )
+}
+
+/// A generator for Bob's call through the hub at `socket` (its Uniqueid
+/// and token, as its realtime row starts it).
+fn bob_via_hub(
+    dir: &std::path::Path,
+    hub_dir: &std::path::Path,
+    socket: &std::path::Path,
+    pl: &std::path::Path,
+) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
+    let mut cmd = holdmix(dir);
+    cmd.arg("--log")
+        .arg(dir.join("run.log"))
+        .args(["run", "--hub"])
+        .arg(socket)
+        .args([
+            "--uniqueid",
+            BOB_UID,
+            "--hub-token",
+            &token(hub_dir, BOB_UID),
+            "--playlist",
+            pl.to_str().expect("path"),
+            "--timeline",
+        ])
+        .arg(dir.join("tl.jsonl"))
+        .env_remove("CHANNEL")
+        .env_remove("UNIQUEID")
+        .env_remove("PHONE");
+    start(&mut cmd)
+}
+
+/// (t, value) of each `position` the engine got.
+fn positions(tl: &[serde_json::Value]) -> Vec<(f64, u64)> {
+    events(tl, "position")
+        .iter()
+        .map(|e| (e["t"].as_f64().expect("t"), e["value"].as_u64().expect("value")))
+        .collect()
+}
+
+/// Stream time of the first prompt of the `position` queue.
+fn first_position_prompt(tl: &[serde_json::Value]) -> Option<f64> {
+    events(tl, "prompt_start")
+        .iter()
+        .find(|e| e["queue"] == "position")
+        .map(|e| e["t"].as_f64().expect("t"))
+}
+
+#[test]
+fn a_hub_served_generator_says_the_position_from_the_first_second() {
+    // The capture's order, byte for byte: Alice's and Bob's joins, each
+    // before its MusicOnHoldStart. The hub's own QueueStatus is answered
+    // with no entries (as when the hub logged in before anyone queued), so
+    // the place can only come from the join the hub remembered.
+    let dir = tempdir();
+    let events_all = transcript_events("session-queue-dtmf.raw");
+    let is = |e: &Vec<u8>, what: &str| {
+        let t = String::from_utf8_lossy(e);
+        t.starts_with(&format!("Event: {what}\r\n")) && t.contains(&format!("Uniqueid: {BOB_UID}\r\n"))
+    };
+    let join = events_all
+        .iter()
+        .position(|e| is(e, "QueueCallerJoin"))
+        .expect("Bob's join");
+    let hold = events_all
+        .iter()
+        .position(|e| is(e, "MusicOnHoldStart"))
+        .expect("Bob's hold start");
+    assert!(join < hold, "app_queue: the join comes before the hold music");
+    let mut chunks: Vec<Vec<u8>> = events_all[..=hold].to_vec();
+    // The generator starts at the hold start (Asterisk spawns it then) and
+    // subscribes while nothing else is said of Bob's call.
+    chunks.extend(vec![Vec::new(); 300]);
+    chunks.extend(events_all[hold + 1..].iter().cloned());
+    let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
+    // Past the hub's wait for its lists, the join long learned.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pl = position_playlist(dir.path());
+    let gen_dir = dir.path().join("bob");
+    std::fs::create_dir_all(&gen_dir).expect("mkdir");
+    let (mut child, reader) = bob_via_hub(&gen_dir, dir.path(), &socket, &pl);
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "Bob's MusicOnHoldStop ends it: {status:?}");
+    reader.join().expect("reader");
+    signal_hub(&mut hub);
+    server.join().ok();
+    let tl = timeline(&gen_dir.join("tl.jsonl"));
+    let got = positions(&tl);
+    eprintln!("first position through the hub (join before hold start): {got:?}");
+    // Stream time (samples written), not wall-clock: the engine had the
+    // place within 1.5 s of the hold start, and said it.
+    assert!(
+        got.first().is_some_and(|&(t, v)| v == 2 && t <= 1.5),
+        "positions {got:?}"
+    );
+    let said = first_position_prompt(&tl);
+    assert!(
+        said.is_some_and(|t| t <= 1.5),
+        "first position prompt at {said:?}"
+    );
+    // Alice's leave then moves him to 1 (the hub passes it on).
+    assert_eq!(got.last().map(|&(_, v)| v), Some(1), "{got:?}");
+    let log = crate::common::log_text(&gen_dir);
+    assert!(!log.contains("no hub answers"), "{log}");
+}
+
+#[test]
+fn a_restarted_hub_greets_with_the_place_from_its_queue_status() {
+    // A hub started under calls in progress (a restart) learns each
+    // caller's place from the answer to its QueueStatus (the capture's
+    // bytes, both entries) and greets with it: a generator does not wait
+    // 10 s for the next status.
+    let dir = tempdir();
+    let (port, server) = serve_script_vars("pw", vec![vec![Vec::new(); 400]], Vec::new());
+    let (mut hub, socket) = spawn_hub(dir.path(), port);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pl = position_playlist(dir.path());
+    let gen_dir = dir.path().join("bob");
+    std::fs::create_dir_all(&gen_dir).expect("mkdir");
+    let (mut child, reader) = bob_via_hub(&gen_dir, dir.path(), &socket, &pl);
+    std::thread::sleep(Duration::from_millis(2500));
+    crate::common::signal(&child, libc::SIGHUP);
+    let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    reader.join().expect("reader");
+    signal_hub(&mut hub);
+    server.join().ok();
+    let tl = timeline(&gen_dir.join("tl.jsonl"));
+    let got = positions(&tl);
+    eprintln!("first position from a restarted hub's QueueStatus: {got:?}");
+    assert!(
+        got.first().is_some_and(|&(t, v)| v == 2 && t <= 1.5),
+        "positions {got:?}"
+    );
+    let said = first_position_prompt(&tl);
+    assert!(
+        said.is_some_and(|t| t <= 1.5),
+        "first position prompt at {said:?}"
+    );
+}
+
+/// A playlist with a "still there" repeat every 10 s from 5 s, with
+/// `extra` lines in its `[[repeat]]`.
+fn repeat_playlist(dir: &std::path::Path, name: &str, extra: &str) -> std::path::PathBuf {
+    playlist(
+        dir,
+        name,
+        &format!(
+            "[music]\ntracks = [{:?}]\n\n[prompts]\nfrom = {:?}\n\n[[repeat]]\nfirst = \"5s\"\nevery = \"10s\"\nsay = [\"still-there\"]\n{extra}",
+            root().join("sample-audio/music").to_str().expect("path"),
+            root().join("sample-audio/prompts/en").to_str().expect("path"),
+        ),
+    )
+}
+
+/// Start times of the repeats in a 60 s render with `events`.
+fn repeats_heard(dir: &std::path::Path, pl: &std::path::Path, events_: &[&str]) -> Vec<f64> {
+    let tl_path = dir.join(format!(
+        "{}.jsonl",
+        pl.file_stem().expect("stem").to_str().expect("utf-8")
+    ));
+    let mut cmd = holdmix(dir);
+    cmd.args(["render", pl.to_str().expect("path"), "--duration", "60s", "-o"])
+        .arg(dir.join("out.raw"))
+        .arg("--timeline")
+        .arg(&tl_path);
+    for e in events_ {
+        cmd.args(["--event", e]);
+    }
+    ok(&mut cmd);
+    events(&timeline(&tl_path), "prompt_start")
+        .iter()
+        .filter(|e| e["queue"] == "repeat")
+        .map(|e| e["t"].as_f64().expect("t"))
+        .collect()
+}
+
+#[test]
+fn a_caller_at_position_1_hears_no_still_there_unless_the_playlist_asks() {
+    let dir = tempdir();
+    let default = repeat_playlist(dir.path(), "default.toml", "");
+    // At 3rd place the repeats play; from 1st place (at 30 s) they stop.
+    let heard = repeats_heard(dir.path(), &default, &["1s:position:3", "30s:position:1"]);
+    assert_eq!(heard.len(), 3, "{heard:?}");
+    assert!(heard.iter().all(|&t| t < 30.0), "{heard:?}");
+    // A caller in no queue (no position known) hears them all.
+    let heard = repeats_heard(dir.path(), &default, &[]);
+    assert_eq!(heard.len(), 6, "{heard:?}");
+    // `position_above = 0`: at any place, as the playlist asks.
+    let asks = repeat_playlist(dir.path(), "asks.toml", "position_above = 0\n");
+    let heard = repeats_heard(dir.path(), &asks, &["1s:position:1"]);
+    assert_eq!(heard.len(), 6, "{heard:?}");
+    // `position_above = 4`: only above 4th place.
+    let long = repeat_playlist(dir.path(), "long.toml", "position_above = 4\n");
+    let heard = repeats_heard(dir.path(), &long, &["1s:position:6", "20s:position:4"]);
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    assert!(heard.iter().all(|&t| t < 20.0), "{heard:?}");
+}
+
+#[test]
+fn check_names_a_bad_position_above_where_it_is() {
+    let dir = tempdir();
+    for (value, name) in [
+        ("-1", "negative.toml"),
+        ("1.5", "fraction.toml"),
+        ("\"two\"", "text.toml"),
+    ] {
+        let pl = repeat_playlist(dir.path(), name, &format!("position_above = {value}\n"));
+        let out = holdmix(dir.path())
+            .arg("check")
+            .arg(&pl)
+            .output()
+            .expect("spawn check");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{value}: {stdout}");
+        // The `[[repeat]]` opens on line 7: the key is on line 11, its
+        // value at column 18.
+        let prefix = format!("{}:11:18: error: ", pl.display());
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains("position_above")),
+            "{value}: want `{prefix}…position_above…` in:\n{stdout}"
+        );
+    }
+    let fine = repeat_playlist(dir.path(), "fine.toml", "position_above = 0\n");
+    let out = holdmix(dir.path())
+        .arg("check")
+        .arg(&fine)
+        .output()
+        .expect("check");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
