@@ -8,6 +8,7 @@
 
 use holdmix::hub::realtime::row::{RowTemplate, is_uniqueid};
 use holdmix::hub::realtime::{RealtimeConfig, spawn};
+use holdmix::hub::token::Key;
 use libfuzzer_sys::fuzz_target;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -23,21 +24,34 @@ fn template() -> RowTemplate {
     .expect("template")
 }
 
+/// The hub's key, created once per fuzzing process in its own directory
+/// (rows carry a per-call token made with it).
+fn key() -> std::sync::Arc<Key> {
+    static KEY: OnceLock<std::sync::Arc<Key>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("holdmix-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("key dir");
+        std::sync::Arc::new(Key::load_or_create(&dir.join("hub.key")).expect("key"))
+    })
+    .clone()
+}
+
 fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
     *ADDR.get_or_init(|| {
-        spawn(RealtimeConfig {
+        let cfg = RealtimeConfig {
             listen: "127.0.0.1:0".into(),
             path: "/moh".into(),
             template: template(),
-        })
-        .expect("realtime server")
+        };
+        spawn(cfg, key()).expect("realtime server")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let name = String::from_utf8_lossy(data);
-    if let Some(row) = template().row(&name) {
+    let keyed = template().with_key(key()).expect("keyed template");
+    if let Some(row) = keyed.row(&name) {
         assert!(row.starts_with("name="));
         let id = name.strip_prefix("holdmix-").expect("prefix");
         assert!(is_uniqueid(id));
