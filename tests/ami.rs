@@ -13,7 +13,7 @@ use std::time::Duration;
 mod hub;
 mod hub_trust;
 mod run;
-mod server;
+pub(crate) mod server;
 
 const ALICE: &str = "Local/200@test-00000000;2";
 const BOB: &str = "Local/200@test-00000001;2";
