@@ -1,6 +1,6 @@
 //! The bad-input corpus (issue 18): one folder per kind of outside input
 //! (playlists, audio, AMI, billing, realtime HTTP requests, caller
-//! numbers), each case with its expected outcome in the folder's
+//! numbers, channel names), each case with its expected outcome in the folder's
 //! `cases.toml` (playlists: in each file's `# expect:` line). One submodule
 //! per kind runs every case through the real binary on loopback and checks
 //! the outcome, and, for what arrives during a call, that the audio went
@@ -18,6 +18,7 @@ mod audio;
 mod billing;
 mod callers;
 mod http;
+mod identities;
 mod playlists;
 mod table;
 

@@ -6,7 +6,7 @@ use super::{cases, playlists};
 use crate::common::root;
 
 /// What each kind is, for the summary.
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 7] = [
     (
         "playlists",
         "broken playlists: `check` names file, line, column and key; `run` streams",
@@ -30,6 +30,10 @@ const KINDS: [(&str, &str); 6] = [
     (
         "callers",
         "hostile caller numbers: escaped for billing, never forge a log line",
+    ),
+    (
+        "identities",
+        "hostile channel names: sent to Asterisk on one line, never as an action",
     ),
 ];
 
