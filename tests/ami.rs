@@ -14,7 +14,7 @@ mod hub;
 mod hub_trust;
 mod positions;
 mod run;
-mod server;
+pub(crate) mod server;
 
 const ALICE: &str = "Local/200@test-00000000;2";
 const BOB: &str = "Local/200@test-00000001;2";

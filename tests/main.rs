@@ -10,6 +10,7 @@ mod ami;
 mod billing;
 mod cache;
 mod cache_faults;
+mod corpus;
 mod decode;
 mod faults;
 mod g711;

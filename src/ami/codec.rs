@@ -42,13 +42,19 @@ impl Message {
         self.event().is_some_and(|e| e.eq_ignore_ascii_case(event))
     }
 
-    /// Serialises as an action: `Key: Value` lines and the empty line.
+    /// Serialises as an action: `Key: Value` lines and the empty line. A
+    /// line break inside a key or value becomes a space: the value (a
+    /// channel name from the environment, say) can never start a header
+    /// or an action of its own.
     pub fn to_wire(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        let one_line = |s: &str, out: &mut Vec<u8>| {
+            out.extend(s.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        };
         for (k, v) in &self.fields {
-            out.extend_from_slice(k.as_bytes());
+            one_line(k, &mut out);
             out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
+            one_line(v, &mut out);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
@@ -177,6 +183,24 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_break_in_a_value_never_starts_another_action() {
+        let m = Message::action(
+            "Filter",
+            &[(
+                "Filter",
+                "Channel: PJSIP/x\r\nAction: Originate\r\nChannel: Local/666@evil\n",
+            )],
+        );
+        let wire = m.to_wire();
+        assert_eq!(
+            wire,
+            b"Action: Filter\r\nFilter: Channel: PJSIP/x  Action: Originate  Channel: Local/666@evil \r\n\r\n"
+        );
+        let text = String::from_utf8(wire).expect("utf-8");
+        assert_eq!(text.lines().filter(|l| l.starts_with("Action:")).count(), 1);
+    }
 
     fn decode_all(bytes: &[u8], chunk: usize) -> Vec<Item> {
         let mut d = Decoder::new();

@@ -27,7 +27,7 @@ pub(super) fn serve(
 /// Like [`serve`], for a scripted server: each connection, once logged in,
 /// gets its chunks (10 ms apart); all but the last connection are then
 /// closed by the server, which accepts the client's next one.
-pub(super) fn serve_script(
+pub(crate) fn serve_script(
     secret: &'static str,
     connections: Vec<Vec<Vec<u8>>>,
 ) -> (u16, std::thread::JoinHandle<Vec<Message>>) {

@@ -1,0 +1,140 @@
+//! Hostile caller numbers (tests/corpus/callers): escaped in billing's
+//! URL so they cannot change it, never a control character in the log
+//! (a newline in a number once forged a log line of its own), and the
+//! music goes on in `render` and `run`.
+
+use super::billing::{billing_playlist, press_balance, serve};
+use super::{Case, cases, tail_rms, tone};
+use crate::common::*;
+use std::time::Duration;
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 37\r\nConnection: close\r\n\r\n{\"accounts\":[{\"id\":\"1\",\"balance\":5}]}";
+
+fn number(case: &Case) -> String {
+    let input = case.input.clone().expect("input");
+    if case.pad_bytes == 0 {
+        return input;
+    }
+    input.replace("@@PAD@@", &case.pad.repeat(case.pad_bytes / case.pad.len()))
+}
+
+/// Every line of a log is a line of holdmix's: a timestamp first, the
+/// call's span (a forged line has none), no control character (a terminal
+/// would act on it).
+fn assert_clean_log(log: &str, what: &str) {
+    for line in log.lines() {
+        let b = line.as_bytes();
+        let stamped = b.len() > 20 && b[..4].iter().all(u8::is_ascii_digit) && b[10] == b'T';
+        let spanned = line.contains(" render{caller=") || line.contains(" call{uniqueid=");
+        assert!(stamped && spanned, "{what}: a log line not holdmix's: {line:?}");
+        assert!(
+            !line.chars().any(|c| c.is_control() && c != '\t'),
+            "{what}: a control character in the log: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
+    let tmp = tempdir();
+    let music = tone(tmp.path(), 10.0);
+    let all = cases("callers");
+    let runs: Vec<_> = all
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let sub = tmp.path().join(format!("c{i}"));
+            std::fs::create_dir_all(&sub).expect("mkdir");
+            let (port, heads) = serve(OK.to_vec());
+            let p = billing_playlist(&sub, port, &music);
+            let n = number(case);
+            (heads, std::thread::spawn(move || press_balance(&sub, &p, &n)))
+        })
+        .collect();
+    for (case, (heads, run)) in all.iter().zip(runs) {
+        let (log, tl, level) = run.join().expect("render");
+        let what = format!("{:?}", case.covers);
+        assert_clean_log(&log, &what);
+        let answer = events(&tl, "balance")[0]["answer"]
+            .as_str()
+            .expect("answer")
+            .to_string();
+        let heads = heads.lock().expect("lock").clone();
+        match case.outcome.as_str() {
+            "accepted" => {
+                assert_eq!(answer, "accounts", "{what}: {log}");
+                assert_eq!(heads.len(), 1, "{what}");
+                let request_line = heads[0].lines().next().unwrap_or("");
+                assert!(request_line.contains(&case.expect), "{what}: {request_line}");
+                assert!(
+                    request_line.starts_with("GET /balance?n="),
+                    "{what}: {request_line}"
+                );
+            }
+            "error" => {
+                assert_eq!(answer, "failed", "{what}");
+                assert!(heads.is_empty(), "{what}: billing was asked");
+                assert!(
+                    log.contains(&case.expect),
+                    "{what}: want `{}` in:\n{log}",
+                    case.expect
+                );
+            }
+            other => panic!("{what}: outcome {other}"),
+        }
+        assert!(level > 0.02, "{what}: the music stopped (rms {level})");
+    }
+}
+
+#[test]
+fn run_streams_for_every_hostile_caller_number_with_a_clean_log() {
+    let tmp = tempdir();
+    let music = tone(tmp.path(), 3.0);
+    let p = playlist(
+        tmp.path(),
+        "p.toml",
+        &format!("[music]\ntracks = [\"{}\"]\n", music.display()),
+    );
+    warm_cache(tmp.path(), &p);
+    let all = cases("callers");
+    let mut children = Vec::new();
+    for (i, case) in all.iter().enumerate() {
+        let sub = tmp.path().join(format!("c{i}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let mut child = holdmix(tmp.path())
+            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
+            .env("XDG_STATE_HOME", sub.join("state"))
+            .arg("--log")
+            .arg(sub.join("run.log"))
+            .args([
+                "run",
+                "--playlist",
+                p.to_str().expect("path"),
+                "--caller",
+                &number(case),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn run");
+        let reader = drain(&mut child);
+        children.push((sub, child, reader));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    for (_, c, _) in &children {
+        signal(c, libc::SIGHUP);
+    }
+    for (case, (sub, mut c, r)) in all.iter().zip(children) {
+        let what = format!("{:?}", case.covers);
+        let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
+        let pcm = r.join().expect("reader");
+        assert!(status.success(), "{what}: {status:?}");
+        assert!(pcm.len() >= 320 * 50, "{what}: only {} bytes", pcm.len());
+        let level = tail_rms(&pcm, 0.5);
+        assert!(level > 0.02, "{what}: the music stopped (rms {level})");
+        let log = std::fs::read_to_string(sub.join("run.log")).unwrap_or_default();
+        assert!(!log.is_empty(), "{what}: no log");
+        assert_clean_log(&log, &what);
+    }
+}

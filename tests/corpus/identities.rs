@@ -1,0 +1,88 @@
+//! Hostile channel names (tests/corpus/identities): what `run --ami` sends
+//! Asterisk carries the name on one line, so a line break in it can never
+//! add a header or, after an empty line, an action of its own (an
+//! Originate); and the music goes on.
+
+use super::{cases, tail_rms, tone};
+use crate::common::*;
+use std::time::Duration;
+
+/// What the generator may ask of Asterisk for its own call.
+const OWN: [&str; 6] = ["Login", "Filter", "Getvar", "Setvar", "QueueStatus", "Logoff"];
+
+#[test]
+fn a_hostile_channel_name_never_sends_asterisk_an_action_of_its_own() {
+    let tmp = tempdir();
+    let music = tone(tmp.path(), 3.0);
+    let p = playlist(
+        tmp.path(),
+        "p.toml",
+        &format!("[music]\ntracks = [\"{}\"]\n", music.display()),
+    );
+    warm_cache(tmp.path(), &p);
+    let all = cases("identities");
+    let mut runs = Vec::new();
+    for (i, case) in all.iter().enumerate() {
+        let sub = tmp.path().join(format!("c{i}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let (port, server) = crate::ami::server::serve_script("pw", vec![vec![]]);
+        let channel = case.input.clone().expect("input");
+        let mut child = holdmix(tmp.path())
+            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
+            .env("XDG_STATE_HOME", sub.join("state"))
+            .env("HOLDMIX_AMI_SECRET", "pw")
+            .arg("--log")
+            .arg(sub.join("run.log"))
+            .args(["run", "--playlist", p.to_str().expect("path")])
+            .args(["--ami", &format!("127.0.0.1:{port}"), "--channel", &channel])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn run");
+        let reader = drain(&mut child);
+        runs.push((child, reader, server));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    for (c, _, _) in &runs {
+        signal(c, libc::SIGHUP);
+    }
+    for (i, (case, (mut c, r, server))) in all.iter().zip(runs).enumerate() {
+        let what = format!("{:?}", case.covers);
+        let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
+        assert!(status.success(), "{what}: {status:?}");
+        let pcm = r.join().expect("reader");
+        let log = std::fs::read_to_string(tmp.path().join(format!("c{i}/run.log"))).unwrap_or_default();
+        match case.outcome.as_str() {
+            "accepted" => {
+                assert!(pcm.len() >= 320 * 75, "{what}: only {} bytes", pcm.len());
+                let level = tail_rms(&pcm, 0.5);
+                assert!(level > 0.02, "{what}: the music stopped (rms {level})");
+            }
+            // Asterisk knows no such channel: the generator ends, as for a
+            // call that is gone, having streamed until it was told.
+            "exits" => {
+                assert!(!pcm.is_empty(), "{what}: no audio");
+                assert!(
+                    log.contains("no such channel: the call is over"),
+                    "{what}:\n{log}"
+                );
+            }
+            other => panic!("{what}: outcome {other}"),
+        }
+        // The generator closed its connection: the server has all it got.
+        let actions = server.join().expect("server");
+        for a in &actions {
+            let name = a.get("Action").unwrap_or("");
+            assert!(
+                OWN.contains(&name),
+                "{what}: Asterisk was sent `{name}`: {actions:?}"
+            );
+        }
+        let filter = actions
+            .iter()
+            .find(|a| a.get("Action") == Some("Filter"))
+            .unwrap_or_else(|| panic!("{what}: no Filter: {actions:?}"));
+        assert_eq!(filter.get("Filter"), Some(case.expect.as_str()), "{what}");
+    }
+}

@@ -1,0 +1,119 @@
+//! The bad-input corpus (issue 18): one folder per kind of outside input
+//! (playlists, audio, AMI, billing, realtime HTTP requests, caller
+//! numbers, channel names), each case with its expected outcome in the folder's
+//! `cases.toml` (playlists: in each file's `# expect:` line). One submodule
+//! per kind runs every case through the real binary on loopback and checks
+//! the outcome, and, for what arrives during a call, that the audio went
+//! on. `table` keeps docs/corpus.md's table equal to the indexes.
+//!
+//! Big inputs are not committed: a case's `@@PAD@@` marker is replaced by
+//! `pad` repeated to `pad_bytes` when the test runs.
+
+use crate::common::root;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+mod ami;
+mod audio;
+mod billing;
+mod callers;
+mod http;
+mod identities;
+mod playlists;
+mod table;
+
+/// One case of a kind's `cases.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    /// The input, beside `cases.toml` (callers: the number itself is `input`).
+    #[serde(default)]
+    file: String,
+    /// A caller number (the `callers` kind).
+    #[serde(default)]
+    input: Option<String>,
+    /// What the case covers, for the table.
+    covers: String,
+    /// `error` (refused, with `expect` in the message), `warning`, or
+    /// `accepted` (audio continues; `expect` is then what shows it).
+    outcome: String,
+    /// The text fragment the error, the log or the answer must contain.
+    expect: String,
+    /// Kind-specific: AMI `connect` or `after-login`; HTTP `row` or `empty`.
+    #[serde(default)]
+    when: String,
+    /// HTTP: whether the hub closes the connection after its answer.
+    #[serde(default)]
+    close: bool,
+    #[serde(default)]
+    pad: String,
+    #[serde(default)]
+    pad_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Index {
+    case: Vec<Case>,
+}
+
+fn dir(kind: &str) -> PathBuf {
+    root().join("tests/corpus").join(kind)
+}
+
+/// A kind's cases, in index order; every file in the folder is in the index.
+fn cases(kind: &str) -> Vec<Case> {
+    let text = std::fs::read_to_string(dir(kind).join("cases.toml")).expect("cases.toml");
+    let index: Index = toml::from_str(&text).expect("cases.toml parses");
+    let mut files: Vec<String> = std::fs::read_dir(dir(kind))
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "cases.toml")
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = index
+        .case
+        .iter()
+        .map(|c| c.file.clone())
+        .filter(|f| !f.is_empty())
+        .collect();
+    listed.sort();
+    assert_eq!(files, listed, "{kind}: the files and cases.toml disagree");
+    index.case
+}
+
+/// A case's bytes, with its padding expanded.
+fn bytes(kind: &str, case: &Case) -> Vec<u8> {
+    let raw = std::fs::read(dir(kind).join(&case.file)).expect("case file");
+    if case.pad_bytes == 0 {
+        return raw;
+    }
+    let unit = case.pad.as_bytes();
+    assert!(!unit.is_empty(), "{}: pad_bytes without pad", case.file);
+    let pad = unit.repeat(case.pad_bytes / unit.len());
+    let at = raw
+        .windows(7)
+        .position(|w| w == b"@@PAD@@")
+        .unwrap_or_else(|| panic!("{}: no @@PAD@@", case.file));
+    [&raw[..at], &pad[..], &raw[at + 7..]].concat()
+}
+
+/// Samples of raw s16le.
+fn samples(pcm: &[u8]) -> Vec<f32> {
+    pcm.chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+/// A 440 Hz tone at 0.3, `secs` long, at 8 kHz: the music of runtime cases.
+fn tone(at: &std::path::Path, secs: f32) -> PathBuf {
+    let p = at.join("tone.wav");
+    crate::common::write_wav(&p, 8000, 1, &crate::common::sine(440.0, 0.3, secs, 8000));
+    p
+}
+
+/// RMS of the last `secs` of a raw s16le stream: the music still playing.
+fn tail_rms(pcm: &[u8], secs: f32) -> f32 {
+    let s = samples(pcm);
+    let n = ((secs * 8000.0) as usize).min(s.len());
+    crate::common::rms(&s[s.len() - n..])
+}
