@@ -1,5 +1,9 @@
 //! Logging: tracing to stderr or a file, never to stdout (stdout is audio).
 //! Every line of a `run` carries the call's identity through a root span.
+//! Every event is one line: control characters inside it (a caller's
+//! number, a channel name, an AMI header, a server's error text) are
+//! escaped on the way out, so outside data can never forge a log line or
+//! drive a terminal ([`Escaping`]).
 
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -43,13 +47,13 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
     };
     match file {
         Some(file) => {
-            let layer = layer.with_writer(std::sync::Mutex::new(file));
+            let layer = layer.with_writer(std::sync::Mutex::new(Escaping(file)));
             tracing_subscriber::registry()
                 .with(layer.with_filter(filter))
                 .try_init()?;
         }
         None => {
-            let layer = layer.with_writer(std::io::stderr);
+            let layer = layer.with_writer(|| Escaping(std::io::stderr()));
             tracing_subscriber::registry()
                 .with(layer.with_filter(filter))
                 .try_init()?;
@@ -72,4 +76,60 @@ fn open_log(path: &std::path::Path) -> Result<std::fs::File> {
     let fd = rustix::fs::fcntl_getfl(&file)?;
     rustix::fs::fcntl_setfl(&file, fd - rustix::fs::OFlags::NONBLOCK)?;
     Ok(file)
+}
+
+/// A writer that escapes control characters, except the newline that ends
+/// an event. The formatter hands over each event whole in one `write_all`
+/// (colours are off), so one buffer is one log line. Escaping here rather
+/// than at each field covers every field and message, whoever adds one.
+pub struct Escaping<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for Escaping<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(&escape_line(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `line` with every control byte but a tab and a final newline written
+/// as `\n`, `\r` or `\xNN`. Bytes from 0x80 up (UTF-8) are left alone.
+fn escape_line(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let bad = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    if !body.iter().any(|&b| bad(b)) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len() + 16);
+    for &b in body {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b if bad(b) => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+    if body.len() < line.len() {
+        out.push(b'\n');
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_line;
+
+    #[test]
+    fn one_event_stays_one_line() {
+        assert_eq!(&*escape_line(b"plain \t line\n"), b"plain \t line\n");
+        assert_eq!(
+            &*escape_line(b"caller=1\n2026-12-05T00:00:00Z INFO forged\n"),
+            b"caller=1\\n2026-12-05T00:00:00Z INFO forged\n"
+        );
+        assert_eq!(&*escape_line(b"a\x1b[2Jb\r\x7f\n"), b"a\\x1b[2Jb\\r\\x7f\n");
+        assert_eq!(&*escape_line("\u{44f}\x00".as_bytes()), "\u{44f}\\x00".as_bytes());
+    }
 }

@@ -21,7 +21,7 @@ fn number(case: &Case) -> String {
 /// Every line of a log is a line of holdmix's: a timestamp first, the
 /// call's span (a forged line has none), no control character (a terminal
 /// would act on it).
-fn assert_clean_log(log: &str, what: &str) {
+pub(super) fn assert_clean_log(log: &str, what: &str) {
     for line in log.lines() {
         let b = line.as_bytes();
         let stamped = b.len() > 20 && b[..4].iter().all(u8::is_ascii_digit) && b[10] == b'T';

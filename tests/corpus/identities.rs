@@ -1,7 +1,7 @@
 //! Hostile channel names (tests/corpus/identities): what `run --ami` sends
 //! Asterisk carries the name on one line, so a line break in it can never
 //! add a header or, after an empty line, an action of its own (an
-//! Originate); and the music goes on.
+//! Originate); the log keeps it on one line too; and the music goes on.
 
 use super::{cases, tail_rms, tone};
 use crate::common::*;
@@ -53,6 +53,8 @@ fn a_hostile_channel_name_never_sends_asterisk_an_action_of_its_own() {
         assert!(status.success(), "{what}: {status:?}");
         let pcm = r.join().expect("reader");
         let log = std::fs::read_to_string(tmp.path().join(format!("c{i}/run.log"))).unwrap_or_default();
+        // The name is logged (identity lines): escaped, never a line of its own.
+        super::callers::assert_clean_log(&log, &what);
         match case.outcome.as_str() {
             "accepted" => {
                 assert!(pcm.len() >= 320 * 75, "{what}: only {} bytes", pcm.len());
