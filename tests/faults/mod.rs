@@ -4,5 +4,6 @@
 //! reason, nothing accepted is lost, and the fault is logged once.
 //! Faults covered elsewhere are listed in docs/testing.md ("Fault suite").
 
+mod ami;
 mod files;
 mod reader;
