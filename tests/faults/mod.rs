@@ -5,5 +5,6 @@
 //! Faults covered elsewhere are listed in docs/testing.md ("Fault suite").
 
 mod ami;
+mod billing;
 mod files;
 mod reader;
