@@ -8,3 +8,4 @@ mod ami;
 mod billing;
 mod files;
 mod reader;
+mod store;
