@@ -78,18 +78,39 @@ pub fn keep_connected<T>(
     mut session: impl FnMut() -> Result<Ended<T>, String>,
 ) -> T {
     let mut backoff = Backoff::new(policy);
+    // One line per outage (issue 18): a killed Asterisk refuses every retry
+    // (five in the first three seconds), and each used to be a WARN line.
+    let mut outage_logged = false;
     loop {
-        match session() {
+        let began = std::time::Instant::now();
+        let ended = session();
+        if began.elapsed() >= UP_FOR {
+            // That session was up (no failing attempt lasts this long): a
+            // failure now is a new outage.
+            outage_logged = false;
+        }
+        match ended {
             Ok(Ended::Done(t)) => return t,
             Ok(Ended::Dropped) => {
                 tracing::warn!(ami = %addr, "AMI connection closed; reconnecting");
+                outage_logged = true;
                 backoff.reset();
             }
-            Err(e) => tracing::warn!(ami = %addr, "AMI: {e}; retrying in {:?}", backoff.delay()),
+            Err(e) if outage_logged => {
+                tracing::debug!(ami = %addr, "AMI: {e}; retrying in {:?}", backoff.delay())
+            }
+            Err(e) => {
+                tracing::warn!(ami = %addr, "AMI: {e}; retrying in {:?} (further failures of this outage at debug level)", backoff.delay());
+                outage_logged = true;
+            }
         }
         backoff.wait();
     }
 }
+
+/// A session that returned after this long had been up: a failing attempt
+/// ends within the connect (2 s) and login (5 s) timeouts.
+const UP_FOR: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

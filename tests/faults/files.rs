@@ -1,6 +1,6 @@
-//! Faults around a running call that must not cost the caller the stream:
-//! files changed under it. (Signals and slow start-up are in `startup`,
-//! servers that go away in `ami`, `billing` and `store`.)
+//! Files changed under a running call: a cache entry truncated while it
+//! plays, a source file deleted or truncated while its call plays it, and
+//! a cache directory that is full or read-only (a small tmpfs).
 
 use crate::common::*;
 use std::time::Duration;
@@ -162,4 +162,104 @@ fn a_read_only_cache_directory_costs_no_audio() {
     let (level, log) = tone_with_cache_on("ro,mode=0755");
     assert!(level > 0.05, "the tone plays from memory: {level}\n{log}");
     assert!(log.contains("cache"), "the unusable cache is logged:\n{log}");
+}
+
+/// A playlist of one 3 s 440 Hz tone (it loops), and the tone's path.
+fn short_tone(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let tone = dir.join("short.wav");
+    write_wav(&tone, 8000, 1, &sine(440.0, 0.5, 3.0, 8000));
+    let pl = playlist(
+        dir,
+        "short.toml",
+        "[music]\ntracks = [\"short.wav\"]\ncrossfade = 0\n",
+    );
+    (pl, tone)
+}
+
+/// Plays `pl` for 6 s, doing `fault` to the source 1 s in; returns the
+/// tone's amplitude in each second of the stream read and the log.
+fn tone_through(dir: &std::path::Path, pl: &std::path::Path, fault: impl FnOnce()) -> (Vec<f32>, String) {
+    let tl = dir.join("tl.jsonl");
+    let mut child = run_with_timeline(dir, pl, &tl);
+    let reader = drain(&mut child);
+    std::thread::sleep(Duration::from_millis(1000));
+    fault();
+    std::thread::sleep(Duration::from_millis(5000));
+    let alive = child.try_wait().expect("try_wait").is_none();
+    signal(&child, libc::SIGHUP);
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(alive && status.success(), "{status:?}");
+    let audio = reader.join().expect("reader");
+    let tl = timeline(&tl);
+    assert_eq!(events(&tl, "exit")[0]["reason"], "sighup");
+    let pcm: Vec<f32> = audio[late_bytes(&tl).min(audio.len())..]
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    let levels = pcm
+        .chunks_exact(8000)
+        .map(|s| tone_amplitude(s, 440.0, 8000))
+        .collect();
+    (levels, log_text(dir))
+}
+
+#[test]
+fn a_source_deleted_while_it_plays_from_the_cache_plays_on() {
+    let dir = tempdir();
+    let (pl, tone) = short_tone(dir.path());
+    warm_cache(dir.path(), &pl);
+    let (levels, log) = tone_through(dir.path(), &pl, || std::fs::remove_file(&tone).expect("delete"));
+    // Five whole seconds: the track played out and looped twice after
+    // its file was gone.
+    assert!(levels.len() >= 5, "{levels:?}");
+    assert!(
+        levels.iter().all(|&l| l > 0.05),
+        "a second without the tone: {levels:?}\n{log}"
+    );
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
+#[test]
+fn a_source_truncated_while_it_plays_from_memory_plays_on() {
+    // A read-only cache: the source is decoded into the process's memory
+    // (the path that reads sources without the cache).
+    let dir = tempdir();
+    let (pl, tone) = short_tone(dir.path());
+    let _fs = Tmpfs::mount(&dir.path().join("cache"), "ro,mode=0755");
+    let (levels, log) = tone_through(dir.path(), &pl, || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tone)
+            .expect("open source")
+            .set_len(44)
+            .expect("truncate")
+    });
+    assert!(levels.len() >= 5, "{levels:?}");
+    assert!(
+        levels.iter().all(|&l| l > 0.05),
+        "a second without the tone: {levels:?}\n{log}"
+    );
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
+#[test]
+fn a_cache_entry_deleted_while_it_plays_plays_on() {
+    let dir = tempdir();
+    let (pl, _) = short_tone(dir.path());
+    warm_cache(dir.path(), &pl);
+    let cache = dir.path().join("cache");
+    let (levels, log) = tone_through(dir.path(), &pl, || {
+        for e in std::fs::read_dir(&cache)
+            .expect("cache dir")
+            .filter_map(Result::ok)
+        {
+            std::fs::remove_file(e.path()).expect("delete entry");
+        }
+    });
+    assert!(levels.len() >= 5, "{levels:?}");
+    assert!(
+        levels.iter().all(|&l| l > 0.05),
+        "a second without the tone: {levels:?}\n{log}"
+    );
+    assert!(!log.contains("ERROR"), "{log}");
 }
