@@ -114,8 +114,8 @@ fn a_key_cuts_the_welcome_with_a_short_fade_and_is_answered_at_once() {
     assert_eq!(cut["skipped"], true);
     let answer = t_of(&tl, "prompt_start", "answer");
     // Heard times: the key acts at its frame (2.00 s), the output is one
-    // frame behind (2.02 s), the fade lasts 30 ms and the answer starts at
-    // the frame after it ends.
+    // frame behind (2.02 s), the fade lasts 20 ms (a frame) and the answer
+    // starts at the frame after it: 2.04 s.
     assert!(answer - key <= 0.1, "answer at {answer} for a key at {key}");
 
     // The PCM: the welcome's 250 Hz is there before the key and gone

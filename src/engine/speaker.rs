@@ -25,8 +25,9 @@ pub const QUEUE_LIMIT: usize = 64;
 /// How long the prompt a key's answer cuts takes to fade out, and the
 /// music to duck under the answer: short enough that the caller hears the
 /// key answered at once (issue 19: at most 60 ms), long enough that a
-/// raised-cosine fade does not click.
-pub const BARGE_MS: u32 = 30;
+/// raised-cosine fade does not click. One frame: the answer starts at the
+/// frame after the key's.
+pub const BARGE_MS: u32 = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
