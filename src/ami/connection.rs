@@ -6,7 +6,8 @@
 //!
 //! Blocking reads that tick every second rather than a task: each user has
 //! one connection on a thread of its own and wakes to send its periodic
-//! actions. Waiting for a response keeps everything else read on the way
+//! actions; [`Connection::read_or_wake`] also wakes when something is asked
+//! of it (a redirect: sent at once, not at the tick). Waiting for a response keeps everything else read on the way
 //! (events, garbage) in order, for the user's next [`Connection::read`] —
 //! up to [`MAX_PENDING`] items and [`MAX_PENDING_BYTES`]: a server that
 //! floods events before it answers costs a count of dropped items, not
@@ -118,6 +119,18 @@ impl Connection {
             );
         }
         items.extend(fresh);
+        Ok(Some(items))
+    }
+
+    /// Like [`Connection::read`], but it also returns (with what was kept,
+    /// if anything) as soon as something is sent on `wake`: the caller
+    /// then sends it at once instead of at the next tick.
+    pub fn read_or_wake<T>(&mut self, wake: &super::wake::Receiver<T>) -> Result<Option<Vec<Item>>, String> {
+        use std::os::fd::AsFd;
+        if super::wake::wait(self.sock.as_fd(), wake, READ_TICK) {
+            return self.read();
+        }
+        let (items, _) = self.pending.take();
         Ok(Some(items))
     }
 

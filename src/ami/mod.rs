@@ -2,7 +2,9 @@
 //! sans-IO), one connection ([`connection`]: connect, log in, actions
 //! matched to their responses by ActionID) and when to retry it
 //! ([`reconnect`]). On these: a generator's own session ([`client`]) and
-//! what a generator takes from AMI for its call ([`channel_watch`]). The
+//! what a generator takes from AMI for its call ([`channel_watch`]);
+//! [`wake`] lets a session send what is asked at once, not at its read
+//! tick. The
 //! per-host hub builds on these too; nothing here imports it.
 
 pub mod channel_watch;
@@ -11,3 +13,4 @@ pub mod codec;
 pub mod connection;
 pub mod reconnect;
 pub mod secret;
+pub mod wake;

@@ -86,6 +86,11 @@ impl Ramp {
         self.pos >= self.len
     }
 
+    /// Samples left before the ramp holds its target.
+    pub fn remaining(&self) -> u32 {
+        self.len.saturating_sub(self.pos)
+    }
+
     /// Multiplies `buf` by the ramp, sample by sample.
     pub fn apply(&mut self, buf: &mut [f32]) {
         if self.is_done() {

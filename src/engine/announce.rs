@@ -1,9 +1,12 @@
 //! What the engine says and how: a template resolved to prompts and queued
-//! whole or not at all, the values spoken in it, and the announcements of
-//! position, wait and balance, whether a key, an event or the schedule asks
-//! for them.
+//! whole or not at all (one phrase: nothing comes between its parts), the
+//! values spoken in it, and the announcements of position, wait and
+//! balance, whether a key, an event or the schedule asks for them. What a
+//! key asks for is its answer: urgent, it cuts what is being said (see
+//! [`super::speaker`]).
 
 use super::event::BalanceAnswer;
+use super::library::SourceId;
 use super::phrase::{self, Values};
 use super::timeline::TimelineEvent;
 use super::{Engine, PRIO_QUEUE};
@@ -15,26 +18,48 @@ impl Engine {
     /// Queues what `t` says; returns whether anything was queued.
     pub(super) fn say(&mut self, t: &Template, v: &Values, priority: u8, label: &Arc<str>) -> bool {
         let mut ids = Vec::new();
+        self.words(t, v, &mut ids);
+        self.speak(ids, priority, false, label).is_some()
+    }
+
+    /// Says what `t` says as the answer to a key, at once (urgent); returns
+    /// the phrase's number when anything was queued.
+    pub(super) fn answer(&mut self, t: &Template, v: &Values, priority: u8, label: &Arc<str>) -> Option<u64> {
+        let mut ids = Vec::new();
+        self.words(t, v, &mut ids);
+        self.speak(ids, priority, true, label)
+    }
+
+    /// Adds the prompts `t` says with `v` to `ids`; values with no
+    /// recording go to the timeline.
+    fn words(&mut self, t: &Template, v: &Values, ids: &mut Vec<SourceId>) {
         let mut missing = Vec::new();
-        phrase::resolve(t, &self.prompts, self.speech.as_ref(), v, &mut ids, &mut missing);
+        phrase::resolve(t, &self.prompts, self.speech.as_ref(), v, ids, &mut missing);
         for token in missing {
             self.scratch.push(TimelineEvent::Unspoken {
                 token: Arc::from(token),
             });
         }
+    }
+
+    /// Queues `ids` as one phrase; its number when queued.
+    pub(super) fn speak(
+        &mut self,
+        ids: Vec<SourceId>,
+        priority: u8,
+        urgent: bool,
+        label: &Arc<str>,
+    ) -> Option<u64> {
+        if ids.is_empty() {
+            return None;
+        }
         // A phrase goes in whole or not at all: never half a sentence.
-        if ids.len() > self.speaker.room() {
+        let Some(phrase) = self.speaker.enqueue_phrase(&ids, priority, urgent, label) else {
             tracing::warn!(queue = %label, prompts = ids.len(), "prompt queue full: phrase dropped");
-            return false;
-        }
-        let mut queued = false;
-        for &id in &ids {
-            queued |= self.speaker.enqueue(id, priority, label);
-        }
-        if queued {
-            self.last_said = Some((ids, label.clone()));
-        }
-        queued
+            return None;
+        };
+        self.last_said = Some((ids, label.clone()));
+        Some(phrase)
     }
 
     pub(super) fn values(&self) -> Values<'static> {
@@ -58,15 +83,19 @@ impl Engine {
         if said == Some(capped) || (a.improved_only && said.is_some_and(|s| capped > s)) {
             return;
         }
-        self.say_position(now, PRIO_QUEUE);
+        self.say_position(now, PRIO_QUEUE, false);
     }
 
-    pub(super) fn say_position(&mut self, now: Duration, priority: u8) {
+    /// The position; `key`: a key asked for it (the answer cuts in, and
+    /// replaces a position still waiting to be said).
+    pub(super) fn say_position(&mut self, now: Duration, priority: u8, key: bool) {
         let Some(a) = self.announce.position.clone() else {
             return;
         };
         let Some(p) = self.queue.position else { return };
-        if self.speaker.has_queued(&self.labels.position) {
+        if key {
+            self.speaker.drop_queued(&self.labels.position);
+        } else if self.speaker.has_queued(&self.labels.position) {
             return;
         }
         let capped = a.cap.map_or(p, |c| p.min(c));
@@ -78,17 +107,22 @@ impl Engine {
         let mut v = self.values();
         v.position = Some(capped);
         let label = self.labels.position.clone();
-        if self.say(t, &v, priority, &label) {
+        let mut ids = Vec::new();
+        self.words(t, &v, &mut ids);
+        if self.speak(ids, priority, key, &label).is_some() {
             self.position_said = Some((now, capped));
         }
     }
 
-    pub(super) fn say_wait(&mut self, priority: u8) {
+    /// The wait estimate; `key` as for [`Engine::say_position`].
+    pub(super) fn say_wait(&mut self, priority: u8, key: bool) {
         let Some(a) = self.announce.wait.clone() else {
             return;
         };
         let Some(est) = self.queue.estimate() else { return };
-        if self.speaker.has_queued(&self.labels.wait) {
+        if key {
+            self.speaker.drop_queued(&self.labels.wait);
+        } else if self.speaker.has_queued(&self.labels.wait) {
             return;
         }
         let t = if est < Duration::from_secs(60) && !a.short.is_empty() {
@@ -97,9 +131,13 @@ impl Engine {
             &a.say
         };
         let label = self.labels.wait.clone();
-        self.say(t, &self.values(), priority, &label);
+        let mut ids = Vec::new();
+        self.words(t, &self.values(), &mut ids);
+        self.speak(ids, priority, key, &label);
     }
 
+    /// The answer to a balance key: one phrase, however many accounts,
+    /// said at once.
     pub(super) fn say_balance(&mut self, answer: &BalanceAnswer) {
         let Some(a) = self.announce.balance.clone() else {
             return;
@@ -116,16 +154,13 @@ impl Engine {
             accounts,
             locked,
         });
+        let mut ids = Vec::new();
         match answer {
-            BalanceAnswer::Failed => {
-                self.say(&a.failed, &Values::default(), prio, &label);
-            }
-            BalanceAnswer::None => {
-                self.say(&a.none, &Values::default(), prio, &label);
-            }
+            BalanceAnswer::Failed => self.words(&a.failed, &Values::default(), &mut ids),
+            BalanceAnswer::None => self.words(&a.none, &Values::default(), &mut ids),
             BalanceAnswer::Accounts(accounts) => {
                 if accounts.len() > 1 {
-                    self.say(&a.several, &Values::default(), prio, &label);
+                    self.words(&a.several, &Values::default(), &mut ids);
                 }
                 for acc in accounts {
                     let v = Values {
@@ -138,9 +173,10 @@ impl Engine {
                     } else {
                         &a.say
                     };
-                    self.say(t, &v, prio, &label);
+                    self.words(t, &v, &mut ids);
                 }
             }
         }
+        self.speak(ids, prio, true, &label);
     }
 }

@@ -1,6 +1,8 @@
 //! Input: the events due at a frame (keys, queue position and hold time,
 //! identity, balance answers, hang-up) and the keys dispatched to their
-//! actions, debounced; a redirect asked of the driver.
+//! actions, debounced; a redirect asked of the driver. A key whose action
+//! speaks is answered at once: its answer cuts what is being said (see
+//! [`super::speaker`]), and a redirect goes out as its confirmation ends.
 
 use super::event::{BalanceAnswer, Ended, EventKind};
 use super::phrase::Values;
@@ -78,13 +80,13 @@ impl Engine {
             }
             Action::Say => {
                 let label = self.labels.key.clone();
-                self.say(&say, &Values::default(), priority, &label);
+                self.answer(&say, &Values::default(), priority, &label);
             }
             Action::SkipPrompt => {
                 self.speaker.skip();
             }
-            Action::SayPosition => self.say_position(now, priority),
-            Action::SayWait => self.say_wait(priority),
+            Action::SayPosition => self.say_position(now, priority, true),
+            Action::SayWait => self.say_wait(priority, true),
             Action::SayBalance if !self.personal => {
                 // Whose balance would it be? Never another caller's.
                 self.say_balance(&BalanceAnswer::Failed);
@@ -100,19 +102,16 @@ impl Engine {
             }
             Action::RepeatLast => {
                 if let Some((ids, label)) = self.last_said.clone() {
-                    for id in ids {
-                        self.speaker.enqueue(id, priority, &label);
-                    }
+                    self.speak(ids, priority, true, &label);
                 }
             }
             Action::Redirect => {
                 let Some(to) = redirect else { return };
                 let label = self.labels.redirect.clone();
-                if self.say(&say, &Values::default(), priority.max(PRIO_QUEUE + 1), &label) {
-                    // Confirm first; the redirect follows when the prompts end.
-                    self.redirect_after_prompt = Some(to);
-                } else {
-                    self.redirect(to);
+                match self.answer(&say, &Values::default(), priority.max(PRIO_QUEUE + 1), &label) {
+                    // Confirm first; the redirect follows as the confirmation ends.
+                    Some(phrase) => self.redirect_after_prompt = Some((to, phrase)),
+                    None => self.redirect(to),
                 }
             }
         }

@@ -59,7 +59,8 @@ const REQUEST_LIMIT: usize = 16;
 /// say when a thing is heard, so they include it.
 const OUTPUT_DELAY_FRAMES: u64 = 1;
 
-/// Prompt priorities: a higher one jumps the queue (never cuts a word).
+/// Prompt priorities: a higher one jumps the queue between phrases (never
+/// cuts a word; only a key's answer does, see [`speaker`]).
 const PRIO_ADVICE: u8 = 0;
 const PRIO_WELCOME: u8 = 1;
 const PRIO_DISSUADE: u8 = 2;
@@ -144,7 +145,8 @@ pub struct Engine {
     wait_next: Duration,
     dissuaded: bool,
     last_said: Option<(Vec<SourceId>, Arc<str>)>,
-    redirect_after_prompt: Option<Redirect>,
+    /// A redirect waiting for its confirmation (that phrase) to end.
+    redirect_after_prompt: Option<(Redirect, u64)>,
     /// A balance lookup asked for and not answered yet: since when, and
     /// whether "one moment" was said for it.
     balance_pending: Option<(Duration, bool)>,

@@ -117,18 +117,19 @@ impl Engine {
         if now >= due.one_moment {
             self.say_one_moment();
         }
-        if let Some(to) = self.redirect_after_prompt.take() {
-            if self.speaker.is_busy() {
-                self.redirect_after_prompt = Some(to);
-            } else {
+        // Right after the confirmation: not after whatever was queued behind it.
+        if let Some((to, phrase)) = self.redirect_after_prompt.take() {
+            if self.speaker.phrase_done(phrase) {
                 self.redirect(to);
+            } else {
+                self.redirect_after_prompt = Some((to, phrase));
             }
         }
         if now >= due.repeat {
             self.say_repeats(now);
         }
         if now >= due.position {
-            self.say_position(now, PRIO_QUEUE);
+            self.say_position(now, PRIO_QUEUE, false);
         }
         if now >= due.wait {
             let every = self.announce.wait.as_ref().map_or(Duration::ZERO, |w| w.every);
@@ -137,7 +138,7 @@ impl Engine {
             } else {
                 now + every
             };
-            self.say_wait(PRIO_QUEUE);
+            self.say_wait(PRIO_QUEUE, false);
         }
         self.dissuade(now >= due.dissuade);
         if now >= due.advice && !self.speaker.is_busy() {
@@ -178,7 +179,7 @@ impl Engine {
         self.balance_pending = Some((since, true));
         if let Some(a) = self.announce.balance.clone() {
             let label = self.labels.balance.clone();
-            self.say(&a.wait, &Values::default(), PRIO_QUEUE + 2, &label);
+            self.answer(&a.wait, &Values::default(), PRIO_QUEUE + 2, &label);
         }
     }
 

@@ -1,8 +1,16 @@
-//! Prompts over the music: a bounded priority queue of prompts and the duck
+//! Prompts over the music: a bounded priority queue of phrases and the duck
 //! that makes room for them. Before a prompt the music fades down (sine
-//! curve) to the duck level, prompts play one after another — a higher
-//! priority only jumps the queue, it never cuts a word — and when the queue
-//! is empty the music fades back up.
+//! curve) to the duck level, prompts play one after another and when the
+//! queue is empty the music fades back up.
+//!
+//! A phrase (a welcome, a position, an advice: the prompts one template
+//! says) is queued whole and plays whole: once its first prompt starts,
+//! nothing else comes between its parts, whatever its priority. A higher
+//! priority only jumps the queue between phrases. The one thing that cuts
+//! in is an urgent phrase, a key's answer ([`Speaker::barge`]): the prompt
+//! playing fades out over [`BARGE_MS`] (never a click), the rest of its
+//! phrase is dropped, and the answer starts as soon as the fade is over,
+//! the music ducked just as fast.
 
 use super::library::{Library, SourceId};
 use super::timeline::TimelineEvent;
@@ -13,6 +21,13 @@ use std::sync::Arc;
 /// Most prompts waiting at once; more are dropped (a key flood stays bounded).
 /// A spoken balance of two accounts is already about 20 prompts.
 pub const QUEUE_LIMIT: usize = 64;
+
+/// How long the prompt a key's answer cuts takes to fade out, and the
+/// music to duck under the answer: short enough that the caller hears the
+/// key answered at once (issue 19: at most 60 ms), long enough that a
+/// raised-cosine fade does not click. One frame: the answer starts at the
+/// frame after the key's.
+pub const BARGE_MS: u32 = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -25,12 +40,17 @@ enum Phase {
 struct Queued {
     source: SourceId,
     priority: u8,
+    /// A key's answer: before everything else, cutting what plays.
+    urgent: bool,
+    /// The phrase it is part of (phrases are numbered as queued).
+    phrase: u64,
     seq: u64,
     queue: Arc<str>,
 }
 
 struct Playing {
     source: SourceId,
+    phrase: u64,
     voice: Voice,
     skipping: bool,
 }
@@ -38,6 +58,10 @@ struct Playing {
 pub struct Speaker {
     queue: Vec<Queued>,
     seq: u64,
+    phrases: u64,
+    /// The phrase whose first prompt has started: its other parts come
+    /// next, before anything else (unless a barge drops them).
+    open: Option<u64>,
     current: Option<Playing>,
     phase: Phase,
     duck: Ramp,
@@ -51,6 +75,8 @@ impl Speaker {
         Speaker {
             queue: Vec::with_capacity(QUEUE_LIMIT),
             seq: 0,
+            phrases: 0,
+            open: None,
             current: None,
             phase: Phase::Open,
             duck: Ramp::hold(1.0),
@@ -66,19 +92,73 @@ impl Speaker {
         self.fade = fade_samples;
     }
 
-    /// Queues a prompt. Returns false when the queue is full.
+    /// Queues a prompt, a phrase of its own. Returns false when the queue is full.
     pub fn enqueue(&mut self, source: SourceId, priority: u8, queue: &Arc<str>) -> bool {
-        if self.queue.len() >= QUEUE_LIMIT {
-            return false;
+        self.enqueue_phrase(&[source], priority, false, queue).is_some()
+    }
+
+    /// Queues a phrase, whole or not at all (`None` when the queue has no
+    /// room for it, or it is empty); returns its number (see
+    /// [`Speaker::phrase_done`]). An `urgent` phrase is a key's answer: it
+    /// goes before every other phrase and cuts the one playing (see
+    /// [`Speaker::barge`]).
+    pub fn enqueue_phrase(
+        &mut self,
+        sources: &[SourceId],
+        priority: u8,
+        urgent: bool,
+        queue: &Arc<str>,
+    ) -> Option<u64> {
+        if urgent {
+            self.barge();
+            if sources.len() > self.room() {
+                // A key's answer matters more than what waits to be said.
+                self.queue.retain(|q| q.urgent);
+            }
         }
-        self.seq += 1;
-        self.queue.push(Queued {
-            source,
-            priority,
-            seq: self.seq,
-            queue: queue.clone(),
-        });
-        true
+        if sources.is_empty() || sources.len() > self.room() {
+            return None;
+        }
+        self.phrases += 1;
+        for &source in sources {
+            self.seq += 1;
+            self.queue.push(Queued {
+                source,
+                priority,
+                urgent,
+                phrase: self.phrases,
+                seq: self.seq,
+                queue: queue.clone(),
+            });
+        }
+        Some(self.phrases)
+    }
+
+    /// Cuts what is being said, for a key's answer: the prompt playing
+    /// fades out over [`BARGE_MS`] and the rest of its phrase is dropped
+    /// (a phrase is never heard split by another). Phrases not started
+    /// yet stay queued, after the answer.
+    pub fn barge(&mut self) {
+        if let Some(open) = self.open.take() {
+            self.queue.retain(|q| q.phrase != open);
+        }
+        let len = self.barge_len();
+        if let Some(p) = &mut self.current
+            && !p.skipping
+        {
+            p.skipping = true;
+            p.voice.fade_to(0.0, len, Curve::Sine);
+        }
+    }
+
+    fn barge_len(&self) -> u32 {
+        (self.rate * BARGE_MS / 1000).max(1)
+    }
+
+    /// Whether phrase `phrase` is over: nothing of it plays or waits.
+    pub fn phrase_done(&self, phrase: u64) -> bool {
+        self.current.as_ref().is_none_or(|p| p.phrase != phrase)
+            && !self.queue.iter().any(|q| q.phrase == phrase)
     }
 
     /// How many more prompts the queue takes.
@@ -89,6 +169,12 @@ impl Speaker {
     /// Is a prompt with this queue label waiting (not yet playing)?
     pub fn has_queued(&self, label: &Arc<str>) -> bool {
         self.queue.iter().any(|q| q.queue == *label)
+    }
+
+    /// Drops the phrases with this queue label that have not started.
+    pub fn drop_queued(&mut self, label: &Arc<str>) {
+        let open = self.open;
+        self.queue.retain(|q| q.queue != *label || Some(q.phrase) == open);
     }
 
     /// No prompt playing or waiting, and the music fully up.
@@ -176,15 +262,26 @@ impl Speaker {
         }
     }
 
-    /// The next prompt: highest priority first, then first come.
+    /// The next prompt: the next part of the phrase under way, if any;
+    /// else a key's answer first, then the highest priority, then first come.
     fn pop(&mut self) -> Option<Queued> {
+        let open = self.open;
         let best = self
             .queue
             .iter()
             .enumerate()
-            .max_by_key(|(_, q)| (q.priority, std::cmp::Reverse(q.seq)))?
+            .max_by_key(|(_, q)| {
+                (
+                    Some(q.phrase) == open,
+                    q.urgent,
+                    q.priority,
+                    std::cmp::Reverse(q.seq),
+                )
+            })?
             .0;
-        Some(self.queue.remove(best))
+        let next = self.queue.remove(best);
+        self.open = Some(next.phrase);
+        Some(next)
     }
 
     /// Advances the duck and prompt state at a frame boundary.
@@ -199,14 +296,22 @@ impl Speaker {
             !failed
         });
         let waiting = !self.queue.is_empty();
-        if waiting && self.current.is_none() && matches!(self.phase, Phase::Open | Phase::Up) {
+        // A key's answer ducks the music as fast as it cuts a prompt.
+        let urgent = self.queue.iter().any(|q| q.urgent);
+        let fade = if urgent {
+            self.fade.min(self.barge_len())
+        } else {
+            self.fade
+        };
+        let slow_down = self.phase == Phase::Down && urgent && self.duck.remaining() > fade;
+        if waiting && self.current.is_none() && (matches!(self.phase, Phase::Open | Phase::Up) || slow_down) {
             if self.phase == Phase::Open {
                 events.push(TimelineEvent::DuckStart);
             }
             // From part way up, go down in the matching fraction of the fade.
             let from = self.duck.current();
             let span = (1.0 - self.level).max(f32::EPSILON);
-            let len = (self.fade as f32 * ((from - self.level) / span).clamp(0.0, 1.0)) as u32;
+            let len = (fade as f32 * ((from - self.level) / span).clamp(0.0, 1.0)) as u32;
             self.duck = Ramp::new(from, self.level, len, Curve::Sine);
             self.phase = Phase::Down;
         }
@@ -224,6 +329,7 @@ impl Speaker {
                         let voice = Voice::new(0, gain, Ramp::hold(1.0), self.rate);
                         self.current = Some(Playing {
                             source: next.source,
+                            phrase: next.phrase,
                             voice,
                             skipping: false,
                         });
@@ -232,6 +338,7 @@ impl Speaker {
                     None => self.queue.push(next),
                 }
             } else {
+                self.open = None;
                 self.duck = Ramp::new(self.duck.current(), 1.0, self.fade, Curve::Sine);
                 self.phase = Phase::Up;
             }

@@ -14,11 +14,11 @@ use super::protocol::{Greeting, Redirect, Subscribe, refusal};
 use super::session::RedirectAsk;
 use super::subscribers::{Subscriber, Subscribers};
 use super::token::Key;
+use crate::ami::wake::Sender;
 use crate::util::ratelimit::{Limiter, WINDOW};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -22,12 +22,12 @@ use crate::ami::client::{AmiConfig, Command, spawn};
 use crate::ami::codec::{Decoder, Item, Message};
 use crate::ami::connection::READ_TICK;
 use crate::ami::reconnect::{Backoff, Policy};
+use crate::ami::wake::Receiver;
 use crate::engine::EventKind;
 use crate::util::bell::SyncSender;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// A generator's subscription: the stream, what the hub knows of the call,
@@ -319,6 +319,10 @@ fn follow(
             if stream.write_all(ask.to_line().as_bytes()).is_ok() {
                 tracing::info!(context = %ask.context, exten = %ask.exten, "caller redirected (through the hub)");
             }
+        }
+        // Woken by a redirect to pass on, or by the hub.
+        if !crate::ami::wake::wait(std::os::fd::AsFd::as_fd(&stream), commands, READ_TICK) {
+            continue;
         }
         let n = match stream.read(&mut buf) {
             Ok(0) => return Followed::HubGone,

@@ -78,7 +78,7 @@ pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
     let mut uids = vec![own_uid()];
     uids.extend(&cfg.peer_uids);
     let gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
-    let (redirect_tx, redirects) = std::sync::mpsc::channel::<session::RedirectAsk>();
+    let (redirect_tx, redirects) = crate::ami::wake::channel::<session::RedirectAsk>();
     std::thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate))?;

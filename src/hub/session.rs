@@ -10,8 +10,8 @@ use super::subscribers::{Subscribers, fan_out};
 use crate::ami::codec::Item;
 use crate::ami::connection::Connection;
 use crate::ami::reconnect::Ended;
+use crate::ami::wake::Receiver;
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// How the hub reaches Asterisk, where generators reach the hub, and whom
@@ -90,7 +90,8 @@ pub(super) fn session(
             conn.send_as("QueueStatus", &[], STATUS_ID)?;
             next_status = Instant::now() + STATUS_EVERY;
         }
-        let Some(items) = conn.read()? else {
+        // Woken by a generator's redirect: it goes out now, not at the tick.
+        let Some(items) = conn.read_or_wake(redirects)? else {
             return Ok(Ended::Dropped);
         };
         for item in items {

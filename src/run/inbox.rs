@@ -30,7 +30,7 @@ pub struct Inbox<'a> {
     caller: Option<String>,
     /// No billing and no event feed: a lookup fails at once.
     answer_balance: bool,
-    ami_tx: mpsc::Sender<Command>,
+    ami_tx: crate::ami::wake::Sender<Command>,
     cache: &'a Cache,
     rate: u32,
 }
@@ -50,11 +50,11 @@ impl<'a> Inbox<'a> {
         answer_balance: bool,
         cache: &'a Cache,
         rate: u32,
-    ) -> (Inbox<'a>, mpsc::Receiver<Command>) {
+    ) -> (Inbox<'a>, crate::ami::wake::Receiver<Command>) {
         let bell = Bell::new();
         let (reload_tx, reloads) = bell.channel::<Reloaded>();
         let (event_tx, events) = bell.sync_channel(EVENT_CHANNEL);
-        let (ami_tx, commands) = mpsc::channel();
+        let (ami_tx, commands) = crate::ami::wake::channel();
         // Billing answers come back through the same queue as keys.
         let lookups = billing
             .clone()

@@ -18,11 +18,11 @@ use super::channel_watch::ChannelWatch;
 use super::codec::Item;
 use super::connection::Connection;
 use super::reconnect::{Ended, POLICY, keep_connected};
+use super::wake::Receiver;
 use crate::engine::EventKind;
 use crate::util::bell::SyncSender;
 use crate::util::ratelimit::{Limiter, WINDOW};
 use identity::{Verdict, confirm_identity};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// What the call asks of Asterisk.
@@ -33,7 +33,7 @@ pub enum Command {
 }
 
 /// Starts the session thread; events for the call go to `tx`, commands
-/// come from `commands` (sent within a second, at the next read tick).
+/// come from `commands` (sent as soon as they come).
 pub fn spawn(cfg: AmiConfig, tx: SyncSender<EventKind>, commands: Receiver<Command>) -> std::io::Result<()> {
     let span = tracing::Span::current();
     std::thread::Builder::new()
@@ -121,7 +121,7 @@ fn session(
             }
         }
         // Messages that came while waiting for a response come first.
-        let Some(items) = conn.read()? else {
+        let Some(items) = conn.read_or_wake(commands)? else {
             return Ok(Ended::Dropped);
         };
         for item in items {
