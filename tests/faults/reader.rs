@@ -20,8 +20,10 @@ fn queued(fd: i32) -> usize {
 }
 
 /// Reads 640 bytes every 40 ms on the reader's own clock for `secs`,
-/// non-blocking; returns what was read and the bytes found waiting before
-/// each read.
+/// non-blocking; returns what was read and, before each read, the bytes
+/// found waiting less what the reader's own lateness explains (a test
+/// thread that wakes 100 ms late on a loaded machine finds 100 ms more in
+/// the pipe: that is the reader's delay, not a burst from the generator).
 fn read_for(fd: i32, secs: f64) -> (Vec<u8>, Vec<usize>) {
     let (mut audio, mut waiting) = (Vec::new(), Vec::new());
     let start = Instant::now();
@@ -31,7 +33,9 @@ fn read_for(fd: i32, secs: f64) -> (Vec<u8>, Vec<usize>) {
         let at = start + Duration::from_millis(40) * n;
         n += 1;
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        waiting.push(queued(fd));
+        let late = Instant::now().saturating_duration_since(at).as_secs_f64();
+        let explained = (late * 16_000.0) as usize / FRAME * FRAME;
+        waiting.push(queued(fd).saturating_sub(explained));
         // SAFETY: reading into our own buffer.
         let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if got > 0 {
