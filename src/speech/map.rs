@@ -106,9 +106,20 @@ impl SoundMap {
                 None => missing.push(token.clone()),
             }
         }
-        missing.extend(known.into_iter().filter(|t| !tokens.contains_key(t)));
+        let optional = lang.optional_tokens();
+        missing.retain(|t| !optional.contains(t));
+        missing.extend(
+            known
+                .into_iter()
+                .filter(|t| !tokens.contains_key(t) && !optional.contains(t)),
+        );
         missing.sort();
         Ok(SoundMap { lang, files, missing })
+    }
+
+    /// Whether `token` has a recording of its own (no fallback).
+    pub fn has(&self, token: &str) -> bool {
+        self.files.contains_key(token)
     }
 
     /// Every recording the map names.
@@ -160,13 +171,21 @@ fn fallbacks(token: &str) -> Vec<String> {
     match token {
         "1f" => return vec!["1m".into(), "1".into()],
         "2f" => return vec!["2m".into(), "2".into()],
+        "1n" => return vec!["1m".into(), "1".into()],
         "1m" => return vec!["1".into(), "1f".into()],
         "2m" => return vec!["2".into(), "2f".into()],
         _ => {}
     }
+    // An ordinal word's cardinal (`ord-3` → `3`; in Russian `ord-1` →
+    // `1m`, `ord-thousand` → `thousand-one`). `speech::speak` says a whole
+    // ordinal as its cardinal before this is needed; this keeps callers of
+    // `speak` with raw tokens from dropping the value.
     if let Some(n) = token.strip_prefix("ord-") {
+        let n = n.strip_suffix("-f").or_else(|| n.strip_suffix("-n")).unwrap_or(n);
         let mut v = vec![n.to_string()];
         v.extend(fallbacks(n));
+        v.push(format!("{n}m"));
+        v.push(format!("{n}-one"));
         return v;
     }
     for (form, others) in [
