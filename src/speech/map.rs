@@ -13,7 +13,9 @@
 //! When a recording is missing, speech degrades by rule, never by a hole in
 //! a number: a feminine or plural form falls back to another form of the
 //! same word (`1f` → `1m`, `thousand-few` → `thousand-many` → `thousand-one`),
-//! an ordinal to its cardinal (`ord-3` → `3`), a pause to nothing. If a
+//! an ordinal word to its cardinal (`ord-3` → `3`, `ord-1` → `1m`; whole
+//! ordinals are said as cardinals earlier, by `speech::speak`), a pause to
+//! nothing. If a
 //! token still has no file, the whole value is left out (the caller logs
 //! it): a listener hears the sentence without the number rather than half
 //! a number.
@@ -237,6 +239,30 @@ mod tests {
         );
         assert_eq!(m.speak(&toks("20 5")), Err("5".to_string()));
         assert!(m.missing.contains(&"5".to_string()));
+    }
+
+    /// Russian has no plain `1` or `thousand` token: an ordinal word falls
+    /// back to the masculine cardinal and the singular scale.
+    #[test]
+    fn russian_ordinal_words_fall_back_to_forms_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = map_with(
+            dir.path(),
+            "ru",
+            &[("1m", "one"), ("2m", "two"), ("thousand-one", "thousand")],
+        );
+        let toks = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        let s = m
+            .speak(&toks("ord-1 ord-2-f ord-thousand ord-million"))
+            .map(|s| s.files.len());
+        assert_eq!(s, Err("ord-million".to_string()));
+        let s = m.speak(&toks("ord-1 ord-2-f ord-thousand-n")).unwrap();
+        assert_eq!(s.files.len(), 3);
+        assert_eq!(s.substituted[0], ("ord-1".to_string(), "1m".to_string()));
+        assert_eq!(
+            s.substituted[2],
+            ("ord-thousand-n".to_string(), "thousand-one".to_string())
+        );
     }
 
     #[test]
