@@ -230,6 +230,9 @@ pub struct SayArgs {
     /// Language: en or ru.
     #[arg(long, default_value = "en", value_parser = parse_lang)]
     pub lang: crate::speech::Lang,
+    /// Gender the number or ordinal agrees with (Russian): m, f or n.
+    #[arg(long, default_value = "m", value_parser = parse_gender)]
+    pub gender: crate::speech::Gender,
     /// Sound map of the recordings [default: sample-audio/words/LANG/map.toml].
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
@@ -293,6 +296,10 @@ fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
 fn parse_kind(s: &str) -> Result<crate::speech::Kind, String> {
     crate::speech::Kind::parse(s)
         .ok_or_else(|| format!("{s:?}: one of number, ordinal, money, digits, duration"))
+}
+
+fn parse_gender(s: &str) -> Result<crate::speech::Gender, String> {
+    crate::speech::Gender::parse(s).ok_or_else(|| format!("{s:?}: m, f or n (masculine, feminine, neuter)"))
 }
 
 fn parse_lang(s: &str) -> Result<crate::speech::Lang, String> {

@@ -30,5 +30,6 @@ mod render_audio;
 mod respawn;
 mod scenario;
 mod speech;
+mod speech_asterisk;
 mod startup;
 mod store;

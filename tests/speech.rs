@@ -183,13 +183,13 @@ fn money_from_decimal_strings() {
             ("11", "11 unit-many"),
             ("21", "20 1m unit-one"),
             ("22", "20 2m unit-few"),
-            ("0.01", "1f subunit-one"),
-            ("0.02", "2f subunit-few"),
-            ("0.05", "5 subunit-many"),
-            ("0.11", "11 subunit-many"),
-            ("0.21", "20 1f subunit-one"),
-            ("0.22", "20 2f subunit-few"),
-            ("0.5", "50 subunit-many"),
+            ("0.01", "0 unit-many 1f subunit-one"),
+            ("0.02", "0 unit-many 2f subunit-few"),
+            ("0.05", "0 unit-many 5 subunit-many"),
+            ("0.11", "0 unit-many 11 subunit-many"),
+            ("0.21", "0 unit-many 20 1f subunit-one"),
+            ("0.22", "0 unit-many 20 2f subunit-few"),
+            ("0.5", "0 unit-many 50 subunit-many"),
             ("1000.5", "1f thousand-one unit-many 50 subunit-many"),
             ("2001", "2f thousand-few 1m unit-one"),
             (
@@ -274,6 +274,49 @@ fn ordinals() {
             ("1021", "1f thousand-one 20 ord-1"),
         ],
     );
+}
+
+/// `--gender`: один / одна / одно, два / две, третий / третья / третье;
+/// English has no gender and ignores it.
+#[test]
+fn gender_agrees_in_russian() {
+    let dir = tempdir();
+    let say = |g: &str, kind: &str, v: &str, lang: &str| {
+        let out = ok(holdmix(dir.path())
+            .current_dir(root())
+            .args(["say", "--lang", lang, "--list", "--gender", g, kind, v]));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                Path::new(l)
+                    .file_stem()
+                    .expect("stem")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (g, one, two, third, twenty_first) in [
+        ("m", "1m", "2m", "ord-3", "20 ord-1"),
+        ("f", "1f", "2f", "ord-3-f", "20 ord-1-f"),
+        ("n", "1n", "2m", "ord-3-n", "20 ord-1-n"),
+    ] {
+        assert_eq!(say(g, "number", "1", "ru"), one, "{g}");
+        assert_eq!(say(g, "number", "2", "ru"), two, "{g}");
+        assert_eq!(say(g, "number", "22", "ru"), format!("20 {two}"), "{g}");
+        assert_eq!(say(g, "ordinal", "3", "ru"), third, "{g}");
+        assert_eq!(say(g, "ordinal", "21", "ru"), twenty_first, "{g}");
+    }
+    assert_eq!(say("f", "ordinal", "2000", "ru"), "2m ord-thousand-f");
+    assert_eq!(say("f", "number", "1", "en"), "1");
+    let out = holdmix(dir.path())
+        .current_dir(root())
+        .args(["say", "--list", "--gender", "x", "number", "1"])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(2), "clap refuses the flag");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("m, f or n"));
 }
 
 #[test]

@@ -17,7 +17,9 @@ const TARGET_LUFS: f64 = -20.0;
 const EDGE_MS: u32 = 5;
 
 pub fn say(opts: &SayArgs, cache: &Cache) -> Result<()> {
-    let tokens = speech::say(opts.lang, opts.kind, &opts.value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The value is checked before the map is read: a bad value is the
+    // caller's error whatever the map.
+    speech::say_as(opts.lang, opts.kind, &opts.value, opts.gender).map_err(|e| anyhow::anyhow!("{e}"))?;
     let map_path = match &opts.map {
         Some(p) => p.clone(),
         None => default_map(opts.lang)?,
@@ -31,11 +33,12 @@ pub fn say(opts: &SayArgs, cache: &Cache) -> Result<()> {
             opts.lang.code()
         );
     }
-    let spoken = map.speak(&tokens).map_err(|t| {
-        anyhow::anyhow!(
+    let spoken = speech::speak(&map, opts.kind, &opts.value, opts.gender).map_err(|e| match e {
+        speech::Unsaid::NoRecording(t) => anyhow::anyhow!(
             "{}: no recording for token {t:?} in any form; the value cannot be said whole",
             map_path.display()
-        )
+        ),
+        speech::Unsaid::Value(e) => anyhow::anyhow!("{e}"),
     })?;
     for (wanted, used) in &spoken.substituted {
         tracing::warn!("no recording for {wanted:?}: said with {used:?}");

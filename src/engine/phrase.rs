@@ -46,7 +46,7 @@ pub fn resolve(
                     out.push(id);
                 }
             }
-            Part::Value { say, value } => match spoken(*say, *value, speech, v) {
+            Part::Value { say, value, gender } => match spoken(*say, *value, *gender, speech, v) {
                 Ok(ids) => out.extend(ids),
                 Err(why) => missing.push(format!("{}:{why}", value_name(*value))),
             },
@@ -57,6 +57,7 @@ pub fn resolve(
 fn spoken(
     say: SayKind,
     value: ValueName,
+    gender: speech::Gender,
     speech: Option<&Speech>,
     v: &Values,
 ) -> Result<Vec<SourceId>, String> {
@@ -79,11 +80,7 @@ fn spoken(
         SayKind::Money => Kind::Money,
         SayKind::Duration => Kind::Duration,
     };
-    let tokens = speech::say(speech.map.lang, kind, &text).map_err(|e| e.to_string())?;
-    let files = speech
-        .map
-        .speak(&tokens)
-        .map_err(|token| format!("no recording for {token}"))?;
+    let files = speech::speak(&speech.map, kind, &text, gender).map_err(|e| e.to_string())?;
     Ok(files
         .files
         .iter()

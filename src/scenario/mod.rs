@@ -101,7 +101,12 @@ pub enum Part {
     /// A prompt from `[prompts]`, by name.
     Prompt(String),
     /// A value spoken through the playlist's sound map (`[speech]`).
-    Value { say: SayKind, value: ValueName },
+    /// `gender`: what a number or ordinal agrees with (Russian).
+    Value {
+        say: SayKind,
+        value: ValueName,
+        gender: crate::speech::Gender,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,9 @@
 //! When a recording is missing, speech degrades by rule, never by a hole in
 //! a number: a feminine or plural form falls back to another form of the
 //! same word (`1f` → `1m`, `thousand-few` → `thousand-many` → `thousand-one`),
-//! an ordinal to its cardinal (`ord-3` → `3`), a pause to nothing. If a
+//! an ordinal word to its cardinal (`ord-3` → `3`, `ord-1` → `1m`; whole
+//! ordinals are said as cardinals earlier, by `speech::speak`), a pause to
+//! nothing. If a
 //! token still has no file, the whole value is left out (the caller logs
 //! it): a listener hears the sentence without the number rather than half
 //! a number.
@@ -106,9 +108,20 @@ impl SoundMap {
                 None => missing.push(token.clone()),
             }
         }
-        missing.extend(known.into_iter().filter(|t| !tokens.contains_key(t)));
+        let optional = lang.optional_tokens();
+        missing.retain(|t| !optional.contains(t));
+        missing.extend(
+            known
+                .into_iter()
+                .filter(|t| !tokens.contains_key(t) && !optional.contains(t)),
+        );
         missing.sort();
         Ok(SoundMap { lang, files, missing })
+    }
+
+    /// Whether `token` has a recording of its own (no fallback).
+    pub fn has(&self, token: &str) -> bool {
+        self.files.contains_key(token)
     }
 
     /// Every recording the map names.
@@ -160,13 +173,21 @@ fn fallbacks(token: &str) -> Vec<String> {
     match token {
         "1f" => return vec!["1m".into(), "1".into()],
         "2f" => return vec!["2m".into(), "2".into()],
+        "1n" => return vec!["1m".into(), "1".into()],
         "1m" => return vec!["1".into(), "1f".into()],
         "2m" => return vec!["2".into(), "2f".into()],
         _ => {}
     }
+    // An ordinal word's cardinal (`ord-3` → `3`; in Russian `ord-1` →
+    // `1m`, `ord-thousand` → `thousand-one`). `speech::speak` says a whole
+    // ordinal as its cardinal before this is needed; this keeps callers of
+    // `speak` with raw tokens from dropping the value.
     if let Some(n) = token.strip_prefix("ord-") {
+        let n = n.strip_suffix("-f").or_else(|| n.strip_suffix("-n")).unwrap_or(n);
         let mut v = vec![n.to_string()];
         v.extend(fallbacks(n));
+        v.push(format!("{n}m"));
+        v.push(format!("{n}-one"));
         return v;
     }
     for (form, others) in [
@@ -218,6 +239,30 @@ mod tests {
         );
         assert_eq!(m.speak(&toks("20 5")), Err("5".to_string()));
         assert!(m.missing.contains(&"5".to_string()));
+    }
+
+    /// Russian has no plain `1` or `thousand` token: an ordinal word falls
+    /// back to the masculine cardinal and the singular scale.
+    #[test]
+    fn russian_ordinal_words_fall_back_to_forms_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = map_with(
+            dir.path(),
+            "ru",
+            &[("1m", "one"), ("2m", "two"), ("thousand-one", "thousand")],
+        );
+        let toks = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        let s = m
+            .speak(&toks("ord-1 ord-2-f ord-thousand ord-million"))
+            .map(|s| s.files.len());
+        assert_eq!(s, Err("ord-million".to_string()));
+        let s = m.speak(&toks("ord-1 ord-2-f ord-thousand-n")).unwrap();
+        assert_eq!(s.files.len(), 3);
+        assert_eq!(s.substituted[0], ("ord-1".to_string(), "1m".to_string()));
+        assert_eq!(
+            s.substituted[2],
+            ("ord-thousand-n".to_string(), "thousand-one".to_string())
+        );
     }
 
     #[test]

@@ -14,6 +14,27 @@ pub mod value;
 
 pub use value::{Amount, MAX, ValueError, round_minutes};
 
+/// The grammatical gender a value agrees with. English ignores it; Russian
+/// says один / одна / одно, два / две, третий / третья / третье.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gender {
+    #[default]
+    Masculine,
+    Feminine,
+    Neuter,
+}
+
+impl Gender {
+    pub fn parse(s: &str) -> Option<Gender> {
+        match s.to_ascii_lowercase().as_str() {
+            "m" | "masculine" => Some(Gender::Masculine),
+            "f" | "feminine" => Some(Gender::Feminine),
+            "n" | "neuter" => Some(Gender::Neuter),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
@@ -45,11 +66,21 @@ impl Lang {
         }
     }
 
-    /// Every token the language can produce (what a sound map must cover).
+    /// Every token the language can produce (what a sound map may name).
     pub fn tokens(self) -> Vec<String> {
         match self {
             Lang::En => en::all_tokens(),
             Lang::Ru => ru::all_tokens(),
+        }
+    }
+
+    /// Tokens a map need not record: gendered forms that only a template
+    /// asking for that gender uses, and that fall back by rule (see
+    /// [`speak`]). `holdmix check` does not count them as missing.
+    pub fn optional_tokens(self) -> Vec<String> {
+        match self {
+            Lang::En => Vec::new(),
+            Lang::Ru => ru::gendered_tokens(),
         }
     }
 }
@@ -67,8 +98,54 @@ impl Kind {
     }
 }
 
-/// The tokens that say `text` as `kind` in `lang`.
+/// The tokens that say `text` as `kind` in `lang` (masculine).
 pub fn say(lang: Lang, kind: Kind, text: &str) -> Result<Vec<String>, ValueError> {
+    say_as(lang, kind, text, Gender::Masculine)
+}
+
+/// Why a value was not said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsaid {
+    /// The value itself is not one of its kind.
+    Value(ValueError),
+    /// A word has no recording in any form (the token).
+    NoRecording(String),
+}
+
+impl std::fmt::Display for Unsaid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsaid::Value(e) => write!(f, "{e}"),
+            Unsaid::NoRecording(t) => write!(f, "no recording for {t}"),
+        }
+    }
+}
+
+/// `text` said as `kind` through `map`, whole or not at all.
+///
+/// An ordinal whose ordinal words the map lacks is said as its cardinal,
+/// whole (in the same gender): "вы два" rather than a dropped position,
+/// and "две тысячи" rather than "два тысячный" pieced from other forms.
+/// Asterisk's Russian core sounds have no ordinal recordings at all, so
+/// through them every ordinal is said this way.
+pub fn speak(map: &map::SoundMap, kind: Kind, text: &str, gender: Gender) -> Result<map::Spoken, Unsaid> {
+    let tokens = say_as(map.lang, kind, text, gender).map_err(Unsaid::Value)?;
+    let lacks_ordinal = kind == Kind::Ordinal && tokens.iter().any(|t| t.starts_with("ord-") && !map.has(t));
+    if !lacks_ordinal {
+        return map.speak(&tokens).map_err(Unsaid::NoRecording);
+    }
+    let cardinal_tokens = say_as(map.lang, Kind::Number, text, gender).map_err(Unsaid::Value)?;
+    let mut spoken = map.speak(&cardinal_tokens).map_err(Unsaid::NoRecording)?;
+    spoken
+        .substituted
+        .insert(0, (format!("ordinal {text}"), format!("cardinal {text}")));
+    Ok(spoken)
+}
+
+/// The tokens that say `text` as `kind` in `lang`, agreeing with `gender`
+/// where the language has one (numbers and ordinals; money, minutes and
+/// identifiers have their own).
+pub fn say_as(lang: Lang, kind: Kind, text: &str, gender: Gender) -> Result<Vec<String>, ValueError> {
     let mut out = Vec::new();
     match kind {
         Kind::Number => {
@@ -76,7 +153,10 @@ pub fn say(lang: Lang, kind: Kind, text: &str) -> Result<Vec<String>, ValueError
             if neg && n > 0 {
                 out.push("minus".to_string());
             }
-            cardinal(lang, n, &mut out);
+            match lang {
+                Lang::En => en::cardinal(n, &mut out),
+                Lang::Ru => ru::cardinal(n, gender, &mut out),
+            }
         }
         Kind::Ordinal => {
             let (neg, n) = value::integer(text)?;
@@ -85,7 +165,7 @@ pub fn say(lang: Lang, kind: Kind, text: &str) -> Result<Vec<String>, ValueError
             }
             match lang {
                 Lang::En => en::ordinal(n, &mut out),
-                Lang::Ru => ru::ordinal(n, &mut out),
+                Lang::Ru => ru::ordinal(n, gender, &mut out),
             }
         }
         Kind::Money => {
@@ -134,6 +214,6 @@ pub fn say(lang: Lang, kind: Kind, text: &str) -> Result<Vec<String>, ValueError
 fn cardinal(lang: Lang, n: u64, out: &mut Vec<String>) {
     match lang {
         Lang::En => en::cardinal(n, out),
-        Lang::Ru => ru::cardinal(n, ru::Gender::Masculine, out),
+        Lang::Ru => ru::cardinal(n, Gender::Masculine, out),
     }
 }

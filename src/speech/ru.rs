@@ -7,13 +7,11 @@
 //! `100`…`900`, scales as `thousand-one|few|many` (тысяча, тысячи, тысяч),
 //! `million-…`, `billion-…`, `trillion-…`, `quadrillion-…`; ordinals
 //! (masculine, "третий") as `ord-1`…`ord-19`, `ord-20`…`ord-90`,
-//! `ord-100`…`ord-900`, `ord-thousand`, `ord-million`.
+//! `ord-100`…`ord-900`, `ord-thousand`, `ord-million`. Neuter "одно" is
+//! `1n` (neuter два is `2m`); feminine and neuter ordinals ("третья",
+//! "третье") are the masculine token with `-f` / `-n`: `ord-3-f`.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gender {
-    Masculine,
-    Feminine,
-}
+pub use super::Gender;
 
 /// Scales, largest first, with the gender their count takes.
 const SCALES: [(u64, &str, Gender); 5] = [
@@ -77,31 +75,41 @@ fn unit(n: u64, gender: Gender) -> String {
     match (n, gender) {
         (1, Gender::Masculine) => "1m".into(),
         (1, Gender::Feminine) => "1f".into(),
-        (2, Gender::Masculine) => "2m".into(),
+        (1, Gender::Neuter) => "1n".into(),
+        (2, Gender::Masculine | Gender::Neuter) => "2m".into(),
         (2, Gender::Feminine) => "2f".into(),
         _ => n.to_string(),
     }
 }
 
-/// Masculine ordinal ("вы третий в очереди"): the words before the last
+/// The ordinal word for `stem` (`3`, `thousand`) in `gender`.
+fn ord(stem: impl std::fmt::Display, gender: Gender) -> String {
+    match gender {
+        Gender::Masculine => format!("ord-{stem}"),
+        Gender::Feminine => format!("ord-{stem}-f"),
+        Gender::Neuter => format!("ord-{stem}-n"),
+    }
+}
+
+/// Ordinal ("вы третий в очереди", "третья линия"): the words before the last
 /// stay cardinal, the last one becomes ordinal: 21 is "двадцать первый",
 /// 1021 "тысяча двадцать первый". Round thousands and millions beyond the
 /// first (двухтысячный…) are one fused word Russian builds freely; they are
 /// said as the cardinal count followed by "тысячный" / "миллионный".
-pub fn ordinal(n: u64, out: &mut Vec<String>) {
+pub fn ordinal(n: u64, gender: Gender, out: &mut Vec<String>) {
     let low = n % 1000;
     let high = n - low;
     if low == 0 {
         let (word, scale) = if n.is_multiple_of(1_000_000) {
-            ("ord-million", 1_000_000)
+            ("million", 1_000_000)
         } else {
-            ("ord-thousand", 1000)
+            ("thousand", 1000)
         };
         let count = n / scale;
         if count > 1 {
             cardinal(count, Gender::Masculine, out);
         }
-        out.push(word.into());
+        out.push(ord(word, gender));
         return;
     }
     if high > 0 {
@@ -109,26 +117,26 @@ pub fn ordinal(n: u64, out: &mut Vec<String>) {
     }
     let (h, r) = (low / 100, low % 100);
     if r == 0 {
-        out.push(format!("ord-{}", h * 100));
+        out.push(ord(h * 100, gender));
         return;
     }
     if h > 0 {
         out.push((h * 100).to_string());
     }
     if r < 20 || r % 10 == 0 {
-        out.push(format!("ord-{r}"));
+        out.push(ord(r, gender));
     } else {
         out.push((r / 10 * 10).to_string());
-        out.push(format!("ord-{}", r % 10));
+        out.push(ord(r % 10, gender));
     }
 }
 
 /// Rubles (masculine) and kopecks (feminine): "один рубль", "две копейки".
+/// Below one ruble the rubles are still said, as Russians read an amount:
+/// "ноль рублей девяносто девять копеек".
 pub fn money(units: u64, subunits: u64, out: &mut Vec<String>) {
-    if units > 0 || subunits == 0 {
-        cardinal(units, Gender::Masculine, out);
-        out.push(format!("unit-{}", form(units)));
-    }
+    cardinal(units, Gender::Masculine, out);
+    out.push(format!("unit-{}", form(units)));
     if subunits > 0 {
         cardinal(subunits, Gender::Feminine, out);
         out.push(format!("subunit-{}", form(subunits)));
@@ -167,5 +175,20 @@ pub fn all_tokens() -> Vec<String> {
         }
     }
     t.extend(["minus".into(), "pause".into(), "less-than-a-minute".into()]);
+    t.extend(gendered_tokens());
+    t
+}
+
+/// `1n` and the feminine and neuter ordinals: used only when a template
+/// asks for that gender.
+pub fn gendered_tokens() -> Vec<String> {
+    let mut stems: Vec<String> = (1..20).map(|n: u32| n.to_string()).collect();
+    stems.extend((2..10).map(|n| (n * 10).to_string()));
+    stems.extend((1..10).map(|n| (n * 100).to_string()));
+    stems.extend(["thousand".into(), "million".into()]);
+    let mut t = vec!["1n".to_string()];
+    for g in [Gender::Feminine, Gender::Neuter] {
+        t.extend(stems.iter().map(|s| ord(s, g)));
+    }
     t
 }

@@ -58,7 +58,7 @@ impl Parser<'_> {
 
     fn value_part(&mut self, v: &Spanned<DeValue<'_>>, path: &str) -> Option<Part> {
         let t = doc::as_table(&mut self.d, v, path)?;
-        t.deny_unknown(&mut self.d, &["say", "value"]);
+        t.deny_unknown(&mut self.d, &["say", "value", "gender"]);
         let say = self.choice(
             &t,
             "say",
@@ -81,6 +81,19 @@ impl Parser<'_> {
                 ("account", ValueName::Account),
             ],
         );
+        use crate::speech::Gender;
+        let gender = match t.get("gender") {
+            None => Some(Gender::Masculine),
+            Some(_) => self.choice(
+                &t,
+                "gender",
+                &[
+                    ("m", Gender::Masculine),
+                    ("f", Gender::Feminine),
+                    ("n", Gender::Neuter),
+                ],
+            ),
+        };
         if t.get("say").is_none() || t.get("value").is_none() {
             self.d
                 .error(v.span(), path, "a spoken value needs `say` and `value`")
@@ -89,6 +102,7 @@ impl Parser<'_> {
         Some(Part::Value {
             say: say?,
             value: value?,
+            gender: gender?,
         })
     }
     /// Every prompt a template names must exist; a prompt nobody uses is
