@@ -21,6 +21,7 @@ mod hardening_walk;
 mod hardening_wire;
 mod lifecycle;
 mod memory;
+mod migration;
 mod msrv;
 mod pacing;
 mod realtime;
