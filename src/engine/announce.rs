@@ -127,7 +127,7 @@ impl Engine {
                 if accounts.len() > 1 {
                     self.say(&a.several, &Values::default(), prio, &label);
                 }
-                for acc in accounts {
+                for (i, acc) in accounts.iter().enumerate() {
                     let v = Values {
                         balance: Some(acc.balance.as_str()),
                         account: acc.id.as_deref(),
@@ -135,6 +135,8 @@ impl Engine {
                     };
                     let t = if acc.locked && !a.locked.is_empty() {
                         &a.locked
+                    } else if i > 0 && !a.next.is_empty() {
+                        &a.next
                     } else {
                         &a.say
                     };
