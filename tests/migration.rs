@@ -199,3 +199,110 @@ fn a_real_call_uses_the_hacks_table() {
         log_text(dir.path())
     );
 }
+
+/// `order = "repeat-one"`: the old hack's one track over and over until
+/// key 3, then the next one over and over; heard in the rendered audio.
+#[test]
+fn repeat_one_loops_a_track_until_the_caller_switches() {
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    write_wav(&a, 8000, 1, &sine(300.0, 0.3, 2.0, 8000));
+    write_wav(&b, 8000, 1, &sine(500.0, 0.3, 2.0, 8000));
+    let pl = playlist(
+        dir.path(),
+        "loop.toml",
+        &format!(
+            "[music]\ntracks = [\"{}\", \"{}\"]\norder = \"repeat-one\"\ncrossfade = \"100ms\"\n\n[keys]\n3 = {{ action = \"next-music\" }}\n",
+            a.display(),
+            b.display()
+        ),
+    );
+    ok(holdmix(dir.path()).args(["check", "--quick"]).arg(&pl));
+    let (out, tl) = (dir.path().join("out.wav"), dir.path().join("tl.jsonl"));
+    ok(holdmix(dir.path())
+        .arg("render")
+        .arg(&pl)
+        .args(["--duration", "10s", "--event", "5s:dtmf:3", "-o"])
+        .arg(&out)
+        .arg("--timeline")
+        .arg(&tl));
+    let tl = timeline(&tl);
+    let starts: Vec<(String, i64)> = events(&tl, "music_start")
+        .iter()
+        .map(|e| {
+            let t = e["t"].as_f64().unwrap_or(-1.0);
+            (e["file"].as_str().unwrap_or("").to_string(), t.round() as i64)
+        })
+        .collect();
+    let want: Vec<(String, i64)> = [
+        ("a.wav", 0),
+        ("a.wav", 2),
+        ("a.wav", 4),
+        ("b.wav", 5),
+        ("b.wav", 7),
+        ("b.wav", 9),
+    ]
+    .iter()
+    .map(|&(f, t)| (f.to_string(), t))
+    .collect();
+    assert_eq!(starts, want);
+    let (rate, s) = read_wav(&out);
+    // The first track again after its end, the second after the key.
+    let at = |x: f64, f: f32| tone_amplitude(window(&s, rate, x, x + 0.5), f, rate);
+    assert!(at(2.5, 300.0) > 0.1 && at(2.5, 500.0) < 0.01, "a again at 2.5 s");
+    assert!(at(4.2, 300.0) > 0.1, "a a third time");
+    assert!(at(7.5, 500.0) > 0.1 && at(7.5, 300.0) < 0.01, "b again at 7.5 s");
+}
+
+/// `playlists/operators.toml` spaces its advices as the hack did (20 s of
+/// music between two) and loops the caller's track as it did.
+#[test]
+fn operators_toml_keeps_the_hacks_spacing_and_loop() {
+    let dir = tempdir();
+    let pl = root().join("playlists/operators.toml");
+    ok(holdmix(dir.path()).args(["check", "--quick"]).arg(&pl));
+    let tl = dir.path().join("tl.jsonl");
+    ok(holdmix(dir.path())
+        .arg("render")
+        .arg(&pl)
+        .args([
+            "--duration",
+            "150s",
+            "--at",
+            "2026-11-23T09:30",
+            "--seed",
+            "7",
+            "-o",
+        ])
+        .arg(dir.path().join("out.wav"))
+        .arg("--timeline")
+        .arg(&tl));
+    let tl = timeline(&tl);
+    let advice = |e: &serde_json::Value| e["file"].as_str().is_some_and(|f| f.ends_with(".ogg"));
+    let starts: Vec<f64> = events(&tl, "prompt_start")
+        .iter()
+        .filter(|e| e["queue"].as_str().is_some_and(|q| q.starts_with("advice/")))
+        .filter_map(|e| e["t"].as_f64())
+        .collect();
+    let ends: Vec<f64> = events(&tl, "prompt_end")
+        .iter()
+        .filter(|e| advice(e))
+        .filter_map(|e| e["t"].as_f64())
+        .collect();
+    assert!(starts.len() >= 3, "{starts:?}");
+    // From one advice's end to the next one's words: the 20 s gap, then the
+    // 1 s duck before the words.
+    for (end, next) in ends.iter().zip(&starts[1..]) {
+        let gap = next - end;
+        assert!(
+            (20.0..=21.5).contains(&gap),
+            "gap {gap:.2} s: ends {ends:?}, starts {starts:?}"
+        );
+    }
+    let music: Vec<&str> = events(&tl, "music_start")
+        .iter()
+        .filter_map(|e| e["file"].as_str())
+        .collect();
+    assert!(music.len() >= 10, "an 8 s track over 150 s: {music:?}");
+    assert!(music.iter().all(|&f| f == "bed-1-calm.wav"), "{music:?}");
+}
