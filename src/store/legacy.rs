@@ -36,6 +36,17 @@ pub struct Legacy {
 impl Legacy {
     /// Reads the table's columns; `None` when there is no `queue_music`.
     pub async fn detect(c: &mut Conn) -> mysql_async::Result<Option<Legacy>> {
+        // The usual case (no such table) costs the cheap lookup only:
+        // `information_schema.columns` opens table definitions.
+        let table: Option<Row> = c
+            .query_first(
+                "SELECT table_name FROM information_schema.tables
+                 WHERE table_schema = DATABASE() AND table_name = 'queue_music'",
+            )
+            .await?;
+        if table.is_none() {
+            return Ok(None);
+        }
         let rows: Vec<Row> = c
             .query(
                 "SELECT LOWER(column_name), LOWER(data_type), character_maximum_length
