@@ -665,6 +665,7 @@ queue_prompts() {
     token your-balance-is "Your balance is"
     token several-accounts "You have several accounts."
     token account "Account"
+    token next-account "Next account"
     token not-registered "Your phone number is not registered."
     token service-unavailable "The balance service is not available right now. Please try again later."
     token one-moment "One moment, please."

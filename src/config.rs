@@ -180,6 +180,7 @@ pub fn run(
             password_file: args.store_password_file,
             start_timeout: args.store_timeout,
             heard_window: args.remember_advices,
+            tracks: Vec::new(),
         }),
     }
 }

@@ -23,6 +23,7 @@ mod hardening_wire;
 mod keys;
 mod lifecycle;
 mod memory;
+mod migration;
 mod msrv;
 mod pacing;
 mod realtime;

@@ -50,7 +50,7 @@ fn sqlite_spec(dir: &Path) -> String {
 /// A log that keeps lines in memory: run code under it with
 /// `tracing::dispatcher::with_default`; the store's worker threads log
 /// where the thread that started them did.
-fn log_capture() -> (tracing::Dispatch, Arc<Mutex<Vec<u8>>>) {
+pub(crate) fn log_capture() -> (tracing::Dispatch, Arc<Mutex<Vec<u8>>>) {
     #[derive(Clone)]
     struct Sink(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Sink {
@@ -71,7 +71,7 @@ fn log_capture() -> (tracing::Dispatch, Arc<Mutex<Vec<u8>>>) {
     (tracing::Dispatch::new(sub), buf)
 }
 
-fn lines_with(buf: &Mutex<Vec<u8>>, what: &str) -> usize {
+pub(crate) fn lines_with(buf: &Mutex<Vec<u8>>, what: &str) -> usize {
     String::from_utf8_lossy(&buf.lock().unwrap())
         .lines()
         .filter(|l| l.contains(what))
@@ -532,12 +532,13 @@ fn mysql_uses_the_old_queue_music_table_as_it_is() {
         rows,
         [[s("79001112233"), s("jazz")], [s("79005550000"), s("blues")]]
     );
-    // The rest lives in holdmix's tables; the choice only in queue_music.
+    // The rest lives in holdmix's tables, with the choice too: the offset
+    // is of that track (a choice changed since in queue_music starts at 0).
     let own = db.sql(
         Some(&name),
         "SELECT music, offset_ms FROM holdmix_caller WHERE number = '79001112233'",
     );
-    assert_eq!(own, [[None, s("500")]]);
+    assert_eq!(own, [[s("jazz"), s("500")]]);
     let (_s, caller) = Store::start(&o, Some("79001112233"));
     let caller = caller.expect("read back");
     assert_eq!((caller.music.as_deref(), caller.offset_ms), (Some("jazz"), 500));

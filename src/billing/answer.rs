@@ -1,5 +1,5 @@
-//! A billing answer (JSON) read into accounts through the configured field
-//! paths. Anything unexpected is a failure, never a guess: a caller must not
+//! A billing answer (JSON, or PHP-serialized read into the same value)
+//! read into accounts through the configured field paths. Anything unexpected is a failure, never a guess: a caller must not
 //! hear a wrong balance.
 
 use super::balance::{Account, BalanceAnswer};
@@ -74,11 +74,20 @@ fn account(v: &Value, f: &Fields) -> Result<Account, String> {
             ));
         }
     };
-    let locked = match at(v, &f.locked) {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n <= 1) => n.as_u64() == Some(1),
-        Some(other) => return Err(format!("`{}` is {}, not true or false", f.locked, kind(other))),
+    let locked = match (at(v, &f.locked), f.locked_value) {
+        (None | Some(Value::Null), _) => false,
+        (Some(Value::Number(n)), Some(when)) if n.is_i64() => n.as_i64() == Some(when),
+        (Some(Value::String(s)), Some(when)) if s.trim().parse::<i64>().is_ok() => {
+            s.trim().parse::<i64>().ok() == Some(when)
+        }
+        (Some(other), Some(_)) => {
+            return Err(format!("`{}` is {}, not a status number", f.locked, kind(other)));
+        }
+        (Some(v), None) => match v {
+            Value::Bool(b) => *b,
+            Value::Number(n) if n.as_u64().is_some_and(|n| n <= 1) => n.as_u64() == Some(1),
+            other => return Err(format!("`{}` is {}, not true or false", f.locked, kind(other))),
+        },
     };
     if id.as_ref().is_some_and(|i| i.len() > MAX_ID) || currency.as_ref().is_some_and(|c| c.len() > MAX_ID) {
         return Err(format!("an id or currency over {MAX_ID} characters"));
@@ -92,6 +101,15 @@ fn account(v: &Value, f: &Fields) -> Result<Account, String> {
         currency,
         locked,
     })
+}
+
+/// A PHP answer of `false` (PHP's "nothing found") reads as no accounts,
+/// like `N;` and an empty array; nothing else is changed.
+pub fn php_none(v: Value) -> Value {
+    match v {
+        Value::Bool(false) => Value::Null,
+        other => other,
+    }
 }
 
 /// The value at a dotted path; numbers index arrays. Empty: the value itself.

@@ -34,7 +34,17 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// Attempts after the first, on a timeout, a connection error or a 5xx.
     pub retries: u32,
+    /// How the answer is encoded.
+    pub format: Format,
     pub fields: Fields,
+}
+
+/// The encoding of a billing answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    /// PHP's `serialize()`, as the old hack's billing answered (see `php`).
+    Php,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +100,9 @@ pub struct Fields {
     pub balance: String,
     pub currency: String,
     pub locked: String,
+    /// When set, `locked` holds a status and this value of it means locked
+    /// (the old hack's billing: `Status` -2); else it is true/false (or 1/0).
+    pub locked_value: Option<i64>,
 }
 
 impl Default for Fields {
@@ -100,6 +113,22 @@ impl Default for Fields {
             balance: "balance".into(),
             currency: "currency".into(),
             locked: "locked".into(),
+            locked_value: None,
+        }
+    }
+}
+
+impl Fields {
+    /// The old hack's billing: one array `IDUser`, `Balance`, `Status` (or a
+    /// list of them), `Status` -2 for a locked account.
+    pub fn hack() -> Fields {
+        Fields {
+            accounts: String::new(),
+            id: "IDUser".into(),
+            balance: "Balance".into(),
+            currency: "Currency".into(),
+            locked: "Status".into(),
+            locked_value: Some(-2),
         }
     }
 }

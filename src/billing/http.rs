@@ -8,7 +8,7 @@
 
 use super::answer;
 use super::balance::BalanceAnswer;
-use super::config::{Auth, HttpConfig, Method};
+use super::config::{Auth, Format, HttpConfig, Method};
 use std::time::Duration;
 
 /// Largest answer read; a bigger one is a failure, not a memory hazard.
@@ -51,9 +51,13 @@ pub async fn lookup(
             }
             Err(Failure::Transient(why) | Failure::Final(why)) => return Err(why),
             Ok(body) => {
-                let json: serde_json::Value =
-                    serde_json::from_slice(&body).map_err(|e| format!("the answer is not JSON: {e}"))?;
-                return answer::accounts(&json, &cfg.fields);
+                let value = match cfg.format {
+                    Format::Json => {
+                        serde_json::from_slice(&body).map_err(|e| format!("the answer is not JSON: {e}"))?
+                    }
+                    Format::Php => answer::php_none(super::php::parse(&body)?),
+                };
+                return answer::accounts(&value, &cfg.fields);
             }
         }
     }

@@ -9,9 +9,10 @@ mod balance;
 pub mod config;
 mod file;
 mod http;
+pub mod php;
 
 pub use balance::{Account, BalanceAnswer};
-pub use config::{Auth, BillingConfig, Fields, HttpConfig, Method, NumberRules, Secret, Source};
+pub use config::{Auth, BillingConfig, Fields, Format, HttpConfig, Method, NumberRules, Secret, Source};
 pub use http::{MAX_BODY, MAX_REDIRECTS, same_origin_redirects};
 
 use std::sync::mpsc;

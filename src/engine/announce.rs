@@ -162,7 +162,7 @@ impl Engine {
                 if accounts.len() > 1 {
                     self.words(&a.several, &Values::default(), &mut ids);
                 }
-                for acc in accounts {
+                for (i, acc) in accounts.iter().enumerate() {
                     let v = Values {
                         balance: Some(acc.balance.as_str()),
                         account: acc.id.as_deref(),
@@ -170,6 +170,8 @@ impl Engine {
                     };
                     let t = if acc.locked && !a.locked.is_empty() {
                         &a.locked
+                    } else if i > 0 && !a.next.is_empty() {
+                        &a.next
                     } else {
                         &a.say
                     };

@@ -1,5 +1,6 @@
-//! The music bed: plays its track list in a gapless loop, and crossfades
-//! (equal power) to another track when the music is switched.
+//! The music bed: plays its track list in a gapless loop (or one track
+//! over and over, `repeat-one`), and crossfades (equal power) to another
+//! track when the music is switched.
 
 use super::library::{Library, SourceId};
 use super::timeline::TimelineEvent;
@@ -21,6 +22,8 @@ pub struct Bed {
     rate: u32,
     /// Where the first track starts (a resumed call), consumed on start.
     start_offset: usize,
+    /// A finished track starts again instead of the next (`repeat-one`).
+    repeat_one: bool,
 }
 
 impl Bed {
@@ -35,7 +38,13 @@ impl Bed {
             crossfade: crossfade_samples.max(min),
             rate,
             start_offset: 0,
+            repeat_one: false,
         }
+    }
+
+    /// Whether a finished track plays again (`repeat-one`) or the next one does.
+    pub fn set_repeat_one(&mut self, on: bool) {
+        self.repeat_one = on;
     }
 
     /// Starts the bed at track `index`, `offset` samples in (before the first frame).
@@ -164,7 +173,9 @@ impl Bed {
             if voice.finished(clip) {
                 self.main = None;
                 self.playing = None;
-                self.current = (self.current + 1) % self.tracks.len().max(1);
+                if !self.repeat_one {
+                    self.current = (self.current + 1) % self.tracks.len().max(1);
+                }
             }
         }
         for slot in &mut self.fading {

@@ -228,8 +228,12 @@ impl Engine {
         if reload {
             self.bed.set_tracks(tracks);
             self.bed.set_crossfade(samples(scenario.music.crossfade));
+            self.bed
+                .set_repeat_one(scenario.music.order == MusicOrder::RepeatOne);
         } else {
             self.bed = Bed::new(tracks, samples(scenario.music.crossfade), rate);
+            self.bed
+                .set_repeat_one(scenario.music.order == MusicOrder::RepeatOne);
             let random_start =
                 scenario.music.order == MusicOrder::RandomStart || scenario.music.start == MusicStart::Random;
             if random_start && n_tracks > 0 {

@@ -91,8 +91,18 @@ pub fn prepare(n: &Needs) -> Prepared {
     let (caller, verified) = who(&n.identity, hub.as_ref().and_then(HubLink::subscription));
     // Caller memory only for a trusted number: never read or overwrite
     // another caller's.
+    // The old hack's `queue_music` may keep an index into the track list.
+    let store = n.store.clone().map(|mut o| {
+        o.tracks = scenario
+            .music
+            .tracks
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        o
+    });
     let (mut memory, remembered) = match CallerMemory::open(
-        n.store.as_ref(),
+        store.as_ref(),
         caller.as_deref().filter(|_| verified),
         snap.is_some(),
     ) {

@@ -2,7 +2,7 @@
 
 use super::diag::Diags;
 use super::doc::{self, Table};
-use crate::billing::{Auth, BillingConfig, Fields, HttpConfig, Method, NumberRules, Secret, Source};
+use crate::billing::{Auth, BillingConfig, Fields, Format, HttpConfig, Method, NumberRules, Secret, Source};
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "secret_env",
     "number",
     "fields",
+    "format",
 ];
 
 /// Reads `[billing]`. The accounts file is only named here, not read (no
@@ -74,13 +75,16 @@ pub fn parse(
             }
         }
     }
-    if matches!(source, Source::File(_)) && t.get("fields").is_some() {
-        let span = t.get("fields").map(|v| v.span()).unwrap_or_default();
-        d.warning(
-            span,
-            &t.key_path("fields"),
-            "`fields` applies to a billing `url` only",
-        );
+    for key in ["fields", "format"] {
+        if matches!(source, Source::File(_))
+            && let Some(v) = t.get(key)
+        {
+            d.warning(
+                v.span(),
+                &t.key_path(key),
+                format!("`{key}` applies to a billing `url` only"),
+            );
+        }
     }
     Some(BillingConfig { source, number })
 }
@@ -179,9 +183,29 @@ fn http(
         Some(x) => x,
         None => Duration::from_secs(2),
     };
-    let mut fields = Fields::default();
+    let format = match t.str(d, "format") {
+        None | Some(("json", _)) => Format::Json,
+        Some(("php", _)) => Format::Php,
+        Some((other, span)) => {
+            d.error(
+                span,
+                &t.key_path("format"),
+                format!("unknown answer format {other:?}"),
+            )
+            .hint("\"json\", or \"php\" for PHP-serialized answers (the old hack's billing)");
+            Format::Json
+        }
+    };
+    // A PHP answer is the old hack's billing: its field names by default.
+    let mut fields = match format {
+        Format::Json => Fields::default(),
+        Format::Php => Fields::hack(),
+    };
     if let Some(f) = t.table(d, "fields") {
-        f.deny_unknown(d, &["accounts", "id", "balance", "currency", "locked"]);
+        f.deny_unknown(
+            d,
+            &["accounts", "id", "balance", "currency", "locked", "locked_value"],
+        );
         for (name, slot) in [
             ("accounts", &mut fields.accounts),
             ("id", &mut fields.id),
@@ -193,6 +217,18 @@ fn http(
                 *slot = s.to_string();
             }
         }
+        match f.number(d, "locked_value") {
+            Some((n, _)) if n.fract() == 0.0 && n.abs() <= 1e15 => fields.locked_value = Some(n as i64),
+            Some((n, span)) => {
+                d.error(
+                    span,
+                    &f.key_path("locked_value"),
+                    format!("{n} is not a whole status number"),
+                )
+                .hint("the status that means locked, e.g. locked_value = -2");
+            }
+            None => {}
+        }
     }
     Some(HttpConfig {
         url: url.to_string(),
@@ -203,6 +239,7 @@ fn http(
         auth,
         timeout,
         retries,
+        format,
         fields,
     })
 }

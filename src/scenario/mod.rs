@@ -63,6 +63,9 @@ pub enum MusicOrder {
     Random,
     /// As listed, but from a random track (and offset) per call.
     RandomStart,
+    /// One track over and over until the caller switches (the old hack's
+    /// way); `start` picks the track.
+    RepeatOne,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +219,9 @@ pub struct BalanceAnnounce {
     pub say: Template,
     /// Said once before the accounts when there are several.
     pub several: Template,
+    /// Said instead of `say` for the second and later accounts, when set
+    /// (the old hack's "next account number N, ...").
+    pub next: Template,
     /// No account for this caller.
     pub none: Template,
     /// The lookup failed.

@@ -29,6 +29,15 @@ impl Backend {
         }
     }
 
+    /// The playlist's tracks as listed: the old hack's `queue_music` table,
+    /// where its `music_class` is an integer, holds an index into them.
+    /// (SQLite has no such table.)
+    pub fn set_tracks(&mut self, tracks: &[String]) {
+        if let Backend::Mysql(s) = self {
+            s.set_tracks(tracks);
+        }
+    }
+
     /// The caller's record, with only the heard entries newer than
     /// `now - heard_window`; `None` when nothing is stored for the number.
     pub fn get_caller(

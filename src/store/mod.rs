@@ -27,6 +27,7 @@
 //! the process lives.
 
 mod backend;
+mod legacy;
 mod mysql;
 mod record;
 mod spec;
@@ -57,6 +58,10 @@ pub struct StoreOptions {
     pub start_timeout: Duration,
     /// Advices heard longer ago than this are not returned (may repeat).
     pub heard_window: Duration,
+    /// The playlist's `[music] tracks` as listed (paths as the engine names
+    /// them): the old hack's `queue_music.music_class`, where it is an
+    /// integer, is an index into this list.
+    pub tracks: Vec<String>,
 }
 
 impl Default for StoreOptions {
@@ -66,6 +71,7 @@ impl Default for StoreOptions {
             password_file: None,
             start_timeout: Duration::from_millis(300),
             heard_window: Duration::from_secs(24 * 3600),
+            tracks: Vec::new(),
         }
     }
 }
@@ -99,7 +105,12 @@ impl Store {
             caller: caller.map(str::to_string),
             heard_window: opts.heard_window,
         };
-        let w = worker::Worker::new(spec, opts.password_file.clone(), opts.heard_window);
+        let w = worker::Worker::new(
+            spec,
+            opts.password_file.clone(),
+            opts.heard_window,
+            opts.tracks.clone(),
+        );
         // The worker logs where its starter logs, inside the same span, so
         // its lines name the call too.
         let span = tracing::Span::current();

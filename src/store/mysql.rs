@@ -6,14 +6,17 @@
 //! version 1 is `holdmix_caller` and `holdmix_heard` (databases set up by
 //! 0.1.0 also hold an unused `holdmix_call`, left as it is; see the module
 //! above). The old hack's `queue_music(src, music_class)` table is used as
-//! it is when it exists: the music choice is read from and written to it,
-//! everything else goes to holdmix's own tables. holdmix never creates
+//! it is when it exists: the music choice is read from and written to it
+//! (an index or a path, by the column's type: see `legacy`), and also kept
+//! in holdmix's own tables with everything else. holdmix never creates
 //! `queue_music`.
 
+use super::legacy::{self, Column, Legacy, Stored};
 use super::record::{CallerRecord, StoreError, Write, cutoff};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Row, TxOpts, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 const VERSION: i64 = 1;
@@ -45,8 +48,12 @@ pub struct MysqlStore {
     rt: tokio::runtime::Runtime,
     opts: Opts,
     conn: Option<Conn>,
-    /// Whether the old hack's `queue_music` table exists (checked per connection).
-    legacy: bool,
+    /// The old hack's `queue_music` table, if it exists (checked per connection).
+    legacy: Option<Legacy>,
+    /// The playlist's tracks as listed, for a `queue_music` that holds indexes.
+    tracks: Arc<[String]>,
+    /// Whether a choice `queue_music` cannot hold was logged (once per store).
+    told_skip: bool,
 }
 
 impl MysqlStore {
@@ -62,7 +69,9 @@ impl MysqlStore {
             rt,
             opts,
             conn: None,
-            legacy: false,
+            legacy: None,
+            tracks: Arc::from(Vec::new()),
+            told_skip: false,
         };
         s.connect()?;
         Ok(s)
@@ -70,7 +79,13 @@ impl MysqlStore {
 
     /// Whether the old hack's `queue_music` table holds the music choice.
     pub fn uses_queue_music(&self) -> bool {
-        self.legacy
+        self.legacy.is_some()
+    }
+
+    /// The playlist's tracks as listed (paths as the engine names them): an
+    /// integer `queue_music.music_class` is an index into this list.
+    pub fn set_tracks(&mut self, tracks: &[String]) {
+        self.tracks = Arc::from(tracks);
     }
 
     fn connect(&mut self) -> Result<(), StoreError> {
@@ -89,7 +104,7 @@ impl MysqlStore {
     /// connection is dropped so the next call reconnects.
     fn run<T>(
         &mut self,
-        f: impl AsyncFnOnce(&mut Conn, bool) -> mysql_async::Result<T>,
+        f: impl AsyncFnOnce(&mut Conn, Option<Legacy>) -> mysql_async::Result<T>,
     ) -> Result<T, StoreError> {
         if self.conn.is_none() {
             self.connect()?;
@@ -115,6 +130,7 @@ impl MysqlStore {
         window: Duration,
     ) -> Result<Option<CallerRecord>, StoreError> {
         let since = cutoff(now, window);
+        let tracks = self.tracks.clone();
         self.run(async |c, legacy| {
             let own: Option<Row> = c
                 .exec_first(
@@ -122,11 +138,12 @@ impl MysqlStore {
                     (number,),
                 )
                 .await?;
-            let old: Option<Row> = if legacy {
-                c.exec_first("SELECT music_class FROM queue_music WHERE src = ?", (number,))
-                    .await?
-            } else {
-                None
+            let old: Option<Row> = match legacy {
+                Some(l) if l.fits_src(number) => {
+                    c.exec_first("SELECT music_class FROM queue_music WHERE src = ?", (number,))
+                        .await?
+                }
+                _ => None,
             };
             let rows: Vec<Row> = c
                 .exec(
@@ -141,10 +158,35 @@ impl MysqlStore {
             if own.is_none() && old.is_none() && heard.is_empty() {
                 return Ok(None);
             }
-            let old_music = old.as_ref().map(|r| col::<Option<String>>(r, 0)).transpose()?;
-            let own_music = own.as_ref().map(|r| col::<Option<String>>(r, 0)).transpose()?;
-            let offset_ms = own.as_ref().map(|r| col::<u64>(r, 1)).transpose()?.unwrap_or(0);
-            let music = old_music.flatten().or(own_music.flatten());
+            let old_music = match (old, legacy.map(|l| l.music)) {
+                (Some(r), Some(Column::Index { .. })) => match col::<Option<i64>>(&r, 0)? {
+                    Some(i) => match legacy::from_index(&tracks, i) {
+                        Ok(path) => Some(path.to_string()),
+                        Err(why) => {
+                            // Not this playlist's list: its start track plays.
+                            tracing::warn!("{why}: the remembered music is not used");
+                            None
+                        }
+                    },
+                    None => None,
+                },
+                (Some(r), _) => col::<Option<String>>(&r, 0)?,
+                (None, _) => None,
+            };
+            let own_music = own
+                .as_ref()
+                .map(|r| col::<Option<String>>(r, 0))
+                .transpose()?
+                .flatten();
+            let mut offset_ms = own.as_ref().map(|r| col::<u64>(r, 1)).transpose()?.unwrap_or(0);
+            // The offset is of the track holdmix last wrote; a choice made
+            // since in `queue_music` (the old hack beside holdmix) starts at 0.
+            if let (Some(old), Some(own)) = (&old_music, &own_music)
+                && old != own
+            {
+                offset_ms = 0;
+            }
+            let music = old_music.or(own_music);
             Ok(Some(CallerRecord {
                 music,
                 offset_ms,
@@ -158,11 +200,12 @@ impl MysqlStore {
         for w in batch {
             w.validate()?;
         }
-        self.run(async |c, legacy| {
+        let tracks = self.tracks.clone();
+        let skipped = self.run(async |c, legacy| {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                match write_tx(c, legacy, batch, now).await {
+                match write_tx(c, legacy, &tracks, batch, now).await {
                     Err(mysql_async::Error::Server(e))
                         if matches!(e.code, 1213 | 1205) && attempt < TX_ATTEMPTS =>
                     {
@@ -172,7 +215,13 @@ impl MysqlStore {
                     other => return other,
                 }
             }
-        })
+        })?;
+        if let Some(why) = skipped
+            && !std::mem::replace(&mut self.told_skip, true)
+        {
+            tracing::warn!("{why}: the music choice is kept in holdmix_caller only, not in queue_music");
+        }
+        Ok(())
     }
 
     /// Deletes heard rows older than `heard_before`; returns the rows
@@ -207,8 +256,8 @@ impl Drop for MysqlStore {
     }
 }
 
-/// Creates or migrates the tables; returns whether `queue_music` exists.
-async fn prepare(c: &mut Conn) -> mysql_async::Result<bool> {
+/// Creates or migrates the tables; returns `queue_music`'s shape if it exists.
+async fn prepare(c: &mut Conn) -> mysql_async::Result<Option<Legacy>> {
     let have: Option<Row> = c
         .query_first(
             "SELECT table_name FROM information_schema.tables
@@ -238,28 +287,37 @@ async fn prepare(c: &mut Conn) -> mysql_async::Result<bool> {
         )
         .await?;
     }
-    let legacy: Option<Row> = c
-        .query_first(
-            "SELECT table_name FROM information_schema.tables
-             WHERE table_schema = DATABASE() AND table_name = 'queue_music'",
-        )
-        .await?;
-    Ok(legacy.is_some())
+    Legacy::detect(c).await
 }
 
-async fn write_tx(c: &mut Conn, legacy: bool, batch: &[Write], now: i64) -> mysql_async::Result<()> {
+/// Writes a batch in one transaction; returns why a music choice could not
+/// go into `queue_music` (it is in `holdmix_caller` all the same).
+async fn write_tx(
+    c: &mut Conn,
+    legacy: Option<Legacy>,
+    tracks: &[String],
+    batch: &[Write],
+    now: i64,
+) -> mysql_async::Result<Option<&'static str>> {
+    const OLD: &str = "INSERT INTO queue_music (src, music_class) VALUES (?, ?)
+                       ON DUPLICATE KEY UPDATE music_class = VALUES(music_class)";
+    let mut skipped = None;
     let mut tx = c.start_transaction(TxOpts::default()).await?;
     for w in batch {
         match w {
             Write::Caller(number, rec) => {
-                let own_music = if legacy { None } else { rec.music.as_deref() };
-                if let (true, Some(m)) = (legacy, rec.music.as_deref()) {
-                    tx.exec_drop(
-                        "INSERT INTO queue_music (src, music_class) VALUES (?, ?)
-                         ON DUPLICATE KEY UPDATE music_class = VALUES(music_class)",
-                        (number.as_str(), m),
-                    )
-                    .await?;
+                let own_music = rec.music.as_deref();
+                if let (Some(l), Some(m)) = (legacy, own_music) {
+                    let stored = if l.fits_src(number) {
+                        legacy::to_stored(l.music, tracks, m)
+                    } else {
+                        Stored::No("the caller number is longer than queue_music.src")
+                    };
+                    match stored {
+                        Stored::Text(t) => tx.exec_drop(OLD, (number.as_str(), t)).await?,
+                        Stored::Index(i) => tx.exec_drop(OLD, (number.as_str(), i)).await?,
+                        Stored::No(why) => skipped = Some(why),
+                    }
                 }
                 tx.exec_drop(
                     "INSERT INTO holdmix_caller (number, music, offset_ms, updated)
@@ -285,7 +343,8 @@ async fn write_tx(c: &mut Conn, legacy: bool, batch: &[Write], now: i64) -> mysq
             }
         }
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(skipped)
 }
 
 /// Column `i` of a row, converted without panicking on odd data.

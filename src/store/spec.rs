@@ -1,5 +1,7 @@
 //! Which database a store spec names: `sqlite:PATH`, a bare path, or
-//! `mysql://user@host:port/db`; the default SQLite location; and the MySQL
+//! `mysql://user@host:port/db`; the default (`HOLDMIX_STORE`, else the
+//! SQLite location below: generators a hub starts get no `--store`, but
+//! they inherit Asterisk's environment, which the admin sets); and the MySQL
 //! password, which comes from a file or `HOLDMIX_STORE_PASSWORD`, never from
 //! the URL (a URL with a password is warned about and the password ignored,
 //! since command lines are visible to every local user).
@@ -9,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// The environment variable holding the MySQL password.
 pub const PASSWORD_ENV: &str = "HOLDMIX_STORE_PASSWORD";
+/// The environment variable holding the store spec used without `--store`.
+pub const STORE_ENV: &str = "HOLDMIX_STORE";
 
 /// A parsed store specification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,10 +26,18 @@ pub enum Spec {
 }
 
 impl Spec {
-    /// Parses a spec; `None` or empty means the default SQLite file.
+    /// Parses a spec; `None` or empty means `HOLDMIX_STORE`, else the
+    /// default SQLite file.
     pub fn parse(spec: Option<&str>) -> Result<Spec, StoreError> {
-        let spec = spec.map(str::trim).filter(|s| !s.is_empty());
-        let Some(s) = spec else {
+        Spec::parse_or(spec, std::env::var(STORE_ENV).ok().as_deref())
+    }
+
+    /// [`Spec::parse`] with the environment's spec given.
+    fn parse_or(spec: Option<&str>, env: Option<&str>) -> Result<Spec, StoreError> {
+        fn given(s: Option<&str>) -> Option<&str> {
+            s.map(str::trim).filter(|s| !s.is_empty())
+        }
+        let Some(s) = given(spec).or(given(env)) else {
             return Ok(Spec::Sqlite(default_sqlite_path()));
         };
         if let Some(path) = s.strip_prefix("sqlite:") {
@@ -131,6 +143,22 @@ mod tests {
         assert!(Spec::parse(Some("sqlite:")).is_err());
         assert!(Spec::parse(Some("redis://x/1")).is_err());
         assert!(matches!(Spec::parse(None).unwrap(), Spec::Sqlite(_)));
+    }
+
+    #[test]
+    fn the_environment_names_the_store_when_no_spec_does() {
+        let env = Some("mysql://moh@db.lan/pbx");
+        let got = Spec::parse_or(None, env).unwrap();
+        assert_eq!(got.shown(), "mysql://moh@db.lan/pbx");
+        assert_eq!(Spec::parse_or(Some(""), env).unwrap(), got);
+        assert_eq!(
+            Spec::parse_or(Some("sqlite:/a"), env).unwrap(),
+            Spec::Sqlite("/a".into())
+        );
+        assert!(matches!(
+            Spec::parse_or(None, Some(" ")).unwrap(),
+            Spec::Sqlite(_)
+        ));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Worker {
     spec: Spec,
     password_file: Option<PathBuf>,
     heard_keep: Duration,
+    /// The playlist's tracks as listed (see [`Backend::set_tracks`]).
+    tracks: Vec<String>,
     backend: Option<Backend>,
     pending: BTreeMap<Key, Write>,
     down: bool,
@@ -48,10 +50,16 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(spec: Spec, password_file: Option<PathBuf>, heard_window: Duration) -> Worker {
+    pub fn new(
+        spec: Spec,
+        password_file: Option<PathBuf>,
+        heard_window: Duration,
+        tracks: Vec<String>,
+    ) -> Worker {
         Worker {
             spec,
             password_file,
+            tracks,
             heard_keep: heard_window.max(HEARD_KEEP),
             backend: None,
             pending: BTreeMap::new(),
@@ -157,7 +165,11 @@ impl Worker {
     fn backend(&mut self) -> Result<&mut Backend, StoreError> {
         match &mut self.backend {
             Some(b) => Ok(b),
-            slot => Ok(slot.insert(Backend::open_spec(&self.spec, self.password_file.as_deref())?)),
+            slot => {
+                let mut b = Backend::open_spec(&self.spec, self.password_file.as_deref())?;
+                b.set_tracks(&self.tracks);
+                Ok(slot.insert(b))
+            }
         }
     }
 

@@ -79,11 +79,12 @@ impl Parser<'_> {
         if let Some(b) = t.table(&mut self.d, "balance") {
             b.deny_unknown(
                 &mut self.d,
-                &["say", "several", "none", "failed", "wait", "locked"],
+                &["say", "several", "next", "none", "failed", "wait", "locked"],
             );
             a.balance = Some(BalanceAnnounce {
                 say: self.required_template(&b, "say"),
                 several: self.template_at(&b, "several").unwrap_or_default(),
+                next: self.template_at(&b, "next").unwrap_or_default(),
                 none: self.template_at(&b, "none").unwrap_or_default(),
                 failed: self.template_at(&b, "failed").unwrap_or_default(),
                 wait: self.template_at(&b, "wait").unwrap_or_default(),

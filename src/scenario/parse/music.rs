@@ -18,6 +18,7 @@ impl Parser<'_> {
                 ("sequential", MusicOrder::Sequential),
                 ("random", MusicOrder::Random),
                 ("random-start", MusicOrder::RandomStart),
+                ("repeat-one", MusicOrder::RepeatOne),
             ],
         ) {
             m.order = order;

@@ -141,7 +141,15 @@ impl Parser<'_> {
             keep(&mut w.short);
         }
         if let Some(b) = &mut s.announce.balance {
-            for t in [&mut b.say, &mut b.several, &mut b.none, &mut b.failed] {
+            for t in [
+                &mut b.say,
+                &mut b.several,
+                &mut b.next,
+                &mut b.none,
+                &mut b.failed,
+                &mut b.wait,
+                &mut b.locked,
+            ] {
                 keep(t);
             }
         }
