@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod mariadb;
+mod playlists;
+pub use playlists::*;
 
 use std::f32::consts::PI;
 use std::path::{Path, PathBuf};

@@ -50,34 +50,10 @@ pub(super) fn serve(answer: Vec<u8>) -> (u16, std::sync::Arc<std::sync::Mutex<Ve
 
 /// A playlist whose key 2 says the balance billing gives for `{number}`.
 pub(super) fn billing_playlist(at: &Path, port: u16, music: &Path) -> std::path::PathBuf {
-    let root = root();
-    playlist(
+    balance_playlist(
         at,
-        "billing.toml",
-        &format!(
-            r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-
-[announce.balance]
-say = ["your-balance-is", {{ say = "money", value = "balance" }}]
-failed = ["service-unavailable"]
-
-[keys]
-2 = {{ action = "say-balance", debounce = "0s" }}
-
-[billing]
-url = "http://127.0.0.1:{port}/balance?n={{number}}"
-"#,
-            music = music.display(),
-            root = root.display(),
-        ),
+        music,
+        &format!("http://127.0.0.1:{port}/balance?n={{number}}"),
     )
 }
 
