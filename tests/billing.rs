@@ -297,19 +297,7 @@ fn a_slow_lookup_never_stops_the_music_and_says_one_moment() {
     let p = playlist(dir.path(), &format!("url = \"{}\"", s.url("/b")));
     warm_cache(dir.path(), &p);
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            p.to_str().expect("path"),
-            "--events",
-            "-",
-            "--timeline",
-            tl.to_str().expect("path"),
-            "--caller",
-            "5",
-        ],
-    );
+    let mut child = spawn_keyed_from(dir.path(), &p, &tl, "5");
     let reader = drain(&mut child);
     let mut keys = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(500));

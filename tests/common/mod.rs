@@ -196,6 +196,24 @@ pub fn spawn_keyed(dir: &Path, playlist: &Path, timeline: &Path) -> std::process
     spawn_run(dir, &["--playlist", p, "--events", "-", "--timeline", t])
 }
 
+/// `spawn_keyed` for a call from `caller` (`--caller`).
+pub fn spawn_keyed_from(dir: &Path, playlist: &Path, timeline: &Path, caller: &str) -> std::process::Child {
+    let (p, t) = (playlist.to_str().expect("path"), timeline.to_str().expect("path"));
+    spawn_run(
+        dir,
+        &[
+            "--playlist",
+            p,
+            "--events",
+            "-",
+            "--timeline",
+            t,
+            "--caller",
+            caller,
+        ],
+    )
+}
+
 pub fn log_text(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("run.log")).unwrap_or_default()
 }

@@ -39,19 +39,7 @@ fn a_hanging_billing_server_costs_the_call_no_audio() {
     let pl = balance_playlist(dir.path(), &music, &format!("http://127.0.0.1:{port}/b"));
     warm_cache(dir.path(), &pl);
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            pl.to_str().expect("path"),
-            "--events",
-            "-",
-            "--timeline",
-            tl.to_str().expect("path"),
-            "--caller",
-            "5",
-        ],
-    );
+    let mut child = spawn_keyed_from(dir.path(), &pl, &tl, "5");
     let reader = drain(&mut child);
     let mut keys = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(500));
