@@ -2,7 +2,7 @@
 //! accounts, as "not a customer", or refused with a reason in the log (the
 //! caller then hears "service unavailable"); the music goes on either way.
 
-use super::{Case, bytes, cases, tone};
+use super::{Case, bytes, case_dir, cases, tone};
 use crate::common::*;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -90,8 +90,7 @@ fn every_hostile_billing_answer_is_read_or_refused_and_the_music_goes_on() {
         .iter()
         .enumerate()
         .map(|(i, case)| {
-            let sub = tmp.path().join(format!("c{i}"));
-            std::fs::create_dir_all(&sub).expect("mkdir");
+            let sub = case_dir(tmp.path(), i);
             let (port, _) = serve(response(case));
             let p = billing_playlist(&sub, port, &music);
             std::thread::spawn(move || press_balance(&sub, &p, "79001112233"))

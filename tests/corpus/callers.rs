@@ -43,8 +43,7 @@ fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
         .iter()
         .enumerate()
         .map(|(i, case)| {
-            let sub = tmp.path().join(format!("c{i}"));
-            std::fs::create_dir_all(&sub).expect("mkdir");
+            let sub = case_dir(tmp.path(), i);
             let (port, heads) = serve(OK.to_vec());
             let p = billing_playlist(&sub, port, &music);
             let n = number(case);
