@@ -16,18 +16,8 @@ use server::{Reply, Server};
 fn playlist(dir: &Path, billing: &str) -> PathBuf {
     let music = dir.join("music.wav");
     write_wav(&music, 8000, 1, &sine(330.0, 0.3, 30.0, 8000));
-    let root = root();
     let text = format!(
-        r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-
+        r#"{head}
 [announce.balance]
 say = ["account", {{ say = "digits", value = "account" }}, "your-balance-is", {{ say = "money", value = "balance" }}]
 locked = ["account", {{ say = "digits", value = "account" }}, "account-locked", {{ say = "money", value = "balance" }}]
@@ -35,15 +25,9 @@ several = ["several-accounts"]
 none = ["not-registered"]
 failed = ["service-unavailable"]
 wait = ["one-moment"]
-
-[keys]
-2 = {{ action = "say-balance", debounce = "0s" }}
-
-[billing]
-{billing}
-"#,
-        music = music.display(),
-        root = root.display(),
+{keys}"#,
+        head = speech_head(&music),
+        keys = balance_on_key_2(billing),
     );
     crate::common::playlist(dir, "billing.toml", &text)
 }
@@ -313,19 +297,7 @@ fn a_slow_lookup_never_stops_the_music_and_says_one_moment() {
     let p = playlist(dir.path(), &format!("url = \"{}\"", s.url("/b")));
     warm_cache(dir.path(), &p);
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            p.to_str().expect("path"),
-            "--events",
-            "-",
-            "--timeline",
-            tl.to_str().expect("path"),
-            "--caller",
-            "5",
-        ],
-    );
+    let mut child = spawn_keyed_from(dir.path(), &p, &tl, "5");
     let reader = drain(&mut child);
     let mut keys = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(500));

@@ -20,16 +20,7 @@ fn storm_playlist(dir: &Path) -> PathBuf {
         dir,
         "storm.toml",
         &format!(
-            r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-
+            r#"{head}
 [welcome]
 say = ["please-hold"]
 
@@ -56,7 +47,7 @@ say = ["you-are", {{ say = "ordinal", value = "position" }}, "in-queue"]
 [keys]
 3 = {{ action = "next-music", debounce = "3s" }}
 "#,
-            music = music.display(),
+            head = speech_head(&music),
             root = root.display()
         ),
     )

@@ -70,6 +70,43 @@ fn first_position_prompt(tl: &[serde_json::Value]) -> Option<f64> {
         .map(|e| e["t"].as_f64().expect("t"))
 }
 
+/// A hub on the AMI server at `port`, and 1.5 s later (past the hub's
+/// wait for its lists, whatever it learned by then long learned) Bob's
+/// generator through it, in `dir/bob`: the hub, Bob's folder, his
+/// generator and its reader.
+fn bob_through_a_new_hub(
+    dir: &std::path::Path,
+    port: u16,
+) -> (
+    std::process::Child,
+    std::path::PathBuf,
+    std::process::Child,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
+    let (hub, socket) = spawn_hub(dir, port);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pl = position_playlist(dir);
+    let gen_dir = dir.join("bob");
+    std::fs::create_dir_all(&gen_dir).expect("mkdir");
+    let (child, reader) = bob_via_hub(&gen_dir, dir, &socket, &pl);
+    (hub, gen_dir, child, reader)
+}
+
+/// Stream time (samples written), not wall-clock: the engine had place 2
+/// within 1.5 s of the hold start, and said it.
+#[track_caller]
+fn assert_place_2_said_at_once(got: &[(f64, u64)], tl: &[serde_json::Value]) {
+    assert!(
+        got.first().is_some_and(|&(t, v)| v == 2 && t <= 1.5),
+        "positions {got:?}"
+    );
+    let said = first_position_prompt(tl);
+    assert!(
+        said.is_some_and(|t| t <= 1.5),
+        "first position prompt at {said:?}"
+    );
+}
+
 #[test]
 fn a_hub_served_generator_says_the_position_from_the_first_second() {
     // The capture's order, byte for byte: Alice's and Bob's joins, each
@@ -97,13 +134,7 @@ fn a_hub_served_generator_says_the_position_from_the_first_second() {
     chunks.extend(vec![Vec::new(); 300]);
     chunks.extend(events_all[hold + 1..].iter().cloned());
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
-    let (mut hub, socket) = spawn_hub(dir.path(), port);
-    // Past the hub's wait for its lists, the join long learned.
-    std::thread::sleep(Duration::from_millis(1500));
-    let pl = position_playlist(dir.path());
-    let gen_dir = dir.path().join("bob");
-    std::fs::create_dir_all(&gen_dir).expect("mkdir");
-    let (mut child, reader) = bob_via_hub(&gen_dir, dir.path(), &socket, &pl);
+    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port);
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "Bob's MusicOnHoldStop ends it: {status:?}");
     reader.join().expect("reader");
@@ -112,17 +143,7 @@ fn a_hub_served_generator_says_the_position_from_the_first_second() {
     let tl = timeline(&gen_dir.join("tl.jsonl"));
     let got = positions(&tl);
     eprintln!("first position through the hub (join before hold start): {got:?}");
-    // Stream time (samples written), not wall-clock: the engine had the
-    // place within 1.5 s of the hold start, and said it.
-    assert!(
-        got.first().is_some_and(|&(t, v)| v == 2 && t <= 1.5),
-        "positions {got:?}"
-    );
-    let said = first_position_prompt(&tl);
-    assert!(
-        said.is_some_and(|t| t <= 1.5),
-        "first position prompt at {said:?}"
-    );
+    assert_place_2_said_at_once(&got, &tl);
     // Alice's leave then moves him to 1 (the hub passes it on).
     assert_eq!(got.last().map(|&(_, v)| v), Some(1), "{got:?}");
     let log = crate::common::log_text(&gen_dir);
@@ -137,12 +158,7 @@ fn a_restarted_hub_greets_with_the_place_from_its_queue_status() {
     // 10 s for the next status.
     let dir = tempdir();
     let (port, server) = serve_script_vars("pw", vec![vec![Vec::new(); 400]], Vec::new());
-    let (mut hub, socket) = spawn_hub(dir.path(), port);
-    std::thread::sleep(Duration::from_millis(1500));
-    let pl = position_playlist(dir.path());
-    let gen_dir = dir.path().join("bob");
-    std::fs::create_dir_all(&gen_dir).expect("mkdir");
-    let (mut child, reader) = bob_via_hub(&gen_dir, dir.path(), &socket, &pl);
+    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port);
     std::thread::sleep(Duration::from_millis(2500));
     crate::common::signal(&child, libc::SIGHUP);
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(10));
@@ -153,15 +169,7 @@ fn a_restarted_hub_greets_with_the_place_from_its_queue_status() {
     let tl = timeline(&gen_dir.join("tl.jsonl"));
     let got = positions(&tl);
     eprintln!("first position from a restarted hub's QueueStatus: {got:?}");
-    assert!(
-        got.first().is_some_and(|&(t, v)| v == 2 && t <= 1.5),
-        "positions {got:?}"
-    );
-    let said = first_position_prompt(&tl);
-    assert!(
-        said.is_some_and(|t| t <= 1.5),
-        "first position prompt at {said:?}"
-    );
+    assert_place_2_said_at_once(&got, &tl);
 }
 
 /// A playlist with a "still there" repeat every 10 s from 5 s, with

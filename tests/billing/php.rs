@@ -14,18 +14,8 @@ fn hack_playlist(dir: &Path, billing: &str) -> PathBuf {
     write_wav(&music, 8000, 1, &sine(330.0, 0.3, 30.0, 8000));
     let next = dir.join("next-account.wav");
     write_wav(&next, 8000, 1, &sine(600.0, 0.3, 0.8, 8000));
-    let root = root();
     let text = format!(
-        r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-next-account = "{next}"
+        r#"{head}next-account = "{next}"
 
 [announce.balance]
 say = ["account", {{ say = "digits", value = "account" }}, "your-balance-is", {{ say = "money", value = "balance" }}]
@@ -34,15 +24,9 @@ locked = ["account", {{ say = "digits", value = "account" }}, "account-locked", 
 several = ["several-accounts"]
 none = ["not-registered"]
 failed = ["service-unavailable"]
-
-[keys]
-2 = {{ action = "say-balance", debounce = "0s" }}
-
-[billing]
-{billing}
-"#,
-        music = music.display(),
-        root = root.display(),
+{keys}"#,
+        head = speech_head(&music),
+        keys = balance_on_key_2(billing),
         next = next.display(),
     );
     playlist(dir, "hack.toml", &text)

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod mariadb;
+mod playlists;
+pub use playlists::*;
 
 use std::f32::consts::PI;
 use std::path::{Path, PathBuf};
@@ -192,6 +194,24 @@ pub fn spawn_run(dir: &Path, args: &[&str]) -> std::process::Child {
 pub fn spawn_keyed(dir: &Path, playlist: &Path, timeline: &Path) -> std::process::Child {
     let (p, t) = (playlist.to_str().expect("path"), timeline.to_str().expect("path"));
     spawn_run(dir, &["--playlist", p, "--events", "-", "--timeline", t])
+}
+
+/// `spawn_keyed` for a call from `caller` (`--caller`).
+pub fn spawn_keyed_from(dir: &Path, playlist: &Path, timeline: &Path, caller: &str) -> std::process::Child {
+    let (p, t) = (playlist.to_str().expect("path"), timeline.to_str().expect("path"));
+    spawn_run(
+        dir,
+        &[
+            "--playlist",
+            p,
+            "--events",
+            "-",
+            "--timeline",
+            t,
+            "--caller",
+            caller,
+        ],
+    )
 }
 
 pub fn log_text(dir: &Path) -> String {

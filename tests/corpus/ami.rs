@@ -2,7 +2,7 @@
 //! generator's music goes on, the call is not ended or keyed by another's
 //! events, and the log says what was wrong.
 
-use super::{Case, bytes, cases, tail_rms, tone};
+use super::{Case, bytes, case_dir, cases, spawn_case, tail_rms, tone_playlist};
 use crate::common::*;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -59,35 +59,23 @@ fn server_for(case: &Case) -> u16 {
 #[test]
 fn hostile_ami_servers_never_cost_the_call_its_music() {
     let tmp = tempdir();
-    let good = tone(tmp.path(), 3.0);
-    let music = playlist(
-        tmp.path(),
-        "p.toml",
-        &format!("[music]\ntracks = [\"{}\"]\n", good.display()),
-    );
-    warm_cache(tmp.path(), &music);
+    let music = tone_playlist(tmp.path());
     let all = cases("ami");
     let mut children = Vec::new();
     for (i, case) in all.iter().enumerate() {
-        let sub = tmp.path().join(format!("c{i}"));
-        std::fs::create_dir_all(&sub).expect("mkdir");
+        let sub = case_dir(tmp.path(), i);
         let port = server_for(case);
-        let mut child = holdmix(tmp.path())
-            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
-            .env("XDG_STATE_HOME", sub.join("state"))
-            .arg("--log")
-            .arg(sub.join("run.log"))
-            .args(["run", "--playlist", music.to_str().expect("path")])
-            .args(["--ami", &format!("127.0.0.1:{port}"), "--channel", CHANNEL])
-            .arg("--timeline")
-            .arg(sub.join("tl.jsonl"))
-            .env("HOLDMIX_AMI_SECRET", "pw")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn run");
-        let reader = drain(&mut child);
+        let ami = format!("127.0.0.1:{port}");
+        let tl = sub.join("tl.jsonl");
+        let args = [
+            "--ami",
+            &ami,
+            "--channel",
+            CHANNEL,
+            "--timeline",
+            tl.to_str().expect("path"),
+        ];
+        let (child, reader) = spawn_case(tmp.path(), &sub, &music, &args, &[("HOLDMIX_AMI_SECRET", "pw")]);
         children.push((sub, child, reader));
     }
     // Past the 5 s a Login answer is waited for, with a margin.

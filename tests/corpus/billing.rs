@@ -2,7 +2,7 @@
 //! accounts, as "not a customer", or refused with a reason in the log (the
 //! caller then hears "service unavailable"); the music goes on either way.
 
-use super::{Case, bytes, cases, tone};
+use super::{Case, bytes, case_dir, cases, tone};
 use crate::common::*;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -50,34 +50,10 @@ pub(super) fn serve(answer: Vec<u8>) -> (u16, std::sync::Arc<std::sync::Mutex<Ve
 
 /// A playlist whose key 2 says the balance billing gives for `{number}`.
 pub(super) fn billing_playlist(at: &Path, port: u16, music: &Path) -> std::path::PathBuf {
-    let root = root();
-    playlist(
+    balance_playlist(
         at,
-        "billing.toml",
-        &format!(
-            r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-
-[announce.balance]
-say = ["your-balance-is", {{ say = "money", value = "balance" }}]
-failed = ["service-unavailable"]
-
-[keys]
-2 = {{ action = "say-balance", debounce = "0s" }}
-
-[billing]
-url = "http://127.0.0.1:{port}/balance?n={{number}}"
-"#,
-            music = music.display(),
-            root = root.display(),
-        ),
+        music,
+        &format!("http://127.0.0.1:{port}/balance?n={{number}}"),
     )
 }
 
@@ -114,8 +90,7 @@ fn every_hostile_billing_answer_is_read_or_refused_and_the_music_goes_on() {
         .iter()
         .enumerate()
         .map(|(i, case)| {
-            let sub = tmp.path().join(format!("c{i}"));
-            std::fs::create_dir_all(&sub).expect("mkdir");
+            let sub = case_dir(tmp.path(), i);
             let (port, _) = serve(response(case));
             let p = billing_playlist(&sub, port, &music);
             std::thread::spawn(move || press_balance(&sub, &p, "79001112233"))

@@ -4,7 +4,7 @@
 //! music goes on in `render` and `run`.
 
 use super::billing::{billing_playlist, press_balance, serve};
-use super::{Case, cases, tail_rms, tone};
+use super::{Case, case_dir, cases, spawn_case, tail_rms, tone, tone_playlist};
 use crate::common::*;
 use std::time::Duration;
 
@@ -43,8 +43,7 @@ fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
         .iter()
         .enumerate()
         .map(|(i, case)| {
-            let sub = tmp.path().join(format!("c{i}"));
-            std::fs::create_dir_all(&sub).expect("mkdir");
+            let sub = case_dir(tmp.path(), i);
             let (port, heads) = serve(OK.to_vec());
             let p = billing_playlist(&sub, port, &music);
             let n = number(case);
@@ -89,36 +88,12 @@ fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
 #[test]
 fn run_streams_for_every_hostile_caller_number_with_a_clean_log() {
     let tmp = tempdir();
-    let music = tone(tmp.path(), 3.0);
-    let p = playlist(
-        tmp.path(),
-        "p.toml",
-        &format!("[music]\ntracks = [\"{}\"]\n", music.display()),
-    );
-    warm_cache(tmp.path(), &p);
+    let p = tone_playlist(tmp.path());
     let all = cases("callers");
     let mut children = Vec::new();
     for (i, case) in all.iter().enumerate() {
-        let sub = tmp.path().join(format!("c{i}"));
-        std::fs::create_dir_all(&sub).expect("mkdir");
-        let mut child = holdmix(tmp.path())
-            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
-            .env("XDG_STATE_HOME", sub.join("state"))
-            .arg("--log")
-            .arg(sub.join("run.log"))
-            .args([
-                "run",
-                "--playlist",
-                p.to_str().expect("path"),
-                "--caller",
-                &number(case),
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn run");
-        let reader = drain(&mut child);
+        let sub = case_dir(tmp.path(), i);
+        let (child, reader) = spawn_case(tmp.path(), &sub, &p, &["--caller", &number(case)], &[]);
         children.push((sub, child, reader));
     }
     std::thread::sleep(Duration::from_millis(1500));

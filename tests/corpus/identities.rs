@@ -3,7 +3,7 @@
 //! add a header or, after an empty line, an action of its own (an
 //! Originate); the log keeps it on one line too; and the music goes on.
 
-use super::{cases, tail_rms, tone};
+use super::{case_dir, cases, spawn_case, tail_rms, tone_playlist};
 use crate::common::*;
 use std::time::Duration;
 
@@ -13,34 +13,16 @@ const OWN: [&str; 6] = ["Login", "Filter", "Getvar", "Setvar", "QueueStatus", "L
 #[test]
 fn a_hostile_channel_name_never_sends_asterisk_an_action_of_its_own() {
     let tmp = tempdir();
-    let music = tone(tmp.path(), 3.0);
-    let p = playlist(
-        tmp.path(),
-        "p.toml",
-        &format!("[music]\ntracks = [\"{}\"]\n", music.display()),
-    );
-    warm_cache(tmp.path(), &p);
+    let p = tone_playlist(tmp.path());
     let all = cases("identities");
     let mut runs = Vec::new();
     for (i, case) in all.iter().enumerate() {
-        let sub = tmp.path().join(format!("c{i}"));
-        std::fs::create_dir_all(&sub).expect("mkdir");
+        let sub = case_dir(tmp.path(), i);
         let (port, server) = crate::ami::server::serve_script("pw", vec![vec![]]);
         let channel = case.input.clone().expect("input");
-        let mut child = holdmix(tmp.path())
-            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
-            .env("XDG_STATE_HOME", sub.join("state"))
-            .env("HOLDMIX_AMI_SECRET", "pw")
-            .arg("--log")
-            .arg(sub.join("run.log"))
-            .args(["run", "--playlist", p.to_str().expect("path")])
-            .args(["--ami", &format!("127.0.0.1:{port}"), "--channel", &channel])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn run");
-        let reader = drain(&mut child);
+        let ami = format!("127.0.0.1:{port}");
+        let args = ["--ami", &ami, "--channel", &channel];
+        let (child, reader) = spawn_case(tmp.path(), &sub, &p, &args, &[("HOLDMIX_AMI_SECRET", "pw")]);
         runs.push((child, reader, server));
     }
     std::thread::sleep(Duration::from_millis(2500));

@@ -117,3 +117,51 @@ fn tail_rms(pcm: &[u8], secs: f32) -> f32 {
     let n = ((secs * 8000.0) as usize).min(s.len());
     crate::common::rms(&s[s.len() - n..])
 }
+
+/// `p.toml` in `at`: a 3 s tone (see `tone`) as the only track, its cache
+/// warmed, so a loaded machine's decoding never delays a case's music.
+fn tone_playlist(at: &std::path::Path) -> PathBuf {
+    let music = tone(at, 3.0);
+    let p = crate::common::playlist(
+        at,
+        "p.toml",
+        &format!("[music]\ntracks = [\"{}\"]\n", music.display()),
+    );
+    crate::common::warm_cache(at, &p);
+    p
+}
+
+/// Case `i`'s own folder under `tmp`: its runtime and state dirs and
+/// `run.log`, so runs side by side share nothing.
+fn case_dir(tmp: &std::path::Path, i: usize) -> PathBuf {
+    let sub = tmp.join(format!("c{i}"));
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    sub
+}
+
+/// `holdmix run --playlist p ARGS` with `envs`, in the case folder `sub`
+/// (see `case_dir`); stdout is drained as Asterisk reads. Returns the
+/// child and its reader.
+fn spawn_case(
+    tmp: &std::path::Path,
+    sub: &std::path::Path,
+    p: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
+    let mut child = crate::common::holdmix(tmp)
+        .env("XDG_RUNTIME_DIR", sub.join("runtime"))
+        .env("XDG_STATE_HOME", sub.join("state"))
+        .envs(envs.iter().copied())
+        .arg("--log")
+        .arg(sub.join("run.log"))
+        .args(["run", "--playlist", p.to_str().expect("path")])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    let reader = crate::common::drain(&mut child);
+    (child, reader)
+}

@@ -36,50 +36,10 @@ fn a_hanging_billing_server_costs_the_call_no_audio() {
     let (port, seen) = hanging_server();
     let music = dir.path().join("music.wav");
     write_wav(&music, 8000, 1, &sine(330.0, 0.3, 30.0, 8000));
-    let root = root();
-    let pl = playlist(
-        dir.path(),
-        "billing.toml",
-        &format!(
-            r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-
-[announce.balance]
-say = ["your-balance-is", {{ say = "money", value = "balance" }}]
-failed = ["service-unavailable"]
-
-[keys]
-2 = {{ action = "say-balance", debounce = "0s" }}
-
-[billing]
-url = "http://127.0.0.1:{port}/b"
-"#,
-            music = music.display(),
-            root = root.display(),
-        ),
-    );
+    let pl = balance_playlist(dir.path(), &music, &format!("http://127.0.0.1:{port}/b"));
     warm_cache(dir.path(), &pl);
     let tl = dir.path().join("tl.jsonl");
-    let mut child = spawn_run(
-        dir.path(),
-        &[
-            "--playlist",
-            pl.to_str().expect("path"),
-            "--events",
-            "-",
-            "--timeline",
-            tl.to_str().expect("path"),
-            "--caller",
-            "5",
-        ],
-    );
+    let mut child = spawn_keyed_from(dir.path(), &pl, &tl, "5");
     let reader = drain(&mut child);
     let mut keys = child.stdin.take().expect("stdin");
     std::thread::sleep(Duration::from_millis(500));

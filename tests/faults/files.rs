@@ -203,6 +203,18 @@ fn tone_through(dir: &std::path::Path, pl: &std::path::Path, fault: impl FnOnce(
     (levels, log_text(dir))
 }
 
+/// What `tone_through` measured shows a call that played on through the
+/// fault: five whole seconds, each with the tone, and no error logged.
+#[track_caller]
+fn assert_plays_on(levels: &[f32], log: &str) {
+    assert!(levels.len() >= 5, "{levels:?}");
+    assert!(
+        levels.iter().all(|&l| l > 0.05),
+        "a second without the tone: {levels:?}\n{log}"
+    );
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
 #[test]
 fn a_source_deleted_while_it_plays_from_the_cache_plays_on() {
     let dir = tempdir();
@@ -211,12 +223,7 @@ fn a_source_deleted_while_it_plays_from_the_cache_plays_on() {
     let (levels, log) = tone_through(dir.path(), &pl, || std::fs::remove_file(&tone).expect("delete"));
     // Five whole seconds: the track played out and looped twice after
     // its file was gone.
-    assert!(levels.len() >= 5, "{levels:?}");
-    assert!(
-        levels.iter().all(|&l| l > 0.05),
-        "a second without the tone: {levels:?}\n{log}"
-    );
-    assert!(!log.contains("ERROR"), "{log}");
+    assert_plays_on(&levels, &log);
 }
 
 #[test]
@@ -234,12 +241,7 @@ fn a_source_truncated_while_it_plays_from_memory_plays_on() {
             .set_len(44)
             .expect("truncate")
     });
-    assert!(levels.len() >= 5, "{levels:?}");
-    assert!(
-        levels.iter().all(|&l| l > 0.05),
-        "a second without the tone: {levels:?}\n{log}"
-    );
-    assert!(!log.contains("ERROR"), "{log}");
+    assert_plays_on(&levels, &log);
 }
 
 #[test]
@@ -256,10 +258,5 @@ fn a_cache_entry_deleted_while_it_plays_plays_on() {
             std::fs::remove_file(e.path()).expect("delete entry");
         }
     });
-    assert!(levels.len() >= 5, "{levels:?}");
-    assert!(
-        levels.iter().all(|&l| l > 0.05),
-        "a second without the tone: {levels:?}\n{log}"
-    );
-    assert!(!log.contains("ERROR"), "{log}");
+    assert_plays_on(&levels, &log);
 }

@@ -53,6 +53,15 @@ fn nonblocking(fd: i32) {
     }
 }
 
+/// The child's stdout, kept (dropping it closes the pipe), and its fd set
+/// non-blocking for `read_for`.
+fn nonblocking_stdout(child: &mut std::process::Child) -> (std::process::ChildStdout, i32) {
+    let stdout = child.stdout.take().expect("stdout");
+    let fd = stdout.as_raw_fd();
+    nonblocking(fd);
+    (stdout, fd)
+}
+
 /// A 60 s 400 Hz tone, cached.
 fn tone_playlist(dir: &Path) -> std::path::PathBuf {
     write_wav(&dir.join("tone.wav"), 8000, 1, &sine(400.0, 0.5, 60.0, 8000));
@@ -75,9 +84,7 @@ fn a_reader_stalled_5_s_resumes_in_the_present_without_a_burst() {
             tl.to_str().expect("path"),
         ],
     );
-    let stdout = child.stdout.take().expect("stdout");
-    let fd = stdout.as_raw_fd();
-    nonblocking(fd);
+    let (stdout, fd) = nonblocking_stdout(&mut child);
     let (before, _) = read_for(fd, 1.5);
     let stalled = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
@@ -144,9 +151,7 @@ fn a_reader_that_closes_ends_the_process_cleanly_with_a_checkpoint() {
             state.to_str().expect("path"),
         ],
     );
-    let stdout = child.stdout.take().expect("stdout");
-    let fd = stdout.as_raw_fd();
-    nonblocking(fd);
+    let (stdout, fd) = nonblocking_stdout(&mut child);
     let (audio, _) = read_for(fd, 2.0);
     drop(stdout);
     let (status, took) = wait_exit(&mut child, Duration::from_secs(10));

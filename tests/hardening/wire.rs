@@ -172,32 +172,7 @@ fn json_ok(_: u16, _: &str) -> String {
 fn billing_playlist(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
     let music = dir.join("music.wav");
     write_wav(&music, 8000, 1, &sine(330.0, 0.3, 10.0, 8000));
-    let root = root();
-    let text = format!(
-        r#"
-[music]
-tracks = ["{music}"]
-
-[speech]
-map = "{root}/sample-audio/words/en/map.toml"
-
-[prompts]
-from = "{root}/sample-audio/prompts/en"
-
-[announce.balance]
-say = ["your-balance-is", {{ say = "money", value = "balance" }}]
-failed = ["service-unavailable"]
-
-[keys]
-2 = {{ action = "say-balance", debounce = "0s" }}
-
-[billing]
-url = "{url}"
-"#,
-        music = music.display(),
-        root = root.display(),
-    );
-    playlist(dir, "billing.toml", &text)
+    balance_playlist(dir, &music, url)
 }
 
 #[test]
