@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
             balance: l.next().unwrap_or_default(),
             currency: l.next().unwrap_or_default(),
             locked: l.next().unwrap_or_default(),
+            // A sixth line, if a number, is the status value meaning locked.
+            locked_value: l.next().and_then(|v| v.trim().parse().ok()),
         });
     }
     for f in &all {
