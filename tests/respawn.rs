@@ -154,7 +154,13 @@ fn replay(dir: &Path, uniqueid: &str, steps: &[(u64, Step)]) -> Vec<Gen> {
             Step::Signal(i, sig) => {
                 if let Some(g) = &mut gens[i] {
                     signal(&g.child, sig);
-                    let (status, _) = wait_exit(&mut g.child, Duration::from_secs(5));
+                    // Shown with a failure (the output is captured): which one.
+                    eprintln!("{}: signal {sig}, waiting for its exit", g.name);
+                    // Generous: how fast a generator exits is `lifecycle`'s
+                    // and the bench's business; here a loaded machine (a
+                    // fresh clone's CI beside a release build) once took
+                    // over 5 s to reap one.
+                    let (status, _) = wait_exit(&mut g.child, Duration::from_secs(20));
                     // Clean exit, or killed by the signal itself when it
                     // came before the handler was installed (2 ms in).
                     use std::os::unix::process::ExitStatusExt;
