@@ -31,12 +31,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 holdmix::ami::secret::read_secret,
             );
             let id = &cfg.identity;
-            // Escaped: a caller sets their number, and a newline in it
-            // would forge a log line of its own (the bad-input corpus).
+            // A caller sets their number: the log writer escapes what it
+            // holds, so it can never forge a line (util::logging).
             let span = tracing::info_span!(
                 "call",
-                uniqueid = %id.uniqueid().unwrap_or("-").escape_debug(),
-                caller = %id.caller().unwrap_or("-").escape_debug()
+                uniqueid = %id.uniqueid().unwrap_or("-"),
+                caller = %id.caller().unwrap_or("-")
             );
             let _g = span.enter();
             // The stream ends only on purpose (signal, hangup, reader gone): exit 0.
@@ -44,8 +44,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(args) => {
-            let span =
-                tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-").escape_debug());
+            let span = tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-"));
             let _g = span.enter();
             let summary = holdmix::cmd::render::render(&holdmix::config::render(args), &cache)?;
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
