@@ -67,7 +67,9 @@ fn digits_of(tl: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// Starts a `run` with its audio drained like Asterisk reads it.
-fn start(cmd: &mut std::process::Command) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
+pub(crate) fn start(
+    cmd: &mut std::process::Command,
+) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
     let mut child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -149,19 +149,14 @@ fn spawn_case(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
-    let mut child = crate::common::holdmix(tmp)
-        .env("XDG_RUNTIME_DIR", sub.join("runtime"))
-        .env("XDG_STATE_HOME", sub.join("state"))
-        .envs(envs.iter().copied())
-        .arg("--log")
-        .arg(sub.join("run.log"))
-        .args(["run", "--playlist", p.to_str().expect("path")])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn run");
-    let reader = crate::common::drain(&mut child);
-    (child, reader)
+    crate::ami::start(
+        crate::common::holdmix(tmp)
+            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
+            .env("XDG_STATE_HOME", sub.join("state"))
+            .envs(envs.iter().copied())
+            .arg("--log")
+            .arg(sub.join("run.log"))
+            .args(["run", "--playlist", p.to_str().expect("path")])
+            .args(args),
+    )
 }
