@@ -256,16 +256,97 @@ pub fn signal(child: &std::process::Child, sig: i32) {
 }
 
 /// Waits for exit, at most `limit`; returns the status and how long it took.
+/// A process still running then is killed, and the panic says what it was
+/// doing.
 pub fn wait_exit(
     child: &mut std::process::Child,
     limit: std::time::Duration,
 ) -> (std::process::ExitStatus, std::time::Duration) {
+    match exit_within(child, limit) {
+        Some(done) => done,
+        None => {
+            let why = stuck_process(child.id());
+            child.kill().ok();
+            panic!("still running after {limit:?}\n{why}");
+        }
+    }
+}
+
+/// The exit status and how long it took, or `None` if the child still
+/// runs after `limit` (it is left running).
+pub fn exit_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<(std::process::ExitStatus, std::time::Duration)> {
     let start = std::time::Instant::now();
     loop {
         if let Some(s) = child.try_wait().expect("try_wait") {
-            return (s, start.elapsed());
+            return Some((s, start.elapsed()));
         }
-        assert!(start.elapsed() < limit, "still running after {limit:?}");
+        if start.elapsed() >= limit {
+            return None;
+        }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+}
+
+/// What a process that should have exited is doing: each thread's state,
+/// kernel wait channel, syscall and blocked signals, the signals pending,
+/// and (where gdb is installed) every thread's stack. Only ever run on a
+/// failure, so the next one that happens under load explains itself.
+pub fn stuck_process(pid: u32) -> String {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let fields = |status: &str, keys: &[&str]| -> String {
+        status
+            .lines()
+            .filter(|l| keys.iter().any(|k| l.starts_with(k)))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut out = format!(
+        "pid {pid}: {}\n",
+        fields(
+            &read(proc.join("status")),
+            &["State", "SigPnd", "ShdPnd", "SigCgt"]
+        )
+    );
+    let mut tasks: Vec<_> = std::fs::read_dir(proc.join("task"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    tasks.sort();
+    for t in tasks {
+        out += &format!(
+            "  task {}: {} wchan={} syscall={} {}\n",
+            t.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            read(t.join("comm")).trim(),
+            read(t.join("wchan")).trim(),
+            read(t.join("syscall")).trim(),
+            fields(&read(t.join("status")), &["State", "SigBlk", "SigPnd"])
+        );
+    }
+    if let Ok(gdb) = Command::new("timeout")
+        .args([
+            "30",
+            "gdb",
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-ex",
+            "thread apply all bt",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        // Threads and their frames only, each line cut short.
+        for l in String::from_utf8_lossy(&gdb.stdout).lines() {
+            if l.starts_with("Thread ") || l.starts_with('#') {
+                out += &format!("{}\n", l.chars().take(160).collect::<String>());
+            }
+        }
+    }
+    out
 }
