@@ -16,7 +16,7 @@ struct Reads {
     /// on a loaded machine finds a read's worth more in the pipe, the
     /// reader's delay and not a burst from the generator.
     queued: Vec<usize>,
-    /// (time after the read, bytes) of each full read.
+    /// (time after the read, bytes) of each read that got anything.
     chunks: Vec<(Instant, Vec<u8>)>,
     elapsed: Duration,
 }
@@ -63,9 +63,10 @@ fn read_like_asterisk(
         reads.queued.push(queued(fd).saturating_sub(explained));
         // SAFETY: reading into our own buffer.
         let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), size) };
-        if got == size as isize {
-            reads.chunks.push((Instant::now(), buf.clone()));
-        } else {
+        if got > 0 {
+            reads.chunks.push((Instant::now(), buf[..got as usize].to_vec()));
+        }
+        if got != size as isize {
             reads.short += 1;
         }
     }
@@ -142,7 +143,7 @@ fn reader_without_timing_module_100ms() {
 }
 
 #[test]
-fn a_key_press_is_heard_within_150_ms() {
+fn a_key_press_acts_at_its_frame_and_is_heard_there() {
     let dir = tempdir();
     write_wav(&dir.path().join("silence.wav"), 8000, 1, &vec![0.0; 8000 * 20]);
     write_wav(
@@ -173,7 +174,10 @@ fn a_key_press_is_heard_within_150_ms() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     drop(stdin);
     assert!(child.wait().expect("wait").success());
-    assert_eq!(r.short, 0);
+    // Short reads are `pacing`'s business; a loaded machine can starve
+    // the generator for a read or two, which does not move the stream
+    // (every byte read is kept below).
+    eprintln!("short reads: {}", r.short);
     let loud = r
         .chunks
         .iter()
@@ -185,17 +189,50 @@ fn a_key_press_is_heard_within_150_ms() {
             rms(&s) > 0.01
         })
         .expect("the tone was heard");
+    // How fast a key is heard is the benchmark's (benches/keys.rs, p99 in
+    // docs/benchmarks.md); here only a bound no loaded machine reaches
+    // unless the key waited for something (a track's end, a prompt).
     let latency = loud.0.duration_since(pressed);
     eprintln!("key heard after {latency:?}");
     assert!(
-        latency <= Duration::from_millis(150),
+        latency <= Duration::from_secs(1),
         "heard {latency:?} after the key"
     );
     let tl = timeline(&tl);
     let keys = events(&tl, "dtmf");
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["action"], "next-music");
-    assert_eq!(events(&tl, "music_switch")[0]["to"], "tone.wav");
+    let switch = events(&tl, "music_switch")[0];
+    assert_eq!(switch["to"], "tone.wav");
+    // On the stream's own timeline: the key acted at the frame it came
+    // in, and the tone starts where the timeline says (the stream read,
+    // less a late start's silence), within a frame.
+    let at = |e: &serde_json::Value| e["t"].as_f64().expect("t");
+    assert!((at(switch) - at(keys[0])).abs() <= 0.021, "{tl:?}");
+    let read: Vec<u8> = r.chunks.iter().flat_map(|(_, b)| b.clone()).collect();
+    let stream = &read[late_bytes(&tl).min(read.len())..];
+    let first_loud = stream
+        .chunks_exact(320)
+        .position(|f| {
+            let s: Vec<f32> = f
+                .chunks_exact(2)
+                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+                .collect();
+            rms(&s) > 0.01
+        })
+        .expect("the tone in the stream");
+    // Stream time a stalled reader skipped is not in what was read.
+    let skipped: f64 = events(&tl, "stall")
+        .iter()
+        .filter(|e| at(e) < at(switch))
+        .map(|e| e["skipped"].as_f64().unwrap_or(0.0))
+        .sum();
+    let heard_at = first_loud as f64 * 0.02 + skipped;
+    assert!(
+        (heard_at - at(switch)).abs() <= 0.041,
+        "tone at {heard_at:.3} s of the stream, timeline says {:.3}",
+        at(switch)
+    );
 }
 
 #[test]
