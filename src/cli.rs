@@ -142,9 +142,13 @@ pub struct HubArgs {
     /// Class names served: this prefix and a Uniqueid.
     #[arg(long, value_name = "PREFIX", default_value = "holdmix-")]
     pub class_prefix: String,
-    /// The playlist the served generators play.
+    /// The playlist the served generators play (one default route).
     #[arg(long, value_name = "FILE")]
     pub playlist: Option<PathBuf>,
+    /// A routes file (TOML): a playlist per queue, tenant or class name,
+    /// reloaded when it changes (see docs/asterisk.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "playlist")]
+    pub routes: Option<PathBuf>,
     /// The served classes' format (the row's `format=`, the generator's --format).
     #[arg(long, value_enum, default_value = "slin")]
     pub format: Format,
