@@ -132,8 +132,9 @@ pub struct HubArgs {
     #[arg(long, value_name = "PATH", default_value = "/run/holdmix/hub.sock")]
     pub socket: PathBuf,
     /// Answer Asterisk's realtime class lookups (res_config_curl) here,
-    /// e.g. 127.0.0.1:8765: each `holdmix-<uniqueid>` class gets a row that
-    /// starts a generator for that call.
+    /// e.g. 127.0.0.1:8765: each `holdmix-<uniqueid>` (or
+    /// `holdmix-<route>-<uniqueid>`) class gets a row that starts a
+    /// generator for that call.
     #[arg(long, value_name = "HOST:PORT")]
     pub realtime: Option<String>,
     /// The path of the extconfig.conf URL (`musiconhold => curl,http://HOST:PORT/moh`).

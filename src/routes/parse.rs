@@ -265,3 +265,71 @@ fn conditions(d: &mut Diags, v: &toml::Spanned<DeValue<'_>>, path: &str) -> Cond
     }
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_file_gives_its_routes_with_absolute_playlists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for p in ["a.toml", "b.toml"] {
+            std::fs::write(dir.path().join(p), "").expect("write");
+        }
+        let file = dir.path().join("routes.toml");
+        let text = r#"
+[[route]]
+name = "main"
+playlist = "a.toml"
+default = true
+
+[[route]]
+name = "sales"
+playlist = "b.toml"
+language = "pt_BR"
+[route.when]
+queue = ["sales", "sales_vip"]
+accountcode = "acme"
+"#;
+        let loaded = parse(&file, text);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let routes = loaded.routes.expect("routes");
+        assert_eq!(routes.default_route().name, "main");
+        let sales = routes.named("sales").expect("sales");
+        assert_eq!(sales.playlist, dir.path().join("b.toml"));
+        assert_eq!(sales.language.as_deref(), Some("pt_BR"));
+        assert_eq!(sales.when.queue, ["sales", "sales_vip"]);
+        assert_eq!(sales.when.accountcode, ["acme"]);
+        assert!(sales.when.context.is_empty());
+        assert_eq!(
+            loaded
+                .playlists
+                .iter()
+                .map(|p| (p.route.as_str(), p.line))
+                .collect::<Vec<_>>(),
+            [("main", 4), ("sales", 9)]
+        );
+    }
+
+    #[test]
+    fn a_file_with_any_error_gives_no_routes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.toml"), "").expect("write");
+        let file = dir.path().join("routes.toml");
+        for text in [
+            "",
+            "[[route]]\nname = \"main\"\nplaylist = \"a.toml\"\n",
+            "[[route]]\nname = \"main\"\nplaylist = \"a.toml\"\ndefault = true\nwhen = { queue = 3 }\n",
+            "[[route]]\nname = \"main\"\nplaylist = \"a.toml\"\ndefault = \"yes\"\n",
+            "[[route]]\nname = \"main\"\nplaylist = \"a.toml\"\ndefault = true\n[[route]]\nname = \"b\"\nplaylist = \"a.toml\"\ndefault = true\n",
+            "[[route]\nname = \"main\"\n",
+        ] {
+            let loaded = parse(&file, text);
+            assert!(loaded.routes.is_none(), "{text:?}");
+            assert!(
+                loaded.diagnostics.iter().any(|d| d.severity == Severity::Error),
+                "{text:?}"
+            );
+        }
+    }
+}

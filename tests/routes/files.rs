@@ -194,3 +194,32 @@ fn cache_warm_on_a_routes_file_warms_every_routes_playlist_and_sound_map() {
         .expect("warm");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_hub_refuses_to_start_on_a_broken_routes_file_naming_the_place() {
+    let dir = tempdir();
+    let d = dir.path();
+    playlists(d, &["main"]);
+    let routes = write_routes(
+        d,
+        "[[route]]\nname = \"main\"\nplaylist = \"main.toml\"\ndefault = true\nqueue = \"sales\"\n",
+    );
+    let out = std::process::Command::new(BIN)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .env("XDG_CACHE_HOME", d.join("cache"))
+        .args(["hub", "--ami", "127.0.0.1:1", "--socket"])
+        .arg(d.join("hub.sock"))
+        .args(["--realtime", "127.0.0.1:0", "--routes"])
+        .arg(&routes)
+        .output()
+        .expect("run hub");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:5:1: error: route[0].queue: unknown key `queue`",
+            routes.display()
+        )),
+        "{err}"
+    );
+}
