@@ -132,8 +132,9 @@ pub struct HubArgs {
     #[arg(long, value_name = "PATH", default_value = "/run/holdmix/hub.sock")]
     pub socket: PathBuf,
     /// Answer Asterisk's realtime class lookups (res_config_curl) here,
-    /// e.g. 127.0.0.1:8765: each `holdmix-<uniqueid>` class gets a row that
-    /// starts a generator for that call.
+    /// e.g. 127.0.0.1:8765: each `holdmix-<uniqueid>` (or
+    /// `holdmix-<route>-<uniqueid>`) class gets a row that starts a
+    /// generator for that call.
     #[arg(long, value_name = "HOST:PORT")]
     pub realtime: Option<String>,
     /// The path of the extconfig.conf URL (`musiconhold => curl,http://HOST:PORT/moh`).
@@ -142,9 +143,13 @@ pub struct HubArgs {
     /// Class names served: this prefix and a Uniqueid.
     #[arg(long, value_name = "PREFIX", default_value = "holdmix-")]
     pub class_prefix: String,
-    /// The playlist the served generators play.
+    /// The playlist the served generators play (one default route).
     #[arg(long, value_name = "FILE")]
     pub playlist: Option<PathBuf>,
+    /// A routes file (TOML): a playlist per queue, tenant or class name,
+    /// reloaded when it changes (see docs/asterisk.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "playlist")]
+    pub routes: Option<PathBuf>,
     /// The served classes' format (the row's `format=`, the generator's --format).
     #[arg(long, value_enum, default_value = "slin")]
     pub format: Format,

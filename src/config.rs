@@ -202,21 +202,41 @@ pub fn render(args: RenderArgs) -> RenderOptions {
 }
 
 /// The row every realtime class gets: this very binary (`exe`), run
-/// through the hub, with absolute paths (Asterisk runs it from `/`).
+/// through the hub, with absolute paths (Asterisk runs it from `/`), and
+/// the routes that add each call's playlist: `--routes`' file, or
+/// `--playlist` as the one default route.
 pub fn realtime(
     args: &HubArgs,
     listen: &str,
     cache_dir: Option<&Path>,
     exe: &Path,
-) -> anyhow::Result<crate::hub::realtime::RealtimeConfig> {
+) -> anyhow::Result<(crate::hub::realtime::RealtimeConfig, crate::hub::realtime::Served)> {
     let absolute = |p: &Path| -> anyhow::Result<String> {
         let p = std::path::absolute(p)?;
         Ok(p.to_string_lossy().into_owned())
     };
-    let playlist = args
-        .playlist
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("--realtime needs --playlist: what the served generators play"))?;
+    let served = match (&args.routes, &args.playlist) {
+        (Some(file), _) => crate::hub::realtime::Served {
+            routes: crate::routes::parse::load_valid(file).map_err(anyhow::Error::msg)?,
+            file: Some(file.clone()),
+        },
+        (None, Some(playlist)) => {
+            let playlist = std::path::absolute(playlist)?;
+            if !playlist.to_str().is_some_and(crate::routes::is_argv_word) {
+                anyhow::bail!(
+                    "{}: Asterisk splits the application on spaces; use a path without spaces, `&` or `%`",
+                    playlist.display()
+                );
+            }
+            crate::hub::realtime::Served {
+                routes: crate::routes::Routes::single(&playlist),
+                file: None,
+            }
+        }
+        (None, None) => {
+            anyhow::bail!("--realtime needs --routes or --playlist: what the served generators play")
+        }
+    };
     let format = args.format.asterisk_name();
     let mut argv = vec![absolute(exe)?, "run".to_string()];
     if let Some(dir) = cache_dir {
@@ -228,18 +248,19 @@ pub fn realtime(
     argv.extend([
         "--hub".to_string(),
         absolute(&args.socket)?,
-        "--playlist".to_string(),
-        absolute(playlist)?,
         "--format".to_string(),
         format.to_string(),
     ]);
     let template = crate::hub::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
         .map_err(anyhow::Error::msg)?;
-    Ok(crate::hub::realtime::RealtimeConfig {
-        listen: listen.to_string(),
-        path: args.realtime_path.trim_end_matches('/').to_string(),
-        template,
-    })
+    Ok((
+        crate::hub::realtime::RealtimeConfig {
+            listen: listen.to_string(),
+            path: args.realtime_path.trim_end_matches('/').to_string(),
+            template,
+        },
+        served,
+    ))
 }
 
 #[cfg(test)]

@@ -58,21 +58,30 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| holdmix::hub::token::default_path(&args.socket));
             let key = std::sync::Arc::new(holdmix::hub::token::Key::load_or_create(&key_file)?);
-            if let Some(listen) = &args.realtime {
-                let exe = std::env::current_exe()?;
-                let cfg = holdmix::config::realtime(&args, listen, cli.common.cache_dir.as_deref(), &exe)?;
-                let addr = holdmix::hub::realtime::spawn(cfg, key.clone())?;
-                tracing::info!(%addr, path = %args.realtime_path, "answering realtime class lookups");
-            }
-            holdmix::hub::run(&holdmix::hub::HubConfig {
-                ami: args.ami,
-                user: args.ami_user,
-                secret,
-                socket: args.socket,
-                key,
-                peer_uids: args.peer_uid,
-                max_clients: args.max_clients,
-            })?;
+            let realtime = match &args.realtime {
+                Some(listen) => {
+                    let exe = std::env::current_exe()?;
+                    Some(holdmix::config::realtime(
+                        &args,
+                        listen,
+                        cli.common.cache_dir.as_deref(),
+                        &exe,
+                    )?)
+                }
+                None => None,
+            };
+            holdmix::hub::run(
+                &holdmix::hub::HubConfig {
+                    ami: args.ami,
+                    user: args.ami_user,
+                    secret,
+                    socket: args.socket,
+                    key,
+                    peer_uids: args.peer_uid,
+                    max_clients: args.max_clients,
+                },
+                realtime,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Say(args) => {

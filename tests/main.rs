@@ -29,6 +29,7 @@ mod pacing;
 mod realtime;
 mod render_audio;
 mod respawn;
+mod routes;
 mod scenario;
 mod speech;
 mod speech_asterisk;

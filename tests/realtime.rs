@@ -12,9 +12,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// The first lookup of REALTIME-AND-RESPAWN.md, byte for byte.
-const CAPTURED: &[u8] = b"POST /moh/single HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nUser-Agent: asterisk-libcurl-agent/1.0\r\nAccept: */*\r\nContent-Length: 25\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nname=holdmix-1795734025.1";
+pub(crate) const CAPTURED: &[u8] = b"POST /moh/single HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nUser-Agent: asterisk-libcurl-agent/1.0\r\nAccept: */*\r\nContent-Length: 25\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nname=holdmix-1795734025.1";
 
-fn lookup(body: &[u8]) -> Vec<u8> {
+pub(crate) fn lookup(body: &[u8]) -> Vec<u8> {
     let mut r = format!(
         "POST /moh/single HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nUser-Agent: asterisk-libcurl-agent/1.0\r\nAccept: */*\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
         body.len()
@@ -72,7 +72,7 @@ fn hub(dir: &Path, ami: &str) -> Hub {
 
 /// Sends requests on one keep-alive connection, as Asterisk does per
 /// channel; returns each answer's status and body.
-fn ask(port: u16, requests: &[Vec<u8>]) -> Vec<(u16, String)> {
+pub(crate) fn ask(port: u16, requests: &[Vec<u8>]) -> Vec<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let mut r = BufReader::new(s.try_clone().expect("clone"));
@@ -107,7 +107,7 @@ fn ask(port: u16, requests: &[Vec<u8>]) -> Vec<(u16, String)> {
 /// The row as res_config_curl reads it: the first line, `&`-separated
 /// pairs, `%XX` decoded (a `+` stays a `+`), keys lower-cased, empty
 /// values dropped.
-fn parse_row(body: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_row(body: &str) -> Vec<(String, String)> {
     let line = body.split(['\r', '\n']).next().unwrap_or("").trim_end();
     line.split('&')
         .filter_map(|pair| {
@@ -138,7 +138,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Asterisk's argv: the application split on single spaces.
-fn argv(row: &[(String, String)]) -> Vec<String> {
+pub(crate) fn argv(row: &[(String, String)]) -> Vec<String> {
     let app = &row
         .iter()
         .find(|(k, _)| k == "application")
@@ -159,10 +159,10 @@ fn expected_argv(dir: &Path, uniqueid: &str) -> Vec<String> {
         "run".into(),
         "--hub".into(),
         abs(&dir.join("hub.sock")),
-        "--playlist".into(),
-        abs(&root().join("playlists/demo.toml")),
         "--format".into(),
         "slin".into(),
+        "--playlist".into(),
+        abs(&root().join("playlists/demo.toml")),
         "--uniqueid".into(),
         uniqueid.into(),
         "--hub-token".into(),

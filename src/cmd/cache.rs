@@ -1,5 +1,7 @@
 //! `holdmix cache warm`: decode every sound of some playlists into the cache,
-//! with a progress bar, so the first call never waits for a decode.
+//! with a progress bar, so the first call never waits for a decode. A
+//! routes file (the hub's `--routes`) stands for all its routes'
+//! playlists, each with its sound map.
 
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<usize> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut failures = 0;
-    for p in playlists {
+    for p in &expand_routes(playlists, &mut failures) {
         match Scenario::load(p) {
             Ok(loaded) => {
                 crate::scenario::log_diagnostics(&loaded.diagnostics);
@@ -55,6 +57,30 @@ pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<
     }
     bar.finish_with_message("done");
     Ok(failures)
+}
+
+/// The playlists to warm: each routes file replaced by its routes'
+/// playlists (a routes file with errors counts as one failure, its
+/// problems logged, and the playlists it names that exist are warmed).
+fn expand_routes(paths: &[PathBuf], failures: &mut usize) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        if !crate::routes::is_routes_file(p) {
+            out.push(p.clone());
+            continue;
+        }
+        let loaded = crate::routes::parse::load(p);
+        if loaded.routes.is_none() {
+            crate::scenario::log_diagnostics(&loaded.diagnostics);
+            *failures += 1;
+        }
+        for r in loaded.playlists {
+            if !out.contains(&r.path) {
+                out.push(r.path);
+            }
+        }
+    }
+    out
 }
 
 fn short(p: &Path) -> String {

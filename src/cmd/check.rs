@@ -1,6 +1,8 @@
 //! `holdmix check`: every problem of a playlist, each with file:line:column,
 //! the key, what is wrong and a hint; then every audio file it names is
 //! decoded (through the cache, so this also warms it for 8 kHz calls).
+//! A routes file (the hub's `--routes`) is checked too: its own problems,
+//! then each of its routes' playlists in full.
 //! Only the first [`diag::SHOWN`] are printed, then one line counting the
 //! rest: a file with 100,000 errors gives a report a person can read.
 
@@ -16,7 +18,12 @@ use std::path::{Path, PathBuf};
 pub fn check(playlists: &[PathBuf], quick: bool, cache: &Cache) -> Result<bool> {
     let mut clean = true;
     for path in playlists {
-        let diags = diagnose(path, quick, cache);
+        // A routes file's playlists are checked after it, in full.
+        let (diags, then) = if crate::routes::is_routes_file(path) {
+            diagnose_routes(path)
+        } else {
+            (diagnose(path, quick, cache), Vec::new())
+        };
         let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = diags.len() - errors;
         for (_, line) in diag::summarize(&diags, diag::SHOWN) {
@@ -31,8 +38,26 @@ pub fn check(playlists: &[PathBuf], quick: bool, cache: &Cache) -> Result<bool> 
             if warnings == 1 { "" } else { "s" }
         );
         clean &= errors == 0;
+        if !then.is_empty() {
+            clean &= check(&then, quick, cache)?;
+        }
     }
     Ok(clean)
+}
+
+/// A routes file's own diagnostics, and its routes' playlists to check
+/// (each once).
+pub fn diagnose_routes(path: &Path) -> (Vec<Diagnostic>, Vec<PathBuf>) {
+    let loaded = crate::routes::parse::load(path);
+    let mut playlists: Vec<PathBuf> = Vec::new();
+    for r in loaded.playlists {
+        if !playlists.contains(&r.path) {
+            playlists.push(r.path);
+        }
+    }
+    let mut diags = loaded.diagnostics;
+    diags.sort_by_key(|d| (d.line, d.column));
+    (diags, playlists)
 }
 
 /// All diagnostics for one playlist, in file order.

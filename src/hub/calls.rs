@@ -27,7 +27,51 @@ pub(super) struct Call {
     pub queue: String,
     /// Its place in that queue, as last heard.
     pub position: Option<u32>,
+    /// Dialplan context and extension, language and account code as last
+    /// heard, and the extension of the first event heard (the DID): what
+    /// a routes file's conditions look at (`routes::Facts`).
+    pub context: String,
+    pub exten: String,
+    pub did: String,
+    pub language: String,
+    pub accountcode: String,
 }
+
+impl Call {
+    /// What a routes file's conditions look at.
+    pub fn facts(&self) -> crate::routes::Facts {
+        crate::routes::Facts {
+            queue: self.queue.clone(),
+            context: self.context.clone(),
+            exten: self.exten.clone(),
+            did: self.did.clone(),
+            language: self.language.clone(),
+            accountcode: self.accountcode.clone(),
+        }
+    }
+
+    /// The channel fields every channel event carries (`Newchannel`,
+    /// `Newstate`, `QueueCallerJoin`, `CoreShowChannel`...), as they are now.
+    fn learn_channel(&mut self, m: &Message) {
+        let set = |field: &mut String, key: &str| {
+            if let Some(v) = m.get(key) {
+                // Bounded: AMI values are Asterisk's, but a hub keeps
+                // 100,000 calls.
+                *field = v.chars().take(FACT_LEN).collect();
+            }
+        };
+        set(&mut self.context, "Context");
+        set(&mut self.exten, "Exten");
+        set(&mut self.language, "Language");
+        set(&mut self.accountcode, "AccountCode");
+        if self.did.is_empty() {
+            self.did = self.exten.clone();
+        }
+    }
+}
+
+/// Longest fact kept of a call (Asterisk's own fields are at most 80).
+const FACT_LEN: usize = 80;
 
 /// What AMI said of each live call, by Uniqueid. Bounded: a hub that
 /// missed hangups starts over rather than grow.
@@ -97,6 +141,9 @@ impl Calls {
         }
         let e = self.by_uniqueid.entry(uid.to_string()).or_default();
         e.channel = channel.to_string();
+        if !m.is("QueueEntry") {
+            e.learn_channel(m);
+        }
         if let Some(num) = m
             .get("CallerIDNum")
             .filter(|n| !n.is_empty() && *n != "<unknown>")
@@ -218,6 +265,34 @@ mod tests {
         assert_eq!(calls.count_of("holdq"), Some(2));
         let (alice, _) = calls.lookup(ALICE);
         assert_eq!(alice.position, Some(1));
+    }
+
+    #[test]
+    fn what_routes_look_at_is_known_before_the_class_lookup() {
+        // Bob (session-queue-announce.raw, realtime class): everything up
+        // to his first MusicOnHoldStart, which Asterisk sends after it has
+        // looked up his class.
+        const BOB: &str = "1795734134.39";
+        let mut calls = Calls::default();
+        for m in capture("session-queue-announce.raw") {
+            if m.is("MusicOnHoldStart") && m.get("Uniqueid") == Some(BOB) {
+                break;
+            }
+            calls.learn(&m);
+        }
+        let (bob, known) = calls.lookup(BOB);
+        assert_eq!(known, Known::Yes);
+        assert_eq!(
+            bob.facts(),
+            crate::routes::Facts {
+                queue: "announceq".into(),
+                context: "test".into(),
+                exten: "401".into(),
+                did: "401".into(),
+                language: "en".into(),
+                accountcode: String::new(),
+            }
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //!
 //! Layout: `session` (the AMI session, on the shared `ami` connection
 //! layer), `calls`, `accept` and `subscribers` (the socket side), and
-//! `realtime` (Asterisk's class lookups over HTTP) are the server;
+//! `realtime` (Asterisk's class lookups over HTTP, routed by the
+//! `routes` file and by what `calls` remembers) are the server;
 //! [`follow`] is a generator's side of the socket, which the server never
 //! imports.
 //!
@@ -67,13 +68,28 @@ pub fn raise_fd_limit() {
     }
 }
 
-/// Runs the hub until the process is stopped.
-pub fn run(cfg: &HubConfig) -> anyhow::Result<()> {
+/// Runs the hub until the process is stopped; with `realtime`, answers
+/// Asterisk's class lookups too, routing each call by what the hub's AMI
+/// session said of it.
+pub fn run(
+    cfg: &HubConfig,
+    realtime: Option<(realtime::RealtimeConfig, realtime::Served)>,
+) -> anyhow::Result<()> {
     raise_fd_limit();
     let listener = bind(&cfg.socket)?;
     tracing::info!(socket = %cfg.socket.display(), ami = %cfg.ami, "hub listening");
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
     let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
+    if let Some((rt, served)) = realtime {
+        let path = rt.path.clone();
+        let known = calls.clone();
+        let facts: realtime::row::FactsFn = Arc::new(move |uniqueid: &str| {
+            let c = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            c.by_uniqueid.get(uniqueid).map(calls::Call::facts)
+        });
+        let addr = realtime::spawn_routed(rt, cfg.key.clone(), served, facts)?;
+        tracing::info!(%addr, path = %path, "answering realtime class lookups");
+    }
     let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
     let mut uids = vec![own_uid()];
     uids.extend(&cfg.peer_uids);

@@ -1,7 +1,9 @@
 //! Asterisk's realtime lookups of music-on-hold classes, answered by the
 //! hub over HTTP for `res_config_curl`: `POST <path>/single` with body
-//! `name=<class>` gets the row of a per-call class (see `row`), anything
-//! else an empty answer (Asterisk then falls back to `[default]`).
+//! `name=<class>` gets the row of a per-call class (see `row`; the class
+//! name read in `class`, the call's route from the routes file, reloaded
+//! in `watch`), anything else an empty answer (Asterisk then falls back
+//! to `[default]`).
 //!
 //! The channel's own thread waits for the answer, so it comes from memory
 //! at once. Asterisk keeps one HTTP/1.1 connection per channel for the
@@ -12,9 +14,12 @@
 //! a form body of one field), every size is bounded, and the hub stays
 //! free of an async server stack for it.
 
+pub mod class;
 pub mod row;
+pub mod watch;
 
-use row::RowTemplate;
+use crate::routes::Routes;
+use row::{FactsFn, RowTemplate};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -34,6 +39,34 @@ pub struct RealtimeConfig {
     /// The extconfig URL's path, e.g. `/moh`.
     pub path: String,
     pub template: RowTemplate,
+}
+
+/// The routes a hub serves: a routes file's (watched for new versions)
+/// or `--playlist`'s one default route.
+pub struct Served {
+    pub routes: Routes,
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// [`spawn`], each row with its call's route from `served`, picked by the
+/// class name or by what `facts` (the hub's AMI memory) says of the call.
+pub fn spawn_routed(
+    mut cfg: RealtimeConfig,
+    key: Arc<crate::hub::token::Key>,
+    served: Served,
+    facts: FactsFn,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let shared = Arc::new(std::sync::RwLock::new(Arc::new(served.routes)));
+    cfg.template = cfg
+        .template
+        .with_key(key.clone())
+        .and_then(|t| t.with_routes(shared.clone(), facts))
+        .map_err(anyhow::Error::msg)?;
+    if let Some(file) = served.file {
+        let template = cfg.template.clone();
+        watch::spawn(file, shared, move |r| template.check_routes(r))?;
+    }
+    spawn(cfg, key)
 }
 
 /// Binds and serves in background threads; returns the bound address.

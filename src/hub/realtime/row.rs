@@ -1,13 +1,18 @@
 //! The realtime row for a per-call class: Asterisk asks for class
-//! `holdmix-<uniqueid>` and gets `mode=custom`, a format, and an
-//! `application` that starts holdmix for that call, with that call's hub
-//! token (`--hub-token`, see `hub::token`: it lets that generator, and no
-//! other process, follow the call through the hub).
+//! `holdmix-<uniqueid>` (or `holdmix-<route>-<uniqueid>`, see `class`)
+//! and gets `mode=custom`, a format, and an `application` that starts
+//! holdmix for that call, with that call's route's playlist (and
+//! language) and its hub token (`--hub-token`, see `hub::token`: it lets
+//! that generator, and no other process, follow the call through the hub).
 //!
 //! Asterisk splits `application` on spaces into argv, with no quoting. So
 //! the row carries nothing a caller controls: only the Uniqueid (checked to
-//! be Asterisk's shape) and its token, the rest fixed when the server starts and checked
+//! be Asterisk's shape), its token and words from the routes file (checked
+//! when it is read), the rest fixed when the server starts and checked
 //! then. The generator learns the caller's channel and number from the hub.
+
+use crate::routes::{Facts, Routes};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Longest `application` Asterisk keeps (its field is 256 bytes).
 pub const MAX_APPLICATION: usize = 255;
@@ -15,7 +20,7 @@ pub const MAX_APPLICATION: usize = 255;
 pub const MAX_UNIQUEID: usize = 64;
 
 /// What every row of this server says, checked once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RowTemplate {
     prefix: String,
     format: String,
@@ -23,6 +28,24 @@ pub struct RowTemplate {
     argv: Vec<String>,
     /// The hub's key: each row carries its call's token.
     key: Option<std::sync::Arc<crate::hub::token::Key>>,
+    /// The routes file's current routes; `None`: `argv` names the playlist.
+    routes: Option<SharedRoutes>,
+    /// What the hub's AMI session said of a call, by Uniqueid.
+    facts: Option<FactsFn>,
+}
+
+/// The routes in force, swapped whole by a reload.
+pub type SharedRoutes = Arc<RwLock<Arc<Routes>>>;
+/// What AMI said of a call (by Uniqueid), if it said anything.
+pub type FactsFn = Arc<dyn Fn(&str) -> Option<Facts> + Send + Sync>;
+
+impl std::fmt::Debug for RowTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowTemplate")
+            .field("prefix", &self.prefix)
+            .field("argv", &self.argv)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RowTemplate {
@@ -51,6 +74,8 @@ impl RowTemplate {
             format: format.to_string(),
             argv,
             key: None,
+            routes: None,
+            facts: None,
         };
         t.check_length()?;
         Ok(t)
@@ -63,18 +88,52 @@ impl RowTemplate {
         Ok(self)
     }
 
+    /// The same rows, each with its call's route (`--playlist`, and
+    /// `--language` when the route sets one) from `routes`, picked by the
+    /// class name or by what `facts` says of the call.
+    pub fn with_routes(mut self, routes: SharedRoutes, facts: FactsFn) -> Result<RowTemplate, String> {
+        let current = routes.read().unwrap_or_else(PoisonError::into_inner).clone();
+        self.check_routes(&current)?;
+        self.routes = Some(routes);
+        self.facts = Some(facts);
+        Ok(self)
+    }
+
+    /// Every route's longest application fits Asterisk's field (a routes
+    /// file that does not is refused, at start and on reload).
+    pub fn check_routes(&self, routes: &Routes) -> Result<(), String> {
+        for r in routes.all() {
+            let longest = self.application(&r.argv(), &"9".repeat(MAX_UNIQUEID)).len();
+            if longest > MAX_APPLICATION {
+                return Err(format!(
+                    "route {:?}: the application would be {longest} bytes with a long Uniqueid; Asterisk keeps {MAX_APPLICATION}: use a shorter playlist path",
+                    r.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn check_length(&self) -> Result<(), String> {
-        let longest = self.application(&"9".repeat(MAX_UNIQUEID)).len();
+        let longest = self.application(&[], &"9".repeat(MAX_UNIQUEID)).len();
         if longest > MAX_APPLICATION {
             return Err(format!(
                 "the application would be {longest} bytes with a long Uniqueid; Asterisk keeps {MAX_APPLICATION}: use shorter paths"
             ));
         }
+        if let Some(routes) = &self.routes {
+            let current = routes.read().unwrap_or_else(PoisonError::into_inner).clone();
+            self.check_routes(&current)?;
+        }
         Ok(())
     }
 
-    fn application(&self, uniqueid: &str) -> String {
+    fn application(&self, route: &[String], uniqueid: &str) -> String {
         let mut a = self.argv.join(" ");
+        for word in route {
+            a.push(' ');
+            a.push_str(word);
+        }
         a.push_str(" --uniqueid ");
         a.push_str(uniqueid);
         if let Some(key) = &self.key {
@@ -87,14 +146,22 @@ impl RowTemplate {
     /// The row for class `name`, or `None` (Asterisk then falls back to
     /// its static `[default]` class).
     pub fn row(&self, name: &str) -> Option<String> {
-        let uniqueid = name.strip_prefix(&self.prefix)?;
-        if !is_uniqueid(uniqueid) {
-            return None;
-        }
+        let rest = name.strip_prefix(&self.prefix)?;
+        let (route, uniqueid) = match &self.routes {
+            None => (Vec::new(), is_uniqueid(rest).then_some(rest)?),
+            Some(routes) => {
+                let facts = |id: &str| self.facts.as_ref().and_then(|f| f(id));
+                let (pick, uniqueid) = super::class::read(rest, &|id| facts(id).is_some())?;
+                let routes = routes.read().unwrap_or_else(PoisonError::into_inner).clone();
+                let route = routes.pick(pick, facts(uniqueid).as_ref());
+                tracing::debug!(route = %route.name, "realtime route");
+                (route.argv(), uniqueid)
+            }
+        };
         Some(format!(
             "name={}&mode=custom&application={}&format={}",
             encode(name),
-            encode(&self.application(uniqueid)),
+            encode(&self.application(&route, uniqueid)),
             encode(&self.format)
         ))
     }
