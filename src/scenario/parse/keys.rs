@@ -31,7 +31,10 @@ impl Parser<'_> {
     }
 
     fn key(&mut self, t: &Table) -> Option<Key> {
-        t.deny_unknown(&mut self.d, &["action", "say", "debounce", "priority", "to"]);
+        t.deny_unknown(
+            &mut self.d,
+            &["action", "say", "debounce", "priority", "to", "when", "closed"],
+        );
         let Some((name, span)) = t.str(&mut self.d, "action") else {
             if t.get("action").is_none() {
                 self.d
@@ -98,6 +101,8 @@ impl Parser<'_> {
             debounce: t.duration(&mut self.d, "debounce").unwrap_or(Duration::ZERO),
             priority,
             redirect,
+            when: self.when(t),
+            closed: self.template_at(t, "closed").unwrap_or_default(),
         })
     }
 }
