@@ -34,19 +34,18 @@ struct Moment {
     closed: Vec<String>,
 }
 
-/// Prints the plan; errors in the playlist stop it (their list goes first).
+/// The plan as text; errors in the playlist stop it (they are logged first).
 pub fn plan(opts: &PlanOptions) -> Result<String> {
     let loaded = Scenario::load(&opts.playlist)?;
-    let errors: Vec<String> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.to_string())
-        .collect();
-    if !errors.is_empty() {
+    if loaded.has_errors() {
+        // One line each, as `run` logs them.
+        crate::scenario::log_diagnostics(&loaded.diagnostics);
+        let n = (loaded.diagnostics.iter())
+            .filter(|d| d.severity == Severity::Error)
+            .count();
         bail!(
-            "{}\nthe playlist has errors; see `holdmix check`",
-            errors.join("\n")
+            "{}: {n} error(s); fix them first (see `holdmix check`)",
+            opts.playlist.display()
         );
     }
     let s = &loaded.scenario;
@@ -109,7 +108,17 @@ pub fn describe(s: &Scenario, name: &str, date: NaiveDate) -> String {
         .timezone
         .as_ref()
         .map_or("the host's time zone", |z| z.name.as_str());
-    let _ = writeln!(out, "plan for {name} on {date} ({}), {zone}", date.weekday());
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let day = DAYS[date.weekday().num_days_from_monday() as usize];
+    let _ = writeln!(out, "plan for {name} on {date} ({day}), {zone}");
     let holidays = s.holidays.on(date);
     let _ = writeln!(
         out,

@@ -199,3 +199,49 @@ impl Engine {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Part;
+    use chrono::{DateTime, Utc};
+
+    /// The welcome is chosen by the local date in the playlist's zone: at
+    /// 14:00 UTC on 31 December it is already New Year in Vladivostok.
+    #[test]
+    fn the_zone_decides_what_today_is() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.wav", "hi.wav", "ny.wav"] {
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: 8000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w = hound::WavWriter::create(dir.path().join(name), spec).unwrap();
+            w.write_sample(0i16).unwrap();
+            w.finalize().unwrap();
+        }
+        let text = "timezone = \"Asia/Vladivostok\"\n[holidays]\nnew_year = \"01-01\"\n\
+                    [prompts]\nhi = \"hi.wav\"\nny = \"ny.wav\"\n[music]\ntracks = [\"a.wav\"]\n\
+                    [welcome]\nsay = [\"hi\"]\n[[welcome.variant]]\nname = \"ny\"\n\
+                    when = { on = [\"new_year\"] }\nsay = [\"ny\"]\n";
+        let loaded = Scenario::from_text(&dir.path().join("p.toml"), text);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let mut e = Engine::new(&loaded.scenario, 8000, 1);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let said = |e: &Engine| match e.welcome_now().first() {
+            Some(Part::Prompt(p)) => p.clone(),
+            other => panic!("{other:?}"),
+        };
+        e.set_wall_start(at("2026-12-31T13:59:59Z"));
+        assert_eq!(said(&e), "hi");
+        e.set_wall_start(at("2026-12-31T14:00:00Z"));
+        assert_eq!(said(&e), "ny");
+        assert_eq!(e.local_now(), (NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(), 0));
+        e.set_wall_start(at("2027-01-01T13:59:59Z"));
+        assert_eq!(said(&e), "ny");
+        e.set_wall_start(at("2027-01-01T14:00:00Z"));
+        assert_eq!(said(&e), "hi");
+    }
+}
