@@ -403,3 +403,37 @@ fn spring_forward_day_in_berlin() {
     );
     assert!(text.contains("03:00-04:00\n  music:   three\n"), "{text}");
 }
+
+/// The shipped calendars are clean and name their days.
+#[test]
+fn shipped_calendars_check_clean_and_name_their_holidays() {
+    let dir = tempdir();
+    sounds(dir.path());
+    for (file, date, holiday) in [
+        ("ru.toml", "2026-05-09", "victory_day"),
+        ("ru.toml", "2027-01-07", "new_year"),
+        ("us.toml", "2026-11-26", "thanksgiving"),
+        ("us.toml", "2027-07-04", "independence_day"),
+    ] {
+        let cal = root().join("calendars").join(file);
+        let pl = playlist(
+            dir.path(),
+            "c.toml",
+            &format!(
+                "calendar = {:?}\n[music]\ntracks = [\"a.wav\"]\n[prompts]\noffice = \"office.wav\"\n\
+                 [keys]\n\"1\" = {{ action = \"say\", say = [\"office\"], when = {{ holiday = false }} }}\n",
+                cal.to_str().unwrap()
+            ),
+        );
+        let out = ok(holdmix(dir.path()).args(["check", "--quick", pl.to_str().unwrap()]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("0 errors, 0 warnings"), "{file}: {text}");
+        let out = ok(holdmix(dir.path()).args(["plan", pl.to_str().unwrap(), "--date", date]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("holidays: {holiday}\n")),
+            "{file} {date}: {text}"
+        );
+        assert!(text.contains("  closed:  1 say\n"), "{file} {date}: {text}");
+    }
+}
