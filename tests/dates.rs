@@ -215,7 +215,8 @@ fn check_reports_calendar_mistakes_at_their_line_and_column() {
         dir.path(),
         "p.toml",
         "calendar = \"bad-cal.toml\"\n[music]\ntracks = [\"a.wav\"]\n\n[[music.variant]]\nname = \"x\"\n\
-         when = { on = [\"new_yaer\"] }\ntracks = [\"b.wav\"]\n",
+         when = { on = [\"new_yaer\"] }\ntracks = [\"b.wav\"]\n\n[prompts]\nclosed = \"closed.wav\"\n\
+         [keys]\n\"3\" = { action = \"next-music\", closed = [\"closed\"] }\n",
     );
     let out = holdmix(dir.path())
         .current_dir(dir.path())
@@ -230,6 +231,7 @@ fn check_reports_calendar_mistakes_at_their_line_and_column() {
         "bad-cal.toml:5:8: warning: holidays.leap: \"02-29\" falls only in leap years",
         "bad-cal.toml:6:1: error: holidays.Bad Name: \"Bad Name\" is not a holiday name",
         "p.toml:7:16: error: music.variant[0].when.on: unknown holiday \"new_yaer\" (hint: did you mean \"new_year\"?)",
+        "p.toml:13:41: warning: keys.3.closed: `closed` is only said outside `when`",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

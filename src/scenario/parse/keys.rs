@@ -95,13 +95,25 @@ impl Parser<'_> {
             }
             None => 5,
         };
+        let when = self.when(t);
+        if when.is_none()
+            && let Some(v) = t.get("closed")
+        {
+            self.d
+                .warning(
+                    v.span(),
+                    &t.key_path("closed"),
+                    "`closed` is only said outside `when`",
+                )
+                .hint("add a window, e.g. when = { days = \"mon-fri\", time = \"09:00-18:00\" }");
+        }
         Some(Key {
             action,
             say,
             debounce: t.duration(&mut self.d, "debounce").unwrap_or(Duration::ZERO),
             priority,
             redirect,
-            when: self.when(t),
+            when,
             closed: self.template_at(t, "closed").unwrap_or_default(),
         })
     }

@@ -135,7 +135,8 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
         _ => None,
     };
     let mut diagnostics = p.d.list;
-    diagnostics.sort_by_key(|x| (x.line, x.column));
+    // The playlist's own first, then each calendar's, each in file order.
+    diagnostics.sort_by_key(|x| (x.file != path, x.file.clone(), x.line, x.column));
     Loaded {
         scenario,
         diagnostics,
