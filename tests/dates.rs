@@ -439,3 +439,38 @@ fn shipped_calendars_check_clean_and_name_their_holidays() {
         assert!(text.contains("  closed:  1 say\n"), "{file} {date}: {text}");
     }
 }
+
+/// Music is never silence: with only a variant and its window closed, a
+/// call still gets that variant's music, and `check` and `plan` say so.
+#[test]
+fn music_gap_plays_a_variant_and_is_warned_about() {
+    let dir = tempdir();
+    sounds(dir.path());
+    let pl = playlist(
+        dir.path(),
+        "g.toml",
+        "timezone = \"UTC\"\n[music]\n\n[[music.variant]]\nname = \"xmas\"\n\
+         when = { dates = [\"12-24..12-26\"] }\ntracks = [\"b.wav\"]\n",
+    );
+    let (pcm, tl) = render(dir.path(), &pl, 6, "2026-07-01T12:00", &[]);
+    assert!(music_files(&tl)[0].1.ends_with("b.wav"));
+    let w = window(&pcm, 8000, 1.0, 5.0);
+    assert!(
+        tone_amplitude(w, 660.0, 8000) > 0.05,
+        "{}",
+        tone_amplitude(w, 660.0, 8000)
+    );
+    let out = ok(holdmix(dir.path()).args(["check", "--quick", pl.to_str().unwrap()]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("music variants but no `tracks` for when none is open"),
+        "{text}"
+    );
+    let out = ok(holdmix(dir.path()).args(["plan", pl.to_str().unwrap(), "--date", "2026-07-01"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  music:   (gap: keeps what plays)\n"), "{text}");
+    assert!(
+        text.contains("music: no variant open and no [music] tracks 00:00-24:00"),
+        "{text}"
+    );
+}

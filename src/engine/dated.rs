@@ -148,8 +148,10 @@ impl Engine {
         }
         let (date, minute) = self.local_now();
         let start = !self.dated.started;
+        // Asked before `started` is set: at the start a gap plays the first variant.
+        let open = self.dated.music_open(date, minute);
         self.dated.started = true;
-        let Some(open) = self.dated.music_open(date, minute) else {
+        let Some(open) = open else {
             return;
         };
         if open == self.dated.in_bed {
