@@ -49,6 +49,9 @@ pub enum Command {
     /// Check playlists: every problem with file:line:column and a hint.
     /// Exit status 0 when clean (warnings allowed), 1 with errors.
     Check(CheckArgs),
+    /// Show what a caller would hear through one day, window by window:
+    /// music, welcome, advice groups, repeats and keys, with overlaps and gaps.
+    Plan(PlanArgs),
     /// Manage the decoded-audio cache.
     Cache {
         #[command(subcommand)]
@@ -259,6 +262,26 @@ pub struct CheckArgs {
     /// Skip decoding the audio files (faster; corrupt files go unnoticed).
     #[arg(long)]
     pub quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The playlist to plan.
+    pub playlist: PathBuf,
+    /// The day, e.g. 2026-12-31 (a local date in the playlist's time zone).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub date: chrono::NaiveDate,
+    /// Draw the day as a PNG: one lane per section over the 24 hours.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Size of the --plot picture in pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1600x500", value_parser = parse_size)]
+    pub plot_size: (u32, u32),
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?}: write a date as 2026-12-31"))
 }
 
 #[derive(Debug, Subcommand)]

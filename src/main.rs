@@ -96,6 +96,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Plan(args) => {
+            let text = holdmix::cmd::plan::plan(&holdmix::cmd::plan::PlanOptions {
+                playlist: args.playlist,
+                date: args.date,
+                plot: args.plot.map(|p| (p, args.plot_size.0, args.plot_size.1)),
+            })?;
+            use std::io::Write;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Cache {
             command: CacheCommand::Warm { playlists, format },
         } => {

@@ -11,6 +11,7 @@ mod billing;
 mod cache;
 mod cache_faults;
 mod corpus;
+mod dates;
 mod decode;
 mod faults;
 mod g711;

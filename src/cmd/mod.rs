@@ -1,4 +1,4 @@
-//! The subcommands' entry points, one file each: `check`, `render`, `say`
+//! The subcommands' entry points, one file each: `check`, `plan`, `render`, `say`
 //! and `cache` (`holdmix cache warm`). `main.rs` parses the arguments and
 //! calls one of these (or `run`/`hub`).
 //!
@@ -8,5 +8,6 @@
 
 pub mod cache;
 pub mod check;
+pub mod plan;
 pub mod render;
 pub mod say;

@@ -1,7 +1,8 @@
 //! Advices: groups of recorded tips played one at a time over the music,
 //! in the playlist's group order. A `once` group plays each of its files at
 //! most once per call; a repeating group cycles. A group with a time-of-day
-//! window is only considered while the window is open.
+//! window (weekdays, hours, dates, holidays) is only considered while
+//! the window is open.
 
 use super::library::SourceId;
 use crate::scenario::{AdviceGroup, AdviceOrder, Window};
@@ -74,16 +75,16 @@ impl Advisor {
         }
     }
 
-    /// The next advice for this moment (`weekday` 0 = Monday, `minute` of
+    /// The next advice for this moment (the local `date` and `minute` of
     /// the day in the playlist's zone), and its group's name.
     pub fn next(
         &mut self,
-        weekday: usize,
+        date: chrono::NaiveDate,
         minute: u32,
         skip: impl Fn(SourceId) -> bool,
     ) -> Option<(SourceId, Arc<str>)> {
         for g in &mut self.groups {
-            if g.when.as_ref().is_some_and(|w| !w.contains(weekday, minute)) {
+            if g.when.as_ref().is_some_and(|w| !w.contains(date, minute)) {
                 continue;
             }
             // Files that failed to load are passed over, never retried forever.

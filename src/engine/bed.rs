@@ -64,19 +64,29 @@ impl Bed {
         self.crossfade = samples.max(self.rate * DECLICK_MS / 1000);
     }
 
-    /// A new track list (a reloaded playlist). The playing track goes on:
-    /// at its place in the new list if it is there, else to its end, and
-    /// the new list then starts from its top.
+    /// A new track list (a reloaded playlist, or music for a window). The
+    /// playing track goes on: at its place in the new list if it is there,
+    /// else to its end, and the new list then starts from its top. Before
+    /// the first frame, the track the bed would start with (a remembered
+    /// or resumed one) keeps its place and offset if the new list has it;
+    /// else the new list starts at its top, from the beginning.
     pub fn set_tracks(&mut self, tracks: Vec<SourceId>) {
+        let first = (self.main.is_none() && self.playing.is_none())
+            .then(|| self.tracks.get(self.current).copied())
+            .flatten();
         self.tracks = tracks;
         let n = self.tracks.len();
-        self.current = match self
-            .playing
-            .and_then(|id| self.tracks.iter().position(|&t| t == id))
-        {
+        let place = |id: SourceId| self.tracks.iter().position(|&t| t == id);
+        self.current = match self.playing.and_then(place) {
             Some(i) => i,
             None if self.main.is_some() => n.saturating_sub(1),
-            None => 0,
+            None => match first.and_then(place) {
+                Some(i) => i,
+                None => {
+                    self.start_offset = 0;
+                    0
+                }
+            },
         };
     }
 
@@ -258,5 +268,25 @@ impl Bed {
         (0..FADING)
             .min_by(|&a, &b| gain(a).total_cmp(&gain(b)))
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Music for a window replacing the list before the first frame: a
+    /// remembered track (and offset) it also has keeps its place; a list
+    /// without it starts at its top, from the beginning (never mid-way
+    /// into another track).
+    #[test]
+    fn a_new_list_before_the_start_keeps_or_drops_the_start_place() {
+        let ids = |v: &[u32]| v.iter().map(|&i| SourceId(i)).collect::<Vec<_>>();
+        let mut bed = Bed::new(ids(&[1, 2, 3]), 0, 8000);
+        bed.start_at(1, 4000);
+        bed.set_tracks(ids(&[9, 2]));
+        assert_eq!((bed.first_track(), bed.start_offset), (Some(SourceId(2)), 4000));
+        bed.set_tracks(ids(&[7, 8]));
+        assert_eq!((bed.first_track(), bed.start_offset), (Some(SourceId(7)), 0));
     }
 }

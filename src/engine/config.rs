@@ -15,7 +15,7 @@ use super::{EVENT_LIMIT, Engine, KeyBinding, Labels, REQUEST_LIMIT, Repeat};
 use crate::audio::format::FRAME_MS;
 use crate::audio::limiter::Limiter;
 use crate::scenario::{Announce, MusicOrder, MusicStart, Scenario};
-use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +66,7 @@ impl Engine {
             requests: VecDeque::with_capacity(REQUEST_LIMIT),
             timezone: scenario.timezone.clone(),
             wall_start: Utc::now(),
+            dated: super::dated::Dated::default(),
             rng: fastrand::Rng::with_seed(seed),
             seed,
             reload: None,
@@ -98,10 +99,10 @@ impl Engine {
 
     /// The sources the first seconds need: the first track and the welcome.
     pub fn first_needed(&self) -> Vec<SourceId> {
-        let mut ids: Vec<SourceId> = self.bed.first_track().into_iter().collect();
+        let mut ids: Vec<SourceId> = self.first_track_now().into_iter().collect();
         let mut missing = Vec::new();
         phrase::resolve(
-            &self.welcome,
+            &self.welcome_now(),
             &self.prompts,
             self.speech.as_ref(),
             &Values::default(),
@@ -224,6 +225,7 @@ impl Engine {
         self.announce = scenario.announce.clone();
         self.speaker
             .set_levels(scenario.levels.duck, samples(scenario.levels.fade));
+        self.dated = super::dated::Dated::new(scenario, &mut self.lib, &tracks, &mut self.rng, &self.dated);
         let n_tracks = tracks.len();
         if reload {
             self.bed.set_tracks(tracks);
@@ -252,37 +254,6 @@ impl Engine {
     /// Like [`Engine::set_wall_start`], from a local time in the playlist's
     /// zone (the host's when it names none).
     pub fn set_local_start(&mut self, local: NaiveDateTime) {
-        let utc = match &self.timezone {
-            Some(z) => {
-                // The offset at the local time read as UTC is off by at most
-                // the offset itself; asking again at the corrected instant
-                // lands on the right side of any DST change.
-                let guess = local.and_utc().timestamp();
-                let first = guess - i64::from(z.offset_at(guess));
-                Some(Utc.from_utc_datetime(&local) - chrono::Duration::seconds(i64::from(z.offset_at(first))))
-            }
-            None => chrono::Local
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc)),
-        };
-        // A time skipped by a DST change: take it as UTC rather than fail.
-        self.wall_start = utc.unwrap_or_else(|| Utc.from_utc_datetime(&local));
-    }
-
-    /// Weekday (0 = Monday) and minute of the day, now, in the playlist's zone.
-    pub(super) fn local_time(&self) -> (usize, u32) {
-        let now = self.wall_start + chrono::Duration::milliseconds(self.now().as_millis() as i64);
-        let (wd, h, m) = match &self.timezone {
-            Some(z) => {
-                let t = now.naive_utc() + chrono::Duration::seconds(i64::from(z.offset_at(now.timestamp())));
-                (t.weekday(), t.hour(), t.minute())
-            }
-            None => {
-                let t = now.with_timezone(&chrono::Local);
-                (t.weekday(), t.hour(), t.minute())
-            }
-        };
-        (wd.num_days_from_monday() as usize, h * 60 + m)
+        self.wall_start = crate::scenario::zone::instant(self.timezone.as_ref(), local);
     }
 }

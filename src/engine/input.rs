@@ -49,6 +49,10 @@ impl Engine {
     }
 
     fn key(&mut self, digit: char, at: Duration) {
+        // Outside its window a key only says it is closed (see `dated`).
+        if self.key_closed(digit) {
+            return;
+        }
         let Some(k) = self.keys.get_mut(&digit) else {
             self.scratch.push(TimelineEvent::Dtmf { digit, action: None });
             return;

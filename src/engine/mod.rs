@@ -22,6 +22,7 @@ pub mod ahead;
 mod announce;
 pub mod bed;
 mod config;
+mod dated;
 pub mod event;
 mod input;
 pub mod library;
@@ -156,6 +157,8 @@ pub struct Engine {
     requests: VecDeque<Request>,
     timezone: Option<crate::scenario::Zone>,
     wall_start: DateTime<Utc>,
+    /// Which music, welcome, repeats and keys are open when (windows).
+    dated: dated::Dated,
     rng: fastrand::Rng,
     /// What `rng` started from: a resumed call replays the same orders.
     seed: u64,

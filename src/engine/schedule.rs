@@ -107,9 +107,13 @@ impl Engine {
             });
         }
         if self.frame == 0 {
-            let (welcome, label) = (self.welcome.clone(), self.labels.welcome.clone());
+            // Chosen once, at the call's start (windows: see `dated`).
+            let (welcome, label) = (self.welcome_now(), self.labels.welcome.clone());
             self.say(&welcome, &Values::default(), PRIO_WELCOME, &label);
         }
+        // Before the bed plays this frame: a track that ends in it is
+        // followed by the music open now.
+        self.check_music();
         // After the reload, which may change what is due. What is done
         // below only changes its own time, or queues prompts (and prompts
         // queued hold the advice back: it looks at the speaker again).
@@ -156,7 +160,7 @@ impl Engine {
                     .queue
                     .position
                     .is_some_and(|p| p <= self.repeats[i].position_above);
-                if !self.speaker.is_busy() && !placed {
+                if !self.speaker.is_busy() && !placed && self.repeat_open(i) {
                     let (say, label) = (self.repeats[i].say.clone(), self.labels.repeat.clone());
                     self.say(&say, &Values::default(), 0, &label);
                 }
@@ -210,9 +214,9 @@ impl Engine {
             self.advice_next = now + self.advice_gap;
             return;
         }
-        let (weekday, minute) = self.local_time();
+        let (date, minute) = self.local_now();
         let lib = &self.lib;
-        match self.advisor.next(weekday, minute, |id| lib.is_failed(id)) {
+        match self.advisor.next(date, minute, |id| lib.is_failed(id)) {
             Some((id, group)) => {
                 let label = self.advice_labels.get(&group).cloned().unwrap_or(group);
                 if self.speaker.enqueue(id, PRIO_ADVICE, &label) {

@@ -9,6 +9,7 @@
 //! encoder: no JPEG/BMP code in the binary, and the file is a PNG whatever
 //! its name ends in.
 
+pub mod day;
 mod draw;
 mod marks;
 mod meter;

@@ -5,6 +5,7 @@
 //! kept. `holdmix check` prints the same diagnostics.
 
 mod billing;
+pub mod calendar;
 pub mod diag;
 pub mod doc;
 mod parse;
@@ -45,6 +46,28 @@ pub struct Scenario {
     pub speech: Option<crate::speech::map::SoundMap>,
     /// Where balances come from; `None`: a lookup fails at once.
     pub billing: Option<crate::billing::BillingConfig>,
+    /// The holidays of `calendar` files and `[holidays]` (for `plan`; the
+    /// windows carry their own dates).
+    pub holidays: calendar::Calendar,
+    /// `[[welcome.variant]]`: the first open at call start is said instead
+    /// of `welcome`.
+    pub welcome_variants: Vec<WelcomeVariant>,
+}
+
+/// A welcome said instead of `[welcome]` while its window is open.
+#[derive(Debug, Clone)]
+pub struct WelcomeVariant {
+    pub name: String,
+    pub when: Window,
+    pub say: Template,
+}
+
+/// Music played instead of `[music] tracks` while its window is open.
+#[derive(Debug, Clone)]
+pub struct MusicVariant {
+    pub name: String,
+    pub when: Window,
+    pub tracks: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +76,9 @@ pub struct Music {
     pub order: MusicOrder,
     pub start: MusicStart,
     pub crossfade: Duration,
+    /// `[[music.variant]]`: the first open one plays instead of `tracks`,
+    /// switched at a track boundary.
+    pub variants: Vec<MusicVariant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +205,8 @@ pub struct Repeat {
     /// Said only to a caller whose queue position is above this (or not
     /// known): "still there" is for a long wait, not for the next caller.
     pub position_above: u32,
+    /// Only said while this window is open.
+    pub when: Option<Window>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -293,6 +321,10 @@ pub struct Key {
     pub debounce: Duration,
     pub priority: u8,
     pub redirect: Option<Redirect>,
+    /// The key works only while this window is open.
+    pub when: Option<Window>,
+    /// Said when the key is pressed while its window is closed.
+    pub closed: Template,
 }
 
 /// Where a `redirect` key sends the caller in the dialplan.
@@ -339,6 +371,7 @@ impl Scenario {
                 order: MusicOrder::Sequential,
                 start: MusicStart::First,
                 crossfade: Duration::from_secs(1),
+                variants: Vec::new(),
             },
             levels: Levels::default(),
             prompts: BTreeMap::new(),
@@ -349,6 +382,8 @@ impl Scenario {
             keys: BTreeMap::new(),
             speech: None,
             billing: None,
+            holidays: calendar::Calendar::default(),
+            welcome_variants: Vec::new(),
         }
     }
 
@@ -373,6 +408,9 @@ impl Scenario {
     /// Every audio file the scenario may play.
     pub fn audio_files(&self) -> Vec<&Path> {
         let mut v: Vec<&Path> = self.music.tracks.iter().map(PathBuf::as_path).collect();
+        for m in &self.music.variants {
+            v.extend(m.tracks.iter().map(PathBuf::as_path));
+        }
         v.extend(self.prompts.values().map(PathBuf::as_path));
         for g in &self.advice.groups {
             v.extend(g.files.iter().map(PathBuf::as_path));

@@ -1,10 +1,17 @@
-//! Time-of-day windows: days of the week and HH:MM–HH:MM ranges, a range
-//! may cross midnight ("21:00-02:00" runs into the next day).
+//! Windows: days of the week, dates and holidays, and HH:MM–HH:MM ranges;
+//! a range may cross midnight ("21:00-02:00" runs into the next day, and
+//! its small hours belong to the day it started on: to that weekday, date
+//! or holiday).
 //!
 //! Written in a playlist as `when = "21:00-24:00"` (every day), or
-//! `when = { days = "mon-fri", time = ["09:00-12:00", "13:00-18:00"] }`, or a
-//! list of such tables (the window is open when any of them is).
+//! `when = { days = "mon-fri", time = ["09:00-12:00", "13:00-18:00"] }`,
+//! `when = { on = ["new_year"] }`, `when = { dates = ["12-24..12-26"] }`,
+//! `when = { days = "mon-fri", time = "09:00-18:00", holiday = false }`, or
+//! a list of such tables (the window is open when any of them is). The
+//! date is the local date in the playlist's zone.
 
+use super::calendar::DateSpec;
+use chrono::{Datelike, NaiveDate};
 use std::fmt;
 
 pub const MINUTES_PER_DAY: u32 = 24 * 60;
@@ -20,6 +27,10 @@ pub struct Rule {
     /// Monday first.
     pub days: [bool; 7],
     pub ranges: Vec<Range>,
+    /// Only on these dates (`dates`, `on`, `holiday = true`); `None`: any date.
+    pub dates: Option<Vec<DateSpec>>,
+    /// Never on these dates (`holiday = false`).
+    pub except: Vec<DateSpec>,
 }
 
 /// Minutes of the day, `end` may be 1440 (24:00); `end < start` crosses midnight.
@@ -29,30 +40,54 @@ pub struct Range {
     pub end: u32,
 }
 
+/// A Monday, for [`Window::contains_week_minute`] (weekly windows only).
+const A_MONDAY: (i32, u32, u32) = (2024, 1, 1);
+
 impl Window {
-    /// Open at `minute` (0..1440) of `weekday` (0 = Monday)?
-    pub fn contains(&self, weekday: usize, minute: u32) -> bool {
-        self.rules.iter().any(|r| r.contains(weekday, minute))
+    /// Open at `minute` (0..1440) of the local `date`?
+    pub fn contains(&self, date: NaiveDate, minute: u32) -> bool {
+        self.rules.iter().any(|r| r.contains(date, minute))
     }
 
-    /// Open at minute `m` of the week (0 = Monday 00:00)?
+    /// No dates or holidays: the same every week.
+    pub fn is_weekly(&self) -> bool {
+        self.rules
+            .iter()
+            .all(|r| r.dates.is_none() && r.except.is_empty())
+    }
+
+    /// Open at minute `m` of the week (0 = Monday 00:00)? Meant for weekly
+    /// windows ([`Window::is_weekly`]): dates are those of one fixed week.
     pub fn contains_week_minute(&self, m: u32) -> bool {
-        self.contains((m / MINUTES_PER_DAY) as usize % 7, m % MINUTES_PER_DAY)
+        let (y, mo, d) = A_MONDAY;
+        let monday = NaiveDate::from_ymd_opt(y, mo, d).unwrap_or_default();
+        let date = monday + chrono::Days::new(u64::from(m / MINUTES_PER_DAY % 7));
+        self.contains(date, m % MINUTES_PER_DAY)
     }
 }
 
 impl Rule {
-    fn contains(&self, weekday: usize, minute: u32) -> bool {
-        let yesterday = (weekday + 6) % 7;
+    fn contains(&self, date: NaiveDate, minute: u32) -> bool {
         self.ranges.iter().any(|r| {
             if r.start < r.end {
-                self.days[weekday] && (r.start..r.end).contains(&minute)
+                (r.start..r.end).contains(&minute) && self.day_open(date)
             } else {
                 // Crossing midnight: the evening part belongs to the listed
                 // day, the small hours to the day after.
-                (self.days[weekday] && minute >= r.start) || (self.days[yesterday] && minute < r.end)
+                (minute >= r.start && self.day_open(date))
+                    || (minute < r.end && date.pred_opt().is_some_and(|y| self.day_open(y)))
             }
         })
+    }
+
+    /// Is `date` one of this rule's days (weekday, dates, not excepted)?
+    fn day_open(&self, date: NaiveDate) -> bool {
+        self.days[date.weekday().num_days_from_monday() as usize]
+            && self
+                .dates
+                .as_ref()
+                .is_none_or(|d| d.iter().any(|s| s.matches(date)))
+            && !self.except.iter().any(|s| s.matches(date))
     }
 }
 
@@ -169,6 +204,8 @@ mod tests {
             rules: vec![Rule {
                 days: [true; 7],
                 ranges: ranges.iter().map(|r| parse_range(r).unwrap()).collect(),
+                dates: None,
+                except: Vec::new(),
             }],
         }
     }
@@ -176,18 +213,61 @@ mod tests {
     #[test]
     fn ranges_and_midnight() {
         let evening = every_day(&["21:00-24:00"]);
-        assert!(evening.contains(0, 21 * 60));
-        assert!(evening.contains(0, 23 * 60 + 59));
-        assert!(!evening.contains(0, 20 * 60 + 59));
+        assert!(evening.contains(day(2026, 12, 7), 21 * 60));
+        assert!(evening.contains(day(2026, 12, 7), 23 * 60 + 59));
+        assert!(!evening.contains(day(2026, 12, 7), 20 * 60 + 59));
         let night = Window {
             rules: vec![Rule {
                 days: parse_days("fri").unwrap(),
                 ranges: vec![parse_range("22:00-02:00").unwrap()],
+                dates: None,
+                except: Vec::new(),
             }],
         };
-        assert!(night.contains(4, 23 * 60));
-        assert!(night.contains(5, 60)); // Saturday 01:00
-        assert!(!night.contains(4, 60)); // Friday 01:00 belongs to Thursday night
+        let (fri, sat) = (day(2026, 12, 4), day(2026, 12, 5));
+        assert!(night.contains(fri, 23 * 60));
+        assert!(night.contains(sat, 60)); // Saturday 01:00
+        assert!(!night.contains(fri, 60)); // Friday 01:00 belongs to Thursday night
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// A dated range that crosses midnight runs into the next day, and
+    /// New Year's Eve's night runs into 1 January (the window belongs to
+    /// the day it starts on).
+    #[test]
+    fn dates_and_midnight() {
+        use crate::scenario::calendar::parse_date_spec;
+        let nye = Window {
+            rules: vec![Rule {
+                days: [true; 7],
+                ranges: vec![parse_range("20:00-03:00").unwrap()],
+                dates: Some(vec![parse_date_spec("12-31").unwrap()]),
+                except: Vec::new(),
+            }],
+        };
+        assert!(!nye.contains(day(2026, 12, 31), 19 * 60 + 59));
+        assert!(nye.contains(day(2026, 12, 31), 23 * 60 + 59));
+        assert!(nye.contains(day(2027, 1, 1), 0));
+        assert!(nye.contains(day(2027, 1, 1), 2 * 60 + 59));
+        assert!(!nye.contains(day(2027, 1, 1), 3 * 60));
+        assert!(!nye.contains(day(2026, 12, 31), 60));
+        assert!(!nye.is_weekly());
+        // Business hours except on holidays.
+        let business = Window {
+            rules: vec![Rule {
+                days: parse_days("mon-fri").unwrap(),
+                ranges: vec![parse_range("09:00-18:00").unwrap()],
+                dates: None,
+                except: vec![parse_date_spec("12-31..01-08").unwrap()],
+            }],
+        };
+        assert!(business.contains(day(2026, 12, 30), 10 * 60));
+        assert!(!business.contains(day(2026, 12, 31), 10 * 60));
+        assert!(!business.contains(day(2027, 1, 8), 10 * 60));
+        assert!(business.contains(day(2027, 1, 11), 10 * 60));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! megabyte and read 700 KB of relocations before its first frame
 //! (measured). tz-rs reads just the one zone a playlist names.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -59,6 +60,36 @@ impl Zone {
     }
 }
 
+/// The local date and time at `at` in `zone` (the host's zone when `None`):
+/// what "today" is for date windows.
+pub fn local(zone: Option<&Zone>, at: DateTime<Utc>) -> NaiveDateTime {
+    match zone {
+        Some(z) => at.naive_utc() + chrono::Duration::seconds(i64::from(z.offset_at(at.timestamp()))),
+        None => at.with_timezone(&chrono::Local).naive_local(),
+    }
+}
+
+/// The instant a local time in `zone` names. A time skipped by a clock
+/// change (02:30 on a spring-forward day) is taken as the instant the
+/// offset before the change gives, i.e. just after the change.
+pub fn instant(zone: Option<&Zone>, local: NaiveDateTime) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    match zone {
+        Some(z) => {
+            // The offset at the local time read as UTC is off by at most
+            // the offset itself; asking again at the corrected instant
+            // lands on the right side of any DST change.
+            let guess = local.and_utc().timestamp();
+            let first = guess - i64::from(z.offset_at(guess));
+            Utc.from_utc_datetime(&local) - chrono::Duration::seconds(i64::from(z.offset_at(first)))
+        }
+        None => chrono::Local
+            .from_local_datetime(&local)
+            .earliest()
+            .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc)),
+    }
+}
+
 fn collect(dir: &Path, prefix: &str, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -100,6 +131,40 @@ mod tests {
         // 2036-07-15T12:00:00Z is summer time (+2 h), 2026-11-23 winter (+1 h).
         assert_eq!(z.offset_at(2_099_736_000), 2 * 3600);
         assert_eq!(z.offset_at(1_795_435_200), 3600);
+    }
+
+    /// New Year comes to Vladivostok (UTC+10) at 14:00 UTC on 31 December:
+    /// "today" is the zone's date, not UTC's.
+    #[test]
+    fn vladivostok_is_in_the_new_year_while_utc_is_not() {
+        let z = Zone::named("Asia/Vladivostok").expect("tzdata installed");
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let before = local(Some(&z), at("2026-12-31T13:59:59Z"));
+        let after = local(Some(&z), at("2026-12-31T14:00:00Z"));
+        assert_eq!(before.to_string(), "2026-12-31 23:59:59");
+        assert_eq!(after.to_string(), "2027-01-01 00:00:00");
+        assert_eq!(instant(Some(&z), after), at("2026-12-31T14:00:00Z"));
+    }
+
+    /// Berlin springs forward on 2026-03-29 at 02:00 (to 03:00): the hour
+    /// between does not exist, and 03:00 local is 01:00 UTC.
+    #[test]
+    fn berlin_spring_forward_day() {
+        let z = Zone::named("Europe/Berlin").expect("tzdata installed");
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            local(Some(&z), at("2026-03-29T00:59:59Z")).to_string(),
+            "2026-03-29 01:59:59"
+        );
+        assert_eq!(
+            local(Some(&z), at("2026-03-29T01:00:00Z")).to_string(),
+            "2026-03-29 03:00:00"
+        );
+        let three = chrono::NaiveDate::from_ymd_opt(2026, 3, 29)
+            .unwrap()
+            .and_hms_opt(3, 0, 0)
+            .unwrap();
+        assert_eq!(instant(Some(&z), three), at("2026-03-29T01:00:00Z"));
     }
 
     #[test]

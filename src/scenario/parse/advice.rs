@@ -2,12 +2,10 @@
 //! with a warning where a time-of-day set overlaps or leaves a gap.
 
 use super::Parser;
-use crate::scenario::doc::{self, Table};
-use crate::scenario::window::{self, Rule, WeekMinute, Window};
+use crate::scenario::doc::Table;
+use crate::scenario::window::{self, WeekMinute, Window};
 use crate::scenario::*;
 use std::ops::Range;
-use toml::Spanned;
-use toml::de::DeValue;
 
 impl Parser<'_> {
     pub(super) fn advice(&mut self, t: &Table) -> Advice {
@@ -53,7 +51,7 @@ impl Parser<'_> {
             )
             .unwrap_or(AdviceOrder::Alphabetical);
         let once = t.bool(&mut self.d, "once").unwrap_or(true);
-        let when = t.get("when").and_then(|v| self.window(v, &t.key_path("when")));
+        let when = self.when(t);
         Some(AdviceGroup {
             name,
             files,
@@ -63,84 +61,14 @@ impl Parser<'_> {
         })
     }
 
-    fn window(&mut self, v: &Spanned<DeValue<'_>>, path: &str) -> Option<Window> {
-        let mut rules = Vec::new();
-        match v.get_ref() {
-            DeValue::String(_) => {
-                let ranges = self.ranges(v, path)?;
-                rules.push(Rule {
-                    days: [true; 7],
-                    ranges,
-                });
-            }
-            DeValue::Table(_) => rules.push(self.rule(v, path)?),
-            DeValue::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Some(r) = self.rule(item, &format!("{path}[{i}]")) {
-                        rules.push(r);
-                    }
-                }
-            }
-            other => {
-                doc::type_error(
-                    &mut self.d,
-                    v.span(),
-                    path,
-                    "a time window such as \"09:00-18:00\"",
-                    other,
-                );
-                return None;
-            }
-        }
-        (!rules.is_empty()).then_some(Window { rules })
-    }
-
-    fn rule(&mut self, v: &Spanned<DeValue<'_>>, path: &str) -> Option<Rule> {
-        let t = doc::as_table(&mut self.d, v, path)?;
-        t.deny_unknown(&mut self.d, &["days", "time"]);
-        let days = match t.str(&mut self.d, "days") {
-            Some((text, span)) => match window::parse_days(text) {
-                Ok(days) => days,
-                Err(e) => {
-                    self.d.error(span, &t.key_path("days"), e);
-                    return None;
-                }
-            },
-            None => [true; 7],
-        };
-        let ranges = match t.get("time") {
-            Some(tv) => self.ranges(tv, &t.key_path("time"))?,
-            None => vec![window::Range {
-                start: 0,
-                end: window::MINUTES_PER_DAY,
-            }],
-        };
-        Some(Rule { days, ranges })
-    }
-
-    fn ranges(&mut self, v: &Spanned<DeValue<'_>>, path: &str) -> Option<Vec<window::Range>> {
-        let items = doc::strings(&mut self.d, v, path)?;
-        let mut out = Vec::new();
-        for (text, span) in items {
-            match window::parse_range(text) {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    self.d
-                        .error(span, path, e)
-                        .hint("write \"HH:MM-HH:MM\", e.g. \"21:00-24:00\"");
-                }
-            }
-        }
-        (!out.is_empty()).then_some(out)
-    }
-
     /// Consecutive groups with windows form a time-of-day set (morning, day,
     /// evening): warn where two are open at once, or none is.
     fn check_day_sets(&mut self, groups: &[AdviceGroup], spans: &[Range<usize>]) {
         let mut i = 0;
         while i < groups.len() {
             let start = i;
-            while i < groups.len() && groups[i].when.is_some() {
+            // Dated windows differ from week to week: `plan` shows their days.
+            while i < groups.len() && groups[i].when.as_ref().is_some_and(Window::is_weekly) {
                 i += 1;
             }
             if i - start >= 2 {

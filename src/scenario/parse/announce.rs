@@ -7,7 +7,7 @@ use crate::scenario::*;
 
 impl Parser<'_> {
     pub(super) fn repeat(&mut self, t: &Table) -> Option<Repeat> {
-        t.deny_unknown(&mut self.d, &["first", "every", "say", "position_above"]);
+        t.deny_unknown(&mut self.d, &["first", "every", "say", "position_above", "when"]);
         let first = t
             .duration(&mut self.d, "first")
             .unwrap_or(Duration::from_secs(20));
@@ -30,11 +30,13 @@ impl Parser<'_> {
             })
             .unwrap_or(1);
         let say = self.template_at(t, "say")?;
+        let when = self.when(t);
         Some(Repeat {
             first,
             every,
             say,
             position_above,
+            when,
         })
     }
 

@@ -31,7 +31,10 @@ impl Parser<'_> {
     }
 
     fn key(&mut self, t: &Table) -> Option<Key> {
-        t.deny_unknown(&mut self.d, &["action", "say", "debounce", "priority", "to"]);
+        t.deny_unknown(
+            &mut self.d,
+            &["action", "say", "debounce", "priority", "to", "when", "closed"],
+        );
         let Some((name, span)) = t.str(&mut self.d, "action") else {
             if t.get("action").is_none() {
                 self.d
@@ -92,12 +95,26 @@ impl Parser<'_> {
             }
             None => 5,
         };
+        let when = self.when(t);
+        if when.is_none()
+            && let Some(v) = t.get("closed")
+        {
+            self.d
+                .warning(
+                    v.span(),
+                    &t.key_path("closed"),
+                    "`closed` is only said outside `when`",
+                )
+                .hint("add a window, e.g. when = { days = \"mon-fri\", time = \"09:00-18:00\" }");
+        }
         Some(Key {
             action,
             say,
             debounce: t.duration(&mut self.d, "debounce").unwrap_or(Duration::ZERO),
             priority,
             redirect,
+            when,
+            closed: self.template_at(t, "closed").unwrap_or_default(),
         })
     }
 }

@@ -7,10 +7,12 @@
 
 mod advice;
 mod announce;
+mod dates;
 mod keys;
 mod music;
 mod sounds;
 mod templates;
+mod variants;
 mod walk;
 
 use super::diag::{Diags, closest};
@@ -22,7 +24,7 @@ use toml::de::{DeTable, DeValue};
 
 const ROOT_KEYS: &[&str] = &[
     "timezone", "speech", "prompts", "music", "levels", "welcome", "advice", "repeat", "announce", "keys",
-    "billing",
+    "billing", "calendar", "holidays",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Loaded {
@@ -49,6 +51,7 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
         used_prompts: Vec::new(),
         refs: Vec::new(),
         walk,
+        calendar: super::calendar::Calendar::default(),
     };
     if let Some((tz, span)) = root.str(&mut p.d, "timezone") {
         match Zone::named(tz) {
@@ -66,6 +69,8 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
             }
         }
     }
+    p.calendar = p.calendars(&root);
+    scenario.holidays = p.calendar.clone();
     if let Some(t) = root.table(&mut p.d, "speech") {
         scenario.speech = p.speech(&t);
     }
@@ -79,8 +84,11 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
         scenario.levels = p.levels(&t);
     }
     if let Some(t) = root.table(&mut p.d, "welcome") {
-        t.deny_unknown(&mut p.d, &["say"]);
+        t.deny_unknown(&mut p.d, &["say", "variant"]);
         scenario.welcome = p.template_at(&t, "say").unwrap_or_default();
+        if let Some(v) = t.get("variant") {
+            scenario.welcome_variants = p.array_of_tables(v, "welcome.variant", |p, t| p.welcome_variant(t));
+        }
     }
     if let Some(t) = root.table(&mut p.d, "advice") {
         scenario.advice = p.advice(&t);
@@ -127,7 +135,8 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
         _ => None,
     };
     let mut diagnostics = p.d.list;
-    diagnostics.sort_by_key(|x| (x.line, x.column));
+    // The playlist's own first, then each calendar's, each in file order.
+    diagnostics.sort_by_key(|x| (x.file != path, x.file.clone(), x.line, x.column));
     Loaded {
         scenario,
         diagnostics,
@@ -145,6 +154,8 @@ struct Parser<'t> {
     refs: Vec<(PathBuf, Range<usize>, String)>,
     /// What the playlist's directories and globs may still cost.
     walk: walk::Budget,
+    /// The holidays windows may name (`on`, `holiday`).
+    calendar: super::calendar::Calendar,
 }
 
 impl Parser<'_> {

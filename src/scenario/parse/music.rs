@@ -8,7 +8,7 @@ use toml::de::DeValue;
 
 impl Parser<'_> {
     pub(super) fn music(&mut self, t: &Table) -> Music {
-        t.deny_unknown(&mut self.d, &["tracks", "order", "start", "crossfade"]);
+        t.deny_unknown(&mut self.d, &["tracks", "order", "start", "crossfade", "variant"]);
         let mut m = Scenario::empty().music;
         m.tracks = self.files(t, "tracks");
         if let Some(order) = self.choice(
@@ -36,6 +36,22 @@ impl Parser<'_> {
         }
         if let Some(c) = t.duration(&mut self.d, "crossfade") {
             m.crossfade = c;
+        }
+        if let Some(v) = t.get("variant") {
+            m.variants = self.array_of_tables(v, "music.variant", |p, t| p.music_variant(t));
+            if m.tracks.is_empty() && !m.variants.is_empty() {
+                // Music is never silence: with no variant open the call
+                // keeps the variant it has (the first at the start).
+                self.d
+                    .warning(
+                        t.span.clone(),
+                        &t.path,
+                        "music variants but no `tracks` for when none is open",
+                    )
+                    .hint(
+                        "outside every variant's window callers keep hearing a variant's music; add tracks",
+                    );
+            }
         }
         m
     }
