@@ -32,6 +32,7 @@ fn rec(music: Option<&str>, offset_ms: u64, heard: &[(&str, i64)]) -> CallerReco
         music: music.map(str::to_string),
         offset_ms,
         heard: heard.iter().map(|&(k, t)| (k.to_string(), t)).collect(),
+        language: None,
     }
 }
 

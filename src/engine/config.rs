@@ -45,6 +45,7 @@ impl Engine {
             lib: Library::new(scenario.levels.loudness),
             prompts: BTreeMap::new(),
             speech: None,
+            langs: super::language::LangState::default(),
             keys: BTreeMap::new(),
             welcome: scenario.welcome.clone(),
             repeats: Vec::new(),
@@ -154,6 +155,8 @@ impl Engine {
             ids: map.files().map(|f| (f.clone(), lib.add(f))).collect(),
             map: map.clone(),
         });
+        self.configure_languages(scenario.languages.as_ref());
+        let lib = &mut self.lib;
         let heard = &self.heard;
         self.advisor = Advisor::new(
             &scenario.advice.groups,
@@ -208,6 +211,7 @@ impl Engine {
                     last: old_keys.get(&c).and_then(|o| o.last),
                     name: Arc::from(k.action.name()),
                     redirect: k.redirect.clone(),
+                    language: k.language.as_deref().map(Arc::from),
                 };
                 (c, binding)
             })

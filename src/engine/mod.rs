@@ -24,6 +24,7 @@ pub mod bed;
 mod config;
 pub mod event;
 mod input;
+pub mod language;
 pub mod library;
 pub mod memory;
 pub mod phrase;
@@ -85,6 +86,8 @@ struct KeyBinding {
     last: Option<Duration>,
     name: Arc<str>,
     redirect: Option<Redirect>,
+    /// What a `language` key chooses.
+    language: Option<Arc<str>>,
 }
 
 struct Repeat {
@@ -128,6 +131,8 @@ pub struct Engine {
     limiter: Limiter,
     prompts: BTreeMap<String, SourceId>,
     speech: Option<phrase::Speech>,
+    /// The playlist's languages and the call's choice (see [`language`]).
+    langs: language::LangState,
     keys: BTreeMap<char, KeyBinding>,
     welcome: Template,
     repeats: Vec<Repeat>,

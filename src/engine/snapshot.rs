@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub repeats: Vec<u64>,
     pub wait_next_ms: Option<u64>,
     pub dissuaded: bool,
+    /// The call's language and who chose it (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<(String, super::language::LanguageBy)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,6 +126,7 @@ impl Engine {
             repeats: self.repeats.iter().map(|r| ms(r.next)).collect(),
             wait_next_ms: (self.wait_next != Duration::MAX).then(|| ms(self.wait_next)),
             dissuaded: self.dissuaded,
+            language: self.language_choice(),
         }
     }
 
@@ -172,6 +176,9 @@ impl Engine {
             e.wait_next = dur(w);
         }
         e.dissuaded = snap.dissuaded;
+        if let Some((code, by)) = &snap.language {
+            e.choose_language(code, *by);
+        }
         if let Some(m) = &snap.music {
             let id = e.lib.add(&m.track);
             if let Some(i) = e.bed.index_of(id) {

@@ -7,6 +7,7 @@
 mod billing;
 pub mod diag;
 pub mod doc;
+pub mod language;
 mod parse;
 mod playable;
 pub mod window;
@@ -45,6 +46,9 @@ pub struct Scenario {
     pub speech: Option<crate::speech::map::SoundMap>,
     /// Where balances come from; `None`: a lookup fails at once.
     pub billing: Option<crate::billing::BillingConfig>,
+    /// `[languages]`: the languages offered; `None`: one, as `prompts`
+    /// and `speech` say (then `prompts`/`speech` are the default's set).
+    pub languages: Option<language::Languages>,
 }
 
 #[derive(Debug, Clone)]
@@ -251,10 +255,12 @@ pub enum Action {
     RepeatLast,
     SkipPrompt,
     Redirect,
+    /// The caller's language choice ("for English press 9").
+    Language,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::NextMusic,
         Action::PreviousMusic,
         Action::Say,
@@ -264,6 +270,7 @@ impl Action {
         Action::RepeatLast,
         Action::SkipPrompt,
         Action::Redirect,
+        Action::Language,
     ];
 
     pub fn name(self) -> &'static str {
@@ -277,6 +284,7 @@ impl Action {
             Action::RepeatLast => "repeat-last",
             Action::SkipPrompt => "skip-prompt",
             Action::Redirect => "redirect",
+            Action::Language => "language",
         }
     }
 
@@ -293,6 +301,8 @@ pub struct Key {
     pub debounce: Duration,
     pub priority: u8,
     pub redirect: Option<Redirect>,
+    /// The language a `language` key chooses (an offered code).
+    pub language: Option<String>,
 }
 
 /// Where a `redirect` key sends the caller in the dialplan.
@@ -349,6 +359,7 @@ impl Scenario {
             keys: BTreeMap::new(),
             speech: None,
             billing: None,
+            languages: None,
         }
     }
 
@@ -379,6 +390,15 @@ impl Scenario {
         }
         if let Some(m) = &self.speech {
             v.extend(m.files().map(PathBuf::as_path));
+        }
+        // Languages share most files (the shared prompts): each once.
+        let mut seen: std::collections::HashSet<&Path> = v.iter().copied().collect();
+        for set in self.languages.iter().flat_map(|l| l.sets.values()) {
+            let files = set
+                .prompts
+                .values()
+                .chain(set.speech.iter().flat_map(|m| m.files()));
+            v.extend(files.map(PathBuf::as_path).filter(|p| seen.insert(p)));
         }
         v
     }

@@ -57,6 +57,17 @@ impl Parser<'_> {
                 .error(t.span.clone(), &t.path, "action \"say\" needs prompts in `say`")
                 .hint("e.g. say = [\"key-help\"]");
         }
+        if action == Action::Language {
+            let language = self.language_key(t);
+            return language.map(|code| Key {
+                action,
+                say,
+                debounce: t.duration(&mut self.d, "debounce").unwrap_or(Duration::ZERO),
+                priority: 5,
+                redirect: None,
+                language: Some(code),
+            });
+        }
         let redirect = match t.str(&mut self.d, "to") {
             Some((to, span)) => match parse_redirect(to) {
                 Ok(r) => Some(r),
@@ -98,6 +109,7 @@ impl Parser<'_> {
             debounce: t.duration(&mut self.d, "debounce").unwrap_or(Duration::ZERO),
             priority,
             redirect,
+            language: None,
         })
     }
 }

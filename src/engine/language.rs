@@ -1,0 +1,184 @@
+//! The call's language: which of the playlist's languages says the prompts
+//! and values, and who chose it. Choices come in a fixed precedence — the
+//! caller's own (a key, or remembered from an earlier call) over the route
+//! (`run --language`) over the channel's language (from Asterisk) over the
+//! playlist's default — so the order they arrive in does not matter: a
+//! choice below the one in force is ignored. A code the playlist does not
+//! offer changes nothing (the call keeps what it has: the default when
+//! nobody chose), logged once per call.
+//!
+//! Switching only swaps the engine's lookup tables (prompt names and the
+//! sound map to sources): templates are shared, so every phrase resolved
+//! after the switch is in the new language, and the music is untouched.
+
+use super::library::{Library, SourceId};
+use super::phrase::Speech;
+use super::{Engine, TimelineEvent};
+use crate::scenario::language::{Languages, pick};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Who chose a language, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LanguageBy {
+    /// Nobody: the playlist's default.
+    Default,
+    /// The channel's language, as Asterisk says it (`CHANNEL(language)`).
+    Channel,
+    /// The route the call came by (`run --language`).
+    Route,
+    /// The caller: a language key, now or on an earlier call.
+    Caller,
+}
+
+impl LanguageBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            LanguageBy::Default => "default",
+            LanguageBy::Channel => "channel",
+            LanguageBy::Route => "route",
+            LanguageBy::Caller => "caller",
+        }
+    }
+}
+
+/// One language's lookup tables.
+pub(super) struct LangTables {
+    pub prompts: BTreeMap<String, SourceId>,
+    pub speech: Option<Speech>,
+}
+
+/// The languages of the playlist in use, and the call's choice.
+#[derive(Default)]
+pub(super) struct LangState {
+    pub tables: BTreeMap<String, LangTables>,
+    pub default: String,
+    /// The language in force and who chose it (`None`: no languages).
+    pub current: Option<(Arc<str>, LanguageBy)>,
+    /// Whether a choice the playlist does not offer was logged this call.
+    pub warned: bool,
+}
+
+impl LangState {
+    /// The tables for `l`, registering their sources in `lib`.
+    pub fn build(l: &Languages, lib: &mut Library) -> LangState {
+        let tables = l
+            .sets
+            .iter()
+            .map(|(code, set)| {
+                let prompts = set.prompts.iter().map(|(n, p)| (n.clone(), lib.add(p))).collect();
+                let speech = set.speech.as_ref().map(|map| Speech {
+                    ids: map.files().map(|f| (f.clone(), lib.add(f))).collect(),
+                    map: map.clone(),
+                });
+                (code.clone(), LangTables { prompts, speech })
+            })
+            .collect();
+        LangState {
+            tables,
+            default: l.default.clone(),
+            current: None,
+            warned: false,
+        }
+    }
+}
+
+impl Engine {
+    /// Chooses the call's language; returns whether it is now `code`'s
+    /// (false: the playlist offers no such language, or a choice of higher
+    /// precedence is in force).
+    pub fn choose_language(&mut self, code: &str, by: LanguageBy) -> bool {
+        if self.langs.tables.is_empty() {
+            return false;
+        }
+        if self.langs.current.as_ref().is_some_and(|(_, was)| *was > by) {
+            tracing::debug!(by = by.name(), "language choice below the one in force: ignored");
+            return false;
+        }
+        let Some(picked) = pick(&self.langs.tables, code).map(str::to_string) else {
+            if !self.langs.warned {
+                self.langs.warned = true;
+                // The code is checked before it is shown: no free text in a log.
+                let shown =
+                    crate::scenario::language::normalise(code).unwrap_or_else(|| "(not a code)".into());
+                tracing::warn!(
+                    language = %shown,
+                    by = by.name(),
+                    "the playlist does not offer this language: keeping {}",
+                    self.language().unwrap_or("the default")
+                );
+            }
+            self.scratch.push(TimelineEvent::Language {
+                code: Arc::from(self.language().unwrap_or("")),
+                by: by.name(),
+                offered: false,
+            });
+            return false;
+        };
+        self.set_language(&picked, by);
+        true
+    }
+
+    /// The language in force (`None`: the playlist offers no languages).
+    pub fn language(&self) -> Option<&str> {
+        self.langs.current.as_ref().map(|(c, _)| &**c)
+    }
+
+    /// The language the caller chose themself, if any: what their memory keeps.
+    pub fn caller_language(&self) -> Option<&str> {
+        match &self.langs.current {
+            Some((c, LanguageBy::Caller)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The language in force and who chose it (a resumed call goes on with it).
+    pub fn language_choice(&self) -> Option<(String, LanguageBy)> {
+        self.langs.current.as_ref().map(|(c, by)| (c.to_string(), *by))
+    }
+
+    /// Makes `code` (offered) the language: its tables become the engine's.
+    pub(super) fn set_language(&mut self, code: &str, by: LanguageBy) {
+        let Some(t) = self.langs.tables.get(code) else {
+            return;
+        };
+        self.prompts = t.prompts.clone();
+        self.speech = t.speech.as_ref().map(|s| Speech {
+            map: s.map.clone(),
+            ids: s.ids.clone(),
+        });
+        let changed = self.language() != Some(code);
+        self.langs.current = Some((Arc::from(code), by));
+        if changed || by != LanguageBy::Default {
+            self.scratch.push(TimelineEvent::Language {
+                code: Arc::from(code),
+                by: by.name(),
+                offered: true,
+            });
+        }
+        self.calm = std::time::Duration::ZERO;
+    }
+
+    /// After a (re)configure: the languages of the playlist now in use; the
+    /// choice in force stays when still offered, else the default.
+    pub(super) fn configure_languages(&mut self, l: Option<&Languages>) {
+        let before = self.langs.current.take();
+        self.langs = match l {
+            Some(l) => LangState {
+                warned: self.langs.warned,
+                ..LangState::build(l, &mut self.lib)
+            },
+            None => LangState::default(),
+        };
+        if self.langs.tables.is_empty() {
+            return;
+        }
+        let default = self.langs.default.clone();
+        match before {
+            Some((code, by)) if self.langs.tables.contains_key(&*code) => self.set_language(&code, by),
+            _ => self.set_language(&default, LanguageBy::Default),
+        }
+    }
+}
