@@ -59,6 +59,7 @@ say = ["welcome"]
 first = "7s"
 every = "5s"
 say = ["still-there"]
+position_above = 0   # said at position 1 too (the AMI test's caller is first)
 [languages]
 default = "en"
 [languages.ru.prompts]
@@ -273,7 +274,7 @@ map = "broken-map.toml"
     );
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("c.toml:16:12: warning: languages.ru: language \"ru\": no prompt \"still-there\" of its own (\"en\" has one)"),
+        out.contains("c.toml:17:12: warning: languages.ru: language \"ru\": no prompt \"still-there\" of its own (\"en\" has one)"),
         "{out}"
     );
 

@@ -492,7 +492,7 @@ fn mysql_round_trip() {
     );
     assert_eq!(
         db.sql(Some(&name), "SELECT version FROM holdmix_schema"),
-        [[Some("1".to_string())]]
+        [[Some("2".to_string())]]
     );
     // A wrong password is refused, and the start falls back to defaults.
     let bad = db.password_file().with_file_name("bad");
