@@ -289,3 +289,41 @@ map = "broken-map.toml"
         "{out}"
     );
 }
+
+#[test]
+fn advices_come_in_the_chosen_language_too() {
+    let dir = tempdir();
+    fixtures(dir.path());
+    let tone = |f: f32| sine(f, 0.5, 1.0, 16_000);
+    write_wav(&dir.path().join("en/tip.wav"), 16_000, 1, &tone(EN_HZ));
+    write_wav(&dir.path().join("ru/tip-ru.wav"), 16_000, 1, &tone(RU_HZ));
+    let text = format!(
+        "{PLAYLIST}\n[advice]\nstart = \"5s\"\n[[advice.group]]\nname = \"tips\"\nfiles = \"en/tip.wav\"\n\
+         [languages.ru.advice]\ntips = \"ru/tip-ru.wav\"\n"
+    );
+    let pl = playlist(dir.path(), "advice.toml", &text);
+    let render = |events: &[&str]| {
+        let tl = dir.path().join("adv.jsonl");
+        let mut cmd = holdmix(dir.path());
+        cmd.arg("render")
+            .arg(&pl)
+            .args(["--duration", "7s", "-o"])
+            .arg(dir.path().join("adv.wav"))
+            .arg("--timeline")
+            .arg(&tl);
+        for e in events {
+            cmd.arg("--event").arg(e);
+        }
+        ok(&mut cmd);
+        started(&timeline(&tl))
+    };
+    assert_eq!(render(&[]), ["en/welcome", "en/tip"]);
+    assert_eq!(render(&["1s:dtmf:9"]), ["en/welcome", "ru/chosen", "ru/tip"]);
+    // A group the playlist does not have is an error at its name.
+    let (code, out) = check(dir.path(), &text.replace("\ntips = \"ru/", "\ntipz = \"ru/"));
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("no advice group named \"tipz\" (hint: did you mean \"tips\"?)"),
+        "{out}"
+    );
+}

@@ -50,6 +50,7 @@ impl Engine {
             welcome: scenario.welcome.clone(),
             repeats: Vec::new(),
             advisor: Advisor::empty(),
+            shared_advice: Vec::new(),
             advice_labels: BTreeMap::new(),
             advice_next: scenario.advice.start,
             advice_gap: scenario.advice.gap,
@@ -156,14 +157,9 @@ impl Engine {
             map: map.clone(),
         });
         self.configure_languages(scenario.languages.as_ref());
-        let lib = &mut self.lib;
-        let heard = &self.heard;
-        self.advisor = Advisor::new(
-            &scenario.advice.groups,
-            |g| g.files.iter().map(|p| lib.add(p)).collect(),
-            heard,
-            &mut self.rng,
-        );
+        // The language in force may have advice files of its own.
+        self.shared_advice = scenario.advice.groups.clone();
+        self.rebuild_advisor(None);
         self.advice_labels = scenario
             .advice
             .groups

@@ -48,6 +48,8 @@ impl LanguageBy {
 pub(super) struct LangTables {
     pub prompts: BTreeMap<String, SourceId>,
     pub speech: Option<Speech>,
+    /// Its advice groups where it has files of its own (`None`: the shared).
+    pub advice: Option<Vec<crate::scenario::AdviceGroup>>,
 }
 
 /// The languages of the playlist in use, and the call's choice.
@@ -73,7 +75,20 @@ impl LangState {
                     ids: map.files().map(|f| (f.clone(), lib.add(f))).collect(),
                     map: map.clone(),
                 });
-                (code.clone(), LangTables { prompts, speech })
+                for g in set.advice.iter().flatten() {
+                    g.files.iter().for_each(|f| {
+                        lib.add(f);
+                    });
+                }
+                let advice = set.advice.clone();
+                (
+                    code.clone(),
+                    LangTables {
+                        prompts,
+                        speech,
+                        advice,
+                    },
+                )
             })
             .collect();
         LangState {
@@ -117,8 +132,44 @@ impl Engine {
             });
             return false;
         };
+        let before = self.langs.current.as_ref().map(|(c, _)| c.clone());
         self.set_language(&picked, by);
+        // A language with advices of its own: the advisor goes on with its
+        // files (what was heard stays heard).
+        let own = |e: &Engine, c: Option<&str>| {
+            c.and_then(|c| e.langs.tables.get(c))
+                .is_some_and(|t| t.advice.is_some())
+        };
+        if before.as_deref() != Some(picked.as_str())
+            && (own(self, before.as_deref()) || own(self, Some(&picked)))
+        {
+            self.rebuild_advisor(None);
+        }
         true
+    }
+
+    /// The advice groups of the language in force (the shared ones when it
+    /// has none of its own).
+    pub(super) fn language_advice(&self) -> Option<&[crate::scenario::AdviceGroup]> {
+        let (code, _) = self.langs.current.as_ref()?;
+        self.langs.tables.get(&**code)?.advice.as_deref()
+    }
+
+    /// Builds the advisor from the language's groups, or `shared`'s (or the
+    /// groups now in force when `None` and the language has none of its own).
+    pub(super) fn rebuild_advisor(&mut self, shared: Option<&[crate::scenario::AdviceGroup]>) {
+        let groups: Vec<crate::scenario::AdviceGroup> = match (self.language_advice(), shared) {
+            (Some(g), _) => g.to_vec(),
+            (None, Some(s)) => s.to_vec(),
+            (None, None) => self.shared_advice.clone(),
+        };
+        let lib = &mut self.lib;
+        self.advisor = super::advice::Advisor::new(
+            &groups,
+            |g| g.files.iter().map(|p| lib.add(p)).collect(),
+            &self.heard,
+            &mut self.rng,
+        );
     }
 
     /// The language in force (`None`: the playlist offers no languages).

@@ -137,6 +137,8 @@ pub struct Engine {
     welcome: Template,
     repeats: Vec<Repeat>,
     advisor: Advisor,
+    /// The playlist's advice groups (a language may have its own files).
+    shared_advice: Vec<crate::scenario::AdviceGroup>,
     advice_labels: BTreeMap<Arc<str>, Arc<str>>,
     advice_next: Duration,
     advice_gap: Duration,

@@ -144,6 +144,10 @@ impl Engine {
         let mut e = Engine::unconfigured(scenario, rate, snap.seed);
         e.heard = snap.heard.iter().map(|p| e.lib.add(p)).collect();
         e.configure(scenario, false);
+        // The language first: its advices are the ones the cursors are in.
+        if let Some((code, by)) = &snap.language {
+            e.choose_language(code, *by);
+        }
         e.advisor.set_cursors(&snap.advice_cursors);
         let now = dur(snap.at_ms) + gap;
         e.frame = now.as_millis() as u64 / u64::from(crate::audio::format::FRAME_MS);
@@ -176,9 +180,6 @@ impl Engine {
             e.wait_next = dur(w);
         }
         e.dissuaded = snap.dissuaded;
-        if let Some((code, by)) = &snap.language {
-            e.choose_language(code, *by);
-        }
         if let Some(m) = &snap.music {
             let id = e.lib.add(&m.track);
             if let Some(i) = e.bed.index_of(id) {

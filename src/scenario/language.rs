@@ -23,6 +23,9 @@ pub struct Languages {
 pub struct LanguageSet {
     pub prompts: BTreeMap<String, PathBuf>,
     pub speech: Option<crate::speech::map::SoundMap>,
+    /// The advice groups with this language's files where it gives its
+    /// own (`[languages.CODE.advice] GROUP = files`); `None`: the shared ones.
+    pub advice: Option<Vec<crate::scenario::AdviceGroup>>,
 }
 
 /// Longest code accepted: `[a-z]{2,3}` and one `-subtag` of up to 8.

@@ -394,10 +394,12 @@ impl Scenario {
         // Languages share most files (the shared prompts): each once.
         let mut seen: std::collections::HashSet<&Path> = v.iter().copied().collect();
         for set in self.languages.iter().flat_map(|l| l.sets.values()) {
+            let advice = set.advice.iter().flatten().flat_map(|g| g.files.iter());
             let files = set
                 .prompts
                 .values()
-                .chain(set.speech.iter().flat_map(|m| m.files()));
+                .chain(set.speech.iter().flat_map(|m| m.files()))
+                .chain(advice);
             v.extend(files.map(PathBuf::as_path).filter(|p| seen.insert(p)));
         }
         v

@@ -24,6 +24,8 @@ use std::ops::Range;
 struct Own {
     prompts: BTreeMap<String, PathBuf>,
     speech: Option<crate::speech::map::SoundMap>,
+    /// Advice group name → this language's files for it.
+    advice: BTreeMap<String, Vec<PathBuf>>,
     span: Range<usize>,
     path: String,
 }
@@ -87,17 +89,22 @@ impl Parser<'_> {
             let Some(lt) = doc::as_table(&mut self.d, v, &path) else {
                 continue;
             };
-            lt.deny_unknown(&mut self.d, &["prompts", "speech"]);
+            lt.deny_unknown(&mut self.d, &["prompts", "speech", "advice"]);
             let prompts = match lt.table(&mut self.d, "prompts") {
                 Some(p) => self.prompts(&p),
                 None => BTreeMap::new(),
             };
             let speech = lt.table(&mut self.d, "speech").and_then(|m| self.speech(&m));
+            let advice = match lt.table(&mut self.d, "advice") {
+                Some(a) => self.language_advice(&a, s),
+                None => BTreeMap::new(),
+            };
             own.insert(
                 name.to_string(),
                 Own {
                     prompts,
                     speech,
+                    advice,
                     span,
                     path,
                 },
@@ -130,12 +137,15 @@ impl Parser<'_> {
         let mut default_set = LanguageSet {
             prompts: s.prompts.clone(),
             speech: s.speech.clone(),
+            advice: None,
         };
         if let Some(o) = own.get(&default) {
             default_set.prompts.extend(o.prompts.clone());
             if o.speech.is_some() {
                 default_set.speech = o.speech.clone();
             }
+            // The default's own advices are the playlist's.
+            overlay_advice(&mut s.advice.groups, &o.advice);
         }
         self.language_gaps(&default, default_span, &own, s);
         let mut sets = BTreeMap::new();
@@ -147,6 +157,11 @@ impl Parser<'_> {
             set.prompts.extend(o.prompts.clone());
             if o.speech.is_some() {
                 set.speech = o.speech.clone();
+            }
+            if !o.advice.is_empty() {
+                let mut groups = s.advice.groups.clone();
+                overlay_advice(&mut groups, &o.advice);
+                set.advice = Some(groups);
             }
             sets.insert(code.clone(), set);
         }
@@ -166,6 +181,26 @@ impl Parser<'_> {
             }
         }
         s.languages = Some(languages);
+    }
+
+    /// `[languages.CODE.advice]`: a group of `[advice]` by name, and this
+    /// language's files for it (as a group's `files`).
+    fn language_advice(&mut self, t: &Table, s: &Scenario) -> BTreeMap<String, Vec<PathBuf>> {
+        let mut out = BTreeMap::new();
+        for (name, span, _) in t.entries() {
+            if !s.advice.groups.iter().any(|g| g.name == name) {
+                let e = self
+                    .d
+                    .error(span, &t.key_path(name), format!("no advice group named {name:?}"));
+                match closest(name, s.advice.groups.iter().map(|g| g.name.as_str())) {
+                    Some(c) => e.hint(format!("did you mean \"{c}\"?")),
+                    None => e.hint("name a [[advice.group]] of this playlist"),
+                };
+                continue;
+            }
+            out.insert(name.to_string(), self.files(t, name));
+        }
+        out
     }
 
     /// Warns, per language, of each prompt the templates say that another
@@ -230,6 +265,15 @@ impl Parser<'_> {
             self.d
                 .warning(span, &path, format!("language \"{code}\": {message}"))
                 .hint(hint);
+        }
+    }
+}
+
+/// The groups with `own`'s files for the groups it names.
+fn overlay_advice(groups: &mut [AdviceGroup], own: &BTreeMap<String, Vec<PathBuf>>) {
+    for g in groups {
+        if let Some(files) = own.get(&g.name) {
+            g.files = files.clone();
         }
     }
 }
