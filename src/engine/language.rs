@@ -233,3 +233,49 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use std::path::Path;
+
+    fn scenario(text: &str) -> Scenario {
+        // Missing files are kept (they fail to load): the tables are what counts.
+        Scenario::from_text(Path::new("/nonexistent/p.toml"), text).scenario
+    }
+
+    const BOTH: &str = "[prompts]\nhello = \"en.wav\"\n[languages]\ndefault = \"en\"\n\
+                        [languages.ru.prompts]\nhello = \"ru.wav\"\n";
+
+    fn hello(e: &Engine) -> String {
+        e.lib.path(e.prompts["hello"]).display().to_string()
+    }
+
+    #[test]
+    fn precedence_holds_whatever_the_order_and_a_reload_keeps_the_choice() {
+        let s = scenario(BOTH);
+        let mut e = Engine::new(&s, 8000, 1);
+        assert_eq!(e.language(), Some("en"));
+        assert!(e.choose_language("ru", LanguageBy::Route));
+        assert!(!e.choose_language("en", LanguageBy::Channel), "below the route");
+        assert_eq!(hello(&e), "/nonexistent/ru.wav");
+        assert!(!e.choose_language("de", LanguageBy::Caller), "not offered");
+        assert_eq!(e.language_choice(), Some(("ru".into(), LanguageBy::Route)));
+        assert_eq!(e.caller_language(), None, "only the caller's own is remembered");
+        // A new version of the playlist that still offers it: kept.
+        e.configure(&s, true);
+        assert_eq!(e.language_choice(), Some(("ru".into(), LanguageBy::Route)));
+        assert_eq!(hello(&e), "/nonexistent/ru.wav");
+        assert!(e.choose_language("en", LanguageBy::Caller));
+        assert_eq!(e.caller_language(), Some("en"));
+        // One that no longer offers Russian, or no languages at all.
+        e.choose_language("ru", LanguageBy::Caller);
+        e.configure(&scenario(&BOTH.replace("ru", "uk")), true);
+        assert_eq!(e.language_choice(), Some(("en".into(), LanguageBy::Default)));
+        e.configure(&scenario("[prompts]\nhello = \"en.wav\"\n"), true);
+        assert_eq!(e.language(), None);
+        assert!(!e.choose_language("en", LanguageBy::Caller));
+        assert_eq!(hello(&e), "/nonexistent/en.wav");
+    }
+}
