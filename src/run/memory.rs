@@ -70,8 +70,8 @@ impl CallerMemory {
     }
 
     /// After a tick in which something happened: a new track (the caller's
-    /// choice, or the list going on) is remembered at once, not only at
-    /// exit, so a SIGKILL keeps it too.
+    /// choice, or the list going on) or a language the caller chose is
+    /// remembered at once, not only at exit, so a SIGKILL keeps it too.
     pub fn after_change(&mut self, engine: &Engine) {
         let language = engine.caller_language();
         if engine.playing_track() != self.track || language != self.language.as_deref() {
