@@ -119,6 +119,12 @@ pub struct RunArgs {
     /// (a per-call capability, not a secret of the host's).
     #[arg(long, value_name = "HEX", requires = "hub")]
     pub hub_token: Option<String>,
+    /// The language the call's route chooses, when the playlist offers
+    /// languages: a code such as `en` or `pt-BR`. The caller's own choice
+    /// (a key, remembered) comes first; the channel's language and the
+    /// playlist's default after it. A bad code is logged and ignored.
+    #[arg(long, value_name = "CODE")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Args)]

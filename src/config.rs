@@ -127,6 +127,8 @@ pub struct RunConfig {
     pub orphan_after: Option<Duration>,
     /// The caller memory store (`None`: off).
     pub store: Option<StoreOptions>,
+    /// `--language`: the route's language choice (a valid code).
+    pub language: Option<String>,
 }
 
 /// Resolves `run`'s arguments. `secret` reads the AMI secret (a file, or
@@ -182,7 +184,22 @@ pub fn run(
             heard_window: args.remember_advices,
             tracks: Vec::new(),
         }),
+        language: args.language.as_deref().and_then(route_language),
     }
+}
+
+/// `--language`, checked against the strict code alphabet. A bad one is
+/// logged (its length only: it is not known to be safe to show) and
+/// ignored: a typo in a dialplan must not cost callers their music.
+fn route_language(code: &str) -> Option<String> {
+    if crate::scenario::language::valid_code(code) {
+        return Some(code.to_string());
+    }
+    tracing::error!(
+        chars = code.chars().count(),
+        "--language is not a language code (e.g. en, ru, pt-BR): ignored"
+    );
+    None
 }
 
 /// Resolves `render`'s arguments.

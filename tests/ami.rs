@@ -161,6 +161,8 @@ fn the_callers_own_keys_and_end() {
         alice,
         [
             EventKind::Position(1),
+            // The channel's language, from her MusicOnHoldStart (issue 19).
+            EventKind::Language("en".into()),
             EventKind::Dtmf('1'),
             EventKind::Dtmf('2'),
             EventKind::Dtmf('#'),
@@ -181,6 +183,7 @@ fn position_moves_up_as_callers_ahead_leave() {
         bob,
         [
             EventKind::Position(2),
+            EventKind::Language("en".into()),
             EventKind::Position(1),
             EventKind::MusicStopped,
             EventKind::Hangup

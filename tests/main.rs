@@ -22,6 +22,7 @@ mod hardening_walk;
 #[path = "hardening/wire.rs"]
 mod hardening_wire;
 mod keys;
+mod language;
 mod lifecycle;
 mod memory;
 mod migration;

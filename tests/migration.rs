@@ -27,6 +27,7 @@ fn choice(music: &str, offset_ms: u64) -> CallerRecord {
         music: Some(music.to_string()),
         offset_ms,
         heard: Default::default(),
+        language: None,
     }
 }
 

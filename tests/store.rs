@@ -32,6 +32,7 @@ fn rec(music: Option<&str>, offset_ms: u64, heard: &[(&str, i64)]) -> CallerReco
         music: music.map(str::to_string),
         offset_ms,
         heard: heard.iter().map(|&(k, t)| (k.to_string(), t)).collect(),
+        language: None,
     }
 }
 
@@ -491,7 +492,7 @@ fn mysql_round_trip() {
     );
     assert_eq!(
         db.sql(Some(&name), "SELECT version FROM holdmix_schema"),
-        [[Some("1".to_string())]]
+        [[Some("2".to_string())]]
     );
     // A wrong password is refused, and the start falls back to defaults.
     let bad = db.password_file().with_file_name("bad");

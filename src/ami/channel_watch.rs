@@ -93,6 +93,11 @@ impl ChannelWatch {
             }
             "hangup" if mine => Some(EventKind::Hangup),
             "musiconholdstop" if mine => Some(EventKind::MusicStopped),
+            // The channel's language (`CHANNEL(language)`), as the hold starts.
+            "musiconholdstart" if mine => m
+                .get("Language")
+                .and_then(crate::scenario::language::normalise)
+                .map(EventKind::Language),
             _ => None,
         }
     }

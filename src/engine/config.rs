@@ -45,10 +45,12 @@ impl Engine {
             lib: Library::new(scenario.levels.loudness),
             prompts: BTreeMap::new(),
             speech: None,
+            langs: super::language::LangState::default(),
             keys: BTreeMap::new(),
             welcome: scenario.welcome.clone(),
             repeats: Vec::new(),
             advisor: Advisor::empty(),
+            shared_advice: Vec::new(),
             advice_labels: BTreeMap::new(),
             advice_next: scenario.advice.start,
             advice_gap: scenario.advice.gap,
@@ -155,13 +157,10 @@ impl Engine {
             ids: map.files().map(|f| (f.clone(), lib.add(f))).collect(),
             map: map.clone(),
         });
-        let heard = &self.heard;
-        self.advisor = Advisor::new(
-            &scenario.advice.groups,
-            |g| g.files.iter().map(|p| lib.add(p)).collect(),
-            heard,
-            &mut self.rng,
-        );
+        self.configure_languages(scenario.languages.as_ref());
+        // The language in force may have advice files of its own.
+        self.shared_advice = scenario.advice.groups.clone();
+        self.rebuild_advisor(None);
         self.advice_labels = scenario
             .advice
             .groups
@@ -209,6 +208,7 @@ impl Engine {
                     last: old_keys.get(&c).and_then(|o| o.last),
                     name: Arc::from(k.action.name()),
                     redirect: k.redirect.clone(),
+                    language: k.language.as_deref().map(Arc::from),
                 };
                 (c, binding)
             })

@@ -22,6 +22,9 @@ pub enum EventKind {
     /// Read the playlist again (or this other file) and switch to it, if valid.
     /// The driver does the reading; the engine never touches files.
     Reload(Option<String>),
+    /// The channel's language, as Asterisk says it (`Language:` of the
+    /// call's AMI events, `CHANNEL(language)`); a code, checked.
+    Language(String),
     /// The call is over: finish the frame and exit.
     Hangup,
     /// Asterisk stopped this call's hold music (`MusicOnHoldStop`): this
@@ -93,8 +96,12 @@ impl EventKind {
                 crate::util::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
             ),
             ("hangup", None) => EventKind::Hangup,
+            ("language", Some(code)) => EventKind::Language(
+                crate::scenario::language::normalise(code)
+                    .with_context(|| format!("not a language code: {code:?} (e.g. en, ru, pt-BR)"))?,
+            ),
             ("reload", path) => EventKind::Reload(path.map(str::to_string)),
-            ("dtmf" | "key" | "position" | "holdtime", None) => {
+            ("dtmf" | "key" | "position" | "holdtime" | "language", None) => {
                 bail!("{name} needs a value, e.g. `{name} 3`")
             }
             _ => bail!(

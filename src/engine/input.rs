@@ -5,6 +5,7 @@
 //! [`super::speaker`]), and a redirect goes out as its confirmation ends.
 
 use super::event::{BalanceAnswer, Ended, EventKind};
+use super::language::LanguageBy;
 use super::phrase::Values;
 use super::timeline::TimelineEvent;
 use super::{Engine, PRIO_QUEUE, Request};
@@ -30,6 +31,9 @@ impl Engine {
                 EventKind::Identity(verified) => {
                     self.personal = verified;
                     self.scratch.push(TimelineEvent::Identity { verified });
+                }
+                EventKind::Language(code) => {
+                    self.choose_language(&code, LanguageBy::Channel);
                 }
                 // Drivers read the file and call `reload`; nothing to do here.
                 EventKind::Reload(_) => {}
@@ -74,6 +78,7 @@ impl Engine {
         let (action, priority) = (k.action, k.priority);
         let say = k.say.clone();
         let redirect = k.redirect.clone();
+        let language = k.language.clone();
         let now = self.now();
         match action {
             Action::NextMusic => {
@@ -109,6 +114,10 @@ impl Engine {
                     self.speak(ids, priority, true, &label);
                 }
             }
+            Action::Language => {
+                let Some(code) = language else { return };
+                self.switch_language(&code, &say, priority);
+            }
             Action::Redirect => {
                 let Some(to) = redirect else { return };
                 let label = self.labels.redirect.clone();
@@ -119,6 +128,23 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The caller's language key: what was resolved in the old language
+    /// and not heard yet is dropped (the prompt playing fades out, as for
+    /// any key's answer), and the confirmation is said in the new one.
+    fn switch_language(&mut self, code: &str, say: &crate::scenario::Template, priority: u8) {
+        let before = self.language().map(str::to_string);
+        if !self.choose_language(code, LanguageBy::Caller) {
+            return;
+        }
+        if self.language() != before.as_deref() {
+            self.speaker.barge();
+            self.speaker.drop_all_queued();
+            self.last_said = None;
+        }
+        let label = self.labels.key.clone();
+        self.answer(say, &Values::default(), priority, &label);
     }
 
     pub(super) fn redirect(&mut self, to: Redirect) {

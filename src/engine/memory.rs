@@ -14,6 +14,8 @@ pub struct Memory {
     pub offset: Duration,
     /// Advices heard (within the store's window).
     pub heard: Vec<PathBuf>,
+    /// The language the caller chose with a key (a code; `None`: none).
+    pub language: Option<String>,
 }
 
 impl Engine {
@@ -37,6 +39,9 @@ impl Engine {
                 e.bed.start_at(i, offset);
                 resumed = true;
             }
+        }
+        if let Some(code) = &m.language {
+            e.choose_language(code, super::language::LanguageBy::Caller);
         }
         e.scratch.push(TimelineEvent::Remembered {
             music: resumed,
@@ -68,6 +73,7 @@ impl Engine {
                 .iter()
                 .map(|&id| self.lib.path(id).to_path_buf())
                 .collect(),
+            language: self.caller_language().map(str::to_string),
         }
     }
 }

@@ -25,6 +25,7 @@ mod config;
 mod dated;
 pub mod event;
 mod input;
+pub mod language;
 pub mod library;
 pub mod memory;
 pub mod phrase;
@@ -86,6 +87,8 @@ struct KeyBinding {
     last: Option<Duration>,
     name: Arc<str>,
     redirect: Option<Redirect>,
+    /// What a `language` key chooses.
+    language: Option<Arc<str>>,
 }
 
 struct Repeat {
@@ -129,10 +132,14 @@ pub struct Engine {
     limiter: Limiter,
     prompts: BTreeMap<String, SourceId>,
     speech: Option<phrase::Speech>,
+    /// The playlist's languages and the call's choice (see [`language`]).
+    langs: language::LangState,
     keys: BTreeMap<char, KeyBinding>,
     welcome: Template,
     repeats: Vec<Repeat>,
     advisor: Advisor,
+    /// The playlist's advice groups (a language may have its own files).
+    shared_advice: Vec<crate::scenario::AdviceGroup>,
     advice_labels: BTreeMap<Arc<str>, Arc<str>>,
     advice_next: Duration,
     advice_gap: Duration,

@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub repeats: Vec<u64>,
     pub wait_next_ms: Option<u64>,
     pub dissuaded: bool,
+    /// The call's language and who chose it (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<(String, super::language::LanguageBy)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,6 +126,7 @@ impl Engine {
             repeats: self.repeats.iter().map(|r| ms(r.next)).collect(),
             wait_next_ms: (self.wait_next != Duration::MAX).then(|| ms(self.wait_next)),
             dissuaded: self.dissuaded,
+            language: self.language_choice(),
         }
     }
 
@@ -140,6 +144,10 @@ impl Engine {
         let mut e = Engine::unconfigured(scenario, rate, snap.seed);
         e.heard = snap.heard.iter().map(|p| e.lib.add(p)).collect();
         e.configure(scenario, false);
+        // The language first: its advices are the ones the cursors are in.
+        if let Some((code, by)) = &snap.language {
+            e.choose_language(code, *by);
+        }
         e.advisor.set_cursors(&snap.advice_cursors);
         let now = dur(snap.at_ms) + gap;
         e.frame = now.as_millis() as u64 / u64::from(crate::audio::format::FRAME_MS);

@@ -177,6 +177,14 @@ impl Speaker {
         self.queue.retain(|q| q.queue != *label || Some(q.phrase) == open);
     }
 
+    /// Drops every phrase not started yet (the call's language changed:
+    /// they were resolved in the old one). The one playing is left to
+    /// [`Speaker::barge`].
+    pub fn drop_all_queued(&mut self) {
+        self.queue.clear();
+        self.open = None;
+    }
+
     /// No prompt playing or waiting, and the music fully up.
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Open && !self.is_busy()

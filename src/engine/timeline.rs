@@ -93,6 +93,14 @@ pub enum TimelineEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The call's language: now `code`, chosen `by` the caller, the route,
+    /// the channel or the default; `offered: false` when a choice named a
+    /// language the playlist does not offer (`code` is the one kept).
+    Language {
+        code: Arc<str>,
+        by: &'static str,
+        offered: bool,
+    },
     /// The caller is sent elsewhere in the dialplan.
     Redirect {
         context: String,

@@ -24,6 +24,8 @@ pub struct CallerMemory {
     earlier: BTreeMap<String, i64>,
     /// The track last written, so a change is written once.
     track: Option<crate::engine::library::SourceId>,
+    /// The caller's language choice last written (or read), likewise.
+    language: Option<String>,
 }
 
 impl CallerMemory {
@@ -46,6 +48,7 @@ impl CallerMemory {
             number: number.to_string(),
             earlier: BTreeMap::new(),
             track: None,
+            language: None,
         };
         let Some(r) = record.filter(|_| !resumed) else {
             return Some((memory, None));
@@ -54,8 +57,10 @@ impl CallerMemory {
             music: r.music.map(PathBuf::from),
             offset: Duration::from_millis(r.offset_ms),
             heard: r.heard.keys().map(PathBuf::from).collect(),
+            language: r.language.clone(),
         };
         memory.earlier = r.heard;
+        memory.language = r.language;
         Some((memory, Some(remembered)))
     }
 
@@ -65,11 +70,13 @@ impl CallerMemory {
     }
 
     /// After a tick in which something happened: a new track (the caller's
-    /// choice, or the list going on) is remembered at once, not only at
-    /// exit, so a SIGKILL keeps it too.
+    /// choice, or the list going on) or a language the caller chose is
+    /// remembered at once, not only at exit, so a SIGKILL keeps it too.
     pub fn after_change(&mut self, engine: &Engine) {
-        if engine.playing_track() != self.track {
+        let language = engine.caller_language();
+        if engine.playing_track() != self.track || language != self.language.as_deref() {
             self.track = engine.playing_track();
+            self.language = language.map(str::to_string);
             self.put(&engine.memory());
         }
     }
@@ -100,6 +107,7 @@ impl CallerMemory {
                     (key, at)
                 })
                 .collect(),
+            language: m.language.clone(),
         };
         self.store.put_caller(&self.number, rec);
     }

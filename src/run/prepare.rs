@@ -34,6 +34,8 @@ pub struct Needs {
     pub hub_token: Option<String>,
     pub store: Option<StoreOptions>,
     pub rate: u32,
+    /// `--language`: the route's language choice.
+    pub language: Option<String>,
     /// `--timeline`: created here, since a FIFO's open may wait.
     pub timeline: Option<PathBuf>,
     /// The call's log span, so the preparation's lines are the call's.
@@ -118,6 +120,10 @@ pub fn prepare(n: &Needs) -> Prepared {
         (None, Some(m)) => Engine::remembering(&scenario, n.rate, fastrand::u64(..), m),
         (None, None) => Engine::new(&scenario, n.rate, fastrand::u64(..)),
     };
+    // The route's language; the caller's own (remembered) outranks it.
+    if let Some(code) = &n.language {
+        engine.choose_language(code, crate::engine::language::LanguageBy::Route);
+    }
     // Nothing personal until the identity is trusted (AMI may confirm later).
     engine.set_personal(verified);
     if let Some(m) = &mut memory {

@@ -102,6 +102,7 @@ impl<'a> Stream<'a> {
             store: cfg.store.clone(),
             rate,
             timeline: cfg.timeline.clone(),
+            language: cfg.language.clone(),
             span: tracing::Span::current(),
         })?;
         let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();

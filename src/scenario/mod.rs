@@ -8,6 +8,7 @@ mod billing;
 pub mod calendar;
 pub mod diag;
 pub mod doc;
+pub mod language;
 mod parse;
 mod playable;
 pub mod window;
@@ -46,6 +47,9 @@ pub struct Scenario {
     pub speech: Option<crate::speech::map::SoundMap>,
     /// Where balances come from; `None`: a lookup fails at once.
     pub billing: Option<crate::billing::BillingConfig>,
+    /// `[languages]`: the languages offered; `None`: one, as `prompts`
+    /// and `speech` say (then `prompts`/`speech` are the default's set).
+    pub languages: Option<language::Languages>,
     /// The holidays of `calendar` files and `[holidays]` (for `plan`; the
     /// windows carry their own dates).
     pub holidays: calendar::Calendar,
@@ -279,10 +283,12 @@ pub enum Action {
     RepeatLast,
     SkipPrompt,
     Redirect,
+    /// The caller's language choice ("for English press 9").
+    Language,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::NextMusic,
         Action::PreviousMusic,
         Action::Say,
@@ -292,6 +298,7 @@ impl Action {
         Action::RepeatLast,
         Action::SkipPrompt,
         Action::Redirect,
+        Action::Language,
     ];
 
     pub fn name(self) -> &'static str {
@@ -305,6 +312,7 @@ impl Action {
             Action::RepeatLast => "repeat-last",
             Action::SkipPrompt => "skip-prompt",
             Action::Redirect => "redirect",
+            Action::Language => "language",
         }
     }
 
@@ -321,6 +329,8 @@ pub struct Key {
     pub debounce: Duration,
     pub priority: u8,
     pub redirect: Option<Redirect>,
+    /// The language a `language` key chooses (an offered code).
+    pub language: Option<String>,
     /// The key works only while this window is open.
     pub when: Option<Window>,
     /// Said when the key is pressed while its window is closed.
@@ -382,6 +392,7 @@ impl Scenario {
             keys: BTreeMap::new(),
             speech: None,
             billing: None,
+            languages: None,
             holidays: calendar::Calendar::default(),
             welcome_variants: Vec::new(),
         }
@@ -417,6 +428,17 @@ impl Scenario {
         }
         if let Some(m) = &self.speech {
             v.extend(m.files().map(PathBuf::as_path));
+        }
+        // Languages share most files (the shared prompts): each once.
+        let mut seen: std::collections::HashSet<&Path> = v.iter().copied().collect();
+        for set in self.languages.iter().flat_map(|l| l.sets.values()) {
+            let advice = set.advice.iter().flatten().flat_map(|g| g.files.iter());
+            let files = set
+                .prompts
+                .values()
+                .chain(set.speech.iter().flat_map(|m| m.files()))
+                .chain(advice);
+            v.extend(files.map(PathBuf::as_path).filter(|p| seen.insert(p)));
         }
         v
     }

@@ -19,7 +19,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-const VERSION: i64 = 1;
+/// Version 2 adds the nullable `holdmix_caller.language` ([`ADD_LANGUAGE`]).
+const VERSION: i64 = 2;
+/// Version 1 to 2: the caller's language choice. Additive: a version-1
+/// process names its columns, so it reads and writes the table as before.
+const ADD_LANGUAGE: &str = "ALTER TABLE holdmix_caller ADD COLUMN language VARCHAR(12) NULL";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const OP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Transactions that lose a deadlock or a lock wait are retried this often.
@@ -134,7 +138,7 @@ impl MysqlStore {
         self.run(async |c, legacy| {
             let own: Option<Row> = c
                 .exec_first(
-                    "SELECT music, offset_ms FROM holdmix_caller WHERE number = ?",
+                    "SELECT music, offset_ms, language FROM holdmix_caller WHERE number = ?",
                     (number,),
                 )
                 .await?;
@@ -187,10 +191,17 @@ impl MysqlStore {
                 offset_ms = 0;
             }
             let music = old_music.or(own_music);
+            let language = own
+                .as_ref()
+                .map(|r| col::<Option<String>>(r, 2))
+                .transpose()?
+                .flatten()
+                .filter(|l| crate::scenario::language::valid_code(l));
             Ok(Some(CallerRecord {
                 music,
                 offset_ms,
                 heard,
+                language,
             }))
         })
     }
@@ -280,6 +291,19 @@ async fn prepare(c: &mut Conn) -> mysql_async::Result<Option<Legacy>> {
         for sql in SCHEMA {
             c.query_drop(sql).await?;
         }
+        let has_language: Option<Row> = c
+            .query_first(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE()
+                 AND table_name = 'holdmix_caller' AND column_name = 'language'",
+            )
+            .await?;
+        if has_language.is_none() {
+            match c.query_drop(ADD_LANGUAGE).await {
+                // Another process added it first (1060: duplicate column).
+                Err(mysql_async::Error::Server(e)) if e.code == 1060 => {}
+                other => other?,
+            }
+        }
         c.exec_drop(
             "INSERT INTO holdmix_schema (id, version) VALUES (1, ?)
              ON DUPLICATE KEY UPDATE version = GREATEST(version, VALUES(version))",
@@ -320,11 +344,18 @@ async fn write_tx(
                     }
                 }
                 tx.exec_drop(
-                    "INSERT INTO holdmix_caller (number, music, offset_ms, updated)
-                     VALUES (?, ?, ?, ?)
+                    "INSERT INTO holdmix_caller (number, music, offset_ms, updated, language)
+                     VALUES (?, ?, ?, ?, ?)
                      ON DUPLICATE KEY UPDATE music = COALESCE(VALUES(music), music),
-                        offset_ms = VALUES(offset_ms), updated = VALUES(updated)",
-                    (number.as_str(), own_music, rec.offset_ms, now),
+                        offset_ms = VALUES(offset_ms), updated = VALUES(updated),
+                        language = COALESCE(VALUES(language), language)",
+                    (
+                        number.as_str(),
+                        own_music,
+                        rec.offset_ms,
+                        now,
+                        rec.language.as_deref(),
+                    ),
                 )
                 .await?;
                 let heard: Vec<_> = rec.heard.iter().collect();

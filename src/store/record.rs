@@ -17,6 +17,9 @@ pub struct CallerRecord {
     /// overlapping processes never make an advice "unheard". Reading returns
     /// only the entries inside the heard window.
     pub heard: BTreeMap<String, i64>,
+    /// The language the caller chose with a key (a code such as "en").
+    /// `None` keeps any stored choice, as for `music`. Schema version 2.
+    pub language: Option<String>,
 }
 
 /// Heard entries are kept at least this long (longer if the heard window is).
@@ -27,6 +30,8 @@ pub const MAX_NUMBER: usize = 80;
 /// Longest music path and advice key, in characters.
 pub const MAX_MUSIC: usize = 1024;
 pub const MAX_ADVICE: usize = 512;
+/// Longest language code (see `scenario::language`), in characters.
+pub const MAX_LANGUAGE: usize = crate::scenario::language::MAX_CODE;
 
 /// Why a store operation failed: worth retrying later, or never.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +75,9 @@ impl Write {
         if new.music.is_none() {
             new.music = old.music.take();
         }
+        if new.language.is_none() {
+            new.language = old.language.take();
+        }
         for (k, at) in std::mem::take(&mut old.heard) {
             let e = new.heard.entry(k).or_insert(at);
             *e = (*e).max(at);
@@ -93,6 +101,14 @@ impl Write {
                     if n > MAX_MUSIC {
                         return too_long("music", n, MAX_MUSIC);
                     }
+                }
+                if let Some(l) = &rec.language
+                    && !crate::scenario::language::valid_code(l)
+                {
+                    let n = l.chars().count();
+                    return Err(StoreError::Rejected(format!(
+                        "language is not a code ({n} characters, at most {MAX_LANGUAGE})"
+                    )));
                 }
                 if let Some(k) = rec.heard.keys().find(|k| k.chars().count() > MAX_ADVICE) {
                     return too_long("advice key", k.chars().count(), MAX_ADVICE);
@@ -136,6 +152,7 @@ mod tests {
             music: music.map(str::to_string),
             offset_ms: offset,
             heard: heard.iter().map(|&(k, t)| (k.to_string(), t)).collect(),
+            language: None,
         };
         let mut w = Write::Caller("1".into(), rec(Some("a"), 1, &[("x", 5), ("y", 1)]));
         w.absorb(Write::Caller("1".into(), rec(None, 2, &[("x", 3), ("z", 9)])));

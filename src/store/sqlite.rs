@@ -14,8 +14,13 @@ use std::time::Duration;
 
 /// Schema version kept in `PRAGMA user_version`: version 1 is the caller and
 /// heard tables below (files made by 0.1.0 also hold an unused
-/// `holdmix_call`, left as it is; see the module above).
-const VERSION: i64 = 1;
+/// `holdmix_call`, left as it is; see the module above); version 2 adds
+/// the nullable `holdmix_caller.language` (additive: a version-1 process
+/// reads and writes the file as before, naming its columns).
+const VERSION: i64 = 2;
+
+/// Version 1 to 2: the caller's language choice.
+const ADD_LANGUAGE: &str = "ALTER TABLE holdmix_caller ADD COLUMN language TEXT";
 
 /// How long a statement waits for another process's lock before failing
 /// as busy (the worker then retries later; nothing is lost).
@@ -78,8 +83,23 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         // Another process may have migrated while we waited for the lock.
-        if version(&tx).map_err(err)? < VERSION {
+        let was = version(&tx).map_err(err)?;
+        if was < 1 {
             tx.execute_batch(SCHEMA).map_err(err)?;
+        }
+        if was < 2 {
+            let has: bool = tx
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM pragma_table_info('holdmix_caller') WHERE name = 'language'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            if !has {
+                tx.execute_batch(ADD_LANGUAGE).map_err(err)?;
+            }
+        }
+        if was < VERSION {
             tx.pragma_update(None, "user_version", VERSION).map_err(err)?;
         }
         tx.commit().map_err(err)
@@ -97,9 +117,15 @@ impl SqliteStore {
         let tx = self.conn.transaction().map_err(err)?;
         let row = tx
             .query_row(
-                "SELECT music, offset_ms FROM holdmix_caller WHERE number = ?1",
+                "SELECT music, offset_ms, language FROM holdmix_caller WHERE number = ?1",
                 [number],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
             )
             .optional()
             .map_err(err)?;
@@ -118,11 +144,13 @@ impl SqliteStore {
         if row.is_none() && heard.is_empty() {
             return Ok(None);
         }
-        let (music, offset) = row.unwrap_or((None, 0));
+        let (music, offset, language) = row.unwrap_or((None, 0, None));
         Ok(Some(CallerRecord {
             music,
             offset_ms: u64::try_from(offset).unwrap_or(0),
             heard,
+            // A value holdmix would not write (edited by hand) is no choice.
+            language: language.filter(|l| crate::scenario::language::valid_code(l)),
         }))
     }
 
@@ -140,14 +168,15 @@ impl SqliteStore {
                 Write::Caller(number, rec) => {
                     let offset = i64::try_from(rec.offset_ms).unwrap_or(i64::MAX);
                     tx.prepare_cached(
-                        "INSERT INTO holdmix_caller (number, music, offset_ms, updated)
-                         VALUES (?1, ?2, ?3, ?4)
+                        "INSERT INTO holdmix_caller (number, music, offset_ms, updated, language)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
                          ON CONFLICT (number) DO UPDATE SET
                             music = COALESCE(excluded.music, music),
                             offset_ms = excluded.offset_ms,
-                            updated = excluded.updated",
+                            updated = excluded.updated,
+                            language = COALESCE(excluded.language, language)",
                     )
-                    .and_then(|mut s| s.execute(params![number, rec.music, offset, now]))
+                    .and_then(|mut s| s.execute(params![number, rec.music, offset, now, rec.language]))
                     .map_err(err)?;
                     let mut heard = tx
                         .prepare_cached(
@@ -276,10 +305,83 @@ mod tests {
     fn a_bad_row_is_an_error_not_a_panic() {
         let (_d, mut s) = store();
         s.conn
-            .execute("INSERT INTO holdmix_caller VALUES ('u', x'00ff', 'soon', 0)", [])
+            .execute(
+                "INSERT INTO holdmix_caller (number, music, offset_ms, updated) VALUES ('u', x'00ff', 'soon', 0)",
+                [],
+            )
             .unwrap();
         assert!(matches!(
             s.get_caller("u", 0, Duration::ZERO),
+            Err(StoreError::Rejected(_))
+        ));
+    }
+
+    /// A version-1 file (as 0.1–0.2 made it, with a caller in it) gains
+    /// the language column on open, keeps its rows, and a version-1
+    /// writer's statement still works on it.
+    #[test]
+    fn a_version_1_file_migrates_additively() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute(
+                "INSERT INTO holdmix_caller (number, music, offset_ms, updated) VALUES ('7', 'm/a.mp3', 9, 1)",
+                [],
+            )
+            .unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let v: i64 = s.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, VERSION);
+        let got = s.get_caller("7", 2, Duration::ZERO).unwrap().unwrap();
+        assert_eq!(
+            (got.music.as_deref(), got.offset_ms, got.language),
+            (Some("m/a.mp3"), 9, None)
+        );
+        let chose = CallerRecord {
+            language: Some("ru".into()),
+            ..Default::default()
+        };
+        s.write(&[Write::Caller("7".into(), chose)], 3).unwrap();
+        // A later write without a language keeps it, as for music.
+        s.write(&[Write::Caller("7".into(), CallerRecord::default())], 4)
+            .unwrap();
+        let got = s.get_caller("7", 5, Duration::ZERO).unwrap().unwrap();
+        assert_eq!(
+            (got.music.as_deref(), got.language.as_deref()),
+            (Some("m/a.mp3"), Some("ru"))
+        );
+        // A version-1 process's upsert, column for column, still runs.
+        s.conn
+            .execute(
+                "INSERT INTO holdmix_caller (number, music, offset_ms, updated) VALUES ('7', 'm/b.mp3', 1, 6)
+                 ON CONFLICT (number) DO UPDATE SET music = COALESCE(excluded.music, music),
+                 offset_ms = excluded.offset_ms, updated = excluded.updated",
+                [],
+            )
+            .unwrap();
+        let got = s.get_caller("7", 7, Duration::ZERO).unwrap().unwrap();
+        assert_eq!(
+            (got.music.as_deref(), got.language.as_deref()),
+            (Some("m/b.mp3"), Some("ru"))
+        );
+        // Opening again changes nothing.
+        drop(s);
+        SqliteStore::open(&path).unwrap();
+    }
+
+    #[test]
+    fn a_language_that_is_not_a_code_is_refused() {
+        let (_d, mut s) = store();
+        let bad = CallerRecord {
+            language: Some("en; DROP".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            s.write(&[Write::Caller("1".into(), bad)], 1),
             Err(StoreError::Rejected(_))
         ));
     }

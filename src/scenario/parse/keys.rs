@@ -60,6 +60,32 @@ impl Parser<'_> {
                 .error(t.span.clone(), &t.path, "action \"say\" needs prompts in `say`")
                 .hint("e.g. say = [\"key-help\"]");
         }
+        let when = self.when(t);
+        if when.is_none()
+            && let Some(v) = t.get("closed")
+        {
+            self.d
+                .warning(
+                    v.span(),
+                    &t.key_path("closed"),
+                    "`closed` is only said outside `when`",
+                )
+                .hint("add a window, e.g. when = { days = \"mon-fri\", time = \"09:00-18:00\" }");
+        }
+        let closed = self.template_at(t, "closed").unwrap_or_default();
+        if action == Action::Language {
+            let language = self.language_key(t);
+            return language.map(|code| Key {
+                action,
+                say,
+                debounce: t.duration(&mut self.d, "debounce").unwrap_or(Duration::ZERO),
+                priority: 5,
+                redirect: None,
+                when,
+                closed,
+                language: Some(code),
+            });
+        }
         let redirect = match t.str(&mut self.d, "to") {
             Some((to, span)) => match parse_redirect(to) {
                 Ok(r) => Some(r),
@@ -95,18 +121,6 @@ impl Parser<'_> {
             }
             None => 5,
         };
-        let when = self.when(t);
-        if when.is_none()
-            && let Some(v) = t.get("closed")
-        {
-            self.d
-                .warning(
-                    v.span(),
-                    &t.key_path("closed"),
-                    "`closed` is only said outside `when`",
-                )
-                .hint("add a window, e.g. when = { days = \"mon-fri\", time = \"09:00-18:00\" }");
-        }
         Some(Key {
             action,
             say,
@@ -114,7 +128,8 @@ impl Parser<'_> {
             priority,
             redirect,
             when,
-            closed: self.template_at(t, "closed").unwrap_or_default(),
+            closed,
+            language: None,
         })
     }
 }

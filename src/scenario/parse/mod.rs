@@ -9,6 +9,7 @@ mod advice;
 mod announce;
 mod dates;
 mod keys;
+mod languages;
 mod music;
 mod sounds;
 mod templates;
@@ -23,8 +24,20 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 const ROOT_KEYS: &[&str] = &[
-    "timezone", "speech", "prompts", "music", "levels", "welcome", "advice", "repeat", "announce", "keys",
-    "billing", "calendar", "holidays",
+    "timezone",
+    "speech",
+    "prompts",
+    "music",
+    "levels",
+    "welcome",
+    "advice",
+    "repeat",
+    "announce",
+    "keys",
+    "billing",
+    "calendar",
+    "holidays",
+    "languages",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Loaded {
@@ -50,6 +63,7 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
         base,
         used_prompts: Vec::new(),
         refs: Vec::new(),
+        language_refs: Vec::new(),
         walk,
         calendar: super::calendar::Calendar::default(),
     };
@@ -106,6 +120,8 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
     if let Some(t) = root.table(&mut p.d, "billing") {
         scenario.billing = super::billing::parse(&mut p.d, &p.base, &t, &mut accounts_at);
     }
+    let languages = root.table(&mut p.d, "languages");
+    p.languages(languages.as_ref(), &mut scenario);
     p.check_prompt_names(&root, &mut scenario);
     let file_refs = std::mem::take(&mut p.refs)
         .into_iter()
@@ -152,6 +168,9 @@ struct Parser<'t> {
     used_prompts: Vec<(String, Range<usize>, String)>,
     /// Every audio file named, with where.
     refs: Vec<(PathBuf, Range<usize>, String)>,
+    /// Language codes `language` keys name, with where: checked against
+    /// `[languages]` once it is read.
+    language_refs: Vec<(String, Range<usize>, String)>,
     /// What the playlist's directories and globs may still cost.
     walk: walk::Budget,
     /// The holidays windows may name (`on`, `holiday`).
