@@ -12,6 +12,11 @@ need=()
 command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
 [ -e /usr/share/zoneinfo/Europe/Moscow ] || need+=(tzdata)
+# Shells that check `holdmix completions` (bash is there already) and groff
+# (man-db's renderer) that checks `holdmix man`.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {

@@ -54,6 +54,19 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::cmd::completions::Shell,
+    },
+    /// Print the manual page (roff): holdmix's, or a subcommand's (`man run`).
+    Man {
+        /// The subcommand whose page to print, e.g. `run` or `cache warm`.
+        command: Vec<String>,
+        /// Write every page (holdmix.1, holdmix-run.1, …) into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,18 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Generated text only: no cache directory created for it.
+    match &cli.command {
+        Command::Completions { shell } => {
+            holdmix::cmd::completions::completions(*shell)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man { command, dir } => {
+            holdmix::cmd::man::man(command, dir.as_deref())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let cache = Cache::open(cli.common.cache_dir.as_deref());
     match cli.command {
         Command::Run(args) => {
@@ -97,5 +109,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        // Printed above, before the cache.
+        Command::Completions { .. } | Command::Man { .. } => Ok(ExitCode::SUCCESS),
     }
 }
