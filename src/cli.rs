@@ -25,8 +25,9 @@ pub struct Common {
     /// Directory of the decoded-audio cache [default: $XDG_CACHE_HOME/holdmix, else /var/cache/holdmix]
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Write logs to FILE instead of stderr.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Write logs to FILE instead of stderr (reopened at SIGUSR1, for
+    /// logrotate), or `journald` to the systemd journal.
+    #[arg(long, global = true, value_name = "FILE|journald")]
     pub log: Option<PathBuf>,
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

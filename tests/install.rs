@@ -4,3 +4,4 @@
 //! removed at the channel's `Hangup`.
 
 mod completions;
+mod logging;
