@@ -5,3 +5,4 @@
 
 mod completions;
 mod logging;
+mod package;
