@@ -134,7 +134,8 @@ fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
     assert!(said.trim().is_empty(), "systemd-analyze verify:\n{said}");
 
     // sysusers makes Asterisk's user in the root (if missing), tmpfiles
-    // the calls' directory, private to that user.
+    // the hub's socket directory, closed to others, and the store's and
+    // cache's.
     run(Command::new("systemd-sysusers").arg(format!("--root={}", tree.display())));
     let passwd = std::fs::read_to_string(tree.join("etc/passwd")).unwrap();
     let uid: u32 = passwd
@@ -145,8 +146,8 @@ fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
     run(Command::new("systemd-tmpfiles")
         .arg(format!("--root={}", tree.display()))
         .args(["--create", "holdmix-hub.conf"]));
-    let calls = std::fs::metadata(tree.join("run/holdmix/calls")).unwrap();
-    assert_eq!((calls.uid(), calls.mode() & 0o777), (uid, 0o700));
+    let run_dir = std::fs::metadata(tree.join("run/holdmix")).unwrap();
+    assert_eq!((run_dir.uid(), run_dir.mode() & 0o777), (uid, 0o750));
     for dir in ["var/lib/holdmix", "var/cache/holdmix"] {
         assert_eq!(std::fs::metadata(tree.join(dir)).unwrap().uid(), uid, "{dir}");
     }
