@@ -176,6 +176,11 @@ pub struct HubArgs {
     /// Generators connected at once; more are closed at once.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_clients: usize,
+    /// The generators' call checkpoints, removed at each call's `Hangup`
+    /// [default: theirs, $XDG_RUNTIME_DIR/holdmix/calls, else
+    /// /dev/shm/holdmix-UID/calls]; `none` leaves them to the generators' sweep.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Who the call is; every log line carries it.

@@ -84,6 +84,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 key,
                 peer_uids: args.peer_uid,
                 max_clients: args.max_clients,
+                hangups: match args.state_dir.as_deref() {
+                    Some(d) if d == std::path::Path::new("none") => None,
+                    dir => holdmix::hub::hangup::Hangups::spawn(dir)
+                        .map_err(|e| tracing::warn!("{e}; checkpoints stay until the generators' sweep"))
+                        .ok(),
+                },
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -4,5 +4,6 @@
 //! removed at the channel's `Hangup`.
 
 mod completions;
+mod hangup;
 mod logging;
 mod package;
