@@ -152,3 +152,36 @@ fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
         assert_eq!(std::fs::metadata(tree.join(dir)).unwrap().uid(), uid, "{dir}");
     }
 }
+
+#[test]
+fn the_units_hub_command_gives_rows_asterisk_keeps() {
+    // Asterisk keeps 255 bytes of a realtime row's `application`: the
+    // hub's arguments in the unit, with the binary where the package puts
+    // it, must make rows that fit a 64-character Uniqueid and its token
+    // (else the hub refuses to start).
+    use clap::Parser;
+    let unit = std::fs::read_to_string(root().join("packaging/holdmix-hub.service")).unwrap();
+    let exec = unit
+        .replace("\\\n", " ")
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=").map(str::to_string))
+        .expect("ExecStart=");
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(words[0], "/usr/bin/holdmix");
+    let cli = holdmix::cli::Cli::try_parse_from(&words).expect("the unit's arguments parse");
+    let holdmix::cli::Command::Hub(args) = cli.command else {
+        panic!("not a hub: {exec}")
+    };
+    let listen = args.realtime.clone().expect("--realtime");
+    let cfg = holdmix::config::realtime(
+        &args,
+        &listen,
+        cli.common.cache_dir.as_deref(),
+        Path::new(words[0]),
+    )
+    .expect("the row template");
+    let tmp = tempdir();
+    let key = holdmix::hub::token::Key::load_or_create(&tmp.path().join("hub.key")).unwrap();
+    let template = cfg.template.with_key(std::sync::Arc::new(key));
+    assert!(template.is_ok(), "{:?}", template.err());
+}
