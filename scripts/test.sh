@@ -12,6 +12,14 @@ need=()
 command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
 [ -e /usr/share/zoneinfo/Europe/Moscow ] || need+=(tzdata)
+# Shells that check `holdmix completions` (bash is there already) and groff
+# (man-db's renderer) that checks `holdmix man`.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+# The Debian package's test: systemd-analyze, -sysusers and -tmpfiles
+# check its unit and make its directories; dpkg-deb unpacks it.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
@@ -32,5 +40,12 @@ if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
     }
 fi
 # --- end store: MariaDB ---------------------------------------------------
+
+# cargo-deb builds the package under test (tests/install/package.rs). Kept
+# in ~/.cargo/bin between runs; installing it takes about 3 minutes.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "$CARGO_DEB_VERSION" ]; then
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+fi
 
 cargo test "$@"

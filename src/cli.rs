@@ -25,8 +25,9 @@ pub struct Common {
     /// Directory of the decoded-audio cache [default: $XDG_CACHE_HOME/holdmix, else /var/cache/holdmix]
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Write logs to FILE instead of stderr.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Write logs to FILE instead of stderr (reopened at SIGUSR1, for
+    /// logrotate), or `journald` to the systemd journal.
+    #[arg(long, global = true, value_name = "FILE|journald")]
     pub log: Option<PathBuf>,
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -56,6 +57,19 @@ pub enum Command {
     Cache {
         #[command(subcommand)]
         command: CacheCommand,
+    },
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::cmd::completions::Shell,
+    },
+    /// Print the manual page (roff): holdmix's, or a subcommand's (`man run`).
+    Man {
+        /// The subcommand whose page to print, e.g. `run` or `cache warm`.
+        command: Vec<String>,
+        /// Write every page (holdmix.1, holdmix-run.1, …) into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -176,6 +190,11 @@ pub struct HubArgs {
     /// Generators connected at once; more are closed at once.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_clients: usize,
+    /// The generators' call checkpoints, removed at each call's `Hangup`
+    /// [default: theirs, $XDG_RUNTIME_DIR/holdmix/calls, else
+    /// /dev/shm/holdmix-UID/calls]; `none` leaves them to the generators' sweep.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Who the call is; every log line carries it.

@@ -260,7 +260,12 @@ pub fn realtime(
         argv.extend(["--cache-dir".to_string(), absolute(dir)?]);
     }
     if let Some(log) = &args.generator_log {
-        argv.extend(["--log".to_string(), absolute(log)?]);
+        // `journald` is not a file name to make absolute.
+        let log = match log.to_str() {
+            Some(crate::util::logging::JOURNALD) => crate::util::logging::JOURNALD.to_string(),
+            _ => absolute(log)?,
+        };
+        argv.extend(["--log".to_string(), log]);
     }
     argv.extend([
         "--hub".to_string(),

@@ -22,6 +22,18 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Generated text only: no cache directory created for it.
+    match &cli.command {
+        Command::Completions { shell } => {
+            holdmix::cmd::completions::completions(*shell)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man { command, dir } => {
+            holdmix::cmd::man::man(command, dir.as_deref())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let cache = Cache::open(cli.common.cache_dir.as_deref());
     match cli.command {
         Command::Run(args) => {
@@ -79,6 +91,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     key,
                     peer_uids: args.peer_uid,
                     max_clients: args.max_clients,
+                    hangups: match args.state_dir.as_deref() {
+                        Some(d) if d == std::path::Path::new("none") => None,
+                        dir => holdmix::hub::hangup::Hangups::spawn(dir)
+                            .map_err(|e| tracing::warn!("{e}; checkpoints stay until the generators' sweep"))
+                            .ok(),
+                    },
                 },
                 realtime,
             )?;
@@ -116,5 +134,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        // Printed above, before the cache.
+        Command::Completions { .. } | Command::Man { .. } => Ok(ExitCode::SUCCESS),
     }
 }

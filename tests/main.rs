@@ -21,6 +21,7 @@ mod hardening_files;
 mod hardening_walk;
 #[path = "hardening/wire.rs"]
 mod hardening_wire;
+mod install;
 mod keys;
 mod language;
 mod lifecycle;

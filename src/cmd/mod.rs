@@ -1,6 +1,7 @@
-//! The subcommands' entry points, one file each: `check`, `plan`, `render`, `say`
-//! and `cache` (`holdmix cache warm`). `main.rs` parses the arguments and
-//! calls one of these (or `run`/`hub`).
+//! The subcommands' entry points, one file each: `check`, `plan`, `render`,
+//! `say`, `cache` (`holdmix cache warm`), `completions` and `man` (`stdout`
+//! is how the last two print). `main.rs` parses the arguments and calls one
+//! of these (or `run`/`hub`).
 //!
 //! `run` and `hub` are subcommands too, but
 //! each is a subsystem with threads and files of its own, so each has its
@@ -8,6 +9,9 @@
 
 pub mod cache;
 pub mod check;
+pub mod completions;
+pub mod man;
 pub mod plan;
 pub mod render;
 pub mod say;
+mod stdout;

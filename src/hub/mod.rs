@@ -33,6 +33,7 @@
 //! that does not keep up is dropped (it falls back to its own session).
 
 pub mod follow;
+pub mod hangup;
 pub mod protocol;
 pub mod realtime;
 pub mod token;

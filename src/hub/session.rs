@@ -29,6 +29,8 @@ pub struct HubConfig {
     pub peer_uids: Vec<u32>,
     /// Connections served at once; more are closed at once.
     pub max_clients: usize,
+    /// Removes each call's checkpoints at its `Hangup` (issue 20, `hangup`).
+    pub hangups: Option<super::hangup::Hangups>,
 }
 
 /// The ActionIDs of the hub's other actions (fixed: the answers need no
@@ -100,6 +102,7 @@ pub(super) fn session(
             // greeted now gets each message once, in its greeting or after.
             let mut list = subs.lock().unwrap_or_else(|e| e.into_inner());
             calls.lock().unwrap_or_else(|e| e.into_inner()).learn(&m);
+            cfg.hangups.iter().for_each(|h| h.seen(&m));
             fan_out(&m, &mut list);
         }
     }

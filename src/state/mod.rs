@@ -8,13 +8,17 @@
 //! it with plain stores (no syscall, no lock), it survives SIGKILL (the
 //! page cache holds it), and no two processes ever write the same file. A
 //! new process reads the newest file of its call before its first frame and
-//! removes the older ones once its own holds the call.
+//! removes the older ones once its own holds the call. When the call is
+//! over, the hub removes them all at its `Hangup`, and the directory's
+//! file count is bounded ([`cleanup`]).
 
+mod cleanup;
 mod slots;
 
 use crate::engine::snapshot::Snapshot;
 use crate::util::files::{self, Kind};
 use crate::util::mapguard::{Guard, guard};
+pub use cleanup::MAX_FILES;
 use memmap2::MmapMut;
 pub use slots::Fast;
 use std::fs::{File, OpenOptions};
@@ -160,6 +164,7 @@ impl StateDir {
                 std::fs::remove_file(&path).ok();
             }
         }
+        self.bound(MAX_FILES);
     }
 
     fn files_of(&self, prefix: &str) -> Vec<(PathBuf, u32)> {

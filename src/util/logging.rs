@@ -1,15 +1,30 @@
-//! Logging: tracing to stderr or a file, never to stdout (stdout is audio).
-//! Every line of a `run` carries the call's identity through a root span.
-//! Every event is one line: control characters inside it (a caller's
-//! number, a channel name, an AMI header, a server's error text) are
-//! escaped on the way out, so outside data can never forge a log line or
-//! drive a terminal ([`Escaping`]).
+//! Logging: tracing to stderr, a file or journald, never to stdout (stdout
+//! is audio). Every line of a `run` carries the call's identity through a
+//! root span. Every event is one line: control characters inside it (a
+//! caller's number, a channel name, an AMI header, a server's error text)
+//! are escaped on the way out, so outside data can never forge a log line
+//! or drive a terminal ([`Escaping`]).
+//!
+//! A log file is reopened at SIGUSR1, for logrotate: the handler only sets
+//! a flag, and the next line logged opens the file anew ([`LogFile`]), so
+//! the signal never waits on anything and never cuts the audio short (the
+//! audio thread's sleep, interrupted by it, sleeps on to its deadline).
 
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
+
+/// `--log journald`: the systemd journal instead of a file (a file named
+/// so is written `./journald`).
+pub const JOURNALD: &str = "journald";
+
+/// The signal that reopens a `--log FILE`.
+pub const REOPEN_SIGNAL: i32 = libc::SIGUSR1;
 
 pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
     let level = match (quiet, verbose) {
@@ -40,26 +55,85 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
         .with_ansi(false)
         .with_target(false);
     // A log that cannot be opened leaves the lines on stderr, not nowhere.
-    let file = log.map(open_log).transpose();
-    let (file, failed) = match file {
-        Ok(f) => (f, None),
-        Err(e) => (None, Some(e)),
-    };
-    match file {
-        Some(file) => {
-            let layer = layer.with_writer(std::sync::Mutex::new(Escaping(file)));
-            tracing_subscriber::registry()
-                .with(layer.with_filter(filter))
-                .try_init()?;
+    let mut failed = None;
+    if log == Some(Path::new(JOURNALD)) {
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                tracing_subscriber::registry()
+                    .with(journal.with_filter(filter))
+                    .try_init()?;
+                return Ok(());
+            }
+            Err(e) => failed = Some(anyhow::anyhow!("journald: {e}; logging to stderr")),
         }
-        None => {
-            let layer = layer.with_writer(|| Escaping(std::io::stderr()));
-            tracing_subscriber::registry()
-                .with(layer.with_filter(filter))
-                .try_init()?;
+    } else if let Some(path) = log {
+        match LogFile::open(path) {
+            Ok(file) => {
+                tracing_subscriber::registry()
+                    .with(layer.with_writer(file).with_filter(filter))
+                    .try_init()?;
+                return Ok(());
+            }
+            Err(e) => failed = Some(e),
         }
     }
+    let layer = layer.with_writer(|| Escaping(std::io::stderr()));
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init()?;
     failed.map_or(Ok(()), Err)
+}
+
+/// A `--log FILE`, reopened by name at the first line after SIGUSR1
+/// (logrotate renamed it: lines go on to the new file, none is lost).
+pub struct LogFile {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+    reopen: Arc<AtomicBool>,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> Result<LogFile> {
+        let file = open_log(path)?;
+        let reopen = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(REOPEN_SIGNAL, reopen.clone())
+            .with_context(|| format!("{}: cannot handle SIGUSR1 to reopen the log", path.display()))?;
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            reopen,
+        })
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogFile {
+    type Writer = Escaping<Locked<'a>>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if self.reopen.swap(false, Ordering::Relaxed) {
+            // A file that cannot be opened now keeps the lines going to
+            // the old one (still open), rather than losing them.
+            match open_log(&self.path) {
+                Ok(f) => *file = f,
+                Err(e) => eprintln!("holdmix: {e:#}; logging on to the old file"),
+            }
+        }
+        Escaping(Locked(file))
+    }
+}
+
+/// The log file, locked for one event.
+pub struct Locked<'a>(MutexGuard<'a, std::fs::File>);
+
+impl std::io::Write for Locked<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Opens the log for appending without waiting: a FIFO nobody reads would

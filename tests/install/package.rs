@@ -1,0 +1,187 @@
+//! The Debian package, built as CI builds it (`packaging/deb.sh --ci`:
+//! cargo-deb over the debug binary `cargo test` built), unpacked into a
+//! temporary root and checked there: its files where Debian looks for
+//! them, its unit through `systemd-analyze verify`, its user and
+//! directories made by systemd-sysusers and systemd-tmpfiles, and the
+//! playlist it installs passing `holdmix check` with the sounds it ships.
+//! cargo-deb and systemd come from scripts/test.sh.
+
+use crate::common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {:?}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The package, built once for every test here (two builds at once would
+/// share target/packaging/), into target/deb-test/.
+fn package() -> &'static Path {
+    static DEB: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DEB.get_or_init(|| {
+        let out = root().join("target/deb-test");
+        std::fs::remove_dir_all(&out).ok();
+        run(Command::new(root().join("packaging/deb.sh"))
+            .arg("--ci")
+            .arg("-o")
+            .arg(&out));
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "deb"))
+            .expect("a .deb")
+    })
+}
+
+/// The package unpacked into `dir/root`.
+fn unpacked(dir: &Path) -> (&'static Path, std::path::PathBuf) {
+    let deb = package();
+    let tree = dir.join("root");
+    run(Command::new("dpkg").arg("-x").arg(deb).arg(&tree));
+    (deb, tree)
+}
+
+#[test]
+fn the_debian_package_installs_a_working_layout() {
+    let tmp = tempdir();
+    let (deb, tree) = unpacked(tmp.path());
+    for file in [
+        "usr/bin/holdmix",
+        "usr/lib/systemd/system/holdmix-hub.service",
+        "usr/lib/tmpfiles.d/holdmix-hub.conf",
+        "usr/lib/sysusers.d/holdmix.conf",
+        "etc/holdmix/default.toml",
+        "usr/share/man/man1/holdmix.1.gz",
+        "usr/share/man/man1/holdmix-hub.1.gz",
+        "usr/share/man/man1/holdmix-run.1.gz",
+        "usr/share/bash-completion/completions/holdmix",
+        "usr/share/zsh/vendor-completions/_holdmix",
+        "usr/share/fish/vendor_completions.d/holdmix.fish",
+        "usr/share/holdmix/words/en/map.toml",
+        "usr/share/doc/holdmix/copyright",
+    ] {
+        assert!(tree.join(file).is_file(), "{file} missing");
+    }
+    // The playlist is a conffile; the postinst makes the user and the
+    // directories, and leaves the hub disabled until it is configured.
+    let control = tmp.path().join("control");
+    run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&control));
+    let conffiles = std::fs::read_to_string(control.join("conffiles")).unwrap();
+    assert!(
+        conffiles.lines().any(|l| l == "/etc/holdmix/default.toml"),
+        "{conffiles}"
+    );
+    let postinst = std::fs::read_to_string(control.join("postinst")).unwrap();
+    assert!(
+        postinst.contains("systemd-sysusers")
+            && postinst.contains("systemd-tmpfiles --create holdmix-hub.conf")
+    );
+    assert!(!postinst.contains("deb-systemd-invoke start"), "{postinst}");
+
+    // Installed as the package lays it out, the playlist finds every sound.
+    let holdmix = tree.join("usr/bin/holdmix");
+    let check = run(Command::new(&holdmix)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .arg("check")
+        .arg(tree.join("etc/holdmix/default.toml")));
+    let said = String::from_utf8_lossy(&check.stdout).to_string() + &String::from_utf8_lossy(&check.stderr);
+    assert!(said.contains("0 errors, 0 warnings"), "{said}");
+    // And it plays: ten rendered seconds are not silence.
+    let wav = tmp.path().join("call.wav");
+    run(Command::new(&holdmix)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .arg("render")
+        .arg(tree.join("etc/holdmix/default.toml"))
+        .args(["--duration", "10s", "--seed", "1", "-o"])
+        .arg(&wav));
+    let (_, samples) = read_wav(&wav);
+    assert!(db(rms(&samples)) > -40.0, "{} dB", db(rms(&samples)));
+}
+
+#[test]
+fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
+    let tmp = tempdir();
+    let (_, tree) = unpacked(tmp.path());
+    // `verify --root` loads the units the hub's depends on from the root:
+    // the host's, copied beside the package's (links would point outside).
+    let units = tree.join("usr/lib/systemd/system");
+    for e in std::fs::read_dir("/usr/lib/systemd/system").expect("systemd (scripts/test.sh installs it)") {
+        let path = e.unwrap().path();
+        let to = units.join(path.file_name().unwrap());
+        if !to.exists() && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::copy(&path, &to).unwrap();
+        }
+    }
+    // Its man page (Documentation=) is looked up in the package too.
+    let out = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", tree.display()))
+        .arg("/usr/lib/systemd/system/holdmix-hub.service")
+        .env("MANPATH", tree.join("usr/share/man")));
+    // A misspelt key is only a warning: nothing may be said at all.
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.trim().is_empty(), "systemd-analyze verify:\n{said}");
+
+    // sysusers makes Asterisk's user in the root (if missing), tmpfiles
+    // the hub's socket directory, closed to others, and the store's and
+    // cache's.
+    run(Command::new("systemd-sysusers").arg(format!("--root={}", tree.display())));
+    let passwd = std::fs::read_to_string(tree.join("etc/passwd")).unwrap();
+    let uid: u32 = passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("asterisk:x:"))
+        .and_then(|rest| rest.split(':').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no asterisk user:\n{passwd}"));
+    run(Command::new("systemd-tmpfiles")
+        .arg(format!("--root={}", tree.display()))
+        .args(["--create", "holdmix-hub.conf"]));
+    let run_dir = std::fs::metadata(tree.join("run/holdmix")).unwrap();
+    assert_eq!((run_dir.uid(), run_dir.mode() & 0o777), (uid, 0o750));
+    for dir in ["var/lib/holdmix", "var/cache/holdmix"] {
+        assert_eq!(std::fs::metadata(tree.join(dir)).unwrap().uid(), uid, "{dir}");
+    }
+}
+
+#[test]
+fn the_units_hub_command_gives_rows_asterisk_keeps() {
+    // Asterisk keeps 255 bytes of a realtime row's `application`: the
+    // hub's arguments in the unit, with the binary where the package puts
+    // it, must make rows that fit a 64-character Uniqueid and its token
+    // (else the hub refuses to start).
+    use clap::Parser;
+    let unit = std::fs::read_to_string(root().join("packaging/holdmix-hub.service")).unwrap();
+    let exec = unit
+        .replace("\\\n", " ")
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=").map(str::to_string))
+        .expect("ExecStart=");
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(words[0], "/usr/bin/holdmix");
+    let cli = holdmix::cli::Cli::try_parse_from(&words).expect("the unit's arguments parse");
+    let holdmix::cli::Command::Hub(args) = cli.command else {
+        panic!("not a hub: {exec}")
+    };
+    let listen = args.realtime.clone().expect("--realtime");
+    let (cfg, _) = holdmix::config::realtime(
+        &args,
+        &listen,
+        cli.common.cache_dir.as_deref(),
+        Path::new(words[0]),
+    )
+    .expect("the row template");
+    let tmp = tempdir();
+    let key = holdmix::hub::token::Key::load_or_create(&tmp.path().join("hub.key")).unwrap();
+    let template = cfg.template.with_key(std::sync::Arc::new(key));
+    assert!(template.is_ok(), "{:?}", template.err());
+}
