@@ -201,6 +201,7 @@ fn greet(
             count: call.position.and_then(|_| c.count_of(&call.queue)),
             position: call.position,
             queue: call.queue.clone(),
+            language: call.language,
             known,
         };
         (hello, call.queue)

@@ -43,6 +43,8 @@ pub struct Subscription {
     /// The caller's place in it, as the hub last heard (its join came
     /// before this generator started).
     pub position: Option<u32>,
+    /// The channel's language, as the hub heard it (empty: not known).
+    pub language: String,
     /// The hub has the whole list of live calls and this Uniqueid is not
     /// in it: the call is over.
     pub gone: bool,
@@ -165,6 +167,7 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
         caller: hello.caller,
         queue: hello.queue,
         position: hello.position,
+        language: hello.language,
         gone: hello.known == Known::No,
         early: messages.collect(),
         stream: s,
@@ -295,6 +298,11 @@ fn follow(
     if let Some(e) = sub.position.and_then(|p| watch.set_position_known(p))
         && tx.send(e).is_err()
     {
+        return Followed::CallOver;
+    }
+    // Its `MusicOnHoldStart` (which says it) came before this generator
+    // subscribed: the channel's language comes with the greeting.
+    if !sub.language.is_empty() && tx.send(EventKind::Language(sub.language.clone())).is_err() {
         return Followed::CallOver;
     }
     for m in &sub.early {

@@ -3,7 +3,8 @@
 //! see `token`), then reads AMI-framed messages, the first being the hub's
 //! greeting (`Event: HoldmixCall` with `Channel`, `Uniqueid`,
 //! `CallerIDNum`, `Queue`, `Known`, and `Position` and `Count` when the
-//! hub knows the caller's place in the queue) or its refusal (`Response: Error` with
+//! hub knows the caller's place in the queue, `Language` when it knows the
+//! channel's) or its refusal (`Response: Error` with
 //! a `Message`, and the end of the connection); it may send
 //! `REDIRECT <context> <exten> <priority>` lines, which always mean its own
 //! call's channel. Here only the words; the hub server and the generator's
@@ -93,6 +94,9 @@ pub struct Greeting {
     pub position: Option<u32>,
     /// Callers in that queue.
     pub count: Option<u32>,
+    /// The channel's language (`CHANNEL(language)`, empty: not known):
+    /// its `MusicOnHoldStart` came before this generator subscribed.
+    pub language: String,
     pub known: Known,
 }
 
@@ -115,6 +119,9 @@ impl Greeting {
                 fields.push((k.to_string(), v.to_string()));
             }
         }
+        if !self.language.is_empty() {
+            fields.push(("Language".to_string(), self.language.clone()));
+        }
         Message { fields }
     }
 
@@ -133,6 +140,7 @@ impl Greeting {
             queue: field("Queue"),
             position: number("Position"),
             count: number("Count"),
+            language: field("Language"),
             known: match m.get("Known") {
                 Some("no") => Known::No,
                 Some("yes") => Known::Yes,
@@ -197,6 +205,7 @@ mod tests {
             queue: String::new(),
             position: None,
             count: None,
+            language: String::new(),
             known: Known::Unsure,
         };
         assert_eq!(parse_refusal(&hello.to_message()), None);
@@ -211,6 +220,7 @@ mod tests {
             queue: "holdq".into(),
             position: Some(2),
             count: Some(3),
+            language: "ru".into(),
             known: Known::No,
         };
         assert_eq!(Greeting::parse(&g.to_message()), Some(g.clone()));
@@ -218,10 +228,14 @@ mod tests {
         let unplaced = Greeting {
             position: None,
             count: None,
+            language: String::new(),
             ..g
         };
         let m = unplaced.to_message();
-        assert_eq!((m.get("Position"), m.get("Count")), (None, None));
+        assert_eq!(
+            (m.get("Position"), m.get("Count"), m.get("Language")),
+            (None, None, None)
+        );
         assert_eq!(Greeting::parse(&m), Some(unplaced));
         let odd = Message {
             fields: vec![

@@ -77,6 +77,7 @@ fn first_position_prompt(tl: &[serde_json::Value]) -> Option<f64> {
 fn bob_through_a_new_hub(
     dir: &std::path::Path,
     port: u16,
+    pl: &std::path::Path,
 ) -> (
     std::process::Child,
     std::path::PathBuf,
@@ -85,10 +86,9 @@ fn bob_through_a_new_hub(
 ) {
     let (hub, socket) = spawn_hub(dir, port);
     std::thread::sleep(Duration::from_millis(1500));
-    let pl = position_playlist(dir);
     let gen_dir = dir.join("bob");
     std::fs::create_dir_all(&gen_dir).expect("mkdir");
-    let (child, reader) = bob_via_hub(&gen_dir, dir, &socket, &pl);
+    let (child, reader) = bob_via_hub(&gen_dir, dir, &socket, pl);
     (hub, gen_dir, child, reader)
 }
 
@@ -107,12 +107,13 @@ fn assert_place_2_said_at_once(got: &[(f64, u64)], tl: &[serde_json::Value]) {
     );
 }
 
-#[test]
-fn a_hub_served_generator_says_the_position_from_the_first_second() {
-    // The capture's order, byte for byte: Alice's and Bob's joins, each
-    // before its MusicOnHoldStart. The hub's own QueueStatus is answered
-    // with no entries (as when the hub logged in before anyone queued), so
-    // the place can only come from the join the hub remembered.
+/// Bob's call from the queue-dtmf capture, through a new hub, his
+/// generator playing `pl`: its timeline. The capture's order, byte for
+/// byte: Alice's and Bob's joins, each before its MusicOnHoldStart. The
+/// hub's own QueueStatus is answered with no entries (as when the hub
+/// logged in before anyone queued), so the place can only come from the
+/// join the hub remembered.
+fn bob_in_the_captured_queue(pl: impl Fn(&std::path::Path) -> std::path::PathBuf) -> Vec<serde_json::Value> {
     let dir = tempdir();
     let events_all = transcript_events("session-queue-dtmf.raw");
     let is = |e: &Vec<u8>, what: &str| {
@@ -134,20 +135,52 @@ fn a_hub_served_generator_says_the_position_from_the_first_second() {
     chunks.extend(vec![Vec::new(); 300]);
     chunks.extend(events_all[hold + 1..].iter().cloned());
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
-    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port);
+    let pl = pl(dir.path());
+    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl);
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "Bob's MusicOnHoldStop ends it: {status:?}");
     reader.join().expect("reader");
     signal_hub(&mut hub);
     server.join().ok();
-    let tl = timeline(&gen_dir.join("tl.jsonl"));
+    let log = crate::common::log_text(&gen_dir);
+    assert!(!log.contains("no hub answers"), "{log}");
+    timeline(&gen_dir.join("tl.jsonl"))
+}
+
+#[test]
+fn a_hub_served_generator_says_the_position_from_the_first_second() {
+    let tl = bob_in_the_captured_queue(position_playlist);
     let got = positions(&tl);
     eprintln!("first position through the hub (join before hold start): {got:?}");
     assert_place_2_said_at_once(&got, &tl);
     // Alice's leave then moves him to 1 (the hub passes it on).
     assert_eq!(got.last().map(|&(_, v)| v), Some(1), "{got:?}");
-    let log = crate::common::log_text(&gen_dir);
-    assert!(!log.contains("no hub answers"), "{log}");
+}
+
+#[test]
+fn a_hub_served_generator_takes_the_channels_language_from_the_greeting() {
+    // Bob's MusicOnHoldStart (`Language: en`) comes before his generator
+    // subscribes: the hub's greeting carries it. The playlist's default is
+    // another language, so only the channel's can choose English.
+    let tl = bob_in_the_captured_queue(|dir| {
+        let pl = position_playlist(dir);
+        let text = std::fs::read_to_string(&pl).expect("playlist");
+        playlist(
+            dir,
+            "languages.toml",
+            &format!("{text}\n[languages]\ndefault = \"ru\"\n[languages.en]\n"),
+        )
+    });
+    let chosen: Vec<_> = events(&tl, "language")
+        .iter()
+        .map(|e| (e["code"].clone(), e["by"].clone(), e["t"].as_f64().expect("t")))
+        .collect();
+    assert!(
+        chosen
+            .iter()
+            .any(|(code, by, t)| code == "en" && by == "channel" && *t <= 0.5),
+        "{chosen:?}"
+    );
 }
 
 #[test]
@@ -158,7 +191,8 @@ fn a_restarted_hub_greets_with_the_place_from_its_queue_status() {
     // 10 s for the next status.
     let dir = tempdir();
     let (port, server) = serve_script_vars("pw", vec![vec![Vec::new(); 400]], Vec::new());
-    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port);
+    let pl = position_playlist(dir.path());
+    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl);
     std::thread::sleep(Duration::from_millis(2500));
     crate::common::signal(&child, libc::SIGHUP);
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(10));
