@@ -35,3 +35,4 @@ mod speech;
 mod speech_asterisk;
 mod startup;
 mod store;
+mod timelines;
