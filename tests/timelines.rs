@@ -275,6 +275,15 @@ fn old_files_and_days_are_swept_at_most_every_ten_minutes() {
     ];
     let g = start(dir, &pl, &args);
     wait_for(&file, "music_start");
+    // The sweep runs beside the call, not before its first note.
+    let t = Instant::now();
+    while old_day.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the old day was never swept"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     g.stop();
     assert!(!old.exists() && !old_day.exists(), "the old day is gone");
     assert!(!stale.exists(), "a file older than 30 days is gone");
@@ -296,8 +305,36 @@ fn old_files_and_days_are_swept_at_most_every_ten_minutes() {
     ];
     let g = start(dir, &pl, &args);
     wait_for(&file2, "music_start");
+    std::thread::sleep(Duration::from_millis(500));
     g.stop();
     assert!(recent.exists(), "no second sweep within ten minutes");
+
+    // Eleven minutes later (the marker's age says so), the next call sweeps.
+    let ok = std::process::Command::new("touch")
+        .args(["-d", "11 minutes ago"])
+        .arg(tl_dir.join(".swept"))
+        .status()
+        .expect("touch");
+    assert!(ok.success());
+    let (uid3, _) = call_id(6);
+    let args = [
+        "--uniqueid",
+        &uid3,
+        "--timeline-dir",
+        tl_dir.to_str().expect("path"),
+        "--timeline-days",
+        "30",
+    ];
+    let g = start(dir, &pl, &args);
+    let t = Instant::now();
+    while recent.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no sweep after ten minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    g.stop();
 }
 
 #[test]

@@ -61,8 +61,17 @@ impl CallTimeline {
         };
         match open_file(opts, uniqueid, now) {
             Ok(t) => {
-                // Only a directory found sound is swept.
-                sweep(&opts.dir, opts.days, now);
+                // Only a directory found sound is swept, on a thread of
+                // its own: a day of many files must not delay the call's
+                // first note (the preparation waits for nothing else). It
+                // inherits the preparation's blocked stop signals.
+                let (dir, days) = (opts.dir.clone(), opts.days);
+                let swept = std::thread::Builder::new()
+                    .name("timeline-sweep".into())
+                    .spawn(move || sweep(&dir, days, now));
+                if let Err(e) = swept {
+                    tracing::warn!("cannot sweep the timeline directory: {e}");
+                }
                 Some(t)
             }
             Err(e) => {
@@ -193,7 +202,8 @@ fn safe_name(uniqueid: &str) -> bool {
 }
 
 /// Removes timeline files older than `days` days, and day directories
-/// before the cut-off once empty; at most once per ten minutes per host.
+/// before the cut-off once empty; at most once per ten minutes per host
+/// (a process that ends mid-sweep leaves the rest to the next one).
 /// Only names of ours are touched: `YYYY-MM-DD/*.jsonl`.
 pub fn sweep(dir: &Path, days: u32, now: DateTime<Utc>) {
     let marker = dir.join(".swept");
