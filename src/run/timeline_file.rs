@@ -259,6 +259,7 @@ pub fn sweep(dir: &Path, days: u32, now: DateTime<Utc>) {
 mod tests {
     use super::*;
     use crate::engine::timeline::TimelineEvent;
+    use std::sync::Arc;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -304,6 +305,57 @@ mod tests {
         let mut again = CallTimeline::open(&opts, Some(&id), now).unwrap();
         again.write(&[pos(6.0, 1)]);
         assert_eq!(std::fs::read_to_string(t.path()).unwrap(), text);
+    }
+
+    #[test]
+    fn two_writers_of_one_call_never_interleave_inside_a_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = TimelineDir {
+            dir: tmp.path().join("tl"),
+            max: 1 << 30,
+            days: 30,
+        };
+        let now = Utc::now();
+        let id = format!("{}.2", now.timestamp());
+        // Two handles, each O_APPEND, as two generators of the call have.
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let mut t = CallTimeline::open(&opts, Some(&id), now).unwrap();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        let batch: Vec<Entry> = (0..8)
+                            .map(|k| Entry {
+                                t: f64::from(i),
+                                event: TimelineEvent::PromptStart {
+                                    file: Arc::from(format!("writer-{w}-{}", "x".repeat(k * 40)).as_str()),
+                                    queue: Arc::from("advice/first"),
+                                },
+                            })
+                            .collect();
+                        t.write(&batch);
+                    }
+                    t.path().to_path_buf()
+                })
+            })
+            .collect();
+        let paths: Vec<_> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+        let text = std::fs::read_to_string(&paths[0]).unwrap();
+        let files: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+                v["file"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(files.len(), 2 * 500 * 8);
+        // Each batch is one write: its eight lines stay together.
+        for batch in files.chunks(8) {
+            let writer = &batch[0][..8];
+            for (k, f) in batch.iter().enumerate() {
+                assert_eq!(f, &format!("{writer}-{}", "x".repeat(k * 40)));
+            }
+        }
     }
 
     #[test]
