@@ -87,6 +87,16 @@ pub struct RunArgs {
     /// Write the timeline (JSON lines) to FILE.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
+    /// Append the call's timeline to DIR/<YYYY-MM-DD>/<uniqueid>.jsonl (the
+    /// UTC day the call started); bounded by --timeline-max and --timeline-days.
+    #[arg(long, value_name = "DIR", conflicts_with = "timeline")]
+    pub timeline_dir: Option<PathBuf>,
+    /// Bytes a call's file in --timeline-dir may reach; then one `truncated` line.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub timeline_max: u64,
+    /// Days the files in --timeline-dir are kept.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub timeline_days: u32,
     /// Audio kept waiting in the pipe, e.g. 80ms [default: learned from the reader].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lead: Option<Duration>,
@@ -179,6 +189,10 @@ pub struct HubArgs {
     /// Where the served generators log (they have no terminal).
     #[arg(long, value_name = "FILE")]
     pub generator_log: Option<PathBuf>,
+    /// The served generators write each call's timeline here (`run
+    /// --timeline-dir`; checked at start).
+    #[arg(long, value_name = "DIR", requires = "realtime")]
+    pub timeline_dir: Option<PathBuf>,
     /// The key of the calls' hub tokens (created mode 0600 if absent)
     /// [default: beside --socket, `hub.key`].
     #[arg(long, value_name = "FILE")]

@@ -112,6 +112,8 @@ pub struct RunConfig {
     /// `-` for stdin, or a file / FIFO to read event lines from.
     pub events: Option<PathBuf>,
     pub timeline: Option<PathBuf>,
+    /// Each call's own timeline file in a directory (`--timeline-dir`).
+    pub timeline_dir: Option<crate::run::timeline_file::TimelineDir>,
     /// Audio kept queued in the pipe; `None` learns it from the reader.
     pub lead: Option<Duration>,
     pub identity: CallIdentity,
@@ -170,6 +172,13 @@ pub fn run(
         format: args.format,
         events: args.events,
         timeline: args.timeline,
+        timeline_dir: args
+            .timeline_dir
+            .map(|dir| crate::run::timeline_file::TimelineDir {
+                dir,
+                max: args.timeline_max,
+                days: args.timeline_days,
+            }),
         lead: args.lead,
         identity,
         ami,
@@ -266,6 +275,12 @@ pub fn realtime(
             _ => absolute(log)?,
         };
         argv.extend(["--log".to_string(), log]);
+    }
+    if let Some(dir) = &args.timeline_dir {
+        // Checked now: a refused directory is the operator's to fix at
+        // start, not a line in every call's log.
+        crate::util::dirs::ensure_shared_dir(dir).map_err(anyhow::Error::msg)?;
+        argv.extend(["--timeline-dir".to_string(), absolute(dir)?]);
     }
     argv.extend([
         "--hub".to_string(),

@@ -38,3 +38,4 @@ mod speech;
 mod speech_asterisk;
 mod startup;
 mod store;
+mod timelines;

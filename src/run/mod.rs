@@ -10,7 +10,8 @@
 //! thread through its [`inbox`]. Around the stream: who the caller is
 //! ([`identity`]), the call's [`checkpoint`]s across respawns, the caller's
 //! [`memory`] across calls, stdout and the orphan guard ([`output`]), the
-//! [`signals`] that end it and the [`exit`] it ends with.
+//! [`signals`] that end it and the [`exit`] it ends with. What happened goes
+//! to the log and, when asked, to a [`timeline`] file.
 
 mod checkpoint;
 mod events;
@@ -24,6 +25,9 @@ mod prepare;
 pub mod reload;
 mod signals;
 mod stream;
+mod timeline;
+pub mod timeline_file;
+mod timeline_log;
 
 pub use exit::Exit;
 pub use signals::STOP_SIGNALS;

@@ -13,6 +13,8 @@ use super::checkpoint::Checkpoints;
 use super::identity::who;
 use super::memory::CallerMemory;
 use super::signals::unsignalled;
+use super::timeline::Sink;
+use super::timeline_file::{CallTimeline, TimelineDir};
 use crate::config::CallIdentity;
 use crate::engine::Engine;
 use crate::engine::library::SourceId;
@@ -38,6 +40,8 @@ pub struct Needs {
     pub language: Option<String>,
     /// `--timeline`: created here, since a FIFO's open may wait.
     pub timeline: Option<PathBuf>,
+    /// `--timeline-dir`: the call's own file there, opened here too.
+    pub timeline_dir: Option<TimelineDir>,
     /// The call's log span, so the preparation's lines are the call's.
     pub span: tracing::Span,
 }
@@ -54,8 +58,10 @@ pub struct Prepared {
     pub verified: bool,
     /// The sources the first seconds play.
     pub first: Vec<SourceId>,
-    /// The timeline file asked for (an error ends the run: it was asked for).
-    pub timeline: anyhow::Result<Option<File>>,
+    /// The timeline file asked for (an error of `--timeline` ends the run:
+    /// it was asked for; one of `--timeline-dir` is logged and the call
+    /// streams on without it).
+    pub timeline: anyhow::Result<Option<Sink>>,
 }
 
 /// Starts the preparation; its result arrives on the receiver. The thread
@@ -130,11 +136,15 @@ pub fn prepare(n: &Needs) -> Prepared {
         m.follow(&engine);
     }
     let first = engine.first_needed();
-    let timeline = n
-        .timeline
-        .as_deref()
-        .map(|p| File::create(p).with_context(|| format!("{}: cannot create timeline", p.display())))
-        .transpose();
+    let timeline = match (&n.timeline, &n.timeline_dir) {
+        (Some(p), _) => File::create(p)
+            .with_context(|| format!("{}: cannot create timeline", p.display()))
+            .map(|f| Some(Sink::plain(f))),
+        (None, Some(d)) => {
+            Ok(CallTimeline::open(d, n.identity.uniqueid(), chrono::Utc::now()).map(Sink::Call))
+        }
+        (None, None) => Ok(None),
+    };
     Prepared {
         scenario,
         engine,

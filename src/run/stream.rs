@@ -17,19 +17,17 @@ use super::output::{OrphanGuard, Output};
 use super::prepare::{self, Prepared};
 use super::reload::{self, Poller};
 use super::signals::{StopFlag, unsignalled};
+use super::timeline::{Sink, record as record_timeline};
 use crate::audio::cache::Cache;
 use crate::audio::clock::Clock;
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::config::RunConfig;
 use crate::engine::ahead::Ahead;
-use crate::engine::timeline::TimelineWriter;
 use crate::sources;
 use crate::util::prefetch::Warm;
 use crate::util::ratelimit::{Limiter, WINDOW};
 use anyhow::Result;
-use std::fs::File;
-use std::io::BufWriter;
 use std::time::Duration;
 
 /// When start-up pages are dropped: one second into the stream.
@@ -67,7 +65,7 @@ pub struct Stream<'a> {
     inbox: Inbox<'a>,
     /// Set when the audio thread polls the playlist itself (see reload).
     poller: Option<Poller>,
-    timeline: Option<TimelineWriter<BufWriter<File>>>,
+    timeline: Option<Sink>,
     checkpoints: Option<Checkpoints>,
     memory: Option<CallerMemory>,
     orphans: Option<OrphanGuard>,
@@ -103,6 +101,7 @@ impl<'a> Stream<'a> {
             rate,
             timeline: cfg.timeline.clone(),
             language: cfg.language.clone(),
+            timeline_dir: cfg.timeline_dir.clone(),
             span: tracing::Span::current(),
         })?;
         let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();
@@ -148,7 +147,7 @@ impl<'a> Stream<'a> {
             first,
             timeline,
         } = p;
-        let timeline = timeline?.map(|f| TimelineWriter::new(BufWriter::new(f)));
+        let timeline = timeline?;
         let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
         // With no billing configured (and no event feed to answer), a
@@ -325,10 +324,8 @@ impl<'a> Stream<'a> {
         if let Some(m) = &self.memory {
             m.at_exit(engine, exit);
         }
-        if let Some(t) = &mut self.timeline {
-            t.write(&self.ahead.drain_timeline().collect::<Vec<_>>()).ok();
-            t.flush().ok();
-        }
+        let entries: Vec<_> = self.ahead.drain_timeline().collect();
+        record_timeline(self.timeline.as_mut(), &entries);
         tracing::info!(reason = %reason, frames = self.pacer.written(), read_frames = ?self.pacer.read_frames(), "exit");
     }
 
@@ -346,16 +343,13 @@ impl<'a> Stream<'a> {
         );
     }
 
-    /// Moves what happened to the timeline file, if any (out of line: most
-    /// ticks have nothing).
+    /// Moves what happened to the log and the timeline file, if any (out
+    /// of line: most ticks have nothing).
     #[cold]
     #[inline(never)]
     fn write_timeline(&mut self) {
         let entries: Vec<_> = self.ahead.drain_timeline().collect();
-        if let Some(t) = &mut self.timeline {
-            t.write(&entries).ok();
-            t.flush().ok();
-        }
+        record_timeline(self.timeline.as_mut(), &entries);
     }
 
     /// The reader stalled: the frames it missed are skipped. Logged once a

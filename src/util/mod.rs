@@ -4,11 +4,13 @@
 //! set-up (`logging`), log lines limited per cause (`ratelimit`), letting
 //! go of start-up memory (`footprint`), asking for the memory lines a tick
 //! will touch before it runs (`prefetch`), surviving a mapped file's
-//! truncation (`mapguard`) and reading a file named by a user, bounded and
+//! truncation (`mapguard`), checking a directory others must not write
+//! into (`dirs`) and reading a file named by a user, bounded and
 //! without blocking (`files`).
 //! None of them imports another module of the crate.
 
 pub mod bell;
+pub mod dirs;
 pub mod duration;
 pub mod files;
 pub mod footprint;
