@@ -3,8 +3,11 @@
 //! position, key and action. Never the caller's data: a key is logged by
 //! its action, not its digit (keys may carry what a caller types), a
 //! balance by its answer without counts, an unspoken value without the
-//! value. The ducking pair is debug (it doubles every prompt's lines);
-//! `exit` has its own line (see `Stream::finish`).
+//! value. The ducking pair is debug (it doubles every prompt's lines), and
+//! so are stalls, a late start, reloads and failed sounds, which have lines
+//! of their own where they happen (a stall's limited to one a minute: a
+//! stalled reader skips every 240 ms); `exit` has its own line too (see
+//! `Stream::finish`).
 
 use crate::engine::timeline::{Entry, TimelineEvent as E};
 
@@ -36,7 +39,9 @@ fn line(e: &Entry) {
             tracing::info!(t, action = %action.as_deref().unwrap_or("none"), "timeline: key pressed")
         }
         E::Position { value } => tracing::info!(t, position = value, "timeline: queue position"),
-        E::SourceError { file } => tracing::info!(t, file = %file, "timeline: a sound failed"),
+        // These four have lines of their own where they happen (a stall's
+        // rate-limited: a stalled reader skips every 240 ms).
+        E::SourceError { file } => tracing::debug!(t, file = %file, "timeline: a sound failed"),
         E::Unspoken { .. } => tracing::info!(t, "timeline: a value had no recording to say it"),
         E::Request { what } => tracing::info!(t, what = %what, "timeline: request"),
         E::Balance { answer, .. } => tracing::info!(t, answer = %answer, "timeline: balance answer"),
@@ -45,10 +50,10 @@ fn line(e: &Entry) {
             tracing::info!(t, music, heard, "timeline: caller remembered")
         }
         E::Identity { verified } => tracing::info!(t, verified, "timeline: identity"),
-        E::Stall { skipped } => tracing::info!(t, skipped, "timeline: reader stalled"),
-        E::Late { silence } => tracing::info!(t, silence, "timeline: late start"),
+        E::Stall { skipped } => tracing::debug!(t, skipped, "timeline: reader stalled"),
+        E::Late { silence } => tracing::debug!(t, silence, "timeline: late start"),
         E::Reload { ok, reason } => {
-            tracing::info!(t, ok, reason = %reason.as_deref().unwrap_or("-"), "timeline: playlist reload")
+            tracing::debug!(t, ok, reason = %reason.as_deref().unwrap_or("-"), "timeline: playlist reload")
         }
         E::Redirect {
             context,
