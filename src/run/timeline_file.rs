@@ -206,16 +206,9 @@ fn safe_name(uniqueid: &str) -> bool {
 /// (a process that ends mid-sweep leaves the rest to the next one).
 /// Only names of ours are touched: `YYYY-MM-DD/*.jsonl`.
 pub fn sweep(dir: &Path, days: u32, now: DateTime<Utc>) {
-    let marker = dir.join(".swept");
-    let fresh = std::fs::symlink_metadata(&marker)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < SWEEP_EVERY);
-    if fresh {
+    if !crate::util::marker::due(&dir.join(".swept"), SWEEP_EVERY) {
         return;
     }
-    File::create(&marker).ok();
     let keep = Duration::from_secs(u64::from(days) * 86_400);
     let cutoff_day = now.date_naive() - chrono::Days::new(u64::from(days));
     let Ok(entries) = std::fs::read_dir(dir) else {

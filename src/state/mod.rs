@@ -21,7 +21,7 @@ use crate::util::mapguard::{Guard, guard};
 pub use cleanup::MAX_FILES;
 use memmap2::MmapMut;
 pub use slots::Fast;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -138,16 +138,9 @@ impl StateDir {
     /// Removes checkpoints of dead processes not touched for an hour; at
     /// most once per ten minutes per host (a marker file's age says when).
     pub fn sweep(&self) {
-        let marker = self.dir.join(".swept");
-        let fresh = std::fs::metadata(&marker)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age < SWEEP_EVERY);
-        if fresh {
+        if !crate::util::marker::due(&self.dir.join(".swept"), SWEEP_EVERY) {
             return;
         }
-        File::create(&marker).ok();
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };

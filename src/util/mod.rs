@@ -5,8 +5,9 @@
 //! go of start-up memory (`footprint`), asking for the memory lines a tick
 //! will touch before it runs (`prefetch`), surviving a mapped file's
 //! truncation (`mapguard`), checking a directory others must not write
-//! into (`dirs`) and reading a file named by a user, bounded and
-//! without blocking (`files`).
+//! into (`dirs`), doing a shared chore at most so often per host
+//! (`marker`) and reading a file named by a user, bounded and without
+//! blocking (`files`).
 //! None of them imports another module of the crate.
 
 pub mod bell;
@@ -16,6 +17,7 @@ pub mod files;
 pub mod footprint;
 pub mod logging;
 pub mod mapguard;
+pub mod marker;
 pub mod percent;
 pub mod prefetch;
 pub mod ratelimit;

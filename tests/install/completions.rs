@@ -6,16 +6,14 @@
 use crate::common::{BIN, ok};
 use std::process::Command;
 
-const SUBCOMMANDS: [&str; 8] = [
-    "run",
-    "render",
-    "say",
-    "hub",
-    "check",
-    "cache",
-    "completions",
-    "man",
-];
+/// Every subcommand, as clap knows them (a new one is checked too).
+fn subcommands() -> Vec<String> {
+    use clap::CommandFactory;
+    holdmix::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
 
 fn generated(args: &[&str]) -> String {
     String::from_utf8(ok(Command::new(BIN).args(args)).stdout).unwrap()
@@ -44,8 +42,11 @@ fn shell(shell: &str, args: &[&str]) -> String {
 
 fn assert_all_subcommands(shell: &str, listed: &str) {
     let words: Vec<&str> = listed.split_whitespace().collect();
-    for sub in SUBCOMMANDS {
-        assert!(words.contains(&sub), "{shell} does not complete {sub}: {listed}");
+    for sub in subcommands() {
+        assert!(
+            words.contains(&sub.as_str()),
+            "{shell} does not complete {sub}: {listed}"
+        );
     }
 }
 
@@ -84,7 +85,7 @@ fn zsh_parses_its_script_and_fish_completes_the_subcommands() {
     shell("zsh", &["-n", zsh.to_str().unwrap()]);
     let text = std::fs::read_to_string(&zsh).unwrap();
     assert!(text.starts_with("#compdef holdmix"), "{}", &text[..40]);
-    for sub in SUBCOMMANDS {
+    for sub in subcommands() {
         assert!(text.contains(&format!("'{sub}:")), "zsh: no {sub}");
     }
     let fish = script_file(tmp.path(), "fish");
@@ -119,7 +120,7 @@ fn the_manual_pages_render_and_name_every_subcommand() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    for sub in SUBCOMMANDS {
+    for sub in subcommands() {
         assert!(
             text.contains(&format!("holdmix-{sub}(1)")),
             "page lacks {sub}:\n{text}"
@@ -134,7 +135,7 @@ fn the_manual_pages_render_and_name_every_subcommand() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    for sub in SUBCOMMANDS {
+    for sub in subcommands() {
         assert!(names.contains(&format!("holdmix-{sub}.1")), "{names:?}");
     }
     assert!(names.contains(&"holdmix-cache-warm.1".to_string()), "{names:?}");
