@@ -21,9 +21,13 @@ else
 fi
 gen=target/packaging
 rm -rf "$gen"
-mkdir -p "$gen/man" "$gen/completions"
+mkdir -p "$gen/man" "$gen/completions" "$gen/moh"
 "$bin" man --dir "$gen/man"
 "$bin" completions bash >"$gen/completions/holdmix"
 "$bin" completions zsh >"$gen/completions/_holdmix"
 "$bin" completions fish >"$gen/completions/holdmix.fish"
+# Asterisk's [default] class plays this with no process (mode=files; see
+# packaging/asterisk/musiconhold.conf): the sample music, one pass (103 s).
+"$bin" --cache-dir "$gen/cache" render packaging/fallback.toml \
+    --duration 103s --format ulaw -o "$gen/moh/holdmix.ulaw"
 exec cargo deb --no-build --locked "${profile[@]}" "$@"

@@ -87,15 +87,45 @@ fn the_debian_package_installs_a_working_layout() {
     );
     assert!(!postinst.contains("deb-systemd-invoke start"), "{postinst}");
 
-    // Installed as the package lays it out, the playlist finds every sound.
+    // Installed as the package lays it out, every playlist in /etc/holdmix
+    // (the routes file checks each route's too) finds every sound.
     let holdmix = tree.join("usr/bin/holdmix");
-    let check = run(Command::new(&holdmix)
-        .arg("--cache-dir")
-        .arg(tmp.path().join("cache"))
-        .arg("check")
-        .arg(tree.join("etc/holdmix/default.toml")));
-    let said = String::from_utf8_lossy(&check.stdout).to_string() + &String::from_utf8_lossy(&check.stderr);
-    assert!(said.contains("0 errors, 0 warnings"), "{said}");
+    let mut etc: Vec<_> = std::fs::read_dir(tree.join("etc/holdmix"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    etc.sort();
+    let names: Vec<_> = etc
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, ["default.toml", "music-only.toml", "routes.toml"]);
+    for toml in &etc {
+        let check = run(Command::new(&holdmix)
+            .arg("--cache-dir")
+            .arg(tmp.path().join("cache"))
+            .arg("check")
+            .arg(toml));
+        let said =
+            String::from_utf8_lossy(&check.stdout).to_string() + &String::from_utf8_lossy(&check.stderr);
+        assert!(
+            said.contains("0 errors, 0 warnings"),
+            "{}: {said}",
+            toml.display()
+        );
+        assert!(
+            conffiles
+                .lines()
+                .any(|l| Path::new(l) == Path::new("/").join(toml.strip_prefix(&tree).unwrap())),
+            "{} is not a conffile:\n{conffiles}",
+            toml.display()
+        );
+    }
+    let routes = std::fs::read_to_string(tree.join("etc/holdmix/routes.toml")).unwrap();
+    assert!(
+        routes.contains("playlist = \"default.toml\"") && routes.contains("playlist = \"music-only.toml\"")
+    );
     // And it plays: ten rendered seconds are not silence.
     let wav = tmp.path().join("call.wav");
     run(Command::new(&holdmix)
@@ -184,4 +214,73 @@ fn the_units_hub_command_gives_rows_asterisk_keeps() {
     let key = holdmix::hub::token::Key::load_or_create(&tmp.path().join("hub.key")).unwrap();
     let template = cfg.template.with_key(std::sync::Arc::new(key));
     assert!(template.is_ok(), "{:?}", template.err());
+}
+
+#[test]
+fn the_asterisk_examples_match_the_package() {
+    // The examples Asterisk's admin merges: [default] plays the file the
+    // package ships (mode=files, no process), the realtime URL is the
+    // unit's --realtime, app_queue is silent, the dialplan names classes
+    // the hub answers (a route the routes example has).
+    let tmp = tempdir();
+    let (_, tree) = unpacked(tmp.path());
+    let ex = tree.join("usr/share/doc/holdmix/examples/asterisk");
+    let read = |name: &str| std::fs::read_to_string(ex.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let setting = |text: &str, key: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split(';').next().unwrap().trim())
+            .filter_map(|l| {
+                l.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            })
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.trim_start_matches('>').trim().to_string())
+            .collect()
+    };
+
+    let moh = read("musiconhold.conf");
+    assert_eq!(setting(&moh, "mode"), ["files"]);
+    assert_eq!(setting(&moh, "cachertclasses"), ["no"]);
+    let dir = setting(&moh, "directory");
+    let dir = tree.join(dir[0].trim_start_matches('/'));
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // One pass of the sample music, 8 kHz μ-law (one byte a sample), not
+    // silence, and at the level holdmix plays it.
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(bytes.len(), 103 * 8000);
+    let pcm: Vec<f32> = bytes
+        .iter()
+        .map(|&b| f32::from(holdmix::audio::g711::ulaw_to_linear(b)) / 32768.0)
+        .collect();
+    let level = lufs(&pcm, 8000);
+    assert!((-23.0..=-17.0).contains(&level), "{level} LUFS");
+
+    let unit = std::fs::read_to_string(tree.join("usr/lib/systemd/system/holdmix-hub.service")).unwrap();
+    let ext = read("extconfig.conf");
+    let url = setting(&ext, "musiconhold");
+    let port = url[0].rsplit(':').next().unwrap().trim_end_matches("/moh");
+    assert!(unit.contains(&format!("--realtime 127.0.0.1:{port}")), "{url:?}");
+
+    let queues = read("queues.conf");
+    assert_eq!(setting(&queues, "announce-frequency"), ["0"]);
+    assert_eq!(setting(&queues, "periodic-announce-frequency"), ["0"]);
+
+    let dialplan = read("extensions.conf");
+    let routes = std::fs::read_to_string(tree.join("etc/holdmix/routes.toml")).unwrap();
+    for class in dialplan.lines().filter_map(|l| l.split("musicclass)=").nth(1)) {
+        let route = class
+            .trim_start_matches("holdmix-")
+            .trim_end_matches("${UNIQUEID})");
+        let route = route.trim_end_matches('-');
+        assert!(
+            route.is_empty() || routes.contains(&format!("name = \"{route}\"")),
+            "{class}: no route {route}"
+        );
+    }
+    let manager = read("manager.conf");
+    assert!(setting(&manager, "read")[0].contains("dtmf"));
 }
