@@ -23,11 +23,11 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Common {
     /// Directory of the decoded-audio cache [default: $XDG_CACHE_HOME/holdmix, else /var/cache/holdmix]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(short = 'C', long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Write logs to FILE instead of stderr (reopened at SIGUSR1, for
     /// logrotate), or `journald` to the systemd journal.
-    #[arg(long, global = true, value_name = "FILE|journald")]
+    #[arg(short = 'L', long, global = true, value_name = "FILE|journald")]
     pub log: Option<PathBuf>,
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -75,8 +75,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    // The short options (-p -T -H -t -l -u, -C -L) are for the hub's
+    // realtime rows: Asterisk keeps 255 bytes of a row's command line.
     /// The playlist to play (TOML).
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     pub playlist: Option<PathBuf>,
     /// Output format; must match the class's `format=` in musiconhold.conf.
     #[arg(long, value_enum, default_value = "slin")]
@@ -89,7 +91,7 @@ pub struct RunArgs {
     pub timeline: Option<PathBuf>,
     /// Append the call's timeline to DIR/<YYYY-MM-DD>/<uniqueid>.jsonl (the
     /// UTC day the call started); bounded by --timeline-max and --timeline-days.
-    #[arg(long, value_name = "DIR", conflicts_with = "timeline")]
+    #[arg(short = 'T', long, value_name = "DIR", conflicts_with = "timeline")]
     pub timeline_dir: Option<PathBuf>,
     /// Bytes a call's file in --timeline-dir may reach; then one `truncated` line.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
@@ -137,17 +139,17 @@ pub struct RunArgs {
     pub state_dir: Option<PathBuf>,
     /// Take the call's AMI events from a `holdmix hub` at this socket
     /// (falls back to --ami when no hub answers).
-    #[arg(long, value_name = "PATH")]
+    #[arg(short = 'H', long, value_name = "PATH")]
     pub hub: Option<PathBuf>,
     /// This call's token for the hub, as the hub's realtime row gives it
     /// (a per-call capability, not a secret of the host's).
-    #[arg(long, value_name = "HEX", requires = "hub")]
+    #[arg(short = 't', long, value_name = "HEX", requires = "hub")]
     pub hub_token: Option<String>,
     /// The language the call's route chooses, when the playlist offers
     /// languages: a code such as `en` or `pt-BR`. The caller's own choice
     /// (a key, remembered) comes first; the channel's language and the
     /// playlist's default after it. A bad code is logged and ignored.
-    #[arg(long, value_name = "CODE")]
+    #[arg(short, long, value_name = "CODE")]
     pub language: Option<String>,
 }
 
@@ -216,7 +218,7 @@ pub struct HubArgs {
 pub struct Identity {
     /// The call's Asterisk Uniqueid [fallback: $UNIQUEID, as the old hack
     /// used; a value from the environment is not trusted to be this call's].
-    #[arg(long, value_name = "ID")]
+    #[arg(short, long, value_name = "ID")]
     pub uniqueid: Option<String>,
     /// The caller's number [fallback: $PHONE]. With --ami it is confirmed with
     /// Asterisk before anything personal is said.

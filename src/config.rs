@@ -266,7 +266,7 @@ pub fn realtime(
     let format = args.format.asterisk_name();
     let mut argv = vec![absolute(exe)?, "run".to_string()];
     if let Some(dir) = cache_dir {
-        argv.extend(["--cache-dir".to_string(), absolute(dir)?]);
+        argv.extend(["-C".to_string(), absolute(dir)?]);
     }
     if let Some(log) = &args.generator_log {
         // `journald` is not a file name to make absolute.
@@ -274,20 +274,20 @@ pub fn realtime(
             Some(crate::util::logging::JOURNALD) => crate::util::logging::JOURNALD.to_string(),
             _ => absolute(log)?,
         };
-        argv.extend(["--log".to_string(), log]);
+        argv.extend(["-L".to_string(), log]);
     }
     if let Some(dir) = &args.timeline_dir {
         // Checked now: a refused directory is the operator's to fix at
         // start, not a line in every call's log.
         crate::util::dirs::ensure_shared_dir(dir).map_err(anyhow::Error::msg)?;
-        argv.extend(["--timeline-dir".to_string(), absolute(dir)?]);
+        argv.extend(["-T".to_string(), absolute(dir)?]);
     }
-    argv.extend([
-        "--hub".to_string(),
-        absolute(&args.socket)?,
-        "--format".to_string(),
-        format.to_string(),
-    ]);
+    // Short options (`run --help` has the long ones): Asterisk keeps 255
+    // bytes of the row's command line. `slin` is run's default format.
+    argv.extend(["-H".to_string(), absolute(&args.socket)?]);
+    if format != "slin" {
+        argv.extend(["--format".to_string(), format.to_string()]);
+    }
     let template = crate::hub::realtime::row::RowTemplate::new(&args.class_prefix, format, argv)
         .map_err(anyhow::Error::msg)?;
     Ok((

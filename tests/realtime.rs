@@ -157,15 +157,13 @@ fn expected_argv(dir: &Path, uniqueid: &str) -> Vec<String> {
     vec![
         abs(Path::new(BIN)),
         "run".into(),
-        "--hub".into(),
+        "-H".into(),
         abs(&dir.join("hub.sock")),
-        "--format".into(),
-        "slin".into(),
-        "--playlist".into(),
+        "-p".into(),
         abs(&root().join("playlists/demo.toml")),
-        "--uniqueid".into(),
+        "-u".into(),
         uniqueid.into(),
-        "--hub-token".into(),
+        "-t".into(),
         holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
             .expect("the hub's key")
             .token(uniqueid),

@@ -101,20 +101,18 @@ pub(crate) fn expected(dir: &Path, playlist: &Path, language: Option<&str>, uniq
     let mut v: Vec<String> = vec![
         abs(Path::new(BIN)),
         "run".into(),
-        "--hub".into(),
+        "-H".into(),
         abs(&dir.join("hub.sock")),
-        "--format".into(),
-        "slin".into(),
-        "--playlist".into(),
+        "-p".into(),
         abs(playlist),
     ];
     if let Some(l) = language {
-        v.extend(["--language".into(), l.into()]);
+        v.extend(["-l".into(), l.into()]);
     }
     v.extend([
-        "--uniqueid".into(),
+        "-u".into(),
         uniqueid.into(),
-        "--hub-token".into(),
+        "-t".into(),
         holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
             .expect("the hub's key")
             .token(uniqueid),

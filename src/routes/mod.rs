@@ -41,12 +41,10 @@ impl Route {
     /// language when it sets one. Every word was checked when the file was
     /// read (no space, `&` or `%`; see [`is_argv_word`]).
     pub fn argv(&self) -> Vec<String> {
-        let mut v = vec![
-            "--playlist".to_string(),
-            self.playlist.to_string_lossy().into_owned(),
-        ];
+        // Short options: the row's command line is short of room (see row.rs).
+        let mut v = vec!["-p".to_string(), self.playlist.to_string_lossy().into_owned()];
         if let Some(lang) = &self.language {
-            v.extend(["--language".to_string(), lang.clone()]);
+            v.extend(["-l".to_string(), lang.clone()]);
         }
         v
     }
@@ -241,8 +239,8 @@ mod tests {
         assert_eq!(r.pick(Pick::ByFacts, Some(&queued)).name, "sales");
         assert_eq!(
             r.pick(Pick::Named("sales"), None).argv(),
-            ["--playlist", "/p/sales.toml", "--language", "ru"]
+            ["-p", "/p/sales.toml", "-l", "ru"]
         );
-        assert_eq!(r.default_route().argv(), ["--playlist", "/p/main.toml"]);
+        assert_eq!(r.default_route().argv(), ["-p", "/p/main.toml"]);
     }
 }

@@ -211,9 +211,51 @@ fn the_units_hub_command_gives_rows_asterisk_keeps() {
     )
     .expect("the row template");
     let tmp = tempdir();
-    let key = holdmix::hub::token::Key::load_or_create(&tmp.path().join("hub.key")).unwrap();
-    let template = cfg.template.with_key(std::sync::Arc::new(key));
+    let key =
+        std::sync::Arc::new(holdmix::hub::token::Key::load_or_create(&tmp.path().join("hub.key")).unwrap());
+    let template = cfg.template.with_key(key.clone());
     assert!(template.is_ok(), "{:?}", template.err());
+
+    // With what the docs tell an operator to add: each call's timeline in
+    // /var/log/holdmix/calls (the unit's LogsDirectory), and the routes
+    // example's longest playlist path. The check depends on lengths only:
+    // a directory of the same length stands in for /var/log/holdmix/calls.
+    let logs = "/var/log/holdmix/calls";
+    let stand_in = tmp
+        .path()
+        .join("x".repeat(logs.len().saturating_sub(tmp.path().as_os_str().len() + 1)));
+    assert_eq!(
+        stand_in.as_os_str().len(),
+        logs.len(),
+        "the temporary path is too long"
+    );
+    let routes = std::fs::read_to_string(root().join("packaging/etc/routes.toml")).unwrap();
+    let longest = routes
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("playlist = \""))
+        .map(|p| format!("/etc/holdmix/{}", p.trim_end_matches('"')))
+        .max_by_key(String::len)
+        .unwrap();
+    let mut more: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    let at = more.iter().position(|w| w == "--playlist").expect("--playlist") + 1;
+    more[at] = longest;
+    more.extend([
+        "--timeline-dir".to_string(),
+        stand_in.to_string_lossy().into_owned(),
+    ]);
+    let cli = holdmix::cli::Cli::try_parse_from(&more).expect("parses");
+    let holdmix::cli::Command::Hub(args) = cli.command else {
+        panic!("not a hub")
+    };
+    let (cfg, _) = holdmix::config::realtime(
+        &args,
+        &listen,
+        cli.common.cache_dir.as_deref(),
+        Path::new(words[0]),
+    )
+    .expect("the row template");
+    let template = cfg.template.with_key(key);
+    assert!(template.is_ok(), "{more:?}: {:?}", template.err());
 }
 
 #[test]

@@ -82,8 +82,8 @@ fn a_realtime_rows_generator_writes_its_calls_timeline() {
     let args = argv(&parse_row(&answers[0].1));
     let at = args
         .iter()
-        .position(|a| a == "--timeline-dir")
-        .expect("the row has --timeline-dir");
+        .position(|a| a == "-T")
+        .expect("the row has -T (--timeline-dir)");
     assert_eq!(
         Path::new(&args[at + 1]),
         std::path::absolute(&timelines).expect("absolute")

@@ -2,7 +2,7 @@
 //! `holdmix-<uniqueid>` (or `holdmix-<route>-<uniqueid>`, see `class`)
 //! and gets `mode=custom`, a format, and an `application` that starts
 //! holdmix for that call, with that call's route's playlist (and
-//! language) and its hub token (`--hub-token`, see `hub::token`: it lets
+//! language) and its hub token (`-t`, `--hub-token`, see `hub::token`: it lets
 //! that generator, and no other process, follow the call through the hub).
 //!
 //! Asterisk splits `application` on spaces into argv, with no quoting. So
@@ -105,9 +105,13 @@ impl RowTemplate {
         for r in routes.all() {
             let longest = self.application(&r.argv(), &"9".repeat(MAX_UNIQUEID)).len();
             if longest > MAX_APPLICATION {
+                // `hub --playlist` is one route the operator never named.
+                let whose = match routes.source {
+                    Some(_) => format!("route {:?}: ", r.name),
+                    None => String::new(),
+                };
                 return Err(format!(
-                    "route {:?}: the application would be {longest} bytes with a long Uniqueid; Asterisk keeps {MAX_APPLICATION}: use a shorter playlist path",
-                    r.name
+                    "{whose}the generator's command line would be {longest} bytes with a long Uniqueid; Asterisk keeps {MAX_APPLICATION}: use shorter paths (the playlist, --socket, --timeline-dir, --generator-log, --cache-dir)"
                 ));
             }
         }
@@ -134,10 +138,10 @@ impl RowTemplate {
             a.push(' ');
             a.push_str(word);
         }
-        a.push_str(" --uniqueid ");
+        a.push_str(" -u ");
         a.push_str(uniqueid);
         if let Some(key) = &self.key {
-            a.push_str(" --hub-token ");
+            a.push_str(" -t ");
             a.push_str(&key.token(uniqueid));
         }
         a
@@ -208,7 +212,7 @@ mod tests {
         let row = t.row("holdmix-1795734025.1").unwrap();
         assert_eq!(
             row,
-            "name=holdmix-1795734025.1&mode=custom&application=/usr/bin/holdmix%20run%20--hub%20/run/holdmix/hub.sock%20--uniqueid%201795734025.1&format=slin"
+            "name=holdmix-1795734025.1&mode=custom&application=/usr/bin/holdmix%20run%20--hub%20/run/holdmix/hub.sock%20-u%201795734025.1&format=slin"
         );
         for bad in [
             "default",
@@ -236,7 +240,7 @@ mod tests {
         let row = t.row("holdmix-1795734025.1").expect("row");
         let token = key.token("1795734025.1");
         assert!(
-            row.contains(&format!("--uniqueid%201795734025.1%20--hub-token%20{token}&")),
+            row.contains(&format!("-u%201795734025.1%20-t%20{token}&")),
             "{row}"
         );
         assert_ne!(token, key.token("1795734025.2"));
