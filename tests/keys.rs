@@ -168,6 +168,16 @@ fn a_welcome_is_never_split_by_a_position_announcement() {
 }
 
 #[test]
+fn the_welcome_comes_before_a_position_known_from_the_start() {
+    // Through the hub the generator learns its place 0.1 s into the call,
+    // while the music fades down for the welcome: on a real Asterisk every
+    // queued caller heard "you are next" and then "welcome".
+    let dir = tempdir();
+    let (_, tl) = render(dir.path(), 12, &["0.1s:position:3"]);
+    assert_eq!(started(&tl), ["w1", "w2", "pos"], "{tl:?}");
+}
+
+#[test]
 fn a_redirect_goes_out_as_its_confirmation_ends() {
     // Key 9 during the welcome, with a position waiting to be said: the
     // confirmation cuts the welcome, and the redirect follows it at once,

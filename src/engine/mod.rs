@@ -64,9 +64,14 @@ const OUTPUT_DELAY_FRAMES: u64 = 1;
 /// Prompt priorities: a higher one jumps the queue between phrases (never
 /// cuts a word; only a key's answer does, see [`speaker`]).
 const PRIO_ADVICE: u8 = 0;
-const PRIO_WELCOME: u8 = 1;
 const PRIO_DISSUADE: u8 = 2;
+/// Queue announcements; key answers use the two above it.
 const PRIO_QUEUE: u8 = 3;
+/// The welcome is the first thing a caller hears: queued at the first
+/// frame, only a key's answer goes before it. (Below the queue's, a
+/// position the hub greets the generator with 0.1 s in was said first,
+/// while the music was still fading down for the welcome.)
+const PRIO_WELCOME: u8 = PRIO_QUEUE + 3;
 /// How long a balance lookup may take before "one moment" is said.
 const BALANCE_PATIENCE: Duration = Duration::from_millis(500);
 
