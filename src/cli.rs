@@ -43,6 +43,10 @@ pub enum Command {
     Run(RunArgs),
     /// Render a simulated call to a file, faster than real time.
     Render(RenderArgs),
+    /// Play a call on the speakers, live: type keys (then Enter) as the
+    /// caller's DTMF, `p N` for a queue position, `s 2m` to skip ahead, `q`
+    /// to quit (needs the `speaker` build feature).
+    Play(PlayArgs),
     /// Say a value (number, ordinal, money, digits, duration) through a sound map.
     Say(SayArgs),
     /// Hold one AMI session for the host and hand each generator its call's events.
@@ -266,6 +270,36 @@ pub struct RenderArgs {
     /// The simulated caller's number.
     #[arg(long, value_name = "NUMBER")]
     pub caller: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// The playlist to play (TOML).
+    pub playlist: PathBuf,
+    /// The output device (`--device list` lists them) [default: the system's].
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// Telephone quality to hear: slin (8 kHz) or slin16 (16 kHz).
+    #[arg(long, value_enum, default_value = "slin")]
+    pub format: Format,
+    /// Stop after this much of the call [default: until `q` or the call ends].
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Start this far into the call (what comes before is rendered unheard).
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub skip: Duration,
+    /// Local time the call starts, for time-of-day windows: 2026-11-23T09:30, or 09:30.
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    pub at: Option<chrono::NaiveDateTime>,
+    /// Seed for every random order, so a preview can be repeated.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The simulated caller's number, for billing lookups.
+    #[arg(long, value_name = "NUMBER")]
+    pub caller: Option<String>,
+    /// Write the timeline (JSON lines) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Play(args) => {
+            holdmix::cmd::play::play(
+                &holdmix::cmd::play::PlayOptions {
+                    playlist: args.playlist,
+                    rate: args.format.rate(),
+                    device: args.device,
+                    duration: args.duration,
+                    skip: args.skip,
+                    at: args.at,
+                    seed: args.seed,
+                    caller: args.caller,
+                    timeline: args.timeline,
+                },
+                &cache,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Hub(args) => {
             let secret = holdmix::ami::secret::read_secret(args.ami_secret_file.as_deref())
                 .map_err(anyhow::Error::msg)?;

@@ -29,6 +29,9 @@ mod memory;
 mod migration;
 mod msrv;
 mod pacing;
+// `holdmix play` needs the sound output (scripts/test.sh builds with it).
+#[cfg(feature = "speaker")]
+mod play;
 mod realtime;
 mod render_audio;
 mod respawn;

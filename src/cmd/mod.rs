@@ -12,6 +12,7 @@ pub mod check;
 pub mod completions;
 pub mod man;
 pub mod plan;
+pub mod play;
 pub mod render;
 pub mod say;
 mod stdout;

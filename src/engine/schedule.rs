@@ -79,6 +79,24 @@ impl Engine {
         }
     }
 
+    /// The next prompt the clock will bring, and what it is (`advice`,
+    /// `position`, `wait`, `repeat`, `dissuade`), for a live status line;
+    /// `None` when nothing is scheduled.
+    pub fn next_scheduled(&self) -> Option<(Duration, &'static str)> {
+        let d = self.due();
+        let now = self.now();
+        [
+            (d.advice, "advice"),
+            (d.position, "position"),
+            (d.wait, "wait"),
+            (d.repeat, "repeat"),
+            (d.dissuade, "dissuade"),
+        ]
+        .into_iter()
+        .filter(|(at, _)| *at > now && *at != Duration::MAX)
+        .min_by_key(|(at, _)| *at)
+    }
+
     /// The stream time before which no frame can start a prompt, change
     /// the music or make a request unless an event comes in: the earliest
     /// time anything in [`Engine::schedule`] is due. Zero when the next
