@@ -99,8 +99,14 @@ pub fn run(
     std::thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate))?;
+    if let Some(listen) = &cfg.metrics {
+        let addr = crate::metrics::serve::spawn(listen)?;
+        tracing::info!(%addr, "serving metrics at /metrics");
+    }
     keep_connected(&cfg.ami, POLICY, || {
-        session::session(cfg, &subs, &calls, &redirects)
+        let ended = session::session(cfg, &subs, &calls, &redirects);
+        crate::metrics::get().ami_down();
+        ended
     });
     Ok(())
 }
