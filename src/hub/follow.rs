@@ -222,6 +222,9 @@ pub fn spawn_via_hub(
             let mut next = Some(first);
             let mut backoff = Backoff::new(REJOIN);
             let mut lost = false;
+            // Reports made while no hub answered (the first greeting can
+            // come after the start's short wait), for the hub that does.
+            let mut waiting: Vec<crate::metrics::send::Line> = Vec::new();
             loop {
                 let got = next
                     .take()
@@ -234,14 +237,18 @@ pub fn spawn_via_hub(
                             // have cancelled it).
                             tracing::warn!(uniqueid = %uniqueid, "no such call on Asterisk: the call is over, exiting");
                             tx.send(EventKind::Hangup).ok();
-                            linger(sub.stream, &commands);
+                            let mut stream = sub.stream;
+                            for line in waiting.drain(..) {
+                                stream.write_all(line.as_bytes()).ok();
+                            }
+                            linger(stream, &commands);
                             return;
                         }
                         if lost {
                             tracing::info!("hub back: following the call again");
                         }
                         backoff.reset();
-                        if follow(sub, &mut watch, &tx, &commands) == Followed::CallOver {
+                        if follow(sub, &mut watch, &tx, &commands, &mut waiting) == Followed::CallOver {
                             return;
                         }
                         lost = true;
@@ -262,16 +269,21 @@ pub fn spawn_via_hub(
                     Attempt::Absent => {}
                 }
                 if let Some(cfg) = direct.take() {
+                    // A session of its own has no hub to report to.
+                    waiting.clear();
                     tracing::warn!("no hub: opening a session of our own");
                     spawn(cfg, tx, commands).ok();
                     return;
                 }
                 // Redirects asked while no hub is there are for then, not
-                // for whenever it comes back; reports are for the hub
-                // that hears them (dropped too).
+                // for whenever it comes back; reports wait for it (their
+                // number bounded by `metrics::send`).
                 for c in commands.try_iter() {
-                    if let Command::Redirect(to) = c {
-                        tracing::warn!(context = %to.context, exten = %to.exten, "no hub: redirect dropped");
+                    match c {
+                        Command::Redirect(to) => {
+                            tracing::warn!(context = %to.context, exten = %to.exten, "no hub: redirect dropped");
+                        }
+                        Command::Report(line) => waiting.push(line),
                     }
                 }
                 backoff.wait();
@@ -295,6 +307,7 @@ fn follow(
     watch: &mut ChannelWatch,
     tx: &SyncSender<EventKind>,
     commands: &Receiver<Command>,
+    waiting: &mut Vec<crate::metrics::send::Line>,
 ) -> Followed {
     watch.set_queue(&sub.queue);
     // The place the hub remembered: the engine has it at its first frame
@@ -322,6 +335,9 @@ fn follow(
     stream.set_read_timeout(Some(READ_TICK)).ok();
     // A hub that does not read never holds this thread for long.
     stream.set_write_timeout(Some(WRITE_WAIT)).ok();
+    for line in waiting.drain(..) {
+        stream.write_all(line.as_bytes()).ok();
+    }
     let mut buf = [0u8; 8192];
     loop {
         pass_on(&mut stream, commands, true);
