@@ -144,6 +144,7 @@ fn generator(dir: &Path, hub: &Hub, uid: &str, pl: &Path) -> (Child, std::thread
         .args(["--uniqueid", uid, "--hub-token", &token(dir, uid)])
         .env_remove("CHANNEL")
         .env_remove("UNIQUEID")
+        .env_remove("PHONE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -153,16 +154,43 @@ fn generator(dir: &Path, hub: &Hub, uid: &str, pl: &Path) -> (Child, std::thread
     (child, reader)
 }
 
-/// A tone and key 1 bound (Alice presses 1, 2 and # in the capture).
+/// A tone, a welcome, keys 1 and 2 bound (Alice presses 1, 2 and # in
+/// the capture), her balance in an accounts file.
 fn keyed_playlist(dir: &Path) -> PathBuf {
     let music = dir.join("bed.wav");
     write_wav(&music, 8000, 1, &sine(330.0, 0.3, 30.0, 8000));
+    std::fs::write(
+        dir.join("accounts.toml"),
+        "\"79001112233\" = [{ id = \"7\", balance = \"12.50\" }]\n",
+    )
+    .expect("accounts");
     let pl = playlist(
         dir,
         "keyed.toml",
         &format!(
-            "[music]\ntracks = [{:?}]\n\n[keys]\n1 = {{ action = \"next-music\", debounce = \"0s\" }}\n",
-            music.to_str().expect("path")
+            r#"[music]
+tracks = [{music:?}]
+
+[prompts]
+from = {prompts:?}
+
+[welcome]
+say = ["please-hold"]
+
+[announce.balance]
+say = ["your-balance-is"]
+failed = ["service-unavailable"]
+none = ["not-registered"]
+
+[keys]
+1 = {{ action = "next-music", debounce = "0s" }}
+2 = {{ action = "say-balance" }}
+
+[billing]
+accounts_file = "accounts.toml"
+"#,
+            music = music.to_str().expect("path"),
+            prompts = root().join("sample-audio/prompts/en").to_str().expect("path"),
         ),
     );
     warm_cache(dir, &pl);
@@ -199,9 +227,21 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
             t.starts_with("Event: MusicOnHoldStart") && t.contains(&format!("Uniqueid: {ALICE_UID}\r\n"))
         })
         .expect("Alice's hold");
+    // And a second after her last key, so her balance lookup is done
+    // before her MusicOnHoldStop ends her generator.
+    let keyed = events
+        .iter()
+        .rposition(|e| {
+            let t = String::from_utf8_lossy(e);
+            t.starts_with("Event: DTMFEnd") && t.contains(&format!("Uniqueid: {ALICE_UID}\r\n"))
+        })
+        .expect("Alice's keys");
+    assert!(keyed > held);
     let mut chunks = events[..=held].to_vec();
     chunks.extend(vec![Vec::new(); 600]);
-    chunks.extend(events[held + 1..].iter().cloned());
+    chunks.extend(events[held + 1..=keyed].iter().cloned());
+    chunks.extend(vec![Vec::new(); 100]);
+    chunks.extend(events[keyed + 1..].iter().cloned());
     let (ami, server) = crate::ami::server::serve_script("pw", vec![chunks]);
     let rt = free_port();
     let hub = hub(
@@ -217,6 +257,10 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
     let before = scrape(hub.metrics);
     assert_eq!(value(&before, "holdmix_generator_starts_total"), 0.0, "{before}");
 
+    // Past the hub's one-second wait for a channel list this server does
+    // not give: Alice's generator is greeted at once, so the hub vouches
+    // for her number and her balance is looked up.
+    std::thread::sleep(Duration::from_millis(1500));
     let (mut alice, alice_audio) = generator(dir, &hub, ALICE_UID, &pl);
     // While Alice is held: one call on hold, her generator connected.
     let text = wait_value(hub.metrics, "holdmix_generators_connected", 1.0);
@@ -243,7 +287,26 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
         1.0,
         "{text}"
     );
-    assert_eq!(value(&text, "holdmix_keys_total{action=\"none\"}"), 2.0, "{text}");
+    assert_eq!(
+        value(&text, "holdmix_keys_total{action=\"say-balance\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(value(&text, "holdmix_keys_total{action=\"none\"}"), 1.0, "{text}");
+    assert_eq!(
+        value(&text, "holdmix_prompts_total{queue=\"welcome\"}"),
+        1.0,
+        "{text}"
+    );
+    // Her balance, looked up in the accounts file, with its time.
+    assert_eq!(
+        value(
+            &text,
+            "holdmix_billing_lookup_seconds_count{outcome=\"accounts\"}"
+        ),
+        1.0,
+        "{text}"
+    );
     // No digit and no number anywhere in a label.
     assert!(!text.contains("79001112233") && !text.contains("digit"), "{text}");
     wait_value(hub.metrics, "holdmix_generators_connected", 0.0);
