@@ -98,3 +98,36 @@ pub fn flush(limit: Duration) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn lines_waiting_are_bounded_and_the_end_waits_for_them() {
+        // A hub thread that does not write: lines stay pending. (The sink
+        // is this test binary's: any other test's report lands here too,
+        // and the bound holds for all of them.)
+        static HELD: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+        static HOLD: AtomicBool = AtomicBool::new(true);
+        assert!(install(|line| {
+            if HOLD.load(Ordering::SeqCst) {
+                HELD.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+            true
+        }));
+        for _ in 0..MAX_PENDING + 50 {
+            send(&Report::Start);
+        }
+        let held = HELD.lock().unwrap_or_else(|e| e.into_inner()).len();
+        assert_eq!(held, MAX_PENDING);
+        assert!(!flush(Duration::from_millis(20)), "nothing was written");
+        // Written (dropped) now: the end no longer waits.
+        HOLD.store(false, Ordering::SeqCst);
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        assert!(flush(Duration::from_secs(5)));
+        assert!(!install(|_| true), "one sink per process");
+    }
+}
