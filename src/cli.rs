@@ -210,6 +210,11 @@ pub struct HubArgs {
     /// Generators connected at once; more are closed at once.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_clients: usize,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics, e.g.
+    /// 127.0.0.1:9464 (see docs/metrics.md); the generators report theirs
+    /// through the socket.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
     /// The generators' call checkpoints, removed at each call's `Hangup`
     /// [default: theirs, $XDG_RUNTIME_DIR/holdmix/calls, else
     /// /dev/shm/holdmix-UID/calls]; `none` leaves them to the generators' sweep.

@@ -15,7 +15,8 @@
 //! - adapters to the world outside: `ami` (Asterisk Manager Interface),
 //!   `hub` (one AMI session per host, shared by the calls), `billing`
 //!   (balance lookups), `store` (the callers' database), `state` (where a
-//!   call resumes), `plot` (`render --plot` pictures);
+//!   call resumes), `plot` (`render --plot` pictures), `metrics` (the
+//!   hub's Prometheus metrics and what generators report to it);
 //! - drivers: `run` (a call, in real time) and `cmd` (the other
 //!   subcommands), with `sources` (loading the audio files through the
 //!   cache, for both), `cli` (the arguments as typed) and `config` (the
@@ -34,6 +35,7 @@ pub mod cmd;
 pub mod config;
 pub mod engine;
 pub mod hub;
+pub mod metrics;
 pub mod plot;
 pub mod routes;
 pub mod run;

@@ -108,6 +108,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     key,
                     peer_uids: args.peer_uid,
                     max_clients: args.max_clients,
+                    metrics: args.metrics,
                     hangups: match args.state_dir.as_deref() {
                         Some(d) if d == std::path::Path::new("none") => None,
                         dir => holdmix::hub::hangup::Hangups::spawn(dir)

@@ -26,6 +26,7 @@ mod keys;
 mod language;
 mod lifecycle;
 mod memory;
+mod metrics;
 mod migration;
 mod msrv;
 mod pacing;

@@ -107,7 +107,18 @@ impl Worker {
         }
         let started = std::time::Instant::now();
         let result = self.lookup();
-        let ms = started.elapsed().as_millis() as u64;
+        let took = started.elapsed();
+        let ms = took.as_millis() as u64;
+        let outcome = match &result {
+            Ok(BalanceAnswer::Accounts(_)) => "accounts",
+            Ok(BalanceAnswer::None) => "none",
+            Ok(BalanceAnswer::Failed) | Err(_) => "failed",
+        };
+        // For the hub's metrics, when there is one (see `metrics::send`).
+        crate::metrics::send::send(&crate::metrics::report::Report::Billing {
+            outcome,
+            seconds: took.as_secs_f64(),
+        });
         match result {
             Ok(a) => {
                 let accounts = match &a {

@@ -3,8 +3,10 @@
 //! hub serves, from `SO_PEERCRED`), greet it with what the call table says
 //! of its call once the table is rebuilt, add it to the subscribers, and
 //! pass its `REDIRECT` lines on to the AMI session, for its own call's
-//! channel only (never one named by the generator). A client that is not
-//! authorised gets a refusal and nothing else.
+//! channel only (never one named by the generator), and count its
+//! `COUNT`/`OBSERVE` report lines in the metrics (`metrics::report`: fixed
+//! words, anything else ignored). A client that is not authorised gets a
+//! refusal and nothing else.
 //!
 //! One thread per connection, with a small stack, waiting in poll(2); at
 //! most `max_clients` of them: a connection beyond that is closed at once.
@@ -166,6 +168,7 @@ fn serve(
         return;
     };
     tracing::debug!(uniqueid = %uniqueid, "generator subscribed");
+    let _counted = crate::metrics::get().generator_connected();
     read_commands(&stream, early, &uniqueid, calls, redirects);
     // Gone (or dropped by the fan-out): forget it now, not at the
     // next event that happens to concern it.
@@ -309,14 +312,23 @@ fn commands(
 ) {
     for &b in bytes {
         if b != b'\n' {
-            // A line is a few tens of bytes; a longer one is not ours.
-            if line.len() < 256 {
+            // A line is a few tens of bytes; a longer one is not ours (kept
+            // one byte past the limit, so it stays too long to parse).
+            if line.len() <= MAX_COMMAND {
                 line.push(b);
             }
             continue;
         }
         let text = String::from_utf8_lossy(line).into_owned();
         line.clear();
+        if text.starts_with("COUNT ") || text.starts_with("OBSERVE ") {
+            crate::metrics::get().report_line(&text);
+            continue;
+        }
+        if text.len() > MAX_COMMAND {
+            tracing::debug!("generator sent a line over {MAX_COMMAND} bytes: ignored");
+            continue;
+        }
         let Some(to) = Redirect::parse(&text) else {
             tracing::debug!("generator sent {text:?}: ignored");
             continue;
@@ -339,6 +351,9 @@ fn commands(
             .ok();
     }
 }
+
+/// Longest command line read (a redirect or a report is tens of bytes).
+const MAX_COMMAND: usize = 256;
 
 /// A log line's rate limit: the first at once, then at most one every
 /// 10 s, saying how many were left out. Hand-written (a few lines): the

@@ -35,6 +35,8 @@ pub(super) struct Call {
     pub did: String,
     pub language: String,
     pub accountcode: String,
+    /// On hold now: a `MusicOnHoldStart` without its stop yet.
+    pub on_hold: bool,
 }
 
 impl Call {
@@ -91,6 +93,9 @@ pub(super) struct Calls {
     /// Callers in each queue, as last heard (`Count` of a join or leave,
     /// `Calls` of `QueueParams`).
     counts: std::collections::HashMap<String, u32>,
+    /// Calls in the table with `on_hold` set (kept as they change, for the
+    /// metrics: a scrape does not walk 100,000 calls).
+    held: usize,
 }
 
 pub(super) type SharedCalls = Arc<Mutex<Calls>>;
@@ -127,7 +132,9 @@ impl Calls {
             return;
         };
         if m.is("Hangup") {
-            self.by_uniqueid.remove(uid);
+            if self.by_uniqueid.remove(uid).is_some_and(|c| c.on_hold) {
+                self.held -= 1;
+            }
             return;
         }
         if m.is("QueueCallerJoin") || m.is("QueueCallerLeave") {
@@ -138,8 +145,26 @@ impl Calls {
         }
         if self.by_uniqueid.len() >= MAX_CALLS && !self.by_uniqueid.contains_key(uid) {
             self.by_uniqueid.clear();
+            self.held = 0;
         }
         let e = self.by_uniqueid.entry(uid.to_string()).or_default();
+        // A call's hold: counted once however many starts (a class change
+        // restarts it), until its stop or its hangup.
+        let hold = if m.is("MusicOnHoldStart") {
+            Some(true)
+        } else if m.is("MusicOnHoldStop") {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(now) = hold.filter(|now| *now != e.on_hold) {
+            e.on_hold = now;
+            if now {
+                self.held += 1;
+            } else {
+                self.held -= 1;
+            }
+        }
         e.channel = channel.to_string();
         if !m.is("QueueEntry") {
             e.learn_channel(m);
@@ -195,6 +220,12 @@ impl Calls {
             None if self.complete && !uniqueid.is_empty() => (Call::default(), Known::No),
             None => (Call::default(), Known::Unsure),
         }
+    }
+
+    /// Calls on hold now, as AMI said (a hub started under calls already
+    /// on hold counts them from their next `MusicOnHoldStart`).
+    pub fn on_hold(&self) -> usize {
+        self.held
     }
 
     /// Callers in `queue`, as last heard.
@@ -259,6 +290,7 @@ mod tests {
         // Bob's join comes before his MusicOnHoldStart (app_queue's order):
         // at his hold start the hub has his place and the queue's count.
         let calls = until(|m| m.is("MusicOnHoldStart") && m.get("Uniqueid") == Some(BOB));
+        assert_eq!(calls.on_hold(), 1, "Alice is on hold, Bob not yet");
         let (bob, known) = calls.lookup(BOB);
         assert_eq!(known, Known::Yes);
         assert_eq!((bob.queue.as_str(), bob.position), ("holdq", Some(2)));
@@ -306,6 +338,7 @@ mod tests {
         assert_eq!((alice.queue.as_str(), alice.position), ("", None));
         // The whole capture: both hung up, nothing of them is kept.
         let calls = until(|_| false);
+        assert_eq!(calls.on_hold(), 0);
         assert!(
             calls.by_uniqueid.is_empty(),
             "{:?}",

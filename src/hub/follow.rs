@@ -222,6 +222,9 @@ pub fn spawn_via_hub(
             let mut next = Some(first);
             let mut backoff = Backoff::new(REJOIN);
             let mut lost = false;
+            // Reports made while no hub answered (the first greeting can
+            // come after the start's short wait), for the hub that does.
+            let mut waiting: Vec<crate::metrics::send::Line> = Vec::new();
             loop {
                 let got = next
                     .take()
@@ -234,13 +237,18 @@ pub fn spawn_via_hub(
                             // have cancelled it).
                             tracing::warn!(uniqueid = %uniqueid, "no such call on Asterisk: the call is over, exiting");
                             tx.send(EventKind::Hangup).ok();
+                            let mut stream = sub.stream;
+                            for line in waiting.drain(..) {
+                                stream.write_all(line.as_bytes()).ok();
+                            }
+                            linger(stream, &commands);
                             return;
                         }
                         if lost {
                             tracing::info!("hub back: following the call again");
                         }
                         backoff.reset();
-                        if follow(sub, &mut watch, &tx, &commands) == Followed::CallOver {
+                        if follow(sub, &mut watch, &tx, &commands, &mut waiting) == Followed::CallOver {
                             return;
                         }
                         lost = true;
@@ -261,14 +269,22 @@ pub fn spawn_via_hub(
                     Attempt::Absent => {}
                 }
                 if let Some(cfg) = direct.take() {
+                    // A session of its own has no hub to report to.
+                    waiting.clear();
                     tracing::warn!("no hub: opening a session of our own");
                     spawn(cfg, tx, commands).ok();
                     return;
                 }
                 // Redirects asked while no hub is there are for then, not
-                // for whenever it comes back.
-                for Command::Redirect(to) in commands.try_iter() {
-                    tracing::warn!(context = %to.context, exten = %to.exten, "no hub: redirect dropped");
+                // for whenever it comes back; reports wait for it (their
+                // number bounded by `metrics::send`).
+                for c in commands.try_iter() {
+                    match c {
+                        Command::Redirect(to) => {
+                            tracing::warn!(context = %to.context, exten = %to.exten, "no hub: redirect dropped");
+                        }
+                        Command::Report(line) => waiting.push(line),
+                    }
                 }
                 backoff.wait();
             }
@@ -291,6 +307,7 @@ fn follow(
     watch: &mut ChannelWatch,
     tx: &SyncSender<EventKind>,
     commands: &Receiver<Command>,
+    waiting: &mut Vec<crate::metrics::send::Line>,
 ) -> Followed {
     watch.set_queue(&sub.queue);
     // The place the hub remembered: the engine has it at its first frame
@@ -316,18 +333,14 @@ fn follow(
     let mut stream = sub.stream;
     // Wake now and then to pass redirects on to the hub.
     stream.set_read_timeout(Some(READ_TICK)).ok();
+    // A hub that does not read never holds this thread for long.
+    stream.set_write_timeout(Some(WRITE_WAIT)).ok();
+    for line in waiting.drain(..) {
+        stream.write_all(line.as_bytes()).ok();
+    }
     let mut buf = [0u8; 8192];
     loop {
-        for Command::Redirect(to) in commands.try_iter() {
-            let ask = Redirect {
-                context: to.context,
-                exten: to.exten,
-                priority: to.priority.to_string(),
-            };
-            if stream.write_all(ask.to_line().as_bytes()).is_ok() {
-                tracing::info!(context = %ask.context, exten = %ask.exten, "caller redirected (through the hub)");
-            }
-        }
+        pass_on(&mut stream, commands, true);
         // Woken by a redirect to pass on, or by the hub.
         if !crate::ami::wake::wait(std::os::fd::AsFd::as_fd(&stream), commands, READ_TICK) {
             continue;
@@ -353,9 +366,62 @@ fn follow(
             {
                 let over = e.ends_stream();
                 if tx.send(e).is_err() || over {
+                    linger(stream, commands);
                     return Followed::CallOver;
                 }
             }
+        }
+    }
+}
+
+/// How long a write to the hub may wait for it to read.
+const WRITE_WAIT: Duration = Duration::from_secs(1);
+
+/// Writes what the call asks of the hub: its reports, and (while the call
+/// is on) its redirects. A failed write is noticed by the next read.
+fn pass_on(stream: &mut UnixStream, commands: &Receiver<Command>, redirects: bool) {
+    for c in commands.try_iter() {
+        match c {
+            Command::Redirect(to) if redirects => {
+                let ask = Redirect {
+                    context: to.context,
+                    exten: to.exten,
+                    priority: to.priority.to_string(),
+                };
+                if stream.write_all(ask.to_line().as_bytes()).is_ok() {
+                    tracing::info!(context = %ask.context, exten = %ask.exten, "caller redirected (through the hub)");
+                }
+            }
+            Command::Redirect(_) => {}
+            // Written, then dropped: `metrics::send::flush` sees it gone.
+            Command::Report(line) => {
+                stream.write_all(line.as_bytes()).ok();
+            }
+        }
+    }
+}
+
+/// The call is over and the generator is ending: what it still reports
+/// (its exit) goes to the hub, until the hub closes or the process ends
+/// (soon: the engine has the end already).
+fn linger(mut stream: UnixStream, commands: &Receiver<Command>) {
+    stream.set_read_timeout(Some(READ_TICK)).ok();
+    stream.set_write_timeout(Some(WRITE_WAIT)).ok();
+    let mut buf = [0u8; 4096];
+    loop {
+        pass_on(&mut stream, commands, false);
+        if !crate::ami::wake::wait(std::os::fd::AsFd::as_fd(&stream), commands, READ_TICK) {
+            continue;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
         }
     }
 }

@@ -26,7 +26,9 @@
 //! `realtime` (Asterisk's class lookups over HTTP, routed by the
 //! `routes` file and by what `calls` remembers) are the server;
 //! [`follow`] is a generator's side of the socket, which the server never
-//! imports.
+//! imports. With `--metrics`, the hub serves Prometheus metrics
+//! (`crate::metrics`): what it sees itself, and what its generators report
+//! on the socket.
 //!
 //! Threads and blocking I/O, like the per-call client: one AMI thread, one
 //! accept thread; writes to generators are non-blocking and a generator
@@ -99,8 +101,14 @@ pub fn run(
     std::thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate))?;
+    if let Some(listen) = &cfg.metrics {
+        let addr = crate::metrics::serve::spawn(listen)?;
+        tracing::info!(%addr, "serving metrics at /metrics");
+    }
     keep_connected(&cfg.ami, POLICY, || {
-        session::session(cfg, &subs, &calls, &redirects)
+        let ended = session::session(cfg, &subs, &calls, &redirects);
+        crate::metrics::get().ami_down();
+        ended
     });
     Ok(())
 }

@@ -7,8 +7,9 @@
 //! channel's) or its refusal (`Response: Error` with
 //! a `Message`, and the end of the connection); it may send
 //! `REDIRECT <context> <exten> <priority>` lines, which always mean its own
-//! call's channel. Here only the words; the hub server and the generator's
-//! side each own their sockets.
+//! call's channel, and `COUNT`/`OBSERVE` lines, its metrics reports (their
+//! words are `metrics::report`'s). Here only the words; the hub server and
+//! the generator's side each own their sockets.
 
 use crate::ami::codec::Message;
 

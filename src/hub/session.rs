@@ -31,6 +31,8 @@ pub struct HubConfig {
     pub max_clients: usize,
     /// Removes each call's checkpoints at its `Hangup` (issue 20, `hangup`).
     pub hangups: Option<super::hangup::Hangups>,
+    /// Where Prometheus scrapes the hub's metrics (HOST:PORT), if anywhere.
+    pub metrics: Option<String>,
 }
 
 /// The ActionIDs of the hub's other actions (fixed: the answers need no
@@ -67,6 +69,7 @@ pub(super) fn session(
     let mut conn = Connection::open(&cfg.ami)?;
     conn.login(&cfg.user, &cfg.secret, LOGIN_ID)?;
     tracing::info!(ami = %cfg.ami, "hub logged in");
+    crate::metrics::get().ami_up();
     // The calls already up, for generators that ask about them.
     conn.send_as("CoreShowChannels", &[], CHANNELS_ID)?;
     let mut next_status = Instant::now();
@@ -101,7 +104,11 @@ pub(super) fn session(
             // Subscribers, then calls (as `accept` greets): a generator
             // greeted now gets each message once, in its greeting or after.
             let mut list = subs.lock().unwrap_or_else(|e| e.into_inner());
-            calls.lock().unwrap_or_else(|e| e.into_inner()).learn(&m);
+            {
+                let mut c = calls.lock().unwrap_or_else(|e| e.into_inner());
+                c.learn(&m);
+                crate::metrics::get().set_on_hold(c.on_hold());
+            }
             cfg.hangups.iter().for_each(|h| h.seen(&m));
             fan_out(&m, &mut list);
         }

@@ -85,6 +85,10 @@ mod tests {
         ];
         for (exit, word) in all {
             assert_eq!(exit.to_string(), word);
+            assert!(
+                crate::metrics::report::Report::exit(word).is_some(),
+                "the hub's metrics know {word}"
+            );
             assert_eq!(exit.call_over(), word == "hangup");
             assert_eq!(exit.unheard(), word == "orphaned");
         }

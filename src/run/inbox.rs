@@ -82,6 +82,11 @@ impl<'a> Inbox<'a> {
         self.reload_tx.clone()
     }
 
+    /// Where what the call asks of Asterisk or tells the hub goes.
+    pub fn command_sender(&self) -> crate::ami::wake::Sender<Command> {
+        self.ami_tx.clone()
+    }
+
     /// Where keys and queue events go.
     pub fn event_sender(&self) -> bell::SyncSender<EventKind> {
         self.event_tx.clone()

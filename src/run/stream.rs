@@ -42,6 +42,9 @@ const CHECK_MAPS_EVERY: u64 = 50;
 /// a few tens of milliseconds.
 const FIRST_FRAME_WAIT: Duration = Duration::from_millis(FRAME_MS as u64);
 
+/// How long the end waits for its reports to reach the hub.
+const REPORT_FLUSH: Duration = Duration::from_millis(50);
+
 /// What [`Stream::start`] gives: a stream, or the end that came first.
 // Made once and moved into `run`'s frame: boxing would put the tick's
 // state on the heap for nothing.
@@ -159,6 +162,15 @@ impl<'a> Stream<'a> {
             cache,
             rate,
         );
+        // A generator with a hub reports to it (see `metrics::send`).
+        if hub.is_some() {
+            let tx = inbox.command_sender();
+            if crate::metrics::send::install(move |line| {
+                tx.send(crate::ami::client::Command::Report(line)).is_ok()
+            }) {
+                crate::metrics::send::send(&crate::metrics::report::Report::Start);
+            }
+        }
         // Helper threads must not take the stop signals: only a handler
         // running on the audio thread cuts its sleep short.
         let poller = unsignalled(|| {
@@ -326,6 +338,11 @@ impl<'a> Stream<'a> {
         }
         let entries: Vec<_> = self.ahead.drain_timeline().collect();
         record_timeline(self.timeline.as_mut(), &entries);
+        // The exit's report goes out before the process does (bounded:
+        // Asterisk's SIGKILL comes 200 ms after its SIGHUP).
+        if !crate::metrics::send::flush(REPORT_FLUSH) {
+            tracing::debug!("metrics: the last reports did not reach the hub in time");
+        }
         tracing::info!(reason = %reason, frames = self.pacer.written(), read_frames = ?self.pacer.read_frames(), "exit");
     }
 

@@ -2,13 +2,15 @@
 //! for tests and one-off runs: created afresh, an error ends the run), or
 //! the call's own file in `--timeline-dir` (see [`timeline_file`]:
 //! production, appended to, bounded, an error never costs the call).
-//! Every event is also logged at info level ([`timeline_log`]).
+//! Every event is also logged at info level ([`timeline_log`]), and the
+//! ones the hub's metrics count are reported to it.
 //!
 //! [`timeline_file`]: super::timeline_file
 //! [`timeline_log`]: super::timeline_log
 
 use super::timeline_file::CallTimeline;
-use crate::engine::timeline::{Entry, TimelineWriter};
+use crate::engine::timeline::{Entry, TimelineEvent, TimelineWriter};
+use crate::metrics::report::Report;
 use std::fs::File;
 use std::io::BufWriter;
 
@@ -35,10 +37,30 @@ impl Sink {
     }
 }
 
-/// Logs what happened, and writes it where the call's timeline goes.
+/// Logs what happened, writes it where the call's timeline goes, and
+/// reports what the hub's metrics count (a hand-over: see
+/// `metrics::send`).
 pub fn record(sink: Option<&mut Sink>, entries: &[Entry]) {
     super::timeline_log::log(entries);
     if let Some(s) = sink {
         s.write(entries);
+    }
+    for e in entries {
+        if let Some(r) = report(&e.event) {
+            crate::metrics::send::send(&r);
+        }
+    }
+}
+
+/// What the hub's metrics count of an event: keys by their action (never
+/// the digit), prompts by their queue, resumes, stalls and the exit.
+fn report(e: &TimelineEvent) -> Option<Report> {
+    match e {
+        TimelineEvent::Dtmf { action, .. } => Report::key(action.as_deref().unwrap_or("none")),
+        TimelineEvent::PromptStart { queue, .. } => Some(Report::prompt(queue)),
+        TimelineEvent::Resume { .. } => Some(Report::Resume),
+        TimelineEvent::Stall { .. } => Some(Report::Stall),
+        TimelineEvent::Exit { reason } => Report::exit(reason),
+        _ => None,
     }
 }

@@ -82,6 +82,9 @@ impl Worker {
             Err(e) => self.failed(e),
             Ok(_) => {}
         }
+        if loaded.is_err() {
+            report("load");
+        }
         // The handle may have stopped waiting; then the answer is dropped.
         let _ = reply.try_send(loaded);
         self.serve(rx);
@@ -185,6 +188,7 @@ impl Worker {
             Err(e) => {
                 self.requeue(batch);
                 self.failed(&e);
+                report("write");
             }
         }
     }
@@ -197,10 +201,12 @@ impl Worker {
                 Ok(()) => self.succeeded(1),
                 Err(StoreError::Rejected(e)) => {
                     tracing::error!(store = %self.spec.shown(), key = ?w.key(), "write refused, dropped: {e}");
+                    report("write");
                 }
                 Err(e) => {
                     self.requeue(std::iter::once(w).chain(rest));
                     self.failed(&e);
+                    report("write");
                     return;
                 }
             }
@@ -252,4 +258,10 @@ impl Worker {
             tracing::debug!(store = %self.spec.shown(), "expiring old rows failed: {e}");
         }
     }
+}
+
+/// A store failure, for the hub's metrics when the generator has a hub
+/// (see `metrics::send`): `load` or `write`.
+fn report(op: &'static str) {
+    crate::metrics::send::send(&crate::metrics::report::Report::StoreError(op));
 }

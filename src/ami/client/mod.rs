@@ -25,11 +25,14 @@ use crate::util::ratelimit::{Limiter, WINDOW};
 use identity::{Verdict, confirm_identity};
 use std::time::{Duration, Instant};
 
-/// What the call asks of Asterisk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the call asks of Asterisk, or tells the hub.
+#[derive(Debug)]
 pub enum Command {
     /// Send the caller to this dialplan place (AMI `Redirect`).
     Redirect(crate::scenario::Redirect),
+    /// A metrics report for the hub (`metrics::send`); a session of the
+    /// generator's own has nobody to give it to, and drops it.
+    Report(crate::metrics::send::Line),
 }
 
 /// Starts the session thread; events for the call go to `tx`, commands
@@ -118,6 +121,7 @@ fn session(
                     )?;
                     tracing::info!(context = %to.context, exten = %to.exten, "caller redirected");
                 }
+                Command::Report(_) => {}
             }
         }
         // Messages that came while waiting for a response come first.

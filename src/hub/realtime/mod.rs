@@ -134,6 +134,7 @@ fn serve(conn: TcpStream, cfg: &RealtimeConfig) {
         };
         let started = Instant::now();
         let body = answer(&request, cfg);
+        crate::metrics::get().realtime_lookup(!body.is_empty(), started.elapsed());
         let close = request.close;
         if !respond(&mut out, &body, close) || close {
             return;
