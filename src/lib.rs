@@ -35,6 +35,7 @@ pub mod config;
 pub mod engine;
 pub mod hub;
 pub mod plot;
+pub mod report;
 pub mod routes;
 pub mod run;
 pub mod scenario;

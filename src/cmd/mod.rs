@@ -13,5 +13,6 @@ pub mod completions;
 pub mod man;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod say;
 mod stdout;
