@@ -329,6 +329,22 @@ pub struct ReportArgs {
     /// Asterisk's queue_log file (answered or abandoned, and the queue).
     #[arg(long, value_name = "FILE")]
     pub queue_log: Option<PathBuf>,
+    /// Or Asterisk's realtime queue_log table: mysql://user@host:port/db
+    /// (no password in it).
+    #[arg(long, value_name = "URL", conflicts_with = "queue_log")]
+    pub queue_log_db: Option<String>,
+    /// The realtime table's name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "queue_log",
+        requires = "queue_log_db"
+    )]
+    pub queue_log_table: String,
+    /// File whose first line is the --queue-log-db password
+    /// [default: $HOLDMIX_QUEUE_LOG_PASSWORD].
+    #[arg(long, value_name = "FILE", requires = "queue_log_db")]
+    pub queue_log_password_file: Option<PathBuf>,
     /// First day (UTC) reported.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub from: Option<chrono::NaiveDate>,

@@ -15,7 +15,9 @@
 //! - adapters to the world outside: `ami` (Asterisk Manager Interface),
 //!   `hub` (one AMI session per host, shared by the calls), `billing`
 //!   (balance lookups), `store` (the callers' database), `state` (where a
-//!   call resumes), `plot` (`render --plot` pictures);
+//!   call resumes), `report` (timelines and Asterisk's queue_log added
+//!   up for `holdmix report`), `plot` (`render --plot` pictures, and
+//!   `report`'s);
 //! - drivers: `run` (a call, in real time) and `cmd` (the other
 //!   subcommands), with `sources` (loading the audio files through the
 //!   cache, for both), `cli` (the arguments as typed) and `config` (the

@@ -5,13 +5,22 @@
 //! opened or written.
 
 use crate::cli::ReportArgs;
+use crate::report::queue_log_db::Db;
 use crate::report::{Options, QueueLogSource};
 use anyhow::Result;
 
 pub fn report(args: &ReportArgs) -> Result<()> {
     let opts = Options {
         dir: args.dir.clone(),
-        queue_log: args.queue_log.clone().map(QueueLogSource::File),
+        queue_log: match (&args.queue_log, &args.queue_log_db) {
+            (Some(file), _) => Some(QueueLogSource::File(file.clone())),
+            (None, Some(url)) => Some(QueueLogSource::Db(Db {
+                url: url.clone(),
+                table: args.queue_log_table.clone(),
+                password_file: args.queue_log_password_file.clone(),
+            })),
+            (None, None) => None,
+        },
         from: args.from,
         to: args.to,
         by: args.by,

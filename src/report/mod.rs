@@ -12,6 +12,7 @@
 
 pub mod call;
 pub mod queue_log;
+pub mod queue_log_db;
 pub mod stats;
 pub mod text;
 
@@ -46,6 +47,8 @@ pub enum By {
 #[derive(Debug, Clone)]
 pub enum QueueLogSource {
     File(PathBuf),
+    /// The realtime table.
+    Db(queue_log_db::Db),
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +135,12 @@ pub fn report(opts: &Options) -> Result<Report> {
     let mut queue = match &opts.queue_log {
         Some(QueueLogSource::File(path)) => {
             Some((path.display().to_string(), read_queue_log(path, &mut broken)?))
+        }
+        Some(QueueLogSource::Db(db)) => {
+            let shown = db.shown();
+            let mut q = QueueCalls::default();
+            queue_log_db::read(db, &mut q, |n, e| broken.add(Path::new(&shown), n, e))?;
+            Some((shown, q))
         }
         None => None,
     };

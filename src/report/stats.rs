@@ -78,16 +78,24 @@ impl Group {
         }
         if end == End::Abandoned {
             self.abandons += 1;
-            if let Some(h) = &c.heard {
-                let e = self
-                    .heard
-                    .entry((h.kind.to_string(), h.name.clone()))
-                    .or_default();
-                e.abandons += 1;
-                for (i, &w) in WITHIN.iter().enumerate() {
-                    if h.after <= w as f64 {
-                        e.within[i] += 1;
+            match &c.heard {
+                Some(h) => {
+                    let e = self
+                        .heard
+                        .entry((h.kind.to_string(), h.name.clone()))
+                        .or_default();
+                    e.abandons += 1;
+                    for (i, &w) in WITHIN.iter().enumerate() {
+                        if h.after <= w as f64 {
+                            e.within[i] += 1;
+                        }
                     }
+                }
+                // No exit line (cut at the cap, or the generator killed):
+                // counted, so the shares still add up to the abandons.
+                None => {
+                    let key = ("unknown".to_string(), "-".to_string());
+                    self.heard.entry(key).or_default().abandons += 1;
                 }
             }
         }
@@ -273,20 +281,28 @@ mod tests {
         );
         g.add(&call(70.0, Some(("music", "bed.wav", 4.0))), End::Abandoned);
         g.add(&call(10.0, Some(("music", "bed.wav", 1.0))), End::Answered);
+        g.add(&call(15.0, None), End::Abandoned);
         let f = g.figures();
-        assert_eq!(f.calls, 4);
-        assert_eq!((f.outcomes.abandoned, f.outcomes.answered), (3, 1));
-        assert_eq!(f.abandons.count, 3);
+        assert_eq!(f.calls, 5);
+        assert_eq!((f.outcomes.abandoned, f.outcomes.answered), (4, 1));
+        assert_eq!(f.abandons.count, 4);
         let app = &f.abandons.heard[0];
         assert_eq!(
             (app.name.as_str(), app.abandons, app.share),
-            ("advice 02-app.wav", 2, 0.6667)
+            ("advice 02-app.wav", 2, 0.5)
         );
-        assert_eq!((app.within[0].abandons, app.within[0].share), (1, 0.3333));
+        assert_eq!((app.within[0].abandons, app.within[0].share), (1, 0.25));
         assert_eq!(app.within[2].abandons, 2);
+        let kinds: Vec<&str> = f.abandons.heard.iter().map(|h| h.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["prompt", "unknown", "music"],
+            "a call without an exit line is counted too (name `-` sorts first)"
+        );
         assert_eq!(f.hold_time.histogram[0].calls, 1, "10 s in 0..15");
+        assert_eq!(f.hold_time.histogram[1].calls, 1, "15 s in 15..30");
         assert_eq!(f.hold_time.histogram[2].calls, 2, "40 and 50 s in 30..60");
         assert_eq!(f.hold_time.p50, 40.0);
-        assert_eq!(f.hold_time.mean, 42.5);
+        assert_eq!(f.hold_time.mean, 37.0);
     }
 }
