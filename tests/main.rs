@@ -31,6 +31,7 @@ mod msrv;
 mod pacing;
 mod realtime;
 mod render_audio;
+mod report;
 mod respawn;
 mod routes;
 mod scenario;
