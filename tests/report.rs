@@ -194,6 +194,11 @@ fn without_queue_log_only_a_hangup_on_hold_counts_as_an_abandon() {
         t.contains("no queue_log: answered and abandoned cannot be told apart"),
         "{t}"
     );
+    let by_queue = text(&report(
+        tmp.path(),
+        &[&timelines(), "--queue-log", &queue_log(), "--by", "queue"],
+    ));
+    assert!(by_queue.contains("== queue -: 1 call\n"), "{by_queue}");
     assert!(
         t.contains("outcomes: answered 0, abandoned 2, timeout 0, key 0, empty 0, unknown 4"),
         "{t}"

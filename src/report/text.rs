@@ -72,7 +72,8 @@ fn pct(share: f64) -> String {
 
 fn group(out: &mut String, title: &str, f: &Figures) {
     let o = &f.outcomes;
-    let _ = writeln!(out, "== {title}: {} calls", f.calls);
+    let s = if f.calls == 1 { "" } else { "s" };
+    let _ = writeln!(out, "== {title}: {} call{s}", f.calls);
     let _ = writeln!(
         out,
         "outcomes: answered {}, abandoned {}, timeout {}, key {}, empty {}, unknown {}",
