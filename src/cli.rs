@@ -57,6 +57,10 @@ pub enum Command {
     /// Show what a caller would hear through one day, window by window:
     /// music, welcome, advice groups, repeats and keys, with overlaps and gaps.
     Plan(PlanArgs),
+    /// Report what callers heard from a timeline directory (`run`/`hub
+    /// --timeline-dir`), with Asterisk's queue_log: calls, hold times, keys,
+    /// prompts, and what abandoning callers heard (docs/report.md).
+    Report(ReportArgs),
     /// Manage the decoded-audio cache.
     Cache {
         #[command(subcommand)]
@@ -357,6 +361,50 @@ pub struct PlanArgs {
     /// Size of the --plot picture in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x500", value_parser = parse_size)]
     pub plot_size: (u32, u32),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The timeline directory (`DIR/<YYYY-MM-DD>/<uniqueid>.jsonl`).
+    pub dir: PathBuf,
+    /// Asterisk's queue_log file (answered or abandoned, and the queue).
+    #[arg(long, value_name = "FILE")]
+    pub queue_log: Option<PathBuf>,
+    /// Or Asterisk's realtime queue_log table: mysql://user@host:port/db
+    /// (no password in it).
+    #[arg(long, value_name = "URL", conflicts_with = "queue_log")]
+    pub queue_log_db: Option<String>,
+    /// The realtime table's name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "queue_log",
+        requires = "queue_log_db"
+    )]
+    pub queue_log_table: String,
+    /// File whose first line is the --queue-log-db password
+    /// [default: $HOLDMIX_QUEUE_LOG_PASSWORD].
+    #[arg(long, value_name = "FILE", requires = "queue_log_db")]
+    pub queue_log_password_file: Option<PathBuf>,
+    /// First day (UTC) reported.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day (UTC) reported.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Print JSON (schema `holdmix-report/1`, docs/report.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the report as a PNG: hold times, outcomes per group, keys and
+    /// what abandoning callers heard.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Size of the --png picture in pixels, WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
+    pub png_size: (u32, u32),
+    /// Split the calls per day or per queue.
+    #[arg(long, value_enum, default_value = "day")]
+    pub by: crate::report::By,
 }
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {

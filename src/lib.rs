@@ -15,8 +15,10 @@
 //! - adapters to the world outside: `ami` (Asterisk Manager Interface),
 //!   `hub` (one AMI session per host, shared by the calls), `billing`
 //!   (balance lookups), `store` (the callers' database), `state` (where a
-//!   call resumes), `plot` (`render --plot` pictures), `metrics` (the
-//!   hub's Prometheus metrics and what generators report to it);
+//!   call resumes), `report` (timelines and Asterisk's queue_log added
+//!   up for `holdmix report`), `plot` (`render --plot` pictures, and
+//!   `report`'s), `metrics` (the hub's Prometheus metrics and what
+//!   generators report to it);
 //! - drivers: `run` (a call, in real time) and `cmd` (the other
 //!   subcommands), with `sources` (loading the audio files through the
 //!   cache, for both), `cli` (the arguments as typed) and `config` (the
@@ -37,6 +39,7 @@ pub mod engine;
 pub mod hub;
 pub mod metrics;
 pub mod plot;
+pub mod report;
 pub mod routes;
 pub mod run;
 pub mod scenario;

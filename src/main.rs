@@ -142,6 +142,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(args) => {
+            holdmix::cmd::report::report(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Cache {
             command: CacheCommand::Warm { playlists, format },
         } => {

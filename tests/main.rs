@@ -35,6 +35,7 @@ mod pacing;
 mod play;
 mod realtime;
 mod render_audio;
+mod report;
 mod respawn;
 mod routes;
 mod scenario;

@@ -14,5 +14,6 @@ pub mod man;
 pub mod plan;
 pub mod play;
 pub mod render;
+pub mod report;
 pub mod say;
 mod stdout;

@@ -13,6 +13,7 @@ pub mod day;
 mod draw;
 mod marks;
 mod meter;
+pub mod report;
 
 pub use meter::LevelMeter;
 
