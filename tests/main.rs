@@ -10,6 +10,7 @@ mod ami;
 mod billing;
 mod cache;
 mod cache_faults;
+mod codecs;
 mod corpus;
 mod dates;
 mod decode;
