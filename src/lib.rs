@@ -33,6 +33,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod engine;
+pub mod export;
 pub mod hub;
 pub mod plot;
 pub mod routes;

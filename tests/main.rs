@@ -28,6 +28,7 @@ mod language;
 mod lifecycle;
 mod memory;
 mod migration;
+mod mohqueue;
 mod msrv;
 mod pacing;
 mod realtime;
