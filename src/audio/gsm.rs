@@ -315,6 +315,28 @@ mod tests {
     }
 
     #[test]
+    fn any_frame_with_the_signature_decodes_without_overflow() {
+        // Debug builds check every operation for overflow: random fields,
+        // including the extremes of each, must stay in range.
+        let mut rng = fastrand::Rng::with_seed(22);
+        let mut d = Decoder::new();
+        let mut out = [0i16; FRAME_SAMPLES];
+        for n in 0..20_000 {
+            let mut frame = [0u8; FRAME_BYTES];
+            let fill = match n % 3 {
+                0 => 0x00,
+                1 => 0xFF,
+                _ => 0x55,
+            };
+            for b in &mut frame {
+                *b = if n < 300 { fill } else { rng.u8(..) };
+            }
+            frame[0] = (SIGNATURE << 4) | (frame[0] & 0x0F);
+            d.decode_frame(&frame, &mut out).unwrap();
+        }
+    }
+
+    #[test]
     fn shifts_saturate_as_the_specification_says() {
         assert_eq!(asl(1, 16), 0);
         assert_eq!(asr(-5, 16), -1);
