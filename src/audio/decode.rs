@@ -13,6 +13,9 @@
 //! [`MAX_RATE`], and no longer than [`MAX_SECONDS`]: what a header declares
 //! is checked before anything is decoded, and what is decoded is counted as
 //! it comes, so a lying header is cut off at the same limit.
+//!
+//! (Past 500 lines with its tests: the three readers — raw, coded,
+//! container — stay together because they share these limits and counters.)
 
 use super::coded::{self, Codec};
 use super::g711;
