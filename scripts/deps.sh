@@ -13,6 +13,9 @@ need=()
 # cpal) links libasound; clippy and the tests build every feature.
 dpkg -s libasound2-dev >/dev/null 2>&1 || need+=(libasound2-dev)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+# ffmpeg: the reference G.722 codec (sox has none) for .g722 sounds and
+# the mohqueue export's mohfile.9 (tests/codecs.rs, tests/mohqueue.rs).
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
 [ -e /usr/share/zoneinfo/Europe/Moscow ] || need+=(tzdata)
 # Shells that check `holdmix completions` (bash is there already) and groff

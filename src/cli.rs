@@ -253,8 +253,8 @@ pub struct RenderArgs {
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub duration: Duration,
     /// Output file: WAV when it ends in .wav, raw audio otherwise; `-` for stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
+    #[arg(short, long, value_name = "FILE", required_unless_present = "mohqueue")]
+    pub output: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "slin")]
     pub format: Format,
     /// A scripted event TIME:EVENT, e.g. 25s:dtmf:3 or 80s:hangup (repeatable).
@@ -279,6 +279,14 @@ pub struct RenderArgs {
     /// The simulated caller's number.
     #[arg(long, value_name = "NUMBER")]
     pub caller: Option<String>,
+    /// Write Kamailio mohqueue's looping files (mohfile.0, .8, .9, .10,
+    /// .11) into DIR instead of --output: --duration is the loop's length.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "plot"])]
+    pub mohqueue: Option<PathBuf>,
+    /// With --mohqueue: one subdirectory per route of this routes file,
+    /// each from its route's playlist (PLAYLIST is then not read).
+    #[arg(long, value_name = "FILE", requires = "mohqueue")]
+    pub routes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -216,7 +216,7 @@ pub fn render(args: RenderArgs) -> RenderOptions {
     RenderOptions {
         playlist: args.playlist,
         duration: args.duration,
-        output: args.output,
+        output: args.output.unwrap_or_default(),
         format: args.format,
         events: args.events,
         timeline: args.timeline,
@@ -224,6 +224,8 @@ pub fn render(args: RenderArgs) -> RenderOptions {
         seed: args.seed,
         plot: args.plot.map(|p| (p, args.plot_size.0, args.plot_size.1)),
         caller: args.caller,
+        mohqueue: args.mohqueue,
+        routes: args.routes,
     }
 }
 

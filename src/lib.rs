@@ -36,6 +36,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod engine;
+pub mod export;
 pub mod hub;
 pub mod metrics;
 pub mod plot;

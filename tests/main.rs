@@ -10,6 +10,7 @@ mod ami;
 mod billing;
 mod cache;
 mod cache_faults;
+mod codecs;
 mod corpus;
 mod dates;
 mod decode;
@@ -28,6 +29,7 @@ mod lifecycle;
 mod memory;
 mod metrics;
 mod migration;
+mod mohqueue;
 mod msrv;
 mod pacing;
 // `holdmix play` needs the sound output (scripts/test.sh builds with it).

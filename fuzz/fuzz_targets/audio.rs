@@ -1,5 +1,6 @@
 //! An audio file, any bytes, under each extension holdmix reads: the raw
-//! readers (`.sln`, `.ul`, `.al`, …) and the container formats through
+//! readers (`.sln`, `.ul`, `.al`, …), the GSM and G.722 decoders (`.gsm`,
+//! `.g722`) and the container formats through
 //! symphonia (`.wav`, `.mp3`, `.ogg`, `.flac`). The first byte chooses the
 //! extension. Must never panic; a decoded file's samples are finite.
 
@@ -10,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 const EXTENSIONS: &[&str] = &[
-    "wav", "mp3", "ogg", "flac", "sln", "sln16", "ul", "ulaw", "al", "alaw", "raw", "sln48", "oga", "WAV",
+    "wav", "mp3", "ogg", "flac", "sln", "sln16", "ul", "ulaw", "al", "alaw", "raw", "sln48", "oga", "WAV", "gsm", "g722",
 ];
 
 fn dir() -> &'static std::path::Path {

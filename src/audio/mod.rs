@@ -1,12 +1,15 @@
-//! Audio: decoding, resampling, the decoded-audio cache, the mixing stages
+//! Audio: decoding (with the GSM and G.722 codecs), resampling, the decoded-audio cache, the mixing stages
 //! (ramp, voice, limiter), output formats and real-time output helpers.
 
 pub mod cache;
 pub mod clip;
 pub mod clock;
+pub mod coded;
 pub mod decode;
 pub mod format;
 pub mod g711;
+pub mod g722;
+pub mod gsm;
 pub mod limiter;
 pub mod loudness;
 pub mod pacer;

@@ -1,5 +1,6 @@
 //! `holdmix render`: the engine on a virtual clock, faster than real time,
-//! with scripted events, into a WAV or raw file.
+//! with scripted events, into a WAV or raw file — or, with `--mohqueue`,
+//! into Kamailio mohqueue's looping files ([`crate::export::mohqueue`]).
 
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
@@ -29,6 +30,11 @@ pub struct RenderOptions {
     pub plot: Option<(PathBuf, u32, u32)>,
     /// The simulated caller's number, for billing lookups.
     pub caller: Option<String>,
+    /// Write mohqueue's `mohfile.<payload type>` loops into this directory
+    /// instead of `output`.
+    pub mohqueue: Option<PathBuf>,
+    /// With `mohqueue`: one subdirectory per route of this routes file.
+    pub routes: Option<PathBuf>,
 }
 
 /// What a render produced.
@@ -39,12 +45,35 @@ pub struct RenderSummary {
 }
 
 pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
+    if let Some(dir) = &opts.mohqueue {
+        return crate::export::mohqueue::export(opts, dir, cache);
+    }
+    let format = opts.format;
+    let mut sink = Sink::open(&opts.output, format)?;
+    let mut bytes = Vec::with_capacity(format.frame_bytes());
+    let summary = drive(opts, cache, format.rate(), opts.duration, &mut |samples| {
+        bytes.clear();
+        format.encode(samples, &mut bytes);
+        sink.write(format, &bytes)
+    })?;
+    sink.finish()?;
+    Ok(summary)
+}
+
+/// Runs the engine for `duration` at `rate` (its events, billing,
+/// timeline and plot as `opts` says), handing each 20 ms frame to `emit`.
+pub fn drive(
+    opts: &RenderOptions,
+    cache: &Cache,
+    rate: u32,
+    duration: Duration,
+    emit: &mut dyn FnMut(&[f32]) -> Result<()>,
+) -> Result<RenderSummary> {
     let loaded = Scenario::load(&opts.playlist)?;
     crate::scenario::log_diagnostics(&loaded.diagnostics);
     let scenario = loaded.scenario;
-    let format = opts.format;
     let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
-    let mut engine = Engine::new(&scenario, format.rate(), seed);
+    let mut engine = Engine::new(&scenario, rate, seed);
     if let Some(at) = opts.at {
         engine.set_local_start(at);
     }
@@ -56,9 +85,8 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         .iter()
         .any(|e| matches!(e.kind, EventKind::Balance(_)));
     let mut billing = scenario.billing.clone();
-    sources::load_all(engine.library_mut(), cache, format.rate());
+    sources::load_all(engine.library_mut(), cache, rate);
 
-    let mut sink = Sink::open(&opts.output, format)?;
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(
             File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
@@ -70,14 +98,13 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     let mut events = events.into_iter().peekable();
 
     let frame = Duration::from_millis(u64::from(crate::audio::format::FRAME_MS));
-    let total = opts.duration.as_nanos().div_ceil(frame.as_nanos()) as u64;
+    let total = duration.as_nanos().div_ceil(frame.as_nanos()) as u64;
     let mut samples = vec![0.0f32; engine.frame_len()];
     let mut meter = opts
         .plot
         .as_ref()
-        .map(|_| crate::plot::LevelMeter::new(format.rate(), Duration::from_millis(100)));
+        .map(|_| crate::plot::LevelMeter::new(rate, Duration::from_millis(100)));
     let mut kept: Vec<Entry> = Vec::new();
-    let mut bytes = Vec::with_capacity(format.frame_bytes());
     let mut exit = "duration".to_string();
     while engine.frames() < total {
         // An event is acted on at the first frame that starts at or after it.
@@ -87,7 +114,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
                 let path = path
                     .as_deref()
                     .map_or_else(|| opts.playlist.clone(), PathBuf::from);
-                if let Some(b) = reload(&mut engine, &path, cache, format.rate()) {
+                if let Some(b) = reload(&mut engine, &path, cache, rate) {
                     billing = b;
                 }
             } else {
@@ -111,9 +138,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
                 });
             }
         }
-        bytes.clear();
-        format.encode(&samples, &mut bytes);
-        sink.write(format, &bytes)?;
+        emit(&samples)?;
         let entries: Vec<Entry> = engine.drain_timeline().collect();
         if let Some(t) = &mut timeline {
             t.write(&entries)?;
@@ -132,7 +157,6 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
         t.write(&entries)?;
         t.flush()?;
     }
-    sink.finish()?;
     if let (Some((path, width, height)), Some(m)) = (&opts.plot, &meter) {
         kept.extend(entries);
         let title = format!(
@@ -140,7 +164,7 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
             opts.playlist
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            opts.duration.as_secs()
+            duration.as_secs()
         );
         crate::plot::write_png(path, *width, *height, &title, m, &kept)?;
     }

@@ -26,7 +26,7 @@ pub use zone::Zone;
 /// Extensions holdmix can decode (containers and Asterisk raw formats).
 pub const AUDIO_EXTENSIONS: &[&str] = &[
     "wav", "mp3", "flac", "ogg", "oga", "ulaw", "pcmu", "ul", "mu", "alaw", "pcma", "al", "sln", "raw",
-    "slin", "sln12", "sln16", "sln24", "sln32", "sln44", "sln48", "sln96", "sln192",
+    "slin", "sln12", "sln16", "sln24", "sln32", "sln44", "sln48", "sln96", "sln192", "gsm", "g722",
 ];
 
 #[derive(Debug, Clone)]
