@@ -410,7 +410,8 @@ pub struct ReportArgs {
     /// Size of the --png picture in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
     pub png_size: (u32, u32),
-    /// Split the calls per day or per queue.
+    /// Split the calls per day, per queue (from queue_log) or per route
+    /// (the hub's, from its `--timeline-dir` rows).
     #[arg(long, value_enum, default_value = "day")]
     pub by: crate::report::By,
 }

@@ -297,6 +297,15 @@ pub fn realtime(
             listen: listen.to_string(),
             path: args.realtime_path.trim_end_matches('/').to_string(),
             template,
+            // The generators' defaults (`run --timeline-max`, `--timeline-days`).
+            timelines: args
+                .timeline_dir
+                .as_ref()
+                .map(|dir| crate::run::timeline_file::TimelineDir {
+                    dir: std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+                    max: 1 << 20,
+                    days: 30,
+                }),
         },
         served,
     ))

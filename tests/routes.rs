@@ -3,7 +3,7 @@
 //! hold music started. `lookup` asks a real hub over loopback HTTP in the
 //! shape res_config_curl sends (tests/realtime.rs's captured request),
 //! `reload` edits the file under a running hub, `files` runs `check` and
-//! `cache warm` on routes files.
+//! `cache warm` on routes files, `report` splits the calls by route.
 
 use crate::common::*;
 use std::net::TcpStream;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 mod files;
 mod lookup;
 mod reload;
+mod report;
 
 /// A hub answering lookups with `--routes`, its AMI at `ami`.
 pub(crate) struct Hub {
@@ -29,6 +30,11 @@ impl Drop for Hub {
 }
 
 pub(crate) fn hub(dir: &Path, routes: &Path, ami: &str) -> Hub {
+    hub_with(dir, routes, ami, &[])
+}
+
+/// [`hub`] with more of the hub's arguments.
+pub(crate) fn hub_with(dir: &Path, routes: &Path, ami: &str, extra: &[&str]) -> Hub {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -44,6 +50,7 @@ pub(crate) fn hub(dir: &Path, routes: &Path, ami: &str) -> Hub {
         .arg(dir.join("hub.sock"))
         .args(["--realtime", &format!("127.0.0.1:{port}"), "--routes"])
         .arg(routes)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

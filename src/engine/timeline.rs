@@ -20,6 +20,11 @@ pub enum TimelineEvent {
         track: usize,
         offset: f64,
     },
+    /// The hub's route for the call (written by the hub at its realtime
+    /// lookup, not by the engine).
+    Route {
+        name: Arc<str>,
+    },
     MusicSwitch {
         from: Option<Arc<str>>,
         to: Arc<str>,

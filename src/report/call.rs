@@ -38,6 +38,9 @@ pub struct CallSummary {
     pub heard: Option<Heard>,
     /// The file reached its size cap: it is not the whole call.
     pub truncated: bool,
+    /// The route the hub picked (its `route` line; the last one, if the
+    /// call was held again under another).
+    pub route: Option<String>,
 }
 
 /// A line that could not be read: its number and why.
@@ -186,6 +189,7 @@ impl Summariser {
                 self.s.heard = Some(self.heard_at(t));
             }
             "truncated" => self.s.truncated = true,
+            "route" => self.s.route = Some(text("name")?),
             _ => {}
         }
         Ok(())

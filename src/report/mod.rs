@@ -41,6 +41,9 @@ pub enum By {
     Day,
     /// The queue queue_log names (`-` without queue_log).
     Queue,
+    /// The hub's route for the call (its `route` line; `-` for calls
+    /// without one: not through a hub with routes).
+    Route,
 }
 
 /// Where the queue_log comes from.
@@ -177,6 +180,7 @@ pub fn report(opts: &Options) -> Result<Report> {
             let key = match opts.by {
                 By::Day => day.to_string(),
                 By::Queue => queue_name,
+                By::Route => summary.route.clone().unwrap_or_else(|| "-".to_string()),
             };
             total.add(&summary, end);
             groups.entry(key).or_default().add(&summary, end);

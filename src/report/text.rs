@@ -41,6 +41,7 @@ pub fn render(r: &Report) -> String {
     let by = match r.by {
         super::By::Day => "day",
         super::By::Queue => "queue",
+        super::By::Route => "route",
     };
     for g in &r.groups {
         out.push('\n');

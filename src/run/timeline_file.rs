@@ -81,6 +81,20 @@ impl CallTimeline {
         }
     }
 
+    /// Opens this call's file for one writer that is not the call's
+    /// generator (the hub's route line): no sweep (the generators sweep),
+    /// and an error is returned, not logged.
+    pub fn open_quietly(
+        opts: &TimelineDir,
+        uniqueid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CallTimeline, String> {
+        if !safe_name(uniqueid) {
+            return Err(format!("{uniqueid:?}: not a Uniqueid of Asterisk's shape"));
+        }
+        open_file(opts, uniqueid, now)
+    }
+
     /// The file written to.
     pub fn path(&self) -> &Path {
         &self.path

@@ -27,6 +27,7 @@ fn line(e: &Entry) {
         E::MusicSwitch { from, to } => {
             tracing::info!(t, from = %from.as_deref().unwrap_or("-"), to = %to, "timeline: music switches")
         }
+        E::Route { name } => tracing::info!(t, route = %name, "timeline: route"),
         E::DuckStart => tracing::debug!(t, "timeline: music ducks"),
         E::DuckEnd => tracing::debug!(t, "timeline: music back up"),
         E::PromptStart { file, queue } => {

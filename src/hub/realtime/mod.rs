@@ -15,6 +15,7 @@
 //! free of an async server stack for it.
 
 pub mod class;
+pub mod route_log;
 pub mod row;
 pub mod watch;
 
@@ -39,6 +40,8 @@ pub struct RealtimeConfig {
     /// The extconfig URL's path, e.g. `/moh`.
     pub path: String,
     pub template: RowTemplate,
+    /// `--timeline-dir`: each call's route is noted in its timeline.
+    pub timelines: Option<crate::run::timeline_file::TimelineDir>,
 }
 
 /// The routes a hub serves: a routes file's (watched for new versions)
@@ -62,6 +65,9 @@ pub fn spawn_routed(
         .with_key(key.clone())
         .and_then(|t| t.with_routes(shared.clone(), facts))
         .map_err(anyhow::Error::msg)?;
+    if let (Some(dir), Some(_)) = (cfg.timelines.clone(), &served.file) {
+        cfg.template = cfg.template.with_route_log(route_log::spawn(dir)?);
+    }
     if let Some(file) = served.file {
         let template = cfg.template.clone();
         watch::spawn(file, shared, move |r| template.check_routes(r))?;

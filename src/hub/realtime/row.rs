@@ -32,6 +32,8 @@ pub struct RowTemplate {
     routes: Option<SharedRoutes>,
     /// What the hub's AMI session said of a call, by Uniqueid.
     facts: Option<FactsFn>,
+    /// Where each call's route is noted (a routes file's, with timelines).
+    route_log: Option<super::route_log::RouteLogFn>,
 }
 
 /// The routes in force, swapped whole by a reload.
@@ -76,6 +78,7 @@ impl RowTemplate {
             key: None,
             routes: None,
             facts: None,
+            route_log: None,
         };
         t.check_length()?;
         Ok(t)
@@ -97,6 +100,13 @@ impl RowTemplate {
         self.routes = Some(routes);
         self.facts = Some(facts);
         Ok(self)
+    }
+
+    /// The same rows, each call's route also given to `log` (Uniqueid,
+    /// route name), for a routes file's routes only.
+    pub fn with_route_log(mut self, log: super::route_log::RouteLogFn) -> RowTemplate {
+        self.route_log = Some(log);
+        self
     }
 
     /// Every route's longest application fits Asterisk's field (a routes
@@ -159,6 +169,9 @@ impl RowTemplate {
                 let routes = routes.read().unwrap_or_else(PoisonError::into_inner).clone();
                 let route = routes.pick(pick, facts(uniqueid).as_ref());
                 tracing::debug!(route = %route.name, "realtime route");
+                if let (Some(log), Some(_)) = (&self.route_log, &routes.source) {
+                    log(uniqueid, &route.name);
+                }
                 (route.argv(), uniqueid)
             }
         };
