@@ -43,6 +43,7 @@ fn server() -> SocketAddr {
             listen: "127.0.0.1:0".into(),
             path: "/moh".into(),
             template: template(),
+            timelines: None,
         };
         spawn(cfg, key()).expect("realtime server")
     })
