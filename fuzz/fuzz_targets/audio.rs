@@ -11,7 +11,8 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 const EXTENSIONS: &[&str] = &[
-    "wav", "mp3", "ogg", "flac", "sln", "sln16", "ul", "ulaw", "al", "alaw", "raw", "sln48", "oga", "WAV", "gsm", "g722",
+    "wav", "mp3", "ogg", "flac", "sln", "sln16", "ul", "ulaw", "al", "alaw", "raw", "sln48", "oga", "WAV",
+    "gsm", "g722",
 ];
 
 fn dir() -> &'static std::path::Path {
