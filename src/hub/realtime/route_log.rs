@@ -5,13 +5,13 @@
 //!
 //! The lookup must not wait for a disk: it hands the pair to one writer
 //! thread through a bounded queue, and a full queue drops the line (logged
-//! once a minute) rather than slow Asterisk's lookup.
+//! at most once a minute, `util::ratelimit`) rather than slow Asterisk's lookup.
 
 use crate::engine::timeline::{Entry, TimelineEvent};
 use crate::run::timeline_file::{CallTimeline, TimelineDir};
+use crate::util::ratelimit::{Limiter, WINDOW};
 use std::sync::Arc;
 use std::sync::mpsc::{TrySendError, sync_channel};
-use std::time::{Duration, Instant};
 
 /// Lines waiting for the writer; past this the newest are dropped.
 const QUEUE: usize = 4096;
@@ -25,7 +25,7 @@ pub fn spawn(dir: TimelineDir) -> std::io::Result<RouteLogFn> {
     std::thread::Builder::new()
         .name("route-log".into())
         .spawn(move || {
-            let mut warned: Option<Instant> = None;
+            static FAILED: Limiter = Limiter::new(WINDOW);
             for (uniqueid, name) in rx {
                 let entry = Entry {
                     t: 0.0,
@@ -34,22 +34,19 @@ pub fn spawn(dir: TimelineDir) -> std::io::Result<RouteLogFn> {
                 match CallTimeline::open_quietly(&dir, &uniqueid, chrono::Utc::now()) {
                     Ok(mut file) => file.write(std::slice::from_ref(&entry)),
                     Err(e) => {
-                        if warned.is_none_or(|w| w.elapsed() >= Duration::from_secs(60)) {
-                            tracing::warn!("the call's route is not written to its timeline: {e}");
-                            warned = Some(Instant::now());
+                        if let Some(more) = FAILED.check() {
+                            tracing::warn!("the call's route is not written to its timeline: {e}{more}");
                         }
                     }
                 }
             }
         })?;
-    let dropped = std::sync::Mutex::new(None::<Instant>);
     Ok(Arc::new(move |uniqueid: &str, route: &str| {
-        if let Err(TrySendError::Full(_)) = tx.try_send((uniqueid.to_string(), Arc::from(route))) {
-            let mut last = dropped.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.is_none_or(|w| w.elapsed() >= Duration::from_secs(60)) {
-                tracing::warn!("{QUEUE} route lines waiting for the disk: dropping new ones");
-                *last = Some(Instant::now());
-            }
+        static DROPPED: Limiter = Limiter::new(WINDOW);
+        if let Err(TrySendError::Full(_)) = tx.try_send((uniqueid.to_string(), Arc::from(route)))
+            && let Some(more) = DROPPED.check()
+        {
+            tracing::warn!("{QUEUE} route lines waiting for the disk: dropping new ones{more}");
         }
     }))
 }
