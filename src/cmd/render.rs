@@ -60,6 +60,28 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     Ok(summary)
 }
 
+/// A simulated call's engine (`render`, `play`): the playlist loaded and
+/// its problems logged, the random orders seeded (`seed`, else drawn), the
+/// local start set for time-of-day windows, its sounds loaded; with the
+/// playlist's billing.
+pub fn simulated_call(
+    playlist: &Path,
+    cache: &Cache,
+    rate: u32,
+    seed: Option<u64>,
+    at: Option<chrono::NaiveDateTime>,
+) -> Result<(Engine, Option<crate::billing::BillingConfig>)> {
+    let loaded = Scenario::load(playlist)?;
+    crate::scenario::log_diagnostics(&loaded.diagnostics);
+    let scenario = loaded.scenario;
+    let mut engine = Engine::new(&scenario, rate, seed.unwrap_or_else(|| fastrand::u64(..)));
+    if let Some(at) = at {
+        engine.set_local_start(at);
+    }
+    sources::load_all(engine.library_mut(), cache, rate);
+    Ok((engine, scenario.billing))
+}
+
 /// Runs the engine for `duration` at `rate` (its events, billing,
 /// timeline and plot as `opts` says), handing each 20 ms frame to `emit`.
 pub fn drive(
@@ -69,14 +91,7 @@ pub fn drive(
     duration: Duration,
     emit: &mut dyn FnMut(&[f32]) -> Result<()>,
 ) -> Result<RenderSummary> {
-    let loaded = Scenario::load(&opts.playlist)?;
-    crate::scenario::log_diagnostics(&loaded.diagnostics);
-    let scenario = loaded.scenario;
-    let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
-    let mut engine = Engine::new(&scenario, rate, seed);
-    if let Some(at) = opts.at {
-        engine.set_local_start(at);
-    }
+    let (mut engine, mut billing) = simulated_call(&opts.playlist, cache, rate, opts.seed, opts.at)?;
     // Scripted answers stand in for billing; without them the playlist's
     // billing is asked (at once: virtual time does not wait), and with no
     // billing a lookup fails.
@@ -84,8 +99,6 @@ pub fn drive(
         .events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Balance(_)));
-    let mut billing = scenario.billing.clone();
-    sources::load_all(engine.library_mut(), cache, rate);
 
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(BufWriter::new(

@@ -16,8 +16,7 @@ mod status;
 
 use crate::audio::cache::Cache;
 use crate::engine::timeline::TimelineWriter;
-use crate::engine::{Engine, Event, EventKind, Request};
-use crate::scenario::Scenario;
+use crate::engine::{Event, EventKind, Request};
 use anyhow::{Context, Result};
 use input::Typed;
 use std::io::{BufRead, IsTerminal, Write};
@@ -81,16 +80,8 @@ pub fn play(opts: &PlayOptions, cache: &Cache) -> Result<()> {
 /// returns false when the output is gone.
 #[cfg_attr(not(feature = "speaker"), allow(dead_code))]
 fn run_call(opts: &PlayOptions, cache: &Cache, mut send: impl FnMut(Vec<f32>) -> bool) -> Result<()> {
-    let loaded = Scenario::load(&opts.playlist)?;
-    crate::scenario::log_diagnostics(&loaded.diagnostics);
-    let scenario = loaded.scenario;
-    let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
-    let mut engine = Engine::new(&scenario, opts.rate, seed);
-    if let Some(at) = opts.at {
-        engine.set_local_start(at);
-    }
-    crate::sources::load_all(engine.library_mut(), cache, opts.rate);
-    let billing = scenario.billing.clone();
+    let (mut engine, billing) =
+        crate::cmd::render::simulated_call(&opts.playlist, cache, opts.rate, opts.seed, opts.at)?;
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
