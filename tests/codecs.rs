@@ -21,6 +21,15 @@ pub fn tool(name: &str, args: &[&str]) {
     );
 }
 
+/// A 16-bit mono file of `rate` Hz made by sox's synth: `effects` are what
+/// follows the output name (`"synth", "1", "sine", "440"`, …).
+pub fn synth(out: &Path, rate: u32, effects: &[&str]) {
+    let rate = rate.to_string();
+    let mut args = vec!["-n", "-r", &rate, "-c", "1", "-b", "16", s(out)];
+    args.extend_from_slice(effects);
+    tool("sox", &args);
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
@@ -77,17 +86,10 @@ fn gsm_decodes_bit_exact_with_sox() {
     );
     // A sweep and a chord: voiced, unvoiced and silent stretches exercise
     // every field of the frame.
-    tool(
-        "sox",
+    synth(
+        &wav,
+        8000,
         &[
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            s(&wav),
             "synth",
             "3",
             "sine",
@@ -173,25 +175,7 @@ fn g722_fixture_decodes_like_ffmpeg_and_the_source() {
         "RMS {a} vs ffmpeg {b}"
     );
     // The source the fixture was made from (tests/codecs/README.md).
-    tool(
-        "sox",
-        &[
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            s(&source),
-            "synth",
-            "2",
-            "sine",
-            "200-6000",
-            "vol",
-            "0.5",
-        ],
-    );
+    synth(&source, 16000, &["synth", "2", "sine", "200-6000", "vol", "0.5"]);
     let (_, src) = common::read_wav(&source);
     let (corr, lag) = best_correlation(&src, &got.samples, 40);
     assert!(
@@ -209,23 +193,7 @@ fn g722_fixture_decodes_like_ffmpeg_and_the_source() {
 fn a_gsm_file_cut_mid_frame_plays_its_whole_frames() {
     let dir = common::tempdir();
     let (wav, gsm) = (dir.path().join("t.wav"), dir.path().join("t.gsm"));
-    tool(
-        "sox",
-        &[
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            s(&wav),
-            "synth",
-            "1",
-            "sine",
-            "440",
-        ],
-    );
+    synth(&wav, 8000, &["synth", "1", "sine", "440"]);
     tool("sox", &[s(&wav), s(&gsm)]);
     let mut bytes = std::fs::read(&gsm).unwrap();
     assert_eq!(bytes.len(), 50 * 33);
@@ -265,25 +233,7 @@ fn bad_gsm_and_g722_files_are_refused_naming_the_file() {
 fn check_and_render_accept_asterisk_gsm_and_g722_sounds() {
     let dir = common::tempdir();
     let (wav, gsm) = (dir.path().join("t.wav"), dir.path().join("music.gsm"));
-    tool(
-        "sox",
-        &[
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            s(&wav),
-            "synth",
-            "4",
-            "sine",
-            "440",
-            "vol",
-            "0.5",
-        ],
-    );
+    synth(&wav, 8000, &["synth", "4", "sine", "440", "vol", "0.5"]);
     tool("sox", &[s(&wav), s(&gsm)]);
     std::fs::copy(
         common::root().join("tests/codecs/sweep.g722"),

@@ -50,23 +50,7 @@ say = ["pos"]
 fn render(dir: &Path, secs: u32, events: &[&str]) -> (Vec<f32>, Vec<serde_json::Value>) {
     fixtures(dir);
     let pl = playlist(dir, "p.toml", PLAYLIST);
-    let (out, tl) = (dir.join("out.wav"), dir.join("tl.jsonl"));
-    let mut cmd = holdmix(dir);
-    cmd.arg("render")
-        .arg(&pl)
-        .arg("--duration")
-        .arg(format!("{secs}s"))
-        .arg("-o")
-        .arg(&out)
-        .arg("--timeline")
-        .arg(&tl);
-    for e in events {
-        cmd.arg("--event").arg(e);
-    }
-    ok(&mut cmd);
-    let (rate, s) = read_wav(&out);
-    assert_eq!(rate, RATE);
-    (s, timeline(&tl))
+    render_call(dir, &pl, secs, events, &[])
 }
 
 /// The files of the prompts started, in order.

@@ -78,23 +78,7 @@ pub(crate) fn language_playlist(dir: &Path) -> PathBuf {
 
 fn render(dir: &Path, secs: u32, events: &[&str]) -> (Vec<f32>, Vec<serde_json::Value>) {
     let pl = language_playlist(dir);
-    let (out, tl) = (dir.join("out.wav"), dir.join("tl.jsonl"));
-    let mut cmd = holdmix(dir);
-    cmd.arg("render")
-        .arg(&pl)
-        .arg("--duration")
-        .arg(format!("{secs}s"))
-        .arg("-o")
-        .arg(&out)
-        .arg("--timeline")
-        .arg(&tl);
-    for e in events {
-        cmd.arg("--event").arg(e);
-    }
-    ok(&mut cmd);
-    let (rate, s) = read_wav(&out);
-    assert_eq!(rate, RATE);
-    (s, timeline(&tl))
+    render_call(dir, &pl, secs, events, &[])
 }
 
 /// The prompts started, as `lang/name`, in order.

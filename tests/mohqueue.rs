@@ -3,7 +3,7 @@
 //! call, their sizes, the loop point played through twice, and one
 //! directory per route (issue 22).
 
-use crate::codecs::{best_correlation, read_s16le, s, tool};
+use crate::codecs::{best_correlation, read_s16le, s, synth, tool};
 use crate::common;
 use std::path::{Path, PathBuf};
 
@@ -14,25 +14,7 @@ const FADE_MS: usize = 50;
 /// loop point would stand out from its steps.
 fn sweep_playlist(dir: &Path) -> PathBuf {
     let music = dir.join("music.wav");
-    tool(
-        "sox",
-        &[
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            s(&music),
-            "synth",
-            "7.3",
-            "sine",
-            "300-1700",
-            "vol",
-            "0.5",
-        ],
-    );
+    synth(&music, 16000, &["synth", "7.3", "sine", "300-1700", "vol", "0.5"]);
     common::playlist(dir, "p.toml", "[music]\ntracks = [\"music.wav\"]\n")
 }
 
@@ -241,25 +223,7 @@ fn mohqueue_routes_get_a_directory_each() {
     let dir = common::tempdir();
     let playlist = sweep_playlist(dir.path());
     let quiet = dir.path().join("quiet.wav");
-    tool(
-        "sox",
-        &[
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            s(&quiet),
-            "synth",
-            "3",
-            "sine",
-            "440",
-            "vol",
-            "0.1",
-        ],
-    );
+    synth(&quiet, 8000, &["synth", "3", "sine", "440", "vol", "0.1"]);
     common::playlist(dir.path(), "q.toml", "[music]\ntracks = [\"quiet.wav\"]\n");
     let routes = common::playlist(
         dir.path(),

@@ -54,23 +54,7 @@ fn render_playlist(
     extra: &[&str],
 ) -> (Vec<f32>, Vec<serde_json::Value>) {
     let pl = playlist(dir, "p.toml", text);
-    let out = dir.join("out.wav");
-    let tl = dir.join("tl.jsonl");
-    let mut cmd = holdmix(dir);
-    cmd.arg("render")
-        .arg(&pl)
-        .arg("--duration")
-        .arg(format!("{secs}s"))
-        .arg("-o")
-        .arg(&out);
-    cmd.arg("--timeline").arg(&tl).args(extra);
-    for e in events {
-        cmd.arg("--event").arg(e);
-    }
-    ok(&mut cmd);
-    let (rate, s) = read_wav(&out);
-    assert_eq!(rate, RATE);
-    (s, timeline(&tl))
+    render_call(dir, &pl, secs, events, extra)
 }
 
 /// RMS envelope over exact periods of 200 Hz (40 samples).

@@ -32,6 +32,35 @@ pub fn holdmix(dir: &Path) -> Command {
     c
 }
 
+/// Renders `playlist` for `secs` s (8 kHz slin) with scripted `events` and
+/// `extra` arguments; the samples and the timeline.
+pub fn render_call(
+    dir: &Path,
+    playlist: &Path,
+    secs: u32,
+    events: &[&str],
+    extra: &[&str],
+) -> (Vec<f32>, Vec<serde_json::Value>) {
+    let (out, tl) = (dir.join("out.wav"), dir.join("tl.jsonl"));
+    let mut cmd = holdmix(dir);
+    cmd.arg("render")
+        .arg(playlist)
+        .arg("--duration")
+        .arg(format!("{secs}s"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--timeline")
+        .arg(&tl)
+        .args(extra);
+    for e in events {
+        cmd.arg("--event").arg(e);
+    }
+    ok(&mut cmd);
+    let (rate, s) = read_wav(&out);
+    assert_eq!(rate, 8000);
+    (s, timeline(&tl))
+}
+
 /// Runs and asserts success; returns the output.
 pub fn ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("spawn holdmix");
