@@ -115,7 +115,7 @@ pub struct RunArgs {
     /// Follow this call on Asterisk's manager interface, HOST:PORT (e.g. 127.0.0.1:5038).
     #[arg(long, value_name = "HOST:PORT")]
     pub ami: Option<String>,
-    /// The manager.conf user (needs `read = call,dtmf,agent`).
+    /// The manager.conf user (needs `read = call,dtmf,agent,user`).
     #[arg(long, value_name = "USER", default_value = "holdmix")]
     pub ami_user: String,
     /// File whose first line is the AMI secret [default: $HOLDMIX_AMI_SECRET].
@@ -243,6 +243,12 @@ pub struct Identity {
     /// The queue the caller waits in.
     #[arg(long, value_name = "NAME")]
     pub queue: Option<String>,
+    /// What the call is known by across channels (e.g. its SIP Call-ID):
+    /// its checkpoints are kept under this key, so the call held again on
+    /// another channel goes on where it was. Through a hub, the dialplan's
+    /// `UserEvent(HoldmixCall,CallKey: ...)` gives it instead.
+    #[arg(long, value_name = "KEY", value_parser = parse_call_key)]
+    pub call_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -485,4 +491,18 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 fn parse_event(s: &str) -> Result<Event, String> {
     Event::parse_scripted(s).map_err(|e| format!("{e:#}"))
+}
+
+/// A call key: any text a dialplan has (a Call-ID, a header), but not
+/// empty, not huge and without control characters (it may be logged as a
+/// digest and is hashed into a file name, never used as one).
+pub fn parse_call_key(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > crate::config::CALL_KEY_LEN || s.chars().any(char::is_control) {
+        return Err(format!(
+            "a call key is 1 to {} characters without control characters",
+            crate::config::CALL_KEY_LEN
+        ));
+    }
+    Ok(s.to_string())
 }

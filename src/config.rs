@@ -30,6 +30,10 @@ pub const UNIQUEID_ENV: &str = "UNIQUEID";
 pub const CALLER_ENV: &str = "PHONE";
 pub const CHANNEL_ENV: &str = "CHANNEL";
 
+/// Longest call key taken (`--call-key`, a hub's `CallKey`): SIP Call-IDs
+/// are rarely over 100 characters.
+pub const CALL_KEY_LEN: usize = 200;
+
 /// How often a generator's own AMI session asks for `QueueStatus`.
 const QUEUE_STATUS_EVERY: Duration = Duration::from_secs(10);
 
@@ -64,6 +68,9 @@ pub struct CallIdentity {
     pub caller: Option<Given>,
     pub channel: Option<Given>,
     pub queue: Option<String>,
+    /// `--call-key`: what the call is known by across channels (the
+    /// operator's word, so trusted; never from the environment).
+    pub call_key: Option<String>,
 }
 
 impl CallIdentity {
@@ -147,6 +154,7 @@ pub fn run(
         caller: Given::resolve(id.caller.as_ref(), env, CALLER_ENV),
         channel: Given::resolve(id.channel.as_ref(), env, CHANNEL_ENV),
         queue: id.queue.clone(),
+        call_key: id.call_key.clone(),
     };
     let ami = args
         .ami

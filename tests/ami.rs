@@ -10,6 +10,7 @@ use holdmix::ami::codec::{Decoder, Item, Message};
 use holdmix::engine::EventKind;
 use std::time::Duration;
 
+mod callkey;
 mod hub;
 mod hub_trust;
 mod positions;

@@ -67,6 +67,11 @@ struct Gen {
 }
 
 fn spawn(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool) -> Gen {
+    spawn_args(dir, pl, uniqueid, name, read, &[])
+}
+
+/// [`spawn`] with more `run` arguments.
+fn spawn_args(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool, extra: &[&str]) -> Gen {
     let timeline = dir.join(format!("{name}.jsonl"));
     let log = dir.join(format!("{name}.log"));
     let mut child = holdmix(dir)
@@ -86,6 +91,7 @@ fn spawn(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool) 
         .arg(dir.join("calls"))
         .arg("--timeline")
         .arg(&timeline)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -383,6 +389,56 @@ fn a_hangup_ends_the_call_and_its_state() {
         .count();
     assert_eq!(left, 0, "a call that is over leaves nothing to resume");
     heard(&mut g);
+}
+
+#[test]
+fn a_call_key_carries_the_call_across_channels_and_its_hangup() {
+    // `--call-key`: each hold a new channel (a new Uniqueid), one call. The
+    // first channel's hangup keeps the call's state; the second goes on.
+    let dir = tempdir();
+    let pl = storm_playlist(dir.path());
+    let key = ["--call-key", "a84b4c76e66710@pbx.example.com"];
+    let mut g1 = spawn_args(dir.path(), &pl, "1795734400.1", "g1", true, &key);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30)
+        && !std::fs::read_to_string(&g1.timeline)
+            .unwrap_or_default()
+            .contains("\"prompt_end\"")
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    writeln!(g1.keys, "hangup").expect("hangup");
+    assert!(wait_exit(&mut g1.child, Duration::from_secs(5)).0.success());
+    let first = heard(&mut g1);
+    let mut g2 = spawn_args(dir.path(), &pl, "1795734500.7", "g2", true, &key);
+    std::thread::sleep(Duration::from_millis(1500));
+    writeln!(g2.keys, "hangup").expect("hangup");
+    assert!(wait_exit(&mut g2.child, Duration::from_secs(5)).0.success());
+    let second = heard(&mut g2);
+    assert_eq!(files(&first, "welcome").len(), 1, "{:?}", first.tl);
+    let resume = events(&second.tl, "resume");
+    assert_eq!(resume.len(), 1, "{:?}", second.tl);
+    assert!(resume[0]["from"].as_f64().expect("from") > 1.0, "{:?}", second.tl);
+    assert!(
+        files(&second, "welcome").is_empty(),
+        "no welcome again: {:?}",
+        second.tl
+    );
+    // Without the key, the second channel is another call.
+    let mut g3 = spawn(dir.path(), &pl, "1795734600.9", "g3", true);
+    std::thread::sleep(Duration::from_millis(1500));
+    writeln!(g3.keys, "hangup").expect("hangup");
+    assert!(wait_exit(&mut g3.child, Duration::from_secs(5)).0.success());
+    assert!(events(&heard(&mut g3).tl, "resume").is_empty());
+    // A key no call has (empty, control characters) is refused at once.
+    for bad in ["", "a\u{1b}[2Jb"] {
+        let out = holdmix(dir.path())
+            .args(["run", "--call-key", bad])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("a call key is 1 to 200 characters"));
+    }
 }
 
 /// A `run` whose stdout is read as `read` says; returns it and when it started.

@@ -24,8 +24,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const READ_TICK: Duration = Duration::from_secs(1);
 /// How long Asterisk may take to answer a login.
 const LOGIN_ANSWER: Duration = Duration::from_secs(5);
-/// The event classes every holdmix session asks for.
-const EVENTS: &str = "call,dtmf,agent";
+/// The event classes every holdmix session asks for: `user` carries the
+/// dialplan's `UserEvent(HoldmixCall,CallKey: ...)` (a manager.conf user
+/// without it gets the rest, and calls key by their Uniqueid).
+const EVENTS: &str = "call,dtmf,agent,user";
 const READ_BUF: usize = 16 * 1024;
 /// Most items kept while waiting for a response (a queue's status answer
 /// for a few hundred callers fits many times over).

@@ -205,6 +205,7 @@ fn greet(
             position: call.position,
             queue: call.queue.clone(),
             language: call.language,
+            call_key: call.key,
             known,
         };
         (hello, call.queue)

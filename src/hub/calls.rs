@@ -37,6 +37,10 @@ pub(super) struct Call {
     pub accountcode: String,
     /// On hold now: a `MusicOnHoldStart` without its stop yet.
     pub on_hold: bool,
+    /// What the dialplan said the call is known by across channels
+    /// (`UserEvent(HoldmixCall,CallKey: ...)`, e.g. its SIP Call-ID): a
+    /// call held again on another channel goes on where it was.
+    pub key: String,
 }
 
 impl Call {
@@ -70,7 +74,22 @@ impl Call {
             self.did = self.exten.clone();
         }
     }
+
+    /// A `CallKey` the dialplan gave: one the generator would refuse (too
+    /// long, control characters) is not kept, so the call keys by its
+    /// Uniqueid as without one.
+    fn learn_key(&mut self, m: &Message) {
+        match m.get("CallKey").map(crate::cli::parse_call_key) {
+            Some(Ok(key)) => self.key = key,
+            Some(Err(e)) => tracing::warn!(channel = %self.channel, "UserEvent HoldmixCall: CallKey: {e}"),
+            None => tracing::warn!(channel = %self.channel, "UserEvent HoldmixCall without a CallKey"),
+        }
+    }
 }
+
+/// The dialplan's word on what a call is known by across channels:
+/// `UserEvent(HoldmixCall,CallKey: <key>)` (AMI class `user`).
+pub(super) const CALL_KEY_EVENT: &str = "HoldmixCall";
 
 /// Longest fact kept of a call (Asterisk's own fields are at most 80).
 const FACT_LEN: usize = 80;
@@ -174,6 +193,9 @@ impl Calls {
             .filter(|n| !n.is_empty() && *n != "<unknown>")
         {
             e.caller = num.to_string();
+        }
+        if m.is("UserEvent") && m.get("UserEvent") == Some(CALL_KEY_EVENT) {
+            e.learn_key(m);
         }
         if m.is("QueueCallerJoin") || m.is("QueueEntry") {
             e.queue = m.get("Queue").unwrap_or("").to_string();
@@ -344,6 +366,52 @@ mod tests {
             "{:?}",
             calls.by_uniqueid.keys().collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_dialplan_names_the_call_and_each_channel_keeps_its_key_until_hangup() {
+        // session-callkey.raw: two channels, each announcing the same key
+        // with `UserEvent(HoldmixCall,CallKey: ...)`, then hanging up.
+        let key = "921b00e4-fec0-4a36-9397-a40ab74e1893@10.0.0.5";
+        let mut calls = Calls::default();
+        let mut seen = Vec::new();
+        for m in capture("session-callkey.raw") {
+            let uid = m.get("Uniqueid").unwrap_or("").to_string();
+            let is_key = m.is("UserEvent");
+            calls.learn(&m);
+            if is_key {
+                seen.push((uid.clone(), calls.lookup(&uid).0.key));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                ("1796520591.1".to_string(), key.to_string()),
+                ("1796520595.3".to_string(), key.to_string())
+            ]
+        );
+        assert!(calls.by_uniqueid.is_empty(), "forgotten at their hangups");
+        // Another UserEvent, or a key a generator would refuse, names nothing.
+        let mut calls = Calls::default();
+        for (name, value) in [
+            ("Other", "k"),
+            ("HoldmixCall", "bad\u{7}key"),
+            ("HoldmixCall", ""),
+        ] {
+            calls.learn(&Message {
+                fields: [
+                    ("Event", "UserEvent"),
+                    ("Channel", "PJSIP/a-1"),
+                    ("Uniqueid", "1.1"),
+                    ("UserEvent", name),
+                    ("CallKey", value),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            });
+        }
+        assert_eq!(calls.lookup("1.1").0.key, "");
     }
 
     #[test]

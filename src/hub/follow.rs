@@ -45,6 +45,9 @@ pub struct Subscription {
     pub position: Option<u32>,
     /// The channel's language, as the hub heard it (empty: not known).
     pub language: String,
+    /// What the dialplan said the call is known by across channels
+    /// (empty: nothing said): its checkpoints' key.
+    pub call_key: String,
     /// The hub has the whole list of live calls and this Uniqueid is not
     /// in it: the call is over.
     pub gone: bool,
@@ -168,6 +171,7 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
         queue: hello.queue,
         position: hello.position,
         language: hello.language,
+        call_key: hello.call_key,
         gone: hello.known == Known::No,
         early: messages.collect(),
         stream: s,

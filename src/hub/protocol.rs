@@ -98,6 +98,9 @@ pub struct Greeting {
     /// The channel's language (`CHANNEL(language)`, empty: not known):
     /// its `MusicOnHoldStart` came before this generator subscribed.
     pub language: String,
+    /// What the dialplan said the call is known by across channels
+    /// (`UserEvent(HoldmixCall,CallKey: ...)`; empty: nothing said).
+    pub call_key: String,
     pub known: Known,
 }
 
@@ -123,6 +126,9 @@ impl Greeting {
         if !self.language.is_empty() {
             fields.push(("Language".to_string(), self.language.clone()));
         }
+        if !self.call_key.is_empty() {
+            fields.push(("CallKey".to_string(), self.call_key.clone()));
+        }
         Message { fields }
     }
 
@@ -142,6 +148,7 @@ impl Greeting {
             position: number("Position"),
             count: number("Count"),
             language: field("Language"),
+            call_key: field("CallKey"),
             known: match m.get("Known") {
                 Some("no") => Known::No,
                 Some("yes") => Known::Yes,
@@ -207,6 +214,7 @@ mod tests {
             position: None,
             count: None,
             language: String::new(),
+            call_key: String::new(),
             known: Known::Unsure,
         };
         assert_eq!(parse_refusal(&hello.to_message()), None);
@@ -222,6 +230,7 @@ mod tests {
             position: Some(2),
             count: Some(3),
             language: "ru".into(),
+            call_key: "921b00e4-fec0-4a36-9397-a40ab74e1893@10.0.0.5".into(),
             known: Known::No,
         };
         assert_eq!(Greeting::parse(&g.to_message()), Some(g.clone()));
@@ -230,12 +239,18 @@ mod tests {
             position: None,
             count: None,
             language: String::new(),
+            call_key: String::new(),
             ..g
         };
         let m = unplaced.to_message();
         assert_eq!(
-            (m.get("Position"), m.get("Count"), m.get("Language")),
-            (None, None, None)
+            (
+                m.get("Position"),
+                m.get("Count"),
+                m.get("Language"),
+                m.get("CallKey")
+            ),
+            (None, None, None, None)
         );
         assert_eq!(Greeting::parse(&m), Some(unplaced));
         let odd = Message {

@@ -19,7 +19,12 @@ const SNAPSHOT_EVERY_FRAMES: u64 = 50;
 /// Where this call's checkpoints go, and the one this process writes.
 pub struct Checkpoints {
     dir: StateDir,
+    /// The name its files go by: the Uniqueid, or `call-<digest>` of a
+    /// call key.
     uniqueid: String,
+    /// Keyed by the call, not the channel: the call may be held again on
+    /// another channel, so its hangup does not end it.
+    by_call: bool,
     file: Option<Checkpoint>,
     /// Whether the file was tried: a directory that refuses it is logged
     /// once, not retried every tick.
@@ -29,14 +34,23 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Only for a call with a Uniqueid of its own: one from the environment
-    /// may be another call's, and resuming (or forgetting) that call's
-    /// state is worse than starting over.
-    pub fn open(id: &CallIdentity, dir: Option<&Path>) -> Option<Checkpoints> {
-        let uniqueid = id.own_uniqueid()?.to_string();
+    /// Under the call's key when it has one (the hub's word, else
+    /// `--call-key`), else only for a call with a Uniqueid of its own: one
+    /// from the environment may be another call's, and resuming (or
+    /// forgetting) that call's state is worse than starting over.
+    pub fn open(id: &CallIdentity, hub_key: Option<&str>, dir: Option<&Path>) -> Option<Checkpoints> {
+        let key = hub_key.filter(|k| !k.is_empty()).or(id.call_key.as_deref());
+        let (uniqueid, by_call) = match key {
+            Some(key) => (call_file_name(key), true),
+            None => (id.own_uniqueid()?.to_string(), false),
+        };
+        if by_call {
+            tracing::info!(checkpoints = %uniqueid, "keyed by the call");
+        }
         match StateDir::open(dir) {
             Ok(dir) => Some(Checkpoints {
                 dir,
+                by_call,
                 uniqueid,
                 file: None,
                 tried: false,
@@ -86,7 +100,7 @@ impl Checkpoints {
 
     /// At the end of the stream. `unread`: frames still in the pipe.
     pub fn at_exit(&mut self, engine: &Engine, exit: Exit, unread: u64) {
-        if exit.call_over() {
+        if exit.call_over() && !self.by_call {
             // The call is over: nothing to resume.
             self.dir.forget(&self.uniqueid);
         } else if exit.unheard() {
@@ -98,6 +112,14 @@ impl Checkpoints {
     }
 }
 
+/// The file name of a call key's checkpoints: a digest, since a key is
+/// any text (a Call-ID has `@`, may name a host) and file names are not.
+fn call_file_name(key: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let hex: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("call-{hex}")
+}
+
 /// The snapshot as of what the reader took: the frames still in the pipe
 /// were never heard, so the next process plays them. (Only time and music
 /// offset move back; a prompt started in them counts as said.)
@@ -107,4 +129,24 @@ fn heard_so_far(mut snap: Snapshot, unread: u64, frame_len: usize) -> Snapshot {
         m.offset = m.offset.saturating_sub(unread * frame_len as u64);
     }
     snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_key_names_files_by_its_digest() {
+        let id = "921b00e4-fec0-4a36-9397-a40ab74e1893@10.0.0.5";
+        let name = call_file_name(id);
+        // Safe as a file name whatever the key holds, and never the key.
+        assert_eq!(name, call_file_name(id));
+        assert_ne!(
+            name,
+            call_file_name("921b00e4-fec0-4a36-9397-a40ab74e1893@10.0.0.6")
+        );
+        assert!(name.starts_with("call-") && name.len() == 37, "{name}");
+        assert!(name[5..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!call_file_name("../../etc/passwd").contains('/'));
+    }
 }

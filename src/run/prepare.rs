@@ -88,15 +88,18 @@ pub fn spawn(needs: Needs) -> std::io::Result<mpsc::Receiver<Prepared>> {
 pub fn prepare(n: &Needs) -> Prepared {
     let _span = n.span.enter();
     let scenario = load_scenario(n.playlist.as_deref());
-    let checkpoints = Checkpoints::open(&n.identity, n.state_dir.as_deref());
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
-    // Through a hub, Asterisk itself says whose call a Uniqueid is.
+    // Through a hub, Asterisk itself says whose call a Uniqueid is (and
+    // what the call is known by across channels: its checkpoints' key).
     let hub = n
         .hub
         .as_deref()
         .map(|h| crate::hub::follow::subscribe(h, n.identity.uniqueid(), n.hub_token.as_deref()));
-    let (caller, verified) = who(&n.identity, hub.as_ref().and_then(HubLink::subscription));
+    let sub = hub.as_ref().and_then(HubLink::subscription);
+    let hub_key = sub.map(|s| s.call_key.as_str());
+    let checkpoints = Checkpoints::open(&n.identity, hub_key, n.state_dir.as_deref());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
+    let (caller, verified) = who(&n.identity, sub);
     // Caller memory only for a trusted number: never read or overwrite
     // another caller's.
     // The old hack's `queue_music` may keep an index into the track list.

@@ -25,7 +25,9 @@ pub(super) fn serve(
 }
 
 /// Like [`serve`], for a scripted server: each connection, once logged in,
-/// gets its chunks (10 ms apart); all but the last connection are then
+/// gets its chunks (10 ms apart; a chunk `!gate:<path>` holds the rest
+/// until the test creates that file, and makes `<path>.reached` when it
+/// gets there); all but the last connection are then
 /// closed by the server, which accepts the client's next one.
 pub(crate) fn serve_script(
     secret: &'static str,
@@ -56,13 +58,13 @@ pub(super) fn serve_script_vars(
             sock.write_all(b"Asterisk Call Manager/11.0.0\r\n")
                 .expect("banner");
             let mut decoder = Decoder::new();
-            let mut chunks = chunks.into_iter();
+            let mut chunks = chunks.into_iter().peekable();
             let mut logged_in = false;
             let mut replies: Vec<u8> = Vec::new();
             // The last bytes sent: at a message boundary when they end a message.
             let mut tail: Vec<u8> = b"\r\n\r\n".to_vec();
             let mut at_boundary = true;
-            let started = std::time::Instant::now();
+            let mut started = std::time::Instant::now();
             while started.elapsed() < Duration::from_secs(20) {
                 let mut buf = [0u8; 4096];
                 let mut items = Vec::new();
@@ -129,6 +131,20 @@ pub(super) fn serve_script_vars(
                 if at_boundary && !replies.is_empty() {
                     sock.write_all(&replies).ok();
                     replies.clear();
+                }
+                // A gate (`!gate:<path>`): the script waits there, answering
+                // actions, until the test creates that file (each gate
+                // starts the server's 20 s over).
+                let gated = chunks.peek().and_then(|c| c.strip_prefix(b"!gate:".as_slice()));
+                if let Some(path) = gated {
+                    let path = std::path::PathBuf::from(String::from_utf8_lossy(path).into_owned());
+                    // Tells the test that everything before the gate is sent.
+                    std::fs::write(path.with_extension("reached"), "").ok();
+                    if path.exists() {
+                        chunks.next();
+                        started = std::time::Instant::now();
+                    }
+                    continue;
                 }
                 if logged_in {
                     match chunks.next() {
