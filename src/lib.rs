@@ -44,6 +44,7 @@ pub mod report;
 pub mod routes;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod sources;
 pub mod speech;
 pub mod state;
