@@ -511,7 +511,14 @@ fn events_given_to_the_registry_reach_their_call() {
     assert!(calls.send(live, EventKind::Position(2)));
     assert!(!calls.send("bbbbbbbb-0000-4000-8000-000000000000", EventKind::Position(2)));
     std::thread::sleep(Duration::from_millis(3500));
-    let (q, p, l) = (hang_up(q.0, q.1), hang_up(p.0, p.1), hang_up(l.0, l.1));
+    // A hangup given to a call ends it from here: the hangup packet, then
+    // the close (the reader ends without the test closing anything).
+    assert!(calls.send(plain, EventKind::Hangup));
+    let (_plain_sock, p_reader) = p;
+    let p = p_reader.join().unwrap();
+    let last = p.packets.last().map(|x| (x.1, x.2.len()));
+    assert_eq!(last, Some((0x00, 0)), "no hangup packet at the end");
+    let (q, l) = (hang_up(q.0, q.1), hang_up(l.0, l.1));
     // After the welcome (1.5 s): the position prompt (500 Hz) for the
     // calls that were given one, none for the other.
     let none = amp(&p.samples(), 500.0, 1.7, 2.6);
