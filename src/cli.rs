@@ -52,7 +52,7 @@ pub enum Command {
     /// Hold one AMI session for the host and hand each generator its call's events.
     Hub(HubArgs),
     /// Serve many calls over Asterisk's AudioSocket (`AudioSocket(uuid,host:port)`,
-    /// `Dial(AudioSocket/…)`): one process, a stream per call, keys in-band.
+    /// `Dial(AudioSocket/...)`): one process, a stream per call, keys in-band.
     Serve(ServeArgs),
     /// Check playlists: every problem with file:line:column and a hint.
     /// Exit status 0 when clean (warnings allowed), 1 with errors.
