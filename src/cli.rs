@@ -51,6 +51,9 @@ pub enum Command {
     Say(SayArgs),
     /// Hold one AMI session for the host and hand each generator its call's events.
     Hub(HubArgs),
+    /// Serve many calls over Asterisk's AudioSocket (`AudioSocket(uuid,host:port)`,
+    /// `Dial(AudioSocket/...)`): one process, a stream per call, keys in-band.
+    Serve(ServeArgs),
     /// Check playlists: every problem with file:line:column and a hint.
     /// Exit status 0 when clean (warnings allowed), 1 with errors.
     Check(CheckArgs),
@@ -293,6 +296,32 @@ pub struct RenderArgs {
     /// each from its route's playlist (PLAYLIST is then not read).
     #[arg(long, value_name = "FILE", requires = "mohqueue")]
     pub routes: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The playlist every call plays (TOML).
+    pub playlist: PathBuf,
+    /// Listen for AudioSocket connections here, HOST:PORT (e.g. 127.0.0.1:9092;
+    /// port 0 takes any, and the log says which).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub audiosocket: String,
+    /// Calls served at once; the next connection gets a hangup packet (logged).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub max_calls: usize,
+    /// Keep each call's checkpoint here, keyed by its UUID, so a call that
+    /// connects again with the same UUID goes on where it was [default: none].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Seed for every call's random orders (a call then sounds as `render --seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The language every call starts in, when the playlist offers languages.
+    #[arg(short, long, value_name = "CODE")]
+    pub language: Option<String>,
+    /// How long a new connection may take to send its UUID packet.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub uuid_wait: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -19,7 +19,8 @@
 //!   up for `holdmix report`), `plot` (`render --plot` pictures, and
 //!   `report`'s), `metrics` (the hub's Prometheus metrics and what
 //!   generators report to it);
-//! - drivers: `run` (a call, in real time) and `cmd` (the other
+//! - drivers: `run` (a call, in real time), `serve` (many calls over
+//!   Asterisk's AudioSocket) and `cmd` (the other
 //!   subcommands), with `sources` (loading the audio files through the
 //!   cache, for both), `cli` (the arguments as typed) and `config` (the
 //!   arguments resolved); `main.rs` only parses and dispatches;
@@ -44,6 +45,7 @@ pub mod report;
 pub mod routes;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod sources;
 pub mod speech;
 pub mod state;

@@ -120,6 +120,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => {
+            holdmix::cmd::serve::serve(args, &cache)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Say(args) => {
             holdmix::cmd::say::say(&args, &cache)?;
             Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@
 mod common;
 
 mod ami;
+mod audiosocket;
 mod billing;
 mod cache;
 mod cache_faults;

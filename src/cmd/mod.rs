@@ -16,4 +16,5 @@ pub mod play;
 pub mod render;
 pub mod report;
 pub mod say;
+pub mod serve;
 mod stdout;

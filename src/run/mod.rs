@@ -13,7 +13,7 @@
 //! [`signals`] that end it and the [`exit`] it ends with. What happened goes
 //! to the log and, when asked, to a [`timeline`] file.
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod events;
 mod exit;
 mod identity;
