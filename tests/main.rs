@@ -11,6 +11,7 @@ mod billing;
 mod cache;
 mod cache_faults;
 mod codecs;
+mod control;
 mod corpus;
 mod dates;
 mod decode;
