@@ -42,11 +42,29 @@ pub struct Facts {
     pub queue: Option<String>,
 }
 
+impl Facts {
+    /// Fills what is not known yet from what the hub says (empty: not
+    /// known to it either).
+    pub fn learn(&mut self, channel: &str, caller: &str, queue: &str) {
+        for (field, v) in [
+            (&mut self.channel, channel),
+            (&mut self.caller, caller),
+            (&mut self.queue, queue),
+        ] {
+            if field.is_none() && !v.is_empty() {
+                *field = Some(v.to_string());
+            }
+        }
+    }
+}
+
 /// A status request: where the copy goes.
 pub type Ask = mpsc::SyncSender<Status>;
 
 pub struct CallTarget {
-    facts: Facts,
+    /// Shared with the hub's relay, which learns them from the hub's
+    /// greeting (it may come after the start).
+    facts: Arc<Mutex<Facts>>,
     events: SyncSender<EventKind>,
     asks: SyncSender<Ask>,
     cache: Cache,
@@ -64,7 +82,7 @@ impl CallTarget {
         rate: u32,
     ) -> Self {
         CallTarget {
-            facts,
+            facts: Arc::new(Mutex::new(facts)),
             events,
             asks,
             cache,
@@ -72,6 +90,15 @@ impl CallTarget {
             played: Mutex::new(BTreeSet::new()),
             started: Instant::now(),
         }
+    }
+
+    /// What the call's relay updates when the hub greets it.
+    pub fn facts(&self) -> Arc<Mutex<Facts>> {
+        self.facts.clone()
+    }
+
+    fn known(&self) -> Facts {
+        self.facts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn send(&self, kind: EventKind) -> Result<(), Answer> {
@@ -104,7 +131,7 @@ impl CallTarget {
     /// The status's fields (see docs/control.md).
     fn describe(&self, s: &Status) -> Map<String, Value> {
         let mut m = Map::new();
-        let f = &self.facts;
+        let f = &self.known();
         m.insert("call".into(), json!(f.uniqueid));
         m.insert("channel".into(), json!(f.channel));
         m.insert("caller".into(), json!(f.caller.as_deref().map(mask_caller)));
@@ -232,7 +259,7 @@ fn secs(d: Duration) -> f64 {
 
 impl Target for CallTarget {
     fn list(&self) -> Vec<Value> {
-        let f = &self.facts;
+        let f = &self.known();
         vec![json!({
             "call": f.uniqueid,
             "channel": f.channel,
@@ -242,9 +269,10 @@ impl Target for CallTarget {
     }
 
     fn command(&self, call: Option<&str>, cmd: Command) -> Answer {
+        let f = self.known();
         if let Some(c) = call
-            && Some(c) != self.facts.uniqueid.as_deref()
-            && Some(c) != self.facts.channel.as_deref()
+            && Some(c) != f.uniqueid.as_deref()
+            && Some(c) != f.channel.as_deref()
         {
             return Answer::error("not this call");
         }

@@ -5,11 +5,11 @@
 //! audio thread: never on the thread following the call's events), and
 //! the answer goes back as one line, `CONTROL <id> <json>`.
 
+use super::call::Facts;
 use super::listener::Target;
 use super::protocol::{Answer, Command};
 use crate::ami::codec::Message;
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 /// Commands from the hub waiting for the worker; more are dropped (the
 /// hub's waiter times out).
@@ -18,11 +18,24 @@ const WAITING: usize = 4;
 /// The event the hub sends a command in.
 pub const EVENT: &str = "HoldmixControl";
 
-/// Where the thread following the hub hands the hub's commands.
+/// Where the thread following the hub hands the hub's commands, and
+/// what the hub's greeting says of the call.
 #[derive(Clone)]
-pub struct Inbound(mpsc::SyncSender<(u64, String)>);
+pub struct Inbound {
+    tx: mpsc::SyncSender<(u64, String)>,
+    facts: Arc<Mutex<Facts>>,
+}
 
 impl Inbound {
+    /// The hub greeted this generator: its word on the call's channel,
+    /// caller and queue fills what the command line did not say.
+    pub fn learn(&self, channel: &str, caller: &str, queue: &str) {
+        self.facts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .learn(channel, caller, queue);
+    }
+
     /// Takes `m` when it is a command from the hub (true), else false.
     pub fn take(&self, m: &Message) -> bool {
         if !m.is(EVENT) {
@@ -30,7 +43,7 @@ impl Inbound {
         }
         let id = m.get("Id").and_then(|v| v.parse::<u64>().ok());
         if let (Some(id), Some(line)) = (id, m.get("Command")) {
-            self.0.try_send((id, line.to_string())).ok();
+            self.tx.try_send((id, line.to_string())).ok();
         }
         true
     }
@@ -58,8 +71,13 @@ pub fn parse_answer(rest: &str) -> Option<(u64, Answer)> {
     Some((id.parse().ok()?, Answer::parse(json)))
 }
 
-/// Starts the worker for `target`; answers go to `out` (a line each).
-pub fn spawn(target: Arc<dyn Target>, out: impl Fn(String) + Send + 'static) -> std::io::Result<Inbound> {
+/// Starts the worker for `target`, whose `facts` the hub's greeting
+/// completes; answers go to `out` (a line each).
+pub fn spawn(
+    target: Arc<dyn Target>,
+    facts: Arc<Mutex<Facts>>,
+    out: impl Fn(String) + Send + 'static,
+) -> std::io::Result<Inbound> {
     let (tx, rx) = mpsc::sync_channel::<(u64, String)>(WAITING);
     let span = tracing::Span::current();
     std::thread::Builder::new()
@@ -75,7 +93,7 @@ pub fn spawn(target: Arc<dyn Target>, out: impl Fn(String) + Send + 'static) -> 
                 out(answer_line(id, &answer));
             }
         })?;
-    Ok(Inbound(tx))
+    Ok(Inbound { tx, facts })
 }
 
 #[cfg(test)]

@@ -317,6 +317,9 @@ fn follow(
 ) -> Followed {
     // The hub's control commands for this call go to the relay's worker.
     let from_hub = |m: &Message| control.is_some_and(|c| c.take(m));
+    if let Some(c) = control {
+        c.learn(&sub.channel, &sub.caller, &sub.queue);
+    }
     watch.set_queue(&sub.queue);
     // The place the hub remembered: the engine has it at its first frame
     // (and a returning generator only hears of a change).

@@ -56,7 +56,8 @@ pub fn start(
     }
     let relay = hub.then(|| {
         let tx = inbox.command_sender();
-        crate::control::relay::spawn(target, move |line| {
+        let facts = target.facts();
+        crate::control::relay::spawn(target, facts, move |line| {
             tx.send(Command::Control(line)).ok();
         })
         .map_err(|e| tracing::error!("cannot start the hub's control relay: {e}"))
