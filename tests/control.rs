@@ -186,13 +186,22 @@ fn a_call_is_controlled_through_its_socket_and_it_is_heard() {
         let said = window(&pcm, RATE, t + 0.3, t + 0.8);
         assert!(tone_amplitude(said, freq, RATE) > 0.1, "{file} heard at {t}");
     }
+    // The music at full level (its loudest half second before the switch)
+    // and under the played file.
     let t = t_of(&tl, "prompt_start", "file", "beep.wav");
-    let (before, under) = (
-        window(&pcm, RATE, t - 1.0, t - 0.5),
-        window(&pcm, RATE, t + 0.4, t + 0.8),
-    );
+    let switch = t_of(&tl, "music_switch", "to", "m2.wav");
+    let full = (0..(switch * 10.0) as usize)
+        .map(|i| {
+            tone_amplitude(
+                window(&pcm, RATE, i as f64 / 10.0, i as f64 / 10.0 + 0.5),
+                200.0,
+                RATE,
+            )
+        })
+        .fold(0.0f32, f32::max);
+    let under = window(&pcm, RATE, t + 0.4, t + 0.8);
     assert!(
-        tone_amplitude(under, 200.0, RATE) < 0.5 * tone_amplitude(before, 200.0, RATE),
+        full > 0.05 && tone_amplitude(under, 200.0, RATE) < 0.5 * full,
         "the music ducks under a played file"
     );
     // The music changed: 300 Hz after the switch, 200 Hz gone.
