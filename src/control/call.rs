@@ -156,22 +156,9 @@ impl CallTarget {
         m
     }
 
-    /// Reads `path` for `play`, within the bounds.
+    /// Reads `path` for `play`, within the bounds (and the call's count
+    /// of different files).
     fn decode(&self, path: &Path) -> Result<Sound, String> {
-        if !path.is_absolute() {
-            return Err(format!("{}: play takes an absolute path", path.display()));
-        }
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if !meta.is_file() {
-            return Err(format!("{}: not a regular file", path.display()));
-        }
-        if meta.len() > MAX_PLAY_BYTES {
-            return Err(format!(
-                "{}: larger than {} MB",
-                path.display(),
-                MAX_PLAY_BYTES >> 20
-            ));
-        }
         {
             let played = self.played.lock().unwrap_or_else(|e| e.into_inner());
             if played.len() >= MAX_PLAY_FILES && !played.contains(path) {
@@ -180,37 +167,21 @@ impl CallTarget {
                 ));
             }
         }
-        let clip = self.cache.load(path, self.rate).map_err(|e| format!("{e:#}"))?;
-        let len = Duration::from_secs_f64(clip.len() as f64 / f64::from(self.rate));
-        if len > MAX_PLAY {
-            return Err(format!(
-                "{}: longer than {} s",
-                path.display(),
-                MAX_PLAY.as_secs()
-            ));
-        }
-        if clip.is_empty() {
-            return Err(format!("{}: no audio in it", path.display()));
-        }
+        let sound = decode_play(&self.cache, self.rate, path)?;
         self.played
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(path.to_path_buf());
-        Ok(Sound {
-            path: path.to_path_buf(),
-            clip: Arc::new(clip),
-        })
+        Ok(sound)
     }
 
     fn act(&self, cmd: Command) -> Result<Answer, Answer> {
         match cmd {
             Command::Status => return Ok(self.status()),
-            Command::Position(n) => self.send(EventKind::Position(n))?,
-            Command::SayPosition(n) => {
-                if let Some(n) = n {
-                    self.send(EventKind::Position(n))?;
+            Command::Position(_) | Command::SayPosition(_) | Command::Dtmf(_) => {
+                for e in events_for(&cmd).unwrap_or_default() {
+                    self.send(e)?;
                 }
-                self.send(EventKind::SayPosition)?;
             }
             Command::Play(path) => {
                 let sound = self.decode(&path).map_err(Answer::error)?;
@@ -224,10 +195,10 @@ impl CallTarget {
                 self.send(EventKind::Play(sound))?;
                 return Ok(Answer::with(m));
             }
-            Command::Music(pick) => {
+            Command::Music(ref pick) => {
                 self.send(EventKind::Music(pick.clone()))?;
                 let s = self.snapshot()?;
-                if let MusicPick::Named(name) = &pick
+                if let MusicPick::Named(name) = pick
                     && !s.music.as_deref().is_some_and(|m| {
                         m == name || Path::new(m).file_stem().is_some_and(|x| x == name.as_str())
                     })
@@ -238,19 +209,77 @@ impl CallTarget {
                 }
                 return Ok(Answer::with(self.describe(&s)));
             }
-            Command::Dtmf(d) => self.send(EventKind::Dtmf(d))?,
             Command::Debug(on) => {
                 super::debug::set(on);
                 tracing::info!(on, "control: debug logging");
                 return Ok(Answer::ok());
             }
             Command::Stop => {
-                self.send(EventKind::MusicStopped)?;
+                for e in events_for(&cmd).unwrap_or_default() {
+                    self.send(e)?;
+                }
                 return Ok(Answer::ok());
             }
         }
         Ok(self.status())
     }
+}
+
+/// Reads `path` for `play` (through the cache, at `rate`), within the
+/// bounds: an absolute path to a regular file of at most
+/// [`MAX_PLAY_BYTES`], at most [`MAX_PLAY`] long. Any target may use it
+/// (an AudioSocket server's calls too); call it off the audio thread.
+pub fn decode_play(cache: &Cache, rate: u32, path: &Path) -> Result<Sound, String> {
+    if !path.is_absolute() {
+        return Err(format!("{}: play takes an absolute path", path.display()));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if meta.len() > MAX_PLAY_BYTES {
+        return Err(format!(
+            "{}: larger than {} MB",
+            path.display(),
+            MAX_PLAY_BYTES >> 20
+        ));
+    }
+    let clip = cache.load(path, rate).map_err(|e| format!("{e:#}"))?;
+    let len = Duration::from_secs_f64(clip.len() as f64 / f64::from(rate));
+    if len > MAX_PLAY {
+        return Err(format!(
+            "{}: longer than {} s",
+            path.display(),
+            MAX_PLAY.as_secs()
+        ));
+    }
+    if clip.is_empty() {
+        return Err(format!("{}: no audio in it", path.display()));
+    }
+    Ok(Sound {
+        path: path.to_path_buf(),
+        clip: Arc::new(clip),
+    })
+}
+
+/// The events a command is for a call's engine, in order (`None`: not an
+/// engine's: `status`, `debug`, and `play`, whose file is decoded first
+/// with [`decode_play`] and sent as [`EventKind::Play`]). What another
+/// target (`serve --audiosocket`) sends a call for each command.
+pub fn events_for(cmd: &Command) -> Option<Vec<EventKind>> {
+    Some(match cmd {
+        Command::Position(n) => vec![EventKind::Position(*n)],
+        Command::SayPosition(n) => n
+            .map(EventKind::Position)
+            .into_iter()
+            .chain([EventKind::SayPosition])
+            .collect(),
+        Command::Music(pick) => vec![EventKind::Music(pick.clone())],
+        Command::Dtmf(d) => vec![EventKind::Dtmf(*d)],
+        // As Asterisk stopping the music does: the call may go on.
+        Command::Stop => vec![EventKind::MusicStopped],
+        Command::Status | Command::Debug(_) | Command::Play(_) => return None,
+    })
 }
 
 fn secs(d: Duration) -> f64 {
@@ -335,5 +364,49 @@ impl Answering {
                 true
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn say_position_with_a_value_sets_it_first() {
+        assert_eq!(
+            events_for(&Command::SayPosition(Some(4))),
+            Some(vec![EventKind::Position(4), EventKind::SayPosition])
+        );
+        assert_eq!(
+            events_for(&Command::SayPosition(None)),
+            Some(vec![EventKind::SayPosition])
+        );
+        assert_eq!(events_for(&Command::Stop), Some(vec![EventKind::MusicStopped]));
+        assert_eq!(events_for(&Command::Status), None);
+    }
+
+    #[test]
+    fn play_refuses_what_is_not_a_small_absolute_file() {
+        let cache = Cache::in_memory();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            decode_play(&cache, 8000, Path::new("a.wav"))
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(
+            decode_play(&cache, 8000, dir.path())
+                .unwrap_err()
+                .contains("not a regular file")
+        );
+        let big = dir.path().join("big.wav");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_PLAY_BYTES + 1)
+            .unwrap();
+        assert!(decode_play(&cache, 8000, &big).unwrap_err().contains("larger"));
+        let junk = dir.path().join("junk.wav");
+        std::fs::write(&junk, b"not audio").unwrap();
+        assert!(decode_play(&cache, 8000, &junk).is_err());
     }
 }
