@@ -54,6 +54,9 @@ pub enum Command {
     /// Serve many calls over Asterisk's AudioSocket (`AudioSocket(uuid,host:port)`,
     /// `Dial(AudioSocket/...)`): one process, a stream per call, keys in-band.
     Serve(ServeArgs),
+    /// Control a held call: status, position, say-position, play, music,
+    /// dtmf, debug, stop. Exit 0 ok, 1 an error answer, 2 no answer or usage.
+    Ctl(CtlArgs),
     /// Check playlists: every problem with file:line:column and a hint.
     /// Exit status 0 when clean (warnings allowed), 1 with errors.
     Check(CheckArgs),
@@ -162,6 +165,10 @@ pub struct RunArgs {
     /// playlist's default after it. A bad code is logged and ignored.
     #[arg(short, long, value_name = "CODE")]
     pub language: Option<String>,
+    /// A control socket for this call (mode 0600, removed at exit):
+    /// `holdmix ctl --control PATH status|…` (see docs/control.md).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +234,27 @@ pub struct HubArgs {
     /// /dev/shm/holdmix-UID/calls]; `none` leaves them to the generators' sweep.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// A control socket for every call served (mode 0600): `holdmix ctl
+    /// --hub PATH list|CALL COMMAND` (see docs/control.md).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+}
+
+/// `holdmix ctl`: one command to a call's control socket or the hub's.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("socket").required(true).args(["control", "hub"]))]
+pub struct CtlArgs {
+    /// A call's own socket (`run --control PATH`).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+    /// The hub's control socket (`hub --control PATH`): `list`, or `CALL
+    /// COMMAND` with CALL a Uniqueid or channel name.
+    #[arg(long, value_name = "PATH")]
+    pub hub: Option<PathBuf>,
+    /// The command: status, position N, say-position [N], play FILE,
+    /// music next|previous|NAME, dtmf D, debug on|off, stop, list.
+    #[arg(required = true, num_args = 1.., value_name = "WORDS")]
+    pub words: Vec<String>,
 }
 
 /// Who the call is; every log line carries it.

@@ -138,6 +138,8 @@ pub struct RunConfig {
     pub store: Option<StoreOptions>,
     /// `--language`: the route's language choice (a valid code).
     pub language: Option<String>,
+    /// `--control`: this call's control socket.
+    pub control: Option<PathBuf>,
 }
 
 /// Resolves `run`'s arguments. `secret` reads the AMI secret (a file, or
@@ -202,6 +204,7 @@ pub fn run(
             tracks: Vec::new(),
         }),
         language: args.language.as_deref().and_then(route_language),
+        control: args.control,
     }
 }
 

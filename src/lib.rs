@@ -13,7 +13,8 @@
 //!   words), `audio` (decoding, the decoded-audio cache, the mixing stages,
 //!   output formats);
 //! - adapters to the world outside: `ami` (Asterisk Manager Interface),
-//!   `hub` (one AMI session per host, shared by the calls), `billing`
+//!   `hub` (one AMI session per host, shared by the calls), `control`
+//!   (control sockets: a call's, the hub's for every call), `billing`
 //!   (balance lookups), `store` (the callers' database), `state` (where a
 //!   call resumes), `report` (timelines and Asterisk's queue_log added
 //!   up for `holdmix report`), `plot` (`render --plot` pictures, and
@@ -36,6 +37,7 @@ pub mod billing;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod export;
 pub mod hub;

@@ -32,6 +32,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             holdmix::cmd::man::man(command, dir.as_deref())?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Ctl(args) => return Ok(ExitCode::from(holdmix::cmd::ctl::ctl(args))),
         _ => {}
     }
     let cache = Cache::open(cli.common.cache_dir.as_deref());
@@ -109,6 +110,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     peer_uids: args.peer_uid,
                     max_clients: args.max_clients,
                     metrics: args.metrics,
+                    control: args.control,
                     hangups: match args.state_dir.as_deref() {
                         Some(d) if d == std::path::Path::new("none") => None,
                         dir => holdmix::hub::hangup::Hangups::spawn(dir)
@@ -161,6 +163,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         // Printed above, before the cache.
-        Command::Completions { .. } | Command::Man { .. } => Ok(ExitCode::SUCCESS),
+        Command::Completions { .. } | Command::Man { .. } | Command::Ctl(_) => Ok(ExitCode::SUCCESS),
     }
 }

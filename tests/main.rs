@@ -12,6 +12,7 @@ mod billing;
 mod cache;
 mod cache_faults;
 mod codecs;
+mod control;
 mod corpus;
 mod dates;
 mod decode;

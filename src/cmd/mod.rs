@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod check;
 pub mod completions;
+pub mod ctl;
 pub mod man;
 pub mod plan;
 pub mod play;

@@ -60,6 +60,11 @@ impl Advisor {
         Advisor { groups }
     }
 
+    /// Whether there is no advice at all to say.
+    pub fn is_empty(&self) -> bool {
+        self.groups.iter().all(|g| g.files.is_empty())
+    }
+
     /// Each group's place in its order.
     pub fn cursors(&self) -> Vec<usize> {
         self.groups.iter().map(|g| g.next).collect()

@@ -231,11 +231,43 @@ impl Bed {
         if self.tracks.is_empty() {
             return false;
         }
+        let start = (self.current as isize + step).rem_euclid(self.tracks.len() as isize) as usize;
+        self.cross_to(lib, start, step, events)
+    }
+
+    /// The index of the track named `name` (its file name, or that without
+    /// its extension), if the list has one.
+    pub fn index_named(&self, lib: &Library, name: &str) -> Option<usize> {
+        self.tracks.iter().position(|&id| {
+            let file = lib.name(id);
+            **file == *name
+                || std::path::Path::new(&**file)
+                    .file_stem()
+                    .is_some_and(|s| s == name)
+        })
+    }
+
+    /// Crossfades to the track at `index` (or the next ready one after it).
+    pub fn switch_to(&mut self, lib: &Library, index: usize, events: &mut Vec<TimelineEvent>) -> bool {
+        if index >= self.tracks.len() {
+            return false;
+        }
+        self.cross_to(lib, index, 1, events)
+    }
+
+    /// Crossfades to the first ready track at or after `start` going in
+    /// direction `step`.
+    fn cross_to(
+        &mut self,
+        lib: &Library,
+        start: usize,
+        step: isize,
+        events: &mut Vec<TimelineEvent>,
+    ) -> bool {
         let from = self
             .playing
             .filter(|_| self.main.is_some())
             .map(|id| lib.name(id).clone());
-        let start = (self.current as isize + step).rem_euclid(self.tracks.len() as isize) as usize;
         let Some(next) = self.pick_ready(lib, start, step) else {
             return false;
         };

@@ -30,6 +30,46 @@ pub enum EventKind {
     /// Asterisk stopped this call's hold music (`MusicOnHoldStop`): this
     /// generator's part is over, the call may go on (and hold again).
     MusicStopped,
+    /// Say the caller's position now, as a key bound to `say-position`
+    /// would (the control socket's `say-position`).
+    SayPosition,
+    /// Switch the music (the control socket's `music next|previous|NAME`).
+    Music(MusicPick),
+    /// Say a sound decoded off the audio thread, ducked over the music like
+    /// a prompt (the control socket's `play FILE`).
+    Play(Sound),
+}
+
+/// Which music a `Music` event switches to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MusicPick {
+    Next,
+    Previous,
+    /// A track of the music playing now, by file name (with or without its
+    /// extension).
+    Named(String),
+}
+
+/// A decoded sound and the file it came from. Equal when it is the very
+/// same decoding (a clip has no equality of its own).
+#[derive(Clone)]
+pub struct Sound {
+    pub path: std::path::PathBuf,
+    pub clip: std::sync::Arc<crate::audio::clip::Clip>,
+}
+
+impl PartialEq for Sound {
+    fn eq(&self, other: &Sound) -> bool {
+        std::sync::Arc::ptr_eq(&self.clip, &other.clip)
+    }
+}
+
+impl Eq for Sound {}
+
+impl std::fmt::Debug for Sound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Sound").field(&self.path).finish()
+    }
 }
 
 impl EventKind {

@@ -48,6 +48,9 @@ impl Engine {
                 EventKind::MusicStopped => {
                     self.exit.get_or_insert(Ended::MusicStopped);
                 }
+                EventKind::SayPosition | EventKind::Music(_) | EventKind::Play(_) => {
+                    self.controlled(event.kind, now)
+                }
             }
         }
     }

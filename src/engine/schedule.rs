@@ -80,8 +80,8 @@ impl Engine {
     }
 
     /// The next prompt the clock will bring, and what it is (`advice`,
-    /// `position`, `wait`, `repeat`, `dissuade`), for a live status line;
-    /// `None` when nothing is scheduled.
+    /// `position`, `wait`, `repeat`, `dissuade`), for a live status line
+    /// and the control socket's `status`; `None` when nothing is scheduled.
     pub fn next_scheduled(&self) -> Option<(Duration, &'static str)> {
         let d = self.due();
         let now = self.now();
@@ -94,6 +94,8 @@ impl Engine {
         ]
         .into_iter()
         .filter(|(at, _)| *at > now && *at != Duration::MAX)
+        // The advice clock runs without advice too: it is no prompt then.
+        .filter(|(_, what)| *what != "advice" || !self.advisor.is_empty())
         .min_by_key(|(at, _)| *at)
     }
 

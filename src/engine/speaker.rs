@@ -186,6 +186,11 @@ impl Speaker {
     }
 
     /// No prompt playing or waiting, and the music fully up.
+    /// The prompt playing now, if any.
+    pub fn playing(&self) -> Option<SourceId> {
+        self.current.as_ref().map(|p| p.source)
+    }
+
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Open && !self.is_busy()
     }

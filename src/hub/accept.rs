@@ -13,6 +13,7 @@
 
 use super::calls::SharedCalls;
 use super::protocol::{Greeting, Redirect, Subscribe, refusal};
+use super::relay::Relays;
 use super::session::RedirectAsk;
 use super::subscribers::{Subscriber, Subscribers};
 use super::token::Key;
@@ -63,6 +64,7 @@ pub(super) fn accept(
     calls: SharedCalls,
     redirects: Sender<RedirectAsk>,
     gate: Gate,
+    relays: Arc<Relays>,
 ) {
     let gate = Arc::new(gate);
     let open = Arc::new(AtomicUsize::new(0));
@@ -96,13 +98,19 @@ pub(super) fn accept(
         next_id += 1;
         let id = next_id;
         let seat = Seat::take(&open);
-        let (subs, calls, redirects, gate) = (subs.clone(), calls.clone(), redirects.clone(), gate.clone());
+        let (subs, calls, redirects, gate, relays) = (
+            subs.clone(),
+            calls.clone(),
+            redirects.clone(),
+            gate.clone(),
+            relays.clone(),
+        );
         // The SUBSCRIBE line is read off the accept loop, bounded in time;
         // the thread then waits for the generator's commands (one per held
         // call: a small stack).
         let spawned = std::thread::Builder::new().stack_size(128 * 1024).spawn(move || {
             let _seat = seat;
-            serve(stream, id, &subs, &calls, &redirects, &gate);
+            serve(stream, id, &subs, &calls, &redirects, &gate, &relays);
         });
         if let Err(e) = spawned {
             tracing::warn!("cannot serve a generator: {e}");
@@ -135,6 +143,7 @@ fn serve(
     calls: &SharedCalls,
     redirects: &Sender<RedirectAsk>,
     gate: &Gate,
+    relays: &Relays,
 ) {
     stream.set_read_timeout(Some(SUBSCRIBE_WAIT)).ok();
     stream.set_write_timeout(Some(SUBSCRIBE_WAIT)).ok();
@@ -146,7 +155,7 @@ fn serve(
     // Commands the generator sent right behind its line are read already.
     let early = reader.buffer().to_vec();
     drop(reader);
-    let peer = peer_uid(&stream);
+    let peer = crate::control::socket::peer_uid(&stream);
     let sub = Subscribe::parse(&line);
     let why = match (&sub, peer) {
         (None, _) => Some("a subscription names its call's Uniqueid and token"),
@@ -169,7 +178,14 @@ fn serve(
     };
     tracing::debug!(uniqueid = %uniqueid, "generator subscribed");
     let _counted = crate::metrics::get().generator_connected();
-    read_commands(&stream, early, &uniqueid, calls, redirects);
+    let from = Peer {
+        id,
+        uniqueid: &uniqueid,
+        calls,
+        redirects,
+        relays,
+    };
+    read_commands(&stream, early, &from);
     // Gone (or dropped by the fan-out): forget it now, not at the
     // next event that happens to concern it.
     if let Ok(mut s) = subs.lock() {
@@ -233,43 +249,22 @@ fn wait_rebuilt(calls: &SharedCalls, started: Instant) {
     }
 }
 
-/// The uid of the process at the other end (`SO_PEERCRED`: what it was
-/// when it connected, set by the kernel).
-fn peer_uid(stream: &UnixStream) -> Option<u32> {
-    use std::os::fd::AsRawFd;
-    // Hand-written: std's `peer_cred` is unstable, and rustix's needs its
-    // `net` feature (a rebuild of every crate on rustix) for one call.
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `cred`, which is
-    // a valid, properly sized ucred for the duration of the call.
-    let ok = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    } == 0;
-    (ok && len as usize == std::mem::size_of::<libc::ucred>()).then_some(cred.uid)
+/// One subscribed generator, as its command lines need it.
+struct Peer<'a> {
+    /// Its connection's number (a control answer is taken only from the
+    /// connection the command went to).
+    id: u64,
+    uniqueid: &'a str,
+    calls: &'a SharedCalls,
+    redirects: &'a Sender<RedirectAsk>,
+    relays: &'a Relays,
 }
 
 /// A generator's command lines, until it goes. Its socket is non-blocking
 /// (for the fan-out's writes), so this waits in poll(2). A redirect goes
 /// to the channel the call table has for this generator's own Uniqueid,
 /// as it is now; no command names another call.
-fn read_commands(
-    stream: &UnixStream,
-    early: Vec<u8>,
-    uniqueid: &str,
-    calls: &SharedCalls,
-    redirects: &Sender<RedirectAsk>,
-) {
+fn read_commands(stream: &UnixStream, early: Vec<u8>, from: &Peer<'_>) {
     use std::os::fd::AsRawFd;
     let mut line = Vec::new();
     let mut buf = [0u8; 512];
@@ -277,7 +272,7 @@ fn read_commands(
     loop {
         if !pending.is_empty() {
             let bytes = std::mem::take(&mut pending);
-            commands(&bytes, &mut line, uniqueid, calls, redirects);
+            commands(&bytes, &mut line, from);
             continue;
         }
         let mut pfd = libc::pollfd {
@@ -298,24 +293,19 @@ fn read_commands(
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(_) => return,
         };
-        commands(&buf[..n], &mut line, uniqueid, calls, redirects);
+        commands(&buf[..n], &mut line, from);
     }
 }
 
 /// The complete command lines in `bytes` (`line` holds a line's start
 /// until its end comes).
-fn commands(
-    bytes: &[u8],
-    line: &mut Vec<u8>,
-    uniqueid: &str,
-    calls: &SharedCalls,
-    redirects: &Sender<RedirectAsk>,
-) {
+fn commands(bytes: &[u8], line: &mut Vec<u8>, from: &Peer<'_>) {
     for &b in bytes {
         if b != b'\n' {
-            // A line is a few tens of bytes; a longer one is not ours (kept
-            // one byte past the limit, so it stays too long to parse).
-            if line.len() <= MAX_COMMAND {
+            // A line is a few tens of bytes (a control answer a few
+            // hundred); a longer one is not ours (kept one byte past the
+            // limit, so it stays too long to parse).
+            if line.len() <= MAX_CONTROL {
                 line.push(b);
             }
             continue;
@@ -326,6 +316,12 @@ fn commands(
             crate::metrics::get().report_line(&text);
             continue;
         }
+        if let Some(rest) = text.strip_prefix("CONTROL ") {
+            if text.len() <= MAX_CONTROL {
+                from.relays.answered(from.id, rest);
+            }
+            continue;
+        }
         if text.len() > MAX_COMMAND {
             tracing::debug!("generator sent a line over {MAX_COMMAND} bytes: ignored");
             continue;
@@ -334,6 +330,7 @@ fn commands(
             tracing::debug!("generator sent {text:?}: ignored");
             continue;
         };
+        let (uniqueid, calls, redirects) = (from.uniqueid, from.calls, from.redirects);
         let channel = calls
             .lock()
             .ok()
@@ -355,6 +352,8 @@ fn commands(
 
 /// Longest command line read (a redirect or a report is tens of bytes).
 const MAX_COMMAND: usize = 256;
+/// Longest control answer read (a status is a few hundred bytes).
+const MAX_CONTROL: usize = 4096;
 
 /// A log line's rate limit: the first at once, then at most one every
 /// 10 s, saying how many were left out. Hand-written (a few lines): the

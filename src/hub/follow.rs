@@ -23,6 +23,7 @@ use crate::ami::codec::{Decoder, Item, Message};
 use crate::ami::connection::READ_TICK;
 use crate::ami::reconnect::{Backoff, Policy};
 use crate::ami::wake::Receiver;
+use crate::control::relay::Inbound;
 use crate::engine::EventKind;
 use crate::util::bell::SyncSender;
 use std::io::{Read, Write};
@@ -201,6 +202,7 @@ pub fn spawn_via_hub(
     mut direct: Option<AmiConfig>,
     tx: SyncSender<EventKind>,
     commands: Receiver<Command>,
+    control: Option<Inbound>,
 ) -> std::io::Result<()> {
     let span = tracing::Span::current();
     std::thread::Builder::new()
@@ -252,7 +254,8 @@ pub fn spawn_via_hub(
                             tracing::info!("hub back: following the call again");
                         }
                         backoff.reset();
-                        if follow(sub, &mut watch, &tx, &commands, &mut waiting) == Followed::CallOver {
+                        if follow(sub, &mut watch, &tx, &commands, &mut waiting, control.as_ref()) == Followed::CallOver
+                        {
                             return;
                         }
                         lost = true;
@@ -288,6 +291,8 @@ pub fn spawn_via_hub(
                             tracing::warn!(context = %to.context, exten = %to.exten, "no hub: redirect dropped");
                         }
                         Command::Report(line) => waiting.push(line),
+                        // Its hub is gone: nobody waits for it.
+                        Command::Control(_) => {}
                     }
                 }
                 backoff.wait();
@@ -312,7 +317,13 @@ fn follow(
     tx: &SyncSender<EventKind>,
     commands: &Receiver<Command>,
     waiting: &mut Vec<crate::metrics::send::Line>,
+    control: Option<&Inbound>,
 ) -> Followed {
+    // The hub's control commands for this call go to the relay's worker.
+    let from_hub = |m: &Message| control.is_some_and(|c| c.take(m));
+    if let Some(c) = control {
+        c.learn(&sub.channel, &sub.caller, &sub.queue);
+    }
     watch.set_queue(&sub.queue);
     // The place the hub remembered: the engine has it at its first frame
     // (and a returning generator only hears of a change).
@@ -326,7 +337,7 @@ fn follow(
     if !sub.language.is_empty() && tx.send(EventKind::Language(sub.language.clone())).is_err() {
         return Followed::CallOver;
     }
-    for m in &sub.early {
+    for m in sub.early.iter().filter(|m| !from_hub(m)) {
         if let Some(e) = watch.on_message(m)
             && tx.send(e).is_err()
         {
@@ -366,6 +377,7 @@ fn follow(
         decoder.feed(&buf[..n], &mut items);
         for item in items {
             if let Item::Message(m) = item
+                && !from_hub(&m)
                 && let Some(e) = watch.on_message(&m)
             {
                 let over = e.ends_stream();
@@ -399,6 +411,9 @@ fn pass_on(stream: &mut UnixStream, commands: &Receiver<Command>, redirects: boo
             Command::Redirect(_) => {}
             // Written, then dropped: `metrics::send::flush` sees it gone.
             Command::Report(line) => {
+                stream.write_all(line.as_bytes()).ok();
+            }
+            Command::Control(line) => {
                 stream.write_all(line.as_bytes()).ok();
             }
         }

@@ -42,6 +42,7 @@ pub mod token;
 
 mod accept;
 mod calls;
+mod relay;
 mod session;
 mod subscribers;
 
@@ -49,8 +50,6 @@ pub use session::HubConfig;
 
 use crate::ami::reconnect::{POLICY, keep_connected};
 use calls::{Calls, SharedCalls};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use subscribers::Subscribers;
@@ -79,7 +78,9 @@ pub fn run(
     realtime: Option<(realtime::RealtimeConfig, realtime::Served)>,
 ) -> anyhow::Result<()> {
     raise_fd_limit();
-    let listener = bind(&cfg.socket)?;
+    // Kept for the process's life: dropping it removes the socket.
+    let bound = bind(&cfg.socket)?;
+    let listener = bound.listener.try_clone()?;
     tracing::info!(socket = %cfg.socket.display(), ami = %cfg.ami, "hub listening");
     let subs: Subscribers = Arc::new(Mutex::new(Vec::new()));
     let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
@@ -98,9 +99,25 @@ pub fn run(
     uids.extend(&cfg.peer_uids);
     let gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
     let (redirect_tx, redirects) = crate::ami::wake::channel::<session::RedirectAsk>();
+    let relays = Arc::new(relay::Relays::default());
+    // Kept for the process's life, as the generators' socket.
+    let _control = match &cfg.control {
+        Some(path) => {
+            let bound = crate::control::socket::bind(path, 0o600, "--control")?;
+            let target = relay::HubTarget {
+                subs: subs.clone(),
+                calls: calls.clone(),
+                relays: relays.clone(),
+            };
+            crate::control::serve(&bound, Arc::new(target), crate::control::Mode::ManyCalls)?;
+            tracing::info!(control = %path.display(), "hub control socket listening");
+            Some(bound)
+        }
+        None => None,
+    };
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate))?;
+        .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate, relays))?;
     if let Some(listen) = &cfg.metrics {
         let addr = crate::metrics::serve::spawn(listen)?;
         tracing::info!(%addr, "serving metrics at /metrics");
@@ -113,57 +130,13 @@ pub fn run(
     Ok(())
 }
 
-/// The socket, group-accessible but not world-writable. Something already
-/// at `path` is replaced only when it is a stale socket of our own: a
-/// socket (not a symlink, file or directory), owned by our uid, that
-/// refuses connections. Anything else is left alone and named in the error.
-fn bind(path: &Path) -> anyhow::Result<UnixListener> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) => {
-            let kind = meta.file_type();
-            if !kind.is_socket() {
-                let what = if kind.is_symlink() {
-                    "a symlink"
-                } else if kind.is_dir() {
-                    "a directory"
-                } else if kind.is_file() {
-                    "a regular file"
-                } else {
-                    "not a socket"
-                };
-                anyhow::bail!(
-                    "{}: {what} is there; not replacing it (remove it, or choose another --socket)",
-                    path.display()
-                );
-            }
-            let ours = own_uid();
-            if meta.uid() != ours {
-                anyhow::bail!(
-                    "{}: a socket owned by uid {}, not ours ({ours}); not replacing it",
-                    path.display(),
-                    meta.uid()
-                );
-            }
-            match UnixStream::connect(path) {
-                Ok(_) => anyhow::bail!("{}: another hub is listening", path.display()),
-                // Nobody listens: a stale socket from a previous hub.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    std::fs::remove_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                }
-                Err(e) => anyhow::bail!("{}: {e}; not replacing it", path.display()),
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => anyhow::bail!("{}: {e}", path.display()),
-    }
-    let listener = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    Ok(listener)
+/// The socket, group-accessible but not world-writable (a stale one of
+/// ours replaced; see `control::socket::bind`).
+fn bind(path: &Path) -> anyhow::Result<crate::control::socket::Bound> {
+    crate::control::socket::bind(path, 0o660, "--socket")
 }
 
 /// The uid this hub runs as.
 pub(crate) fn own_uid() -> u32 {
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    crate::control::socket::own_uid()
 }

@@ -33,6 +33,8 @@ pub struct HubConfig {
     pub hangups: Option<super::hangup::Hangups>,
     /// Where Prometheus scrapes the hub's metrics (HOST:PORT), if anywhere.
     pub metrics: Option<String>,
+    /// The control socket for every call served (`--control`), if any.
+    pub control: Option<PathBuf>,
 }
 
 /// The ActionIDs of the hub's other actions (fixed: the answers need no

@@ -14,6 +14,7 @@
 //! to the log and, when asked, to a [`timeline`] file.
 
 pub(crate) mod checkpoint;
+mod control;
 mod events;
 mod exit;
 mod identity;

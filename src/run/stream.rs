@@ -8,6 +8,7 @@
 //! can never land behind audio already encoded.
 
 use super::checkpoint::Checkpoints;
+use super::control::{self, Control};
 use super::events;
 use super::exit::Exit;
 use super::inbox::Inbox;
@@ -80,6 +81,8 @@ pub struct Stream<'a> {
     /// Truncated cache entries already logged, and when to look again.
     truncations: usize,
     next_map_check: u64,
+    /// `--control` and the hub's relay: status requests to answer.
+    control: Control,
 }
 
 impl<'a> Stream<'a> {
@@ -92,6 +95,8 @@ impl<'a> Stream<'a> {
     /// the call with nothing to keep.
     pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
         let stop = StopFlag::install()?;
+        // First: a path in the way ends the start before anything else.
+        let control_socket = control::bind(cfg)?;
         let format = cfg.format;
         let rate = format.rate();
         let ready = prepare::spawn(prepare::Needs {
@@ -151,6 +156,21 @@ impl<'a> Stream<'a> {
             timeline,
         } = p;
         let timeline = timeline?;
+        let sub = hub.as_ref().and_then(|l| l.subscription());
+        let facts = crate::control::call::Facts {
+            uniqueid: cfg.identity.uniqueid().map(str::to_string),
+            channel: cfg
+                .identity
+                .channel()
+                .map(str::to_string)
+                .or_else(|| sub.map(|s| s.channel.clone()).filter(|c| !c.is_empty())),
+            caller: caller.clone(),
+            queue: cfg
+                .identity
+                .queue
+                .clone()
+                .or_else(|| sub.map(|s| s.queue.clone()).filter(|q| !q.is_empty())),
+        };
         let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
         // With no billing configured (and no event feed to answer), a
@@ -173,6 +193,8 @@ impl<'a> Stream<'a> {
         }
         // Helper threads must not take the stop signals: only a handler
         // running on the audio thread cuts its sleep short.
+        let (control, relay) =
+            unsignalled(|| control::start(control_socket, facts, &inbox, cache, rate, hub.is_some()));
         let poller = unsignalled(|| {
             inbox.add_loader(sources::spawn_loader(
                 engine.library(),
@@ -197,6 +219,7 @@ impl<'a> Stream<'a> {
                     cfg.ami.clone(),
                     inbox.event_sender(),
                     commands,
+                    relay,
                 ),
                 None => match &cfg.ami {
                     Some(a) => crate::ami::client::spawn(a.clone(), inbox.event_sender(), commands),
@@ -245,6 +268,7 @@ impl<'a> Stream<'a> {
             warm: Warm::default(),
             truncations: crate::util::mapguard::truncations(),
             next_map_check: CHECK_MAPS_EVERY,
+            control,
         }))
     }
 
@@ -259,6 +283,7 @@ impl<'a> Stream<'a> {
         self.warm.fetch();
         // Something was sent to this thread (a key, a reload, a source).
         if self.inbox.bell.answer() {
+            self.control.take_asks(&self.ahead);
             self.inbox.take_mail(self.ahead.change());
         }
         // Measured only when the pacer cannot predict it (see Pacer).
@@ -314,6 +339,7 @@ impl<'a> Stream<'a> {
             .set_period(self.frame * self.pacer.period_frames() as u32, realign);
         // After the write: rendering ahead never delays it.
         self.ahead.fill();
+        self.control.answer(&self.ahead);
         if let Some(p) = &mut self.poller {
             p.poll_due(self.frame * wall as u32);
         }

@@ -7,7 +7,8 @@
 //! so are stalls, a late start, reloads and failed sounds, which have lines
 //! of their own where they happen (a stall's limited to one a minute: a
 //! stalled reader skips every 240 ms); `exit` has its own line too (see
-//! `Stream::finish`).
+//! `Stream::finish`). While the control socket's `debug on` holds, the
+//! debug ones are logged at info too.
 
 use crate::engine::timeline::{Entry, TimelineEvent as E};
 
@@ -20,6 +21,16 @@ pub fn log(entries: &[Entry]) {
 
 fn line(e: &Entry) {
     let t = e.t;
+    // `debug on` (the control socket): the debug lines at info.
+    macro_rules! detail {
+        ($($arg:tt)*) => {
+            if crate::control::debug::on() {
+                tracing::info!($($arg)*)
+            } else {
+                tracing::debug!($($arg)*)
+            }
+        };
+    }
     match &e.event {
         E::MusicStart { file, track, offset } => {
             tracing::info!(t, file = %file, track, offset, "timeline: music starts")
@@ -28,8 +39,8 @@ fn line(e: &Entry) {
             tracing::info!(t, from = %from.as_deref().unwrap_or("-"), to = %to, "timeline: music switches")
         }
         E::Route { name } => tracing::info!(t, route = %name, "timeline: route"),
-        E::DuckStart => tracing::debug!(t, "timeline: music ducks"),
-        E::DuckEnd => tracing::debug!(t, "timeline: music back up"),
+        E::DuckStart => detail!(t, "timeline: music ducks"),
+        E::DuckEnd => detail!(t, "timeline: music back up"),
         E::PromptStart { file, queue } => {
             tracing::info!(t, file = %file, queue = %queue, "timeline: prompt starts")
         }
@@ -42,7 +53,7 @@ fn line(e: &Entry) {
         E::Position { value } => tracing::info!(t, position = value, "timeline: queue position"),
         // These four have lines of their own where they happen (a stall's
         // rate-limited: a stalled reader skips every 240 ms).
-        E::SourceError { file } => tracing::debug!(t, file = %file, "timeline: a sound failed"),
+        E::SourceError { file } => detail!(t, file = %file, "timeline: a sound failed"),
         E::Unspoken { .. } => tracing::info!(t, "timeline: a value had no recording to say it"),
         E::Request { what } => tracing::info!(t, what = %what, "timeline: request"),
         E::Balance { answer, .. } => tracing::info!(t, answer = %answer, "timeline: balance answer"),
@@ -51,10 +62,10 @@ fn line(e: &Entry) {
             tracing::info!(t, music, heard, "timeline: caller remembered")
         }
         E::Identity { verified } => tracing::info!(t, verified, "timeline: identity"),
-        E::Stall { skipped } => tracing::debug!(t, skipped, "timeline: reader stalled"),
-        E::Late { silence } => tracing::debug!(t, silence, "timeline: late start"),
+        E::Stall { skipped } => detail!(t, skipped, "timeline: reader stalled"),
+        E::Late { silence } => detail!(t, silence, "timeline: late start"),
         E::Reload { ok, reason } => {
-            tracing::debug!(t, ok, reason = %reason.as_deref().unwrap_or("-"), "timeline: playlist reload")
+            detail!(t, ok, reason = %reason.as_deref().unwrap_or("-"), "timeline: playlist reload")
         }
         E::Redirect {
             context,

@@ -33,6 +33,9 @@ pub enum Command {
     /// A metrics report for the hub (`metrics::send`); a session of the
     /// generator's own has nobody to give it to, and drops it.
     Report(crate::metrics::send::Line),
+    /// A control command's answer for the hub that passed it on
+    /// (`control::relay`); nobody else asks.
+    Control(String),
 }
 
 /// Starts the session thread; events for the call go to `tx`, commands
@@ -121,7 +124,7 @@ fn session(
                     )?;
                     tracing::info!(context = %to.context, exten = %to.exten, "caller redirected");
                 }
-                Command::Report(_) => {}
+                Command::Report(_) | Command::Control(_) => {}
             }
         }
         // Messages that came while waiting for a response come first.
