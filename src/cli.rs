@@ -242,7 +242,7 @@ pub struct HubArgs {
 
 /// `holdmix ctl`: one command to a call's control socket or the hub's.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("socket").required(true).args(["control", "hub"]))]
+#[command(group = clap::ArgGroup::new("socket").required(true).args(["control", "hub", "serve"]))]
 pub struct CtlArgs {
     /// A call's own socket (`run --control PATH`).
     #[arg(long, value_name = "PATH")]
@@ -251,6 +251,10 @@ pub struct CtlArgs {
     /// COMMAND` with CALL a Uniqueid or channel name.
     #[arg(long, value_name = "PATH")]
     pub hub: Option<PathBuf>,
+    /// An AudioSocket server's control socket (`serve --control PATH`):
+    /// `list`, or `UUID COMMAND`.
+    #[arg(long, value_name = "PATH")]
+    pub serve: Option<PathBuf>,
     /// The command: status, position N, say-position [N], play FILE,
     /// music next|previous|NAME, dtmf D, debug on|off, stop, list.
     #[arg(required = true, num_args = 1.., value_name = "WORDS")]
@@ -350,6 +354,11 @@ pub struct ServeArgs {
     /// How long a new connection may take to send its UUID packet.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
     pub uuid_wait: Duration,
+    /// A control socket for every call, by UUID (mode 0600): `holdmix ctl
+    /// --serve PATH UUID COMMAND`; a command for a UUID not connected yet
+    /// waits 60 s for it (the dialplan's position before `AudioSocket()`).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

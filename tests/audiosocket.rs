@@ -339,6 +339,7 @@ fn events_given_to_the_registry_reach_their_call() {
             seed: Some(7),
             language: None,
             uuid_wait: Duration::from_secs(2),
+            control: None,
         },
         &cache,
     )
@@ -384,4 +385,79 @@ fn events_given_to_the_registry_reach_their_call() {
         assert!(start.elapsed() < Duration::from_secs(5), "{:?}", calls.list());
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn the_control_socket_reaches_calls_by_uuid_before_and_after_they_connect() {
+    // `serve --control`: the OpenSIPS recipe's `holdmix ctl --serve PATH
+    // UUID position N` runs before `AudioSocket()`, so the position waits
+    // for its call; a live call takes commands at once.
+    let dir = tempdir();
+    let d = dir.path();
+    let pl = fixtures(d);
+    let socket = d.join("serve.ctl");
+    let (_server, addr) = serve(d, &pl, &["--control", socket.to_str().expect("path")]);
+    let ctl = |words: &[&str]| {
+        let out = holdmix(d)
+            .args(["ctl", "--serve"])
+            .arg(&socket)
+            .args(words)
+            .output()
+            .expect("ctl");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code(), answer)
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket).expect("socket").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let (queued, plain, live) = (
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "aaaaaaaa-0000-4000-8000-000000000002",
+        "AAAAAAAA-0000-4000-8000-000000000003",
+    );
+    let (code, a) = ctl(&[queued, "position", "3"]);
+    assert_eq!(code, Some(0), "{a}");
+    assert_eq!(
+        (a["connected"].as_bool(), a["kept_for_s"].as_u64()),
+        (Some(false), Some(60)),
+        "{a}"
+    );
+    // A name that is no UUID waits for nothing: an error, exit 1.
+    let (code, a) = ctl(&["1796520591.1", "position", "3"]);
+    assert_eq!(code, Some(1), "{a}");
+    let q = call(addr, queued);
+    let p = call(addr, plain);
+    let l = call(addr, &live.to_ascii_lowercase());
+    let start = Instant::now();
+    loop {
+        let (_, list) = ctl(&["list"]);
+        let n = list["calls"].as_array().map_or(0, Vec::len);
+        if n == 3 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Upper case is the same UUID (Asterisk's are lower case).
+    let (code, a) = ctl(&[live, "position", "2"]);
+    assert_eq!((code, a["connected"].as_bool()), (Some(0), Some(true)), "{a}");
+    std::thread::sleep(Duration::from_millis(3500));
+    let (code, _) = ctl(&[plain, "stop"]);
+    assert_eq!(code, Some(0));
+    let p = p.1.join().expect("reader");
+    let (q, l) = (hang_up(q.0, q.1), hang_up(l.0, l.1));
+    // After the welcome (1.5 s): the position prompt (500 Hz) for the
+    // calls given one, none for the other.
+    let none = amp(&p.samples(), 500.0, 1.7, 2.6);
+    louder(
+        "the position given before the call",
+        amp(&q.samples(), 500.0, 1.7, 2.6),
+        none,
+    );
+    louder(
+        "the position given during the call",
+        amp(&l.samples(), 500.0, 1.7, 2.6),
+        none,
+    );
 }

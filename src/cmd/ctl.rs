@@ -14,9 +14,14 @@ use std::time::Duration;
 const ANSWER_WAIT: Duration = Duration::from_secs(15);
 
 pub fn ctl(args: &CtlArgs) -> u8 {
-    let many = args.hub.is_some();
-    let Some(socket) = args.hub.as_deref().or(args.control.as_deref()) else {
-        eprintln!("holdmix ctl: --control PATH or --hub PATH");
+    let many = args.hub.is_some() || args.serve.is_some();
+    let Some(socket) = args
+        .hub
+        .as_deref()
+        .or(args.serve.as_deref())
+        .or(args.control.as_deref())
+    else {
+        eprintln!("holdmix ctl: --control PATH, --hub PATH or --serve PATH");
         return 2;
     };
     let line = match command_line(&args.words, many) {

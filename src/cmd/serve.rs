@@ -14,6 +14,7 @@ pub fn serve(args: ServeArgs, cache: &Cache) -> anyhow::Result<()> {
         seed: args.seed,
         language: args.language,
         uuid_wait: args.uuid_wait,
+        control: args.control,
     };
     crate::serve::serve(&cfg, cache)
 }

@@ -14,6 +14,7 @@
 mod call;
 mod calls;
 pub mod codec;
+mod control;
 mod sounds;
 mod stream;
 
@@ -57,6 +58,8 @@ pub struct ServeConfig {
     pub language: Option<String>,
     /// How long a new connection may take to send its UUID.
     pub uuid_wait: Duration,
+    /// The control socket for every call, by UUID (mode 0600).
+    pub control: Option<PathBuf>,
 }
 
 /// What every call thread shares.
@@ -111,6 +114,8 @@ impl Shared {
 /// A bound listener with its playlist loaded, ready to serve.
 pub struct Server {
     listener: TcpListener,
+    /// The control socket, kept for the server's life (its file goes with it).
+    _control: Option<crate::control::socket::Bound>,
     shared: Arc<Shared>,
     max_calls: usize,
     active: Arc<AtomicUsize>,
@@ -128,12 +133,27 @@ impl Server {
         }
         let listener = TcpListener::bind(&cfg.listen)
             .with_context(|| format!("--audiosocket {}: cannot listen", cfg.listen))?;
+        let calls = Calls::new();
+        let control = match &cfg.control {
+            Some(path) => {
+                let bound = crate::control::socket::bind(path, 0o600, "--control")?;
+                let target = control::ServeTarget {
+                    calls: calls.clone(),
+                    cache: cache.clone(),
+                };
+                crate::control::serve(&bound, Arc::new(target), crate::control::Mode::ManyCalls)?;
+                tracing::info!(control = %path.display(), "control socket listening");
+                Some(bound)
+            }
+            None => None,
+        };
         Ok(Server {
             listener,
+            _control: control,
             shared: Arc::new(Shared {
                 scenario,
                 sounds,
-                calls: Calls::new(),
+                calls,
                 state_dir: cfg.state_dir.clone(),
                 seed: cfg.seed,
                 language: cfg.language.clone(),
