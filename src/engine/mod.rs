@@ -29,6 +29,7 @@ pub mod language;
 pub mod library;
 pub mod memory;
 pub mod phrase;
+pub mod plan;
 pub mod queue;
 mod render;
 mod schedule;
@@ -82,6 +83,9 @@ pub enum Request {
     Balance,
     /// Send the caller to this dialplan place (AMI `Redirect`).
     Redirect(Redirect),
+    /// Ask the playlist's webhook for a hold plan; answer with
+    /// `EventKind::Plan` (see [`plan`]).
+    Plan(crate::webhook::Ask),
 }
 
 struct KeyBinding {
@@ -160,6 +164,8 @@ pub struct Engine {
     last_said: Option<(Vec<SourceId>, Arc<str>)>,
     /// A redirect waiting for its confirmation (that phrase) to end.
     redirect_after_prompt: Option<(Redirect, u64)>,
+    /// The hold plan a webhook gives (see [`plan`]).
+    plan: plan::PlanRun,
     /// A balance lookup asked for and not answered yet: since when, and
     /// whether "one moment" was said for it.
     balance_pending: Option<(Duration, bool)>,
