@@ -46,3 +46,4 @@ mod speech_asterisk;
 mod startup;
 mod store;
 mod timelines;
+mod webhook;

@@ -310,11 +310,18 @@ pub(crate) mod tests {
 
     /// [`demo_engine`] with its duck level set to `duck` (1.0: no duck).
     fn demo_engine_ducked(full_path_only: bool, duck: Option<f32>) -> Engine {
+        demo_engine_with(full_path_only, |s| {
+            if let Some(d) = duck {
+                s.levels.duck = d;
+            }
+        })
+    }
+
+    /// [`demo_engine`] of the demo playlist as `change` leaves it.
+    pub(crate) fn demo_engine_with(full_path_only: bool, change: impl FnOnce(&mut Scenario)) -> Engine {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playlists/demo.toml");
         let mut scenario = crate::scenario::load_valid(&path).expect("demo playlist");
-        if let Some(d) = duck {
-            scenario.levels.duck = d;
-        }
+        change(&mut scenario);
         let mut e = Engine::new(&scenario, 8000, 7);
         e.full_path_only = full_path_only;
         let ids: Vec<_> = e.library().ids().collect();
