@@ -22,6 +22,10 @@ pub const MAX_PARTS: usize = 16;
 pub const MAX_PAUSE: Duration = Duration::from_secs(600);
 /// Longest `reask`.
 pub const MAX_REASK: Duration = Duration::from_secs(3600);
+/// Most bytes a plan's items take in the call's checkpoint (whose snapshot
+/// slot is 32 KiB, shared with the rest of the call's state): a plan that
+/// cannot be resumed is not taken.
+pub const MAX_KEPT: usize = 8 * 1024;
 /// Longest name (prompt, track, dialplan context or extension).
 const MAX_NAME: usize = 64;
 
@@ -133,6 +137,12 @@ fn plan(v: &Value) -> PlanAnswer {
         None | Some(Value::Null) => None,
         Some(x) => Some(seconds(x, "reask", MAX_REASK)?).filter(|d| !d.is_zero()),
     };
+    let kept = serde_json::to_vec(&items).map_or(usize::MAX, |v| v.len());
+    if kept > MAX_KEPT {
+        return Err(format!(
+            "the items take {kept} bytes to keep for a respawn (at most {MAX_KEPT})"
+        ));
+    }
     Ok(Plan { items, keys, reask })
 }
 
@@ -355,6 +365,15 @@ mod tests {
         ] {
             assert!(read(bad).is_err(), "{}", &bad[..bad.len().min(80)]);
         }
+        // Within every other cap, but too big to resume after a respawn.
+        let name = "n".repeat(60);
+        let say = format!(
+            r#"{{"say":[{}]}}"#,
+            vec![format!("\"{name}\""); MAX_PARTS].join(",")
+        );
+        let big = format!(r#"{{"items":[{}]}}"#, vec![say; MAX_ITEMS].join(","));
+        assert!(big.len() < MAX_BODY);
+        assert!(read(&big).unwrap_err().contains("to keep for a respawn"));
         let huge = vec![b' '; MAX_BODY + 1];
         assert!(parse(&huge).unwrap_err().contains("64 KiB"));
     }
