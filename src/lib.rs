@@ -6,7 +6,8 @@
 //!
 //! The modules, in layers; a module imports from its own layer and the
 //! layers below it, never above (one exception: the core takes `billing`'s
-//! data types, `BillingConfig` and `BalanceAnswer`, into scenarios and events):
+//! data types, `BillingConfig` and `BalanceAnswer`, into scenarios and events,
+//! and `webhook`'s, `PlanConfig`, `Ask` and `PlanAnswer`, likewise):
 //!
 //! - core: `engine` (the state machine, without I/O; its `library` only
 //!   registers the sources), `scenario` (playlists), `speech` (values into
@@ -15,7 +16,8 @@
 //! - adapters to the world outside: `ami` (Asterisk Manager Interface),
 //!   `hub` (one AMI session per host, shared by the calls), `control`
 //!   (control sockets: a call's, the hub's for every call), `billing`
-//!   (balance lookups), `store` (the callers' database), `state` (where a
+//!   (balance lookups), `webhook` (hold plans asked of an HTTP endpoint),
+//!   `store` (the callers' database), `state` (where a
 //!   call resumes), `report` (timelines and Asterisk's queue_log added
 //!   up for `holdmix report`), `plot` (`render --plot` pictures, and
 //!   `report`'s), `metrics` (the hub's Prometheus metrics and what
@@ -53,3 +55,4 @@ pub mod speech;
 pub mod state;
 pub mod store;
 pub mod util;
+pub mod webhook;

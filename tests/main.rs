@@ -48,3 +48,4 @@ mod speech_asterisk;
 mod startup;
 mod store;
 mod timelines;
+mod webhook;

@@ -132,6 +132,15 @@ pub fn describe(s: &Scenario, name: &str, date: NaiveDate) -> String {
     if let Some(change) = clock_change(s, date) {
         let _ = writeln!(out, "clock change: {change}");
     }
+    // The webhook's plan is made during the call, from what the call is:
+    // not something a day's schedule can show (nor its URL, which may hold
+    // a token).
+    if s.plan.is_some() {
+        let _ = writeln!(
+            out,
+            "hold plan: asked of the [plan] webhook during each call (dynamic)"
+        );
+    }
     let moments: Vec<Moment> = (0..MINUTES_PER_DAY).map(|m| at(s, date, m)).collect();
     let mut start = 0;
     for m in 1..=moments.len() {

@@ -63,14 +63,18 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
 /// A simulated call's engine (`render`, `play`): the playlist loaded and
 /// its problems logged, the random orders seeded (`seed`, else drawn), the
 /// local start set for time-of-day windows, its sounds loaded; with the
-/// playlist's billing.
+/// playlist's billing and hold plan.
 pub fn simulated_call(
     playlist: &Path,
     cache: &Cache,
     rate: u32,
     seed: Option<u64>,
     at: Option<chrono::NaiveDateTime>,
-) -> Result<(Engine, Option<crate::billing::BillingConfig>)> {
+) -> Result<(
+    Engine,
+    Option<crate::billing::BillingConfig>,
+    Option<crate::webhook::PlanConfig>,
+)> {
     let loaded = Scenario::load(playlist)?;
     crate::scenario::log_diagnostics(&loaded.diagnostics);
     let scenario = loaded.scenario;
@@ -79,7 +83,7 @@ pub fn simulated_call(
         engine.set_local_start(at);
     }
     sources::load_all(engine.library_mut(), cache, rate);
-    Ok((engine, scenario.billing))
+    Ok((engine, scenario.billing, scenario.plan))
 }
 
 /// Runs the engine for `duration` at `rate` (its events, billing,
@@ -91,7 +95,8 @@ pub fn drive(
     duration: Duration,
     emit: &mut dyn FnMut(&[f32]) -> Result<()>,
 ) -> Result<RenderSummary> {
-    let (mut engine, mut billing) = simulated_call(&opts.playlist, cache, rate, opts.seed, opts.at)?;
+    let (mut engine, mut billing, mut plan) =
+        simulated_call(&opts.playlist, cache, rate, opts.seed, opts.at)?;
     // Scripted answers stand in for billing; without them the playlist's
     // billing is asked (at once: virtual time does not wait), and with no
     // billing a lookup fails.
@@ -127,8 +132,9 @@ pub fn drive(
                 let path = path
                     .as_deref()
                     .map_or_else(|| opts.playlist.clone(), PathBuf::from);
-                if let Some(b) = reload(&mut engine, &path, cache, rate) {
+                if let Some((b, p)) = reload(&mut engine, &path, cache, rate) {
                     billing = b;
+                    plan = p;
                 }
             } else {
                 engine.push(e);
@@ -139,6 +145,21 @@ pub fn drive(
             m.push(&samples);
         }
         for r in engine.take_requests().collect::<Vec<_>>() {
+            // The hold plan is asked at the virtual time: the render waits
+            // for the answer (or the timeout), the stream's time does not.
+            if let (Request::Plan(ask), Some(p)) = (&r, &plan) {
+                let call = crate::webhook::Call {
+                    id: Some("render".into()),
+                    caller: opts.caller.clone(),
+                    ..Default::default()
+                };
+                let answer = crate::webhook::ask_now(p, &call, ask);
+                let at = engine.now();
+                engine.push(Event {
+                    at,
+                    kind: EventKind::Plan(answer),
+                });
+            }
             if r == Request::Balance && answer_balance {
                 let answer = match &billing {
                     Some(b) => crate::billing::lookup_now(b, opts.caller.as_deref()),
@@ -188,19 +209,22 @@ pub fn drive(
 }
 
 /// A new playlist version at this point of the render: applied when valid
-/// (its billing returned), else refused with its errors logged (the old one
+/// (its billing and plan returned), else refused with its errors logged (the old one
 /// stays).
 fn reload(
     engine: &mut Engine,
     path: &Path,
     cache: &Cache,
     rate: u32,
-) -> Option<Option<crate::billing::BillingConfig>> {
+) -> Option<(
+    Option<crate::billing::BillingConfig>,
+    Option<crate::webhook::PlanConfig>,
+)> {
     match crate::scenario::load_valid(path) {
         Ok(s) => {
             engine.reload(&s);
             sources::load_all(engine.library_mut(), cache, rate);
-            Some(s.billing)
+            Some((s.billing, s.plan))
         }
         Err(reason) => {
             engine.reload_refused(&reason);

@@ -32,7 +32,7 @@ impl Engine {
 
     /// Adds the prompts `t` says with `v` to `ids`; values with no
     /// recording go to the timeline.
-    fn words(&mut self, t: &Template, v: &Values, ids: &mut Vec<SourceId>) {
+    pub(super) fn words(&mut self, t: &Template, v: &Values, ids: &mut Vec<SourceId>) {
         let mut missing = Vec::new();
         phrase::resolve(t, &self.prompts, self.speech.as_ref(), v, ids, &mut missing);
         for token in missing {

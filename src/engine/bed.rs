@@ -95,6 +95,11 @@ impl Bed {
         Some((self.playing?, self.main?.pos))
     }
 
+    /// The track list, in play order.
+    pub fn tracks(&self) -> &[SourceId] {
+        &self.tracks
+    }
+
     /// Where `id` is in the track list.
     pub fn index_of(&self, id: SourceId) -> Option<usize> {
         self.tracks.iter().position(|&t| t == id)

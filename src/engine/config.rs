@@ -64,6 +64,7 @@ impl Engine {
             last_said: None,
             redirect_after_prompt: None,
             balance_pending: None,
+            plan: super::plan::PlanRun::new(),
             personal: true,
             requests: VecDeque::with_capacity(REQUEST_LIMIT),
             timezone: scenario.timezone.clone(),
@@ -223,6 +224,7 @@ impl Engine {
             };
         }
         self.announce = scenario.announce.clone();
+        self.plan.configure(scenario.plan.as_ref(), now);
         self.speaker
             .set_levels(scenario.levels.duck, samples(scenario.levels.fade));
         self.dated = super::dated::Dated::new(scenario, &mut self.lib, &tracks, &mut self.rng, &self.dated);

@@ -19,6 +19,8 @@ pub enum EventKind {
     Identity(bool),
     /// The answer to a balance lookup.
     Balance(BalanceAnswer),
+    /// The answer to a hold plan ask (or why there is none).
+    Plan(crate::webhook::PlanAnswer),
     /// Read the playlist again (or this other file) and switch to it, if valid.
     /// The driver does the reading; the engine never touches files.
     Reload(Option<String>),

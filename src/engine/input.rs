@@ -20,11 +20,16 @@ impl Engine {
                 break;
             };
             match event.kind {
-                EventKind::Dtmf(digit) => self.key(digit, event.at),
+                EventKind::Dtmf(digit) => {
+                    if !self.plan_key(digit, now) {
+                        self.key(digit, event.at);
+                    }
+                }
                 EventKind::Position(value) => {
                     self.scratch.push(TimelineEvent::Position { value });
                     if self.queue.set_position(event.at, value) {
                         self.position_changed(now);
+                        self.plan_position(now);
                     }
                 }
                 EventKind::Holdtime(h) => self.queue.set_holdtime(h),
@@ -41,6 +46,7 @@ impl Engine {
                     self.balance_pending = None;
                     self.say_balance(&answer);
                 }
+                EventKind::Plan(answer) => self.plan_answer(answer, now),
                 // The first reason to end is the one.
                 EventKind::Hangup => {
                     self.exit.get_or_insert(Ended::Hangup);
@@ -82,6 +88,19 @@ impl Engine {
         let say = k.say.clone();
         let redirect = k.redirect.clone();
         let language = k.language.clone();
+        self.act(action, priority, &say, redirect, language);
+    }
+
+    /// Does what a key's action does (a playlist key's, or one a hold
+    /// plan armed: see [`super::plan`]).
+    pub(super) fn act(
+        &mut self,
+        action: Action,
+        priority: u8,
+        say: &crate::scenario::Template,
+        redirect: Option<Redirect>,
+        language: Option<Arc<str>>,
+    ) {
         let now = self.now();
         match action {
             Action::NextMusic => {
@@ -92,7 +111,7 @@ impl Engine {
             }
             Action::Say => {
                 let label = self.labels.key.clone();
-                self.answer(&say, &Values::default(), priority, &label);
+                self.answer(say, &Values::default(), priority, &label);
             }
             Action::SkipPrompt => {
                 self.speaker.skip();
@@ -119,12 +138,12 @@ impl Engine {
             }
             Action::Language => {
                 let Some(code) = language else { return };
-                self.switch_language(&code, &say, priority);
+                self.switch_language(&code, say, priority);
             }
             Action::Redirect => {
                 let Some(to) = redirect else { return };
                 let label = self.labels.redirect.clone();
-                match self.answer(&say, &Values::default(), priority.max(PRIO_QUEUE + 1), &label) {
+                match self.answer(say, &Values::default(), priority.max(PRIO_QUEUE + 1), &label) {
                     // Confirm first; the redirect follows as the confirmation ends.
                     Some(phrase) => self.redirect_after_prompt = Some((to, phrase)),
                     None => self.redirect(to),

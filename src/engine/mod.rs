@@ -30,6 +30,7 @@ pub mod language;
 pub mod library;
 pub mod memory;
 pub mod phrase;
+pub mod plan;
 pub mod queue;
 mod render;
 mod schedule;
@@ -84,6 +85,9 @@ pub enum Request {
     Balance,
     /// Send the caller to this dialplan place (AMI `Redirect`).
     Redirect(Redirect),
+    /// Ask the playlist's webhook for a hold plan; answer with
+    /// `EventKind::Plan` (see [`plan`]).
+    Plan(crate::webhook::Ask),
 }
 
 struct KeyBinding {
@@ -162,6 +166,8 @@ pub struct Engine {
     last_said: Option<(Vec<SourceId>, Arc<str>)>,
     /// A redirect waiting for its confirmation (that phrase) to end.
     redirect_after_prompt: Option<(Redirect, u64)>,
+    /// The hold plan a webhook gives (see [`plan`]).
+    plan: plan::PlanRun,
     /// A balance lookup asked for and not answered yet: since when, and
     /// whether "one moment" was said for it.
     balance_pending: Option<(Duration, bool)>,
@@ -306,11 +312,18 @@ pub(crate) mod tests {
 
     /// [`demo_engine`] with its duck level set to `duck` (1.0: no duck).
     fn demo_engine_ducked(full_path_only: bool, duck: Option<f32>) -> Engine {
+        demo_engine_with(full_path_only, |s| {
+            if let Some(d) = duck {
+                s.levels.duck = d;
+            }
+        })
+    }
+
+    /// [`demo_engine`] of the demo playlist as `change` leaves it.
+    pub(crate) fn demo_engine_with(full_path_only: bool, change: impl FnOnce(&mut Scenario)) -> Engine {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playlists/demo.toml");
         let mut scenario = crate::scenario::load_valid(&path).expect("demo playlist");
-        if let Some(d) = duck {
-            scenario.levels.duck = d;
-        }
+        change(&mut scenario);
         let mut e = Engine::new(&scenario, 8000, 7);
         e.full_path_only = full_path_only;
         let ids: Vec<_> = e.library().ids().collect();

@@ -29,6 +29,8 @@ struct Due {
     /// The next advice, or the end of one (the gap after it starts when
     /// the speaker falls idle); nothing while the speaker is busy.
     advice: Duration,
+    /// The hold plan's next item or ask (see [`super::plan`]).
+    plan: Duration,
 }
 
 impl Due {
@@ -40,6 +42,7 @@ impl Due {
             self.wait,
             self.dissuade,
             self.advice,
+            self.plan,
         ]
         .into_iter()
         .min()
@@ -62,7 +65,8 @@ impl Engine {
             Some(d) if !self.dissuaded => d.after.unwrap_or(Duration::MAX),
             _ => Duration::MAX,
         };
-        let advice = if self.speaker.is_busy() {
+        // While a hold plan's items play, the advices wait.
+        let advice = if self.speaker.is_busy() || self.plan.running() {
             Duration::MAX
         } else if self.advice_playing {
             Duration::ZERO
@@ -76,6 +80,7 @@ impl Engine {
             wait: self.wait_next,
             dissuade,
             advice,
+            plan: self.plan.due(&self.speaker),
         }
     }
 
@@ -134,6 +139,7 @@ impl Engine {
         // Before the bed plays this frame: a track that ends in it is
         // followed by the music open now.
         self.check_music();
+        self.plan_step(now);
         // After the reload, which may change what is due. What is done
         // below only changes its own time, or queues prompts (and prompts
         // queued hold the advice back: it looks at the speaker again).

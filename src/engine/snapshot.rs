@@ -42,6 +42,9 @@ pub struct Snapshot {
     /// The call's language and who chose it (absent in older snapshots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<(String, super::language::LanguageBy)>,
+    /// The hold plan's items, keys and next ask (absent without `[plan]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::plan::PlanAt>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,6 +130,7 @@ impl Engine {
             wait_next_ms: (self.wait_next != Duration::MAX).then(|| ms(self.wait_next)),
             dissuaded: self.dissuaded,
             language: self.language_choice(),
+            plan: self.plan.snapshot(),
         }
     }
 
@@ -180,6 +184,9 @@ impl Engine {
             e.wait_next = dur(w);
         }
         e.dissuaded = snap.dissuaded;
+        if let Some(p) = &snap.plan {
+            e.plan.resume(p, now);
+        }
         if let Some(m) = &snap.music {
             let id = e.lib.add(&m.track);
             if let Some(i) = e.bed.index_of(id) {

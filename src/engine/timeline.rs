@@ -64,6 +64,14 @@ pub enum TimelineEvent {
         accounts: usize,
         locked: usize,
     },
+    /// A hold plan's answer: taken (`ok`, with its number of items), or
+    /// refused or failed (`reason`) and the playlist goes on alone.
+    Plan {
+        ok: bool,
+        items: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// This process goes on with a call an earlier one played: from that
     /// stream time (s), after `gap` seconds without a generator.
     Resume {

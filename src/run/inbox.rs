@@ -27,6 +27,11 @@ pub struct Inbox<'a> {
     event_tx: bell::SyncSender<EventKind>,
     billing_cfg: Option<BillingConfig>,
     billing: Option<Lookups<EventKind>>,
+    /// The hold plan's asks (see [`crate::webhook`]), and what is sent
+    /// with them of the call.
+    plan_cfg: Option<crate::webhook::PlanConfig>,
+    plan: Option<crate::webhook::Asker<EventKind>>,
+    call: crate::webhook::Call,
     caller: Option<String>,
     /// No billing and no event feed: a lookup fails at once.
     answer_balance: bool,
@@ -68,6 +73,9 @@ impl<'a> Inbox<'a> {
             event_tx,
             billing_cfg: billing,
             billing: lookups,
+            plan_cfg: None,
+            plan: None,
+            call: crate::webhook::Call::default(),
             caller,
             answer_balance,
             ami_tx,
@@ -75,6 +83,19 @@ impl<'a> Inbox<'a> {
             rate,
         };
         (inbox, commands)
+    }
+
+    /// The playlist's hold plan and the call it is asked for (the caller's
+    /// number is this inbox's, sent only while the identity is trusted).
+    pub fn set_plan(&mut self, cfg: Option<crate::webhook::PlanConfig>, call: crate::webhook::Call) {
+        self.call = crate::webhook::Call {
+            caller: self.caller.clone(),
+            ..call
+        };
+        self.plan = cfg.clone().map(|p| {
+            crate::webhook::Asker::new(p, self.call.clone(), self.event_tx.clone(), EventKind::Plan)
+        });
+        self.plan_cfg = cfg;
     }
 
     /// Where new playlist versions go.
@@ -108,6 +129,17 @@ impl<'a> Inbox<'a> {
                         self.billing_cfg = s.billing.clone();
                         self.billing = self.billing_cfg.clone().map(|b| {
                             Lookups::new(b, self.caller.clone(), self.event_tx.clone(), EventKind::Balance)
+                        });
+                    }
+                    if s.plan != self.plan_cfg {
+                        self.plan_cfg = s.plan.clone();
+                        self.plan = self.plan_cfg.clone().map(|p| {
+                            crate::webhook::Asker::new(
+                                p,
+                                self.call.clone(),
+                                self.event_tx.clone(),
+                                EventKind::Plan,
+                            )
                         });
                     }
                     let added = engine.reload(&s);
@@ -148,6 +180,17 @@ impl<'a> Inbox<'a> {
                 Request::Redirect(to) => {
                     self.ami_tx.send(Command::Redirect(to)).ok();
                 }
+                Request::Plan(ask) => match &mut self.plan {
+                    // The ask thread must not take the stop signals.
+                    Some(p) => unsignalled(|| p.ask(ask)),
+                    None => {
+                        let at = engine.now();
+                        engine.push(Event {
+                            at,
+                            kind: EventKind::Plan(Err("no [plan] in the playlist".into())),
+                        });
+                    }
+                },
             }
         }
     }

@@ -182,6 +182,16 @@ impl<'a> Stream<'a> {
             cache,
             rate,
         );
+        // The hold plan's asks carry the call's id, queue and (trusted) number.
+        inbox.set_plan(
+            scenario.plan.clone(),
+            crate::webhook::Call {
+                id: cfg.identity.uniqueid().map(str::to_string),
+                caller: None,
+                queue: cfg.identity.queue.clone(),
+                route: None,
+            },
+        );
         // A generator with a hub reports to it (see `metrics::send`).
         if hub.is_some() {
             let tx = inbox.command_sender();

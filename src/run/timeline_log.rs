@@ -57,6 +57,7 @@ fn line(e: &Entry) {
         E::Unspoken { .. } => tracing::info!(t, "timeline: a value had no recording to say it"),
         E::Request { what } => tracing::info!(t, what = %what, "timeline: request"),
         E::Balance { answer, .. } => tracing::info!(t, answer = %answer, "timeline: balance answer"),
+        E::Plan { ok, items, .. } => tracing::info!(t, ok, items, "timeline: hold plan"),
         E::Resume { from, gap } => tracing::info!(t, from, gap, "timeline: resumed"),
         E::Remembered { music, heard } => {
             tracing::info!(t, music, heard, "timeline: caller remembered")

@@ -10,6 +10,7 @@ pub mod diag;
 pub mod doc;
 pub mod language;
 mod parse;
+mod plan;
 mod playable;
 pub mod window;
 pub mod zone;
@@ -56,6 +57,8 @@ pub struct Scenario {
     /// `[[welcome.variant]]`: the first open at call start is said instead
     /// of `welcome`.
     pub welcome_variants: Vec<WelcomeVariant>,
+    /// `[plan]`: the webhook the call's hold plan is asked of.
+    pub plan: Option<crate::webhook::PlanConfig>,
 }
 
 /// A welcome said instead of `[welcome]` while its window is open.
@@ -395,6 +398,7 @@ impl Scenario {
             languages: None,
             holidays: calendar::Calendar::default(),
             welcome_variants: Vec::new(),
+            plan: None,
         }
     }
 

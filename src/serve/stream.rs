@@ -221,13 +221,18 @@ impl CallStream {
         e.push(Event { at, kind });
     }
 
-    /// No billing and no AMI here: a balance lookup fails at once (the
-    /// caller hears the playlist's "unavailable"), a redirect is logged.
+    /// No billing, no AMI and no webhook here: a balance lookup fails at
+    /// once (the caller hears the playlist's "unavailable"), a redirect is
+    /// logged, a `[plan]` ask fails (the playlist goes on alone).
     fn serve_requests(&mut self) {
         let requests: Vec<Request> = self.ahead.take_requests().collect();
         for r in requests {
             match r {
                 Request::Balance => self.apply(EventKind::Balance(BalanceAnswer::Failed)),
+                // No webhook worker here (yet): the playlist plays alone.
+                Request::Plan(_) => self.apply(EventKind::Plan(Err(
+                    "serve asks no [plan] webhook: the playlist plays alone".into(),
+                ))),
                 Request::Redirect(_) => {
                     static REDIRECT: Limiter = Limiter::new(WINDOW);
                     if let Some(more) = REDIRECT.check() {

@@ -50,6 +50,7 @@ enum Input {
     Typed(Typed),
     Mistake(String),
     Balance(crate::engine::BalanceAnswer),
+    Plan(crate::webhook::PlanAnswer),
 }
 
 #[cfg(not(feature = "speaker"))]
@@ -80,7 +81,7 @@ pub fn play(opts: &PlayOptions, cache: &Cache) -> Result<()> {
 /// returns false when the output is gone.
 #[cfg_attr(not(feature = "speaker"), allow(dead_code))]
 fn run_call(opts: &PlayOptions, cache: &Cache, mut send: impl FnMut(Vec<f32>) -> bool) -> Result<()> {
-    let (mut engine, billing) =
+    let (mut engine, billing, plan) =
         crate::cmd::render::simulated_call(&opts.playlist, cache, opts.rate, opts.seed, opts.at)?;
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(std::io::BufWriter::new(
@@ -131,6 +132,10 @@ fn run_call(opts: &PlayOptions, cache: &Cache, mut send: impl FnMut(Vec<f32>) ->
                     at,
                     kind: EventKind::Balance(answer),
                 }),
+                Input::Plan(answer) => engine.push(Event {
+                    at,
+                    kind: EventKind::Plan(answer),
+                }),
                 Input::Mistake(e) => status.note(e),
             }
         }
@@ -149,6 +154,23 @@ fn run_call(opts: &PlayOptions, cache: &Cache, mut send: impl FnMut(Vec<f32>) ->
                     });
                 }
                 Request::Redirect(_) => {}
+                // The hold plan, off this thread too (the engine asks only
+                // with a `[plan]`, never two at once).
+                Request::Plan(ask) => {
+                    let (plan, tx) = (plan.clone(), tx.clone());
+                    let call = crate::webhook::Call {
+                        id: Some("play".into()),
+                        caller: opts.caller.clone(),
+                        ..Default::default()
+                    };
+                    std::thread::spawn(move || {
+                        let answer = match &plan {
+                            Some(p) => crate::webhook::ask_now(p, &call, &ask),
+                            None => Err("no [plan]".into()),
+                        };
+                        tx.send(Input::Plan(answer)).ok();
+                    });
+                }
             }
         }
         let entries: Vec<_> = engine.drain_timeline().collect();

@@ -38,6 +38,7 @@ const ROOT_KEYS: &[&str] = &[
     "calendar",
     "holidays",
     "languages",
+    "plan",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Loaded {
@@ -119,6 +120,9 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
     let mut accounts_at = None;
     if let Some(t) = root.table(&mut p.d, "billing") {
         scenario.billing = super::billing::parse(&mut p.d, &p.base, &t, &mut accounts_at);
+    }
+    if let Some(t) = root.table(&mut p.d, "plan") {
+        scenario.plan = super::plan::parse(&mut p.d, &p.base, &t);
     }
     let languages = root.table(&mut p.d, "languages");
     p.languages(languages.as_ref(), &mut scenario);
