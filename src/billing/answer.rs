@@ -4,6 +4,7 @@
 
 use super::balance::{Account, BalanceAnswer};
 use super::config::Fields;
+use crate::util::json::kind;
 use serde_json::Value;
 
 /// Reads accounts from a parsed body. `Err` says what was wrong (for the log).
@@ -122,17 +123,6 @@ fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
         Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
         _ => None,
     })
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

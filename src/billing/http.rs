@@ -18,16 +18,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 
 /// A client for the whole call: connections are kept alive between lookups.
 pub fn client(cfg: &HttpConfig) -> Result<reqwest::Client, String> {
-    // ring, chosen in Cargo.toml; a second call finds it installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(cfg.timeout)
-        .connect_timeout(cfg.timeout)
-        .user_agent(concat!("holdmix/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .referer(false)
-        .build()
-        .map_err(|e| format!("cannot set up the billing client: {}", e.without_url()))
+    crate::util::http::client(cfg.timeout, "billing")
 }
 
 /// Looks `number` up. `Err` says why (for the log); the caller then hears

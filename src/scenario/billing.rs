@@ -96,23 +96,15 @@ fn http(
     url: &str,
     span: std::ops::Range<usize>,
 ) -> Option<HttpConfig> {
-    let key = t.key_path("url");
-    match reqwest::Url::parse(&url.replace("{number}", "0")) {
-        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-            d.error(span, &key, format!("`{}` is not http or https", u.scheme()));
-            return None;
-        }
-        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-            d.error(span, &key, "the URL holds credentials")
-                .hint("they would show in logs: use auth = \"basic\" with secret_file or secret_env");
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            d.error(span, &key, format!("not a URL: {e}"))
-                .hint("e.g. \"https://billing.example/api/balance?phone={number}\"");
-            return None;
-        }
+    if !web_url(
+        d,
+        t,
+        &url.replace("{number}", "0"),
+        span,
+        "use auth = \"basic\" with secret_file or secret_env",
+        "https://billing.example/api/balance?phone={number}",
+    ) {
+        return None;
     }
     let method = match t.str(d, "method") {
         None => Method::Get,
@@ -124,7 +116,7 @@ fn http(
             Method::Get
         }
     };
-    let secret = secret(d, base, t);
+    let secret = secret(d, base, t, "billing");
     let auth = match t.str(d, "auth") {
         None | Some(("none", _)) => Auth::None,
         Some(("basic", span)) => match (t.str(d, "user"), secret) {
@@ -247,7 +239,41 @@ fn http(
 /// `secret_file` (relative to the playlist) or `secret_env`, not both. An
 /// unreadable file is a warning: `check` may run as another user than
 /// Asterisk's.
-fn secret(d: &mut Diags, base: &Path, t: &Table) -> Option<Secret> {
+/// Whether `url` (`t`'s `url`, at `span`) is one to send requests to:
+/// http or https, and no credentials in it (they would show in logs;
+/// `instead` says where they go). Each reason is a diagnostic.
+pub(super) fn web_url(
+    d: &mut Diags,
+    t: &Table,
+    url: &str,
+    span: Range<usize>,
+    instead: &str,
+    example: &str,
+) -> bool {
+    let key = t.key_path("url");
+    match reqwest::Url::parse(url) {
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            d.error(span, &key, format!("`{}` is not http or https", u.scheme()));
+            false
+        }
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            d.error(span, &key, "the URL holds credentials")
+                .hint(format!("they would show in logs: {instead}"));
+            false
+        }
+        Ok(_) => true,
+        Err(e) => {
+            d.error(span, &key, format!("not a URL: {e}"))
+                .hint(format!("e.g. \"{example}\""));
+            false
+        }
+    }
+}
+
+/// `secret_file` or `secret_env` of `t` (not both); an unreadable file is
+/// a warning (`check` may run as another user than Asterisk's), naming
+/// the secret as `what`'s.
+pub(super) fn secret(d: &mut Diags, base: &Path, t: &Table, what: &str) -> Option<Secret> {
     match (t.str(d, "secret_file"), t.str(d, "secret_env")) {
         (Some(_), Some((_, span))) => {
             d.error(
@@ -260,7 +286,7 @@ fn secret(d: &mut Diags, base: &Path, t: &Table) -> Option<Secret> {
         (Some((f, span)), None) => {
             let s = Secret::File(base.join(f));
             if let Err(e) = s.read() {
-                d.warning(span, &t.key_path("secret_file"), e);
+                d.warning(span, &t.key_path("secret_file"), e.replace("billing", what));
             }
             Some(s)
         }

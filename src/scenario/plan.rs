@@ -3,7 +3,6 @@
 
 use super::diag::Diags;
 use super::doc::Table;
-use crate::billing::Secret;
 use crate::webhook::PlanConfig;
 use crate::webhook::config::{EVERY, TIMEOUT};
 use std::path::Path;
@@ -21,23 +20,15 @@ pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<PlanConfig> {
         }
         return None;
     };
-    let key = t.key_path("url");
-    match reqwest::Url::parse(url) {
-        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-            d.error(span, &key, format!("`{}` is not http or https", u.scheme()));
-            return None;
-        }
-        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-            d.error(span, &key, "the URL holds credentials")
-                .hint("they would show in logs: use header with secret_file or secret_env");
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            d.error(span, &key, format!("not a URL: {e}"))
-                .hint("e.g. \"https://hold.example/plan\"");
-            return None;
-        }
+    if !super::billing::web_url(
+        d,
+        t,
+        url,
+        span,
+        "use header with secret_file or secret_env",
+        "https://hold.example/plan",
+    ) {
+        return None;
     }
     let timeout = bounded(
         d,
@@ -55,26 +46,7 @@ pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<PlanConfig> {
         Duration::from_secs(1),
         Duration::from_secs(3600),
     );
-    let secret = match (t.str(d, "secret_file"), t.str(d, "secret_env")) {
-        (Some(_), Some((_, span))) => {
-            d.error(
-                span,
-                &t.key_path("secret_env"),
-                "both `secret_file` and `secret_env` are set",
-            );
-            None
-        }
-        (Some((f, span)), None) => {
-            let s = Secret::File(base.join(f));
-            // A warning: `check` may run as another user than Asterisk's.
-            if let Err(e) = s.read() {
-                d.warning(span, &t.key_path("secret_file"), e.replace("billing", "plan"));
-            }
-            Some(s)
-        }
-        (None, Some((name, _))) => Some(Secret::Env(name.to_string())),
-        (None, None) => None,
-    };
+    let secret = super::billing::secret(d, base, t, "plan");
     let name = match t.str(d, "header") {
         Some((h, span)) if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() => {
             d.error(span, &t.key_path("header"), format!("{h:?} is not a header name"));

@@ -7,7 +7,8 @@
 //! truncation (`mapguard`), checking a directory others must not write
 //! into (`dirs`), doing a shared chore at most so often per host
 //! (`marker`) and reading a file named by a user, bounded and without
-//! blocking (`files`).
+//! blocking (`files`), the outbound HTTP client (`http`) and words for
+//! JSON values in errors (`json`).
 //! None of them imports another module of the crate.
 
 pub mod bell;
@@ -15,6 +16,8 @@ pub mod dirs;
 pub mod duration;
 pub mod files;
 pub mod footprint;
+pub mod http;
+pub mod json;
 pub mod logging;
 pub mod mapguard;
 pub mod marker;

@@ -6,6 +6,7 @@
 //! or a URL); whether the playlist knows them is the engine's check, as
 //! only it knows the playlist in force.
 
+use crate::util::json::kind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -292,17 +293,6 @@ fn only(m: &Map<String, Value>, keys: &[&str], what: &str) -> Result<(), String>
 /// A server's string, cut for a log line.
 fn short(s: &str) -> String {
     s.chars().take(40).collect()
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -10,16 +10,7 @@ use super::config::PlanConfig;
 
 /// A client for the whole call: connections are kept alive between asks.
 pub fn client(cfg: &PlanConfig) -> Result<reqwest::Client, String> {
-    // ring, chosen in Cargo.toml; a second call finds it installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(cfg.timeout)
-        .connect_timeout(cfg.timeout)
-        .user_agent(concat!("holdmix/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .referer(false)
-        .build()
-        .map_err(|e| format!("cannot set up the plan client: {}", e.without_url()))
+    crate::util::http::client(cfg.timeout, "plan")
 }
 
 /// Asks once. `Err` says why (for the log).
