@@ -378,6 +378,20 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
     );
     let (ami, _server) = crate::ami::server::serve_script("pw", vec![vec![join.into_bytes()]]);
     let (hub_sock, ctl_sock) = (dir.join("hub.sock"), dir.join("ctl.sock"));
+    // Routes, so that the call's realtime lookup picks one (`sales`, by
+    // its class name) and `list` and `status` say which.
+    let routes = dir.join("routes.toml");
+    std::fs::write(
+        &routes,
+        format!(
+            "[[route]]\nname = \"main\"\nplaylist = {pl:?}\ndefault = true\n\n[[route]]\nname = \"sales\"\nplaylist = {pl:?}\n"
+        ),
+    )
+    .unwrap();
+    let rt_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
     let mut hub = std::process::Command::new(BIN)
         .env("XDG_RUNTIME_DIR", dir.join("runtime"))
         .env("HOLDMIX_AMI_SECRET", "pw")
@@ -387,6 +401,8 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
         .arg(&hub_sock)
         .arg("--control")
         .arg(&ctl_sock)
+        .args(["--realtime", &format!("127.0.0.1:{rt_port}"), "--routes"])
+        .arg(&routes)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -400,6 +416,16 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
         0o600
     );
     let h = ["--hub", ctl_sock.to_str().unwrap()];
+    // Asterisk looks the class up before it starts the generator.
+    wait_for("the realtime port", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", rt_port)).is_ok()
+    });
+    let lookup = crate::realtime::lookup(format!("name=holdmix-sales-{UID}").as_bytes());
+    let (code, body) = crate::realtime::ask(rt_port, &[lookup])
+        .into_iter()
+        .next()
+        .unwrap();
+    assert!(code == 200 && !body.is_empty(), "{code} {body}");
     let token = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
         .unwrap()
         .token(UID);
@@ -430,6 +456,7 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
     assert_eq!(only["channel"], CHANNEL, "{list}");
     assert_eq!(only["caller"], "***233", "{list}");
     assert_eq!(only["queue"], "holdq", "{list}");
+    assert_eq!(only["route"], "sales", "{list}");
     // By channel name, relayed to the generator, answered by it.
     let (code, s) = ctl(dir, &h, &[CHANNEL, "position", "5"]);
     assert_eq!(code, 0, "{s}");
@@ -437,6 +464,7 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
     assert_eq!(s["queue"], "holdq", "{s}");
     let (code, s) = ctl(dir, &h, &[UID, "status"]);
     assert_eq!((code, &s["music"]), (0, &Value::from("m1.wav")), "{s}");
+    assert_eq!(s["route"], "sales", "the hub's word on the route: {s}");
     let (code, s) = ctl(dir, &h, &["1.2", "status"]);
     assert_eq!(code, 1, "no such call: {s}");
     let (code, s) = ctl(dir, &h, &[UID, "stop"]);

@@ -115,6 +115,10 @@ pub(super) struct Calls {
     /// Calls in the table with `on_hold` set (kept as they change, for the
     /// metrics: a scrape does not walk 100,000 calls).
     held: usize,
+    /// The route each call's realtime lookup picked (for `status` and
+    /// `list` on the control socket), until its hangup. Apart from the
+    /// table: a lookup does not make a call known.
+    routes: std::collections::HashMap<String, std::sync::Arc<str>>,
 }
 
 pub(super) type SharedCalls = Arc<Mutex<Calls>>;
@@ -154,6 +158,7 @@ impl Calls {
             if self.by_uniqueid.remove(uid).is_some_and(|c| c.on_hold) {
                 self.held -= 1;
             }
+            self.routes.remove(uid);
             return;
         }
         if m.is("QueueCallerJoin") || m.is("QueueCallerLeave") {
@@ -253,6 +258,19 @@ impl Calls {
     /// Callers in `queue`, as last heard.
     pub fn count_of(&self, queue: &str) -> Option<u32> {
         self.counts.get(queue).copied()
+    }
+
+    /// The route a realtime lookup picked for `uniqueid`.
+    pub fn routed(&mut self, uniqueid: &str, route: &str) {
+        if self.routes.len() >= MAX_CALLS && !self.routes.contains_key(uniqueid) {
+            self.routes.clear();
+        }
+        self.routes.insert(uniqueid.to_string(), route.into());
+    }
+
+    /// The route picked for `uniqueid`, if a lookup picked one.
+    pub fn route_of(&self, uniqueid: &str) -> Option<&str> {
+        self.routes.get(uniqueid).map(|r| &**r)
     }
 }
 

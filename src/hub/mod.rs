@@ -91,7 +91,12 @@ pub fn run(
             let c = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             c.by_uniqueid.get(uniqueid).map(calls::Call::facts)
         });
-        let addr = realtime::spawn_routed(rt, cfg.key.clone(), served, facts)?;
+        let table = calls.clone();
+        let picked: realtime::route_log::RouteLogFn = Arc::new(move |uniqueid: &str, route: &str| {
+            let mut c = table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            c.routed(uniqueid, route);
+        });
+        let addr = realtime::spawn_routed(rt, cfg.key.clone(), served, facts, picked)?;
         tracing::info!(%addr, path = %path, "answering realtime class lookups");
     }
     let (accept_subs, accept_calls) = (subs.clone(), calls.clone());

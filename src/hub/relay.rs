@@ -73,6 +73,7 @@ impl Target for HubTarget {
                     "channel": text(|c| &c.channel),
                     "caller": text(|c| &c.caller).as_deref().map(mask_caller),
                     "queue": text(|c| &c.queue),
+                    "route": calls.route_of(&u),
                     "position": c.and_then(|c| c.position),
                 })
             })
@@ -127,10 +128,20 @@ impl Target for HubTarget {
                 }
             }
         }
-        let answer = rx
+        let mut answer = rx
             .recv_timeout(ANSWER_WAIT)
             .unwrap_or_else(|_| Answer::error("the call's generator did not answer in time"));
         self.forget(id);
+        // The route is the hub's to know (it picked it); the generator
+        // only has the playlist.
+        if let (Command::Status, Ok(fields)) = (&cmd, &mut answer.0) {
+            let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+            let uid = by_channel.as_deref().unwrap_or(call);
+            fields.insert(
+                "route".into(),
+                calls.route_of(uid).map_or(Value::Null, Value::from),
+            );
+        }
         answer
     }
 }

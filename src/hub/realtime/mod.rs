@@ -58,6 +58,7 @@ pub fn spawn_routed(
     key: Arc<crate::hub::token::Key>,
     served: Served,
     facts: FactsFn,
+    picked: route_log::RouteLogFn,
 ) -> anyhow::Result<std::net::SocketAddr> {
     let shared = Arc::new(std::sync::RwLock::new(Arc::new(served.routes)));
     cfg.template = cfg
@@ -65,9 +66,20 @@ pub fn spawn_routed(
         .with_key(key.clone())
         .and_then(|t| t.with_routes(shared.clone(), facts))
         .map_err(anyhow::Error::msg)?;
-    if let (Some(dir), Some(_)) = (cfg.timelines.clone(), &served.file) {
-        cfg.template = cfg.template.with_route_log(route_log::spawn(dir)?);
-    }
+    // Each route picked goes to the hub's table (for the control socket)
+    // and, with timelines, to the call's timeline.
+    let log = match (cfg.timelines.clone(), &served.file) {
+        (Some(dir), Some(_)) => Some(route_log::spawn(dir)?),
+        _ => None,
+    };
+    cfg.template = cfg
+        .template
+        .with_route_log(Arc::new(move |uniqueid: &str, route: &str| {
+            picked(uniqueid, route);
+            if let Some(log) = &log {
+                log(uniqueid, route);
+            }
+        }));
     if let Some(file) = served.file {
         let template = cfg.template.clone();
         watch::spawn(file, shared, move |r| template.check_routes(r))?;
