@@ -437,6 +437,8 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
         .arg("--hub")
         .arg(&hub_sock)
         .args(["--uniqueid", UID, "--hub-token", &token])
+        .arg("--control")
+        .arg(dir.join("own.sock"))
         .env_remove("CHANNEL")
         .env_remove("UNIQUEID")
         .env_remove("PHONE")
@@ -465,6 +467,11 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
     let (code, s) = ctl(dir, &h, &[UID, "status"]);
     assert_eq!((code, &s["music"]), (0, &Value::from("m1.wav")), "{s}");
     assert_eq!(s["route"], "sales", "the hub's word on the route: {s}");
+    // The generator itself learned it from the hub's greeting (and its
+    // hold plan's asks carry it).
+    let own_sock = dir.join("own.sock");
+    let (code, s) = ctl(dir, &["--control", own_sock.to_str().unwrap()], &["status"]);
+    assert_eq!((code, &s["route"]), (0, &Value::from("sales")), "{s}");
     let (code, s) = ctl(dir, &h, &["1.2", "status"]);
     assert_eq!(code, 1, "no such call: {s}");
     let (code, s) = ctl(dir, &h, &[UID, "stop"]);

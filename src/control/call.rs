@@ -40,16 +40,19 @@ pub struct Facts {
     /// The caller's number (shown masked).
     pub caller: Option<String>,
     pub queue: Option<String>,
+    /// The route the hub picked for the call (its greeting says).
+    pub route: Option<String>,
 }
 
 impl Facts {
     /// Fills what is not known yet from what the hub says (empty: not
     /// known to it either).
-    pub fn learn(&mut self, channel: &str, caller: &str, queue: &str) {
+    pub fn learn(&mut self, channel: &str, caller: &str, queue: &str, route: &str) {
         for (field, v) in [
             (&mut self.channel, channel),
             (&mut self.caller, caller),
             (&mut self.queue, queue),
+            (&mut self.route, route),
         ] {
             if field.is_none() && !v.is_empty() {
                 *field = Some(v.to_string());
@@ -136,6 +139,7 @@ impl CallTarget {
         m.insert("channel".into(), json!(f.channel));
         m.insert("caller".into(), json!(f.caller.as_deref().map(mask_caller)));
         m.insert("queue".into(), json!(f.queue));
+        m.insert("route".into(), json!(f.route));
         m.insert("position".into(), json!(s.position));
         m.insert("music".into(), json!(s.music.as_deref()));
         m.insert("prompt".into(), json!(s.prompt.as_deref()));
@@ -294,6 +298,7 @@ impl Target for CallTarget {
             "channel": f.channel,
             "caller": f.caller.as_deref().map(mask_caller),
             "queue": f.queue,
+            "route": f.route,
         })]
     }
 

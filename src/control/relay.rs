@@ -28,12 +28,12 @@ pub struct Inbound {
 
 impl Inbound {
     /// The hub greeted this generator: its word on the call's channel,
-    /// caller and queue fills what the command line did not say.
-    pub fn learn(&self, channel: &str, caller: &str, queue: &str) {
+    /// caller, queue and route fills what the command line did not say.
+    pub fn learn(&self, channel: &str, caller: &str, queue: &str, route: &str) {
         self.facts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .learn(channel, caller, queue);
+            .learn(channel, caller, queue, route);
     }
 
     /// Takes `m` when it is a command from the hub (true), else false.

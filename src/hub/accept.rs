@@ -222,6 +222,7 @@ fn greet(
             queue: call.queue.clone(),
             language: call.language,
             call_key: call.key,
+            route: c.route_of(uniqueid).unwrap_or_default().to_string(),
             known,
         };
         (hello, call.queue)

@@ -49,6 +49,9 @@ pub struct Subscription {
     /// What the dialplan said the call is known by across channels
     /// (empty: nothing said): its checkpoints' key.
     pub call_key: String,
+    /// The route the hub's realtime lookup picked for the call (empty:
+    /// none picked).
+    pub route: String,
     /// The hub has the whole list of live calls and this Uniqueid is not
     /// in it: the call is over.
     pub gone: bool,
@@ -173,6 +176,7 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
         position: hello.position,
         language: hello.language,
         call_key: hello.call_key,
+        route: hello.route,
         gone: hello.known == Known::No,
         early: messages.collect(),
         stream: s,
@@ -322,7 +326,7 @@ fn follow(
     // The hub's control commands for this call go to the relay's worker.
     let from_hub = |m: &Message| control.is_some_and(|c| c.take(m));
     if let Some(c) = control {
-        c.learn(&sub.channel, &sub.caller, &sub.queue);
+        c.learn(&sub.channel, &sub.caller, &sub.queue, &sub.route);
     }
     watch.set_queue(&sub.queue);
     // The place the hub remembered: the engine has it at its first frame

@@ -101,6 +101,9 @@ pub struct Greeting {
     /// What the dialplan said the call is known by across channels
     /// (`UserEvent(HoldmixCall,CallKey: ...)`; empty: nothing said).
     pub call_key: String,
+    /// The route of the hub's routes file its realtime lookup picked for
+    /// the call (empty: none picked).
+    pub route: String,
     pub known: Known,
 }
 
@@ -129,6 +132,9 @@ impl Greeting {
         if !self.call_key.is_empty() {
             fields.push(("CallKey".to_string(), self.call_key.clone()));
         }
+        if !self.route.is_empty() {
+            fields.push(("Route".to_string(), self.route.clone()));
+        }
         Message { fields }
     }
 
@@ -149,6 +155,7 @@ impl Greeting {
             count: number("Count"),
             language: field("Language"),
             call_key: field("CallKey"),
+            route: field("Route"),
             known: match m.get("Known") {
                 Some("no") => Known::No,
                 Some("yes") => Known::Yes,
@@ -215,6 +222,7 @@ mod tests {
             count: None,
             language: String::new(),
             call_key: String::new(),
+            route: String::new(),
             known: Known::Unsure,
         };
         assert_eq!(parse_refusal(&hello.to_message()), None);
@@ -231,6 +239,7 @@ mod tests {
             count: Some(3),
             language: "ru".into(),
             call_key: "921b00e4-fec0-4a36-9397-a40ab74e1893@10.0.0.5".into(),
+            route: "sales".into(),
             known: Known::No,
         };
         assert_eq!(Greeting::parse(&g.to_message()), Some(g.clone()));
@@ -240,6 +249,7 @@ mod tests {
             count: None,
             language: String::new(),
             call_key: String::new(),
+            route: String::new(),
             ..g
         };
         let m = unplaced.to_message();

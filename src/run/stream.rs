@@ -170,6 +170,7 @@ impl<'a> Stream<'a> {
                 .queue
                 .clone()
                 .or_else(|| sub.map(|s| s.queue.clone()).filter(|q| !q.is_empty())),
+            route: sub.map(|s| s.route.clone()).filter(|r| !r.is_empty()),
         };
         let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
 
@@ -182,14 +183,15 @@ impl<'a> Stream<'a> {
             cache,
             rate,
         );
-        // The hold plan's asks carry the call's id, queue and (trusted) number.
+        // The hold plan's asks carry the call's id, queue, route (the
+        // hub's word) and (trusted) number.
         inbox.set_plan(
             scenario.plan.clone(),
             crate::webhook::Call {
                 id: cfg.identity.uniqueid().map(str::to_string),
                 caller: None,
-                queue: cfg.identity.queue.clone(),
-                route: None,
+                queue: facts.queue.clone(),
+                route: facts.route.clone(),
             },
         );
         // A generator with a hub reports to it (see `metrics::send`).
