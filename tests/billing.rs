@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod php;
-mod server;
+pub(crate) mod server;
 use server::{Reply, Server};
 
 /// A playlist whose key 2 asks `billing` (TOML lines of the `[billing]` table).

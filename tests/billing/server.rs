@@ -2,7 +2,7 @@
 //! request as told (JSON, a hang, a huge body, a slow reply, a credentials
 //! check) and keeping what it was sent.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,23 +72,7 @@ fn serve(conn: TcpStream, reply: &Reply, log: &Mutex<Vec<Seen>>) {
         parts.next().unwrap_or("").to_string(),
         parts.next().unwrap_or("").to_string(),
     );
-    let mut headers = Vec::new();
-    for _ in 0..100 {
-        let mut h = String::new();
-        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len.min(1 << 16)];
-    r.read_exact(&mut body).ok();
+    let (headers, body) = head_and_body(&mut r);
     let seen = Seen {
         method,
         target,
@@ -152,4 +136,27 @@ fn serve(conn: TcpStream, reply: &Reply, log: &Mutex<Vec<Seen>>) {
             }
         }
     }
+}
+
+/// A request's headers (names lower-cased, at most 100) and its body (by
+/// `Content-Length`, at most 64 KiB), read after its request line.
+pub(crate) fn head_and_body(r: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
+    let mut headers = Vec::new();
+    for _ in 0..100 {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len.min(1 << 16)];
+    r.read_exact(&mut body).ok();
+    (headers, body)
 }

@@ -3,7 +3,7 @@
 //! well or badly (slow, dripping, cut short, reset, garbage, huge), and
 //! keeping what it was sent and when.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,23 +82,7 @@ fn serve(conn: TcpStream, script: &[Reply], log: &Mutex<Vec<Seen>>) {
         if r.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
-        let mut headers = Vec::new();
-        for _ in 0..100 {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0u8; len.min(1 << 16)];
-        r.read_exact(&mut body).ok();
+        let (headers, body) = crate::billing::server::head_and_body(&mut r);
         let reply = {
             let mut l = log.lock().expect("lock");
             l.push(Seen {
