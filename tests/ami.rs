@@ -237,3 +237,33 @@ fn legacy_dtmf_acts_once_per_press_and_only_for_received_digits() {
         .collect();
     assert_eq!(got, [EventKind::Dtmf('5'), EventKind::Dtmf('*')]);
 }
+
+/// The queue's size (a plan's `queue_size`) follows the `Count` of every
+/// join and leave in the caller's queue, and `QueueParams`' `Calls`, once
+/// the caller's own join named the queue; each change is told once.
+#[test]
+fn the_queue_size_follows_joins_leaves_and_params_of_the_callers_queue() {
+    let mut w = ChannelWatch::new(Some(BOB), None);
+    let mut got = Vec::new();
+    for m in messages(&transcript("session-queue-dtmf.raw")) {
+        got.extend(w.events(&m));
+    }
+    assert_eq!(
+        got,
+        [
+            // Alice's join came before Bob's: not his queue yet.
+            // The size first: a position change may ask the plan again.
+            EventKind::QueueSize(2),
+            EventKind::Position(2),
+            EventKind::Language("en".into()),
+            // QueueParams `Calls: 2`: no change, nothing told.
+            // Alice leaves: Bob moves up, one caller fewer.
+            EventKind::QueueSize(1),
+            EventKind::Position(1),
+            EventKind::MusicStopped,
+            // Bob's own leave.
+            EventKind::QueueSize(0),
+            EventKind::Hangup,
+        ]
+    );
+}

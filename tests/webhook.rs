@@ -3,7 +3,7 @@
 //! was asked; the plan is heard in the rendered PCM, ducked over music
 //! that never stops, and a respawned generator goes on with it.
 
-mod server;
+pub(crate) mod server;
 
 use crate::common::*;
 use server::{Reply, Server};
@@ -72,7 +72,17 @@ fn a_play_item_is_heard_ducked_over_the_music_then_the_plan_is_asked_again() {
         Reply::Json(200, r#"{"items":[{"pause":60}]}"#.into()),
     ]);
     let pl = plan_playlist(dir.path(), &s.url(), "");
-    let (pcm, tl) = render(dir.path(), &pl, 12, &["0s:position:4", "0s:holdtime:5m"]);
+    let (pcm, tl) = render(
+        dir.path(),
+        &pl,
+        12,
+        &[
+            "0s:position:4",
+            "0s:holdtime:5m",
+            "0s:queue-size:6",
+            "2s:queue-size:5",
+        ],
+    );
 
     // Asked at the start, with what the call knows.
     let asks = s.bodies();
@@ -83,6 +93,7 @@ fn a_play_item_is_heard_ducked_over_the_music_then_the_plan_is_asked_again() {
     assert_eq!(a["call"], "render");
     assert_eq!(a["caller"], "+15550100");
     assert_eq!(a["position"], 4);
+    assert_eq!(a["queue_size"], 6);
     assert!(a["wait"].as_u64().is_some_and(|w| w > 0), "{a}");
     assert_eq!(a["hold"], 0);
     assert!(a["key"].is_null());
@@ -124,6 +135,8 @@ fn a_play_item_is_heard_ducked_over_the_music_then_the_plan_is_asked_again() {
         again[0]
     );
     assert_eq!(asks[1]["trigger"], "done");
+    // The queue shrank in between: the next ask says so.
+    assert_eq!(asks[1]["queue_size"], 5);
     assert_eq!(asks[1]["hold"], again[0] as u64);
 }
 

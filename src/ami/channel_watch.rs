@@ -10,6 +10,11 @@
 //! leaving (`QueueCallerLeave`, which follows every `QueueCallerAbandon`,
 //! so only the Leave counts) moves it up by one; a `QueueEntry` from
 //! `QueueStatus` states it outright.
+//!
+//! Queue size: the `Count` of any caller's join or leave in the caller's
+//! queue, and `Calls` of its `QueueParams`; it goes to the engine apart
+//! from the message's own meaning ([`ChannelWatch::size_news`]), since a
+//! join says both the caller's place and the queue's size.
 
 use super::codec::Message;
 use crate::engine::EventKind;
@@ -21,6 +26,9 @@ pub struct ChannelWatch {
     uniqueid: Option<String>,
     queue: Option<String>,
     position: Option<u32>,
+    /// The queue's size as last heard, and whether the engine has it.
+    size: Option<u32>,
+    size_told: bool,
 }
 
 impl ChannelWatch {
@@ -49,6 +57,28 @@ impl ChannelWatch {
         self.set_position(position)
     }
 
+    /// The queue's size, when known otherwise than from an event (the
+    /// hub's greeting).
+    pub fn set_size_known(&mut self, size: u32) {
+        self.set_size(Some(size));
+    }
+
+    /// The queue's size, once after each change the messages brought.
+    pub fn size_news(&mut self) -> Option<EventKind> {
+        if self.size_told {
+            return None;
+        }
+        self.size_told = true;
+        self.size.map(EventKind::QueueSize)
+    }
+
+    fn set_size(&mut self, size: Option<u32>) {
+        if size.is_some() && size != self.size {
+            self.size = size;
+            self.size_told = false;
+        }
+    }
+
     pub fn position(&self) -> Option<u32> {
         self.position
     }
@@ -65,11 +95,34 @@ impl ChannelWatch {
         by_channel || by_id
     }
 
-    /// What `m` means for this call, if anything.
+    /// Everything `m` tells the engine: a change of the queue's size first
+    /// (a position change it brings may ask the hold plan again, and the
+    /// ask must carry the new size), then what `m` means for the call.
+    pub fn events(&mut self, m: &Message) -> impl Iterator<Item = EventKind> + use<> {
+        let meaning = self.on_message(m);
+        self.size_news().into_iter().chain(meaning)
+    }
+
+    /// What `m` means for this call, if anything (the queue's size apart:
+    /// see [`ChannelWatch::events`]).
     pub fn on_message(&mut self, m: &Message) -> Option<EventKind> {
-        let event = m.event()?;
+        let event = m.event()?.to_ascii_lowercase();
+        let kind = self.meaning(&event, m);
+        // After the meaning: a join of this caller names the queue.
+        if self.in_my_queue(m) {
+            let count = |field| m.get(field).and_then(|v| v.trim().parse().ok());
+            match event.as_str() {
+                "queuecallerjoin" | "queuecallerleave" => self.set_size(count("Count")),
+                "queueparams" => self.set_size(count("Calls")),
+                _ => {}
+            }
+        }
+        kind
+    }
+
+    fn meaning(&mut self, event: &str, m: &Message) -> Option<EventKind> {
         let mine = self.is_mine(m);
-        match event.to_ascii_lowercase().as_str() {
+        match event {
             "dtmfend" if mine && received(m) => digit(m),
             "dtmf" if mine && received(m) && yes(m.get("End")) => digit(m),
             "queuecallerjoin" if mine => {

@@ -14,6 +14,9 @@ pub enum EventKind {
     Position(u32),
     /// The queue's average hold time (AMI `QueueParams` `Holdtime`).
     Holdtime(Duration),
+    /// Callers waiting in the caller's queue, this one included (AMI
+    /// `Count` of a join or leave, `Calls` of `QueueParams`).
+    QueueSize(u32),
     /// Whether the call's identity (channel and caller number) was confirmed
     /// by Asterisk. Unconfirmed: nothing personal is said (no balance).
     Identity(bool),
@@ -134,6 +137,10 @@ impl EventKind {
                 p.parse()
                     .with_context(|| format!("position must be a whole number, got {p:?}"))?,
             ),
+            ("queue-size", Some(n)) => EventKind::QueueSize(
+                n.parse()
+                    .with_context(|| format!("queue-size must be a whole number, got {n:?}"))?,
+            ),
             ("holdtime", Some(h)) => EventKind::Holdtime(
                 crate::util::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
             ),
@@ -143,11 +150,11 @@ impl EventKind {
                     .with_context(|| format!("not a language code: {code:?} (e.g. en, ru, pt-BR)"))?,
             ),
             ("reload", path) => EventKind::Reload(path.map(str::to_string)),
-            ("dtmf" | "key" | "position" | "holdtime" | "language", None) => {
+            ("dtmf" | "key" | "position" | "queue-size" | "holdtime" | "language", None) => {
                 bail!("{name} needs a value, e.g. `{name} 3`")
             }
             _ => bail!(
-                "unknown event {text:?} (expected `dtmf D`, `position N`, `holdtime 90s`, `balance …` or `hangup`)"
+                "unknown event {text:?} (expected `dtmf D`, `position N`, `queue-size N`, `holdtime 90s`, `balance …` or `hangup`)"
             ),
         };
         if words.next().is_some() {
@@ -234,6 +241,9 @@ mod tests {
             EventKind::parse("holdtime 90").unwrap(),
             EventKind::Holdtime(Duration::from_secs(90))
         );
+        assert_eq!(EventKind::parse("queue-size:7").unwrap(), EventKind::QueueSize(7));
+        assert!(EventKind::parse("queue-size lots").is_err());
+        assert!(EventKind::parse("queue-size").is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ impl Engine {
                     }
                 }
                 EventKind::Holdtime(h) => self.queue.set_holdtime(h),
+                EventKind::QueueSize(n) => self.queue.size = Some(n),
                 EventKind::Identity(verified) => {
                     self.personal = verified;
                     self.scratch.push(TimelineEvent::Identity { verified });

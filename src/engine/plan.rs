@@ -217,6 +217,7 @@ impl Engine {
                 trigger: self.plan.why,
                 key: self.plan.last_key,
                 position: self.queue.position,
+                size: self.queue.size,
                 wait: self.queue.estimate(),
                 hold: now,
                 language: self.language().map(str::to_string),

@@ -12,6 +12,10 @@ pub struct QueueInfo {
     /// When the position last went down.
     last_move: Option<Duration>,
     holdtime: Option<Duration>,
+    /// Callers waiting in the queue, as last heard (not checkpointed: a
+    /// respawned generator hears it again from the hub's greeting or the
+    /// queue's next event).
+    pub size: Option<u32>,
 }
 
 impl QueueInfo {
@@ -52,6 +56,7 @@ impl QueueInfo {
             first,
             last_move,
             holdtime,
+            size: self.size,
         };
     }
 

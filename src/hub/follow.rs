@@ -44,6 +44,8 @@ pub struct Subscription {
     /// The caller's place in it, as the hub last heard (its join came
     /// before this generator started).
     pub position: Option<u32>,
+    /// Callers in that queue, as the hub last heard.
+    pub count: Option<u32>,
     /// The channel's language, as the hub heard it (empty: not known).
     pub language: String,
     /// What the dialplan said the call is known by across channels
@@ -174,6 +176,7 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
         caller: hello.caller,
         queue: hello.queue,
         position: hello.position,
+        count: hello.count,
         language: hello.language,
         call_key: hello.call_key,
         route: hello.route,
@@ -331,8 +334,15 @@ fn follow(
     watch.set_queue(&sub.queue);
     // The place the hub remembered: the engine has it at its first frame
     // (and a returning generator only hears of a change).
-    if let Some(e) = sub.position.and_then(|p| watch.set_position_known(p))
-        && tx.send(e).is_err()
+    if let Some(n) = sub.count {
+        watch.set_size_known(n);
+    }
+    let known = sub.position.and_then(|p| watch.set_position_known(p));
+    if watch
+        .size_news()
+        .into_iter()
+        .chain(known)
+        .any(|e| tx.send(e).is_err())
     {
         return Followed::CallOver;
     }
@@ -342,9 +352,7 @@ fn follow(
         return Followed::CallOver;
     }
     for m in sub.early.iter().filter(|m| !from_hub(m)) {
-        if let Some(e) = watch.on_message(m)
-            && tx.send(e).is_err()
-        {
+        if watch.events(m).any(|e| tx.send(e).is_err()) {
             return Followed::CallOver;
         }
     }
@@ -382,12 +390,13 @@ fn follow(
         for item in items {
             if let Item::Message(m) = item
                 && !from_hub(&m)
-                && let Some(e) = watch.on_message(&m)
             {
-                let over = e.ends_stream();
-                if tx.send(e).is_err() || over {
-                    linger(stream, commands);
-                    return Followed::CallOver;
+                for e in watch.events(&m) {
+                    let over = e.ends_stream();
+                    if tx.send(e).is_err() || over {
+                        linger(stream, commands);
+                        return Followed::CallOver;
+                    }
                 }
             }
         }

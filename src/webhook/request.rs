@@ -50,6 +50,8 @@ pub struct Ask {
     /// The last key the plan armed that the caller pressed.
     pub key: Option<char>,
     pub position: Option<u32>,
+    /// Callers waiting in the queue, this one included.
+    pub size: Option<u32>,
     pub wait: Option<Duration>,
     /// Time on hold so far.
     pub hold: Duration,
@@ -80,7 +82,7 @@ pub fn body(ask: &Ask, call: &Call) -> Value {
         "route": call.route,
         "position": ask.position,
         "wait": ask.wait.map(|w| w.as_secs()),
-        "queue_size": Value::Null,
+        "queue_size": ask.size,
         "hold": ask.hold.as_secs(),
         "language": ask.language,
         "trigger": ask.trigger.name(),
@@ -98,6 +100,7 @@ mod tests {
             trigger: Trigger::Key,
             key: Some('1'),
             position: Some(3),
+            size: Some(7),
             wait: Some(Duration::from_secs(125)),
             hold: Duration::from_millis(42_900),
             language: Some("en".into()),
@@ -115,6 +118,7 @@ mod tests {
             (b["position"].as_u64(), b["wait"].as_u64(), b["hold"].as_u64()),
             (Some(3), Some(125), Some(42))
         );
+        assert_eq!(b["queue_size"], 7);
         assert_eq!(
             (b["trigger"].as_str(), b["key"].as_str()),
             (Some("key"), Some("1"))

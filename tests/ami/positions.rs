@@ -114,6 +114,15 @@ fn assert_place_2_said_at_once(got: &[(f64, u64)], tl: &[serde_json::Value]) {
 /// logged in before anyone queued), so the place can only come from the
 /// join the hub remembered.
 fn bob_in_the_captured_queue(pl: impl Fn(&std::path::Path) -> std::path::PathBuf) -> Vec<serde_json::Value> {
+    bob_in_the_captured_queue_lingering(pl, 0)
+}
+
+/// [`bob_in_the_captured_queue`], with `linger` empty chunks (quiet time)
+/// after Alice's `QueueCallerLeave`: Bob waits on at place 1.
+fn bob_in_the_captured_queue_lingering(
+    pl: impl Fn(&std::path::Path) -> std::path::PathBuf,
+    linger: usize,
+) -> Vec<serde_json::Value> {
     let dir = tempdir();
     let events_all = transcript_events("session-queue-dtmf.raw");
     let is = |e: &Vec<u8>, what: &str| {
@@ -133,7 +142,13 @@ fn bob_in_the_captured_queue(pl: impl Fn(&std::path::Path) -> std::path::PathBuf
     // The generator starts at the hold start (Asterisk spawns it then) and
     // subscribes while nothing else is said of Bob's call.
     chunks.extend(vec![Vec::new(); 300]);
-    chunks.extend(events_all[hold + 1..].iter().cloned());
+    for e in &events_all[hold + 1..] {
+        chunks.push(e.clone());
+        let t = String::from_utf8_lossy(e);
+        if t.starts_with("Event: QueueCallerLeave\r\n") && !t.contains(&format!("Uniqueid: {BOB_UID}\r\n")) {
+            chunks.extend(vec![Vec::new(); linger]);
+        }
+    }
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
     let pl = pl(dir.path());
     let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl);
@@ -297,4 +312,45 @@ fn check_names_a_bad_position_above_where_it_is() {
         .output()
         .expect("check");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// A hold plan through the hub (issue 22): each ask says Bob's queue, his
+/// place and the queue's size as Asterisk said them: 2 of 2 after the
+/// joins (the hub's greeting), 1 of 1 once Alice's `QueueCallerLeave`
+/// (`Count: 1`) moved him up. The plan pauses a second at a time, so it is
+/// asked again and again over the call.
+#[test]
+fn a_hub_served_plan_ask_says_the_queue_its_size_and_the_place() {
+    use crate::webhook::server::{Reply, Server};
+    let s = Server::start(vec![Reply::Json(200, r#"{"items":[{"pause":1}]}"#.into())]);
+    let url = s.url();
+    let tl = bob_in_the_captured_queue_lingering(
+        |dir| {
+            let pl = position_playlist(dir);
+            let text = std::fs::read_to_string(&pl).expect("playlist");
+            playlist(
+                dir,
+                "plan.toml",
+                &format!("{text}\n[plan]\nurl = {url:?}\ntimeout = \"1s\"\nevery = \"1s\"\n"),
+            )
+        },
+        300,
+    );
+    let asks = s.bodies();
+    let said = |a: &serde_json::Value| (a["position"].as_u64(), a["queue_size"].as_u64());
+    let seen: Vec<_> = asks.iter().map(said).collect();
+    for a in &asks {
+        assert_eq!(
+            (&a["queue"], &a["call"]),
+            (&"holdq".into(), &BOB_UID.into()),
+            "{a}"
+        );
+        // The size comes with the place, never after it.
+        assert!(
+            matches!(said(a), (None, None) | (Some(2), Some(2)) | (Some(1), Some(1))),
+            "{seen:?}"
+        );
+    }
+    assert!(seen.contains(&(Some(2), Some(2))), "{seen:?} {tl:?}");
+    assert!(seen.contains(&(Some(1), Some(1))), "{seen:?} {tl:?}");
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone)]
-pub(super) enum Reply {
+pub(crate) enum Reply {
     Json(u16, String),
     /// These bytes as they are (a head and what follows), then close.
     Raw(Vec<u8>),
@@ -21,18 +21,18 @@ pub(super) enum Reply {
     Drip(Duration, String),
 }
 
-pub(super) struct Seen {
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) body: serde_json::Value,
+pub(crate) struct Seen {
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: serde_json::Value,
 }
 
-pub(super) struct Server {
+pub(crate) struct Server {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Server {
-    pub(super) fn start(script: Vec<Reply>) -> Server {
+    pub(crate) fn start(script: Vec<Reply>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -49,12 +49,12 @@ impl Server {
         Server { port, seen }
     }
 
-    pub(super) fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/plan", self.port)
     }
 
     /// The bodies of the requests so far, in order.
-    pub(super) fn bodies(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn bodies(&self) -> Vec<serde_json::Value> {
         self.seen
             .lock()
             .expect("lock")
@@ -63,7 +63,7 @@ impl Server {
             .collect()
     }
 
-    pub(super) fn seen_headers(&self) -> Vec<Vec<(String, String)>> {
+    pub(crate) fn seen_headers(&self) -> Vec<Vec<(String, String)>> {
         self.seen
             .lock()
             .expect("lock")

@@ -135,7 +135,7 @@ fn session(
             match item {
                 Item::Message(m) => {
                     tracing::trace!(event = ?m.event(), response = ?m.get("Response"), "AMI message");
-                    if let Some(e) = watch.on_message(&m) {
+                    for e in watch.events(&m) {
                         let over = e.ends_stream();
                         if tx.send(e).is_err() || over {
                             return Ok(Ended::Done(CallOver));
