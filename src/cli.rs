@@ -169,6 +169,10 @@ pub struct RunArgs {
     /// `holdmix ctl --control PATH status|…` (see docs/control.md).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Never hand the pipe over to a hub's audio (`holdmix-shim` passes it
+    /// when it falls back or takes a call over; docs/shim.md).
+    #[arg(long, hide = true)]
+    pub standalone: bool,
 }
 
 #[derive(Debug, Args)]
