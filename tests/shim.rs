@@ -277,3 +277,16 @@ fn a_stop_signal_is_passed_on_and_exits_as_run_does() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(h.rest(), "STOP 1\n");
 }
+
+#[test]
+fn a_stop_signal_before_the_answer_ends_the_call_there() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(dir.path(), &["--hub", hub.path.to_str().unwrap()]);
+    // The hub has the hand-over and has not answered yet (it has up to 1 s).
+    let mut h = hub.accept(LIMIT);
+    signal(&child, libc::SIGTERM);
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(h.rest(), "STOP 15\n", "the hub is told, whatever it answers");
+}
