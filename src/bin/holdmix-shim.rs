@@ -19,6 +19,10 @@
 //! the C runtime's (`no_main`): the raw `argv` is used in place, with no
 //! copy of the arguments kept while the call is held. Nothing allocates
 //! after the hand-over is sent, and there is one thread.
+//!
+//! One file of about 600 lines on purpose: the binary is its own crate
+//! root (no module of the library can be shared), and the whole protocol
+//! client, wait and fallback read top to bottom in the order they run.
 
 #![no_main]
 
