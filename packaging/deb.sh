@@ -16,6 +16,11 @@ if [ "${1:-}" = "--ci" ]; then
     bin=$target/debug/holdmix
 else
     cargo build --release --locked
+    # holdmix-shim is linked static and not position-independent: its
+    # memory is paid once per held call (docs/shim.md). Flags after `--`
+    # reach the shim's own crate only; the library is not built again.
+    cargo rustc --release --locked --bin holdmix-shim -- \
+        -C target-feature=+crt-static -C relocation-model=static
     profile=()
     bin=$target/release/holdmix
 fi

@@ -169,6 +169,10 @@ pub struct RunArgs {
     /// `holdmix ctl --control PATH status|…` (see docs/control.md).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Never hand the call over to the hub's audio (docs/hub-audio.md):
+    /// the shim's flag when it runs a call itself.
+    #[arg(long, hide = true)]
+    pub standalone: bool,
 }
 
 #[derive(Debug, Args)]

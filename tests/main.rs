@@ -43,6 +43,7 @@ mod report;
 mod respawn;
 mod routes;
 mod scenario;
+mod shim;
 mod speech;
 mod speech_asterisk;
 mod startup;

@@ -56,6 +56,7 @@ fn the_debian_package_installs_a_working_layout() {
     let (deb, tree) = unpacked(tmp.path());
     for file in [
         "usr/bin/holdmix",
+        "usr/bin/holdmix-shim",
         "usr/lib/systemd/system/holdmix-hub.service",
         "usr/lib/tmpfiles.d/holdmix-hub.conf",
         "usr/lib/sysusers.d/holdmix.conf",

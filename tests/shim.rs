@@ -1,0 +1,292 @@
+//! `holdmix-shim`, hub-mode audio's per-call process (docs/shim.md), against
+//! a stand-in hub speaking the hand-over protocol on a real Unix socket: the
+//! pipe really arrives, the hub's `END` is the exit code, a stop signal is
+//! passed on, and every refusal or failure of the hub (NO, absent, closed,
+//! a dry pipe) ends with the full `holdmix run --standalone` streaming the
+//! playlist on the same stdout.
+
+mod peer;
+
+use crate::common::*;
+use peer::Peer;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SHIM: &str = env!("CARGO_BIN_EXE_holdmix-shim");
+/// Generous: a loaded 2-core machine.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A 440 Hz tone playlist, its cache warmed (so the full binary's first
+/// frames are the tone, not the lead-in's silence).
+fn tone_playlist(dir: &Path) -> String {
+    write_wav(&dir.join("tone.wav"), 8000, 1, &sine(440.0, 0.5, 30.0, 8000));
+    let pl = playlist(dir, "tone.toml", "[music]\ntracks = [\"tone.wav\"]\n");
+    warm_cache(dir, &pl);
+    pl.to_str().expect("path").to_string()
+}
+
+/// `holdmix-shim <run's args>` with the test's cache, log and state, its
+/// stdout a pipe (as Asterisk's), and none of the identity variables.
+fn shim(dir: &Path, args: &[&str]) -> Child {
+    let mut c = Command::new(SHIM);
+    c.arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env("XDG_STATE_HOME", dir.join("state"));
+    for v in ["UNIQUEID", "PHONE", "CHANNEL", "HOLDMIX_AMI_SECRET"] {
+        c.env_remove(v);
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn holdmix-shim")
+}
+
+/// Reads `bytes` from the pipe within `limit` (in a thread: a read that
+/// never returns fails the test instead of hanging it).
+fn read_exact(out: ChildStdout, bytes: usize, limit: Duration) -> (Vec<u8>, ChildStdout) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = out;
+        let mut buf = vec![0u8; bytes];
+        let r = out.read_exact(&mut buf).map(|_| buf);
+        tx.send((r, out)).ok();
+    });
+    let (r, out) = rx.recv_timeout(limit).expect("the pipe's bytes in time");
+    (r.expect("read the pipe"), out)
+}
+
+/// Two seconds of slin from the pipe: the tone, not silence.
+fn hears_the_playlist(out: ChildStdout) -> ChildStdout {
+    let (bytes, out) = read_exact(out, 32_000, LIMIT);
+    let samples: Vec<f32> = bytes
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    let last = &samples[8000..];
+    assert!(db(rms(last)) > -30.0, "silence: {} dB", db(rms(last)));
+    assert!(
+        tone_amplitude(last, 440.0, 8000) > 0.05,
+        "not the playlist's tone"
+    );
+    out
+}
+
+/// The process's command line once it is the full binary (the same pid:
+/// `execv`).
+fn full_binary_args(child: &Child) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let raw = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+        let args: Vec<String> = raw
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).to_string())
+            .collect();
+        if args.first().is_some_and(|a| a.ends_with("/holdmix")) {
+            return args;
+        }
+        assert!(start.elapsed() < LIMIT, "still not the full binary: {args:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn stop(mut child: Child) {
+    signal(&child, libc::SIGHUP);
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_pipe_arrives_at_the_hub_and_carries_its_frames() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let sock = hub.path.to_str().unwrap();
+    let mut c = Command::new(SHIM);
+    c.args(["--hub", sock, "--playlist", "a b.toml", "--caller", "79001112233"])
+        .current_dir(dir.path())
+        .env("UNIQUEID", "1700000000.7")
+        .env("CHANNEL", "PJSIP/alice-0001")
+        .env("HOLDMIX_AMI_SECRET", "s3cret")
+        .env("HOLDMIX_NOT_FOR_THE_HUB", "x")
+        .env_remove("PHONE")
+        .stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut h = hub.accept(LIMIT);
+    let cwd = std::fs::canonicalize(dir.path()).unwrap();
+    assert_eq!(h.entries[0], "v1");
+    assert_eq!(h.entries[1], format!("cwd={}", cwd.display()));
+    assert_eq!(
+        h.args(),
+        ["--hub", sock, "--playlist", "a b.toml", "--caller", "79001112233"]
+    );
+    let env: Vec<&str> = h.entries.iter().filter_map(|e| e.strip_prefix("env=")).collect();
+    assert_eq!(
+        env,
+        [
+            "UNIQUEID=1700000000.7",
+            "CHANNEL=PJSIP/alice-0001",
+            "HOLDMIX_AMI_SECRET=s3cret"
+        ]
+    );
+    h.say("OK");
+    // The hub writes the call's frames through the pipe it was handed; the
+    // reader gets them from the shim's stdout. 800 bytes stay queued, so
+    // the pipe never looks dry.
+    let frames: Vec<u8> = (0..4000u32).map(|i| (i % 251) as u8).collect();
+    h.write_audio(&frames);
+    let (got, _out) = read_exact(child.stdout.take().unwrap(), 3200, LIMIT);
+    assert_eq!(got, frames[..3200]);
+    h.say("END 0");
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(h.rest(), "", "nothing after the hand-over: no TAKEN, no STOP");
+}
+
+#[test]
+fn the_hubs_end_is_the_exit_code() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(dir.path(), &["--hub", hub.path.to_str().unwrap()]);
+    let mut h = hub.accept(LIMIT);
+    h.say("OK");
+    h.write_audio(&[0; 8000]);
+    std::thread::sleep(Duration::from_millis(300));
+    h.say("END 3");
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn a_refusal_streams_standalone_with_the_full_binary() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let hub = Peer::bind(dir.path());
+    let sock = hub.path.to_str().unwrap().to_string();
+    let mut child = shim(dir.path(), &["--hub", &sock, "--playlist", &pl]);
+    let mut h = hub.accept(LIMIT);
+    h.say("NO audio off");
+    drop(h);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    assert!(
+        args.ends_with(&["--hub".into(), sock, "--playlist".into(), pl]),
+        "{args:?}"
+    );
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
+}
+
+#[test]
+fn an_absent_hub_means_standalone_at_once() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let gone = dir.path().join("no-hub.sock");
+    let mut child = shim(dir.path(), &["-H", gone.to_str().unwrap(), "--playlist", &pl]);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
+}
+
+#[test]
+fn without_a_hub_it_is_the_full_run_unchanged() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let mut child = shim(dir.path(), &["--playlist", &pl]);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1], "run");
+    assert!(!args.contains(&"--standalone".to_string()), "{args:?}");
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
+}
+
+#[test]
+fn the_hub_closing_without_end_hands_the_call_back() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let hub = Peer::bind(dir.path());
+    let sock = format!("--hub={}", hub.path.display());
+    let mut child = shim(dir.path(), &[&sock, "--playlist", &pl]);
+    let mut h = hub.accept(LIMIT);
+    h.say("OK");
+    h.write_audio(&[0; 3200]);
+    std::thread::sleep(Duration::from_millis(200));
+    // The hub dies: its connection and its socket go.
+    drop(h);
+    drop(hub);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    // The reader first gets what the hub wrote, then the full binary's tone.
+    let (hub_bytes, out) = read_exact(child.stdout.take().unwrap(), 3200, LIMIT);
+    assert!(hub_bytes.iter().all(|&b| b == 0));
+    hears_the_playlist(out);
+    let log = log_text(dir.path());
+    assert!(
+        log.contains("streaming") || log.contains("resuming the call"),
+        "the full binary started or resumed:\n{log}"
+    );
+    stop(child);
+}
+
+#[test]
+fn a_dry_pipe_is_taken_over() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(
+        dir.path(),
+        &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl],
+    );
+    let mut h = hub.accept(LIMIT);
+    // OK, and then never a frame: a hung hub.
+    h.say("OK");
+    assert_eq!(
+        h.rest(),
+        "TAKEN\n",
+        "the shim says it takes the call, then closes"
+    );
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    // The wait's timer slack is not left to the full binary's pacing.
+    let slack = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/timerslack_ns")).unwrap();
+    assert_eq!(slack(&child.id().to_string()), slack("self"));
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
+}
+
+#[test]
+fn a_stop_signal_is_passed_on_and_exits_as_run_does() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(dir.path(), &["--hub", hub.path.to_str().unwrap()]);
+    let mut h = hub.accept(LIMIT);
+    h.say("OK");
+    h.write_audio(&[0; 16_000]);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGHUP);
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    // `holdmix run` exits 0 on SIGHUP, SIGTERM and SIGINT (tests/lifecycle.rs).
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(h.rest(), "STOP 1\n");
+}
+
+#[test]
+fn a_stop_signal_before_the_answer_ends_the_call_there() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(dir.path(), &["--hub", hub.path.to_str().unwrap()]);
+    // The hub has the hand-over and has not answered yet (it has up to 1 s).
+    let mut h = hub.accept(LIMIT);
+    signal(&child, libc::SIGTERM);
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(h.rest(), "STOP 15\n", "the hub is told, whatever it answers");
+}
