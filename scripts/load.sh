@@ -12,7 +12,8 @@
 # the page cache) and for more than about 250 calls where the fd or pid
 # limits are low (raised, bounded, inside the run and restored after).
 # Everything lives in a `mktemp -d` directory removed on exit, along with
-# every child process.
+# every child process (LOAD_KEEP=1 keeps the directory: the hub's and the
+# generators' logs are in it).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,7 +38,7 @@ PY=
 cleanup() {
     # load.py ends its own children; this is for an interrupted run.
     if [ -n "$PY" ]; then kill "$PY" 2>/dev/null || true; wait "$PY" 2>/dev/null || true; fi
-    rm -rf -- "$TMP"
+    if [ -n "${LOAD_KEEP:-}" ]; then log "kept $TMP"; else rm -rf -- "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP

@@ -507,7 +507,7 @@ def steady(a, tmp, n, templates):
         ramp_calls, _, _ = s.stats()
         s.command("RESET")
         pids = s.pids()
-        dead = n - len(pids)
+        dead = sorted({p.returncode for p in s.gens.values() if p.poll() is not None})
         cpu0 = {p: cpu_ns(p) for p in pids + [s.hub.pid]}
         reader0, busy0, w0 = cpu_ns(s.reader.pid), busy_ns(), time.monotonic()
         # Keys: spread over the window, each to a random call, a call at
@@ -541,7 +541,7 @@ def steady(a, tmp, n, templates):
         hub_growth_pss = (hub_after[1] - hub_before[1]) if a.mode == "hub" and hub_after and hub_before else 0
         hub_growth_uss = (hub_after[0] - hub_before[0]) if a.mode == "hub" and hub_after and hub_before else 0
         row = dict(
-            kind="steady", mode=a.mode, calls=n, seconds=round(window, 1), alive=len(pids), died=dead,
+            kind="steady", mode=a.mode, calls=n, seconds=round(window, 1), alive=len(pids), died=n - len(pids), died_codes=dead,
             cpu_per_call=100.0 * (gen_cpu + hub_cpu) / 1e9 / window / n,
             hub_cpu_per_call=100.0 * hub_cpu / 1e9 / window / n,
             hub_cpu=100.0 * hub_cpu / 1e9 / window,
@@ -616,7 +616,8 @@ def table(rows):
                 f"| {f1(r['first_p50'])} / {f1(r['first_p95'])} / {f1(r['first_max'])} ms "
                 f"| {f1(r['key_p50'])} / {f1(r['key_p99'])} ms ({r['keys']}/{r['presses']}) "
                 f"| hub {r['hub_cpu']:.2f} %, readers {r['reader_cpu']:.2f} %, others {r['others_cpu']:.0f} %; "
-                f"load {r['load']}; {r['died']} died |")
+                f"load {r['load']}; {r['died']} died"
+                + (f" (exit {r['died_codes']})" if r["died"] else "") + " |")
         else:
             out.append(
                 f"| {r['mode']} | burst of {r['calls']}, {r['cache']} cache | — | — | {r['short']} / {r['reads']} | — "
