@@ -645,6 +645,8 @@ def main():
     a = ap.parse_args()
     a.calls = [int(x) for x in a.calls.split(",") if x]
     a.bin = os.path.abspath(a.bin)
+    if not a.calls or min(a.calls) < 1 or max(a.calls + [a.burst]) > 8000:
+        sys.exit("load: --calls and --burst take 1 to 8000 calls (the reader's table)")
     if a.mode == "hub":
         if not has_hub_audio(a.bin):
             sys.exit(f"load: {a.bin} has no hub-mode audio (`hub --audio`); hub mode needs issue 21's hub audio")
