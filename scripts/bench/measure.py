@@ -313,11 +313,37 @@ def fmt_ok(ok):
     return "ok" if ok else "**MISSED**"
 
 
+def memory_rows(mem):
+    rows = []
+    huss, hpss, hrss, hanon = mem["holdmix"]
+    suss, spss, _, sanon = mem["second"]
+    rows.append(("private memory (USS) of `run` after 5 s", f"{huss / 1024:.2f} MiB", "≤ 3 MB",
+                 f"{fmt_ok(huss * 1024 <= 3_000_000)}; = {huss * 1024 / 1e6:.2f} MB; alone on the host, so its "
+                 f"binary text and cache pages count as private; PSS {hpss / 1024:.2f} MiB, "
+                 f"RSS {hrss / 1024:.2f} MiB, anonymous {hanon} KiB"))
+    rows.append(("USS of a second concurrent `run` after 5 s", f"{suss / 1024:.2f} MiB", "≤ 3 MB",
+                 f"{fmt_ok(suss * 1024 <= 3_000_000)}; the marginal cost of one more call; PSS {spss} KiB "
+                 f"(the binary's text shared by two), anonymous {sanon} KiB"))
+    return rows
+
+
+def print_rows(rows):
+    print("| metric | holdmix | target | notes |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
 def main():
     hm, floor, reader, playlist, cache, mp3_playlist, tmp = sys.argv[1:8]
     run_argv = [hm, "run", "--playlist", playlist, "--cache-dir", cache]
     rows = []
 
+    if os.environ.get("BENCH_ONLY") == "memory":
+        # The memory rows alone (the PIE-versus-static comparison).
+        fsync_files([hm, cache])
+        print_rows(memory_rows(memory(run_argv, reader, tmp)))
+        return
     for fmt in ("slin", "slin16", "ulaw"):
         x, best = render_speed(hm, playlist, cache, fmt)
         rows.append((f"render speed, `{fmt}` (× real time)", f"{x:,.0f}×", "≥ 5000×",
@@ -353,14 +379,7 @@ def main():
                  f"(floor: {fmed}/{fmax} ms); "
                  f"{s['warns']} WARN/ERROR log lines"
                  + (f" (first: `{s['first_warn'][-120:].replace('|', '/')}`)" if s["warns"] else "")))
-    huss, hpss, hrss, hanon = mem["holdmix"]
-    suss, _, _, sanon = mem["second"]
-    rows.append(("private memory (USS) of `run` after 5 s", f"{huss / 1024:.2f} MiB", "≤ 3 MB",
-                 f"{fmt_ok(huss * 1024 <= 3_000_000)}; = {huss * 1024 / 1e6:.2f} MB; alone on the host, so its "
-                 f"binary text and cache pages count as private; PSS {hpss / 1024:.2f} MiB, "
-                 f"RSS {hrss / 1024:.2f} MiB, anonymous {hanon} KiB"))
-    rows.append(("USS of a second concurrent `run` after 5 s", f"{suss / 1024:.2f} MiB", "≤ 3 MB",
-                 f"{fmt_ok(suss * 1024 <= 3_000_000)}; the marginal cost of one more call; anonymous {sanon} KiB"))
+    rows += memory_rows(mem)
     fl = paced("floormem", [floor], reader, MEM_AFTER + 3, tmp)
     time.sleep(MEM_AFTER)
     fuss, fpss, frss, _ = mem_kib(fl[0].pid)
@@ -398,10 +417,7 @@ def main():
                  f"{fmt_ok(med <= 0.050)}; median of {EXIT_RUNS}, max {hi * 1000:.1f} ms, "
                  f"exit status {sorted(codes)}"))
 
-    print("| metric | holdmix | target | notes |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print_rows(rows)
 
 
 if __name__ == "__main__":
