@@ -31,6 +31,14 @@ const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 /// live calls and queue entries (Asterisk answers both in milliseconds;
 /// one that does not answer must not keep generators waiting for ever).
 const REBUILD_WAIT: Duration = Duration::from_secs(1);
+/// How long the subscription of a call missing from the hub's complete
+/// list of live calls waits for it to appear before the greeting says
+/// `Known: no` (the call is over). Asterisk starts a call's generator right
+/// after the events that name it, and the hub reads them on its own
+/// thread: under load the generator can subscribe first. A generator of a
+/// call that is really over (forked after its stop) exits this much later,
+/// which nobody hears.
+const UNKNOWN_WAIT: Duration = Duration::from_millis(500);
 
 /// Who may subscribe, and how many at once.
 pub(super) struct Gate {
@@ -173,6 +181,7 @@ fn serve(
         return;
     };
     wait_rebuilt(calls, gate.started);
+    wait_known(calls, &uniqueid);
     let Some(stream) = greet(stream, id, &uniqueid, subs, calls) else {
         return;
     };
@@ -246,6 +255,19 @@ fn greet(
 /// its start (bounded: an Asterisk that does not answer gets `Unsure`).
 fn wait_rebuilt(calls: &SharedCalls, started: Instant) {
     while started.elapsed() < REBUILD_WAIT && !calls.lock().map(|c| c.rebuilt).unwrap_or(true) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Holds the greeting of a call the complete list lacks, for its events
+/// that may still be on their way (bounded: [`UNKNOWN_WAIT`]).
+fn wait_known(calls: &SharedCalls, uniqueid: &str) {
+    let since = Instant::now();
+    let missing = || {
+        let c = calls.lock().unwrap_or_else(|e| e.into_inner());
+        c.lookup(uniqueid).1 == super::protocol::Known::No
+    };
+    while since.elapsed() < UNKNOWN_WAIT && missing() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
