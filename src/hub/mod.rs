@@ -35,6 +35,7 @@
 //! that does not keep up is dropped (it falls back to its own session).
 
 pub mod follow;
+pub mod handover;
 pub mod hangup;
 pub mod protocol;
 pub mod realtime;
