@@ -224,3 +224,64 @@ fn refused_hand_overs_stream_standalone() {
         hub.wait().ok();
     }
 }
+
+#[test]
+fn the_engine_ending_a_hosted_call_ends_the_run_with_end() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let pl = fixtures(dir);
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    // The call's events from a FIFO the test writes once the hub hosts it.
+    let fifo = dir.join("events");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut call = holdmix(dir)
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .args(["run", "--playlist"])
+        .arg(&pl)
+        .arg("--events")
+        .arg(&fifo)
+        .arg("--hub")
+        .arg(dir.join("hub.sock"))
+        .args(["--uniqueid", UID, "--hub-token", &token, "--state-dir"])
+        .arg(dir.join("calls"))
+        .env_remove("CHANNEL")
+        .env_remove("UNIQUEID")
+        .env_remove("PHONE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let audio = drain(&mut call);
+    wait_for("the hub's word", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("hand-over taken")
+    });
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    std::io::Write::write_all(&mut w, b"hangup\n").unwrap();
+    drop(w);
+    // No signal: the hub ends the call, says END, and the run exits with it.
+    if exit_within(&mut call, Duration::from_secs(10)).is_none() {
+        call.kill().ok();
+        panic!("run: {}\nhub: {}", read(dir, "run.log"), read(dir, "hub.log"));
+    }
+    let status = call.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let pcm = audio.join().unwrap();
+    assert_music(&pcm, "before the hangup");
+    assert!(
+        read(dir, "run.log").contains("the hub ended the call"),
+        "{}",
+        read(dir, "run.log")
+    );
+    let log = read(dir, "hub.log");
+    assert!(
+        log.contains("hosted call ended") && log.contains("hangup"),
+        "{log}"
+    );
+    hub.kill().ok();
+    hub.wait().ok();
+}

@@ -24,8 +24,13 @@ use std::time::{Duration, Instant};
 const ANSWER_WAIT: Duration = Duration::from_secs(1);
 /// Between two looks at the pipe (the spec's "at least 40 ms apart").
 const DRY_CHECK: Duration = Duration::from_millis(40);
-/// After `OK`, a pipe never written is dry from this long on.
-const FIRST_WRITE_WAIT: Duration = Duration::from_millis(200);
+/// After `OK`, a pipe whose lead never built up is dry from this long on.
+const FIRST_WRITE_WAIT: Duration = Duration::from_millis(1000);
+/// The hub has written (the dry check is armed) once this many frames
+/// were seen queued: the pacer's start-up lead may be a frame or two, which
+/// a reader taking two frames at a time empties (seen in the tests: a
+/// take-over 120 ms after `OK` from a live hub).
+const ARMED_FRAMES: usize = 3;
 
 /// How the hand-over went.
 pub enum Outcome {
@@ -143,20 +148,24 @@ fn wait(conn: &UnixStream, stop: &StopFlag, frame_bytes: usize) -> Outcome {
         // A signal cuts the wait short (EINTR), and is seen above.
         let woke = rustix::event::poll(&mut fds, Some(&ts)).unwrap_or(0);
         if woke > 0 {
-            loop {
+            let gone = loop {
                 match (&*conn).read(&mut buf) {
-                    Ok(0) => return taken_over(conn, "the hub is gone"),
+                    Ok(0) => break true,
                     Ok(n) => lines.feed(&buf[..n], &mut got),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => return taken_over(conn, "the hub is gone"),
+                    Err(_) => break true,
                 }
-            }
+            };
+            // `END` and the close come together: the words first.
             for l in got.drain(..) {
                 if let Some(Line::End(code)) = l {
                     tracing::info!(code, "the hub ended the call");
                     return Outcome::Ended(code);
                 }
+            }
+            if gone {
+                return taken_over(conn, "the hub is gone");
             }
             continue;
         }
@@ -167,7 +176,7 @@ fn wait(conn: &UnixStream, stop: &StopFlag, frame_bytes: usize) -> Outcome {
         looked = Instant::now();
         let queued = pipe::queued_bytes(out).unwrap_or(0);
         if queued >= frame_bytes {
-            written = true;
+            written |= queued >= ARMED_FRAMES * frame_bytes;
             dry = 0;
         } else if written || since.elapsed() >= FIRST_WRITE_WAIT {
             dry += 1;
