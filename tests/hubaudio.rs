@@ -285,3 +285,70 @@ fn the_engine_ending_a_hosted_call_ends_the_run_with_end() {
     hub.kill().ok();
     hub.wait().ok();
 }
+
+/// The hub's CPU for N hosted calls (not a check: figures for
+/// docs/hub-audio.md; `cargo test --test integration hubaudio::measure --
+/// --ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_hub_cpu_per_hosted_call() {
+    let ticks = |pid: u32| -> f64 {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<&str> = s.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    };
+    for n in [1usize, 10, 40] {
+        let tmp = short_dir();
+        let dir = tmp.path();
+        let pl = fixtures(dir);
+        let (mut hub, _, _ami) = start_hub(dir, true);
+        let key = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key")).unwrap();
+        let mut calls = Vec::new();
+        for i in 0..n {
+            let uid = format!("1795452414.{}", 100 + i);
+            let mut c = holdmix(dir)
+                .arg("--log")
+                .arg(dir.join(format!("run{i}.log")))
+                .args(["run", "--playlist"])
+                .arg(&pl)
+                .arg("--hub")
+                .arg(dir.join("hub.sock"))
+                .args(["--uniqueid", &uid, "--hub-token", &key.token(&uid), "--state-dir"])
+                .arg(dir.join("calls"))
+                .env_remove("CHANNEL")
+                .env_remove("UNIQUEID")
+                .env_remove("PHONE")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let a = drain(&mut c);
+            calls.push((c, a));
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let hosted = std::fs::read_to_string(dir.join("hub.log"))
+            .unwrap()
+            .matches("hand-over taken")
+            .count();
+        let run_cpu0: f64 = calls.iter().map(|(c, _)| ticks(c.id())).sum();
+        let (c0, t0) = (ticks(hub.id()), Instant::now());
+        std::thread::sleep(Duration::from_secs(10));
+        let (c1, t1) = (ticks(hub.id()), t0.elapsed().as_secs_f64());
+        let run_cpu1: f64 = calls.iter().map(|(c, _)| ticks(c.id())).sum();
+        println!(
+            "N={n} hosted={hosted}: hub {:.3} % of a core ({:.4} % per call); the waiting runs {:.4} % per call",
+            100.0 * (c1 - c0) / t1,
+            100.0 * (c1 - c0) / t1 / n as f64,
+            100.0 * (run_cpu1 - run_cpu0) / t1 / n as f64
+        );
+        for (c, a) in calls {
+            signal(&c, libc::SIGHUP);
+            let mut c = c;
+            wait_exit(&mut c, Duration::from_secs(20));
+            a.join().unwrap();
+        }
+        hub.kill().ok();
+        hub.wait().ok();
+    }
+}
