@@ -242,6 +242,14 @@ pub struct HubArgs {
     /// --hub PATH list|CALL COMMAND` (see docs/control.md).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Stream the calls whose generators hand their pipe over (`run
+    /// --hub`): one process and one timer for every held call (see
+    /// docs/hub-audio.md).
+    #[arg(long)]
+    pub audio: bool,
+    /// Calls streamed at once with --audio; more stream on their own.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub audio_max: usize,
 }
 
 /// `holdmix ctl`: one command to a call's control socket or the hub's.

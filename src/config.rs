@@ -140,6 +140,8 @@ pub struct RunConfig {
     pub language: Option<String>,
     /// `--control`: this call's control socket.
     pub control: Option<PathBuf>,
+    /// `--standalone`: never hand the call over to the hub's audio.
+    pub standalone: bool,
 }
 
 /// Resolves `run`'s arguments. `secret` reads the AMI secret (a file, or
@@ -205,6 +207,7 @@ pub fn run(
         }),
         language: args.language.as_deref().and_then(route_language),
         control: args.control,
+        standalone: args.standalone,
     }
 }
 

@@ -111,6 +111,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_clients: args.max_clients,
                     metrics: args.metrics,
                     control: args.control,
+                    audio: match args.audio {
+                        // One cache for every hosted call, for the hub's life.
+                        true => Some(holdmix::hub::audio::Audio::spawn(
+                            args.audio_max,
+                            Box::leak(Box::new(cache)),
+                        )?),
+                        false => None,
+                    },
                     hangups: match args.state_dir.as_deref() {
                         Some(d) if d == std::path::Path::new("none") => None,
                         dir => holdmix::hub::hangup::Hangups::spawn(dir)

@@ -24,6 +24,7 @@ mod hardening_files;
 mod hardening_walk;
 #[path = "hardening/wire.rs"]
 mod hardening_wire;
+mod hubaudio;
 mod install;
 mod keys;
 mod language;

@@ -109,6 +109,22 @@ impl Clock {
         self.start + self.period * (self.tick + 1)
     }
 
+    /// The next deadline on CLOCK_MONOTONIC (ns, see [`now_ns`]): a host
+    /// of many streams sleeps to the earliest of theirs.
+    pub fn next_deadline_ns(&self) -> u64 {
+        self.next_deadline()
+    }
+
+    /// A host's wake at `now` (CLOCK_MONOTONIC ns, read once for all its
+    /// streams), the deadline reached: what [`Clock::wait`] does after its
+    /// sleep, with the clock read (no cycle count: the host read it).
+    pub fn woke_at(&mut self, now: u64) {
+        self.unread = 0;
+        self.woke = Some(now.saturating_sub(self.epoch));
+        let due = now.saturating_sub(self.start) / self.period.max(1);
+        self.tick = due.max(self.tick + 1);
+    }
+
     /// Sleeps until the next deadline, or until a signal handler runs. After
     /// a long stall (deadlines already past), skips the missed ticks rather
     /// than firing them in a burst.
@@ -244,6 +260,11 @@ fn nanos(d: Duration) -> u64 {
     d.as_secs() * NS + u64::from(d.subsec_nanos())
 }
 
+/// CLOCK_MONOTONIC in ns, as deadlines are given (see [`Clock::next_deadline_ns`]).
+pub fn now_ns() -> u64 {
+    monotonic()
+}
+
 /// CLOCK_MONOTONIC in ns: the clock `clock_nanosleep` sleeps on (and `Instant` reads).
 fn monotonic() -> u64 {
     // Through the vDSO, as libc would, minus the wrapper.
@@ -366,6 +387,22 @@ mod tests {
         k.read(Some(base + 1000), 2 * RATE_SPAN);
         k.read(Some(5), 3 * RATE_SPAN + 1);
         assert_eq!(k.per_ns, None);
+    }
+
+    #[test]
+    fn a_host_wakes_the_clock_as_its_own_wait_would() {
+        let period = Duration::from_millis(5);
+        let mut c = Clock::new(period);
+        let first = c.next_deadline_ns();
+        // On time: the next deadline, one period on.
+        c.woke_at(first);
+        assert_eq!(c.next_deadline_ns(), first + nanos(period));
+        assert_eq!(c.units_at_wake(Duration::from_nanos(1)), first - c.epoch);
+        // Late by three periods: the present, not a burst.
+        let late = c.next_deadline_ns() + 3 * nanos(period) + 1;
+        c.woke_at(late);
+        assert!(c.next_deadline_ns() > late);
+        assert!(c.next_deadline_ns() <= late + nanos(period));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! most `max_clients` of them: a connection beyond that is closed at once.
 
 use super::calls::SharedCalls;
+use super::handover;
 use super::protocol::{Greeting, Redirect, Subscribe, refusal};
 use super::relay::Relays;
 use super::session::RedirectAsk;
@@ -48,6 +49,8 @@ pub(super) struct Gate {
     pub max_clients: usize,
     /// When the hub started (greetings wait for its rebuilt view).
     pub started: Instant,
+    /// `--audio`: where hand-overs go (`None`: refused, `NO audio off`).
+    pub audio: Option<Arc<super::audio::Audio>>,
     /// Log lines about refused clients, at most one per cause a while.
     over_cap: Quiet,
     unauthorised: Quiet,
@@ -60,6 +63,7 @@ impl Gate {
             uids,
             max_clients,
             started: Instant::now(),
+            audio: None,
             over_cap: Quiet::default(),
             unauthorised: Quiet::default(),
         }
@@ -155,8 +159,20 @@ fn serve(
 ) {
     stream.set_read_timeout(Some(SUBSCRIBE_WAIT)).ok();
     stream.set_write_timeout(Some(SUBSCRIBE_WAIT)).ok();
+    // The first bytes with recvmsg: a hand-over's pipe rides on them.
+    let mut first = vec![0u8; 4096];
+    let Ok((n, fd)) = handover::recv_first(&stream, &mut first) else {
+        return;
+    };
+    first.truncate(n);
+    if n > 0 && (first.starts_with(handover::MAGIC) || handover::MAGIC.starts_with(&first)) {
+        return hand_over(stream, first, fd, gate);
+    }
+    // A descriptor with anything else is not ours to keep.
+    drop(fd);
     let mut line = String::new();
-    let mut reader = BufReader::new(std::io::Read::take(&stream, 4096));
+    let rest = std::io::Read::take(&stream, 4096u64.saturating_sub(n as u64));
+    let mut reader = BufReader::new(std::io::Read::chain(&first[..], rest));
     if reader.read_line(&mut line).is_err() {
         return;
     }
@@ -199,6 +215,24 @@ fn serve(
     // next event that happens to concern it.
     if let Ok(mut s) = subs.lock() {
         s.retain(|x| x.id != id);
+    }
+}
+
+/// A hand-over (`hub --audio`): read whole, then taken or refused by
+/// the audio side, which answers the client itself.
+fn hand_over(stream: UnixStream, first: Vec<u8>, fd: Option<std::os::fd::OwnedFd>, gate: &Gate) {
+    let asker = super::audio::Asker {
+        peer_uid: crate::control::socket::peer_uid(&stream),
+        key: &gate.key,
+    };
+    match handover::read_rest(&stream, first, fd) {
+        Ok((h, fd)) => super::audio::take(gate.audio.as_deref(), stream, h, fd, &asker),
+        Err(e) => {
+            if let Some(more) = gate.unauthorised.tick() {
+                tracing::warn!(refused_since = more, "hub: {e}");
+            }
+            handover::say(&stream, &handover::Line::No("bad hand-over".into())).ok();
+        }
     }
 }
 

@@ -34,7 +34,9 @@
 //! accept thread; writes to generators are non-blocking and a generator
 //! that does not keep up is dropped (it falls back to its own session).
 
+pub mod audio;
 pub mod follow;
+pub mod handover;
 pub mod hangup;
 pub mod protocol;
 pub mod realtime;
@@ -102,7 +104,8 @@ pub fn run(
     let (accept_subs, accept_calls) = (subs.clone(), calls.clone());
     let mut uids = vec![own_uid()];
     uids.extend(&cfg.peer_uids);
-    let gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
+    let mut gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
+    gate.audio = cfg.audio.clone();
     let (redirect_tx, redirects) = crate::ami::wake::channel::<session::RedirectAsk>();
     let relays = Arc::new(relay::Relays::default());
     // Kept for the process's life, as the generators' socket.

@@ -35,6 +35,8 @@ pub struct HubConfig {
     pub metrics: Option<String>,
     /// The control socket for every call served (`--control`), if any.
     pub control: Option<PathBuf>,
+    /// `--audio`: the calls handed over are streamed here.
+    pub audio: Option<std::sync::Arc<super::audio::Audio>>,
 }
 
 /// The ActionIDs of the hub's other actions (fixed: the answers need no

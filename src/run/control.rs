@@ -10,7 +10,7 @@ use crate::audio::cache::Cache;
 use crate::config::RunConfig;
 use crate::control::call::{ASKS, Answering, CallTarget, Facts};
 use crate::control::relay::Inbound;
-use crate::control::socket::Bound;
+pub use crate::control::socket::Bound;
 use crate::engine::ahead::Ahead;
 use std::sync::Arc;
 

@@ -30,45 +30,60 @@ impl LeadIn<'_> {
     /// stream ended first.
     pub fn until_ready(&mut self, ready: &Receiver<Prepared>, stop: &StopFlag) -> Result<Prepared, Exit> {
         tracing::warn!("the call is not ready after a frame: silence until it is");
-        let fb = self.format.frame_bytes();
         let mut silence = Vec::new();
         loop {
-            let measured = (self.out.is_pipe() && self.pacer.must_measure()).then(|| self.out.queued());
-            let wall = self.clock.units_at_wake(self.frame);
-            let plan = self.pacer.plan(measured, wall);
-            if silence.len() < plan.write * fb {
-                let quiet = vec![0.0; self.format.frame_samples()];
-                silence.resize(plan.write * fb, 0);
-                for out in silence.chunks_exact_mut(fb) {
-                    self.format.encode_into(&quiet, out);
-                }
-            }
-            let written = self.out.write(&silence[..plan.write * fb])?;
-            self.pacer.wrote(written, plan.queued + written * fb);
-            if let Some(o) = self.orphans.as_deref_mut()
-                && o.orphaned(wall, written, self.channel)
-            {
-                return Err(Exit::Orphaned);
-            }
-            if self.out.reader_gone(written) {
-                return Err(Exit::ReaderGone);
-            }
-            let realign = self.pacer.take_realign();
-            self.clock
-                .set_period(self.frame * self.pacer.period_frames() as u32, realign);
+            self.silence_tick(&mut silence)?;
             if let Some(exit) = stop.sleep(self.clock) {
                 return Err(exit);
             }
-            match ready.try_recv() {
-                Ok(p) => {
-                    tracing::info!(frames = self.pacer.written(), "the call is ready");
-                    return Ok(p);
-                }
-                Err(TryRecvError::Empty) => {}
-                // The sender always sends (even after a panic, see
-                // `prepare::spawn`); should it not, there is nothing to wait for.
-                Err(TryRecvError::Disconnected) => return Err(Exit::WriteError),
+            if let Some(p) = self.ready(ready)? {
+                return Ok(p);
             }
+        }
+    }
+
+    /// One tick of silence, without the sleep (a host sleeps for all its
+    /// calls): what the pacer asks for, written, and the next deadline set.
+    /// `silence` keeps the encoded frames between ticks.
+    pub fn silence_tick(&mut self, silence: &mut Vec<u8>) -> Result<(), Exit> {
+        let fb = self.format.frame_bytes();
+        let measured = (self.out.is_pipe() && self.pacer.must_measure()).then(|| self.out.queued());
+        let wall = self.clock.units_at_wake(self.frame);
+        let plan = self.pacer.plan(measured, wall);
+        if silence.len() < plan.write * fb {
+            let quiet = vec![0.0; self.format.frame_samples()];
+            silence.resize(plan.write * fb, 0);
+            for out in silence.chunks_exact_mut(fb) {
+                self.format.encode_into(&quiet, out);
+            }
+        }
+        let written = self.out.write(&silence[..plan.write * fb])?;
+        self.pacer.wrote(written, plan.queued + written * fb);
+        if let Some(o) = self.orphans.as_deref_mut()
+            && o.orphaned(wall, written, self.channel)
+        {
+            return Err(Exit::Orphaned);
+        }
+        if self.out.reader_gone(written) {
+            return Err(Exit::ReaderGone);
+        }
+        let realign = self.pacer.take_realign();
+        self.clock
+            .set_period(self.frame * self.pacer.period_frames() as u32, realign);
+        Ok(())
+    }
+
+    /// The prepared call, if it is ready.
+    pub fn ready(&self, ready: &Receiver<Prepared>) -> Result<Option<Prepared>, Exit> {
+        match ready.try_recv() {
+            Ok(p) => {
+                tracing::info!(frames = self.pacer.written(), "the call is ready");
+                Ok(Some(p))
+            }
+            Err(TryRecvError::Empty) => Ok(None),
+            // The sender always sends (even after a panic, see
+            // `prepare::spawn`); should it not, there is nothing to wait for.
+            Err(TryRecvError::Disconnected) => Err(Exit::WriteError),
         }
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod checkpoint;
 mod control;
 mod events;
 mod exit;
+mod handover;
 mod identity;
 mod inbox;
 mod lead_in;
@@ -32,13 +33,23 @@ mod timeline_log;
 
 pub use exit::Exit;
 pub use signals::STOP_SIGNALS;
-pub use stream::{Started, Stream};
+pub use stream::{Host, Polled, Started, Starting, Stream};
 
 use crate::audio::cache::Cache;
 use crate::config::RunConfig;
 
 /// Streams until a signal, a hangup, or the reader going away.
 pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
+    // Through a hub that streams audio, the hub does it all (docs/hub-audio.md).
+    if cfg.hub.is_some() && !cfg.standalone {
+        let stop = signals::StopFlag::install()?;
+        match handover::hand_over(cfg, &stop) {
+            handover::Outcome::Standalone | handover::Outcome::TakeOver => {}
+            handover::Outcome::Stopped(exit) => return Ok(exit),
+            handover::Outcome::Ended(0) => return Ok(Exit::Hangup),
+            handover::Outcome::Ended(code) => std::process::exit(code.into()),
+        }
+    }
     let mut stream = match Stream::start(cfg, cache)? {
         Started::Streaming(s) => s,
         Started::Ended(exit) => return Ok(exit),

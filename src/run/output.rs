@@ -19,6 +19,9 @@ const PIPE_SIZE: usize = 16 * 1024;
 
 pub struct Output {
     fd: i32,
+    /// A hosted call's pipe (handed over): closed when the output goes.
+    /// `None` for stdout, which the process keeps.
+    _owned: Option<std::os::fd::OwnedFd>,
     is_pipe: bool,
     frame_bytes: usize,
 }
@@ -26,7 +29,16 @@ pub struct Output {
 impl Output {
     /// stdout, set up for real-time writing when it is a pipe.
     pub fn stdout(frame_bytes: usize) -> Result<Output> {
-        let fd = std::io::stdout().as_raw_fd();
+        Output::on(std::io::stdout().as_raw_fd(), None, frame_bytes)
+    }
+
+    /// A pipe handed over by a call's process (the hub hosting the call),
+    /// set up as stdout would be; closed when the output is dropped.
+    pub fn from_fd(fd: std::os::fd::OwnedFd, frame_bytes: usize) -> Result<Output> {
+        Output::on(fd.as_raw_fd(), Some(fd), frame_bytes)
+    }
+
+    fn on(fd: i32, owned: Option<std::os::fd::OwnedFd>, frame_bytes: usize) -> Result<Output> {
         let is_pipe = pipe::is_pipe(fd);
         if is_pipe {
             // Non-blocking: a stalled reader never blocks the audio thread, and a
@@ -38,6 +50,7 @@ impl Output {
         }
         Ok(Output {
             fd,
+            _owned: owned,
             is_pipe,
             frame_bytes,
         })

@@ -25,7 +25,14 @@ impl StopFlag {
         Ok(StopFlag(flag))
     }
 
-    fn get(&self) -> Option<Exit> {
+    /// A flag a host sets (no signal handler): a hosted stream ends when
+    /// the host stores a signal's number in `cell`.
+    pub fn shared(cell: Arc<AtomicUsize>) -> StopFlag {
+        StopFlag(cell)
+    }
+
+    /// The stop that came, if one did.
+    pub fn get(&self) -> Option<Exit> {
         match self.0.load(Ordering::SeqCst) {
             0 => None,
             sig => Some(Exit::Signal(sig as i32)),

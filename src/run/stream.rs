@@ -20,7 +20,7 @@ use super::reload::{self, Poller};
 use super::signals::{StopFlag, unsignalled};
 use super::timeline::{Sink, record as record_timeline};
 use crate::audio::cache::Cache;
-use crate::audio::clock::Clock;
+use crate::audio::clock::{Clock, now_ns};
 use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::config::RunConfig;
@@ -29,6 +29,10 @@ use crate::sources;
 use crate::util::prefetch::Warm;
 use crate::util::ratelimit::{Limiter, WINDOW};
 use anyhow::Result;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 /// When start-up pages are dropped: one second into the stream.
@@ -76,6 +80,8 @@ pub struct Stream<'a> {
     /// For the orphan guard's log line.
     channel: Option<String>,
     trimmed: bool,
+    /// Streamed by a host (`hub --audio`), not a process of its own.
+    hosted: bool,
     /// The lines the next tick touches, fetched at once at the wake.
     warm: Warm,
     /// Truncated cache entries already logged, and when to look again.
@@ -95,55 +101,59 @@ impl<'a> Stream<'a> {
     /// the call with nothing to keep.
     pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
         let stop = StopFlag::install()?;
-        // First: a path in the way ends the start before anything else.
-        let control_socket = control::bind(cfg)?;
-        let format = cfg.format;
-        let rate = format.rate();
-        let ready = prepare::spawn(prepare::Needs {
-            playlist: cfg.playlist.clone(),
-            identity: cfg.identity.clone(),
-            state_dir: cfg.state_dir.clone(),
-            hub: cfg.hub.clone(),
-            hub_token: cfg.hub_token.clone(),
-            store: cfg.store.clone(),
-            rate,
-            timeline: cfg.timeline.clone(),
-            language: cfg.language.clone(),
-            timeline_dir: cfg.timeline_dir.clone(),
-            span: tracing::Span::current(),
-        })?;
+        let (control_socket, ready) = spawn_prepare(cfg)?;
         let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();
-
-        let out = Output::stdout(format.frame_bytes())?;
-        let frame = Duration::from_millis(u64::from(FRAME_MS));
-        let lead = cfg
-            .lead
-            .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
-        let mut pacer = Pacer::new(format.frame_bytes(), out.is_pipe(), lead);
-        let mut clock = Clock::new(frame * pacer.period_frames() as u32);
-        let mut orphans = OrphanGuard::new(cfg.orphan_after, &out);
-        let channel = cfg.identity.channel().map(str::to_string);
+        let out = Output::stdout(cfg.format.frame_bytes())?;
+        let mut e = Early::new(cfg, stop, control_socket, ready, out, false);
         let p = match early {
             Some(p) => p,
             None => {
-                let mut lead_in = LeadIn {
-                    out: &out,
-                    pacer: &mut pacer,
-                    clock: &mut clock,
-                    orphans: orphans.as_mut(),
-                    channel: channel.as_deref(),
-                    frame,
-                    format,
-                };
-                match lead_in.until_ready(&ready, &stop) {
+                let (mut lead_in, ready, stop) = e.lead_in();
+                match lead_in.until_ready(ready, stop) {
                     Ok(p) => p,
                     Err(exit) => {
-                        tracing::info!(reason = %exit.reason(), frames = pacer.written(), "exit before the call was ready");
+                        tracing::info!(reason = %exit.reason(), frames = e.pacer.written(), "exit before the call was ready");
                         return Ok(Started::Ended(exit));
                     }
                 }
             }
         };
+        Ok(Started::Streaming(Stream::ready(e, p, cfg, cache)?))
+    }
+
+    /// A call a host streams (`hub --audio`): its pipe and its stop cell
+    /// are the host's, and nothing here waits: the host polls the
+    /// [`Starting`] until the call is prepared, then ticks the stream with
+    /// [`Stream::work`] at its deadlines, sleeping for all its calls.
+    pub fn begin(cfg: &RunConfig, host: Host) -> Result<Starting> {
+        let stop = StopFlag::shared(host.stop);
+        let (control_socket, ready) = spawn_prepare(cfg)?;
+        let out = Output::from_fd(host.out, cfg.format.frame_bytes())?;
+        Ok(Starting {
+            early: Early::new(cfg, stop, control_socket, ready, out, true),
+            begun: now_ns(),
+            silence: Vec::new(),
+            silent: false,
+        })
+    }
+
+    /// The call is prepared: the rest of the start, from the stream's
+    /// parts so far (`e`) and the prepared call (`p`).
+    fn ready(e: Early, p: Prepared, cfg: &RunConfig, cache: &'a Cache) -> Result<Stream<'a>> {
+        let Early {
+            stop,
+            control_socket,
+            ready: _,
+            out,
+            mut pacer,
+            clock,
+            orphans,
+            channel,
+            frame,
+            format,
+            hosted,
+        } = e;
+        let rate = format.rate();
         let Prepared {
             scenario,
             mut engine,
@@ -195,7 +205,10 @@ impl<'a> Stream<'a> {
             },
         );
         // A generator with a hub reports to it (see `metrics::send`).
-        if hub.is_some() {
+        // A hosted call's go to its host's sink (the hub's own metrics).
+        if hosted {
+            crate::metrics::send::send(&crate::metrics::report::Report::Start);
+        } else if hub.is_some() {
             let tx = inbox.command_sender();
             if crate::metrics::send::install(move |line| {
                 tx.send(crate::ami::client::Command::Report(line)).is_ok()
@@ -260,8 +273,8 @@ impl<'a> Stream<'a> {
         if pacer.written() > 0 {
             engine.started_late(pacer.written());
         }
-        tracing::info!(format = ?format, pipe = out.is_pipe(), "streaming");
-        Ok(Started::Streaming(Stream {
+        tracing::info!(format = ?format, pipe = out.is_pipe(), hosted, "streaming");
+        Ok(Stream {
             ahead: Ahead::new(engine, format),
             orphans,
             stop,
@@ -276,12 +289,14 @@ impl<'a> Stream<'a> {
             checkpoints,
             memory,
             channel,
-            trimmed: false,
+            // A host's pages are not the call's to drop.
+            trimmed: hosted,
+            hosted,
             warm: Warm::default(),
             truncations: crate::util::mapguard::truncations(),
             next_map_check: CHECK_MAPS_EVERY,
             control,
-        }))
+        })
     }
 
     /// One wake: what came in, what the reader needs written, what the
@@ -292,6 +307,16 @@ impl<'a> Stream<'a> {
     // code pages, and a loop of its own could save about five page walks
     // a wake (1-3 % of a tick, not measurable here), so it was not split.
     pub fn tick(&mut self) -> Option<Exit> {
+        if let Some(exit) = self.work() {
+            return Some(exit);
+        }
+        self.stop.sleep(&mut self.clock)
+    }
+
+    /// A tick's work without its sleep: a host calls it at the stream's
+    /// deadline ([`Stream::next_deadline_ns`]), after [`Stream::woke_at`].
+    #[inline]
+    pub fn work(&mut self) -> Option<Exit> {
         self.warm.fetch();
         // Something was sent to this thread (a key, a reload, a source).
         if self.inbox.bell.answer() {
@@ -359,7 +384,22 @@ impl<'a> Stream<'a> {
             self.check_maps(wall);
         }
         self.note_hot();
-        self.stop.sleep(&mut self.clock)
+        None
+    }
+
+    /// When the next tick is due (CLOCK_MONOTONIC ns, see `clock::now_ns`).
+    pub fn next_deadline_ns(&self) -> u64 {
+        self.clock.next_deadline_ns()
+    }
+
+    /// A host woke for this stream at `now` (its deadline reached).
+    pub fn woke_at(&mut self, now: u64) {
+        self.clock.woke_at(now);
+    }
+
+    /// The stop its host asked for (a hosted stream), or a signal.
+    pub fn stopped(&self) -> Option<Exit> {
+        self.stop.get()
     }
 
     /// The end: the engine goes back to what was written, so the exit's
@@ -377,8 +417,9 @@ impl<'a> Stream<'a> {
         let entries: Vec<_> = self.ahead.drain_timeline().collect();
         record_timeline(self.timeline.as_mut(), &entries);
         // The exit's report goes out before the process does (bounded:
-        // Asterisk's SIGKILL comes 200 ms after its SIGHUP).
-        if !crate::metrics::send::flush(REPORT_FLUSH) {
+        // Asterisk's SIGKILL comes 200 ms after its SIGHUP). A host's sink
+        // takes it at once, and its thread never waits.
+        if !self.hosted && !crate::metrics::send::flush(REPORT_FLUSH) {
             tracing::debug!("metrics: the last reports did not reach the hub in time");
         }
         tracing::info!(reason = %reason, frames = self.pacer.written(), read_frames = ?self.pacer.read_frames(), "exit");
@@ -440,5 +481,175 @@ impl<'a> Stream<'a> {
         self.warm.add(&self.clock);
         self.warm.add(self.stop.cell());
         self.inbox.bell.note_hot(&mut self.warm);
+    }
+}
+
+/// What a host gives a call it streams.
+pub struct Host {
+    /// The call's pipe (the reader's), handed over by its process.
+    pub out: OwnedFd,
+    /// The host stores a signal's number here to end the call.
+    pub stop: Arc<AtomicUsize>,
+}
+
+/// Binds the control socket (a path in the way ends the start before
+/// anything else) and starts preparing the call.
+fn spawn_prepare(cfg: &RunConfig) -> Result<(Option<control::Bound>, Receiver<Prepared>)> {
+    let control_socket = control::bind(cfg)?;
+    let ready = prepare::spawn(prepare::Needs {
+        playlist: cfg.playlist.clone(),
+        identity: cfg.identity.clone(),
+        state_dir: cfg.state_dir.clone(),
+        hub: cfg.hub.clone(),
+        hub_token: cfg.hub_token.clone(),
+        store: cfg.store.clone(),
+        rate: cfg.format.rate(),
+        timeline: cfg.timeline.clone(),
+        language: cfg.language.clone(),
+        timeline_dir: cfg.timeline_dir.clone(),
+        span: tracing::Span::current(),
+    })?;
+    Ok((control_socket, ready))
+}
+
+/// The stream's parts before the call is prepared.
+struct Early {
+    stop: StopFlag,
+    control_socket: Option<control::Bound>,
+    ready: Receiver<Prepared>,
+    out: Output,
+    pacer: Pacer,
+    clock: Clock,
+    orphans: Option<OrphanGuard>,
+    channel: Option<String>,
+    frame: Duration,
+    format: Format,
+    hosted: bool,
+}
+
+impl Early {
+    fn new(
+        cfg: &RunConfig,
+        stop: StopFlag,
+        control_socket: Option<control::Bound>,
+        ready: Receiver<Prepared>,
+        out: Output,
+        hosted: bool,
+    ) -> Early {
+        let format = cfg.format;
+        let frame = Duration::from_millis(u64::from(FRAME_MS));
+        let lead = cfg
+            .lead
+            .map(|d| (d.as_nanos().div_ceil(frame.as_nanos()) as usize).max(1));
+        let pacer = Pacer::new(format.frame_bytes(), out.is_pipe(), lead);
+        let clock = Clock::new(frame * pacer.period_frames() as u32);
+        let orphans = OrphanGuard::new(cfg.orphan_after, &out);
+        Early {
+            stop,
+            control_socket,
+            ready,
+            out,
+            pacer,
+            clock,
+            orphans,
+            channel: cfg.identity.channel().map(str::to_string),
+            frame,
+            format,
+            hosted,
+        }
+    }
+
+    fn restart_clock(&mut self) {
+        self.clock = Clock::new(self.frame * self.pacer.period_frames() as u32);
+    }
+
+    /// The lead-in over these parts, and what it waits for.
+    fn lead_in(&mut self) -> (LeadIn<'_>, &Receiver<Prepared>, &StopFlag) {
+        let lead_in = LeadIn {
+            out: &self.out,
+            pacer: &mut self.pacer,
+            clock: &mut self.clock,
+            orphans: self.orphans.as_mut(),
+            channel: self.channel.as_deref(),
+            frame: self.frame,
+            format: self.format,
+        };
+        (lead_in, &self.ready, &self.stop)
+    }
+}
+
+/// A hosted call being prepared (see [`Stream::begin`]).
+pub struct Starting {
+    early: Early,
+    /// When it began (CLOCK_MONOTONIC ns).
+    begun: u64,
+    silence: Vec<u8>,
+    /// Silence has been written (the lead-in's clock is running).
+    silent: bool,
+}
+
+/// What a poll of a [`Starting`] call gives.
+// Made once per call and moved at once: boxing would gain nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Polled<'a> {
+    /// Not ready: poll again at this time (CLOCK_MONOTONIC ns).
+    Pending(Starting, u64),
+    Streaming(Stream<'a>),
+    /// The host's stop, or the reader leaving, before the call was ready.
+    Ended(Exit),
+}
+
+/// While a hosted call waits for its first frame (as `start`'s wait of
+/// [`FIRST_FRAME_WAIT`]), it is polled this often.
+const FIRST_FRAME_POLL: u64 = 2_000_000;
+
+impl Starting {
+    /// One look at the call at `now` (CLOCK_MONOTONIC ns): ready, it is
+    /// a stream (whose first tick is due at once); not yet, silence is
+    /// written at its deadlines after the first frame's wait, as a
+    /// standalone start does.
+    pub fn poll<'a>(mut self, cfg: &RunConfig, cache: &'a Cache, now: u64) -> Result<Polled<'a>> {
+        if let Some(exit) = self.early.stop.get() {
+            return Ok(Polled::Ended(exit));
+        }
+        let waited = now.saturating_sub(self.begun);
+        if self.silent {
+            self.early.clock.woke_at(now);
+        }
+        let first_wait = waited < FIRST_FRAME_WAIT.as_nanos() as u64 && !self.silent;
+        let ready = if first_wait {
+            self.early.ready.try_recv().ok()
+        } else {
+            let (lead_in, ready, _) = self.early.lead_in();
+            match lead_in.ready(ready) {
+                Ok(p) => p,
+                Err(exit) => return Ok(Polled::Ended(exit)),
+            }
+        };
+        if !self.silent && (ready.is_some() || !first_wait) {
+            // The first write: the stream's time starts here, as a
+            // standalone clock made after the first frame's wait.
+            self.early.restart_clock();
+        }
+        if let Some(p) = ready {
+            return Ok(Polled::Streaming(Stream::ready(self.early, p, cfg, cache)?));
+        }
+        if first_wait {
+            let next = (now + FIRST_FRAME_POLL).min(self.begun + FIRST_FRAME_WAIT.as_nanos() as u64);
+            return Ok(Polled::Pending(self, next));
+        }
+        if !self.silent {
+            tracing::warn!("the call is not ready after a frame: silence until it is");
+            self.silent = true;
+        }
+        let mut silence = std::mem::take(&mut self.silence);
+        let wrote = self.early.lead_in().0.silence_tick(&mut silence);
+        self.silence = silence;
+        if let Err(exit) = wrote {
+            tracing::info!(reason = %exit.reason(), frames = self.early.pacer.written(), "exit before the call was ready");
+            return Ok(Polled::Ended(exit));
+        }
+        let next = self.early.clock.next_deadline_ns();
+        Ok(Polled::Pending(self, next))
     }
 }
