@@ -352,3 +352,59 @@ fn measure_hub_cpu_per_hosted_call() {
         hub.wait().ok();
     }
 }
+
+/// `holdmix-shim` (docs/shim.md) against a real `hub --audio`: the tiny
+/// per-call process hands its pipe over like `run --hub` does, the hub
+/// streams the playlist, and a SIGHUP to the shim ends the call at once
+/// (the reader sees EOF: the hub closed its copy too).
+#[test]
+fn the_shim_hands_its_pipe_to_a_real_hub() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let pl = fixtures(dir);
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    let mut call = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .arg("--playlist")
+        .arg(&pl)
+        .arg("--hub")
+        .arg(dir.join("hub.sock"))
+        .args(["--uniqueid", UID, "--hub-token", &token, "--state-dir"])
+        .arg(dir.join("calls"))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env_remove("CHANNEL")
+        .env_remove("UNIQUEID")
+        .env_remove("PHONE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let audio = drain(&mut call);
+    wait_for("the hub's word", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("hand-over taken")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    // Still the shim: it never became the full binary (no log of its own).
+    let exe = std::fs::read_link(format!("/proc/{}/exe", call.id())).unwrap();
+    assert!(exe.to_string_lossy().contains("holdmix-shim"), "{exe:?}");
+    assert!(
+        !read(dir, "run.log").contains("streaming"),
+        "{}",
+        read(dir, "run.log")
+    );
+    signal(&call, libc::SIGHUP);
+    let (status, _) = wait_exit(&mut call, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    let t = Instant::now();
+    let pcm = audio.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "the hub kept the pipe open");
+    assert_music(&pcm, "through the hub, from the shim");
+    let log = read(dir, "hub.log");
+    assert!(log.contains("hosted call ended by its client"), "{log}");
+    hub.kill().ok();
+    hub.wait().ok();
+}

@@ -41,12 +41,18 @@ const SIGNAL_EXIT: c_int = 0;
 const ANSWER_WAIT: Duration = Duration::from_millis(1000);
 /// The pipe-dry check's period, and the `ppoll` timeout of the wait.
 const CHECK: Duration = Duration::from_millis(40);
-/// After `OK`, the hub has this long to write its first frame.
-const FIRST_WRITE: Duration = Duration::from_millis(200);
+/// After `OK`, a pipe whose lead never built up is dry from this long on
+/// (as `holdmix run`'s own wait, src/run/handover.rs).
+const FIRST_WRITE: Duration = Duration::from_millis(1000);
 /// "Fewer than one frame queued": the shim does not parse `--format`, so
 /// it takes the smallest format's 20 ms frame (G.711, 160 bytes); a hub
 /// keeping its 60-100 ms lead is far above it in every format.
 const MIN_FRAME: c_int = 160;
+/// The hub has written (the dry check is armed) once this much was seen
+/// queued: three slin frames. The hub's start-up lead may be a frame or
+/// two, which Asterisk's two-frame read empties: armed on any byte, a
+/// live call was taken over 120 ms after `OK` (src/run/handover.rs saw it).
+const ARMED: c_int = 3 * 320;
 /// How late the wait's wakes may be (see `wait`): 5 ms.
 const TIMER_SLACK_NS: libc::c_ulong = 5_000_000;
 /// The spec's bound on the hand-over's body.
@@ -488,7 +494,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
         last_check = now;
         // Not a pipe (a terminal, a file): no dry check, the socket only.
         let Some(queued) = queued() else { continue };
-        written |= queued > 0;
+        written |= queued >= ARMED;
         if queued >= MIN_FRAME || !(written || now.duration_since(ok_at) >= FIRST_WRITE) {
             dry = 0;
             continue;
