@@ -390,7 +390,12 @@ fn the_shim_hands_its_pipe_to_a_real_hub() {
     std::thread::sleep(Duration::from_secs(3));
     // Still the shim: it never became the full binary (no log of its own).
     let exe = std::fs::read_link(format!("/proc/{}/exe", call.id())).unwrap();
-    assert!(exe.to_string_lossy().contains("holdmix-shim"), "{exe:?}");
+    assert!(
+        exe.to_string_lossy().contains("holdmix-shim"),
+        "{exe:?}: {}\n{}",
+        read(dir, "run.log"),
+        read(dir, "hub.log")
+    );
     assert!(
         !read(dir, "run.log").contains("streaming"),
         "{}",
@@ -407,4 +412,203 @@ fn the_shim_hands_its_pipe_to_a_real_hub() {
     assert!(log.contains("hosted call ended by its client"), "{log}");
     hub.kill().ok();
     hub.wait().ok();
+}
+
+/// A track of deterministic noise at 8 kHz: every 100 ms of it is unlike
+/// any other, so where a block of the stream comes from in the track can
+/// be found (see [`track_positions`]).
+fn noise_fixtures(dir: &Path) -> (PathBuf, Vec<f32>) {
+    let mut x: u32 = 0x1234_5678;
+    let track: Vec<f32> = (0..RATE as usize * 60)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((x >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect();
+    write_wav(&dir.join("n.wav"), RATE, 1, &track);
+    let pl = playlist(dir, "n.toml", "[music]\ntracks = [\"n.wav\"]\n");
+    warm_cache(dir, &pl);
+    (pl, track)
+}
+
+/// Normalised correlation of `a` with `b` (same length).
+fn ncc(a: &[f32], b: &[f32]) -> f32 {
+    let (mut ab, mut aa, mut bb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa * bb).sqrt()
+    }
+}
+
+/// For each 100 ms block of `pcm`: where in `track` it was taken from (in
+/// samples), or `None` for a block that matches nowhere (silence, a
+/// fade). Searched near where the previous block says it should be, so
+/// the stream's own timeline says what was skipped or repeated.
+fn track_positions(pcm: &[f32], track: &[f32]) -> Vec<Option<usize>> {
+    let block = RATE as usize / 10;
+    let mut out = Vec::new();
+    let mut expect: Option<usize> = None;
+    for b in pcm.chunks_exact(block) {
+        let (lo, hi) = match expect {
+            Some(e) => (e.saturating_sub(RATE as usize), e + RATE as usize),
+            None => (0, track.len() - block),
+        };
+        let best = (lo..hi.min(track.len() - block))
+            .map(|p| (ncc(b, &track[p..p + block]), p))
+            .fold((0f32, 0), |m, x| if x.0 > m.0 { x } else { m });
+        let found = (best.0 > 0.95).then_some(best.1);
+        if let Some(p) = found {
+            expect = Some(p + block);
+        } else if let Some(e) = expect.as_mut() {
+            *e += block;
+        }
+        out.push(found);
+    }
+    out
+}
+
+/// The same call through the hub and standalone: the same engine writes
+/// the same samples (past the first second, whose fade-in starts wherever
+/// a late start put it), at the same place in the track.
+#[test]
+fn hub_mode_and_standalone_write_the_same_samples() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let (pl, track) = noise_fixtures(dir);
+    let mut solo = holdmix(dir)
+        .args(["run", "--playlist"])
+        .arg(&pl)
+        .env_remove("UNIQUEID")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let solo_audio = drain(&mut solo);
+    std::thread::sleep(Duration::from_secs(4));
+    signal(&solo, libc::SIGHUP);
+    wait_exit(&mut solo, Duration::from_secs(10));
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    let mut call = spawn_call(dir, &pl, &token);
+    let hub_audio = drain(&mut call);
+    wait_for("the hub's word", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("hand-over taken")
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    signal(&call, libc::SIGHUP);
+    wait_exit(&mut call, Duration::from_secs(10));
+    hub.kill().ok();
+    hub.wait().ok();
+    let (a, b) = (
+        to_f32(&solo_audio.join().unwrap()),
+        to_f32(&hub_audio.join().unwrap()),
+    );
+    // Each stream's second second, found in the track.
+    let second = |s: &[f32]| {
+        let start = s.iter().position(|x| *x != 0.0).unwrap_or(0) + RATE as usize;
+        assert!(s.len() > start + RATE as usize, "{} samples only", s.len());
+        let p = track_positions(&s[start..start + RATE as usize / 10], &track)[0]
+            .expect("the second second is the track's");
+        (start, p)
+    };
+    let ((sa, pa), (sb, pb)) = (second(&a), second(&b));
+    // The hub's sample of the track's place `pa + k` is at `sb + pa - pb + k`:
+    // a second of them, bit for bit (the same gains, fades and limiter).
+    let n = RATE as usize;
+    let at = (sb + pa)
+        .checked_sub(pb)
+        .expect("aligned inside the hub's stream");
+    assert!(b.len() >= at + n, "the hub's stream is too short");
+    let same = a[sa..sa + n]
+        .iter()
+        .zip(&b[at..at + n])
+        .filter(|(x, y)| x == y)
+        .count();
+    assert_eq!(
+        same, n,
+        "standalone at track {pa}, hub at {pb}: {same} of {n} samples the same"
+    );
+}
+
+/// A hub killed under a call: the `run` takes it over from the checkpoint,
+/// and the stream's own content says how well: every 100 ms block after
+/// the take-over comes from the track where the one before it ended, give
+/// or take 150 ms (the checkpoint's resolution and the silence of the
+/// take-over), and no more than 100 ms of silence comes between.
+#[test]
+fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let (pl, track) = noise_fixtures(dir);
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    let mut call = spawn_call(dir, &pl, &token);
+    let audio = drain(&mut call);
+    wait_for("the hub's word", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("hand-over taken")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+    wait_for("the take-over", Duration::from_secs(10), || {
+        read(dir, "run.log").contains("taking the call over")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&call, libc::SIGHUP);
+    wait_exit(&mut call, Duration::from_secs(10));
+    let pcm = to_f32(&audio.join().unwrap());
+    let start = pcm.iter().position(|x| *x != 0.0).unwrap_or(0) + RATE as usize;
+    let blocks = track_positions(&pcm[start..], &track);
+    let block = RATE as usize / 10;
+    let mut last: Option<usize> = None;
+    let mut silent = 0;
+    let mut worst = 0i64;
+    for (i, p) in blocks.iter().enumerate() {
+        match (p, last) {
+            (Some(p), Some(l)) => {
+                // Where this block is against where the last found one
+                // ended, less the blocks between (silence is not music).
+                let moved = *p as i64 - (l + block) as i64 - (silent * block) as i64;
+                worst = worst.max(moved.abs());
+                assert!(
+                    moved.abs() <= RATE as i64 * 15 / 100,
+                    "block {i}: {moved} samples off the track's timeline ({silent} silent before)"
+                );
+                // A gap of up to 100 ms touches at most two blocks.
+                assert!(
+                    silent <= 2,
+                    "block {i}: {silent} blocks without the track before it"
+                );
+                silent = 0;
+            }
+            (None, Some(_)) => silent += 1,
+            _ => {}
+        }
+        last = p.or(last);
+    }
+    // The track heard on both sides of the take-over (about 2 s each).
+    assert!(blocks.iter().flatten().count() > 20, "{blocks:?}");
+    // Silence at the reader: the longest run of zero samples (the noise
+    // track has none), on the stream's own timeline.
+    let gap = pcm[start..]
+        .split(|x| *x != 0.0)
+        .map(<[f32]>::len)
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "take-over: worst jump {:.1} ms, longest silence {:.1} ms",
+        worst as f64 / 8.0,
+        gap as f64 / 8.0
+    );
+    assert!(gap <= RATE as usize / 10, "{gap} samples of silence");
+    assert!(
+        read(dir, "run.log").contains("resuming the call"),
+        "{}",
+        read(dir, "run.log")
+    );
 }

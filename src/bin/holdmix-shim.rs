@@ -48,6 +48,11 @@ const FIRST_WRITE: Duration = Duration::from_millis(1000);
 /// it takes the smallest format's 20 ms frame (G.711, 160 bytes); a hub
 /// keeping its 60-100 ms lead is far above it in every format.
 const MIN_FRAME: c_int = 160;
+/// Looks in a row (40 ms apart) that find the pipe dry before the call is
+/// taken over: three, so a hub late by a tick under load (the pipe holds a
+/// frame after each of Asterisk's reads) is not taken for a hung one; a
+/// hung hub is seen within about 120 ms.
+const DRY_LOOKS: u32 = 3;
 /// The hub has written (the dry check is armed) once this much was seen
 /// queued: three slin frames. The hub's start-up lead may be a frame or
 /// two, which Asterisk's two-frame read empties: armed on any byte, a
@@ -500,7 +505,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             continue;
         }
         dry += 1;
-        if dry >= 2 {
+        if dry >= DRY_LOOKS {
             return Wait::Gone;
         }
     }

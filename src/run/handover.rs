@@ -24,6 +24,11 @@ use std::time::{Duration, Instant};
 const ANSWER_WAIT: Duration = Duration::from_secs(1);
 /// Between two looks at the pipe (the spec's "at least 40 ms apart").
 const DRY_CHECK: Duration = Duration::from_millis(40);
+/// Looks in a row that find the pipe dry before the call is taken over:
+/// three, so a hub late by a tick under load (the pipe holds a frame after
+/// each of Asterisk's reads) is not taken for a hung one; a hung hub is
+/// seen within about 120 ms.
+const DRY_LOOKS: u32 = 3;
 /// After `OK`, a pipe whose lead never built up is dry from this long on.
 const FIRST_WRITE_WAIT: Duration = Duration::from_millis(1000);
 /// The hub has written (the dry check is armed) once this many frames
@@ -180,7 +185,7 @@ fn wait(conn: &UnixStream, stop: &StopFlag, frame_bytes: usize) -> Outcome {
             dry = 0;
         } else if written || since.elapsed() >= FIRST_WRITE_WAIT {
             dry += 1;
-            if dry >= 2 {
+            if dry >= DRY_LOOKS {
                 return taken_over(conn, "the pipe ran dry");
             }
         }
