@@ -78,10 +78,25 @@ fn start_hub(
 
 /// `run --hub` for [`UID`] with `token`, checkpoints in `dir/calls`.
 fn spawn_call(dir: &Path, pl: &Path, token: &str) -> Child {
-    holdmix(dir)
+    let mut cmd = holdmix(dir);
+    cmd.arg("--log").arg(dir.join("run.log")).arg("run");
+    call_args(cmd, dir, pl, token)
+}
+
+/// The same call's process as `holdmix-shim` (docs/shim.md): `run`'s
+/// arguments, global options among them.
+fn spawn_shim(dir: &Path, pl: &Path, token: &str) -> Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"));
+    cmd.arg("--cache-dir")
+        .arg(dir.join("cache"))
         .arg("--log")
         .arg(dir.join("run.log"))
-        .args(["run", "--playlist"])
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"));
+    call_args(cmd, dir, pl, token)
+}
+
+fn call_args(mut cmd: std::process::Command, dir: &Path, pl: &Path, token: &str) -> Child {
+    cmd.arg("--playlist")
         .arg(pl)
         .arg("--hub")
         .arg(dir.join("hub.sock"))
@@ -95,6 +110,22 @@ fn spawn_call(dir: &Path, pl: &Path, token: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// A hub with audio and the call handed over to it (by `run --hub`, or by
+/// the shim): the hub, the call's process and its reader.
+fn hosted_call(dir: &Path, pl: &Path, shim: bool) -> (Child, Child, std::thread::JoinHandle<Vec<u8>>) {
+    let (hub, token, _ami) = start_hub(dir, true);
+    let mut call = if shim {
+        spawn_shim(dir, pl, &token)
+    } else {
+        spawn_call(dir, pl, &token)
+    };
+    let audio = drain(&mut call);
+    wait_for("the hub's word", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("hand-over taken")
+    });
+    (hub, call, audio)
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -124,12 +155,7 @@ fn the_pipe_crosses_to_the_hub_which_streams_the_call_until_sighup() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, token, _ami) = start_hub(dir, true);
-    let mut call = spawn_call(dir, &pl, &token);
-    let audio = drain(&mut call);
-    wait_for("the hub's word", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("hand-over taken")
-    });
+    let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
     assert!(
         read(dir, "run.log").contains("the hub streams the call"),
         "{}",
@@ -166,12 +192,7 @@ fn a_hub_killed_under_a_call_hands_it_back() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, token, _ami) = start_hub(dir, true);
-    let mut call = spawn_call(dir, &pl, &token);
-    let audio = drain(&mut call);
-    wait_for("the hub's word", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("hand-over taken")
-    });
+    let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
     std::thread::sleep(Duration::from_secs(2));
     hub.kill().unwrap();
     hub.wait().unwrap();
@@ -362,31 +383,7 @@ fn the_shim_hands_its_pipe_to_a_real_hub() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, token, _ami) = start_hub(dir, true);
-    let mut call = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"))
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .arg("--log")
-        .arg(dir.join("run.log"))
-        .arg("--playlist")
-        .arg(&pl)
-        .arg("--hub")
-        .arg(dir.join("hub.sock"))
-        .args(["--uniqueid", UID, "--hub-token", &token, "--state-dir"])
-        .arg(dir.join("calls"))
-        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
-        .env_remove("CHANNEL")
-        .env_remove("UNIQUEID")
-        .env_remove("PHONE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let audio = drain(&mut call);
-    wait_for("the hub's word", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("hand-over taken")
-    });
+    let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
     std::thread::sleep(Duration::from_secs(3));
     // Still the shim: it never became the full binary (no log of its own).
     let exe = std::fs::read_link(format!("/proc/{}/exe", call.id())).unwrap();
@@ -494,12 +491,7 @@ fn hub_mode_and_standalone_write_the_same_samples() {
     std::thread::sleep(Duration::from_secs(4));
     signal(&solo, libc::SIGHUP);
     wait_exit(&mut solo, Duration::from_secs(10));
-    let (mut hub, token, _ami) = start_hub(dir, true);
-    let mut call = spawn_call(dir, &pl, &token);
-    let hub_audio = drain(&mut call);
-    wait_for("the hub's word", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("hand-over taken")
-    });
+    let (mut hub, mut call, hub_audio) = hosted_call(dir, &pl, false);
     std::thread::sleep(Duration::from_secs(4));
     signal(&call, libc::SIGHUP);
     wait_exit(&mut call, Duration::from_secs(10));
@@ -546,12 +538,7 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
     let tmp = short_dir();
     let dir = tmp.path();
     let (pl, track) = noise_fixtures(dir);
-    let (mut hub, token, _ami) = start_hub(dir, true);
-    let mut call = spawn_call(dir, &pl, &token);
-    let audio = drain(&mut call);
-    wait_for("the hub's word", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("hand-over taken")
-    });
+    let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
     std::thread::sleep(Duration::from_secs(2));
     hub.kill().unwrap();
     hub.wait().unwrap();
