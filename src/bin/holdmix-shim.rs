@@ -43,7 +43,7 @@ const ANSWER_WAIT: Duration = Duration::from_millis(1000);
 const CHECK: Duration = Duration::from_millis(40);
 /// After `OK`, a pipe whose lead never built up is dry from this long on
 /// (as `holdmix run`'s own wait, src/run/handover.rs).
-const FIRST_WRITE: Duration = Duration::from_millis(1000);
+const FIRST_WRITE: Duration = Duration::from_millis(3000);
 /// "Fewer than one frame queued": the shim does not parse `--format`, so
 /// it takes the smallest format's 20 ms frame (G.711, 160 bytes); a hub
 /// keeping its 60-100 ms lead is far above it in every format.

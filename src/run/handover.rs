@@ -29,8 +29,11 @@ const DRY_CHECK: Duration = Duration::from_millis(40);
 /// each of Asterisk's reads) is not taken for a hung one; a hung hub is
 /// seen within about 120 ms.
 const DRY_LOOKS: u32 = 3;
-/// After `OK`, a pipe whose lead never built up is dry from this long on.
-const FIRST_WRITE_WAIT: Duration = Duration::from_millis(1000);
+/// After `OK`, a pipe whose lead never built up is dry from this long on:
+/// a hub just started holds its first calls' start for up to a second
+/// (its view of the live calls), longer under load, while it writes
+/// silence with a small lead.
+const FIRST_WRITE_WAIT: Duration = Duration::from_millis(3000);
 /// The hub has written (the dry check is armed) once this many frames
 /// were seen queued: the pacer's start-up lead may be a frame or two, which
 /// a reader taking two frames at a time empties (seen in the tests: a
