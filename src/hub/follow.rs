@@ -188,8 +188,8 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
 
 /// Connects without blocking: a Unix socket's connect fails at once
 /// (`EAGAIN`) when the listener's backlog is full, where a blocking one
-/// would wait for the hub to accept.
-fn connect(socket: &Path) -> Option<UnixStream> {
+/// would wait for the hub to accept. (Also the hand-over's, `run::handover`.)
+pub(crate) fn connect(socket: &Path) -> Option<UnixStream> {
     let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).ok()?;
     s.set_nonblocking(true).ok()?;
     s.connect(&socket2::SockAddr::unix(socket).ok()?).ok()?;

@@ -72,7 +72,7 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
 /// Connects, sends the hand-over, and takes the answer: the connection
 /// when the hub said `OK`.
 fn offer(socket: &Path) -> Option<UnixStream> {
-    let conn = connect(socket)?;
+    let conn = crate::hub::follow::connect(socket)?;
     conn.set_read_timeout(Some(ANSWER_WAIT)).ok()?;
     conn.set_write_timeout(Some(ANSWER_WAIT)).ok()?;
     let h = match Handover::of_process(run_args(), &|n| std::env::var_os(n)) {
@@ -118,15 +118,6 @@ fn run_args() -> Vec<OsString> {
         .skip_while(|a| a != "run")
         .skip(1)
         .collect()
-}
-
-/// Connects without blocking: a hub whose backlog is full counts as none.
-fn connect(socket: &Path) -> Option<UnixStream> {
-    let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).ok()?;
-    s.set_nonblocking(true).ok()?;
-    s.connect(&socket2::SockAddr::unix(socket).ok()?).ok()?;
-    s.set_nonblocking(false).ok()?;
-    Some(UnixStream::from(std::os::fd::OwnedFd::from(s)))
 }
 
 /// After `OK`: sleeps in poll(2) on the connection, looking at the pipe
