@@ -604,3 +604,92 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
         read(dir, "run.log")
     );
 }
+
+/// A hosted call with no `--state-dir` keeps its checkpoints in its
+/// client's default directory (from the `XDG_RUNTIME_DIR` handed over),
+/// not the hub's: the shim's take-over after the hub's death finds them
+/// and resumes the call.
+#[test]
+fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let pl = fixtures(dir);
+    let (ami, _server) = crate::ami::server::serve_script("pw", vec![vec![]]);
+    let sock = dir.join("hub.sock");
+    let token = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
+        .unwrap()
+        .token(UID);
+    let mut hub = holdmix(dir)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .env("XDG_RUNTIME_DIR", dir.join("hub-runtime"))
+        .arg("--log")
+        .arg(dir.join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{ami}"), "--socket"])
+        .arg(&sock)
+        .arg("--key-file")
+        .arg(dir.join("hub.key"))
+        .args(["--state-dir", "none", "--audio"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the hub's socket", Duration::from_secs(20), || {
+        UnixStream::connect(&sock).is_ok()
+    });
+    let mut call = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .env("XDG_RUNTIME_DIR", dir.join("client-runtime"))
+        .arg("--playlist")
+        .arg(&pl)
+        .arg("--hub")
+        .arg(&sock)
+        .args(["--uniqueid", UID, "--hub-token", &token])
+        .env_remove("CHANNEL")
+        .env_remove("UNIQUEID")
+        .env_remove("PHONE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let audio = drain(&mut call);
+    wait_for("the hub's word", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("hand-over taken")
+    });
+    let count = |d: &Path| std::fs::read_dir(d).map(|d| d.count()).unwrap_or(0);
+    let client = dir.join("client-runtime/holdmix/calls");
+    wait_for(
+        "a checkpoint in the client's directory",
+        Duration::from_secs(20),
+        || count(&client) > 0,
+    );
+    assert_eq!(
+        count(&dir.join("hub-runtime/holdmix/calls")),
+        0,
+        "a checkpoint in the hub's own directory"
+    );
+    // Two seconds hosted, then the hub's death: the take-over resumes
+    // from there, not from the start.
+    std::thread::sleep(Duration::from_secs(2));
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+    wait_for("the resumed call", Duration::from_secs(20), || {
+        read(dir, "run.log").contains("resuming the call")
+    });
+    let log = read(dir, "run.log");
+    let from_ms: u64 = log
+        .split("resuming the call from_ms=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no resume point in {log}"));
+    assert!(from_ms >= 1500, "resumed from {from_ms} ms: {log}");
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&call, libc::SIGHUP);
+    wait_exit(&mut call, Duration::from_secs(10));
+    assert_music(&audio.join().unwrap(), "after the take-over");
+}

@@ -39,6 +39,11 @@ impl Drop for Hub {
 /// A hub answering lookups, with its AMI pointed at `ami` (a server that
 /// may or may not be there: rows do not need AMI).
 fn hub(dir: &Path, ami: &str) -> Hub {
+    hub_with(dir, ami, &[])
+}
+
+/// [`hub`] with more of the hub's arguments.
+fn hub_with(dir: &Path, ami: &str, extra: &[&str]) -> Hub {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -56,6 +61,7 @@ fn hub(dir: &Path, ami: &str) -> Hub {
         .arg(dir.join("hub.sock"))
         .args(["--realtime", &format!("127.0.0.1:{port}"), "--playlist"])
         .arg(root().join("playlists/demo.toml"))
+        .args(extra)
         .env("HOLDMIX_AMI_SECRET", "pw")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -242,6 +248,17 @@ fn unknown_hostile_empty_and_huge_lookups_get_an_empty_answer() {
 
 #[test]
 fn caller_controlled_text_never_reaches_the_argv() {
+    row_from_hostile_ami_streams(false);
+}
+
+/// With hub-mode audio the row starts `holdmix-shim` (beside `holdmix`)
+/// with the same arguments, and that process hands its pipe to the hub.
+#[test]
+fn an_audio_hubs_rows_start_the_shim_which_hands_the_call_over() {
+    row_from_hostile_ami_streams(true);
+}
+
+fn row_from_hostile_ami_streams(audio: bool) {
     // The hub follows AMI, where callers' names and numbers are theirs to
     // set: spaces, &, %, =, newlines, 4 KB. The row is built from the
     // Uniqueid alone, so the argv is exactly the same.
@@ -272,11 +289,26 @@ fn caller_controlled_text_never_reaches_the_argv() {
         s.write_all(newchannel.as_bytes()).ok();
         std::thread::sleep(Duration::from_secs(2));
     });
-    let h = hub(dir.path(), &format!("127.0.0.1:{ami_port}"));
+    let h = hub_with(
+        dir.path(),
+        &format!("127.0.0.1:{ami_port}"),
+        if audio { &["--audio"] } else { &[] },
+    );
     std::thread::sleep(Duration::from_millis(500));
     let answers = ask(h.port, &[lookup(b"name=holdmix-1795734999.5")]);
     let args = argv(&parse_row(&answers[0].1));
-    assert_eq!(args, expected_argv(dir.path(), "1795734999.5"));
+    let mut expected = expected_argv(dir.path(), "1795734999.5");
+    if audio {
+        let shim = Path::new(BIN).with_file_name("holdmix-shim");
+        expected.splice(
+            0..2,
+            [std::path::absolute(shim)
+                .expect("absolute")
+                .to_string_lossy()
+                .into_owned()],
+        );
+    }
+    assert_eq!(args, expected);
     // And that argv, run as Asterisk runs it (execv, no shell), streams.
     let mut generator = std::process::Command::new(&args[0])
         .args(&args[1..])
@@ -293,7 +325,9 @@ fn caller_controlled_text_never_reaches_the_argv() {
     signal(&generator, libc::SIGHUP);
     let (status, _) = wait_exit(&mut generator, Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
-    let audio = reader.join().expect("reader");
-    assert!(audio.len() >= 12_000, "{} bytes in 1 s", audio.len());
+    let pcm = reader.join().expect("reader");
+    assert!(pcm.len() >= 12_000, "{} bytes in 1 s", pcm.len());
+    let log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default();
+    assert_eq!(log.contains("hand-over taken"), audio, "{log}");
     server.join().ok();
 }

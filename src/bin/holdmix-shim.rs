@@ -65,7 +65,13 @@ const MAX_BODY: usize = 65536;
 /// Room for `HANDOVER 65536\n` in front of the body.
 const HEAD: usize = 16;
 /// The identity variables and the AMI secret's default (the spec's list).
-const ENV: [&CStr; 4] = [c"UNIQUEID", c"PHONE", c"CHANNEL", c"HOLDMIX_AMI_SECRET"];
+const ENV: [&CStr; 5] = [
+    c"UNIQUEID",
+    c"PHONE",
+    c"CHANNEL",
+    c"HOLDMIX_AMI_SECRET",
+    c"XDG_RUNTIME_DIR",
+];
 
 /// The stop signal that arrived (0: none); set by [`on_stop`].
 static STOP: AtomicI32 = AtomicI32::new(0);

@@ -32,11 +32,14 @@ pub const MAGIC: &[u8] = b"HANDOVER ";
 /// The protocol's version entry.
 const VERSION: &[u8] = b"v1";
 /// The environment a hand-over carries, and nothing else of it.
-pub const ENV_NAMES: [&str; 4] = [
+pub const ENV_NAMES: [&str; 5] = [
     crate::config::UNIQUEID_ENV,
     crate::config::CALLER_ENV,
     crate::config::CHANNEL_ENV,
     "HOLDMIX_AMI_SECRET",
+    // The client's default checkpoint directory is under it: the hub keeps
+    // a hosted call's checkpoints where a take-over will look.
+    "XDG_RUNTIME_DIR",
 ];
 
 /// One call handed over: where the client runs, its args after `run`, and

@@ -37,17 +37,26 @@ pub struct StateDir {
     dir: PathBuf,
 }
 
+/// The default directory of a process with this `XDG_RUNTIME_DIR` and
+/// uid: a call hosted by the hub uses its client's (docs/hub-audio.md), so
+/// that the client finds the checkpoints when it takes the call over.
+pub fn default_dir(runtime: Option<&std::ffi::OsStr>, uid: u32) -> PathBuf {
+    match runtime {
+        Some(r) if !r.is_empty() => PathBuf::from(r).join("holdmix/calls"),
+        _ => PathBuf::from(format!("/dev/shm/holdmix-{uid}/calls")),
+    }
+}
+
 impl StateDir {
     /// `dir`, or `$XDG_RUNTIME_DIR/holdmix/calls`, else
     /// `/dev/shm/holdmix-UID/calls`: tmpfs either way, private to the user.
     pub fn open(dir: Option<&Path>) -> Result<StateDir, String> {
         let dir = match dir {
             Some(d) => d.to_path_buf(),
-            None => match std::env::var_os("XDG_RUNTIME_DIR") {
-                Some(r) if !r.is_empty() => PathBuf::from(r).join("holdmix/calls"),
-                // SAFETY: getuid has no preconditions.
-                _ => PathBuf::from(format!("/dev/shm/holdmix-{}/calls", unsafe { libc::getuid() })),
-            },
+            // SAFETY: getuid has no preconditions.
+            None => default_dir(std::env::var_os("XDG_RUNTIME_DIR").as_deref(), unsafe {
+                libc::getuid()
+            }),
         };
         std::fs::DirBuilder::new()
             .recursive(true)

@@ -122,10 +122,16 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
         None => env("HOLDMIX_AMI_SECRET").ok_or_else(|| "no AMI secret handed over".to_string()),
     };
     let span = tracing::info_span!("call", uniqueid = %uniqueid, hosted = true);
-    let cfg = {
+    let mut cfg = {
         let _g = span.enter();
         crate::config::run(args, &env, secret)
     };
+    // The client's default checkpoint directory, not the hub's: a take-over
+    // resumes from what the hub kept.
+    if cfg.state_dir.is_none() {
+        let uid = asker.peer_uid.unwrap_or(own);
+        cfg.state_dir = Some(crate::state::default_dir(h.env("XDG_RUNTIME_DIR"), uid));
+    }
     if say(&conn, &Line::Ok).is_err() {
         audio.hosted.fetch_sub(1, Ordering::AcqRel);
         return;
