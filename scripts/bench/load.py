@@ -153,10 +153,12 @@ def raise_limits(n):
 
 # --- inputs ---------------------------------------------------------------------
 
-def make_playlist(tmp):
+def make_playlist(tmp, welcome=False):
     """A music bed of two low tones (60 s, looping) and key 6's answer, a
     0.3 s 2 kHz tone: the answer's first difference is ten times the bed's,
-    so the reader tells it from the music by the samples alone."""
+    so the reader tells it from the music by the samples alone. With
+    `welcome`, a 0.6 s 400 Hz welcome (the kill step counts how often each
+    call heard it, from the calls' own timelines)."""
     def wav(path, secs, fn):
         with wave.open(path, "wb") as w:
             w.setnchannels(1)
@@ -166,9 +168,13 @@ def make_playlist(tmp):
     wav(os.path.join(tmp, "bed.wav"), 60,
         lambda t: 6000 * math.sin(2 * math.pi * 150 * t) + 4000 * math.sin(2 * math.pi * 220 * t + 1))
     wav(os.path.join(tmp, "answer.wav"), 0.3, lambda t: 12000 * math.sin(2 * math.pi * 2000 * t))
-    pl = os.path.join(tmp, "load.toml")
+    pl = os.path.join(tmp, "load-welcome.toml" if welcome else "load.toml")
+    extra = ""
+    if welcome:
+        wav(os.path.join(tmp, "hello.wav"), 0.6, lambda t: 6000 * math.sin(2 * math.pi * 400 * t))
+        extra = 'hello = "hello.wav"\n\n[welcome]\nsay = ["hello"]\n'
     with open(pl, "w") as f:
-        f.write('[music]\ntracks = ["bed.wav"]\n\n[prompts]\nanswer = "answer.wav"\n\n'
+        f.write('[music]\ntracks = ["bed.wav"]\n\n[prompts]\nanswer = "answer.wav"\n' + extra + '\n'
                 f'[keys]\n{KEY} = {{ action = "say", say = ["answer"] }}\n')
     return pl
 
@@ -197,8 +203,11 @@ def has_hub_audio(hm):
 class Step:
     """A hub, an AMI server and a reader process, for one step."""
 
-    def __init__(self, a, tmp, name, templates):
+    def __init__(self, a, tmp, name, templates, playlist=None, timelines=None):
         self.a, self.name = a, name
+        self.playlist = playlist or a.playlist
+        # Each call's timeline (`--timeline-dir`), for the kill step.
+        self.timelines = timelines
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.ami = AmiServer(templates)
@@ -237,8 +246,10 @@ class Step:
     def argv(self, i):
         a = self.a
         words = ["--hub", self.socket, "--uniqueid", uid(i), "--hub-token", token(self.key, uid(i)),
-                 "--playlist", a.playlist, "--cache-dir", a.cache, "--store", "none",
+                 "--playlist", self.playlist, "--cache-dir", a.cache, "--store", "none",
                  "--state-dir", os.path.join(self.dir, "calls")]
+        if self.timelines:
+            words += ["--timeline-dir", self.timelines]
         if a.mode == "hub" and a.client == "shim":
             return [a.shim] + words
         return [a.bin, "-q", "run"] + words
@@ -268,7 +279,7 @@ class Step:
                 w = line.split()
                 if w[0] == "call":
                     calls[int(w[1])] = dict(first_ns=int(w[3]), reads=int(w[5]), short=int(w[7]),
-                                            empty=int(w[9]), eof=int(w[11]))
+                                            empty=int(w[9]), eof=int(w[11]), gap_ms=int(w[13]))
                 elif w[0] == "key":
                     keys.append(int(w[2]) / 1e6)
                 elif w[0] == "lead":
@@ -433,6 +444,47 @@ def burst(a, tmp, cold, templates):
         s.close()
 
 
+def kill_hub(a, tmp, n, templates):
+    """n calls held in hub mode, then the hub SIGKILLed: how long each
+    call's audio stopped at its reader (the longest run of missing bytes),
+    whether any stream ended, and how often each call heard its welcome
+    (its own timeline, through `holdmix report`: a call taken over from
+    its checkpoint does not hear it again)."""
+    timelines = os.path.join(tmp, f"kill{n}-timelines")
+    s = Step(a, tmp, f"kill{n}", templates, playlist=a.playlist_welcome, timelines=timelines)
+    try:
+        log(f"{n} call(s) held, then the hub killed")
+        t0 = time.monotonic()
+        for i in range(n):
+            delay = t0 + i / a.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            s.start(i)
+        time.sleep(a.settle)
+        s.command("RESET")
+        time.sleep(2.0)
+        s.hub.kill()
+        s.hub.wait()
+        time.sleep(max(5.0, min(a.seconds, 15.0)))
+        calls, _, _ = s.stats()
+        alive = len(s.pids())
+    finally:
+        s.close()
+    gaps = [c["gap_ms"] for c in calls.values()]
+    out = subprocess.run([a.bin, "-q", "report", timelines, "--json"], capture_output=True, text=True)
+    welcomes = 0
+    try:
+        prompts = json.loads(out.stdout)["total"]["prompts"]
+        welcomes = sum(v for k, v in prompts.items() if k.startswith("welcome"))
+    except (ValueError, KeyError, TypeError):
+        log(f"kill step: no report ({out.stderr.strip()[:200]})")
+        welcomes = -1
+    return dict(kind="kill", mode=a.mode, calls=n, alive=alive, eof=sum(c["eof"] for c in calls.values()),
+                gap_p50=pct(gaps, 0.5), gap_p99=pct(gaps, 0.99), gap_max=max(gaps, default=float("nan")),
+                over_100=sum(1 for g in gaps if g > 100), welcomes=welcomes,
+                short=sum(c["short"] for c in calls.values()), reads=sum(c["reads"] for c in calls.values()))
+
+
 def f1(x, unit=""):
     return "—" if x != x else f"{x:.1f}{unit}"
 
@@ -453,6 +505,12 @@ def table(rows):
                 f"| hub {r['hub_cpu']:.2f} %, readers {r['reader_cpu']:.2f} %, others {r['others_cpu']:.0f} %; "
                 f"load {r['load']}; {r['died']} died"
                 + (f" (exit {r['died_codes']})" if r["died"] else "") + " |")
+        elif r["kind"] == "kill":
+            out.append(
+                f"| {r['mode']} | {r['calls']}, hub SIGKILLed | — | — | {r['short']} / {r['reads']} | — | — | — "
+                f"| gap at the reader p50 / p99 / max {f1(r['gap_p50'])} / {f1(r['gap_p99'])} / "
+                f"{f1(r['gap_max'])} ms, {r['over_100']} calls over 100 ms; {r['eof']} streams ended, "
+                f"{r['alive']} processes alive; welcomes heard {r['welcomes']} for {r['calls']} calls |")
         else:
             out.append(
                 f"| {r['mode']} | burst of {r['calls']}, {r['cache']} cache | — | — | {r['short']} / {r['reads']} | — "
@@ -475,12 +533,16 @@ def main():
     ap.add_argument("--keys", type=int, default=50, help="key presses per step (at most one per call)")
     ap.add_argument("--burst", type=int, default=50, help="calls spawned together (0: no burst)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache burst")
+    ap.add_argument("--kill-hub", type=int, default=0,
+                    help="hub mode: this many calls held, then the hub SIGKILLed (0: no such step)")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--png", help="draw CPU, memory and latency against N here")
     a = ap.parse_args()
     a.calls = [int(x) for x in a.calls.split(",") if x]
     a.bin = os.path.abspath(a.bin)
-    if not a.calls or min(a.calls) < 1 or max(a.calls + [a.burst]) > 8000:
+    if a.kill_hub and a.mode != "hub":
+        sys.exit("load: --kill-hub needs --mode hub")
+    if not a.calls or min(a.calls) < 1 or max(a.calls + [a.burst, a.kill_hub]) > 8000:
         sys.exit("load: --calls and --burst take 1 to 8000 calls (the reader's table)")
     if a.mode == "hub":
         if not has_hub_audio(a.bin):
@@ -488,11 +550,13 @@ def main():
         a.shim = os.path.join(os.path.dirname(a.bin), "holdmix-shim")
         if a.client == "shim" and not os.access(a.shim, os.X_OK):
             sys.exit(f"load: no {a.shim}; build it (cargo build --release) or use --client run")
-    restore = raise_limits(max(a.calls + [a.burst]))
+    restore = raise_limits(max(a.calls + [a.burst, a.kill_hub]))
     a.playlist = make_playlist(a.tmp)
+    a.playlist_welcome = make_playlist(a.tmp, welcome=True)
     a.cache = os.path.join(a.tmp, "cache")
-    subprocess.run([a.bin, "-q", "cache", "warm", a.playlist, "--cache-dir", a.cache], check=True,
-                   stdout=subprocess.DEVNULL)
+    for pl in (a.playlist, a.playlist_welcome):
+        subprocess.run([a.bin, "-q", "cache", "warm", pl, "--cache-dir", a.cache], check=True,
+                       stdout=subprocess.DEVNULL)
     # Freshly written files (a just-built binary, the cache) sit dirty in
     # the page cache and would count as Private_Dirty in a lone process.
     for path in [a.bin] + [os.path.join(d, f) for d, _, fs in os.walk(a.cache) for f in fs]:
@@ -505,6 +569,9 @@ def main():
     try:
         for n in a.calls:
             rows.append(steady(a, a.tmp, n, templates))
+            print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+        if a.kill_hub > 0:
+            rows.append(kill_hub(a, a.tmp, a.kill_hub, templates))
             print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
         if a.burst > 0:
             rows.append(burst(a, a.tmp, False, templates))

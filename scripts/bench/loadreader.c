@@ -17,8 +17,9 @@
  *   STATS <path>             write the stats to path, answer "OK"
  *   QUIT                     exit
  * Times are CLOCK_MONOTONIC ns (Python's time.monotonic_ns()).
- * Stats file: "call <id> first_ns <ns|-1> reads <n> short <n> empty <n> eof <0|1>"
- * per call, "key <id> <latency_ns>" per key answered, and
+ * Stats file: "call <id> first_ns <ns|-1> reads <n> short <n> empty <n> eof <0|1>
+ * gap_ms <n>" per call (gap: the longest audio missing at the reader in a row
+ * since RESET, the bytes short of 640 at consecutive short reads / 16), "key <id> <latency_ns>" per key answered, and
  * "lead <ms> <count>" per lead value (audio queued before each read).
  * Build: cc -O2 -o loadreader loadreader.c */
 #define _GNU_SOURCE
@@ -47,6 +48,7 @@ typedef struct {
     int fd, id, active, first_seen, eof, armed;
     int64_t spawn_ns, first_ns, key_ns;
     long reads, shorts, empty;
+    long missing, gap; /* bytes missing in the current run of short reads; the longest run */
     int16_t last;
 } Call;
 
@@ -87,8 +89,15 @@ static void read_one(int c, int64_t t) {
     do r = read(k->fd, buf, FRAME); while (r < 0 && errno == EINTR);
     if (r == 0) { k->eof = 1; k->active = 0; close(k->fd); k->fd = -1; return; }
     k->reads++;
-    if (r < 0) { k->empty++; k->shorts++; return; }
-    if (r < FRAME) k->shorts++;
+    if (r < 0) r = 0, k->empty++;
+    if (r < FRAME) {
+        k->shorts++;
+        k->missing += FRAME - r;
+        if (k->missing > k->gap) k->gap = k->missing;
+    } else {
+        k->missing = 0;
+    }
+    if (r == 0) return;
     if (k->armed && t >= k->key_ns) {
         for (ssize_t i = 0; i + 1 < r; i += 2) {
             int16_t x = (int16_t)(buf[i] | (buf[i + 1] << 8));
@@ -118,9 +127,9 @@ static void write_stats(const char *path) {
     if (!f) return;
     for (int c = 0; c < ncalls; c++) {
         Call *k = &calls[c];
-        fprintf(f, "call %d first_ns %lld reads %ld short %ld empty %ld eof %d\n", k->id,
+        fprintf(f, "call %d first_ns %lld reads %ld short %ld empty %ld eof %d gap_ms %ld\n", k->id,
                 k->first_seen ? (long long)(k->first_ns - k->spawn_ns) : -1LL, k->reads, k->shorts,
-                k->empty, k->eof);
+                k->empty, k->eof, k->gap / 16);
     }
     for (int i = 0; i < nkeys; i++) fprintf(f, "key %d %lld\n", key_id[i], (long long)key_lat[i]);
     for (int i = 0; i <= LEADMAX; i++)
@@ -236,7 +245,8 @@ int main(int argc, char **argv) {
             } else if (strncmp(msg, "RESET", 5) == 0) {
                 memset(lead_hist, 0, sizeof lead_hist);
                 nkeys = 0;
-                for (int c = 0; c < ncalls; c++) calls[c].reads = calls[c].shorts = calls[c].empty = 0;
+                for (int c = 0; c < ncalls; c++)
+                    calls[c].reads = calls[c].shorts = calls[c].empty = calls[c].missing = calls[c].gap = 0;
             } else if (sscanf(msg, "STATS %399s", path) == 1) {
                 write_stats(path);
                 if (send(conn, "OK", 2, 0) < 0) return 1;
