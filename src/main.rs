@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A held call's process: its memory is paid once per call.
+    if matches!(cli.command, Command::Run(_)) {
+        holdmix::util::footprint::one_malloc_arena();
+    }
     if let Err(e) =
         holdmix::util::logging::init(cli.common.log.as_deref(), cli.common.verbose, cli.common.quiet)
     {

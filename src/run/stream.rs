@@ -431,6 +431,7 @@ impl<'a> Stream<'a> {
     #[inline(never)]
     fn trim(&mut self) {
         self.trimmed = true;
+        crate::util::footprint::release_freed_heap();
         let d = crate::util::footprint::drop_startup_pages();
         tracing::debug!(
             mappings = d.mappings,
