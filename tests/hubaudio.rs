@@ -693,3 +693,132 @@ fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
     wait_exit(&mut call, Duration::from_secs(10));
     assert_music(&audio.join().unwrap(), "after the take-over");
 }
+
+/// The call's process as `holdmix-shim` with `extra` arguments after the
+/// usual ones (hub, Uniqueid, token, `--state-dir`).
+fn spawn_shim_with(dir: &Path, pl: &Path, token: &str, extra: &[&str]) -> Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"));
+    cmd.arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--log")
+        .arg(dir.join("run.log"))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .args(extra);
+    call_args(cmd, dir, pl, token)
+}
+
+/// Reads `out` until `found` holds for the last 0.25 s read, at most
+/// `limit` of audio (the stream's own time, not the wall clock's); the
+/// audio read so far, and whether it was found.
+fn read_until(
+    out: &mut std::process::ChildStdout,
+    limit: Duration,
+    found: impl Fn(&[f32]) -> bool,
+) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    let window = RATE as usize / 4 * 2;
+    let mut pcm = Vec::new();
+    let mut buf = [0u8; 3200];
+    while pcm.len() < limit.as_millis() as usize * 16 {
+        let n = out.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        pcm.extend_from_slice(&buf[..n]);
+        if pcm.len() >= window && pcm.len() % window < n && found(&to_f32(&pcm[pcm.len() - window..])) {
+            return (pcm, true);
+        }
+    }
+    (pcm, false)
+}
+
+/// Hot reload reaches a hosted call: its playlist's file changes, and the
+/// hub plays the new version of it (measured in the PCM, within the
+/// stream's first 20 s).
+#[test]
+fn a_hosted_call_plays_its_playlist_as_changed() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let pl = fixtures(dir);
+    write_wav(&dir.join("n.wav"), 16_000, 1, &sine(700.0, 0.25, 60.0, 16_000));
+    let next = playlist(dir, "next.toml", "[music]\ntracks = [\"n.wav\"]\n");
+    warm_cache(dir, &next);
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    let mut call = spawn_shim(dir, &pl, &token);
+    let mut out = call.stdout.take().unwrap();
+    let tone = |f: f32| move |s: &[f32]| tone_amplitude(s, f, RATE) > 0.05;
+    let (before, playing) = read_until(&mut out, Duration::from_secs(10), tone(300.0));
+    assert!(playing, "no 300 Hz in {} bytes", before.len());
+    assert!(read(dir, "hub.log").contains("hand-over taken"), "not hosted");
+    // A save replacing the file, as an editor does.
+    std::fs::copy(&next, dir.join("p.toml.new")).unwrap();
+    std::fs::rename(dir.join("p.toml.new"), &pl).unwrap();
+    let (after, changed) = read_until(&mut out, Duration::from_secs(20), tone(700.0));
+    assert!(
+        changed,
+        "the new playlist not heard in {:.1} s of stream: {}",
+        after.len() as f32 / 16_000.0,
+        read(dir, "hub.log")
+    );
+    signal(&call, libc::SIGHUP);
+    drop(out);
+    wait_exit(&mut call, Duration::from_secs(10));
+    hub.kill().ok();
+    hub.wait().ok();
+}
+
+/// A hosted call remembers its caller as a standalone one does: at its
+/// end the hub writes where the caller was in the music to the store.
+#[test]
+fn a_hosted_call_remembers_its_caller() {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    fixtures(dir);
+    let pl = playlist(
+        dir,
+        "r.toml",
+        "[music]\ntracks = [\"m.wav\"]\nstart = \"remembered\"\n",
+    );
+    warm_cache(dir, &pl);
+    let spec = format!("sqlite:{}", dir.join("store.sqlite3").display());
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    let mut call = spawn_shim_with(
+        dir,
+        &pl,
+        &token,
+        &[
+            "--caller",
+            "79001112233",
+            "--store",
+            &spec,
+            "--store-timeout",
+            "5s",
+        ],
+    );
+    let mut out = call.stdout.take().unwrap();
+    // Three seconds of the stream, then Asterisk's SIGHUP.
+    let (pcm, _) = read_until(&mut out, Duration::from_secs(3), |_| false);
+    assert!(pcm.len() >= 3 * 16_000 - 3200, "{} bytes", pcm.len());
+    assert!(read(dir, "hub.log").contains("hand-over taken"), "not hosted");
+    signal(&call, libc::SIGHUP);
+    drop(out);
+    wait_exit(&mut call, Duration::from_secs(10));
+    let opts = holdmix::store::StoreOptions {
+        spec: Some(spec.clone()),
+        start_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let mut remembered = None;
+    wait_for("the caller's record", Duration::from_secs(20), || {
+        remembered = holdmix::store::Store::start(&opts, Some("79001112233")).1;
+        remembered.is_some()
+    });
+    let rec = remembered.unwrap();
+    assert!(
+        rec.music.as_deref().is_some_and(|m| m.ends_with("m.wav")),
+        "{rec:?}"
+    );
+    assert!(rec.offset_ms >= 2000, "remembered at {} ms", rec.offset_ms);
+    hub.kill().ok();
+    hub.wait().ok();
+}
