@@ -131,24 +131,32 @@ fn queue_only(m: &Message) -> Message {
 mod tests {
     use super::*;
 
+    fn msg(fields: &[(&str, &str)]) -> Message {
+        Message {
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Alice leaving the queue, as Asterisk says it (her channel, number, name).
+    fn alices_leave() -> Message {
+        msg(&[
+            ("Event", "QueueCallerLeave"),
+            ("Channel", "Local/200@test-00000000;2"),
+            ("CallerIDNum", "79001112233"),
+            ("CallerIDName", "Alice"),
+            ("Uniqueid", "1795452414.1"),
+            ("Queue", "holdq"),
+            ("Position", "1"),
+            ("Count", "1"),
+        ])
+    }
+
     #[test]
     fn another_callers_leave_reaches_the_queue_without_who_left() {
-        let m = Message {
-            fields: [
-                ("Event", "QueueCallerLeave"),
-                ("Channel", "Local/200@test-00000000;2"),
-                ("CallerIDNum", "79001112233"),
-                ("CallerIDName", "Alice"),
-                ("Uniqueid", "1795452414.1"),
-                ("Queue", "holdq"),
-                ("Position", "1"),
-                ("Count", "1"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        };
-        let q = queue_only(&m);
+        let q = queue_only(&alices_leave());
         let keys: Vec<&str> = q.fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["Event", "Queue", "Position", "Count"]);
     }
@@ -167,15 +175,6 @@ mod tests {
             id,
             uniqueid: uniqueid.into(),
             queue: None,
-        }
-    }
-
-    fn msg(fields: &[(&str, &str)]) -> Message {
-        Message {
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
         }
     }
 
@@ -199,16 +198,7 @@ mod tests {
         };
         fan_out(&join("1795452414.1", "1"), &mut list);
         fan_out(&join("1795452415.3", "2"), &mut list);
-        let leave = msg(&[
-            ("Event", "QueueCallerLeave"),
-            ("Channel", "PJSIP/x"),
-            ("CallerIDNum", "79001112233"),
-            ("CallerIDName", "Alice"),
-            ("Uniqueid", "1795452414.1"),
-            ("Queue", "holdq"),
-            ("Position", "1"),
-            ("Count", "1"),
-        ]);
+        let leave = alices_leave();
         fan_out(&leave, &mut list);
         // Another queue's and another call's own events reach nobody else.
         fan_out(
