@@ -11,6 +11,7 @@ use holdmix::engine::EventKind;
 use std::time::Duration;
 
 mod callkey;
+mod hosted;
 mod hub;
 mod hub_trust;
 mod positions;

@@ -544,6 +544,11 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
     let dir = tmp.path();
     let (pl, track) = noise_fixtures(dir);
     let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
+    // A hub just started holds a hosted call's start (silence) until it
+    // has its lists: the track's 2 s count from the stream's start.
+    wait_for("the hosted stream", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("streaming format=")
+    });
     std::thread::sleep(Duration::from_secs(2));
     hub.kill().unwrap();
     hub.wait().unwrap();

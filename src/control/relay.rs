@@ -18,11 +18,23 @@ const WAITING: usize = 4;
 /// The event the hub sends a command in.
 pub const EVENT: &str = "HoldmixControl";
 
-/// Where the thread following the hub hands the hub's commands, and
-/// what the hub's greeting says of the call.
+/// How the hub's commands reach a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayBy {
+    /// Over its subscription, to a worker thread of the generator's.
+    Worker,
+    /// The hub hosts the call (`hub --audio`): it asks the call's target
+    /// itself, in-process, with no thread here.
+    InProcess,
+}
+
+/// Where the thread following the hub hands the hub's commands (or, for
+/// a hosted call, the target the hub asks), and what the hub's greeting
+/// says of the call.
 #[derive(Clone)]
 pub struct Inbound {
-    tx: mpsc::SyncSender<(u64, String)>,
+    tx: Option<mpsc::SyncSender<(u64, String)>>,
+    target: Option<Arc<dyn Target>>,
     facts: Arc<Mutex<Facts>>,
 }
 
@@ -42,10 +54,24 @@ impl Inbound {
             return false;
         }
         let id = m.get("Id").and_then(|v| v.parse::<u64>().ok());
-        if let (Some(id), Some(line)) = (id, m.get("Command")) {
-            self.tx.try_send((id, line.to_string())).ok();
+        if let (Some(tx), Some(id), Some(line)) = (&self.tx, id, m.get("Command")) {
+            tx.try_send((id, line.to_string())).ok();
         }
         true
+    }
+
+    /// A hosted call's target, for the hub to ask in-process.
+    pub fn target(&self) -> Option<Arc<dyn Target>> {
+        self.target.clone()
+    }
+
+    /// A hosted call's: the hub asks `target` itself ([`RelayBy::InProcess`]).
+    pub fn in_process(target: Arc<dyn Target>, facts: Arc<Mutex<Facts>>) -> Inbound {
+        Inbound {
+            tx: None,
+            target: Some(target),
+            facts,
+        }
     }
 }
 
@@ -93,7 +119,11 @@ pub fn spawn(
                 out(answer_line(id, &answer));
             }
         })?;
-    Ok(Inbound { tx, facts })
+    Ok(Inbound {
+        tx: Some(tx),
+        target: None,
+        facts,
+    })
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@
 
 use super::calls::SharedCalls;
 use super::handover;
-use super::protocol::{Greeting, Redirect, Subscribe, refusal};
+use super::protocol::{Redirect, Subscribe, refusal};
 use super::relay::Relays;
 use super::session::RedirectAsk;
-use super::subscribers::{Subscriber, Subscribers};
+use super::subscribers::{Sink, Subscriber, Subscribers};
 use super::token::Key;
 use crate::ami::wake::Sender;
 use crate::util::ratelimit::{Limiter, WINDOW};
@@ -28,19 +28,6 @@ use std::time::{Duration, Instant};
 
 /// How long a generator may take to send its `SUBSCRIBE` line.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
-/// How long a hub that has just started holds greetings for its lists of
-/// live calls and queue entries (Asterisk answers both in milliseconds;
-/// one that does not answer must not keep generators waiting for ever).
-const REBUILD_WAIT: Duration = Duration::from_secs(1);
-/// How long the subscription of a call missing from the hub's complete
-/// list of live calls waits for it to appear before the greeting says
-/// `Known: no` (the call is over). Asterisk starts a call's generator right
-/// after the events that name it, and the hub reads them on its own
-/// thread: under load the generator can subscribe first. A generator of a
-/// call that is really over (forked after its stop) exits this much later,
-/// which nobody hears.
-const UNKNOWN_WAIT: Duration = Duration::from_millis(500);
-
 /// Who may subscribe, and how many at once.
 pub(super) struct Gate {
     pub key: Arc<Key>,
@@ -51,6 +38,8 @@ pub(super) struct Gate {
     pub started: Instant,
     /// `--audio`: where hand-overs go (`None`: refused, `NO audio off`).
     pub audio: Option<Arc<super::audio::Audio>>,
+    /// What a hosted call follows its events through (in-process).
+    pub hosting: Option<Arc<super::local::Shared>>,
     /// Log lines about refused clients, at most one per cause a while.
     over_cap: Quiet,
     unauthorised: Quiet,
@@ -64,6 +53,7 @@ impl Gate {
             max_clients,
             started: Instant::now(),
             audio: None,
+            hosting: None,
             over_cap: Quiet::default(),
             unauthorised: Quiet::default(),
         }
@@ -80,7 +70,6 @@ pub(super) fn accept(
 ) {
     let gate = Arc::new(gate);
     let open = Arc::new(AtomicUsize::new(0));
-    let mut next_id = 0u64;
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,
@@ -107,8 +96,7 @@ pub(super) fn accept(
             }
             continue;
         }
-        next_id += 1;
-        let id = next_id;
+        let id = super::subscribers::next_id();
         let seat = Seat::take(&open);
         let (subs, calls, redirects, gate, relays) = (
             subs.clone(),
@@ -196,8 +184,7 @@ fn serve(
         (&stream).write_all(&refusal(why).to_wire()).ok();
         return;
     };
-    wait_rebuilt(calls, gate.started);
-    wait_known(calls, &uniqueid);
+    super::calls::hold_greeting(calls, gate.started, &uniqueid);
     let Some(stream) = greet(stream, id, &uniqueid, subs, calls) else {
         return;
     };
@@ -224,6 +211,7 @@ fn hand_over(stream: UnixStream, first: Vec<u8>, fd: Option<std::os::fd::OwnedFd
     let asker = super::audio::Asker {
         peer_uid: crate::control::socket::peer_uid(&stream),
         key: &gate.key,
+        hosting: gate.hosting.as_ref(),
     };
     match handover::read_rest(&stream, first, fd) {
         Ok((h, fd)) => super::audio::take(gate.audio.as_deref(), stream, h, fd, &asker),
@@ -253,23 +241,7 @@ fn greet(
     stream.set_nonblocking(true).ok()?;
     // A poisoned lock (a panic elsewhere) still holds a usable table.
     let mut list = subs.lock().unwrap_or_else(|e| e.into_inner());
-    let (hello, queue) = {
-        let c = calls.lock().unwrap_or_else(|e| e.into_inner());
-        let (call, known) = c.lookup(uniqueid);
-        let hello = Greeting {
-            channel: call.channel,
-            uniqueid: uniqueid.to_string(),
-            caller: call.caller,
-            count: call.position.and_then(|_| c.count_of(&call.queue)),
-            position: call.position,
-            queue: call.queue.clone(),
-            language: call.language,
-            call_key: call.key,
-            route: c.route_of(uniqueid).unwrap_or_default().to_string(),
-            known,
-        };
-        (hello, call.queue)
-    };
+    let hello = calls.lock().unwrap_or_else(|e| e.into_inner()).greeting(uniqueid);
     let wire = hello.to_message().to_wire();
     match (&stream).write(&wire) {
         Ok(n) if n == wire.len() => {}
@@ -277,33 +249,12 @@ fn greet(
     }
     let stream = Arc::new(stream);
     list.push(Subscriber {
-        stream: stream.clone(),
+        sink: Sink::Socket(stream.clone()),
         id,
         uniqueid: uniqueid.to_string(),
-        queue: (!queue.is_empty()).then_some(queue),
+        queue: (!hello.queue.is_empty()).then_some(hello.queue),
     });
     Some(stream)
-}
-
-/// Holds a greeting until the hub's view of live calls is rebuilt after
-/// its start (bounded: an Asterisk that does not answer gets `Unsure`).
-fn wait_rebuilt(calls: &SharedCalls, started: Instant) {
-    while started.elapsed() < REBUILD_WAIT && !calls.lock().map(|c| c.rebuilt).unwrap_or(true) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Holds the greeting of a call the complete list lacks, for its events
-/// that may still be on their way (bounded: [`UNKNOWN_WAIT`]).
-fn wait_known(calls: &SharedCalls, uniqueid: &str) {
-    let since = Instant::now();
-    let missing = || {
-        let c = calls.lock().unwrap_or_else(|e| e.into_inner());
-        c.lookup(uniqueid).1 == super::protocol::Known::No
-    };
-    while since.elapsed() < UNKNOWN_WAIT && missing() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// One subscribed generator, as its command lines need it.
@@ -387,23 +338,7 @@ fn commands(bytes: &[u8], line: &mut Vec<u8>, from: &Peer<'_>) {
             tracing::debug!("generator sent {text:?}: ignored");
             continue;
         };
-        let (uniqueid, calls, redirects) = (from.uniqueid, from.calls, from.redirects);
-        let channel = calls
-            .lock()
-            .ok()
-            .and_then(|c| c.by_uniqueid.get(uniqueid).map(|call| call.channel.clone()))
-            .unwrap_or_default();
-        if channel.is_empty() {
-            tracing::warn!(uniqueid = %uniqueid, "a redirect for a call whose channel the hub does not know: dropped");
-            continue;
-        }
-        redirects
-            .send(RedirectAsk {
-                channel,
-                to,
-                asked: Instant::now(),
-            })
-            .ok();
+        RedirectAsk::send_for(from.uniqueid, to, from.calls, from.redirects);
     }
 }
 

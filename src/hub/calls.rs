@@ -14,9 +14,10 @@
 //! leaving moves it up one place; a `QueueEntry` states it outright) and is
 //! forgotten at the call's `QueueCallerLeave` or `Hangup`.
 
-use super::protocol::Known;
+use super::protocol::{Greeting, Known};
 use crate::ami::codec::Message;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What AMI said of a live call.
 #[derive(Default, Clone)]
@@ -271,6 +272,56 @@ impl Calls {
     /// The route picked for `uniqueid`, if a lookup picked one.
     pub fn route_of(&self, uniqueid: &str) -> Option<&str> {
         self.routes.get(uniqueid).map(|r| &**r)
+    }
+
+    /// What a generator of `uniqueid` is greeted with (on the socket, or
+    /// in-process for a hosted call: the same facts).
+    pub fn greeting(&self, uniqueid: &str) -> Greeting {
+        let (call, known) = self.lookup(uniqueid);
+        Greeting {
+            count: call.position.and_then(|_| self.count_of(&call.queue)),
+            route: self.route_of(uniqueid).unwrap_or_default().to_string(),
+            channel: call.channel,
+            uniqueid: uniqueid.to_string(),
+            caller: call.caller,
+            position: call.position,
+            queue: call.queue,
+            language: call.language,
+            call_key: call.key,
+            known,
+        }
+    }
+}
+
+/// How long a hub that has just started holds greetings for its lists of
+/// live calls and queue entries (Asterisk answers both in milliseconds;
+/// one that does not answer must not keep generators waiting for ever).
+const REBUILD_WAIT: Duration = Duration::from_secs(1);
+/// How long the subscription of a call missing from the hub's complete
+/// list of live calls waits for it to appear before the greeting says
+/// `Known: no` (the call is over). Asterisk starts a call's generator right
+/// after the events that name it, and the hub reads them on its own
+/// thread: under load the generator can subscribe first. A generator of a
+/// call that is really over (forked after its stop) exits this much later,
+/// which nobody hears.
+const UNKNOWN_WAIT: Duration = Duration::from_millis(500);
+
+/// Holds the greeting of `uniqueid` (on the thread that greets: a
+/// socket's, or a hosted call's preparation) until the hub's view of live
+/// calls is rebuilt after its start, then while the complete list lacks
+/// the call, for its events that may still be on their way. Bounded: an
+/// Asterisk that does not answer gets `Unsure`, a missing call `Known: no`.
+pub(super) fn hold_greeting(calls: &SharedCalls, started: Instant, uniqueid: &str) {
+    while started.elapsed() < REBUILD_WAIT && !calls.lock().map(|c| c.rebuilt).unwrap_or(true) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let since = Instant::now();
+    let missing = || {
+        let c = calls.lock().unwrap_or_else(|e| e.into_inner());
+        c.lookup(uniqueid).1 == Known::No
+    };
+    while since.elapsed() < UNKNOWN_WAIT && missing() {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -13,9 +13,17 @@
 //! Connecting never blocks: a hub whose backlog is full counts as absent
 //! for now, and the start of the stream waits at most [`GREETING`] for it.
 //!
+//! A call the hub hosts (`hub --audio`) follows it in-process instead
+//! ([`subscribe_hosted`]): the same greeting and the same events, turned
+//! into the call's engine events on the hub's AMI thread (no socket, no
+//! thread of its own).
+//!
 //! This is client code: the hub server (the rest of `hub`) never imports
 //! it, and `ami` never imports `hub`.
 
+mod hosted;
+
+use super::local::Local;
 use super::protocol::{Greeting, Known, Redirect, Subscribe, parse_refusal};
 use crate::ami::channel_watch::ChannelWatch;
 use crate::ami::client::{AmiConfig, Command, spawn};
@@ -23,18 +31,18 @@ use crate::ami::codec::{Decoder, Item, Message};
 use crate::ami::connection::READ_TICK;
 use crate::ami::reconnect::{Backoff, Policy};
 use crate::ami::wake::Receiver;
-use crate::control::relay::Inbound;
+use crate::control::relay::{Inbound, RelayBy};
 use crate::engine::EventKind;
 use crate::util::bell::SyncSender;
+use hosted::Hosted;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A generator's subscription: the stream, what the hub knows of the call,
-/// and any events that came with the greeting.
+/// A generator's subscription: what the hub knows of the call, and any
+/// events that came with the greeting.
 pub struct Subscription {
-    pub stream: UnixStream,
     /// The call's channel, from Asterisk (empty: not seen yet).
     pub channel: String,
     /// The caller's number, from Asterisk (empty: not known).
@@ -62,7 +70,9 @@ pub struct Subscription {
 
 /// What one attempt to subscribe gave.
 enum Attempt {
-    Subscribed(Subscription),
+    Subscribed(Subscription, UnixStream),
+    /// A call the hub hosts, greeted and subscribed in-process.
+    Hosted(Subscription, Hosted),
     /// The hub answered, and does not serve this generator (why).
     Refused(String),
     /// Nobody answered (no hub, a full backlog, no greeting in time).
@@ -81,9 +91,39 @@ impl HubLink {
     /// The subscription made at start, if the hub greeted this generator.
     pub fn subscription(&self) -> Option<&Subscription> {
         match &self.first {
-            Attempt::Subscribed(s) => Some(s),
+            Attempt::Subscribed(s, _) | Attempt::Hosted(s, _) => Some(s),
             _ => None,
         }
+    }
+
+    /// How the hub's control commands reach the call: a hosted call's
+    /// in-process, a generator's through a worker of its own.
+    pub fn relay(&self) -> RelayBy {
+        match &self.first {
+            Attempt::Hosted(..) => RelayBy::InProcess,
+            _ => RelayBy::Worker,
+        }
+    }
+
+    /// Where a hosted call's commands (its redirects) go: straight to the
+    /// hub hosting it. The function holds the subscription: it ends when
+    /// the function (the call's inbox) is dropped. `None`: a generator's
+    /// commands go over the socket (see [`spawn_via_hub`]).
+    pub fn commands(&self) -> Option<Box<dyn Fn(Command) + Send>> {
+        let Attempt::Hosted(_, h) = &self.first else {
+            return None;
+        };
+        let sub = h.sub.clone();
+        Some(Box::new(move |c| match c {
+            Command::Redirect(to) => sub.redirect(Redirect {
+                context: to.context,
+                exten: to.exten,
+                priority: to.priority.to_string(),
+            }),
+            // A hosted call reports to the hub's own metrics, and its
+            // control answers go back in-process: neither comes here.
+            Command::Report(_) | Command::Control(_) => {}
+        }))
     }
 }
 
@@ -117,13 +157,27 @@ pub fn subscribe(socket: &Path, uniqueid: Option<&str>, token: Option<&str>) -> 
         Attempt::Refused(why) => {
             tracing::warn!(hub = %socket.display(), "the hub refused this generator: {why}")
         }
-        Attempt::Subscribed(_) => {}
+        Attempt::Subscribed(..) | Attempt::Hosted(..) => {}
     }
     HubLink {
         socket: socket.to_path_buf(),
         uniqueid,
         token,
         first,
+    }
+}
+
+/// The link of a call the hub hosts (`hub --audio`): greeted and
+/// subscribed in-process, waiting on this thread (the preparation's) as a
+/// socket's greeting waits on the hub's. `channel`: the channel to follow
+/// besides the Uniqueid (a `--channel` given without `--uniqueid`).
+pub fn subscribe_hosted(local: &Local, channel: Option<&str>) -> HubLink {
+    let (sub, hosted) = hosted::subscribe(local, channel);
+    HubLink {
+        socket: PathBuf::new(),
+        uniqueid: local.uniqueid().to_string(),
+        token: String::new(),
+        first: Attempt::Hosted(sub, hosted),
     }
 }
 
@@ -171,19 +225,24 @@ fn attempt(socket: &Path, uniqueid: &str, token: &str, wait: Duration) -> Attemp
     let Some(hello) = Greeting::parse(&first) else {
         return Attempt::Refused("not a hub's greeting".into());
     };
-    Attempt::Subscribed(Subscription {
-        channel: hello.channel,
-        caller: hello.caller,
-        queue: hello.queue,
-        position: hello.position,
-        count: hello.count,
-        language: hello.language,
-        call_key: hello.call_key,
-        route: hello.route,
-        gone: hello.known == Known::No,
-        early: messages.collect(),
-        stream: s,
-    })
+    Attempt::Subscribed(Subscription::greeted(hello, messages.collect()), s)
+}
+
+impl Subscription {
+    fn greeted(hello: Greeting, early: Vec<Message>) -> Subscription {
+        Subscription {
+            channel: hello.channel,
+            caller: hello.caller,
+            queue: hello.queue,
+            position: hello.position,
+            count: hello.count,
+            language: hello.language,
+            call_key: hello.call_key,
+            route: hello.route,
+            gone: hello.known == Known::No,
+            early,
+        }
+    }
 }
 
 /// Connects without blocking: a Unix socket's connect fails at once
@@ -211,6 +270,15 @@ pub fn spawn_via_hub(
     commands: Receiver<Command>,
     control: Option<Inbound>,
 ) -> std::io::Result<()> {
+    let link = match link.first {
+        Attempt::Hosted(sub, hosted) => {
+            // Its commands go straight to the hub (`HubLink::commands`).
+            drop(commands);
+            hosted.attach(verified, &sub, tx, control);
+            return Ok(());
+        }
+        first => HubLink { first, ..link },
+    };
     let span = tracing::Span::current();
     std::thread::Builder::new()
         .name("hub".into())
@@ -227,7 +295,7 @@ pub fn spawn_via_hub(
                 return;
             }
             let channel = channel.or_else(|| match &first {
-                Attempt::Subscribed(s) if !s.channel.is_empty() => Some(s.channel.clone()),
+                Attempt::Subscribed(s, _) if !s.channel.is_empty() => Some(s.channel.clone()),
                 _ => None,
             });
             let uid = (!uniqueid.is_empty()).then_some(uniqueid.as_str());
@@ -243,14 +311,14 @@ pub fn spawn_via_hub(
                     .take()
                     .unwrap_or_else(|| attempt(&socket, &uniqueid, &token, REJOIN_GREETING));
                 match got {
-                    Attempt::Subscribed(sub) => {
+                    Attempt::Subscribed(sub, stream) => {
                         if sub.gone {
                             // Started for a call that ended (Asterisk can
                             // start a generator after the stop that should
                             // have cancelled it).
                             tracing::warn!(uniqueid = %uniqueid, "no such call on Asterisk: the call is over, exiting");
                             tx.send(EventKind::Hangup).ok();
-                            let mut stream = sub.stream;
+                            let mut stream = stream;
                             for line in waiting.drain(..) {
                                 stream.write_all(line.as_bytes()).ok();
                             }
@@ -261,7 +329,8 @@ pub fn spawn_via_hub(
                             tracing::info!("hub back: following the call again");
                         }
                         backoff.reset();
-                        if follow(sub, &mut watch, &tx, &commands, &mut waiting, control.as_ref()) == Followed::CallOver
+                        if follow(sub, stream, &mut watch, &tx, &commands, &mut waiting, control.as_ref())
+                            == Followed::CallOver
                         {
                             return;
                         }
@@ -280,7 +349,8 @@ pub fn spawn_via_hub(
                             return;
                         }
                     }
-                    Attempt::Absent => {}
+                    // Not made by `attempt`: taken before the thread.
+                    Attempt::Absent | Attempt::Hosted(..) => {}
                 }
                 if let Some(cfg) = direct.take() {
                     // A session of its own has no hub to report to.
@@ -320,6 +390,7 @@ enum Followed {
 /// the call's redirects on to the hub, until one side goes.
 fn follow(
     sub: Subscription,
+    mut stream: UnixStream,
     watch: &mut ChannelWatch,
     tx: &SyncSender<EventKind>,
     commands: &Receiver<Command>,
@@ -357,7 +428,6 @@ fn follow(
         }
     }
     let mut decoder = Decoder::new();
-    let mut stream = sub.stream;
     // Wake now and then to pass redirects on to the hub.
     stream.set_read_timeout(Some(READ_TICK)).ok();
     // A hub that does not read never holds this thread for long.

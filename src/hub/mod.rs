@@ -26,7 +26,8 @@
 //! `realtime` (Asterisk's class lookups over HTTP, routed by the
 //! `routes` file and by what `calls` remembers) are the server;
 //! [`follow`] is a generator's side of the socket, which the server never
-//! imports. With `--metrics`, the hub serves Prometheus metrics
+//! imports; `local` is what a call the hub hosts (`--audio`) has instead
+//! of a socket: the same greeting and fan-out, in-process. With `--metrics`, the hub serves Prometheus metrics
 //! (`crate::metrics`): what it sees itself, and what its generators report
 //! on the socket.
 //!
@@ -44,10 +45,12 @@ pub mod token;
 
 mod accept;
 mod calls;
+mod local;
 mod relay;
 mod session;
 mod subscribers;
 
+pub use local::Local;
 pub use session::HubConfig;
 
 use crate::ami::reconnect::{POLICY, keep_connected};
@@ -107,6 +110,13 @@ pub fn run(
     let mut gate = accept::Gate::new(cfg.key.clone(), uids, cfg.max_clients.max(1));
     gate.audio = cfg.audio.clone();
     let (redirect_tx, redirects) = crate::ami::wake::channel::<session::RedirectAsk>();
+    // The calls it hosts follow their events here, not over the socket.
+    gate.hosting = Some(Arc::new(local::Shared {
+        subs: subs.clone(),
+        calls: calls.clone(),
+        redirects: redirect_tx.clone(),
+        started: gate.started,
+    }));
     let relays = Arc::new(relay::Relays::default());
     // Kept for the process's life, as the generators' socket.
     let _control = match &cfg.control {

@@ -3,12 +3,14 @@
 //! a channel name) passes the command on to that call's generator over its
 //! subscription (see `control::relay`), waits for its answer and gives it
 //! back as it came. A generator answers only for its own call: an answer
-//! is taken only from the connection the command went to. The hub never
+//! is taken only from the connection the command went to. A call the hub
+//! hosts (`hub --audio`) is asked in-process, through its own control
+//! target. The hub never
 //! waits on a generator while holding the subscribers' lock: the command
 //! is written without blocking, like the fan-out's events.
 
 use super::calls::SharedCalls;
-use super::subscribers::Subscribers;
+use super::subscribers::{Sink, Subscribers};
 use crate::control::Target;
 use crate::control::protocol::{Answer, Command, mask_caller};
 use crate::control::relay::{command_message, parse_answer};
@@ -96,7 +98,7 @@ impl Target for HubTarget {
         let id = self.relays.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);
         let wire = command_message(id, &cmd).to_wire();
-        {
+        let hosted = {
             let list = self.subs.lock().unwrap_or_else(|e| e.into_inner());
             let Some(sub) = list
                 .iter()
@@ -104,33 +106,46 @@ impl Target for HubTarget {
             else {
                 return Answer::error(format!("no generator subscribed for {call:?} (see `list`)"));
             };
-            self.relays
-                .waiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, (sub.id, tx));
-            // Non-blocking, as the fan-out's: a generator that does not
-            // read is not waited for here.
-            match (&*sub.stream).write(&wire) {
-                Ok(n) if n == wire.len() => {}
-                Ok(n) => {
-                    // Half a message would garble what follows it: the
-                    // generator is cut off (it subscribes again).
-                    if n > 0 {
-                        sub.stream.shutdown(std::net::Shutdown::Both).ok();
+            match &sub.sink {
+                Sink::Local { control, .. } => match control {
+                    Some(target) => Some(target.clone()),
+                    None => return Answer::error("the call is not streaming yet; try again"),
+                },
+                Sink::Socket(stream) => {
+                    self.relays
+                        .waiting
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, (sub.id, tx));
+                    // Non-blocking, as the fan-out's: a generator that does
+                    // not read is not waited for here.
+                    match (&**stream).write(&wire) {
+                        Ok(n) if n == wire.len() => None,
+                        Ok(n) => {
+                            // Half a message would garble what follows it:
+                            // the generator is cut off (it subscribes again).
+                            if n > 0 {
+                                stream.shutdown(std::net::Shutdown::Both).ok();
+                            }
+                            self.forget(id);
+                            return Answer::error("the call's generator is not reading; try again");
+                        }
+                        Err(_) => {
+                            self.forget(id);
+                            return Answer::error("the call's generator is not reading; try again");
+                        }
                     }
-                    self.forget(id);
-                    return Answer::error("the call's generator is not reading; try again");
-                }
-                Err(_) => {
-                    self.forget(id);
-                    return Answer::error("the call's generator is not reading; try again");
                 }
             }
-        }
-        let mut answer = rx
-            .recv_timeout(ANSWER_WAIT)
-            .unwrap_or_else(|_| Answer::error("the call's generator did not answer in time"));
+        };
+        // A call this hub hosts is asked in-process, off the lock, as its
+        // own control socket would be (a `status` waits for its next tick).
+        let mut answer = match hosted {
+            Some(target) => target.command(None, cmd.clone()),
+            None => rx
+                .recv_timeout(ANSWER_WAIT)
+                .unwrap_or_else(|_| Answer::error("the call's generator did not answer in time")),
+        };
         self.forget(id);
         // The route is the hub's to know (it picked it); the generator
         // only has the playlist.

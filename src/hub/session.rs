@@ -10,7 +10,7 @@ use super::subscribers::{Subscribers, fan_out};
 use crate::ami::codec::Item;
 use crate::ami::connection::Connection;
 use crate::ami::reconnect::Ended;
-use crate::ami::wake::Receiver;
+use crate::ami::wake::{Receiver, Sender};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,30 @@ pub(super) struct RedirectAsk {
 }
 
 const REDIRECT_FRESH: Duration = Duration::from_secs(2);
+
+impl RedirectAsk {
+    /// Asks the session to redirect the call `uniqueid`: its own channel,
+    /// as the call table has it now (a generator, on the socket or hosted,
+    /// never names another).
+    pub fn send_for(uniqueid: &str, to: Redirect, calls: &SharedCalls, redirects: &Sender<RedirectAsk>) {
+        let channel = calls
+            .lock()
+            .ok()
+            .and_then(|c| c.by_uniqueid.get(uniqueid).map(|call| call.channel.clone()))
+            .unwrap_or_default();
+        if channel.is_empty() {
+            tracing::warn!(uniqueid = %uniqueid, "a redirect for a call whose channel the hub does not know: dropped");
+            return;
+        }
+        redirects
+            .send(RedirectAsk {
+                channel,
+                to,
+                asked: Instant::now(),
+            })
+            .ok();
+    }
+}
 
 /// One AMI session; it only ever drops (never [`Ended::Done`]): the hub
 /// runs until the process is stopped.

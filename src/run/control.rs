@@ -9,7 +9,7 @@ use crate::ami::client::Command;
 use crate::audio::cache::Cache;
 use crate::config::RunConfig;
 use crate::control::call::{ASKS, Answering, CallTarget, Facts};
-use crate::control::relay::Inbound;
+use crate::control::relay::{Inbound, RelayBy};
 pub use crate::control::socket::Bound;
 use crate::engine::ahead::Ahead;
 use std::sync::Arc;
@@ -30,7 +30,8 @@ pub struct Control {
 }
 
 /// The call's target, served on `bound` (if any) and handed to the hub's
-/// relay (the returned [`Inbound`], when `hub`). Call with the stop
+/// relay (the returned [`Inbound`], when `relay`: a worker thread's, or
+/// the target itself for the hub hosting the call). Call with the stop
 /// signals blocked: it starts threads.
 pub fn start(
     bound: Option<Bound>,
@@ -38,7 +39,7 @@ pub fn start(
     inbox: &Inbox<'_>,
     cache: &Cache,
     rate: u32,
-    hub: bool,
+    relay: Option<RelayBy>,
 ) -> (Control, Option<Inbound>) {
     let (asks, rx) = inbox.bell.sync_channel(ASKS);
     let target = Arc::new(CallTarget::new(
@@ -54,21 +55,28 @@ pub fn start(
             Err(e) => tracing::error!(control = %b.path().display(), "cannot serve the control socket: {e}"),
         }
     }
-    let relay = hub.then(|| {
-        let tx = inbox.command_sender();
-        let facts = target.facts();
-        crate::control::relay::spawn(target, facts, move |line| {
-            tx.send(Command::Control(line)).ok();
-        })
-        .map_err(|e| tracing::error!("cannot start the hub's control relay: {e}"))
-        .ok()
-    });
+    let relay = match relay {
+        None => None,
+        Some(RelayBy::InProcess) => {
+            let facts = target.facts();
+            Some(Inbound::in_process(target, facts))
+        }
+        Some(RelayBy::Worker) => {
+            let tx = inbox.command_sender();
+            let facts = target.facts();
+            crate::control::relay::spawn(target, facts, move |line| {
+                tx.send(Command::Control(line)).ok();
+            })
+            .map_err(|e| tracing::error!("cannot start the hub's control relay: {e}"))
+            .ok()
+        }
+    };
     (
         Control {
             _bound: bound,
             answering: Answering::new(rx),
         },
-        relay.flatten(),
+        relay,
     )
 }
 

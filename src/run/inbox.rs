@@ -36,6 +36,8 @@ pub struct Inbox<'a> {
     /// No billing and no event feed: a lookup fails at once.
     answer_balance: bool,
     ami_tx: crate::ami::wake::Sender<Command>,
+    /// A hosted call's commands go to its host instead (in-process).
+    route: Option<Box<dyn Fn(Command) + Send>>,
     cache: &'a Cache,
     rate: u32,
 }
@@ -79,6 +81,7 @@ impl<'a> Inbox<'a> {
             caller,
             answer_balance,
             ami_tx,
+            route: None,
             cache,
             rate,
         };
@@ -106,6 +109,12 @@ impl<'a> Inbox<'a> {
     /// Where what the call asks of Asterisk or tells the hub goes.
     pub fn command_sender(&self) -> crate::ami::wake::Sender<Command> {
         self.ami_tx.clone()
+    }
+
+    /// The call's commands (its redirects) go to `to` rather than to the
+    /// receiver [`Inbox::new`] returned: the hub hosting the call.
+    pub fn route_commands(&mut self, to: Box<dyn Fn(Command) + Send>) {
+        self.route = Some(to);
     }
 
     /// Where keys and queue events go.
@@ -177,9 +186,12 @@ impl<'a> Inbox<'a> {
                 }
                 Request::Balance => {}
                 // Nobody listens without --ami: the redirect is in the timeline only.
-                Request::Redirect(to) => {
-                    self.ami_tx.send(Command::Redirect(to)).ok();
-                }
+                Request::Redirect(to) => match &self.route {
+                    Some(route) => route(Command::Redirect(to)),
+                    None => {
+                        self.ami_tx.send(Command::Redirect(to)).ok();
+                    }
+                },
                 Request::Plan(ask) => match &mut self.plan {
                     // The ask thread must not take the stop signals.
                     Some(p) => unsignalled(|| p.ask(ask)),

@@ -34,6 +34,9 @@ pub struct Needs {
     pub hub: Option<PathBuf>,
     /// This call's token for the hub (from its realtime row).
     pub hub_token: Option<String>,
+    /// The hub hosting the call (`hub --audio`): greeted and fed
+    /// in-process, not over `hub`'s socket.
+    pub hosted_by: Option<crate::hub::Local>,
     pub store: Option<StoreOptions>,
     pub rate: u32,
     /// `--language`: the route's language choice.
@@ -90,10 +93,20 @@ pub fn prepare(n: &Needs) -> Prepared {
     let scenario = load_scenario(n.playlist.as_deref());
     // Through a hub, Asterisk itself says whose call a Uniqueid is (and
     // what the call is known by across channels: its checkpoints' key).
-    let hub = n
-        .hub
-        .as_deref()
-        .map(|h| crate::hub::follow::subscribe(h, n.identity.uniqueid(), n.hub_token.as_deref()));
+    // The greeting may be held (a just-started hub, a call not seen yet):
+    // here, not on the audio thread (a host's pacing thread included).
+    let hub = match (&n.hosted_by, n.hub.as_deref()) {
+        (Some(local), _) => Some(crate::hub::follow::subscribe_hosted(
+            local,
+            n.identity.channel_to_follow(),
+        )),
+        (None, Some(h)) => Some(crate::hub::follow::subscribe(
+            h,
+            n.identity.uniqueid(),
+            n.hub_token.as_deref(),
+        )),
+        (None, None) => None,
+    };
     let sub = hub.as_ref().and_then(HubLink::subscription);
     let hub_key = sub.map(|s| s.call_key.as_str());
     let checkpoints = Checkpoints::open(&n.identity, hub_key, n.state_dir.as_deref());

@@ -25,6 +25,7 @@ use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::config::RunConfig;
 use crate::engine::ahead::Ahead;
+use crate::hub::follow::HubLink;
 use crate::sources;
 use crate::util::prefetch::Warm;
 use crate::util::ratelimit::{Limiter, WINDOW};
@@ -101,7 +102,7 @@ impl<'a> Stream<'a> {
     /// the call with nothing to keep.
     pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
         let stop = StopFlag::install()?;
-        let (control_socket, ready) = spawn_prepare(cfg)?;
+        let (control_socket, ready) = spawn_prepare(cfg, None)?;
         let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();
         let out = Output::stdout(cfg.format.frame_bytes())?;
         let mut e = Early::new(cfg, stop, control_socket, ready, out, false);
@@ -127,7 +128,7 @@ impl<'a> Stream<'a> {
     /// [`Stream::work`] at its deadlines, sleeping for all its calls.
     pub fn begin(cfg: &RunConfig, host: Host) -> Result<Starting> {
         let stop = StopFlag::shared(host.stop);
-        let (control_socket, ready) = spawn_prepare(cfg)?;
+        let (control_socket, ready) = spawn_prepare(cfg, host.hosted_by)?;
         let out = Output::from_fd(host.out, cfg.format.frame_bytes())?;
         Ok(Starting {
             early: Early::new(cfg, stop, control_socket, ready, out, true),
@@ -216,10 +217,15 @@ impl<'a> Stream<'a> {
                 crate::metrics::send::send(&crate::metrics::report::Report::Start);
             }
         }
+        // A hosted call's redirects go straight to its host.
+        if let Some(to_host) = hub.as_ref().and_then(HubLink::commands) {
+            inbox.route_commands(to_host);
+        }
         // Helper threads must not take the stop signals: only a handler
         // running on the audio thread cuts its sleep short.
+        let relay_by = hub.as_ref().map(HubLink::relay);
         let (control, relay) =
-            unsignalled(|| control::start(control_socket, facts, &inbox, cache, rate, hub.is_some()));
+            unsignalled(|| control::start(control_socket, facts, &inbox, cache, rate, relay_by));
         let poller = unsignalled(|| {
             inbox.add_loader(sources::spawn_loader(
                 engine.library(),
@@ -491,11 +497,16 @@ pub struct Host {
     pub out: OwnedFd,
     /// The host stores a signal's number here to end the call.
     pub stop: Arc<AtomicUsize>,
+    /// The hub hosting the call: its events in-process (see `hub::local`).
+    pub hosted_by: Option<crate::hub::Local>,
 }
 
 /// Binds the control socket (a path in the way ends the start before
 /// anything else) and starts preparing the call.
-fn spawn_prepare(cfg: &RunConfig) -> Result<(Option<control::Bound>, Receiver<Prepared>)> {
+fn spawn_prepare(
+    cfg: &RunConfig,
+    hosted_by: Option<crate::hub::Local>,
+) -> Result<(Option<control::Bound>, Receiver<Prepared>)> {
     let control_socket = control::bind(cfg)?;
     let ready = prepare::spawn(prepare::Needs {
         playlist: cfg.playlist.clone(),
@@ -503,6 +514,7 @@ fn spawn_prepare(cfg: &RunConfig) -> Result<(Option<control::Bound>, Receiver<Pr
         state_dir: cfg.state_dir.clone(),
         hub: cfg.hub.clone(),
         hub_token: cfg.hub_token.clone(),
+        hosted_by,
         store: cfg.store.clone(),
         rate: cfg.format.rate(),
         timeline: cfg.timeline.clone(),

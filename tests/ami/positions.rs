@@ -13,7 +13,7 @@ const BOB_UID: &str = "1795452415.3";
 
 /// A playlist that says the position at once when it is known, over the
 /// sample music, with no welcome before it.
-fn position_playlist(dir: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn position_playlist(dir: &std::path::Path) -> std::path::PathBuf {
     playlist(
         dir,
         "position.toml",
@@ -55,7 +55,7 @@ fn bob_via_hub(
 }
 
 /// (t, value) of each `position` the engine got.
-fn positions(tl: &[serde_json::Value]) -> Vec<(f64, u64)> {
+pub(super) fn positions(tl: &[serde_json::Value]) -> Vec<(f64, u64)> {
     events(tl, "position")
         .iter()
         .map(|e| (e["t"].as_f64().expect("t"), e["value"].as_u64().expect("value")))
@@ -99,7 +99,7 @@ fn bob_through_a_new_hub(
 /// Stream time (samples written), not wall-clock: the engine had place 2
 /// within 1.5 s of the hold start, and said it.
 #[track_caller]
-fn assert_place_2_said_at_once(got: &[(f64, u64)], tl: &[serde_json::Value]) {
+pub(super) fn assert_place_2_said_at_once(got: &[(f64, u64)], tl: &[serde_json::Value]) {
     assert!(
         got.first().is_some_and(|&(t, v)| v == 2 && t <= 1.5),
         "positions {got:?}"

@@ -6,9 +6,12 @@
 //! ([`pace`]), which streams every hosted call with `run`'s own Stream
 //! code on one timer.
 //!
-//! A hosted call keeps `run`'s config, its `--hub` included: it follows
-//! its events through this very hub's socket, as its own process would
-//! (a thread for the subscription here, and the follower's).
+//! A hosted call keeps `run`'s config, but follows its events in-process
+//! (`super::local`): greeted from the call table and fed by the fan-out
+//! as a subscriber of its own, its redirects and control commands passed
+//! directly, with no socket and no thread of its own. A call its client
+//! takes back (`TAKEN`, the hub's death) subscribes over the socket again,
+//! as a standalone `run --hub` does.
 
 mod pace;
 
@@ -45,6 +48,8 @@ struct Arrival {
     cfg: RunConfig,
     out: OwnedFd,
     span: tracing::Span,
+    /// Its events, in-process (`None`: a hub without its call table).
+    hub: Option<super::Local>,
 }
 
 impl Audio {
@@ -78,6 +83,8 @@ impl Audio {
 pub struct Asker<'a> {
     pub peer_uid: Option<u32>,
     pub key: &'a Key,
+    /// Where a call taken follows its events (the hub's table and fan-out).
+    pub(in crate::hub) hosting: Option<&'a Arc<super::local::Shared>>,
 }
 
 /// A hand-over received on the hub's socket: refused with `NO <reason>`,
@@ -142,6 +149,8 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
         cfg,
         out: fd,
         span,
+        // For the Uniqueid the token proved: the call follows no other.
+        hub: asker.hosting.map(|h| super::Local::new(h.clone(), uniqueid)),
     };
     if audio.arrivals.send(arrival).is_err() {
         // The pacing thread is gone: the client sees its connection close

@@ -128,6 +128,7 @@ impl Hosted {
             Host {
                 out: a.out,
                 stop: stop.clone(),
+                hosted_by: a.hub,
             },
         ) {
             Ok(s) => s,
