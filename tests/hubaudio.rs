@@ -801,7 +801,17 @@ fn a_hosted_call_remembers_its_caller() {
         ],
     );
     let mut out = call.stdout.take().unwrap();
-    // Three seconds of the stream, then Asterisk's SIGHUP.
+    // The music, three seconds of it, then Asterisk's SIGHUP.
+    let (pcm, playing) = read_until(&mut out, Duration::from_secs(10), |s| {
+        tone_amplitude(s, 300.0, RATE) > 0.05
+    });
+    assert!(
+        playing,
+        "no music in {} bytes: {}",
+        pcm.len(),
+        read(dir, "hub.log")
+    );
+    eprintln!("music after {} ms of stream", pcm.len() / 16);
     let (pcm, _) = read_until(&mut out, Duration::from_secs(3), |_| false);
     assert!(pcm.len() >= 3 * 16_000 - 3200, "{} bytes", pcm.len());
     assert!(read(dir, "hub.log").contains("hand-over taken"), "not hosted");
