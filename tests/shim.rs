@@ -290,3 +290,77 @@ fn a_stop_signal_before_the_answer_ends_the_call_there() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(h.rest(), "STOP 15\n", "the hub is told, whatever it answers");
 }
+
+/// The shim's wake-ups over 2 s of a held call whose pipe stays full.
+fn wakes_in_2_s(child: &Child) -> u64 {
+    std::thread::sleep(Duration::from_millis(500));
+    let before = voluntary_sleeps(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    voluntary_sleeps(child.id()) - before
+}
+
+#[test]
+fn a_watched_shim_hardly_wakes_and_takes_over_when_the_hub_closes() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(
+        dir.path(),
+        &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl],
+    );
+    let mut h = hub.accept(LIMIT);
+    h.say("OK");
+    h.say("WATCHED");
+    // Nobody reads: the pipe stays full, never dry.
+    h.write_audio(&[0; 16_000]);
+    // The backstop's look once a second (the old check: 50 in 2 s).
+    let woke = wakes_in_2_s(&child);
+    assert!(woke <= 5, "{woke} wakes in 2 s");
+    // A watched hub's death (or its watchdog's kill) closes the socket:
+    // taken over at once, not at a look.
+    drop(h);
+    drop(hub);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    let (_, out) = read_exact(child.stdout.take().unwrap(), 16_000, LIMIT);
+    hears_the_playlist(out);
+    stop(child);
+}
+
+#[test]
+fn an_old_style_ok_keeps_the_40_ms_dry_check() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(dir.path(), &["--hub", hub.path.to_str().unwrap()]);
+    let mut h = hub.accept(LIMIT);
+    // A hub from before `WATCHED`.
+    h.say("OK");
+    h.write_audio(&[0; 16_000]);
+    // 50 looks in 2 s; fewer when the machine is loaded, never a handful.
+    let woke = wakes_in_2_s(&child);
+    assert!(woke >= 20, "{woke} wakes in 2 s");
+    h.say("END 0");
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_watched_shim_still_takes_a_dry_pipe_over() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let hub = Peer::bind(dir.path());
+    let mut child = shim(
+        dir.path(),
+        &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl],
+    );
+    let mut h = hub.accept(LIMIT);
+    // Watched, and then never a frame: a per-call fault the watchdog
+    // cannot see. The backstop finds it (3 s after OK, then three looks).
+    h.say("OK");
+    h.say("WATCHED");
+    assert_eq!(h.rest(), "TAKEN\n");
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
+}
