@@ -4,15 +4,17 @@
 //! call's token, the cap, the args through `run`'s own parser and
 //! `config::run`), answers `OK` and gives the call to the pacing thread
 //! ([`pace`]), which streams every hosted call with `run`'s own Stream
-//! code on one timer.
+//! code on one timer. A [`watchdog`] process kills the hub if that thread
+//! stalls with calls hosted, so their clients take them over at once.
 //!
 //! A hosted call keeps `run`'s config, its `--hub` included: it follows
 //! its events through this very hub's socket, as its own process would
 //! (a thread for the subscription here, and the follower's).
 
 mod pace;
+pub mod watchdog;
 
-use super::handover::{Handover, Line, say};
+use super::handover::{Handover, Line, say, say_ok};
 use super::token::Key;
 use crate::audio::cache::Cache;
 use crate::cli::{Cli, Command};
@@ -37,6 +39,9 @@ pub struct Audio {
     wake: OwnedFd,
     hosted: Arc<AtomicUsize>,
     max: usize,
+    /// Whether a watchdog would kill a stalled hub now (then a call is
+    /// told `WATCHED`).
+    watched: watchdog::Watched,
 }
 
 /// A call handed over and accepted.
@@ -48,8 +53,9 @@ struct Arrival {
 }
 
 impl Audio {
-    /// Starts the pacing thread; calls share `cache`.
-    pub fn spawn(max: usize, cache: &'static Cache) -> std::io::Result<Arc<Audio>> {
+    /// Starts the pacing thread and its watchdog (whose lines go to `log`,
+    /// the hub's `--log`); calls share `cache`.
+    pub fn spawn(max: usize, cache: &'static Cache, log: Option<&Path>) -> std::io::Result<Arc<Audio>> {
         let (tx, rx) = mpsc::channel();
         let (wake_r, wake_w) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
@@ -62,14 +68,16 @@ impl Audio {
             }
             true
         });
+        let (beat, watched) = watchdog::Beat::start(log)?;
         std::thread::Builder::new()
             .name("audio".into())
-            .spawn(move || pace::pace(rx, wake_r, cache, count))?;
+            .spawn(move || pace::pace(rx, wake_r, cache, count, beat))?;
         Ok(Arc::new(Audio {
             arrivals: tx,
             wake: wake_w,
             hosted,
             max,
+            watched,
         }))
     }
 }
@@ -126,7 +134,7 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
         let _g = span.enter();
         crate::config::run(args, &env, secret)
     };
-    if say(&conn, &Line::Ok).is_err() {
+    if say_ok(&conn, audio.watched.now()).is_err() {
         audio.hosted.fetch_sub(1, Ordering::AcqRel);
         return;
     }
