@@ -8,7 +8,8 @@
 //!
 //! The pacing thread publishes a heartbeat in a shared page ([`Beat`]: its
 //! last wake, its next deadline, the calls it hosts); the watchdog
-//! (`holdmix hub-watchdog`, [`watch`]) looks at it every [`PERIOD`].
+//! (`holdmix hub-watchdog`, [`watch`]) looks at it every [`PERIOD`]
+//! ([`IDLE_PERIOD`] while no call is hosted).
 //!
 //! A process, not a thread: a thread is stopped with the hub (SIGSTOP, a
 //! debugger, a frozen cgroup) and dies with it. An exec of the hub's own
@@ -18,7 +19,7 @@
 //! multi-threaded process may only make raw syscalls. Spawned with
 //! `posix_spawn` (std's `Command` without `pre_exec`), so the hub's page
 //! tables are not even copied; the exec'd binary's own relocated data is
-//! the cost, once per host (docs/shim.md has the figure).
+//! the cost, once per host (docs/hub-audio.md has the figures).
 
 use crate::audio::clock::now_ns;
 use memmap2::{MmapMut, MmapOptions};
@@ -32,9 +33,13 @@ use std::time::Duration;
 
 /// The hidden word after `holdmix` that runs a watchdog (see [`main_if_asked`]).
 pub const COMMAND: &str = "hub-watchdog";
-/// Between two looks at the heartbeat. One process per host: 50 wakes a
-/// second in all, whatever the number of calls.
+/// Between two looks at the heartbeat while calls are hosted. One process
+/// per host: 50 wakes a second in all, whatever the number of calls.
 pub const PERIOD: Duration = Duration::from_millis(20);
+/// Between two looks while no call is hosted (an idle hub is never
+/// killed): a stall in the very first 250 ms of a first call is seen that
+/// much later, and an idle host pays 4 wakes a second, not 50.
+pub const IDLE_PERIOD: Duration = Duration::from_millis(250);
 /// How far past its next deadline the pacing thread may be before the hub
 /// is killed: 100 ms. At a deadline a call's pipe holds 60-100 ms (the
 /// pacer's lead), so past 100 ms every hosted call's reader already misses
@@ -284,17 +289,22 @@ fn watch() -> Result<(), String> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let parent = || u64::from(std::os::unix::process::parent_id());
     let mut last = now_ns();
+    let mut period = PERIOD;
     loop {
         page.dog.store(now_ns(), Ordering::Relaxed);
-        std::thread::sleep(PERIOD);
+        std::thread::sleep(period);
         if parent() != hub {
             // The hub is gone (PR_SET_PDEATHSIG aside): nothing to watch.
             return Ok(());
         }
         let now = now_ns();
-        let slept = now.saturating_sub(last);
+        let late = now.saturating_sub(last).saturating_sub(period.as_nanos() as u64);
         last = now;
-        let v = Verdict::of(page, now, slept);
+        let v = Verdict::of(page, now, late);
+        period = match page.calls.load(Ordering::Relaxed) {
+            0 => IDLE_PERIOD,
+            _ => PERIOD,
+        };
         if let Verdict::Stalled {
             stalled_ms,
             late_ms,
@@ -329,8 +339,9 @@ enum Verdict {
 }
 
 impl Verdict {
-    /// At `now`, the watchdog having slept `slept` ns since its last look.
-    fn of(page: &Page, now: u64, slept: u64) -> Verdict {
+    /// At `now`, the watchdog's own wake having come `late` ns after it
+    /// was due.
+    fn of(page: &Page, now: u64, late: u64) -> Verdict {
         let calls = page.calls.load(Ordering::Relaxed);
         let due = page.due.load(Ordering::Relaxed);
         let woke = page.woke.load(Ordering::Relaxed);
@@ -341,7 +352,7 @@ impl Verdict {
         // The watchdog itself was that late: the whole machine stopped (a
         // VM paused, the host swapping), not the hub alone. The pacing
         // thread gets one more period to wake before it is judged.
-        if slept > (PERIOD + STALL).as_nanos() as u64 {
+        if late > stall {
             return Verdict::Fine;
         }
         Verdict::Stalled {
@@ -368,7 +379,7 @@ mod tests {
     }
 
     const MS: u64 = 1_000_000;
-    const ON_TIME: u64 = 20 * MS;
+    const ON_TIME: u64 = 0;
 
     #[test]
     fn a_hub_is_stalled_only_past_its_deadline_with_calls() {
