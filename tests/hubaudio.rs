@@ -692,27 +692,35 @@ fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
     assert_seamless(&pcm, &track, "hung");
 }
 
-/// A shim whose hub is watched sleeps: about one wake a second (the
-/// backstop's look at the pipe), against 25 a second for the dry check.
-/// Counted by the kernel (`voluntary_ctxt_switches`), not timed.
+/// A call's process whose hub is watched sleeps, the shim and `run --hub`
+/// alike: about one wake a second (the backstop's look at the pipe),
+/// against 25 a second for the dry check. Counted by the kernel
+/// (`voluntary_ctxt_switches` of the waiting thread), not timed.
 #[test]
-fn a_watched_shim_hardly_wakes() {
-    let tmp = short_dir();
-    let dir = tmp.path();
-    let pl = fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
-    std::thread::sleep(Duration::from_millis(1500));
-    let before = voluntary_sleeps(call.id());
-    std::thread::sleep(Duration::from_secs(2));
-    let woke = voluntary_sleeps(call.id()) - before;
-    still_the_shim(&call, dir);
-    assert!(woke <= 5, "{woke} wakes in 2 s");
-    eprintln!("a watched shim: {woke} wakes in 2 s");
-    signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
-    assert_music(&audio.join().unwrap(), "a watched call");
-    hub.kill().ok();
-    hub.wait().ok();
+fn a_watched_call_process_hardly_wakes() {
+    for shim in [true, false] {
+        let tmp = short_dir();
+        let dir = tmp.path();
+        let pl = fixtures(dir);
+        let (mut hub, mut call, audio) = hosted_call(dir, &pl, shim);
+        std::thread::sleep(Duration::from_millis(1500));
+        let before = voluntary_sleeps(call.id());
+        std::thread::sleep(Duration::from_secs(2));
+        let woke = voluntary_sleeps(call.id()) - before;
+        if shim {
+            still_the_shim(&call, dir);
+        } else {
+            let log = read(dir, "run.log");
+            assert!(!log.contains("taking the call over"), "{log}");
+        }
+        assert!(woke <= 5, "shim {shim}: {woke} wakes in 2 s");
+        eprintln!("a watched call (shim {shim}): {woke} wakes in 2 s");
+        signal(&call, libc::SIGHUP);
+        wait_exit(&mut call, Duration::from_secs(10));
+        assert_music(&audio.join().unwrap(), "a watched call");
+        hub.kill().ok();
+        hub.wait().ok();
+    }
 }
 
 /// The watchdog holds none of the hub's sockets or pipes (a hosted call's
