@@ -116,16 +116,22 @@ fn call_args(mut cmd: std::process::Command, dir: &Path, pl: &Path, token: &str)
 /// the shim): the hub, the call's process and its reader.
 fn hosted_call(dir: &Path, pl: &Path, shim: bool) -> (Child, Child, std::thread::JoinHandle<Vec<u8>>) {
     let (hub, token, _ami) = start_hub(dir, true);
+    let (call, audio) = hand_call(dir, pl, &token, shim);
+    (hub, call, audio)
+}
+
+/// A call handed over to the hub already running: its process and reader.
+fn hand_call(dir: &Path, pl: &Path, token: &str, shim: bool) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
     let mut call = if shim {
-        spawn_shim(dir, pl, &token)
+        spawn_shim(dir, pl, token)
     } else {
-        spawn_call(dir, pl, &token)
+        spawn_call(dir, pl, token)
     };
     let audio = drain(&mut call);
     wait_for("the hub's word", Duration::from_secs(20), || {
         read(dir, "hub.log").contains("hand-over taken")
     });
-    (hub, call, audio)
+    (call, audio)
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -751,11 +757,7 @@ fn the_watchdog_spares_an_idle_hub_and_is_replaced_when_killed() {
     assert!(hub.try_wait().unwrap().is_none(), "an idle hub was killed");
     assert_eq!(watchdog_of(&hub, None), first);
     // With a call: the watchdog killed is replaced (within its 2 s).
-    let mut call = spawn_shim(dir, &pl, &token);
-    let audio = drain(&mut call);
-    wait_for("the hub's word", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("hand-over taken")
-    });
+    let (mut call, audio) = hand_call(dir, &pl, &token, true);
     // SAFETY: kill(2) of the watchdog's pid, a child of our child.
     unsafe { libc::kill(first as i32, libc::SIGKILL) };
     watchdog_of(&hub, Some(first));
