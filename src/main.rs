@@ -6,6 +6,10 @@ use holdmix::cli::{CacheCommand, Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `hub --audio`'s watchdog process, which the hub starts itself.
+    if let Some(code) = holdmix::hub::audio::watchdog::main_if_asked() {
+        return code;
+    }
     let cli = Cli::parse();
     // A held call's process: its memory is paid once per call.
     if matches!(cli.command, Command::Run(_)) {
@@ -120,6 +124,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         true => Some(holdmix::hub::audio::Audio::spawn(
                             args.audio_max,
                             Box::leak(Box::new(cache)),
+                            cli.common.log.as_deref(),
                         )?),
                         false => None,
                     },

@@ -236,8 +236,10 @@ fn the_hub_closing_without_end_hands_the_call_back() {
     stop(child);
 }
 
-#[test]
-fn a_dry_pipe_is_taken_over() {
+/// `OK` (and `WATCHED` when `watched`), then never a frame: a hung hub, or
+/// for a watched one a fault of this call that its watchdog cannot see
+/// (the backstop's looks find it: 3 s after `OK`, then three looks).
+fn a_dry_pipe_is_taken_over_after(watched: bool) {
     let dir = tempdir();
     let pl = tone_playlist(dir.path());
     let hub = Peer::bind(dir.path());
@@ -246,8 +248,10 @@ fn a_dry_pipe_is_taken_over() {
         &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl],
     );
     let mut h = hub.accept(LIMIT);
-    // OK, and then never a frame: a hung hub.
     h.say("OK");
+    if watched {
+        h.say("WATCHED");
+    }
     assert_eq!(
         h.rest(),
         "TAKEN\n",
@@ -263,13 +267,19 @@ fn a_dry_pipe_is_taken_over() {
 }
 
 #[test]
+fn a_dry_pipe_is_taken_over() {
+    a_dry_pipe_is_taken_over_after(false);
+}
+
+#[test]
+fn a_watched_shim_still_takes_a_dry_pipe_over() {
+    a_dry_pipe_is_taken_over_after(true);
+}
+
+#[test]
 fn a_stop_signal_is_passed_on_and_exits_as_run_does() {
     let dir = tempdir();
-    let hub = Peer::bind(dir.path());
-    let mut child = shim(dir.path(), &["--hub", hub.path.to_str().unwrap()]);
-    let mut h = hub.accept(LIMIT);
-    h.say("OK");
-    h.write_audio(&[0; 16_000]);
+    let (_hub, mut child, mut h) = held_full(dir.path(), &[], &["OK"]);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, LIMIT);
@@ -289,4 +299,62 @@ fn a_stop_signal_before_the_answer_ends_the_call_there() {
     let (status, _) = wait_exit(&mut child, LIMIT);
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(h.rest(), "STOP 15\n", "the hub is told, whatever it answers");
+}
+
+/// A shim holding a call for a stand-in hub that said `answer` and filled
+/// the pipe, which nobody reads (so it never looks dry).
+fn held_full(dir: &Path, args: &[&str], answer: &[&str]) -> (Peer, Child, peer::Handover) {
+    let hub = Peer::bind(dir);
+    let sock = hub.path.to_str().unwrap().to_string();
+    let all: Vec<&str> = ["--hub", sock.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let child = shim(dir, &all);
+    let mut h = hub.accept(LIMIT);
+    for line in answer {
+        h.say(line);
+    }
+    h.write_audio(&[0; 16_000]);
+    (hub, child, h)
+}
+
+/// The shim's wake-ups over 2 s of a held call whose pipe stays full.
+fn wakes_in_2_s(child: &Child) -> u64 {
+    std::thread::sleep(Duration::from_millis(500));
+    let before = voluntary_sleeps(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    voluntary_sleeps(child.id()) - before
+}
+
+#[test]
+fn a_watched_shim_hardly_wakes_and_takes_over_when_the_hub_closes() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let (hub, mut child, h) = held_full(dir.path(), &["--playlist", &pl], &["OK", "WATCHED"]);
+    // The backstop's look once a second (the old check: 50 in 2 s).
+    let woke = wakes_in_2_s(&child);
+    assert!(woke <= 5, "{woke} wakes in 2 s");
+    // A watched hub's death (or its watchdog's kill) closes the socket:
+    // taken over at once, not at a look.
+    drop(h);
+    drop(hub);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    let (_, out) = read_exact(child.stdout.take().unwrap(), 16_000, LIMIT);
+    hears_the_playlist(out);
+    stop(child);
+}
+
+#[test]
+fn an_old_style_ok_keeps_the_40_ms_dry_check() {
+    let dir = tempdir();
+    // A hub from before `WATCHED`.
+    let (_hub, mut child, mut h) = held_full(dir.path(), &[], &["OK"]);
+    // 50 looks in 2 s; fewer when the machine is loaded, never a handful.
+    let woke = wakes_in_2_s(&child);
+    assert!(woke >= 20, "{woke} wakes in 2 s");
+    h.say("END 0");
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(0));
 }

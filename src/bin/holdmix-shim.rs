@@ -5,7 +5,9 @@
 //! stdout pipe over and then wait, so it should cost as little memory as a
 //! process can. This binary takes exactly `holdmix run`'s arguments, sends
 //! the hand-over of docs/hub-audio.md's protocol (v1) with its stdout as
-//! `SCM_RIGHTS`, and waits in `ppoll(2)` on the hub's socket; whenever the
+//! `SCM_RIGHTS`, and waits in `ppoll(2)` on the hub's socket (a watched
+//! hub's watchdog kills it if it hangs, so then the wait is woken by the
+//! socket alone, with a look at the pipe once a second); whenever the
 //! hub refuses, is absent, dies or stops writing, it becomes the full
 //! `holdmix run --standalone` with the same arguments (`execv`, same pid,
 //! same stdin/stdout/stderr), which resumes the call from its checkpoint.
@@ -41,6 +43,12 @@ const SIGNAL_EXIT: c_int = 0;
 const ANSWER_WAIT: Duration = Duration::from_millis(1000);
 /// The pipe-dry check's period, and the `ppoll` timeout of the wait.
 const CHECK: Duration = Duration::from_millis(40);
+/// The period once the hub said `WATCHED` (its watchdog kills it if its
+/// pacing stalls, which closes the socket: seen at once in `ppoll`): a
+/// backstop only, for a watchdog itself stopped or a fault of one call.
+/// A look that finds the pipe dry brings the [`CHECK`] looks back, which
+/// decide as before. One wake a second instead of 25.
+const BACKSTOP: Duration = Duration::from_secs(1);
 /// After `OK`, a pipe whose lead never built up is dry from this long on
 /// (as `holdmix run`'s own wait, src/run/handover.rs).
 const FIRST_WRITE: Duration = Duration::from_millis(3000);
@@ -469,7 +477,8 @@ enum Wait {
 }
 
 /// Waits at (almost) zero CPU: `ppoll` on the socket, waking every
-/// [`CHECK`] for the pipe-dry check (`FIONREAD` on stdout).
+/// [`CHECK`] for the pipe-dry check (`FIONREAD` on stdout), or every
+/// [`BACKSTOP`] once the hub said `WATCHED`.
 fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
     // The kernel may run each wake up to TIMER_SLACK late, so the wakes of
     // many shims share timer interrupts: measured 30 % less CPU per wait
@@ -478,28 +487,36 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
     let ok_at = Instant::now();
     let mut last_check = ok_at;
     let mut written = false;
+    let mut watched = false;
     let mut dry = 0;
     loop {
         while let Some(line) = lines.next() {
             if let Some(code) = end_code(line) {
                 return Wait::End(code);
             }
+            watched |= line == b"WATCHED";
         }
-        let ready = poll(sock.as_raw_fd(), libc::POLLIN, CHECK, mask);
+        let period = if watched && dry == 0 { BACKSTOP } else { CHECK };
+        let left = period.saturating_sub(last_check.elapsed());
+        let ready = !left.is_zero() && poll(sock.as_raw_fd(), libc::POLLIN, left, mask);
         if let Some(sig) = stopped() {
             return Wait::Stop(sig);
         }
-        if ready && !lines.fill(sock) {
-            // The hub may have said END just before closing.
-            while let Some(line) = lines.next() {
-                if let Some(code) = end_code(line) {
-                    return Wait::End(code);
+        if ready {
+            if !lines.fill(sock) {
+                // The hub may have said END just before closing.
+                while let Some(line) = lines.next() {
+                    if let Some(code) = end_code(line) {
+                        return Wait::End(code);
+                    }
                 }
+                return Wait::Gone;
             }
-            return Wait::Gone;
+            // The words first (at the loop's top).
+            continue;
         }
         let now = Instant::now();
-        if now.duration_since(last_check) < CHECK {
+        if now.duration_since(last_check) < period {
             continue;
         }
         last_check = now;

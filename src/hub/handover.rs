@@ -3,7 +3,8 @@
 //! `hub --audio` in one `sendmsg(2)` carrying the fd as `SCM_RIGHTS` and
 //! `HANDOVER <len>\n` + a body of NUL-terminated entries (`v1`, `cwd=`,
 //! `arg=`…, `env=NAME=value`…); the hub answers `OK` or `NO <reason>`,
-//! later `END <code>`; the client may send `STOP <signal>` or `TAKEN`.
+//! maybe `WATCHED`, later `END <code>`; the client may send `STOP
+//! <signal>` or `TAKEN`.
 //!
 //! Bounded everywhere: a body over [`MAX_BODY`], a header over
 //! [`MAX_HEADER`], more than one fd (the extras are closed), a body that is
@@ -213,6 +214,11 @@ pub enum Line {
     Ok,
     /// hub → client: refused (why); the client streams standalone.
     No(String),
+    /// hub → client, after `OK`: a watchdog kills the hub if its pacing
+    /// stalls, so the client sees a hung hub as a closed connection and may
+    /// look at its pipe rarely. A line of its own, not a word after `OK`:
+    /// clients that predate it ignore it (they compare `OK` whole).
+    Watched,
     /// hub → client: the call ended; exit with this code.
     End(u8),
     /// client → hub: a stop signal reached the client (its number).
@@ -230,6 +236,7 @@ impl Line {
             Line::Ok => "OK\n".into(),
             // A reason is one line of our own words: no newline in it.
             Line::No(why) => format!("NO {}\n", why.replace(['\n', '\r'], " ")),
+            Line::Watched => "WATCHED\n".into(),
             Line::End(code) => format!("END {code}\n"),
             Line::Stop(sig) => format!("STOP {sig}\n"),
             Line::Taken => "TAKEN\n".into(),
@@ -246,6 +253,7 @@ impl Line {
         match (word, rest) {
             ("OK", "") => Some(Line::Ok),
             ("NO", why) => Some(Line::No(why.to_string())),
+            ("WATCHED", "") => Some(Line::Watched),
             ("END", code) => code.parse().ok().map(Line::End),
             ("STOP", sig) => sig.parse().ok().filter(|s| *s > 0).map(Line::Stop),
             ("TAKEN", "") => Some(Line::Taken),
@@ -406,6 +414,16 @@ pub fn say(sock: &UnixStream, line: &Line) -> std::io::Result<()> {
     (&*sock).write_all(line.to_line().as_bytes())
 }
 
+/// The hub's `OK`, and `WATCHED` with it in the same write when a
+/// watchdog runs.
+pub fn say_ok(sock: &UnixStream, watched: bool) -> std::io::Result<()> {
+    let mut text = Line::Ok.to_line();
+    if watched {
+        text.push_str(&Line::Watched.to_line());
+    }
+    (&*sock).write_all(text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +497,7 @@ mod tests {
         for l in [
             Line::Ok,
             Line::No("full".into()),
+            Line::Watched,
             Line::End(0),
             Line::End(3),
             Line::Stop(1),
@@ -494,6 +513,8 @@ mod tests {
             b"STOP 0",
             b"hello",
             b"TAKEN now",
+            b"OK watched",
+            b"WATCHED now",
         ] {
             assert_eq!(Line::parse(bad), None, "{bad:?}");
         }

@@ -2,14 +2,15 @@
 //! streaming, hand stdout's pipe to the hub (`hub --audio`), then wait at
 //! (almost) zero CPU while the hub streams the call: the exit comes with
 //! the hub's `END`, or a stop signal (told to the hub as `STOP n`). If the
-//! hub dies (its connection closes without `END`) or hangs (the pipe runs
-//! dry), the call is taken over here within 100 ms and streamed from its
-//! checkpoint, which the hub kept where this process would have: the
-//! stream goes on and the welcome is not played again. A refusal (`NO`),
-//! no hub, or no answer within a second: the call streams here as always.
+//! hub dies (its connection closes without `END`: also how a hub that
+//! stopped pacing ends, killed by its watchdog) or hangs (the pipe runs
+//! dry), the call is taken over here and streamed from its checkpoint,
+//! which the hub kept where this process would have: the stream goes on
+//! and the welcome is not played again. A refusal (`NO`), no hub, or no
+//! answer within a second: the call streams here as always.
 
 use super::exit::Exit;
-use super::signals::StopFlag;
+use super::signals::{STOP_SIGNALS, StopFlag};
 use crate::audio::pipe;
 use crate::config::RunConfig;
 use crate::hub::handover::{self, Handover, Line, Lines};
@@ -24,6 +25,11 @@ use std::time::{Duration, Instant};
 const ANSWER_WAIT: Duration = Duration::from_secs(1);
 /// Between two looks at the pipe (the spec's "at least 40 ms apart").
 const DRY_CHECK: Duration = Duration::from_millis(40);
+/// Between two looks when the hub said `WATCHED` (its watchdog kills it if
+/// it stops pacing, which closes the connection): only a backstop, for a
+/// watchdog that is itself stopped or a fault of one call; once a look
+/// finds the pipe dry, the looks come [`DRY_CHECK`] apart again.
+const BACKSTOP: Duration = Duration::from_secs(1);
 /// Looks in a row that find the pipe dry before the call is taken over:
 /// three, so a hub late by a tick under load (the pipe holds a frame after
 /// each of Asterisk's reads) is not taken for a hung one; a hung hub is
@@ -62,16 +68,16 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
     if !pipe::is_pipe(out.as_raw_fd()) {
         return Outcome::Standalone;
     }
-    let Some(conn) = offer(socket) else {
+    let Some((conn, after)) = offer(socket) else {
         return Outcome::Standalone;
     };
     tracing::info!(hub = %socket.display(), "the hub streams the call");
-    wait(&conn, stop, cfg.format.frame_bytes())
+    wait(&conn, after, stop, cfg.format.frame_bytes())
 }
 
 /// Connects, sends the hand-over, and takes the answer: the connection
-/// when the hub said `OK`.
-fn offer(socket: &Path) -> Option<UnixStream> {
+/// when the hub said `OK`, and the lines that came with it.
+fn offer(socket: &Path) -> Option<(UnixStream, Vec<Option<Line>>)> {
     let conn = crate::hub::follow::connect(socket)?;
     conn.set_read_timeout(Some(ANSWER_WAIT)).ok()?;
     conn.set_write_timeout(Some(ANSWER_WAIT)).ok()?;
@@ -102,7 +108,7 @@ fn offer(socket: &Path) -> Option<UnixStream> {
         }
     }
     match got.remove(0) {
-        Some(Line::Ok) => Some(conn),
+        Some(Line::Ok) => Some((conn, got)),
         Some(Line::No(why)) => {
             tracing::info!("the hub streams no audio for this call ({why}): streaming here");
             None
@@ -120,69 +126,167 @@ fn run_args() -> Vec<OsString> {
         .collect()
 }
 
-/// After `OK`: sleeps in poll(2) on the connection, looking at the pipe
-/// every [`DRY_CHECK`], until the call's end or the hub's.
-fn wait(conn: &UnixStream, stop: &StopFlag, frame_bytes: usize) -> Outcome {
+/// After `OK`: sleeps in ppoll(2) on the connection, looking at the pipe
+/// every [`DRY_CHECK`] (every [`BACKSTOP`] once the hub said `WATCHED`),
+/// until the call's end or the hub's. `after`: the lines that came with
+/// `OK`.
+fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_bytes: usize) -> Outcome {
     let out = std::io::stdout().as_raw_fd();
-    let since = Instant::now();
-    let mut written = false;
-    let mut dry = 0;
+    let mut check = DryCheck::new(Instant::now());
     let mut looked = Instant::now();
     let mut lines = Lines::default();
-    let mut got = Vec::new();
+    let mut got = after;
     let mut buf = [0u8; 256];
     conn.set_nonblocking(true).ok();
+    let signals = Masked::block();
     loop {
+        // `END` and the close come together: the words first.
+        for l in got.drain(..) {
+            match l {
+                Some(Line::End(code)) => {
+                    tracing::info!(code, "the hub ended the call");
+                    return Outcome::Ended(code);
+                }
+                Some(Line::Watched) if !check.watched => {
+                    tracing::debug!("the hub is watched: the pipe is looked at every second");
+                    check.watched = true;
+                }
+                _ => {}
+            }
+        }
         if let Some(exit) = stop.get() {
             if let Exit::Signal(sig) = exit {
                 handover::say(conn, &Line::Stop(sig)).ok();
             }
             return Outcome::Stopped(exit);
         }
-        let mut fds = [rustix::event::PollFd::new(conn, rustix::event::PollFlags::IN)];
-        let ts = rustix::time::Timespec {
-            tv_sec: 0,
-            tv_nsec: DRY_CHECK.as_nanos() as i64,
-        };
-        // A signal cuts the wait short (EINTR), and is seen above.
-        let woke = rustix::event::poll(&mut fds, Some(&ts)).unwrap_or(0);
-        if woke > 0 {
-            let gone = loop {
-                match (&*conn).read(&mut buf) {
-                    Ok(0) => break true,
-                    Ok(n) => lines.feed(&buf[..n], &mut got),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => break true,
+        let left = check.period().saturating_sub(looked.elapsed());
+        if !left.is_zero() {
+            if signals.poll(conn, left) {
+                let gone = loop {
+                    match (&*conn).read(&mut buf) {
+                        Ok(0) => break true,
+                        Ok(n) => lines.feed(&buf[..n], &mut got),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => break true,
+                    }
+                };
+                if gone && !got.iter().any(|l| matches!(l, Some(Line::End(_)))) {
+                    return taken_over(conn, "the hub is gone");
                 }
-            };
-            // `END` and the close come together: the words first.
-            for l in got.drain(..) {
-                if let Some(Line::End(code)) = l {
-                    tracing::info!(code, "the hub ended the call");
-                    return Outcome::Ended(code);
-                }
+                // The words first (at the loop's top).
+                continue;
             }
-            if gone {
-                return taken_over(conn, "the hub is gone");
+            // A signal, or woken early: seen at the top.
+            if looked.elapsed() < check.period() {
+                continue;
             }
-            continue;
-        }
-        // Timed out (or a signal came): the pipe's look, 40 ms apart.
-        if looked.elapsed() < DRY_CHECK {
-            continue;
         }
         looked = Instant::now();
         let queued = pipe::queued_bytes(out).unwrap_or(0);
-        if queued >= frame_bytes {
-            written |= queued >= ARMED_FRAMES * frame_bytes;
-            dry = 0;
-        } else if written || since.elapsed() >= FIRST_WRITE_WAIT {
-            dry += 1;
-            if dry >= DRY_LOOKS {
-                return taken_over(conn, "the pipe ran dry");
-            }
+        if check.look(queued, frame_bytes, looked) {
+            return taken_over(conn, "the pipe ran dry");
         }
+    }
+}
+
+/// The pipe-dry check: whether a look finds the hub hung.
+struct DryCheck {
+    since: Instant,
+    /// The hub's lead has been seen: a dry pipe from now on means a hang.
+    written: bool,
+    /// Looks in a row that found the pipe dry.
+    dry: u32,
+    /// The hub said `WATCHED`.
+    watched: bool,
+}
+
+impl DryCheck {
+    fn new(since: Instant) -> DryCheck {
+        DryCheck {
+            since,
+            written: false,
+            dry: 0,
+            watched: false,
+        }
+    }
+
+    /// From the last look to the next.
+    fn period(&self) -> Duration {
+        if self.watched && self.dry == 0 {
+            BACKSTOP
+        } else {
+            DRY_CHECK
+        }
+    }
+
+    /// One look at `now`, finding `queued` bytes in the pipe: true when the
+    /// call should be taken over.
+    fn look(&mut self, queued: usize, frame_bytes: usize, now: Instant) -> bool {
+        if queued >= frame_bytes {
+            self.written |= queued >= ARMED_FRAMES * frame_bytes;
+            self.dry = 0;
+        } else if self.written || now.duration_since(self.since) >= FIRST_WRITE_WAIT {
+            self.dry += 1;
+        }
+        self.dry >= DRY_LOOKS
+    }
+}
+
+/// The stop signals, blocked during the wait and let in only inside
+/// ppoll(2): one landing between the flag's check and the sleep would
+/// otherwise be seen only at the sleep's end (up to the backstop's
+/// second). The mask before is back on drop.
+struct Masked {
+    before: libc::sigset_t,
+    /// `before` without the stop signals: ppoll's mask.
+    open: libc::sigset_t,
+}
+
+impl Masked {
+    fn block() -> Masked {
+        // SAFETY: sigset_t is plain data that the calls fill and read.
+        unsafe {
+            let mut stops: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut stops);
+            for s in STOP_SIGNALS {
+                libc::sigaddset(&mut stops, s);
+            }
+            let mut before: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &stops, &mut before);
+            let mut open = before;
+            for s in STOP_SIGNALS {
+                libc::sigdelset(&mut open, s);
+            }
+            Masked { before, open }
+        }
+    }
+
+    /// Sleeps until `conn` is readable (or hung up), a stop signal, or
+    /// `timeout`; true when `conn` is ready.
+    fn poll(&self, conn: &UnixStream, timeout: Duration) -> bool {
+        let mut p = libc::pollfd {
+            fd: conn.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as _,
+        };
+        // SAFETY: one valid pollfd, a valid timespec and signal mask.
+        let r = unsafe { libc::ppoll(&mut p, 1, &ts, &self.open) };
+        r > 0 && p.revents != 0
+    }
+}
+
+impl Drop for Masked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask read in `block`; a stop signal pending
+        // meanwhile is taken now (its handler sets the flag the stream
+        // sees).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.before, std::ptr::null_mut()) };
     }
 }
 
@@ -192,4 +296,73 @@ fn taken_over(conn: &UnixStream, why: &str) -> Outcome {
     conn.set_nonblocking(true).ok();
     handover::say(conn, &Line::Taken).ok();
     Outcome::TakeOver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: usize = 320;
+
+    #[test]
+    fn an_unwatched_hub_gets_the_40_ms_dry_check() {
+        let t = Instant::now();
+        let mut c = DryCheck::new(t);
+        assert_eq!(c.period(), DRY_CHECK);
+        // Not armed: a start-up lead emptied by the reader is no hang.
+        assert!(!c.look(0, FRAME, t + Duration::from_millis(40)));
+        assert!(!c.look(0, FRAME, t + Duration::from_millis(80)));
+        assert!(!c.look(0, FRAME, t + Duration::from_millis(120)));
+        assert_eq!(c.dry, 0);
+        // Armed by three frames queued; then three dry looks take over.
+        assert!(!c.look(3 * FRAME, FRAME, t + Duration::from_millis(160)));
+        assert!(!c.look(0, FRAME, t + Duration::from_millis(200)));
+        assert_eq!(c.period(), DRY_CHECK);
+        assert!(!c.look(FRAME - 1, FRAME, t + Duration::from_millis(240)));
+        assert!(c.look(0, FRAME, t + Duration::from_millis(280)));
+    }
+
+    #[test]
+    fn a_watched_hub_is_looked_at_every_second_until_a_look_finds_it_dry() {
+        let t = Instant::now();
+        let mut c = DryCheck::new(t);
+        c.watched = true;
+        assert_eq!(c.period(), BACKSTOP);
+        assert!(!c.look(5 * FRAME, FRAME, t + BACKSTOP));
+        assert_eq!(c.period(), BACKSTOP);
+        // A dry look: the next ones come 40 ms apart, and decide as before.
+        assert!(!c.look(0, FRAME, t + 2 * BACKSTOP));
+        assert_eq!(c.period(), DRY_CHECK);
+        assert!(!c.look(0, FRAME, t + 2 * BACKSTOP + DRY_CHECK));
+        // The hub wrote again: back to the backstop.
+        assert!(!c.look(4 * FRAME, FRAME, t + 2 * BACKSTOP + 2 * DRY_CHECK));
+        assert_eq!(c.period(), BACKSTOP);
+        // Never written at all: dry from 3 s after `OK` on.
+        let mut c = DryCheck::new(t);
+        c.watched = true;
+        assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT - Duration::from_millis(1)));
+        assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT));
+        assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT + DRY_CHECK));
+        assert!(c.look(0, FRAME, t + FIRST_WRITE_WAIT + 2 * DRY_CHECK));
+    }
+
+    #[test]
+    fn the_words_after_ok_say_whether_the_hub_is_watched() {
+        // What an old hub says, and what a watched one says, in one write.
+        for (said, watched) in [(&b"OK\n"[..], false), (b"OK\nWATCHED\n", true)] {
+            let mut got = Vec::new();
+            Lines::default().feed(said, &mut got);
+            assert_eq!(got.remove(0), Some(Line::Ok));
+            assert_eq!(got.contains(&Some(Line::Watched)), watched);
+        }
+        // The hub's side writes exactly that.
+        for watched in [false, true] {
+            let (hub, client) = UnixStream::pair().unwrap();
+            handover::say_ok(&hub, watched).unwrap();
+            drop(hub);
+            let mut text = String::new();
+            (&client).read_to_string(&mut text).unwrap();
+            assert_eq!(text, if watched { "OK\nWATCHED\n" } else { "OK\n" });
+        }
+    }
 }

@@ -278,6 +278,17 @@ pub fn warm_cache(dir: &Path, playlist: &Path) {
     ok(holdmix(dir).args(["cache", "warm"]).arg(playlist));
 }
 
+/// A process's `voluntary_ctxt_switches`: how many times it went to sleep
+/// (each wake of a waiting process is one), as the kernel counts them.
+pub fn voluntary_sleeps(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches")
+}
+
 /// Sends `sig` to a child (SIGHUP is how Asterisk stops a generator).
 pub fn signal(child: &std::process::Child, sig: i32) {
     // SAFETY: kill(2) on our own child's pid; no memory is involved.

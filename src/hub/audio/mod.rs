@@ -4,7 +4,8 @@
 //! call's token, the cap, the args through `run`'s own parser and
 //! `config::run`), answers `OK` and gives the call to the pacing thread
 //! ([`pace`]), which streams every hosted call with `run`'s own Stream
-//! code on one timer.
+//! code on one timer. A [`watchdog`] process kills the hub if that thread
+//! stalls with calls hosted, so their clients take them over at once.
 //!
 //! A hosted call keeps `run`'s config, but follows its events in-process
 //! (`super::local`): greeted from the call table and fed by the fan-out
@@ -14,8 +15,9 @@
 //! as a standalone `run --hub` does.
 
 mod pace;
+pub mod watchdog;
 
-use super::handover::{Handover, Line, say};
+use super::handover::{Handover, Line, say, say_ok};
 use super::token::Key;
 use crate::audio::cache::Cache;
 use crate::cli::{Cli, Command};
@@ -40,6 +42,9 @@ pub struct Audio {
     wake: OwnedFd,
     hosted: Arc<AtomicUsize>,
     max: usize,
+    /// Whether a watchdog would kill a stalled hub now (then a call is
+    /// told `WATCHED`).
+    watched: watchdog::Watched,
 }
 
 /// A call handed over and accepted.
@@ -53,8 +58,9 @@ struct Arrival {
 }
 
 impl Audio {
-    /// Starts the pacing thread; calls share `cache`.
-    pub fn spawn(max: usize, cache: &'static Cache) -> std::io::Result<Arc<Audio>> {
+    /// Starts the pacing thread and its watchdog (whose lines go to `log`,
+    /// the hub's `--log`); calls share `cache`.
+    pub fn spawn(max: usize, cache: &'static Cache, log: Option<&Path>) -> std::io::Result<Arc<Audio>> {
         let (tx, rx) = mpsc::channel();
         let (wake_r, wake_w) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
@@ -67,14 +73,16 @@ impl Audio {
             }
             true
         });
+        let (beat, watched) = watchdog::Beat::start(log)?;
         std::thread::Builder::new()
             .name("audio".into())
-            .spawn(move || pace::pace(rx, wake_r, cache, count))?;
+            .spawn(move || pace::pace(rx, wake_r, cache, count, beat))?;
         Ok(Arc::new(Audio {
             arrivals: tx,
             wake: wake_w,
             hosted,
             max,
+            watched,
         }))
     }
 }
@@ -139,7 +147,7 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
         let uid = asker.peer_uid.unwrap_or(own);
         cfg.state_dir = Some(crate::state::default_dir(h.env("XDG_RUNTIME_DIR"), uid));
     }
-    if say(&conn, &Line::Ok).is_err() {
+    if say_ok(&conn, audio.watched.now()).is_err() {
         audio.hosted.fetch_sub(1, Ordering::AcqRel);
         return;
     }

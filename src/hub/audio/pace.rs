@@ -58,12 +58,14 @@ pub(super) fn pace(
     wake: OwnedFd,
     cache: &'static Cache,
     hosted: Arc<AtomicUsize>,
+    mut beat: super::watchdog::Beat,
 ) {
     let mut calls: Vec<Hosted> = Vec::new();
     let mut events = Vec::new();
     loop {
         let now = now_ns();
         let earliest = calls.iter().map(|c| c.due).min();
+        beat.beat(now, earliest, calls.len());
         let timeout = earliest.map(|d| {
             let left = d.saturating_sub(now);
             rustix::time::Timespec {
