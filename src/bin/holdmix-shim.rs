@@ -56,11 +56,16 @@ const FIRST_WRITE: Duration = Duration::from_millis(3000);
 /// it takes the smallest format's 20 ms frame (G.711, 160 bytes); a hub
 /// keeping its 60-100 ms lead is far above it in every format.
 const MIN_FRAME: c_int = 160;
-/// Looks in a row (40 ms apart) that find the pipe dry before the call is
-/// taken over: three, so a hub late by a tick under load (the pipe holds a
-/// frame after each of Asterisk's reads) is not taken for a hung one; a
-/// hung hub is seen within about 120 ms.
-const DRY_LOOKS: u32 = 3;
+/// Between the looks that confirm a dry look: not a multiple of Asterisk's
+/// 20 ms frame, so they fall at different phases of its 40 ms read cycle
+/// (looks 40 ms apart all land at one phase, and right after the reads of a
+/// live hub's thin start-up lead they found it dry: src/run/handover.rs).
+const CONFIRM: Duration = Duration::from_millis(25);
+/// Looks in a row that find the pipe dry before the call is taken over:
+/// the first and four [`CONFIRM`]s (100 ms at five phases of the read
+/// cycle), so a hub late by a tick under load is not taken for a hung one;
+/// a hung hub is seen within about 140 ms.
+const DRY_LOOKS: u32 = 5;
 /// The hub has written (the dry check is armed) once this much was seen
 /// queued: three slin frames. The hub's start-up lead may be a frame or
 /// two, which Asterisk's two-frame read empties: armed on any byte, a
@@ -496,7 +501,13 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             }
             watched |= line == b"WATCHED";
         }
-        let period = if watched && dry == 0 { BACKSTOP } else { CHECK };
+        let period = if dry > 0 {
+            CONFIRM
+        } else if watched {
+            BACKSTOP
+        } else {
+            CHECK
+        };
         let left = period.saturating_sub(last_check.elapsed());
         let ready = !left.is_zero() && poll(sock.as_raw_fd(), libc::POLLIN, left, mask);
         if let Some(sig) = stopped() {

@@ -30,11 +30,18 @@ const DRY_CHECK: Duration = Duration::from_millis(40);
 /// watchdog that is itself stopped or a fault of one call; once a look
 /// finds the pipe dry, the looks come [`DRY_CHECK`] apart again.
 const BACKSTOP: Duration = Duration::from_secs(1);
+/// Between the looks that confirm a dry look: not a multiple of Asterisk's
+/// 20 ms frame, so they fall at different phases of its 40 ms read cycle.
+/// Looks 40 ms (or a second) apart all land at the same phase: right after
+/// a read of a live hub's thin start-up lead, they found the pipe dry three
+/// times in a row, and live calls were taken over (a loaded suite, 3 s
+/// after `OK`).
+const CONFIRM: Duration = Duration::from_millis(25);
 /// Looks in a row that find the pipe dry before the call is taken over:
-/// three, so a hub late by a tick under load (the pipe holds a frame after
-/// each of Asterisk's reads) is not taken for a hung one; a hung hub is
-/// seen within about 120 ms.
-const DRY_LOOKS: u32 = 3;
+/// five (the first and four [`CONFIRM`]s, 100 ms, at five phases of the read
+/// cycle), so a hub late by a tick under load is not taken for a hung one;
+/// a hung hub is seen within about 140 ms.
+const DRY_LOOKS: u32 = 5;
 /// After `OK`, a pipe whose lead never built up is dry from this long on:
 /// a hub just started holds its first calls' start for up to a second
 /// (its view of the live calls), longer under load, while it writes
@@ -214,7 +221,9 @@ impl DryCheck {
 
     /// From the last look to the next.
     fn period(&self) -> Duration {
-        if self.watched && self.dry == 0 {
+        if self.dry > 0 {
+            CONFIRM
+        } else if self.watched {
             BACKSTOP
         } else {
             DRY_CHECK
@@ -314,12 +323,25 @@ mod tests {
         assert!(!c.look(0, FRAME, t + Duration::from_millis(80)));
         assert!(!c.look(0, FRAME, t + Duration::from_millis(120)));
         assert_eq!(c.dry, 0);
-        // Armed by three frames queued; then three dry looks take over.
+        // Armed by three frames queued; then five dry looks take over,
+        // confirmed 25 ms apart (phases 0, 25, 10, 35 and 20 ms of a 40 ms
+        // read cycle: a live hub's lead is seen at one of them).
         assert!(!c.look(3 * FRAME, FRAME, t + Duration::from_millis(160)));
-        assert!(!c.look(0, FRAME, t + Duration::from_millis(200)));
         assert_eq!(c.period(), DRY_CHECK);
-        assert!(!c.look(FRAME - 1, FRAME, t + Duration::from_millis(240)));
-        assert!(c.look(0, FRAME, t + Duration::from_millis(280)));
+        assert!(!c.look(0, FRAME, t + Duration::from_millis(200)));
+        assert_eq!(c.period(), CONFIRM);
+        let phases: std::collections::BTreeSet<u128> =
+            (0..DRY_LOOKS).map(|i| (CONFIRM * i).as_millis() % 40).collect();
+        assert_eq!(phases.len(), DRY_LOOKS as usize, "{phases:?}");
+        assert!(!c.look(FRAME - 1, FRAME, t + Duration::from_millis(225)));
+        assert!(!c.look(0, FRAME, t + Duration::from_millis(250)));
+        // A live hub's lead at one of them: not dry.
+        assert!(!c.look(FRAME, FRAME, t + Duration::from_millis(275)));
+        assert_eq!(c.dry, 0);
+        for i in 0..DRY_LOOKS {
+            let at = t + Duration::from_millis(300) + CONFIRM * i;
+            assert_eq!(c.look(0, FRAME, at), i + 1 == DRY_LOOKS);
+        }
     }
 
     #[test]
@@ -330,20 +352,21 @@ mod tests {
         assert_eq!(c.period(), BACKSTOP);
         assert!(!c.look(5 * FRAME, FRAME, t + BACKSTOP));
         assert_eq!(c.period(), BACKSTOP);
-        // A dry look: the next ones come 40 ms apart, and decide as before.
+        // A dry look: the next ones come 25 ms apart, and decide.
         assert!(!c.look(0, FRAME, t + 2 * BACKSTOP));
-        assert_eq!(c.period(), DRY_CHECK);
-        assert!(!c.look(0, FRAME, t + 2 * BACKSTOP + DRY_CHECK));
+        assert_eq!(c.period(), CONFIRM);
+        assert!(!c.look(0, FRAME, t + 2 * BACKSTOP + CONFIRM));
         // The hub wrote again: back to the backstop.
-        assert!(!c.look(4 * FRAME, FRAME, t + 2 * BACKSTOP + 2 * DRY_CHECK));
+        assert!(!c.look(4 * FRAME, FRAME, t + 2 * BACKSTOP + 2 * CONFIRM));
         assert_eq!(c.period(), BACKSTOP);
         // Never written at all: dry from 3 s after `OK` on.
         let mut c = DryCheck::new(t);
         c.watched = true;
         assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT - Duration::from_millis(1)));
-        assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT));
-        assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT + DRY_CHECK));
-        assert!(c.look(0, FRAME, t + FIRST_WRITE_WAIT + 2 * DRY_CHECK));
+        for i in 0..DRY_LOOKS {
+            let at = t + FIRST_WRITE_WAIT + CONFIRM * i;
+            assert_eq!(c.look(0, FRAME, at), i + 1 == DRY_LOOKS);
+        }
     }
 
     #[test]
