@@ -744,6 +744,13 @@ fn many_hosted_calls_keep_whole_frames_and_their_lead_while_others_end() {
     for (i, (mut c, reads)) in calls.into_iter().enumerate() {
         let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
         assert!(status.success(), "call {i}: {status:?}\n{}", log(i));
+        // The hub closes the pipe as it ends the call (a call it stopped
+        // ticking would never end: a failure here, not a hang).
+        wait_for(
+            &format!("call {i}'s pipe closed"),
+            Duration::from_secs(10),
+            || reads.is_finished(),
+        );
         results.push(reads.join().unwrap());
     }
     hub.kill().ok();
