@@ -95,12 +95,16 @@ fn spawn_shim(dir: &Path, pl: &Path, token: &str) -> Child {
     call_args(cmd, dir, pl, token)
 }
 
-fn call_args(mut cmd: std::process::Command, dir: &Path, pl: &Path, token: &str) -> Child {
+fn call_args(cmd: std::process::Command, dir: &Path, pl: &Path, token: &str) -> Child {
+    call_args_of(cmd, dir, pl, UID, token)
+}
+
+fn call_args_of(mut cmd: std::process::Command, dir: &Path, pl: &Path, uid: &str, token: &str) -> Child {
     cmd.arg("--playlist")
         .arg(pl)
         .arg("--hub")
         .arg(dir.join("hub.sock"))
-        .args(["--uniqueid", UID, "--hub-token", token, "--state-dir"])
+        .args(["--uniqueid", uid, "--hub-token", token, "--state-dir"])
         .arg(dir.join("calls"))
         .env_remove("CHANNEL")
         .env_remove("UNIQUEID")
@@ -1018,4 +1022,191 @@ fn the_watchdog_spares_an_idle_hub_and_is_replaced_when_killed() {
     signal(&call, libc::SIGHUP);
     wait_exit(&mut call, Duration::from_secs(10));
     audio.join().unwrap();
+}
+
+/// What a paced reader saw of one call's pipe.
+struct Reads {
+    pcm: Vec<u8>,
+    /// Bytes queued just before each read, from its first second on.
+    leads: Vec<usize>,
+    /// When the first bytes came.
+    first: Option<Instant>,
+}
+
+/// Reads a call's pipe as Asterisk does (640 bytes every 40 ms on
+/// absolute deadlines), `phase` after its first byte, and notes what the
+/// pipe held before each read (FIONREAD).
+fn paced_reader(child: &mut Child, phase: Duration) -> std::thread::JoinHandle<Reads> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut out = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        let mut r = Reads {
+            pcm: Vec::new(),
+            leads: Vec::new(),
+            first: None,
+        };
+        let mut buf = [0u8; 640];
+        let mut next = Instant::now();
+        loop {
+            let mut queued: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int, the pipe's queued bytes.
+            unsafe { libc::ioctl(out.as_raw_fd(), libc::FIONREAD, &mut queued) };
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => r.pcm.extend_from_slice(&buf[..n]),
+            }
+            match r.first {
+                None => {
+                    r.first = Some(Instant::now());
+                    next = Instant::now() + phase;
+                }
+                Some(t) if t.elapsed() > Duration::from_secs(1) => r.leads.push(queued as usize),
+                Some(_) => {}
+            }
+            next += Duration::from_millis(40);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        r
+    })
+}
+
+/// A shim handing call `uid` over to the hub, its log in `dir/shim-<uid>.log`.
+fn spawn_hosted(dir: &Path, pl: &Path, key: &holdmix::hub::token::Key, uid: &str) -> Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"));
+    cmd.arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--log")
+        .arg(dir.join(format!("shim-{uid}.log")))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"));
+    call_args_of(cmd, dir, pl, uid, &key.token(uid))
+}
+
+/// The 100 ms blocks of `pcm` from `start` on that do not continue the
+/// track where the block before ended (the first is found in the track's
+/// first `search` samples): a skip, a repeat or silence.
+fn breaks_in_track(pcm: &[f32], start: usize, track: &[f32], search: usize) -> Vec<usize> {
+    let block = RATE as usize / 10;
+    let Some(first) = pcm.get(start..start + block) else {
+        return vec![0];
+    };
+    let (score, mut at) = (0..search.min(track.len() - block))
+        .map(|p| (ncc(first, &track[p..p + block]), p))
+        .fold((0f32, 0), |m, x| if x.0 > m.0 { x } else { m });
+    if score < 0.95 {
+        return vec![0];
+    }
+    let mut breaks = Vec::new();
+    for (i, b) in pcm[start..].chunks_exact(block).enumerate().skip(1) {
+        at += block;
+        if at + block > track.len() || ncc(b, &track[at..at + block]) < 0.95 {
+            breaks.push(i);
+            break;
+        }
+    }
+    breaks
+}
+
+/// Many hosted calls, read at different phases (so their ticks fall at
+/// different wakes of the pacing thread), some ending while the others
+/// are due and new ones taking their places: every call's pipe holds
+/// whole frames before each read with the lead kept (60-100 ms at the
+/// median), and every call streamed its track without a break until its
+/// own end, before, across and after the others' ends. (The readers
+/// catch up on their deadlines, so a reader held up by the load reads
+/// what it missed; a call the hub stopped ticking reads nothing more.)
+#[test]
+fn many_hosted_calls_keep_whole_frames_and_their_lead_while_others_end() {
+    const FIRST: usize = 16;
+    const ENDING: [usize; 4] = [1, 6, 9, 14];
+    const LATER: usize = 4;
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let (pl, track) = noise_fixtures(dir);
+    let (mut hub, _, _ami) = start_hub(dir, true);
+    let key = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key")).unwrap();
+    let uid = |i: usize| format!("1795452414.{}", 200 + i);
+    let mut calls = Vec::new();
+    let start = |i: usize, calls: &mut Vec<(Child, std::thread::JoinHandle<Reads>)>| {
+        let mut c = spawn_hosted(dir, &pl, &key, &uid(i));
+        // Phases 2.5 ms apart across the 40 ms of a read.
+        let reads = paced_reader(&mut c, Duration::from_micros(2500 * (i as u64 % 16)));
+        calls.push((c, reads));
+    };
+    for i in 0..FIRST {
+        start(i, &mut calls);
+    }
+    wait_for("every call hosted", Duration::from_secs(30), || {
+        read(dir, "hub.log").matches("hand-over taken").count() == FIRST
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let mut ended = vec![None; FIRST + LATER];
+    // Some end while the others play on; new calls take their places.
+    for &i in &ENDING {
+        signal(&calls[i].0, libc::SIGHUP);
+        ended[i] = Some(Instant::now());
+    }
+    for i in FIRST..FIRST + LATER {
+        start(i, &mut calls);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for (i, (c, _)) in calls.iter().enumerate() {
+        signal(c, libc::SIGHUP);
+        ended[i].get_or_insert_with(Instant::now);
+    }
+    let log = |i: usize| read(dir, &format!("shim-{}.log", uid(i)));
+    let mut results = Vec::new();
+    for (i, (mut c, reads)) in calls.into_iter().enumerate() {
+        let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
+        assert!(status.success(), "call {i}: {status:?}\n{}", log(i));
+        // The hub closes the pipe as it ends the call (a call it stopped
+        // ticking would never end: a failure here, not a hang).
+        wait_for(
+            &format!("call {i}'s pipe closed"),
+            Duration::from_secs(10),
+            || reads.is_finished(),
+        );
+        results.push(reads.join().unwrap());
+    }
+    hub.kill().ok();
+    hub.wait().ok();
+    let hub_log = read(dir, "hub.log");
+    for (i, r) in results.iter().enumerate() {
+        let taken = hub_log
+            .lines()
+            .any(|l| l.contains(&uid(i)) && l.contains("the client took the call over"));
+        // Whole frames in the pipe before every read (the hub writes
+        // whole frames, at most a pipe's atomic write at a time).
+        assert!(r.leads.iter().all(|q| q % 320 == 0), "call {i}: {:?}", r.leads);
+        if taken {
+            // Seamless, but not the hub's timeline any more (seen only
+            // under a heavy load: the shim's dry check).
+            eprintln!("call {i} was taken over by its client:\n{}", log(i));
+            continue;
+        }
+        let mut leads = r.leads.clone();
+        leads.sort_unstable();
+        let median = leads.get(leads.len() / 2).copied().unwrap_or(0);
+        assert!(
+            (960..=1600).contains(&median),
+            "call {i}: a median lead of {median} bytes ({:?})",
+            r.leads
+        );
+        let pcm = to_f32(&r.pcm);
+        let begin = pcm.iter().position(|x| *x != 0.0).unwrap_or(0) + RATE as usize;
+        let breaks = breaks_in_track(&pcm, begin, &track, 10 * RATE as usize);
+        assert!(
+            breaks.is_empty() && pcm.len() > begin + RATE as usize,
+            "call {i}: the track breaks at block {breaks:?} of {} samples",
+            pcm.len() - begin.min(pcm.len())
+        );
+        // Streamed until its own end: as long as it was held, give or take
+        // the lead and a load's hiccup.
+        let held = ended[i].unwrap() - r.first.expect("bytes read");
+        let heard = Duration::from_secs_f64(pcm.len() as f64 / f64::from(RATE));
+        assert!(
+            heard + Duration::from_millis(500) >= held,
+            "call {i}: {heard:?} of audio in {held:?} held"
+        );
+    }
 }

@@ -117,6 +117,9 @@ impl StateDir {
         // SAFETY: the file is ours alone to write (named by our pid); other
         // processes only read it, through the seqlock of `slots`.
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+        // Only the pages written are the call's memory: read ahead, the
+        // first fault would map the whole (sparse) file, 64 KiB a call.
+        map.advise(memmap2::Advice::Random).ok();
         Ok(Checkpoint {
             // Truncated by someone else, the file must not take the call
             // down with a SIGBUS (see mapguard): writes then go nowhere.

@@ -1,18 +1,22 @@
 //! The pacing thread of `hub --audio`: every hosted call on one thread and
-//! one timer. It sleeps in poll(2) until the earliest call's deadline,
-//! with every call's connection (to its shim) and the wake pipe (new
-//! calls) in the set, so a shim hanging up, a `STOP` or a `TAKEN` ends
-//! its call at once; at a deadline it ticks each call due with `run`'s own
+//! one timer. It sleeps in epoll until the earliest call's deadline, with
+//! every call's connection (to its shim) and the wake pipe (new calls)
+//! registered once, so a shim hanging up, a `STOP` or a `TAKEN` ends its
+//! call at once; at a deadline it ticks the calls due with `run`'s own
 //! Stream code (`Stream::work`, no sleep of its own).
+//!
+//! A wake costs what its calls cost, not what the hub hosts: the
+//! deadlines are a heap (a call's turn), the connections an epoll set, so
+//! a wake touches only the calls due and the clients that spoke. Calls
+//! share wakes anyway: their deadlines fall on the host-wide grid
+//! (`clock::GRID`), so at most a few instants a period wake the thread.
 //!
 //! A call ends here: by its client (hang-up or `STOP`: finished as a stop
 //! signal would finish it, the checkpoint and the caller's memory
 //! written; `TAKEN`: dropped, the client resumes it), or by itself (the
 //! engine's hangup or leave, the reader gone: finished, `END 0`, the same
 //! code a standalone `run` exits with). Either way its pipe is closed at
-//! once. Plain poll(2) over all connections: measured cheap enough for
-//! the first version (see docs/hub-audio.md); epoll is the next step at
-//! thousands of calls.
+//! once.
 
 use super::Arrival;
 use crate::audio::cache::Cache;
@@ -20,7 +24,9 @@ use crate::audio::clock::now_ns;
 use crate::config::RunConfig;
 use crate::hub::handover::{Line, Lines, say};
 use crate::run::{Exit, Host, Polled, Starting, Stream};
-use rustix::event::{PollFd, PollFlags};
+use rustix::event::epoll::{self, EventData, EventFlags};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -30,6 +36,8 @@ use std::sync::mpsc;
 
 /// One hosted call.
 struct Hosted {
+    /// Told apart from an earlier call in the same slot.
+    id: u64,
     conn: UnixStream,
     cfg: RunConfig,
     span: tracing::Span,
@@ -52,6 +60,26 @@ enum Phase {
     Streaming(Stream<'static>),
 }
 
+/// A call's turn: when it is due, its slot and its id. A turn whose call
+/// has gone, or is due at another time since, is passed over.
+type Turn = Reverse<(u64, usize, u64)>;
+
+/// The wake pipe's mark in the epoll set (a call's is its slot).
+const WAKE: u64 = u64::MAX;
+
+/// Readiness events taken per wake; more wait for the next (at once).
+const EVENTS: usize = 64;
+
+/// The hosted calls, their turns and their connections' epoll set.
+struct Pacing {
+    epoll: OwnedFd,
+    /// Slots, reused: a call's slot is its mark in the epoll set.
+    calls: Vec<Option<Hosted>>,
+    free: Vec<usize>,
+    turns: BinaryHeap<Turn>,
+    next_id: u64,
+}
+
 /// The thread's loop, for the hub's life.
 pub(super) fn pace(
     arrivals: mpsc::Receiver<Arrival>,
@@ -60,69 +88,168 @@ pub(super) fn pace(
     hosted: Arc<AtomicUsize>,
     mut beat: super::watchdog::Beat,
 ) {
-    let mut calls: Vec<Hosted> = Vec::new();
-    let mut events = Vec::new();
+    few_arenas();
+    let mut p = match Pacing::new(&wake) {
+        Ok(p) => p,
+        Err(e) => {
+            // The receiver goes: every hand-over's connection closes, and
+            // its client streams the call itself.
+            tracing::error!("hub audio: cannot watch the calls: {e}");
+            return;
+        }
+    };
+    let mut events = Vec::with_capacity(EVENTS);
+    let mut lines = Vec::new();
     loop {
-        let now = now_ns();
-        let earliest = calls.iter().map(|c| c.due).min();
-        beat.beat(now, earliest, calls.len());
-        let timeout = earliest.map(|d| {
-            let left = d.saturating_sub(now);
-            rustix::time::Timespec {
-                tv_sec: (left / 1_000_000_000) as i64,
-                tv_nsec: (left % 1_000_000_000) as i64,
-            }
-        });
-        let ready: Vec<(bool, bool)> = {
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(calls.len() + 1);
-            fds.push(PollFd::new(&wake, PollFlags::IN));
-            for c in &calls {
-                fds.push(PollFd::new(&c.conn, PollFlags::IN));
-            }
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => tracing::error!("hub audio: poll: {e}"),
-            }
-            fds.iter()
-                .map(|f| {
-                    let r = f.revents();
-                    (
-                        r.contains(PollFlags::IN),
-                        r.intersects(PollFlags::HUP | PollFlags::ERR),
-                    )
-                })
-                .collect()
-        };
+        // The watchdog's heartbeat: when this thread woke, its next
+        // deadline, and how many calls it hosts.
+        let earliest = p.turns.peek().map(|Reverse((due, ..))| *due);
+        beat.beat(now_ns(), earliest, p.calls.len() - p.free.len());
+        p.wait(&mut events);
         // The clients first: a stop seen now is a write not made.
-        for (c, &(readable, hup)) in calls.iter_mut().zip(&ready[1..]) {
-            if readable || hup {
-                c.read_client(&mut events);
+        let now = now_ns();
+        let mut woken = false;
+        for e in &events {
+            match e.data.u64() {
+                WAKE => woken = true,
+                slot => p.client(slot as usize, now, &mut lines),
             }
         }
-        if ready[0].0 {
+        if woken {
             let mut buf = [0u8; 64];
             while matches!(rustix::io::read(&wake, &mut buf), Ok(n) if n > 0) {}
             while let Ok(a) = arrivals.try_recv() {
-                if let Some(c) = Hosted::begin(a) {
-                    calls.push(c);
-                } else {
+                if !p.add(a) {
                     hosted.fetch_sub(1, Ordering::AcqRel);
                 }
             }
         }
         let now = now_ns();
-        calls.retain_mut(|c| {
-            let keep = c.step(cache, now);
-            if !keep {
+        p.tick_due(cache, now, &hosted);
+    }
+}
+
+/// A hub that hosts calls runs threads for each of them (they follow the
+/// calls' events), nearly all asleep: glibc's default of up to eight
+/// malloc arenas a core spreads their allocations thin, about 40 KiB a
+/// call more than two arenas hold (measured, docs/hub-audio.md "Cost").
+/// Process-wide, set before the first call; arenas made before it stay.
+fn few_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets a parameter of glibc's allocator.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+impl Pacing {
+    fn new(wake: &OwnedFd) -> std::io::Result<Pacing> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        epoll::add(&epoll, wake, EventData::new_u64(WAKE), EventFlags::IN)?;
+        Ok(Pacing {
+            epoll,
+            calls: Vec::new(),
+            free: Vec::new(),
+            turns: BinaryHeap::new(),
+            next_id: 0,
+        })
+    }
+
+    /// Sleeps until the earliest turn, a client's word or a new call.
+    fn wait(&self, events: &mut Vec<epoll::Event>) {
+        let timeout = self.turns.peek().map(|Reverse((due, ..))| {
+            let left = due.saturating_sub(now_ns());
+            rustix::time::Timespec {
+                tv_sec: (left / 1_000_000_000) as i64,
+                tv_nsec: (left % 1_000_000_000) as i64,
+            }
+        });
+        events.clear();
+        // Whole milliseconds, rounded up (epoll_pwait): a wake at most a
+        // millisecond late, well inside the pacing's half-period margin.
+        match epoll::wait(
+            &self.epoll,
+            rustix::buffer::spare_capacity(events),
+            timeout.as_ref(),
+        ) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => tracing::error!("hub audio: epoll: {e}"),
+        }
+    }
+
+    /// A new call: watched, begun, its first turn at once. False when it
+    /// cannot be hosted (its connection then closes: the client streams).
+    fn add(&mut self, a: Arrival) -> bool {
+        let slot = self.free.pop().unwrap_or(self.calls.len());
+        if let Err(e) = epoll::add(
+            &self.epoll,
+            &a.conn,
+            EventData::new_u64(slot as u64),
+            EventFlags::IN,
+        ) {
+            let _g = a.span.enter();
+            tracing::error!("cannot host the call: its connection cannot be watched: {e}");
+            self.free.push(slot);
+            return false;
+        }
+        self.next_id += 1;
+        // On failure its connection is closed, which also leaves the set.
+        let Some(c) = Hosted::begin(a, self.next_id) else {
+            self.free.push(slot);
+            return false;
+        };
+        self.turns.push(Reverse((c.due, slot, c.id)));
+        if slot == self.calls.len() {
+            self.calls.push(Some(c));
+        } else {
+            self.calls[slot] = Some(c);
+        }
+        true
+    }
+
+    /// The client of the call in `slot` spoke (or hung up): a stop or a
+    /// take-over makes the call due at once.
+    fn client(&mut self, slot: usize, now: u64, lines: &mut Vec<Option<Line>>) {
+        let Some(c) = self.calls.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        c.read_client(lines);
+        if (c.taken || c.stop.load(Ordering::Acquire) != 0) && c.due > now {
+            c.due = now;
+            self.turns.push(Reverse((now, slot, c.id)));
+        }
+    }
+
+    /// Ticks every call due by `now`, each once; ends those that are over.
+    fn tick_due(&mut self, cache: &'static Cache, now: u64, hosted: &AtomicUsize) {
+        while let Some(&Reverse((due, slot, id))) = self.turns.peek() {
+            if due > now {
+                break;
+            }
+            self.turns.pop();
+            let Some(c) = self.calls.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if c.id != id || c.due != due {
+                continue;
+            }
+            if c.step(cache, now) {
+                // A deadline already past is taken at the next wake (at
+                // once), never twice in this one.
+                c.due = c.due.max(now + 1);
+                self.turns.push(Reverse((c.due, slot, id)));
+            } else {
+                // Dropped: its connection closes and leaves the epoll set.
+                self.calls[slot] = None;
+                self.free.push(slot);
                 hosted.fetch_sub(1, Ordering::AcqRel);
             }
-            keep
-        });
+        }
     }
 }
 
 impl Hosted {
-    fn begin(a: Arrival) -> Option<Hosted> {
+    fn begin(a: Arrival, id: u64) -> Option<Hosted> {
         let stop = Arc::new(AtomicUsize::new(0));
         let _g = a.span.enter();
         let starting = match Stream::begin(
@@ -143,6 +270,7 @@ impl Hosted {
         a.conn.set_nonblocking(true).ok();
         drop(_g);
         Some(Hosted {
+            id,
             conn: a.conn,
             cfg: a.cfg,
             span: a.span,
@@ -207,18 +335,19 @@ impl Hosted {
         if stopped.is_none() && now < self.due {
             return true;
         }
-        let phase = match self.phase.take() {
-            Some(p) => p,
-            None => return false,
-        };
-        let mut stream = match phase {
-            Phase::Starting(s) => match s.poll(&self.cfg, cache, now) {
+        if matches!(self.phase, Some(Phase::Starting(_))) {
+            // Taken out only while it starts: a stream is ticked in place
+            // (moving it costs a copy of a few KiB, each way, every tick).
+            let Some(Phase::Starting(s)) = self.phase.take() else {
+                return false;
+            };
+            match s.poll(&self.cfg, cache, now) {
                 Ok(Polled::Pending(s, next)) => {
                     self.due = next;
                     self.phase = Some(Phase::Starting(s));
                     return true;
                 }
-                Ok(Polled::Streaming(s)) => s,
+                Ok(Polled::Streaming(s)) => self.phase = Some(Phase::Streaming(s)),
                 Ok(Polled::Ended(exit)) => {
                     self.end(exit, stopped.is_none());
                     return false;
@@ -227,31 +356,35 @@ impl Hosted {
                     tracing::error!("cannot host the call: {e:#}");
                     return false;
                 }
-            },
-            Phase::Streaming(s) => s,
-        };
-        if let Some(exit) = stopped.or_else(|| stream.stopped()) {
-            stream.finish(exit);
-            tracing::info!(reason = %exit, "hosted call ended by its client");
+            }
+        }
+        let Some(Phase::Streaming(stream)) = self.phase.as_mut() else {
             return false;
-        }
-        if !self.first {
-            stream.woke_at(now);
-        }
-        self.first = false;
-        match stream.work() {
-            Some(exit) => {
-                // Finished and dropped: the pipe is closed before `END`.
-                stream.finish(exit);
-                self.end(exit, true);
-                false
-            }
+        };
+        let ended = match stopped.or_else(|| stream.stopped()) {
+            Some(exit) => Some((exit, false)),
             None => {
-                self.due = stream.next_deadline_ns();
-                self.phase = Some(Phase::Streaming(stream));
-                true
+                if !self.first {
+                    stream.woke_at(now);
+                }
+                self.first = false;
+                stream.work().map(|exit| (exit, true))
             }
+        };
+        let Some((exit, by_itself)) = ended else {
+            self.due = stream.next_deadline_ns();
+            return true;
+        };
+        if let Some(Phase::Streaming(stream)) = self.phase.take() {
+            // Finished and dropped: the pipe is closed before `END`.
+            stream.finish(exit);
         }
+        if by_itself {
+            self.end(exit, true);
+        } else {
+            tracing::info!(reason = %exit, "hosted call ended by its client");
+        }
+        false
     }
 
     /// The call ended here (its pipe is closed by now): the client is
