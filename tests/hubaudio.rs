@@ -907,6 +907,11 @@ fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
     let dir = tmp.path();
     let (pl, track) = noise_fixtures(dir);
     let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
+    // The track's 2 s count from the hosted stream's start (a hub just
+    // started holds it, in silence, until it has its lists).
+    wait_for("the hosted stream", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("streaming format=")
+    });
     std::thread::sleep(Duration::from_secs(2));
     still_the_shim(&call, dir);
     signal(&hub, libc::SIGSTOP);
