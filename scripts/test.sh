@@ -27,5 +27,10 @@ if [ "$(cargo deb --version 2>/dev/null)" != "$CARGO_DEB_VERSION" ]; then
     cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
 
+# Every dependency's sources, for every platform: tests/msrv.rs reads their
+# `rust-version` with `cargo metadata --offline`, and a build fetches only
+# this platform's (a fresh machine lacked the Windows and Android crates).
+cargo fetch --locked
+
 # Every feature: `holdmix play` (speaker) is tested on ALSA's null output.
 cargo test --features speaker "$@"
