@@ -47,6 +47,19 @@ fn start_hub(
     String,
     std::thread::JoinHandle<Vec<holdmix::ami::codec::Message>>,
 ) {
+    start_hub_in(dir, audio, &dir.join("runtime"))
+}
+
+/// [`start_hub`] with the hub's own `XDG_RUNTIME_DIR`.
+fn start_hub_in(
+    dir: &Path,
+    audio: bool,
+    runtime: &Path,
+) -> (
+    Child,
+    String,
+    std::thread::JoinHandle<Vec<holdmix::ami::codec::Message>>,
+) {
     let (ami, server) = crate::ami::server::serve_script("pw", vec![vec![]]);
     let sock = dir.join("hub.sock");
     let token = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
@@ -54,6 +67,7 @@ fn start_hub(
         .token(UID);
     let mut cmd = holdmix(dir);
     cmd.env("HOLDMIX_AMI_SECRET", "pw")
+        .env("XDG_RUNTIME_DIR", runtime)
         .arg("--log")
         .arg(dir.join("hub.log"))
         .args(["hub", "--ami", &format!("127.0.0.1:{ami}"), "--socket"])
@@ -678,29 +692,8 @@ fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (ami, _server) = crate::ami::server::serve_script("pw", vec![vec![]]);
+    let (mut hub, token, _ami) = start_hub_in(dir, true, &dir.join("hub-runtime"));
     let sock = dir.join("hub.sock");
-    let token = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
-        .unwrap()
-        .token(UID);
-    let mut hub = holdmix(dir)
-        .env("HOLDMIX_AMI_SECRET", "pw")
-        .env("XDG_RUNTIME_DIR", dir.join("hub-runtime"))
-        .arg("--log")
-        .arg(dir.join("hub.log"))
-        .args(["hub", "--ami", &format!("127.0.0.1:{ami}"), "--socket"])
-        .arg(&sock)
-        .arg("--key-file")
-        .arg(dir.join("hub.key"))
-        .args(["--state-dir", "none", "--audio"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("the hub's socket", Duration::from_secs(20), || {
-        UnixStream::connect(&sock).is_ok()
-    });
     let mut call = std::process::Command::new(env!("CARGO_BIN_EXE_holdmix-shim"))
         .arg("--cache-dir")
         .arg(dir.join("cache"))

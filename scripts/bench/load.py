@@ -286,6 +286,16 @@ class Step:
         os.close(r)
         self.gens[i] = p
 
+    def ramp(self, n):
+        """Steady arrivals (call i at t0 + i / --rate), then --settle."""
+        t0 = time.monotonic()
+        for i in range(n):
+            delay = t0 + i / self.a.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.start(i)
+        time.sleep(self.a.settle)
+
     def command(self, text):
         self.ctl.send(text.encode())
 
@@ -362,14 +372,7 @@ def steady(a, tmp, n, templates):
         hub_before = group_mem_kib(with_children(s.hub.pid))
         ramp = max(1.0, n / a.rate)
         log(f"{n} call(s): starting them over {ramp:.0f} s")
-        t0 = time.monotonic()
-        for i in range(n):
-            # Steady arrivals: call i at t0 + i / rate.
-            delay = t0 + i / a.rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            s.start(i)
-        time.sleep(a.settle)
+        s.ramp(n)
         ramp_calls, _, _ = s.stats()
         s.command("RESET")
         pids = s.pids()
@@ -475,13 +478,7 @@ def kill_hub(a, tmp, n, templates):
     s = Step(a, tmp, f"kill{n}", templates, playlist=a.playlist_welcome, timelines=timelines)
     try:
         log(f"{n} call(s) held, then the hub killed")
-        t0 = time.monotonic()
-        for i in range(n):
-            delay = t0 + i / a.rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            s.start(i)
-        time.sleep(a.settle)
+        s.ramp(n)
         s.command("RESET")
         time.sleep(2.0)
         s.hub.kill()
