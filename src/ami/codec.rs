@@ -26,6 +26,17 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message of these fields, in order (the unit tests' AMI words).
+    #[cfg(test)]
+    pub(crate) fn of(fields: &[(&str, &str)]) -> Message {
+        Message {
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
     /// The first value of `key` (case-insensitive, as Asterisk's own lookups).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.fields

@@ -356,12 +356,7 @@ mod tests {
     }
 
     fn msg(fields: &[(&str, &str)]) -> Message {
-        Message {
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        Message::of(fields)
     }
 
     /// The table after the capture's messages up to the first that `stop` matches.

@@ -132,12 +132,7 @@ mod tests {
     use super::*;
 
     fn msg(fields: &[(&str, &str)]) -> Message {
-        Message {
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        Message::of(fields)
     }
 
     /// Alice leaving the queue, as Asterisk says it (her channel, number, name).
