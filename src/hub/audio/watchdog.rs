@@ -7,9 +7,11 @@
 //! `WATCHED`, docs/hub-audio.md): a waiting call costs (almost) no wake-up.
 //!
 //! The pacing thread publishes a heartbeat in a shared page ([`Beat`]: its
-//! last wake, its next deadline, the calls it hosts); the watchdog
-//! (`holdmix hub-watchdog`, [`watch`]) looks at it every [`PERIOD`]
-//! ([`IDLE_PERIOD`] while no call is hosted).
+//! last wake, its next deadline, the calls it hosts, its thread id); the
+//! watchdog (`holdmix hub-watchdog`, [`watch`]) looks at it when the
+//! deadline is [`judge::BLOCKED`] past, and then asks the kernel what the
+//! thread is doing ([`judge`]: a hung hub is killed then, a busy one at
+//! 100 ms, a starved one later).
 //!
 //! A process, not a thread: a thread is stopped with the hub (SIGSTOP, a
 //! debugger, a frozen cgroup) and dies with it. An exec of the hub's own
@@ -31,32 +33,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+mod judge;
+
 /// The hidden word after `holdmix` that runs a watchdog (see [`main_if_asked`]).
 pub const COMMAND: &str = "hub-watchdog";
-/// Between two looks at the heartbeat while calls are hosted. One process
-/// per host: 50 wakes a second in all, whatever the number of calls.
-pub const PERIOD: Duration = Duration::from_millis(20);
-/// Between two looks while no call is hosted (an idle hub is never
-/// killed): a stall in the very first 250 ms of a first call is seen that
-/// much later, and an idle host pays 4 wakes a second, not 50.
-pub const IDLE_PERIOD: Duration = Duration::from_millis(250);
-/// How far past its next deadline the pacing thread may be before the hub
-/// is killed: 100 ms. At a deadline a call's pipe holds 60-100 ms (the
-/// pacer's lead), so past 100 ms every hosted call's reader already misses
-/// reads and a kill costs no audio that is not lost anyway; any lower and
-/// a pacing thread merely slow for a moment (one long tick under load)
-/// would be killed while its calls still sound. With [`PERIOD`], a stalled
-/// hub is killed 100-120 ms past its deadline, sooner than the clients'
-/// old dry check took over (about 80-120 ms after the pipe ran dry).
-pub const STALL: Duration = Duration::from_millis(100);
 /// A watchdog whose own wake is older than this is dead or stopped: the
-/// pacing thread replaces it. A hundred of its periods, so a watchdog
+/// pacing thread replaces it. Eight of its longest naps, so a watchdog
 /// merely late on a loaded machine is left alone.
 pub const DOG_STALE: Duration = Duration::from_secs(2);
 /// After a failed spawn, the next try (the log gets one line each time).
 const RETRY: Duration = Duration::from_secs(60);
 /// The page's first word: a watchdog started on anything else refuses.
-const MAGIC: u64 = u64::from_le_bytes(*b"hmxbeat1");
+const MAGIC: u64 = u64::from_le_bytes(*b"hmxbeat2");
 /// The shared page's size (one page; the heartbeat uses 48 bytes of it).
 const PAGE: usize = 4096;
 
@@ -75,6 +63,9 @@ struct Page {
     calls: AtomicU64,
     /// The watchdog's last wake (ns): the hub's view of the watchdog.
     dog: AtomicU64,
+    /// The pacing thread's id (0 until its first wake): the kernel's
+    /// word on it is the watchdog's second opinion.
+    tid: AtomicU64,
 }
 
 /// The heartbeat page, mapped.
@@ -129,6 +120,8 @@ pub struct Beat {
     child: Option<Child>,
     /// When the current watchdog was started (ns), or the last spawn failed.
     started: u64,
+    /// The thread id is on the page.
+    told_tid: bool,
     /// No spawn before this (ns): after a failure.
     retry_at: u64,
 }
@@ -152,6 +145,7 @@ impl Beat {
             child: None,
             started: 0,
             retry_at: 0,
+            told_tid: false,
         };
         beat.respawn(now_ns());
         Ok((beat, Watched(shared)))
@@ -159,9 +153,14 @@ impl Beat {
 
     /// One wake of the pacing thread: at `now`, next due at `due` (`None`:
     /// no call), hosting `calls`. Three stores and a load, no syscall,
-    /// unless the watchdog needs replacing.
+    /// unless the watchdog needs replacing. Called on the pacing thread.
     pub fn beat(&mut self, now: u64, due: Option<u64>, calls: usize) {
         let page = self.shared.page();
+        if !self.told_tid {
+            let tid = rustix::thread::gettid().as_raw_nonzero().get();
+            page.tid.store(tid as u64, Ordering::Relaxed);
+            self.told_tid = true;
+        }
         page.woke.store(now, Ordering::Relaxed);
         page.due.store(due.unwrap_or(0), Ordering::Relaxed);
         page.calls.store(calls as u64, Ordering::Relaxed);
@@ -288,77 +287,49 @@ fn watch() -> Result<(), String> {
     // SAFETY: prctl with plain integers.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let parent = || u64::from(std::os::unix::process::parent_id());
-    let mut last = now_ns();
-    let mut period = PERIOD;
+    let mut judge = judge::Judge::default();
+    let mut nap = judge::IDLE.as_nanos() as u64;
     loop {
-        page.dog.store(now_ns(), Ordering::Relaxed);
-        std::thread::sleep(period);
+        let start = now_ns();
+        page.dog.store(start, Ordering::Relaxed);
+        let planned = start + nap;
+        std::thread::sleep(Duration::from_nanos(nap));
         if parent() != hub {
             // The hub is gone (PR_SET_PDEATHSIG aside): nothing to watch.
             return Ok(());
         }
         let now = now_ns();
-        let late = now.saturating_sub(last).saturating_sub(period.as_nanos() as u64);
-        last = now;
-        let v = Verdict::of(page, now, late);
-        period = match page.calls.load(Ordering::Relaxed) {
-            0 => IDLE_PERIOD,
-            _ => PERIOD,
+        let heartbeat = judge::Heartbeat {
+            woke: page.woke.load(Ordering::Relaxed),
+            due: page.due.load(Ordering::Relaxed),
+            calls: page.calls.load(Ordering::Relaxed),
         };
-        if let Verdict::Stalled {
-            stalled_ms,
-            late_ms,
-            calls,
-        } = v
-        {
-            tracing::error!(
-                stalled_ms,
-                late_ms,
-                calls,
-                "audio pacing stalled for {stalled_ms} ms: killing the hub so its calls continue standalone"
-            );
-            // SAFETY: kill(2) on our parent's pid, checked just above (it
-            // cannot be reused while we are its child: it is a zombie at
-            // worst, until its own parent reaps it).
-            unsafe { libc::kill(hub as libc::pid_t, libc::SIGKILL) };
-            return Ok(());
-        }
-    }
-}
-
-/// What one look at the page says.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    Fine,
-    /// The pacing thread is [`STALL`] past its deadline with calls hosted.
-    Stalled {
-        stalled_ms: u64,
-        late_ms: u64,
-        calls: u64,
-    },
-}
-
-impl Verdict {
-    /// At `now`, the watchdog's own wake having come `late` ns after it
-    /// was due.
-    fn of(page: &Page, now: u64, late: u64) -> Verdict {
-        let calls = page.calls.load(Ordering::Relaxed);
-        let due = page.due.load(Ordering::Relaxed);
-        let woke = page.woke.load(Ordering::Relaxed);
-        let stall = STALL.as_nanos() as u64;
-        if calls == 0 || due == 0 || now <= due + stall {
-            return Verdict::Fine;
-        }
-        // The watchdog itself was that late: the whole machine stopped (a
-        // VM paused, the host swapping), not the hub alone. The pacing
-        // thread gets one more period to wake before it is judged.
-        if late > stall {
-            return Verdict::Fine;
-        }
-        Verdict::Stalled {
-            stalled_ms: now.saturating_sub(woke) / 1_000_000,
-            late_ms: (now - due) / 1_000_000,
-            calls,
+        let probe = || match page.tid.load(Ordering::Relaxed) {
+            0 => None,
+            tid => judge::probe(hub, tid),
+        };
+        match judge.look(heartbeat, now, now.saturating_sub(planned), probe) {
+            judge::Decision::Nap(ns) => nap = ns,
+            judge::Decision::Kill(k) => {
+                let judge::Kill {
+                    stalled_ms,
+                    late_ms,
+                    calls,
+                    how,
+                } = k;
+                tracing::error!(
+                    stalled_ms,
+                    late_ms,
+                    calls,
+                    thread = how,
+                    "audio pacing stalled for {stalled_ms} ms: killing the hub so its calls continue standalone"
+                );
+                // SAFETY: kill(2) on our parent's pid, checked just above (it
+                // cannot be reused while we are its child: it is a zombie at
+                // worst, until its own parent reaps it).
+                unsafe { libc::kill(hub as libc::pid_t, libc::SIGKILL) };
+                return Ok(());
+            }
         }
     }
 }
@@ -366,61 +337,6 @@ impl Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn page(calls: u64, woke: u64, due: u64) -> Page {
-        Page {
-            magic: AtomicU64::new(MAGIC),
-            hub: AtomicU64::new(1),
-            woke: AtomicU64::new(woke),
-            due: AtomicU64::new(due),
-            calls: AtomicU64::new(calls),
-            dog: AtomicU64::new(0),
-        }
-    }
-
-    const MS: u64 = 1_000_000;
-    const ON_TIME: u64 = 0;
-
-    #[test]
-    fn a_hub_is_stalled_only_past_its_deadline_with_calls() {
-        let t = 1_000 * MS;
-        // On time, or late within the bound: fine.
-        assert_eq!(
-            Verdict::of(&page(5, t, t + 20 * MS), t + 10 * MS, ON_TIME),
-            Verdict::Fine
-        );
-        assert_eq!(
-            Verdict::of(&page(5, t, t + 20 * MS), t + 120 * MS, ON_TIME),
-            Verdict::Fine
-        );
-        // Past it: stalled, with what the log line says.
-        assert_eq!(
-            Verdict::of(&page(5, t, t + 20 * MS), t + 121 * MS, ON_TIME),
-            Verdict::Stalled {
-                stalled_ms: 121,
-                late_ms: 101,
-                calls: 5
-            }
-        );
-        // No call hosted (an idle hub may sleep for ever, or be stopped).
-        assert_eq!(
-            Verdict::of(&page(0, t, 0), t + 10_000 * MS, ON_TIME),
-            Verdict::Fine
-        );
-        assert_eq!(
-            Verdict::of(&page(0, t, t + 20 * MS), t + 10_000 * MS, ON_TIME),
-            Verdict::Fine
-        );
-        // The watchdog itself slept far too long: the machine, not the hub.
-        assert_eq!(
-            Verdict::of(&page(5, t, t + 20 * MS), t + 900 * MS, 800 * MS),
-            Verdict::Fine
-        );
-        assert!(matches!(
-            Verdict::of(&page(5, t, t + 20 * MS), t + 920 * MS, ON_TIME),
-            Verdict::Stalled { .. }
-        ));
-    }
 
     #[test]
     fn the_page_is_shared_through_its_fd() {

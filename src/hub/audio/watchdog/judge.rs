@@ -1,0 +1,367 @@
+//! When the watchdog looks, and what it decides: the pacing thread's
+//! heartbeat (its next deadline) against the clock, and, once it is late,
+//! what the kernel says the thread is doing (`/proc/PID/task/TID/stat`
+//! and `schedstat`).
+//!
+//! Late and blocked (sleeping, in the disk, stopped: anything but
+//! runnable) with no CPU used between two looks [`CONFIRM`] apart, it is
+//! hung, and nothing will wake it in time: killed [`BLOCKED`] past its
+//! deadline, when the pipes' lead (60 ms at a deadline) runs out, so its
+//! clients resume their calls about when their readers would first miss a
+//! read. Late but runnable, it is working or waiting for a CPU: killed
+//! [`STALL`] past its deadline when it used the CPU meanwhile (a tick that
+//! long, or a loop), but given [`STARVED`] when it hardly ran (a starved
+//! machine: every hosted call taking itself over at once would only add
+//! a herd of starting processes to the CPUs that are short already).
+
+use std::time::Duration;
+
+/// How far past its deadline a blocked pacing thread is killed. At a
+/// deadline the pipes hold 60 ms or more: their readers find them dry
+/// from about now on. With the deadline at most 40 ms after the thread's
+/// last wake (one call's period), a hung hub is killed within 100 ms of
+/// its last wake.
+pub const BLOCKED: Duration = Duration::from_millis(55);
+/// The second look at a thread found blocked: its CPU time must not have
+/// moved meanwhile (a thread that ran between the looks was only waiting
+/// for a moment, on a lock or the disk).
+pub const CONFIRM: Duration = Duration::from_millis(5);
+/// How far past its deadline a runnable thread that used the CPU is
+/// killed: 100 ms.
+pub const STALL: Duration = Duration::from_millis(100);
+/// How far past its deadline a runnable thread that hardly ran (under a
+/// quarter of the time since the watchdog first saw it late) is killed.
+pub const STARVED: Duration = Duration::from_millis(1000);
+/// The longest nap: while no call is hosted, and the longest wait for a
+/// deadline far off (the watchdog's own heartbeat must stay fresh).
+pub const IDLE: Duration = Duration::from_millis(250);
+
+/// What the heartbeat page says, read at one look.
+#[derive(Clone, Copy, Debug)]
+pub struct Heartbeat {
+    /// The pacing thread's last wake (ns).
+    pub woke: u64,
+    /// Its next deadline (ns; 0: none).
+    pub due: u64,
+    pub calls: u64,
+}
+
+/// What the kernel says of the pacing thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thread {
+    /// Running or waiting for a CPU (`R`), rather than blocked.
+    pub runnable: bool,
+    /// Its CPU time so far (ns).
+    pub ran_ns: u64,
+}
+
+/// The watchdog's decision at a look.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Look again after this many ns.
+    Nap(u64),
+    /// Kill the hub.
+    Kill(Kill),
+}
+
+/// Why, for the log line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Kill {
+    pub stalled_ms: u64,
+    pub late_ms: u64,
+    pub calls: u64,
+    /// "blocked", "busy", "starved" or "unknown" (no word from the kernel).
+    pub how: &'static str,
+}
+
+/// The judge's memory between looks: what it saw of the thread late on
+/// one deadline.
+#[derive(Default)]
+pub struct Judge {
+    seen: Option<Seen>,
+}
+
+struct Seen {
+    due: u64,
+    at: u64,
+    thread: Thread,
+}
+
+const MS: u64 = 1_000_000;
+
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+impl Judge {
+    /// One look at `now`, the watchdog's own wake `late` ns after it was
+    /// planned; `probe` asks the kernel about the thread (`None`: it
+    /// cannot say), only when the thread is late.
+    pub fn look(
+        &mut self,
+        hb: Heartbeat,
+        now: u64,
+        late: u64,
+        probe: impl FnOnce() -> Option<Thread>,
+    ) -> Decision {
+        if hb.calls == 0 || hb.due == 0 {
+            self.seen = None;
+            return Decision::Nap(ns(IDLE));
+        }
+        let blocked_at = hb.due.saturating_add(ns(BLOCKED));
+        if now < blocked_at {
+            self.seen = None;
+            return Decision::Nap((blocked_at - now).clamp(MS, ns(IDLE)));
+        }
+        let past = now - hb.due;
+        // The watchdog itself was that late: the whole machine stopped (a
+        // VM paused, the host swapping), not the hub alone. The pacing
+        // thread gets a moment to wake before it is judged.
+        if late > ns(STALL) {
+            self.seen = None;
+            return Decision::Nap(ns(CONFIRM));
+        }
+        let kill = |how| {
+            Decision::Kill(Kill {
+                stalled_ms: now.saturating_sub(hb.woke) / MS,
+                late_ms: past / MS,
+                calls: hb.calls,
+                how,
+            })
+        };
+        let until = |bound: Duration| Decision::Nap((ns(bound).saturating_sub(past)).clamp(MS, ns(IDLE)));
+        let Some(thread) = probe() else {
+            // No word from the kernel (/proc hidden): the plain bound.
+            return if past >= ns(STALL) {
+                kill("unknown")
+            } else {
+                until(STALL)
+            };
+        };
+        let before = self.seen.take().filter(|s| s.due == hb.due);
+        match before {
+            Some(s) if !thread.runnable && !s.thread.runnable && s.thread.ran_ns == thread.ran_ns => {
+                kill("blocked")
+            }
+            Some(s) if thread.runnable && past >= ns(STALL) => {
+                let ran = thread.ran_ns.saturating_sub(s.thread.ran_ns);
+                let starved = ran.saturating_mul(4) < now.saturating_sub(s.at);
+                if !starved {
+                    kill("busy")
+                } else if past >= ns(STARVED) {
+                    kill("starved")
+                } else {
+                    // Remembered as first seen: the share counts from there.
+                    self.seen = Some(s);
+                    until(STARVED)
+                }
+            }
+            Some(s) if thread.runnable => {
+                self.seen = Some(s);
+                until(STALL)
+            }
+            _ => {
+                self.seen = Some(Seen {
+                    due: hb.due,
+                    at: now,
+                    thread,
+                });
+                if thread.runnable {
+                    until(STALL)
+                } else {
+                    Decision::Nap(ns(CONFIRM))
+                }
+            }
+        }
+    }
+}
+
+/// The thread `tid` of process `pid`, as the kernel says now: its state
+/// (`/proc/PID/task/TID/stat`, the field after the name in parentheses)
+/// and its CPU time (`schedstat`'s first field, ns).
+pub fn probe(pid: u64, tid: u64) -> Option<Thread> {
+    let dir = format!("/proc/{pid}/task/{tid}");
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+    // The name may hold spaces and parentheses: the state follows the last `)`.
+    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    let sched = std::fs::read_to_string(format!("{dir}/schedstat")).ok()?;
+    let ran_ns = sched.split_whitespace().next()?.parse().ok()?;
+    Some(Thread {
+        runnable: state == 'R',
+        ran_ns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: u64 = 1_000 * MS;
+
+    fn hb(calls: u64, due: u64) -> Heartbeat {
+        Heartbeat {
+            woke: T - 40 * MS,
+            due,
+            calls,
+        }
+    }
+
+    fn blocked(ran_ns: u64) -> Option<Thread> {
+        Some(Thread {
+            runnable: false,
+            ran_ns,
+        })
+    }
+
+    fn runnable(ran_ns: u64) -> Option<Thread> {
+        Some(Thread {
+            runnable: true,
+            ran_ns,
+        })
+    }
+
+    fn no_probe() -> Option<Thread> {
+        panic!("the thread was probed while on time")
+    }
+
+    #[test]
+    fn on_time_it_naps_until_the_blocked_bound() {
+        let mut j = Judge::default();
+        assert_eq!(j.look(hb(5, T), T - 10 * MS, 0, no_probe), Decision::Nap(65 * MS));
+        assert_eq!(j.look(hb(5, T), T + 50 * MS, 0, no_probe), Decision::Nap(5 * MS));
+        // No call: the idle nap, whatever the clock.
+        assert_eq!(
+            j.look(hb(0, T), T + 10_000 * MS, 0, no_probe),
+            Decision::Nap(ns(IDLE))
+        );
+        assert_eq!(
+            j.look(hb(5, 0), T + 10_000 * MS, 0, no_probe),
+            Decision::Nap(ns(IDLE))
+        );
+        // A deadline far off: the longest nap.
+        assert_eq!(
+            j.look(hb(5, T + 5_000 * MS), T, 0, no_probe),
+            Decision::Nap(ns(IDLE))
+        );
+    }
+
+    #[test]
+    fn a_thread_blocked_at_two_looks_without_running_is_killed() {
+        let mut j = Judge::default();
+        let at = T + 55 * MS;
+        assert_eq!(j.look(hb(5, T), at, 0, || blocked(7)), Decision::Nap(5 * MS));
+        assert_eq!(
+            j.look(hb(5, T), at + 5 * MS, 0, || blocked(7)),
+            Decision::Kill(Kill {
+                stalled_ms: 100,
+                late_ms: 60,
+                calls: 5,
+                how: "blocked"
+            })
+        );
+    }
+
+    #[test]
+    fn a_thread_that_ran_between_the_looks_or_moved_on_is_spared() {
+        let mut j = Judge::default();
+        let at = T + 55 * MS;
+        j.look(hb(5, T), at, 0, || blocked(7));
+        // It ran meanwhile (a moment's wait on a lock): judged again.
+        assert_eq!(
+            j.look(hb(5, T), at + 5 * MS, 0, || blocked(9)),
+            Decision::Nap(5 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), at + 10 * MS, 0, || blocked(9)),
+            Decision::Kill(_)
+        ));
+        // A new deadline since: a fresh start.
+        let mut j = Judge::default();
+        j.look(hb(5, T), at, 0, || blocked(7));
+        assert_eq!(
+            j.look(hb(5, T + 20 * MS), at + 5 * MS, 0, || blocked(7)),
+            Decision::Nap(15 * MS)
+        );
+    }
+
+    #[test]
+    fn a_runnable_thread_is_killed_at_the_stall_bound_if_it_ran() {
+        let mut j = Judge::default();
+        assert_eq!(
+            j.look(hb(5, T), T + 55 * MS, 0, || runnable(0)),
+            Decision::Nap(45 * MS)
+        );
+        // 45 ms later, 40 ms of it on the CPU: a tick that long, or a loop.
+        assert_eq!(
+            j.look(hb(5, T), T + 100 * MS, 0, || runnable(40 * MS)),
+            Decision::Kill(Kill {
+                stalled_ms: 140,
+                late_ms: 100,
+                calls: 5,
+                how: "busy"
+            })
+        );
+    }
+
+    #[test]
+    fn a_starved_thread_gets_longer() {
+        let mut j = Judge::default();
+        j.look(hb(5, T), T + 55 * MS, 0, || runnable(0));
+        // 5 ms of CPU in 45 ms: waiting for a CPU, not working.
+        assert_eq!(
+            j.look(hb(5, T), T + 100 * MS, 0, || runnable(5 * MS)),
+            Decision::Nap(ns(IDLE))
+        );
+        assert_eq!(
+            j.look(hb(5, T), T + 900 * MS, 0, || runnable(50 * MS)),
+            Decision::Nap(100 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), T + 1000 * MS, 0, || runnable(60 * MS)),
+            Decision::Kill(Kill { how: "starved", .. })
+        ));
+    }
+
+    #[test]
+    fn without_the_kernel_s_word_the_plain_bound_holds() {
+        let mut j = Judge::default();
+        assert_eq!(j.look(hb(5, T), T + 55 * MS, 0, || None), Decision::Nap(45 * MS));
+        assert!(matches!(
+            j.look(hb(5, T), T + 100 * MS, 0, || None),
+            Decision::Kill(Kill { how: "unknown", .. })
+        ));
+    }
+
+    #[test]
+    fn a_late_watchdog_judges_nothing() {
+        // The whole machine paused: the thread gets a moment first.
+        let mut j = Judge::default();
+        assert_eq!(
+            j.look(hb(5, T), T + 900 * MS, 800 * MS, || blocked(7)),
+            Decision::Nap(5 * MS)
+        );
+        j.look(hb(5, T), T + 905 * MS, 0, || blocked(7));
+        assert!(matches!(
+            j.look(hb(5, T), T + 910 * MS, 0, || blocked(7)),
+            Decision::Kill(_)
+        ));
+    }
+
+    #[test]
+    fn this_thread_is_seen_runnable_with_its_cpu_time() {
+        let pid = u64::from(std::process::id());
+        let tid = rustix::thread::gettid().as_raw_nonzero().get() as u64;
+        let a = probe(pid, tid).expect("this thread's stat");
+        assert!(a.runnable, "the asking thread runs");
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        // The kernel adds a running thread's time up at its switches.
+        std::thread::sleep(Duration::from_millis(1));
+        let b = probe(pid, tid).unwrap();
+        assert!(b.ran_ns > a.ran_ns, "{a:?} then {b:?}");
+        assert!(probe(pid, u64::from(u32::MAX)).is_none());
+    }
+}
