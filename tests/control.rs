@@ -392,22 +392,24 @@ fn the_hub_lists_its_calls_and_relays_a_command() {
         .and_then(|l| l.local_addr())
         .unwrap()
         .port();
-    let mut hub = std::process::Command::new(BIN)
-        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
-        .env("HOLDMIX_AMI_SECRET", "pw")
-        .arg("--log")
-        .arg(dir.join("hub.log"))
-        .args(["hub", "--ami", &format!("127.0.0.1:{ami}"), "--socket"])
-        .arg(&hub_sock)
-        .arg("--control")
-        .arg(&ctl_sock)
-        .args(["--realtime", &format!("127.0.0.1:{rt_port}"), "--routes"])
-        .arg(&routes)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut hub = Reaped(
+        std::process::Command::new(BIN)
+            .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+            .env("HOLDMIX_AMI_SECRET", "pw")
+            .arg("--log")
+            .arg(dir.join("hub.log"))
+            .args(["hub", "--ami", &format!("127.0.0.1:{ami}"), "--socket"])
+            .arg(&hub_sock)
+            .arg("--control")
+            .arg(&ctl_sock)
+            .args(["--realtime", &format!("127.0.0.1:{rt_port}"), "--routes"])
+            .arg(&routes)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for("the hub", Duration::from_secs(20), || {
         UnixStream::connect(&ctl_sock).is_ok()
     });

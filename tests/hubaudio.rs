@@ -43,7 +43,7 @@ fn start_hub(
     dir: &Path,
     audio: bool,
 ) -> (
-    Child,
+    Reaped,
     String,
     std::thread::JoinHandle<Vec<holdmix::ami::codec::Message>>,
 ) {
@@ -56,7 +56,7 @@ fn start_hub_in(
     audio: bool,
     runtime: &Path,
 ) -> (
-    Child,
+    Reaped,
     String,
     std::thread::JoinHandle<Vec<holdmix::ami::codec::Message>>,
 ) {
@@ -78,12 +78,13 @@ fn start_hub_in(
     if audio {
         cmd.arg("--audio");
     }
-    let hub = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let hub = Reaped(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for("the hub's socket", Duration::from_secs(20), || {
         UnixStream::connect(&sock).is_ok()
     });
@@ -132,7 +133,7 @@ fn call_args_of(mut cmd: std::process::Command, dir: &Path, pl: &Path, uid: &str
 
 /// A hub with audio and the call handed over to it (by `run --hub`, or by
 /// the shim): the hub, the call's process and its reader.
-fn hosted_call(dir: &Path, pl: &Path, shim: bool) -> (Child, Child, std::thread::JoinHandle<Vec<u8>>) {
+fn hosted_call(dir: &Path, pl: &Path, shim: bool) -> (Reaped, Child, std::thread::JoinHandle<Vec<u8>>) {
     let (hub, token, _ami) = start_hub(dir, true);
     let (call, audio) = hand_call(dir, pl, &token, shim);
     (hub, call, audio)

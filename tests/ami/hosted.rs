@@ -10,7 +10,7 @@ use super::hub::{signal_hub, spawn_hub_args, token};
 use super::positions::{assert_place_2_said_at_once, position_playlist, positions};
 use super::server::{serve_script, serve_script_vars, transcript_events};
 use super::*;
-use crate::common::{events, holdmix, playlist, timeline, wait_exit, warm_cache};
+use crate::common::{Reaped, events, holdmix, playlist, timeline, wait_exit, warm_cache};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -37,10 +37,10 @@ fn short_dir() -> tempfile::TempDir {
 
 /// A hub with `--audio` and a control socket (`dir/ctl.sock`) on the AMI
 /// server at `port`; it streams from the cache in `dir`.
-fn audio_hub(dir: &Path, port: u16) -> (Child, PathBuf) {
+fn audio_hub(dir: &Path, port: u16) -> (Reaped, PathBuf) {
     let ctl = dir.join("ctl.sock");
     let (hub, _) = spawn_hub_args(dir, port, &["--audio", "--control", ctl.to_str().expect("path")]);
-    (hub, ctl)
+    (Reaped(hub), ctl)
 }
 
 /// `holdmix ctl --hub CTL WORDS`: its exit code and its answer.

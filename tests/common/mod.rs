@@ -390,3 +390,30 @@ pub fn stuck_process(pid: u32) -> String {
     }
     out
 }
+
+/// A child process killed and reaped when dropped, so a test that panics
+/// leaves no process behind (a hub, whose life is otherwise the test's to
+/// end). Derefs to the `Child`: `kill`, `wait`, `id` and the helpers
+/// above work as on the `Child`.
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // Already reaped: both fail harmlessly.
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
