@@ -171,9 +171,14 @@ impl Clock {
 /// peers in every other call (and on the [`GRID`] the ticks use), so it
 /// shares their wake-up instead of paying for one of its own.
 pub fn sleep_to_next_multiple(every: Duration) {
-    let every = nanos(every).max(1);
-    let deadline = (monotonic() / every + 1) * every;
+    let deadline = next_multiple(monotonic(), every);
     while !sleep_until(deadline) {}
+}
+
+/// The first multiple of `every` after `now` (ns).
+fn next_multiple(now: u64, every: Duration) -> u64 {
+    let every = nanos(every).max(1);
+    (now / every + 1) * every
 }
 
 /// Sleeps until `deadline` (CLOCK_MONOTONIC ns). False when a signal
@@ -360,10 +365,16 @@ mod tests {
     #[test]
     fn sleeps_to_the_next_multiple() {
         let every = Duration::from_millis(30);
+        let ms = 1_000_000;
+        assert_eq!(next_multiple(0, every), 30 * ms);
+        assert_eq!(next_multiple(29 * ms, every), 30 * ms);
+        // On a multiple: the next one, never now (no wake twice at one instant).
+        assert_eq!(next_multiple(30 * ms, every), 60 * ms);
+        assert_eq!(next_multiple(5, Duration::ZERO), 6);
+        // Asleep until then at least (how late the wake is, is the machine's).
+        let before = monotonic();
         sleep_to_next_multiple(every);
-        let at = monotonic() % nanos(every);
-        // Just past a multiple (a wake-up takes microseconds, not 10 ms).
-        assert!(at < 10_000_000, "{at} ns past");
+        assert!(monotonic() >= next_multiple(before, every));
     }
 
     #[test]
