@@ -3,7 +3,7 @@
 # each. Not part of the test suite. See docs/testing.md, "Fuzzing".
 #
 # Usage: scripts/fuzz.sh TARGET|all SECONDS [JOBS]
-#   TARGET  one of: playlist ami audio realtime billing_answer billing_php event_line
+#   TARGET  one of: playlist ami audio realtime billing_answer billing_php event_line plan_answer
 #   SECONDS how long each target runs (600 for the 10-minute runs)
 #   JOBS    parallel libFuzzer jobs per target (default 1; CPU is shared)
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-targets=(playlist ami audio realtime billing_answer billing_php event_line)
+targets=(playlist ami audio realtime billing_answer billing_php event_line plan_answer)
 command -v cargo-fuzz >/dev/null 2>&1 || {
     echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
     exit 2
