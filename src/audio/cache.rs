@@ -8,7 +8,8 @@
 //! is renamed into place when whole: memory stays bounded whatever the
 //! source's length, two processes never decode the same source at once, and
 //! none ever sees a torn entry. Each entry carries a checksum ([`entry`]);
-//! a damaged one is logged, removed and rebuilt.
+//! a damaged one is logged, removed and rebuilt. An entry is read whole to
+//! check it once per boot, not by every process ([`verified`]).
 
 use super::clip::Clip;
 use super::prepare::{self, Prepared, Sink};
@@ -19,9 +20,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use verified::Verified;
 
 mod entry;
 mod lock;
+mod verified;
 
 pub use entry::HEADER;
 
@@ -35,6 +38,8 @@ const PATIENCE: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: Option<PathBuf>,
+    /// The entries verified on this boot.
+    verified: Arc<Verified>,
 }
 
 impl Cache {
@@ -58,16 +63,22 @@ impl Cache {
         };
         for c in candidates {
             if fs::create_dir_all(&c).is_ok() && writable(&c) {
-                return Cache { dir: Some(c) };
+                return Cache {
+                    dir: Some(c),
+                    verified: Arc::new(Verified::for_user()),
+                };
             }
             tracing::warn!(dir = %c.display(), "cache directory not usable");
         }
-        Cache { dir: None }
+        Cache::in_memory()
     }
 
     /// A cache that never touches disk.
     pub fn in_memory() -> Cache {
-        Cache { dir: None }
+        Cache {
+            dir: None,
+            verified: Arc::new(Verified::for_user()),
+        }
     }
 
     pub fn dir(&self) -> Option<&Path> {
@@ -118,7 +129,7 @@ impl Cache {
         let Some(entry) = self.entry_path(source, rate)? else {
             return Ok(None);
         };
-        Ok(check(&entry, rate, display_name(source), true))
+        Ok(self.check(&entry, rate, display_name(source), true))
     }
 
     /// As [`Cache::lookup`], but only for an entry of at most `max_bytes`:
@@ -130,7 +141,7 @@ impl Cache {
             return Ok(None);
         };
         match fs::metadata(&entry) {
-            Ok(m) if m.len() <= max_bytes => Ok(check(&entry, rate, display_name(source), true)),
+            Ok(m) if m.len() <= max_bytes => Ok(self.check(&entry, rate, display_name(source), true)),
             _ => Ok(None),
         }
     }
@@ -159,7 +170,7 @@ impl Cache {
         let Some(entry) = self.entry_path(source, rate)? else {
             return in_memory(source, rate, name).map(Some);
         };
-        if let Some(clip) = check(&entry, rate, name.clone(), true) {
+        if let Some(clip) = self.check(&entry, rate, name.clone(), true) {
             return Ok(Some(clip));
         }
         let lock_path = lock::path_for(&entry);
@@ -186,7 +197,7 @@ impl Cache {
             }
         };
         // Whoever held the lock may have published the entry meanwhile.
-        if let Some(clip) = check(&entry, rate, name.clone(), false) {
+        if let Some(clip) = self.check(&entry, rate, name.clone(), false) {
             return Ok(Some(clip));
         }
         if held.is_some() {
@@ -207,6 +218,30 @@ impl Cache {
             Err(e) => Err(e),
         }
     }
+
+    /// Maps the entry at `path` if it is there and whole (read whole and
+    /// checked, unless it passed already on this boot: [`verified`]); a
+    /// damaged one is logged (when `log`) and `None`.
+    fn check(&self, path: &Path, rate: u32, name: Arc<str>, log: bool) -> Option<Clip> {
+        let file = File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        let known = self.verified.trusted(path, &meta);
+        match entry::open(&file, rate, name, !known) {
+            Ok(clip) => {
+                if !known {
+                    self.verified.remember(path, &meta);
+                }
+                Some(clip)
+            }
+            Err(Refused::Bad(why)) => {
+                if log {
+                    tracing::warn!(file = %path.display(), "damaged cache entry ({why}): rebuilding it");
+                }
+                None
+            }
+            Err(Refused::Missing(_)) => None,
+        }
+    }
 }
 
 /// Decodes, resamples and measures one source into memory.
@@ -214,22 +249,6 @@ pub fn prepare(source: &Path, rate: u32) -> Result<(Vec<f32>, Option<f64>, usize
     let mut samples = Vec::new();
     let p = prepare::prepare_into(source, rate, &mut samples)?;
     Ok((samples, p.lufs, p.damaged))
-}
-
-/// Maps the entry at `path` if it is there and whole; a damaged one is
-/// logged (when `log`) and `None`.
-fn check(path: &Path, rate: u32, name: Arc<str>, log: bool) -> Option<Clip> {
-    let file = File::open(path).ok()?;
-    match entry::open(&file, rate, name, true) {
-        Ok(clip) => Some(clip),
-        Err(Refused::Bad(why)) => {
-            if log {
-                tracing::warn!(file = %path.display(), "damaged cache entry ({why}): rebuilding it");
-            }
-            None
-        }
-        Err(Refused::Missing(_)) => None,
-    }
 }
 
 fn in_memory(source: &Path, rate: u32, name: Arc<str>) -> Result<Clip> {
@@ -363,8 +382,23 @@ fn display_name(source: &Path) -> Arc<str> {
     )
 }
 
+/// Whether this process may create files in `dir` (its effective ids, a
+/// read-only mount): asked of the kernel, not tried with a file, which
+/// every call's process would create and remove in the shared directory.
 fn writable(dir: &Path) -> bool {
-    tempfile::NamedTempFile::new_in(dir).is_ok()
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string; faccessat only reads it.
+    unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        ) == 0
+    }
 }
 
 /// 64-bit FNV-1a. Hand-written: the key must be stable across Rust releases

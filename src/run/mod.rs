@@ -54,10 +54,13 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
         Started::Streaming(s) => s,
         Started::Ended(exit) => return Ok(exit),
     };
-    let exit = loop {
-        if let Some(exit) = stream.tick() {
-            break exit;
-        }
+    let exit = match stream.first_tick() {
+        Some(exit) => exit,
+        None => loop {
+            if let Some(exit) = stream.tick() {
+                break exit;
+            }
+        },
     };
     stream.finish(exit);
     Ok(exit)

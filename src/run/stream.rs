@@ -25,6 +25,7 @@ use crate::audio::format::{FRAME_MS, Format};
 use crate::audio::pacer::Pacer;
 use crate::config::RunConfig;
 use crate::engine::ahead::Ahead;
+use crate::engine::library::Library;
 use crate::hub::follow::HubLink;
 use crate::sources;
 use crate::util::prefetch::Warm;
@@ -90,7 +91,13 @@ pub struct Stream<'a> {
     next_map_check: u64,
     /// `--control` and the hub's relay: status requests to answer.
     control: Control,
+    /// What starts after the first write (see [`Stream::first_tick`]).
+    later: Option<Later<'a>>,
 }
+
+/// The start's threads that wait for the first write, given the call's
+/// inbox and its sources; returns the playlist's poller, if any.
+type Later<'a> = Box<dyn FnOnce(&mut Inbox<'a>, &Library) -> Option<Poller> + 'a>;
 
 impl<'a> Stream<'a> {
     /// Everything before the first frame. The slow part (playlist,
@@ -99,7 +106,8 @@ impl<'a> Stream<'a> {
     /// music as always; otherwise silence is written and signals are taken
     /// until it is ready, and the music then starts where it would have (the
     /// silence is a `late` event on the timeline). A signal before that ends
-    /// the call with nothing to keep.
+    /// the call with nothing to keep. Its first tick is
+    /// [`Stream::first_tick`], which starts the loader and the followers.
     pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
         let stop = StopFlag::install()?;
         let (control_socket, ready) = spawn_prepare(cfg, None)?;
@@ -226,41 +234,38 @@ impl<'a> Stream<'a> {
         let relay_by = hub.as_ref().map(HubLink::relay);
         let (control, relay) =
             unsignalled(|| control::start(control_socket, facts, &inbox, cache, rate, relay_by));
-        let poller = unsignalled(|| {
-            inbox.add_loader(sources::spawn_loader(
-                engine.library(),
-                pending,
-                cache,
-                rate,
-                &inbox.bell,
-            ));
-            if let Some(src) = cfg.events.as_deref() {
-                events::spawn_reader(
-                    src,
-                    cfg.playlist.clone(),
-                    inbox.reload_sender(),
-                    inbox.event_sender(),
-                );
+        // What the first frame does not need (the loader of the sources
+        // still pending, the call's followers, the playlist's watch) starts
+        // after the first write: when a hub dies, a hundred calls taken over
+        // at once each reach their first frame sooner (docs/shim.md).
+        let events = cfg.events.clone();
+        let playlist = cfg.playlist.clone();
+        let channel_to_follow = cfg.identity.channel_to_follow().map(str::to_string);
+        let ami = cfg.ami.clone();
+        let later: Later<'a> = Box::new(move |inbox, library| {
+            inbox.add_loader(sources::spawn_loader(library, pending, cache, rate, &inbox.bell));
+            if let Some(src) = events.as_deref() {
+                events::spawn_reader(src, playlist.clone(), inbox.reload_sender(), inbox.event_sender());
             }
             let started = match hub {
                 Some(link) => crate::hub::follow::spawn_via_hub(
                     link,
                     verified,
-                    cfg.identity.channel_to_follow().map(str::to_string),
-                    cfg.ami.clone(),
+                    channel_to_follow,
+                    ami,
                     inbox.event_sender(),
                     commands,
                     relay,
                 ),
-                None => match &cfg.ami {
-                    Some(a) => crate::ami::client::spawn(a.clone(), inbox.event_sender(), commands),
+                None => match ami {
+                    Some(a) => crate::ami::client::spawn(a, inbox.event_sender(), commands),
                     None => Ok(()),
                 },
             };
             if let Err(e) = started {
                 tracing::error!("cannot start following the call: {e}");
             }
-            cfg.playlist
+            playlist
                 .as_deref()
                 .and_then(|p| match reload::start(p, inbox.reload_sender()) {
                     Ok(w) => w,
@@ -280,7 +285,7 @@ impl<'a> Stream<'a> {
             engine.started_late(pacer.written());
         }
         tracing::info!(format = ?format, pipe = out.is_pipe(), hosted, "streaming");
-        Ok(Stream {
+        let mut stream = Stream {
             ahead: Ahead::new(engine, format),
             orphans,
             stop,
@@ -290,7 +295,7 @@ impl<'a> Stream<'a> {
             frame,
             format,
             inbox,
-            poller,
+            poller: None,
             timeline,
             checkpoints,
             memory,
@@ -302,7 +307,34 @@ impl<'a> Stream<'a> {
             truncations: crate::util::mapguard::truncations(),
             next_map_check: CHECK_MAPS_EVERY,
             control,
-        })
+            later: Some(later),
+        };
+        // A host's first write is its own business: nothing waits for it.
+        if hosted {
+            stream.start_rest();
+        }
+        Ok(stream)
+    }
+
+    /// The first tick: as [`Stream::tick`], with the rest of the start
+    /// (see `ready`) begun between its write and its sleep.
+    pub fn first_tick(&mut self) -> Option<Exit> {
+        if let Some(exit) = self.work() {
+            return Some(exit);
+        }
+        self.start_rest();
+        self.stop.sleep(&mut self.clock)
+    }
+
+    /// Starts what `ready` left for after the first write. Helper threads
+    /// must not take the stop signals: only a handler running on the audio
+    /// thread cuts its sleep short.
+    #[cold]
+    fn start_rest(&mut self) {
+        if let Some(later) = self.later.take() {
+            let (inbox, library) = (&mut self.inbox, self.ahead.engine().library());
+            self.poller = unsignalled(|| later(inbox, library));
+        }
     }
 
     /// One wake: what came in, what the reader needs written, what the

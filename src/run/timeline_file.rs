@@ -65,12 +65,15 @@ impl CallTimeline {
                 // its own: a day of many files must not delay the call's
                 // first note (the preparation waits for nothing else). It
                 // inherits the preparation's blocked stop signals.
-                let (dir, days) = (opts.dir.clone(), opts.days);
-                let swept = std::thread::Builder::new()
-                    .name("timeline-sweep".into())
-                    .spawn(move || sweep(&dir, days, now));
-                if let Err(e) = swept {
-                    tracing::warn!("cannot sweep the timeline directory: {e}");
+                // Not even the thread when the last sweep is recent.
+                if crate::util::marker::looks_due(&opts.dir.join(".swept"), SWEEP_EVERY) {
+                    let (dir, days) = (opts.dir.clone(), opts.days);
+                    let swept = std::thread::Builder::new()
+                        .name("timeline-sweep".into())
+                        .spawn(move || sweep(&dir, days, now));
+                    if let Err(e) = swept {
+                        tracing::warn!("cannot sweep the timeline directory: {e}");
+                    }
                 }
                 Some(t)
             }

@@ -254,7 +254,7 @@ impl Checkpoint {
 }
 
 /// A directory that is ours, not a symlink, and closed to others.
-fn private_dir(dir: &Path) -> Result<(), String> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // SAFETY: getuid has no preconditions.

@@ -11,16 +11,21 @@ use std::time::{Duration, SystemTime};
 /// `every`); if it is, the marker is touched now, so it is not due again
 /// for `every`. The marker is never followed through a symlink.
 pub fn due(marker: &Path, every: Duration) -> bool {
-    let fresh = std::fs::symlink_metadata(marker)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < every);
-    if fresh {
+    if !looks_due(marker, every) {
         return false;
     }
     File::create(marker).ok();
     true
+}
+
+/// Whether the work looks due, without claiming it: for a caller that
+/// would start a thread for it only to find it done (one `lstat`).
+pub fn looks_due(marker: &Path, every: Duration) -> bool {
+    std::fs::symlink_metadata(marker)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_none_or(|age| age >= every)
 }
 
 #[cfg(test)]
@@ -32,7 +37,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let m = dir.path().join(".swept");
         let hour = Duration::from_secs(3600);
+        assert!(looks_due(&m, hour), "no marker yet");
         assert!(due(&m, hour), "no marker yet");
+        assert!(!looks_due(&m, hour), "just done");
         assert!(!due(&m, hour), "just done");
         assert!(due(&m, Duration::ZERO), "older than no time at all");
     }
