@@ -468,21 +468,33 @@ def burst(a, tmp, cold, templates):
         s.close()
 
 
-def kill_hub(a, tmp, n, templates):
-    """n calls held in hub mode, then the hub SIGKILLed: how long each
-    call's audio stopped at its reader (the longest run of missing bytes),
+def kill_hub(a, tmp, n, templates, stop=False):
+    """n calls held in hub mode, then the hub SIGKILLed (with `stop`:
+    SIGSTOPped, hung, for its watchdog to kill): how long each call's
+    audio stopped at its reader (the longest run of missing bytes),
     whether any stream ended, and how often each call heard its welcome
     (its own timeline, through `holdmix report`: a call taken over from
     its checkpoint does not hear it again)."""
-    timelines = os.path.join(tmp, f"kill{n}-timelines")
-    s = Step(a, tmp, f"kill{n}", templates, playlist=a.playlist_welcome, timelines=timelines)
+    name = "stop" if stop else "kill"
+    timelines = os.path.join(tmp, f"{name}{n}-timelines")
+    s = Step(a, tmp, f"{name}{n}", templates, playlist=a.playlist_welcome, timelines=timelines)
     try:
-        log(f"{n} call(s) held, then the hub killed")
+        log(f"{n} call(s) held, then the hub {'stopped' if stop else 'killed'}")
         s.ramp(n)
         s.command("RESET")
         time.sleep(2.0)
-        s.hub.kill()
-        s.hub.wait()
+        if stop:
+            s.hub.send_signal(signal.SIGSTOP)
+            try:
+                # Its watchdog kills it (docs/hub-audio.md, "The watchdog").
+                s.hub.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log("stop step: the watchdog did not kill the stopped hub in 10 s")
+                s.hub.kill()
+                s.hub.wait()
+        else:
+            s.hub.kill()
+            s.hub.wait()
         time.sleep(max(5.0, min(a.seconds, 15.0)))
         calls, _, _ = s.stats()
         alive = len(s.pids())
@@ -497,7 +509,7 @@ def kill_hub(a, tmp, n, templates):
     except (ValueError, KeyError, TypeError):
         log(f"kill step: no report ({out.stderr.strip()[:200]})")
         welcomes = -1
-    return dict(kind="kill", mode=a.mode, calls=n, alive=alive, eof=sum(c["eof"] for c in calls.values()),
+    return dict(kind="kill", stop=stop, mode=a.mode, calls=n, alive=alive, eof=sum(c["eof"] for c in calls.values()),
                 gap_p50=pct(gaps, 0.5), gap_p99=pct(gaps, 0.99), gap_max=max(gaps, default=float("nan")),
                 over_100=sum(1 for g in gaps if g > 100), welcomes=welcomes,
                 short=sum(c["short"] for c in calls.values()), reads=sum(c["reads"] for c in calls.values()))
@@ -525,7 +537,7 @@ def table(rows):
                 + (f" (exit {r['died_codes']})" if r["died"] else "") + " |")
         elif r["kind"] == "kill":
             out.append(
-                f"| {r['mode']} | {r['calls']}, hub SIGKILLed | — | — | {r['short']} / {r['reads']} | — | — | — "
+                f"| {r['mode']} | {r['calls']}, hub {'SIGSTOPped' if r.get('stop') else 'SIGKILLed'} | — | — | {r['short']} / {r['reads']} | — | — | — "
                 f"| gap at the reader p50 / p99 / max {f1(r['gap_p50'])} / {f1(r['gap_p99'])} / "
                 f"{f1(r['gap_max'])} ms, {r['over_100']} calls over 100 ms; {r['eof']} streams ended, "
                 f"{r['alive']} processes alive; welcomes heard {r['welcomes']} for {r['calls']} calls |")
@@ -553,14 +565,16 @@ def main():
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache burst")
     ap.add_argument("--kill-hub", type=int, default=0,
                     help="hub mode: this many calls held, then the hub SIGKILLed (0: no such step)")
+    ap.add_argument("--stop-hub", type=int, default=0,
+                    help="hub mode: this many calls held, then the hub SIGSTOPped for its watchdog to kill (0: none)")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--png", help="draw CPU, memory and latency against N here")
     a = ap.parse_args()
     a.calls = [int(x) for x in a.calls.split(",") if x]
     a.bin = os.path.abspath(a.bin)
-    if a.kill_hub and a.mode != "hub":
-        sys.exit("load: --kill-hub needs --mode hub")
-    if not a.calls or min(a.calls) < 1 or max(a.calls + [a.burst, a.kill_hub]) > 8000:
+    if (a.kill_hub or a.stop_hub) and a.mode != "hub":
+        sys.exit("load: --kill-hub and --stop-hub need --mode hub")
+    if not a.calls or min(a.calls) < 1 or max(a.calls + [a.burst, a.kill_hub, a.stop_hub]) > 8000:
         sys.exit("load: --calls and --burst take 1 to 8000 calls (the reader's table)")
     if a.mode == "hub":
         if not has_hub_audio(a.bin):
@@ -568,7 +582,7 @@ def main():
         a.shim = os.path.join(os.path.dirname(a.bin), "holdmix-shim")
         if a.client == "shim" and not os.access(a.shim, os.X_OK):
             sys.exit(f"load: no {a.shim}; build it (cargo build --release) or use --client run")
-    restore = raise_limits(max(a.calls + [a.burst, a.kill_hub]))
+    restore = raise_limits(max(a.calls + [a.burst, a.kill_hub, a.stop_hub]))
     a.playlist = make_playlist(a.tmp)
     a.playlist_welcome = make_playlist(a.tmp, welcome=True)
     a.cache = os.path.join(a.tmp, "cache")
@@ -590,6 +604,8 @@ def main():
             print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
         if a.kill_hub > 0:
             rows.append(kill_hub(a, a.tmp, a.kill_hub, templates))
+        if a.stop_hub > 0:
+            rows.append(kill_hub(a, a.tmp, a.stop_hub, templates, stop=True))
             print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
         if a.burst > 0:
             rows.append(burst(a, a.tmp, False, templates))
