@@ -105,7 +105,6 @@ impl Checkpoints {
     pub fn note_hot(&self, w: &mut Warm) {
         w.add(&self.snapshot_at);
         if let Some(c) = &self.file {
-            w.add(c);
             c.note_hot(w);
         }
     }

@@ -36,22 +36,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 /// One hosted call.
+// In this order: what every step reads comes first, on one or two lines
+// (see `Hosted::note_hot`), not spread over the 5 KiB of the rest.
+#[repr(C)]
 struct Hosted {
     /// Told apart from an earlier call in the same slot.
     id: u64,
-    conn: UnixStream,
-    cfg: RunConfig,
-    span: tracing::Span,
-    phase: Option<Phase>,
     /// When it is next due (CLOCK_MONOTONIC ns).
     due: u64,
-    /// The stream's first tick is yet to come (due at once, no wake).
-    first: bool,
-    lines: Lines,
     /// Set to a signal's number when the client stops the call.
     stop: Arc<AtomicUsize>,
+    /// The stream's first tick is yet to come (due at once, no wake).
+    first: bool,
     /// The client took the call over: drop it, write nothing more.
     taken: bool,
+    span: tracing::Span,
+    phase: Option<Phase>,
+    conn: UnixStream,
+    cfg: RunConfig,
+    lines: Lines,
 }
 
 // The stream is made once per call and moved at once.
@@ -362,13 +365,11 @@ impl Hosted {
     /// Notes the lines its next step reads first: its own fields, then its
     /// stream's (see `Stream::note_hot`).
     fn note_hot(&self, w: &mut Warm) {
-        w.add(&self.id);
-        w.add(&self.due);
-        w.add(&self.taken);
-        w.add(&self.first);
-        w.add(&self.stop);
+        w.add_range(
+            std::ptr::from_ref(self) as usize,
+            std::mem::offset_of!(Hosted, phase),
+        );
         w.add(&*self.stop);
-        w.add(&self.span);
         if let Some(Phase::Streaming(s)) = &self.phase {
             s.note_hot(w);
         }
