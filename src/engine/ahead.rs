@@ -19,9 +19,6 @@ use crate::util::prefetch::Warm;
 /// (about 25 µs), on the rare tick with an event.
 pub const FRAMES: usize = 50;
 
-/// The bytes of the next frames a tick asks for ahead (see `note_hot`).
-const HEAD_BYTES: usize = 128;
-
 pub struct Ahead {
     /// Owned here so that nothing changes it behind the frames rendered
     /// ahead: [`Ahead::change`] takes them back first.
@@ -151,9 +148,9 @@ impl Ahead {
         self.len = len;
     }
 
-    /// Notes what the next tick (of `n` frames) touches: the engine when
-    /// it must render, and the head of the next frames' bytes, ready or
-    /// about to be rendered into (see [`Warm`]).
+    /// Notes what the next tick touches: the engine when it must render,
+    /// and the next `n` frames' bytes, ready or about to be rendered into
+    /// (see [`Warm`]).
     pub fn note_hot(&self, n: usize, w: &mut Warm) {
         // Its own fields, not the whole of it: the engine it holds is
         // most of it, and only noted when it renders.
@@ -161,12 +158,9 @@ impl Ahead {
         w.add(&self.len);
         w.add(&self.frame_bytes);
         w.add(&self.bytes);
-        // The first lines of the frames to write: the write copies them in
-        // order, and the hardware follows a stream once it has started.
-        let at = self.next * self.frame_bytes;
-        if let Some(head) = self.bytes.get(at..(at + HEAD_BYTES).min(self.bytes.len())) {
-            w.add(head);
-        }
+        let fb = self.frame_bytes;
+        let end = (self.next + n).min(self.bytes.len() / fb);
+        w.add(&self.bytes[self.next * fb..end * fb]);
         self.engine.note_tick(w);
         if self.ready() < n {
             self.engine.note_hot(w);
