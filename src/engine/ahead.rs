@@ -152,14 +152,20 @@ impl Ahead {
     /// and the next `n` frames' bytes, ready or about to be rendered into
     /// (see [`Warm`]).
     pub fn note_hot(&self, n: usize, w: &mut Warm) {
+        // Its own fields, not the whole of it: the engine it holds is
+        // most of it, and only noted when it renders.
+        w.add(&self.next);
+        w.add(&self.len);
+        w.add(&self.frame_bytes);
+        w.add(&self.bytes);
+        let fb = self.frame_bytes;
+        let end = (self.next + n).min(self.bytes.len() / fb);
+        w.add(&self.bytes[self.next * fb..end * fb]);
+        self.engine.note_tick(w);
         if self.ready() < n {
             self.engine.note_hot(w);
             w.add(&self.samples[..]);
         }
-        w.add(self);
-        let fb = self.frame_bytes;
-        let end = (self.next + n).min(self.bytes.len() / fb);
-        w.add(&self.bytes[self.next * fb..end * fb]);
     }
 }
 

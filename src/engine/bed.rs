@@ -95,6 +95,12 @@ impl Bed {
         Some((self.playing?, self.main?.pos))
     }
 
+    /// Notes what [`Bed::now_playing`] reads (see `Warm`).
+    pub fn note_progress(&self, w: &mut crate::util::prefetch::Warm) {
+        w.add(&self.playing);
+        w.add(&self.main);
+    }
+
     /// The track list, in play order.
     pub fn tracks(&self) -> &[SourceId] {
         &self.tracks

@@ -24,6 +24,17 @@ impl Engine {
         self.speaker.note_hot(&self.lib, w);
     }
 
+    /// Notes what every tick reads of it, rendering or not: its requests,
+    /// timeline, end and progress (see [`Warm`]).
+    pub fn note_tick(&self, w: &mut Warm) {
+        w.add(&self.requests);
+        w.add(&self.timeline);
+        w.add(&self.exit);
+        w.add(&self.frame);
+        w.add(&self.frame_len);
+        self.bed.note_progress(w);
+    }
+
     /// Renders the next 20 ms frame into `out` (exactly `frame_len` samples).
     pub fn render_frame(&mut self, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.frame_len);

@@ -355,7 +355,11 @@ impl<'a> Stream<'a> {
     /// deadline ([`Stream::next_deadline_ns`]), after [`Stream::woke_at`].
     #[inline]
     pub fn work(&mut self) -> Option<Exit> {
-        self.warm.fetch();
+        // A host asks for a call's lines itself, one call ahead (see
+        // `Stream::note_hot`).
+        if !self.hosted {
+            self.warm.fetch();
+        }
         // Something was sent to this thread (a key, a reload, a source).
         if self.inbox.bell.answer() {
             self.control.take_asks(&self.ahead);
@@ -421,7 +425,9 @@ impl<'a> Stream<'a> {
         if wall >= self.next_map_check {
             self.check_maps(wall);
         }
-        self.note_hot();
+        if !self.hosted {
+            self.note_own_hot();
+        }
         None
     }
 
@@ -512,14 +518,28 @@ impl<'a> Stream<'a> {
         }
     }
 
-    /// Notes the memory the next tick will touch (see [`Warm`]).
-    fn note_hot(&mut self) {
-        self.warm.clear();
-        self.ahead.note_hot(self.pacer.period_frames(), &mut self.warm);
-        self.warm.add(&self.pacer);
-        self.warm.add(&self.clock);
-        self.warm.add(self.stop.cell());
-        self.inbox.bell.note_hot(&mut self.warm);
+    /// Notes the memory the next tick will touch (see [`Warm`]), the
+    /// lines every tick reads first: a host ticking many calls asks for
+    /// them while it ticks the call before (`hub::audio::pace`), so their
+    /// misses overlap that work instead of stalling this one's.
+    pub fn note_hot(&self, w: &mut Warm) {
+        w.add(self.stop.cell());
+        self.inbox.bell.note_hot(w);
+        w.add(&self.pacer);
+        w.add(&self.clock);
+        w.add(&self.orphans);
+        if let Some(c) = &self.checkpoints {
+            c.note_hot(w);
+        }
+        self.ahead.note_hot(self.pacer.period_frames(), w);
+    }
+
+    /// The lines of a stream that asks for its own (a process of its own).
+    fn note_own_hot(&mut self) {
+        let mut w = std::mem::take(&mut self.warm);
+        w.clear();
+        self.note_hot(&mut w);
+        self.warm = w;
     }
 }
 

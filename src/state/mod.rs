@@ -238,6 +238,13 @@ impl Checkpoint {
         &self.path
     }
 
+    /// Notes the lines [`Checkpoint::write_fast`] touches (see `Warm`).
+    pub fn note_hot(&self, w: &mut crate::util::prefetch::Warm) {
+        w.add(&self.map);
+        w.add(&self.generation);
+        w.add_range(self.map.as_ptr() as usize, slots::FAST_BYTES);
+    }
+
     fn remove_others(&self) {
         let me = std::process::id();
         let sd = StateDir {
