@@ -53,6 +53,9 @@ pub struct Thread {
     pub runnable: bool,
     /// Its CPU time so far (ns).
     pub ran_ns: u64,
+    /// Another thread of the hub is runnable (one the pacing thread may be
+    /// waiting for).
+    pub others_runnable: bool,
 }
 
 /// The watchdog's decision at a look.
@@ -139,11 +142,32 @@ impl Judge {
             };
         };
         let before = self.seen.take().filter(|s| s.due == hb.due);
-        match before {
-            Some(s) if !thread.runnable && !s.thread.runnable && s.thread.ran_ns == thread.ran_ns => {
-                kill("blocked")
+        if !thread.runnable {
+            // Hung: nothing of the hub runs or waits for a CPU, at two
+            // looks, and the pacing thread did not run between them.
+            let hung = !thread.others_runnable
+                && before.as_ref().is_some_and(|s| {
+                    !s.thread.runnable && !s.thread.others_runnable && s.thread.ran_ns == thread.ran_ns
+                });
+            if hung {
+                return kill("blocked");
             }
-            Some(s) if thread.runnable && past >= ns(STALL) => {
+            // Another of its threads runs or waits for a CPU: the pacing
+            // thread may be waiting for it (a lock its holder has not let
+            // go, on a starved machine). Looked at again until it is hung,
+            // or for as long as a starved one is given.
+            if past >= ns(STARVED) {
+                return kill("waiting");
+            }
+            self.seen = Some(Seen {
+                due: hb.due,
+                at: now,
+                thread,
+            });
+            return Decision::Nap(ns(CONFIRM));
+        }
+        match before {
+            Some(s) if s.thread.runnable && past >= ns(STALL) => {
                 let ran = thread.ran_ns.saturating_sub(s.thread.ran_ns);
                 let starved = ran.saturating_mul(4) < now.saturating_sub(s.at);
                 if !starved {
@@ -156,7 +180,7 @@ impl Judge {
                     until(STARVED)
                 }
             }
-            Some(s) if thread.runnable => {
+            Some(s) if s.thread.runnable => {
                 self.seen = Some(s);
                 until(STALL)
             }
@@ -166,30 +190,38 @@ impl Judge {
                     at: now,
                     thread,
                 });
-                if thread.runnable {
-                    until(STALL)
-                } else {
-                    Decision::Nap(ns(CONFIRM))
-                }
+                until(STALL)
             }
         }
     }
 }
 
 /// The thread `tid` of process `pid`, as the kernel says now: its state
-/// (`/proc/PID/task/TID/stat`, the field after the name in parentheses)
-/// and its CPU time (`schedstat`'s first field, ns).
+/// and its CPU time (`schedstat`'s first field, ns), and whether another
+/// thread of the process is runnable.
 pub fn probe(pid: u64, tid: u64) -> Option<Thread> {
-    let dir = format!("/proc/{pid}/task/{tid}");
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
-    // The name may hold spaces and parentheses: the state follows the last `)`.
-    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-    let sched = std::fs::read_to_string(format!("{dir}/schedstat")).ok()?;
+    let tasks = format!("/proc/{pid}/task");
+    let runnable = state(&format!("{tasks}/{tid}"))? == 'R';
+    let sched = std::fs::read_to_string(format!("{tasks}/{tid}/schedstat")).ok()?;
     let ran_ns = sched.split_whitespace().next()?.parse().ok()?;
+    let tid_name = tid.to_string();
+    let others_runnable = std::fs::read_dir(&tasks)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_str() != Some(tid_name.as_str()))
+        .any(|e| state(&e.path().to_string_lossy()) == Some('R'));
     Some(Thread {
-        runnable: state == 'R',
+        runnable,
         ran_ns,
+        others_runnable,
     })
+}
+
+/// A task's state (`/proc/…/task/TID/stat`, the field after the name in
+/// parentheses; the name may hold spaces and parentheses).
+fn state(task: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("{task}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 #[cfg(test)]
@@ -210,6 +242,7 @@ mod tests {
         Some(Thread {
             runnable: false,
             ran_ns,
+            others_runnable: false,
         })
     }
 
@@ -217,6 +250,16 @@ mod tests {
         Some(Thread {
             runnable: true,
             ran_ns,
+            others_runnable: false,
+        })
+    }
+
+    /// Blocked while another of the hub's threads runs.
+    fn waiting(ran_ns: u64) -> Option<Thread> {
+        Some(Thread {
+            runnable: false,
+            ran_ns,
+            others_runnable: true,
         })
     }
 
@@ -282,6 +325,36 @@ mod tests {
             j.look(hb(5, T + 20 * MS), at + 5 * MS, 0, || blocked(7)),
             Decision::Nap(15 * MS)
         );
+    }
+
+    #[test]
+    fn a_thread_waiting_for_another_that_runs_gets_as_long_as_a_starved_one() {
+        let mut j = Judge::default();
+        let at = T + 55 * MS;
+        assert_eq!(j.look(hb(5, T), at, 0, || waiting(7)), Decision::Nap(5 * MS));
+        assert_eq!(
+            j.look(hb(5, T), at + 5 * MS, 0, || waiting(7)),
+            Decision::Nap(5 * MS)
+        );
+        // The other thread blocked too: hung only after two such looks.
+        assert_eq!(
+            j.look(hb(5, T), at + 10 * MS, 0, || blocked(7)),
+            Decision::Nap(5 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), at + 15 * MS, 0, || blocked(7)),
+            Decision::Kill(Kill { how: "blocked", .. })
+        ));
+        // Another thread runnable for ever: the starved bound.
+        let mut j = Judge::default();
+        assert_eq!(
+            j.look(hb(5, T), T + 990 * MS, 0, || waiting(7)),
+            Decision::Nap(5 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), T + 1000 * MS, 0, || waiting(7)),
+            Decision::Kill(Kill { how: "waiting", .. })
+        ));
     }
 
     #[test]
@@ -363,5 +436,26 @@ mod tests {
         let b = probe(pid, tid).unwrap();
         assert!(b.ran_ns > a.ran_ns, "{a:?} then {b:?}");
         assert!(probe(pid, u64::from(u32::MAX)).is_none());
+    }
+
+    #[test]
+    fn another_thread_that_spins_is_seen_runnable() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static DONE: AtomicBool = AtomicBool::new(false);
+        let spinner = std::thread::spawn(|| {
+            while !DONE.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+        let pid = u64::from(std::process::id());
+        let tid = rustix::thread::gettid().as_raw_nonzero().get() as u64;
+        // Running or waiting for a CPU, it is `R` at every look; bounded.
+        let seen = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(1));
+            probe(pid, tid).is_some_and(|t| t.others_runnable)
+        });
+        DONE.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(seen, "a spinning thread was never seen runnable");
     }
 }
