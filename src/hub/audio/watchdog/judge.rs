@@ -51,11 +51,14 @@ pub struct Heartbeat {
 pub struct Thread {
     /// Running or waiting for a CPU (`R`), rather than blocked.
     pub runnable: bool,
+    /// In uninterruptible sleep (`D`): waiting for the disk or a page
+    /// fault, which ends (on a machine busy with I/O, tens of ms).
+    pub in_io: bool,
     /// Its CPU time so far (ns).
     pub ran_ns: u64,
-    /// Another thread of the hub is runnable (one the pacing thread may be
-    /// waiting for).
-    pub others_runnable: bool,
+    /// Another thread of the hub is runnable or in `D` (one the pacing
+    /// thread may be waiting for).
+    pub others_busy: bool,
 }
 
 /// The watchdog's decision at a look.
@@ -143,19 +146,22 @@ impl Judge {
         };
         let before = self.seen.take().filter(|s| s.due == hb.due);
         if !thread.runnable {
-            // Hung: nothing of the hub runs or waits for a CPU, at two
-            // looks, and the pacing thread did not run between them.
-            let hung = !thread.others_runnable
-                && before.as_ref().is_some_and(|s| {
-                    !s.thread.runnable && !s.thread.others_runnable && s.thread.ran_ns == thread.ran_ns
-                });
+            // Hung: asleep or stopped, not in I/O, nothing else of the hub
+            // running, waiting for a CPU or in I/O, at two looks, and the
+            // pacing thread did not run between them.
+            let idle = |t: &Thread| !t.runnable && !t.in_io && !t.others_busy;
+            let hung = idle(&thread)
+                && before
+                    .as_ref()
+                    .is_some_and(|s| idle(&s.thread) && s.thread.ran_ns == thread.ran_ns);
             if hung {
                 return kill("blocked");
             }
-            // Another of its threads runs or waits for a CPU: the pacing
-            // thread may be waiting for it (a lock its holder has not let
-            // go, on a starved machine). Looked at again until it is hung,
-            // or for as long as a starved one is given.
+            // In I/O, or another of its threads runs, waits for a CPU or
+            // is in I/O: the pacing thread may be waiting for the disk or
+            // for that thread (a lock its holder has not let go, on a
+            // starved or I/O-bound machine). Looked at again until it is
+            // hung, or for as long as a starved one is given.
             if past >= ns(STARVED) {
                 return kill("waiting");
             }
@@ -198,22 +204,23 @@ impl Judge {
 
 /// The thread `tid` of process `pid`, as the kernel says now: its state
 /// and its CPU time (`schedstat`'s first field, ns), and whether another
-/// thread of the process is runnable.
+/// thread of the process is runnable or in I/O.
 pub fn probe(pid: u64, tid: u64) -> Option<Thread> {
     let tasks = format!("/proc/{pid}/task");
-    let runnable = state(&format!("{tasks}/{tid}"))? == 'R';
+    let own = state(&format!("{tasks}/{tid}"))?;
     let sched = std::fs::read_to_string(format!("{tasks}/{tid}/schedstat")).ok()?;
     let ran_ns = sched.split_whitespace().next()?.parse().ok()?;
     let tid_name = tid.to_string();
-    let others_runnable = std::fs::read_dir(&tasks)
+    let others_busy = std::fs::read_dir(&tasks)
         .ok()?
         .flatten()
         .filter(|e| e.file_name().to_str() != Some(tid_name.as_str()))
-        .any(|e| state(&e.path().to_string_lossy()) == Some('R'));
+        .any(|e| matches!(state(&e.path().to_string_lossy()), Some('R' | 'D')));
     Some(Thread {
-        runnable,
+        runnable: own == 'R',
+        in_io: own == 'D',
         ran_ns,
-        others_runnable,
+        others_busy,
     })
 }
 
@@ -241,16 +248,18 @@ mod tests {
     fn blocked(ran_ns: u64) -> Option<Thread> {
         Some(Thread {
             runnable: false,
+            in_io: false,
             ran_ns,
-            others_runnable: false,
+            others_busy: false,
         })
     }
 
     fn runnable(ran_ns: u64) -> Option<Thread> {
         Some(Thread {
             runnable: true,
+            in_io: false,
             ran_ns,
-            others_runnable: false,
+            others_busy: false,
         })
     }
 
@@ -258,8 +267,19 @@ mod tests {
     fn waiting(ran_ns: u64) -> Option<Thread> {
         Some(Thread {
             runnable: false,
+            in_io: false,
             ran_ns,
-            others_runnable: true,
+            others_busy: true,
+        })
+    }
+
+    /// In uninterruptible sleep (the disk, a page fault).
+    fn in_io(ran_ns: u64) -> Option<Thread> {
+        Some(Thread {
+            runnable: false,
+            in_io: true,
+            ran_ns,
+            others_busy: false,
         })
     }
 
@@ -344,6 +364,17 @@ mod tests {
         assert!(matches!(
             j.look(hb(5, T), at + 15 * MS, 0, || blocked(7)),
             Decision::Kill(Kill { how: "blocked", .. })
+        ));
+        // In I/O (a page fault on a machine busy with the disk): waited for.
+        let mut j = Judge::default();
+        assert_eq!(j.look(hb(5, T), at, 0, || in_io(7)), Decision::Nap(5 * MS));
+        assert_eq!(
+            j.look(hb(5, T), at + 5 * MS, 0, || in_io(7)),
+            Decision::Nap(5 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), T + 1000 * MS, 0, || in_io(7)),
+            Decision::Kill(Kill { how: "waiting", .. })
         ));
         // Another thread runnable for ever: the starved bound.
         let mut j = Judge::default();
@@ -452,7 +483,7 @@ mod tests {
         // Running or waiting for a CPU, it is `R` at every look; bounded.
         let seen = (0..200).any(|_| {
             std::thread::sleep(Duration::from_millis(1));
-            probe(pid, tid).is_some_and(|t| t.others_runnable)
+            probe(pid, tid).is_some_and(|t| t.others_busy)
         });
         DONE.store(true, Ordering::Relaxed);
         spinner.join().unwrap();
