@@ -245,42 +245,32 @@ mod tests {
         }
     }
 
-    fn blocked(ran_ns: u64) -> Option<Thread> {
+    /// The kernel's word on the pacing thread, for a test's probe.
+    fn thread(runnable: bool, in_io: bool, others_busy: bool, ran_ns: u64) -> Option<Thread> {
         Some(Thread {
-            runnable: false,
-            in_io: false,
+            runnable,
+            in_io,
             ran_ns,
-            others_busy: false,
+            others_busy,
         })
     }
 
+    fn blocked(ran_ns: u64) -> Option<Thread> {
+        thread(false, false, false, ran_ns)
+    }
+
     fn runnable(ran_ns: u64) -> Option<Thread> {
-        Some(Thread {
-            runnable: true,
-            in_io: false,
-            ran_ns,
-            others_busy: false,
-        })
+        thread(true, false, false, ran_ns)
     }
 
     /// Blocked while another of the hub's threads runs.
     fn waiting(ran_ns: u64) -> Option<Thread> {
-        Some(Thread {
-            runnable: false,
-            in_io: false,
-            ran_ns,
-            others_busy: true,
-        })
+        thread(false, false, true, ran_ns)
     }
 
     /// In uninterruptible sleep (the disk, a page fault).
     fn in_io(ran_ns: u64) -> Option<Thread> {
-        Some(Thread {
-            runnable: false,
-            in_io: true,
-            ran_ns,
-            others_busy: false,
-        })
+        thread(false, true, false, ran_ns)
     }
 
     fn no_probe() -> Option<Thread> {
