@@ -6,14 +6,17 @@
 #
 # Usage: scripts/load.sh [--mode standalone|hub] [--client shim|run]
 #          [--calls 1,100,500,1000] [--seconds 30] [--rate 100] [--keys 50]
-#          [--burst 50] [--no-cold] [--kill-hub N] [--stop-hub N] [--png FILE] [--json FILE]
+#          [--burst 50] [--no-cold] [--kill-hub N] [--stop-hub N] [--standby]
+#          [--png FILE] [--json FILE]
 # Needs: a release build (`cargo build --release`; or HOLDMIX_BIN=path),
 # python3 and a C compiler. Run as root for the cold-cache burst (it drops
 # the page cache) and for more than about 250 calls where the fd or pid
 # limits are low (raised, bounded, inside the run and restored after).
 # Everything lives in a `mktemp -d` directory removed on exit, along with
-# every child process (LOAD_KEEP=1 keeps the directory: the hub's and the
-# generators' logs are in it).
+# every child process, and the calls' checkpoints in
+# /dev/shm/holdmix-load-state.PID (tmpfs, as production's default) are
+# removed too (LOAD_KEEP=1 keeps both: the hub's and the generators' logs
+# are in the directory).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

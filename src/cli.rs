@@ -159,6 +159,12 @@ pub struct RunArgs {
     /// (a per-call capability, not a secret of the host's).
     #[arg(short = 't', long, value_name = "HEX", requires = "hub")]
     pub hub_token: Option<String>,
+    /// A second hub with audio (`hub --audio`, the first's --key-file):
+    /// the call is handed to it when the first is absent, refuses it, dies
+    /// or stops writing, before the call streams on its own (see
+    /// docs/hub-audio.md, "A standby hub").
+    #[arg(short = 'S', long, value_name = "PATH", requires = "hub")]
+    pub standby_hub: Option<PathBuf>,
     /// The language the call's route chooses, when the playlist offers
     /// languages: a code such as `en` or `pt-BR`. The caller's own choice
     /// (a key, remembered) comes first; the channel's language and the
@@ -250,6 +256,10 @@ pub struct HubArgs {
     /// Calls streamed at once with --audio; more stream on their own.
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub audio_max: usize,
+    /// Another hub's socket (with --audio and this hub's --key-file): the
+    /// realtime rows name it as their calls' standby hub (`run -S`).
+    #[arg(long, value_name = "PATH", requires = "realtime")]
+    pub standby: Option<PathBuf>,
 }
 
 /// `holdmix ctl`: one command to a call's control socket or the hub's.

@@ -130,6 +130,8 @@ pub struct RunConfig {
     pub hub: Option<PathBuf>,
     /// This call's token for the hub (from the hub's realtime row).
     pub hub_token: Option<String>,
+    /// The hub the call is handed to when `hub` cannot stream it.
+    pub standby_hub: Option<PathBuf>,
     /// Where call checkpoints live (`None`: the default tmpfs directory).
     pub state_dir: Option<PathBuf>,
     /// Exit when nobody has read the stream for this long (`None`: never).
@@ -196,6 +198,7 @@ pub fn run(
         ami,
         hub: args.hub,
         hub_token: args.hub_token,
+        standby_hub: args.standby_hub,
         state_dir: args.state_dir,
         orphan_after: (!args.orphan_after.is_zero()).then_some(args.orphan_after),
         store: (args.store.as_deref() != Some("none")).then_some(StoreOptions {
@@ -318,6 +321,9 @@ pub fn realtime(
     // Short options (`run --help` has the long ones): Asterisk keeps 255
     // bytes of the row's command line. `slin` is run's default format.
     argv.extend(["-H".to_string(), absolute(&args.socket)?]);
+    if let Some(standby) = &args.standby {
+        argv.extend(["-S".to_string(), absolute(standby)?]);
+    }
     if format != "slin" {
         argv.extend(["--format".to_string(), format.to_string()]);
     }
@@ -348,6 +354,31 @@ mod tests {
     use crate::cli::{Cli, Command};
     use clap::Parser;
     use std::collections::HashMap;
+
+    /// The rows a hub serves name its standby hub (`-S`) after its own.
+    #[test]
+    fn realtime_rows_name_the_standby_hub() {
+        let argv = [
+            "holdmix",
+            "hub",
+            "--socket",
+            "/run/a.sock",
+            "--realtime",
+            "127.0.0.1:1",
+            "--standby",
+            "/run/b.sock",
+            "--playlist",
+            "/etc/p.toml",
+        ];
+        let Command::Hub(args) = Cli::try_parse_from(argv).expect("parses").command else {
+            panic!("not hub");
+        };
+        let (rt, _) = realtime(&args, "127.0.0.1:1", None, Path::new("/usr/bin/holdmix")).expect("config");
+        let row = rt.template.row("holdmix-1795734025.1").expect("a row");
+        assert!(row.contains("%20-H%20/run/a.sock%20-S%20/run/b.sock%20"), "{row}");
+        // Without --realtime there are no rows to name it in.
+        assert!(Cli::try_parse_from(["holdmix", "hub", "--standby", "/run/b.sock"]).is_err());
+    }
 
     fn run_args(argv: &[&str]) -> RunArgs {
         let cli = Cli::try_parse_from(["holdmix", "run"].iter().chain(argv)).expect("parses");

@@ -60,8 +60,23 @@ fn start_hub_in(
     String,
     std::thread::JoinHandle<Vec<holdmix::ami::codec::Message>>,
 ) {
+    start_named_hub(dir, audio, runtime, "hub")
+}
+
+/// [`start_hub_in`] on `dir/NAME.sock`, its log in `dir/NAME.log` (the
+/// key file, and so the tokens, shared by every hub of `dir`).
+fn start_named_hub(
+    dir: &Path,
+    audio: bool,
+    runtime: &Path,
+    name: &str,
+) -> (
+    Reaped,
+    String,
+    std::thread::JoinHandle<Vec<holdmix::ami::codec::Message>>,
+) {
     let (ami, server) = crate::ami::server::serve_script("pw", vec![vec![]]);
-    let sock = dir.join("hub.sock");
+    let sock = dir.join(format!("{name}.sock"));
     let token = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key"))
         .unwrap()
         .token(UID);
@@ -69,7 +84,7 @@ fn start_hub_in(
     cmd.env("HOLDMIX_AMI_SECRET", "pw")
         .env("XDG_RUNTIME_DIR", runtime)
         .arg("--log")
-        .arg(dir.join("hub.log"))
+        .arg(dir.join(format!("{name}.log")))
         .args(["hub", "--ami", &format!("127.0.0.1:{ami}"), "--socket"])
         .arg(&sock)
         .arg("--key-file")
@@ -587,6 +602,62 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
         "{}",
         read(dir, "run.log")
     );
+}
+
+/// A hub killed under a call whose client names a standby hub (`-S`): the
+/// standby resumes the call from the hub's checkpoint, the client never
+/// streams it itself, and the track goes on (see [`assert_seamless`]).
+fn a_killed_hubs_call_goes_to_the_standby(shim: bool) {
+    let tmp = short_dir();
+    let dir = tmp.path();
+    let (pl, track) = noise_fixtures(dir);
+    let (mut hub, token, _ami) = start_hub(dir, true);
+    let (_standby, _, _ami2) = start_named_hub(dir, true, &dir.join("runtime"), "standby");
+    let standby = dir.join("standby.sock");
+    let standby = standby.to_str().unwrap();
+    let mut call = if shim {
+        spawn_shim_with(dir, &pl, &token, &["-S", standby])
+    } else {
+        let mut cmd = holdmix(dir);
+        cmd.arg("--log")
+            .arg(dir.join("run.log"))
+            .args(["run", "-S", standby]);
+        call_args(cmd, dir, &pl, &token)
+    };
+    let audio = drain(&mut call);
+    wait_for("the hosted stream", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("streaming format=")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+    wait_for("the standby's stream", Duration::from_secs(20), || {
+        read(dir, "standby.log").contains("streaming format=")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    if shim {
+        still_the_shim(&call, dir);
+    }
+    signal(&call, libc::SIGHUP);
+    wait_exit(&mut call, Duration::from_secs(10));
+    let pcm = to_f32(&audio.join().unwrap());
+    assert_seamless(&pcm, &track, if shim { "standby, shim" } else { "standby, run" });
+    let log = read(dir, "standby.log");
+    assert!(log.contains("resuming the call"), "{log}");
+    assert!(log.contains("hosted call ended by its client"), "{log}");
+    // The client never streamed the call itself.
+    let run = read(dir, "run.log");
+    assert!(!run.contains("streaming format="), "{run}");
+}
+
+#[test]
+fn a_killed_hubs_call_goes_to_the_standby_hub_from_the_shim() {
+    a_killed_hubs_call_goes_to_the_standby(true);
+}
+
+#[test]
+fn a_killed_hubs_call_goes_to_the_standby_hub_from_run() {
+    a_killed_hubs_call_goes_to_the_standby(false);
 }
 
 /// A stream taken over from the hub: every 100 ms block after the take-over

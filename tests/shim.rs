@@ -3,7 +3,8 @@
 //! pipe really arrives, the hub's `END` is the exit code, a stop signal is
 //! passed on, and every refusal or failure of the hub (NO, absent, closed,
 //! a dry pipe) ends with the full `holdmix run --standalone` streaming the
-//! playlist on the same stdout.
+//! playlist on the same stdout, or first with the standby hub (`-S`)
+//! taking the same pipe.
 
 mod peer;
 
@@ -357,4 +358,80 @@ fn an_old_style_ok_keeps_the_40_ms_dry_check() {
     h.say("END 0");
     let (status, _) = wait_exit(&mut child, LIMIT);
     assert_eq!(status.code(), Some(0));
+}
+
+/// The shim's own executable still runs the call (no `execv` yet).
+fn still_the_shim(child: &Child) {
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).expect("exe");
+    assert!(exe.ends_with("holdmix-shim"), "{exe:?}");
+}
+
+#[test]
+fn the_standby_hub_takes_the_same_pipe_when_the_hub_dies() {
+    let dir = tempdir();
+    let hub = Peer::bind(dir.path());
+    let standby = Peer::bind_as(dir.path(), "standby.sock");
+    let (a, b) = (hub.path.to_str().unwrap(), standby.path.to_str().unwrap());
+    let mut child = shim(dir.path(), &["--hub", a, "-S", b, "--playlist", "p.toml"]);
+    let mut h = hub.accept(LIMIT);
+    h.say("OK");
+    h.say("WATCHED");
+    h.write_audio(&[0; 3200]);
+    let first = h.args().iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The hub dies: its connection and its socket go.
+    drop(h);
+    drop(hub);
+    let mut s = standby.accept(LIMIT);
+    assert_eq!(s.args(), first, "the same words to the standby");
+    s.say("OK");
+    s.write_audio(&[0x11; 3200]);
+    still_the_shim(&child);
+    // The reader gets the hub's frames, then the standby's, on one pipe.
+    let (bytes, _out) = read_exact(child.stdout.take().unwrap(), 6400, LIMIT);
+    assert!(bytes[..3200].iter().all(|&b| b == 0));
+    assert!(bytes[3200..].iter().all(|&b| b == 0x11));
+    s.say("END 4");
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(4), "the standby's END is the exit code");
+}
+
+#[test]
+fn an_absent_hub_hands_the_call_to_the_standby() {
+    let dir = tempdir();
+    let standby = Peer::bind_as(dir.path(), "standby.sock");
+    let gone = dir.path().join("no-hub.sock");
+    let b = format!("--standby-hub={}", standby.path.display());
+    let mut child = shim(dir.path(), &["-H", gone.to_str().unwrap(), &b]);
+    let mut s = standby.accept(LIMIT);
+    s.say("OK");
+    s.write_audio(&[0; 8000]);
+    still_the_shim(&child);
+    signal(&child, libc::SIGTERM);
+    let (status, _) = wait_exit(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(s.rest(), "STOP 15\n", "the standby is told the stop");
+}
+
+#[test]
+fn a_dry_pipe_then_a_refusing_standby_means_standalone() {
+    let dir = tempdir();
+    let pl = tone_playlist(dir.path());
+    let hub = Peer::bind(dir.path());
+    let standby = Peer::bind_as(dir.path(), "standby.sock");
+    let b = format!("-S{}", standby.path.display());
+    let mut child = shim(
+        dir.path(),
+        &["--hub", hub.path.to_str().unwrap(), &b, "--playlist", &pl],
+    );
+    let mut h = hub.accept(LIMIT);
+    h.say("OK");
+    // Never a frame: the shim gives the call up, and says so.
+    assert_eq!(h.rest(), "TAKEN\n");
+    let mut s = standby.accept(LIMIT);
+    s.say("NO full");
+    drop(s);
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
 }

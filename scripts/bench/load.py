@@ -31,6 +31,7 @@ import math
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -244,11 +245,20 @@ class Step:
                          env=dict(os.environ, HOLDMIX_AMI_SECRET=SECRET))
         if not self.ami.logged_in.wait(10):
             raise RuntimeError(f"the hub did not log in (see {self.dir}/hub.log)")
+        # --standby: a second hub with audio, the same key and AMI server,
+        # that the clients hand their call to when the first fails (`-S`).
+        self.standby, self.standby_socket = None, os.path.join(self.dir, "standby.sock")
+        if a.mode == "hub" and a.standby:
+            argv = [self.standby_socket if w == self.socket else w for w in hub_argv]
+            argv[argv.index("--log") + 1] = os.path.join(self.dir, "standby.log")
+            self.standby = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.genlog,
+                                 env=dict(os.environ, HOLDMIX_AMI_SECRET=SECRET))
         # The hub greets nobody before its channel list (answered at once)
         # and its first QueueStatus.
         t0 = time.monotonic()
-        while not os.path.exists(self.socket) and time.monotonic() - t0 < 10:
-            time.sleep(0.01)
+        for path in [self.socket] + ([self.standby_socket] if self.standby else []):
+            while not os.path.exists(path) and time.monotonic() - t0 < 10:
+                time.sleep(0.01)
         time.sleep(1.0)
         ctl_path = os.path.join(self.dir, "reader.sock")
         self.reader = spawn([a.reader, ctl_path], stdin=subprocess.DEVNULL)
@@ -261,15 +271,22 @@ class Step:
                 time.sleep(0.01)
         self.gens = {}
         self.env = {k: v for k, v in os.environ.items() if k not in ("UNIQUEID", "PHONE", "CHANNEL")}
-        self.env.update(XDG_RUNTIME_DIR=os.path.join(self.dir, "run"), XDG_STATE_HOME=os.path.join(self.dir, "state"))
+        # The calls' runtime state (checkpoints) on tmpfs, as by default in
+        # production ($XDG_RUNTIME_DIR, else /dev/shm): on a disk, a busy
+        # disk's file creation would be measured, not holdmix.
+        self.state = os.path.join(a.state, name)
+        os.makedirs(self.state)
+        self.env.update(XDG_RUNTIME_DIR=os.path.join(self.state, "run"), XDG_STATE_HOME=os.path.join(self.dir, "state"))
 
     def argv(self, i):
         a = self.a
         words = ["--hub", self.socket, "--uniqueid", uid(i), "--hub-token", token(self.key, uid(i)),
                  "--playlist", self.playlist, "--cache-dir", a.cache, "--store", "none",
-                 "--state-dir", os.path.join(self.dir, "calls")]
+                 "--state-dir", os.path.join(self.state, "calls")]
         if self.timelines:
             words += ["--timeline-dir", self.timelines]
+        if self.standby:
+            words += ["--standby-hub", self.standby_socket]
         if a.mode == "hub" and a.client == "shim":
             return [a.shim] + words
         return [a.bin, "-q", "run"] + words
@@ -343,6 +360,8 @@ class Step:
         self.ctl.close()
         end(self.reader)
         end(self.hub)
+        if self.standby:
+            end(self.standby)
         self.ami.close()
         self.genlog.close()
 
@@ -369,7 +388,7 @@ def hist_pct(h, p):
 def steady(a, tmp, n, templates):
     s = Step(a, tmp, f"n{n}", templates)
     try:
-        hub_before = group_mem_kib(with_children(s.hub.pid))
+        hub_before = group_mem_kib(with_children(s.hub.pid) + (with_children(s.standby.pid) if s.standby else []))
         ramp = max(1.0, n / a.rate)
         log(f"{n} call(s): starting them over {ramp:.0f} s")
         s.ramp(n)
@@ -377,7 +396,8 @@ def steady(a, tmp, n, templates):
         s.command("RESET")
         pids = s.pids()
         dead = sorted({p.returncode for p in s.gens.values() if p.poll() is not None})
-        hub_group = with_children(s.hub.pid)
+        # The standby hub's share (idle, with no call) counts as the hub's.
+        hub_group = with_children(s.hub.pid) + (with_children(s.standby.pid) if s.standby else [])
         cpu0 = {p: cpu_ns(p) for p in pids + hub_group}
         reader0, busy0, w0 = cpu_ns(s.reader.pid), busy_ns(), time.monotonic()
         # Keys: spread over the window, each to a random call, a call at
@@ -498,6 +518,9 @@ def kill_hub(a, tmp, n, templates, stop=False):
         time.sleep(max(5.0, min(a.seconds, 15.0)))
         calls, _, _ = s.stats()
         alive = len(s.pids())
+        # Clients still `holdmix-shim` (a hub streams their call: the
+        # standby's) against those that became `holdmix run` (standalone).
+        hosted = sum(1 for p in s.pids() if exe_name(p) == "holdmix-shim")
     finally:
         s.close()
     gaps = [c["gap_ms"] for c in calls.values()]
@@ -509,10 +532,17 @@ def kill_hub(a, tmp, n, templates, stop=False):
     except (ValueError, KeyError, TypeError):
         log(f"kill step: no report ({out.stderr.strip()[:200]})")
         welcomes = -1
-    return dict(kind="kill", stop=stop, mode=a.mode, calls=n, alive=alive, eof=sum(c["eof"] for c in calls.values()),
+    return dict(kind="kill", stop=stop, mode=a.mode, calls=n, alive=alive, hosted=hosted, standby=bool(a.standby), eof=sum(c["eof"] for c in calls.values()),
                 gap_p50=pct(gaps, 0.5), gap_p99=pct(gaps, 0.99), gap_max=max(gaps, default=float("nan")),
                 over_100=sum(1 for g in gaps if g > 100), welcomes=welcomes,
                 short=sum(c["short"] for c in calls.values()), reads=sum(c["reads"] for c in calls.values()))
+
+
+def exe_name(pid):
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
 
 
 def f1(x, unit=""):
@@ -537,10 +567,12 @@ def table(rows):
                 + (f" (exit {r['died_codes']})" if r["died"] else "") + " |")
         elif r["kind"] == "kill":
             out.append(
-                f"| {r['mode']} | {r['calls']}, hub {'SIGSTOPped' if r.get('stop') else 'SIGKILLed'} | — | — | {r['short']} / {r['reads']} | — | — | — "
+                f"| {r['mode']}{' + standby' if r.get('standby') else ''} "
+                f"| {r['calls']}, hub {'SIGSTOPped' if r.get('stop') else 'SIGKILLed'} | — | — | {r['short']} / {r['reads']} | — | — | — "
                 f"| gap at the reader p50 / p99 / max {f1(r['gap_p50'])} / {f1(r['gap_p99'])} / "
                 f"{f1(r['gap_max'])} ms, {r['over_100']} calls over 100 ms; {r['eof']} streams ended, "
-                f"{r['alive']} processes alive; welcomes heard {r['welcomes']} for {r['calls']} calls |")
+                f"{r['alive']} processes alive ({r.get('hosted', 0)} hosted by a hub after it); "
+                f"welcomes heard {r['welcomes']} for {r['calls']} calls |")
         else:
             out.append(
                 f"| {r['mode']} | burst of {r['calls']}, {r['cache']} cache | — | — | {r['short']} / {r['reads']} | — "
@@ -567,13 +599,15 @@ def main():
                     help="hub mode: this many calls held, then the hub SIGKILLed (0: no such step)")
     ap.add_argument("--stop-hub", type=int, default=0,
                     help="hub mode: this many calls held, then the hub SIGSTOPped for its watchdog to kill (0: none)")
+    ap.add_argument("--standby", action="store_true",
+                    help="hub mode: a second hub with audio, named by every client (`--standby-hub`)")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--png", help="draw CPU, memory and latency against N here")
     a = ap.parse_args()
     a.calls = [int(x) for x in a.calls.split(",") if x]
     a.bin = os.path.abspath(a.bin)
-    if (a.kill_hub or a.stop_hub) and a.mode != "hub":
-        sys.exit("load: --kill-hub and --stop-hub need --mode hub")
+    if (a.kill_hub or a.stop_hub or a.standby) and a.mode != "hub":
+        sys.exit("load: --kill-hub, --stop-hub and --standby need --mode hub")
     if not a.calls or min(a.calls) < 1 or max(a.calls + [a.burst, a.kill_hub, a.stop_hub]) > 8000:
         sys.exit("load: --calls and --burst take 1 to 8000 calls (the reader's table)")
     if a.mode == "hub":
@@ -583,6 +617,9 @@ def main():
         if a.client == "shim" and not os.access(a.shim, os.X_OK):
             sys.exit(f"load: no {a.shim}; build it (cargo build --release) or use --client run")
     restore = raise_limits(max(a.calls + [a.burst, a.kill_hub, a.stop_hub]))
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else a.tmp
+    a.state = os.path.join(shm, f"holdmix-load-state.{os.getpid()}")
+    os.makedirs(a.state)
     a.playlist = make_playlist(a.tmp)
     a.playlist_welcome = make_playlist(a.tmp, welcome=True)
     a.cache = os.path.join(a.tmp, "cache")
@@ -615,6 +652,8 @@ def main():
                     rows.append(r)
     finally:
         reap_all()
+        if not os.environ.get("LOAD_KEEP"):
+            shutil.rmtree(a.state, ignore_errors=True)
         for path, v in restore.items():
             with open(path, "w") as f:
                 f.write(str(v))

@@ -84,12 +84,13 @@ def number(i):
 class AmiServer:
     """Speaks what Asterisk 22 speaks to the hub: the banner, answers to its
     actions (Login, CoreShowChannels, QueueStatus, anything else Success),
-    and the calls' events when the harness says so."""
+    and the calls' events when the harness says so, to every hub logged in
+    (a standby hub follows the same calls)."""
 
     def __init__(self, templates):
         self.t = templates
         self.lock = threading.Lock()
-        self.conn = None
+        self.conns = []
         self.logged_in = threading.Event()
         self.queue = 0
         self.listener = socket.socket()
@@ -107,7 +108,7 @@ class AmiServer:
                 return
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
-                self.conn = c
+                self.conns.append(c)
                 c.sendall(b"Asterisk Call Manager/11.0.0\r\n")
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
@@ -149,9 +150,9 @@ class AmiServer:
     def send(self, data):
         """Sends whole messages; returns the monotonic time just after."""
         with self.lock:
-            if self.conn is not None:
+            for c in self.conns:
                 try:
-                    self.conn.sendall(data)
+                    c.sendall(data)
                 except OSError:
                     pass
             return time.monotonic_ns()
@@ -171,5 +172,5 @@ class AmiServer:
         self.stop = True
         self.listener.close()
         with self.lock:
-            if self.conn:
-                self.conn.close()
+            for c in self.conns:
+                c.close()

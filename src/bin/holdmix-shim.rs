@@ -8,9 +8,11 @@
 //! `SCM_RIGHTS`, and waits in `ppoll(2)` on the hub's socket (a watched
 //! hub's watchdog kills it if it hangs, so then the wait is woken by the
 //! socket alone, with a look at the pipe once a second); whenever the
-//! hub refuses, is absent, dies or stops writing, it becomes the full
-//! `holdmix run --standalone` with the same arguments (`execv`, same pid,
-//! same stdin/stdout/stderr), which resumes the call from its checkpoint.
+//! hub refuses, is absent, dies or stops writing, it hands the pipe to the
+//! standby hub (`-S`) if there is one, which resumes the call from its
+//! checkpoint; failing that, it becomes the full `holdmix run
+//! --standalone` with the same arguments (`execv`, same pid, same
+//! stdin/stdout/stderr), which resumes it the same way.
 //!
 //! It deliberately does not link the holdmix library (nor clap, tracing or
 //! anything else): the library's protocol code (src/hub/handover.rs) would
@@ -20,7 +22,7 @@
 //! tests/shim.rs checks them against a peer speaking the spec. `main` is
 //! the C runtime's (`no_main`): the raw `argv` is used in place, with no
 //! copy of the arguments kept while the call is held. Nothing allocates
-//! after the hand-over is sent, and there is one thread.
+//! while a hub streams the call, and there is one thread.
 //!
 //! One file of about 600 lines on purpose: the binary is its own crate
 //! root (no module of the library can be shared), and the whole protocol
@@ -100,31 +102,31 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // that live as long as the process.
     let all = unsafe { std::slice::from_raw_parts(argv, argc.max(0) as usize) };
     let words = all.get(1..).unwrap_or(&[]);
-    let Some(hub) = hub_path(words) else {
+    let hubs = hub_paths(words);
+    if hubs[0].is_none() {
         // No hub: the full binary's own `run`, with nothing added.
         return exec_full(words, false, None);
-    };
+    }
     let mask = Signals::block();
-    let Some(sock) = connect(hub) else {
-        return exec_full(words, true, Some(&mask));
-    };
-    match hand_over(&sock, words, &mask) {
-        Answer::Ok(mut lines) => match wait(&sock, &mut lines, &mask) {
-            Wait::End(code) => code,
-            Wait::Stop(sig) => stop(&sock, sig),
-            Wait::Gone => {
-                // Best effort: the hub drops the call before its next write.
-                send_now(&sock, b"TAKEN\n");
-                drop(sock);
-                exec_full(words, true, Some(&mask))
-            }
-        },
-        Answer::Stop(sig) => stop(&sock, sig),
-        Answer::No => {
-            drop(sock);
-            exec_full(words, true, Some(&mask))
+    // The hub, then the standby hub (`-S`) when the hub is absent, refuses
+    // the call, dies or stops writing; only then the call's own stream.
+    for hub in hubs.into_iter().flatten() {
+        let Some(sock) = connect(hub) else {
+            continue;
+        };
+        match hand_over(&sock, words, &mask) {
+            Answer::Ok(mut lines) => match wait(&sock, &mut lines, &mask) {
+                Wait::End(code) => return code,
+                Wait::Stop(sig) => return stop(&sock, sig),
+                // Best effort: the hub drops the call before its next
+                // write. The next one resumes it from its checkpoint.
+                Wait::Gone => send_now(&sock, b"TAKEN\n"),
+            },
+            Answer::Stop(sig) => return stop(&sock, sig),
+            Answer::No => {}
         }
     }
+    exec_full(words, true, Some(&mask))
 }
 
 fn word(p: &*const c_char) -> &'static CStr {
@@ -132,23 +134,30 @@ fn word(p: &*const c_char) -> &'static CStr {
     unsafe { CStr::from_ptr(*p) }
 }
 
-/// `--hub PATH`, `--hub=PATH`, `-H PATH` or `-HPATH` (the realtime rows'
-/// short form); no other parsing: clap in the full binary judges the rest.
-fn hub_path(words: &[*const c_char]) -> Option<&'static CStr> {
+/// The hub and the standby hub: `--hub PATH`, `--hub=PATH`, `-H PATH` or
+/// `-HPATH` (the realtime rows' short form), and `--standby-hub` / `-S`
+/// alike; the first of each counts. No other parsing: clap in the full
+/// binary judges the rest (an empty path is its error to report).
+fn hub_paths(words: &[*const c_char]) -> [Option<&'static CStr>; 2] {
+    let mut found = [None, None];
     let mut it = words.iter().map(word);
     while let Some(w) = it.next() {
         let b = w.to_bytes_with_nul();
-        let value = match b {
-            b"--\0" => return None,
-            b"--hub\0" | b"-H\0" => it.next()?,
-            _ if b.starts_with(b"--hub=") => CStr::from_bytes_with_nul(&b[6..]).ok()?,
-            _ if b.starts_with(b"-H") => CStr::from_bytes_with_nul(&b[2..]).ok()?,
+        let (which, value) = match b {
+            b"--\0" => break,
+            b"--hub\0" | b"-H\0" => (0, it.next()),
+            b"--standby-hub\0" | b"-S\0" => (1, it.next()),
+            _ if b.starts_with(b"--hub=") => (0, CStr::from_bytes_with_nul(&b[6..]).ok()),
+            _ if b.starts_with(b"--standby-hub=") => (1, CStr::from_bytes_with_nul(&b[14..]).ok()),
+            _ if b.starts_with(b"-H") => (0, CStr::from_bytes_with_nul(&b[2..]).ok()),
+            _ if b.starts_with(b"-S") => (1, CStr::from_bytes_with_nul(&b[2..]).ok()),
             _ => continue,
         };
-        // An empty path is the full binary's error to report.
-        return (!value.is_empty()).then_some(value);
+        if found[which].is_none() {
+            found[which] = Some(value.filter(|v| !v.is_empty()));
+        }
     }
-    None
+    found.map(Option::flatten)
 }
 
 /// The stop signals, blocked from the start except inside `ppoll`, so a

@@ -7,7 +7,9 @@
 //! dry), the call is taken over here and streamed from its checkpoint,
 //! which the hub kept where this process would have: the stream goes on
 //! and the welcome is not played again. A refusal (`NO`), no hub, or no
-//! answer within a second: the call streams here as always.
+//! answer within a second: the call streams here as always. A standby
+//! hub (`-S`) is offered the call first in each of these cases, and
+//! resumes it from the same checkpoint.
 
 use super::exit::Exit;
 use super::signals::{STOP_SIGNALS, StopFlag};
@@ -66,20 +68,30 @@ pub enum Outcome {
 }
 
 /// Hands the call over if this run may (`--hub`, no `--standalone`,
-/// stdout a pipe), and waits for its end.
+/// stdout a pipe), and waits for its end. The standby hub (`-S`) gets the
+/// call when the first hub does not take it or stops streaming it; only
+/// when neither streams it does it stream here.
 pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
-    let Some(socket) = cfg.hub.as_deref().filter(|_| !cfg.standalone) else {
-        return Outcome::Standalone;
-    };
-    let out = std::io::stdout();
-    if !pipe::is_pipe(out.as_raw_fd()) {
+    if cfg.standalone || !pipe::is_pipe(std::io::stdout().as_raw_fd()) {
         return Outcome::Standalone;
     }
-    let Some((conn, after)) = offer(socket) else {
-        return Outcome::Standalone;
-    };
-    tracing::info!(hub = %socket.display(), "the hub streams the call");
-    wait(&conn, after, stop, cfg.format.frame_bytes())
+    let mut outcome = Outcome::Standalone;
+    for socket in [cfg.hub.as_deref(), cfg.standby_hub.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        let Some((conn, after)) = offer(socket) else {
+            continue;
+        };
+        tracing::info!(hub = %socket.display(), "the hub streams the call");
+        match wait(&conn, after, stop, cfg.format.frame_bytes()) {
+            // On to the standby: it resumes the call from the checkpoint
+            // the hub kept, as this process would.
+            Outcome::TakeOver => outcome = Outcome::TakeOver,
+            done => return done,
+        }
+    }
+    outcome
 }
 
 /// Connects, sends the hand-over, and takes the answer: the connection

@@ -25,7 +25,12 @@ pub struct Handover {
 
 impl Peer {
     pub fn bind(dir: &Path) -> Peer {
-        let path = dir.join("hub.sock");
+        Peer::bind_as(dir, "hub.sock")
+    }
+
+    /// A second stand-in (a standby hub) at `dir/name`.
+    pub fn bind_as(dir: &Path, name: &str) -> Peer {
+        let path = dir.join(name);
         let listener = UnixListener::bind(&path).expect("bind the hub socket");
         listener.set_nonblocking(true).expect("nonblocking");
         Peer { listener, path }

@@ -198,6 +198,7 @@ fn run_args(h: &Handover) -> Option<crate::cli::RunArgs> {
     at(&mut args.store_password_file);
     at(&mut args.state_dir);
     at(&mut args.hub);
+    at(&mut args.standby_hub);
     at(&mut args.control);
     // `--events -` is the client's stdin, which the hub does not have.
     if args.events.as_deref() == Some(Path::new("-")) {
