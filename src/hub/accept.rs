@@ -21,6 +21,7 @@ use super::token::Key;
 use crate::ami::wake::Sender;
 use crate::util::ratelimit::{Limiter, WINDOW};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,6 +97,18 @@ pub(super) fn accept(
             }
             continue;
         }
+        // A hand-over already whole in the socket (a client sends it as
+        // it connects) is taken on this thread, which never waits on it:
+        // no thread is made and ended for it, most of a hand-over's cost
+        // in a herd (a hub's death sends all its calls to a standby hub
+        // at once). Anything else is its thread's, as it was read.
+        let first = match first_look(&stream) {
+            Some((bytes, fd)) if bytes.starts_with(handover::MAGIC) && handover::is_whole(&bytes) => {
+                hand_over(stream, bytes, fd, &gate);
+                continue;
+            }
+            other => other,
+        };
         let id = super::subscribers::next_id();
         let seat = Seat::take(&open);
         let (subs, calls, redirects, gate, relays) = (
@@ -110,7 +123,7 @@ pub(super) fn accept(
         // call: a small stack).
         let spawned = std::thread::Builder::new().stack_size(128 * 1024).spawn(move || {
             let _seat = seat;
-            serve(stream, id, &subs, &calls, &redirects, &gate, &relays);
+            serve(stream, first, id, &subs, &calls, &redirects, &gate, &relays);
         });
         if let Err(e) = spawned {
             tracing::warn!("cannot serve a generator: {e}");
@@ -135,9 +148,25 @@ impl Drop for Seat {
     }
 }
 
-/// One generator, from its `SUBSCRIBE` line until it goes.
+/// The bytes (and the fd riding on them) a new connection has sent so
+/// far, read without waiting; `None` when nothing came yet.
+fn first_look(stream: &UnixStream) -> Option<(Vec<u8>, Option<OwnedFd>)> {
+    stream.set_nonblocking(true).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let got = handover::recv_first(stream, &mut buf);
+    // Back to blocking (bounded by its timeouts) whatever was read.
+    stream.set_nonblocking(false).ok();
+    let (n, fd) = got.ok()?;
+    buf.truncate(n);
+    Some((buf, fd))
+}
+
+/// One generator, from its `SUBSCRIBE` line until it goes. `first`: what
+/// the accept loop read of it already.
+#[allow(clippy::too_many_arguments)]
 fn serve(
     stream: UnixStream,
+    first: Option<(Vec<u8>, Option<OwnedFd>)>,
     id: u64,
     subs: &Subscribers,
     calls: &SharedCalls,
@@ -148,11 +177,18 @@ fn serve(
     stream.set_read_timeout(Some(SUBSCRIBE_WAIT)).ok();
     stream.set_write_timeout(Some(SUBSCRIBE_WAIT)).ok();
     // The first bytes with recvmsg: a hand-over's pipe rides on them.
-    let mut first = vec![0u8; 4096];
-    let Ok((n, fd)) = handover::recv_first(&stream, &mut first) else {
-        return;
+    let (first, fd) = match first {
+        Some(read) => read,
+        None => {
+            let mut first = vec![0u8; 4096];
+            let Ok((n, fd)) = handover::recv_first(&stream, &mut first) else {
+                return;
+            };
+            first.truncate(n);
+            (first, fd)
+        }
     };
-    first.truncate(n);
+    let n = first.len();
     if n > 0 && (first.starts_with(handover::MAGIC) || handover::MAGIC.starts_with(&first)) {
         return hand_over(stream, first, fd, gate);
     }

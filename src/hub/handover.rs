@@ -352,6 +352,16 @@ pub fn recv_first(sock: &UnixStream, buf: &mut [u8]) -> std::io::Result<(usize, 
     Ok((got.bytes, kept))
 }
 
+/// Whether `bytes` (a hand-over's first, from [`recv_first`]) hold its
+/// header and all of its body already: then [`read_rest`] reads nothing
+/// more from the socket, so it cannot wait.
+pub fn is_whole(bytes: &[u8]) -> bool {
+    let Some(nl) = bytes.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    nl <= MAX_HEADER && parse_header(&bytes[..nl]).is_ok_and(|len| bytes.len() - nl - 1 >= len)
+}
+
 /// Reads the rest of a hand-over whose first bytes (`first`, from
 /// [`recv_first`]) start with [`MAGIC`]: the header, then the body, with
 /// plain reads bounded by the socket's timeout.
@@ -441,6 +451,23 @@ mod tests {
             ],
             env: vec![("UNIQUEID".into(), "1.2".into()), ("PHONE".into(), "+100".into())],
         }
+    }
+
+    #[test]
+    fn a_whole_hand_over_is_told_from_a_part_of_one() {
+        let whole = sample().encode();
+        assert!(is_whole(&whole));
+        // Any shorter cut waits for more (read on the connection's thread).
+        for cut in [0, 5, MAGIC.len(), whole.len() / 2, whole.len() - 1] {
+            assert!(!is_whole(&whole[..cut]), "cut at {cut}");
+        }
+        // A bad header is left to the connection's thread, which refuses it.
+        assert!(!is_whole(b"HANDOVER x\n"));
+        assert!(!is_whole(format!("HANDOVER {}\n", "9".repeat(40)).as_bytes()));
+        // More than its length: read_rest refuses it without reading.
+        let mut more = whole.clone();
+        more.push(0);
+        assert!(is_whole(&more));
     }
 
     #[test]

@@ -22,14 +22,14 @@ use super::token::Key;
 use crate::audio::cache::Cache;
 use crate::cli::{Cli, Command};
 use crate::config::RunConfig;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Hosted calls at most by default (`--audio-max`).
 pub const DEFAULT_MAX: usize = 2000;
@@ -172,13 +172,24 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
 /// The hand-over's args through `run`'s own parser (global options after
 /// `run` are taken and ignored), with relative paths made the client's.
 fn run_args(h: &Handover) -> Option<crate::cli::RunArgs> {
+    // Building clap's whole command (every subcommand's arguments) cost
+    // more than parsing with it, for each hand-over of a herd (a hub's
+    // death sends all its calls to the standby at once): built once.
+    static CLI: OnceLock<Mutex<clap::Command>> = OnceLock::new();
     let argv = [OsString::from("holdmix"), OsString::from("run")]
         .into_iter()
         .chain(h.args.iter().cloned());
+    let matches = {
+        let mut cli = CLI
+            .get_or_init(|| Mutex::new(Cli::command()))
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cli.try_get_matches_from_mut(argv).ok()?
+    };
     let Ok(Cli {
         command: Command::Run(mut args),
         ..
-    }) = Cli::try_parse_from(argv)
+    }) = Cli::from_arg_matches(&matches)
     else {
         return None;
     };
