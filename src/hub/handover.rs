@@ -359,7 +359,7 @@ pub fn is_whole(bytes: &[u8]) -> bool {
     let Some(nl) = bytes.iter().position(|&b| b == b'\n') else {
         return false;
     };
-    nl <= MAX_HEADER && parse_header(&bytes[..nl]).is_ok_and(|len| bytes.len() - nl - 1 >= len)
+    nl <= MAX_HEADER && parse_header(&bytes[..nl]).is_ok_and(|len| bytes.len() - nl > len)
 }
 
 /// Reads the rest of a hand-over whose first bytes (`first`, from
