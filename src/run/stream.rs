@@ -541,7 +541,10 @@ impl<'a> Stream<'a> {
             std::ptr::from_ref(self) as usize,
             std::mem::offset_of!(Stream<'static>, ahead),
         );
-        w.add(self.stop.cell());
+        // A host reads its own copy of the stop (see `hub::audio::pace`).
+        if !self.hosted {
+            w.add(self.stop.cell());
+        }
         self.bell.note_hot(w);
         // Its page only when the next tick writes it (see `work`).
         if let Some(c) = &self.checkpoints
