@@ -76,6 +76,8 @@ pub struct Stream<'a> {
     /// One frame's duration (the clock's unit).
     frame: Duration,
     next_map_check: u64,
+    /// When the poller looks next (wall frames; see `work`).
+    next_poll: u64,
     stop: StopFlag,
     /// The inbox's doorbell, held here too: the tick reads only this.
     bell: Bell,
@@ -315,6 +317,8 @@ impl<'a> Stream<'a> {
             warm: Warm::default(),
             truncations: crate::util::mapguard::truncations(),
             next_map_check: CHECK_MAPS_EVERY,
+            // As the poller's own first look: `POLL` into the stream.
+            next_poll: (reload::POLL.as_nanos() / frame.as_nanos().max(1)) as u64,
             control,
             later: Some(later),
         };
@@ -433,8 +437,13 @@ impl<'a> Stream<'a> {
         // After the write: rendering ahead never delays it.
         self.ahead.fill();
         self.control.answer(&self.ahead);
-        if let Some(p) = &mut self.poller {
+        // Its box only when a look is due (`reload::POLL` apart, as its
+        // own schedule): a cold line of its own otherwise read every tick.
+        if wall >= self.next_poll
+            && let Some(p) = &mut self.poller
+        {
             p.poll_due(self.frame * wall as u32);
+            self.next_poll = wall + self.poll_frames();
         }
         if wall >= self.next_map_check {
             self.check_maps(wall);
@@ -553,6 +562,11 @@ impl<'a> Stream<'a> {
             c.note_hot(w);
         }
         self.ahead.note_hot(self.pacer.period_frames(), w);
+    }
+
+    /// The poller's period in frames.
+    fn poll_frames(&self) -> u64 {
+        (reload::POLL.as_nanos() / self.frame.as_nanos().max(1)) as u64
     }
 
     /// The lines of a stream that asks for its own (a process of its own).
