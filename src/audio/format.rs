@@ -67,6 +67,25 @@ impl Format {
     /// check per sample.
     #[inline]
     pub fn encode_into(self, samples: &[f32], out: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (just checked).
+            unsafe { self.encode_avx2(samples, out) };
+            return;
+        }
+        self.encode_any(samples, out);
+    }
+
+    /// [`Format::encode_into`] eight samples an instruction instead of
+    /// four: the same operations, so the same bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn encode_avx2(self, samples: &[f32], out: &mut [u8]) {
+        self.encode_any(samples, out);
+    }
+
+    #[inline(always)]
+    fn encode_any(self, samples: &[f32], out: &mut [u8]) {
         debug_assert_eq!(out.len(), samples.len() * self.bytes_per_sample());
         match self {
             Format::Slin | Format::Slin16 => {
@@ -110,7 +129,7 @@ impl Format {
 /// Nor `x as i32`: its saturation (NaN to 0, the ends of the range) is
 /// checked per sample, one at a time; clamped and NaN made 0 first, the
 /// conversion is a plain one, four at a time (three times faster, measured).
-#[inline]
+#[inline(always)]
 pub fn to_i16(sample: f32) -> i16 {
     let x = (sample * 32767.0).clamp(-32768.0, 32767.0);
     let x = if x.is_nan() { 0.0 } else { x };
@@ -123,6 +142,21 @@ pub fn to_i16(sample: f32) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vector_path_gives_the_same_bytes() {
+        // Every half-step near the ends and around zero, out of range and NaN.
+        let mut samples = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.5, -1.5];
+        samples.extend((-70_000..70_000).map(|i| i as f32 / 65534.0));
+        samples.truncate(samples.len() / 160 * 160);
+        for f in [Format::Slin, Format::Ulaw, Format::Alaw] {
+            let n = samples.len() * f.bytes_per_sample();
+            let (mut a, mut b) = (vec![0u8; n], vec![0u8; n]);
+            f.encode_into(&samples, &mut a);
+            f.encode_any(&samples, &mut b);
+            assert!(a == b, "{f:?}");
+        }
+    }
 
     #[test]
     fn frame_geometry() {

@@ -52,6 +52,26 @@ impl Limiter {
     /// Takes a new block in `buf` and replaces it with the limited previous one.
     #[inline]
     pub fn process(&mut self, buf: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (just checked).
+            unsafe { self.process_avx2(buf) };
+            return;
+        }
+        self.process_any(buf);
+    }
+
+    /// [`Limiter::process`] eight samples an instruction instead of four
+    /// (x86-64's baseline): the same operations in the same order (no
+    /// fused multiply-add), so the same samples bit for bit.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn process_avx2(&mut self, buf: &mut [f32]) {
+        self.process_any(buf);
+    }
+
+    #[inline(always)]
+    fn process_any(&mut self, buf: &mut [f32]) {
         debug_assert_eq!(buf.len(), self.delayed.len());
         let peak = peak(buf);
         let need = if peak > CEILING { CEILING / peak } else { 1.0 };
@@ -86,7 +106,7 @@ impl Limiter {
 /// The largest magnitude in `buf`, in eight independent lanes the compiler
 /// turns into vector maxima (one running maximum is a chain of dependent
 /// scalar ones). Exact: the maximum of the same values in any order.
-#[inline]
+#[inline(always)]
 fn peak(buf: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = buf.chunks_exact(8);
@@ -103,6 +123,26 @@ fn peak(buf: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vector_path_gives_the_same_samples() {
+        // Loud enough to limit, with glides both ways, NaN-free.
+        let signal: Vec<f32> = (0..160 * 200)
+            .map(|i| {
+                let t = i as f32 / 8000.0;
+                (t * 2300.0).sin() * (1.0 + 1.5 * (t * 3.0).sin().abs())
+            })
+            .collect();
+        let (mut a, mut b) = (Limiter::new(160, 25), Limiter::new(160, 25));
+        for block in signal.chunks_exact(160) {
+            let (mut x, mut y) = (block.to_vec(), block.to_vec());
+            a.process(&mut x);
+            b.process_any(&mut y);
+            let same = x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits());
+            assert!(same, "{x:?} != {y:?}");
+        }
+        assert!(a.gain() < 1.0);
+    }
 
     #[test]
     fn never_exceeds_ceiling_and_delays_one_block() {

@@ -1,5 +1,6 @@
 //! The call's checkpoints across respawns, as the stream goes: every tick
-//! that wrote, the stream time and music offset of what the reader took;
+//! that wrote and measured the pipe, the stream time and music offset of
+//! what the reader took;
 //! whenever something happened, and at least once a second, the whole
 //! state. Only what was written counts, and what is still in the pipe or
 //! ready to write was not heard: the next process plays it again.
@@ -99,11 +100,11 @@ impl Checkpoints {
         }
     }
 
-    /// Notes what the next [`Checkpoints::after_write`] touches: the
-    /// file's per-tick fields (a page of their own per call, cold at each
+    /// Notes what the next [`Checkpoints::after_write`] touches besides
+    /// these fields (the stream notes them with its own): the file's
+    /// per-tick fields (a page of their own per call, cold at each
     /// tick: a TLB and a cache miss, measured the largest of a hosted tick).
     pub fn note_hot(&self, w: &mut Warm) {
-        w.add(&self.snapshot_at);
         if let Some(c) = &self.file {
             c.note_hot(w);
         }

@@ -28,6 +28,7 @@ use crate::engine::ahead::Ahead;
 use crate::engine::library::Library;
 use crate::hub::follow::HubLink;
 use crate::sources;
+use crate::util::bell::Bell;
 use crate::util::prefetch::Warm;
 use crate::util::ratelimit::{Limiter, WINDOW};
 use anyhow::Result;
@@ -62,35 +63,44 @@ pub enum Started<'a> {
     Ended(Exit),
 }
 
+// In this order: what every tick reads comes first (up to `ahead`), on a
+// few lines noted as one range (see `Stream::note_hot`); spread over the
+// stream's 5 KiB, each was a miss of its own at a hosted call's tick.
+#[repr(C)]
 pub struct Stream<'a> {
-    /// The engine and the frames rendered ahead of the clock.
-    ahead: Ahead,
-    stop: StopFlag,
+    /// Streamed by a host (`hub --audio`), not a process of its own.
+    hosted: bool,
+    trimmed: bool,
+    format: Format,
     out: Output,
-    pacer: Pacer,
-    clock: Clock,
     /// One frame's duration (the clock's unit).
     frame: Duration,
-    format: Format,
-    inbox: Inbox<'a>,
-    /// Set when the audio thread polls the playlist itself (see reload).
-    poller: Option<Poller>,
-    timeline: Option<Sink>,
-    checkpoints: Option<Checkpoints>,
-    memory: Option<CallerMemory>,
+    next_map_check: u64,
+    /// When the poller looks next (wall frames; see `work`).
+    next_poll: u64,
+    stop: StopFlag,
+    /// The inbox's doorbell, held here too: the tick reads only this.
+    bell: Bell,
+    pacer: Pacer,
+    clock: Clock,
     orphans: Option<OrphanGuard>,
     /// For the orphan guard's log line.
     channel: Option<String>,
-    trimmed: bool,
-    /// Streamed by a host (`hub --audio`), not a process of its own.
-    hosted: bool,
-    /// The lines the next tick touches, fetched at once at the wake.
-    warm: Warm,
-    /// Truncated cache entries already logged, and when to look again.
-    truncations: usize,
-    next_map_check: u64,
+    /// Set when the audio thread polls the playlist itself (see reload);
+    /// boxed: most calls have none, and a tick reads only the pointer.
+    poller: Option<Box<Poller>>,
     /// `--control` and the hub's relay: status requests to answer.
     control: Control,
+    checkpoints: Option<Checkpoints>,
+    /// The engine and the frames rendered ahead of the clock.
+    ahead: Ahead,
+    inbox: Inbox<'a>,
+    timeline: Option<Sink>,
+    memory: Option<CallerMemory>,
+    /// The lines the next tick touches, fetched at once at the wake.
+    warm: Warm,
+    /// Truncated cache entries already logged (see `check_maps`).
+    truncations: usize,
     /// What starts after the first write (see [`Stream::first_tick`]).
     later: Option<Later<'a>>,
 }
@@ -286,6 +296,7 @@ impl<'a> Stream<'a> {
         }
         tracing::info!(format = ?format, pipe = out.is_pipe(), hosted, "streaming");
         let mut stream = Stream {
+            bell: inbox.bell.clone(),
             ahead: Ahead::new(engine, format),
             orphans,
             stop,
@@ -306,6 +317,8 @@ impl<'a> Stream<'a> {
             warm: Warm::default(),
             truncations: crate::util::mapguard::truncations(),
             next_map_check: CHECK_MAPS_EVERY,
+            // As the poller's own first look: `POLL` into the stream.
+            next_poll: (reload::POLL.as_nanos() / frame.as_nanos().max(1)) as u64,
             control,
             later: Some(later),
         };
@@ -333,7 +346,7 @@ impl<'a> Stream<'a> {
     fn start_rest(&mut self) {
         if let Some(later) = self.later.take() {
             let (inbox, library) = (&mut self.inbox, self.ahead.engine().library());
-            self.poller = unsignalled(|| later(inbox, library));
+            self.poller = unsignalled(|| later(inbox, library)).map(Box::new);
         }
     }
 
@@ -361,7 +374,7 @@ impl<'a> Stream<'a> {
             self.warm.fetch();
         }
         // Something was sent to this thread (a key, a reload, a source).
-        if self.inbox.bell.answer() {
+        if self.bell.answer() {
             self.control.take_asks(&self.ahead);
             self.inbox.take_mail(self.ahead.change());
         }
@@ -402,8 +415,13 @@ impl<'a> Stream<'a> {
             }
         }
         // Only what was written is checkpointed: a generator nobody reads
-        // does not move the call on.
+        // does not move the call on. Nor is a tick that did not measure
+        // the pipe (unless something happened): its prediction may claim
+        // a read that never came, and the fields the last measured tick
+        // set are at most a tick behind what was heard (a take-over
+        // repeats that much, never skips); its page is left cold.
         if written > 0
+            && (happened || measured.is_some() || !self.out.is_pipe())
             && let Some(c) = &mut self.checkpoints
         {
             // Rendered and not heard: in the pipe and ready here.
@@ -419,8 +437,13 @@ impl<'a> Stream<'a> {
         // After the write: rendering ahead never delays it.
         self.ahead.fill();
         self.control.answer(&self.ahead);
-        if let Some(p) = &mut self.poller {
+        // Its box only when a look is due (`reload::POLL` apart, as its
+        // own schedule): a cold line of its own otherwise read every tick.
+        if wall >= self.next_poll
+            && let Some(p) = &mut self.poller
+        {
             p.poll_due(self.frame * wall as u32);
+            self.next_poll = wall + self.poll_frames();
         }
         if wall >= self.next_map_check {
             self.check_maps(wall);
@@ -523,15 +546,27 @@ impl<'a> Stream<'a> {
     /// them while it ticks the call before (`hub::audio::pace`), so their
     /// misses overlap that work instead of stalling this one's.
     pub fn note_hot(&self, w: &mut Warm) {
-        w.add(self.stop.cell());
-        self.inbox.bell.note_hot(w);
-        w.add(&self.pacer);
-        w.add(&self.clock);
-        w.add(&self.orphans);
-        if let Some(c) = &self.checkpoints {
+        w.add_range(
+            std::ptr::from_ref(self) as usize,
+            std::mem::offset_of!(Stream<'static>, ahead),
+        );
+        // A host reads its own copy of the stop (see `hub::audio::pace`).
+        if !self.hosted {
+            w.add(self.stop.cell());
+        }
+        self.bell.note_hot(w);
+        // Its page only when the next tick writes it (see `work`).
+        if let Some(c) = &self.checkpoints
+            && (self.pacer.must_measure() || !self.out.is_pipe())
+        {
             c.note_hot(w);
         }
         self.ahead.note_hot(self.pacer.period_frames(), w);
+    }
+
+    /// The poller's period in frames.
+    fn poll_frames(&self) -> u64 {
+        (reload::POLL.as_nanos() / self.frame.as_nanos().max(1)) as u64
     }
 
     /// The lines of a stream that asks for its own (a process of its own).
