@@ -581,14 +581,7 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
     let dir = tmp.path();
     let (pl, track) = noise_fixtures(dir);
     let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
-    // A hub just started holds a hosted call's start (silence) until it
-    // has its lists: the track's 2 s count from the stream's start.
-    wait_for("the hosted stream", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("streaming format=")
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    kill_two_seconds_in(dir, &mut hub);
     wait_for("the take-over", Duration::from_secs(10), || {
         read(dir, "run.log").contains("taking the call over")
     });
@@ -602,6 +595,18 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
         "{}",
         read(dir, "run.log")
     );
+}
+
+/// SIGKILLs the hub two seconds into the hosted stream. A hub just started
+/// holds a hosted call's start (silence) until it has its lists: the 2 s
+/// count from the stream's start.
+fn kill_two_seconds_in(dir: &Path, hub: &mut Reaped) {
+    wait_for("the hosted stream", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("streaming format=")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    hub.kill().unwrap();
+    hub.wait().unwrap();
 }
 
 /// A hub killed under a call whose client names a standby hub (`-S`): the
@@ -625,12 +630,7 @@ fn a_killed_hubs_call_goes_to_the_standby(shim: bool) {
         call_args(cmd, dir, &pl, &token)
     };
     let audio = drain(&mut call);
-    wait_for("the hosted stream", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("streaming format=")
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    kill_two_seconds_in(dir, &mut hub);
     wait_for("the standby's stream", Duration::from_secs(20), || {
         read(dir, "standby.log").contains("streaming format=")
     });
