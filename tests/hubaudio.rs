@@ -947,12 +947,19 @@ fn a_hosted_call_remembers_its_caller() {
         start_timeout: Duration::from_secs(10),
         ..Default::default()
     };
+    // The record the call's start wrote (its track, at 0 s) is there at
+    // once; the hub writes the exit's when it handles the shim's `STOP`,
+    // which the shim sends as it exits: waited for, bounded.
     let mut remembered = None;
-    wait_for("the caller's record", Duration::from_secs(20), || {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
         remembered = holdmix::store::Store::start(&opts, Some("79001112233")).1;
-        remembered.is_some()
-    });
-    let rec = remembered.unwrap();
+        if remembered.as_ref().is_some_and(|r| r.offset_ms >= 2000) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rec = remembered.expect("the caller's record");
     assert!(
         rec.music.as_deref().is_some_and(|m| m.ends_with("m.wav")),
         "{rec:?}"
