@@ -38,6 +38,7 @@ mod pacing;
 // `holdmix play` needs the sound output (scripts/test.sh builds with it).
 #[cfg(feature = "speaker")]
 mod play;
+mod readme;
 mod realtime;
 mod render_audio;
 mod report;
