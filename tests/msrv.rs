@@ -5,7 +5,7 @@
 //! items newer than it are caught by clippy's `incompatible_msrv`, which CI
 //! runs with `-D warnings`.
 
-use std::process::Command;
+use crate::common::cargo_metadata;
 
 /// The oldest toolchain the code itself compiles on: let-chains (`if let …
 /// && let …`) were stabilised in 1.88.
@@ -18,14 +18,7 @@ fn version(s: &str) -> (u32, u32) {
 
 #[test]
 fn rust_version_is_no_lower_than_the_code_and_every_dependency_need() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let meta = cargo_metadata(&["--locked"]);
     let used: std::collections::HashSet<&str> = meta["resolve"]["nodes"]
         .as_array()
         .expect("resolve nodes")

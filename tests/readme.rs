@@ -14,20 +14,7 @@ fn cargo_run_in_the_readme_means_the_holdmix_binary() {
         .find(|l| l.starts_with("cargo "))
         .expect("a cargo command in the README");
     assert!(first.starts_with("cargo run --release -- render "), "{first}");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--no-deps",
-            "--offline",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
-        .arg(root().join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let meta = cargo_metadata(&["--no-deps"]);
     let pkg = &meta["packages"][0];
     let bins: Vec<&str> = pkg["targets"]
         .as_array()

@@ -333,6 +333,11 @@ class Step:
                     lead[int(w[1])] = int(w[2])
         return calls, keys, lead
 
+    def hub_pids(self):
+        """The hub and its watchdog; the standby hub's (idle, with no call)
+        count as the hub's."""
+        return with_children(self.hub.pid) + (with_children(self.standby.pid) if self.standby else [])
+
     def pids(self):
         return [p.pid for p in self.gens.values() if p.poll() is None]
 
@@ -388,7 +393,7 @@ def hist_pct(h, p):
 def steady(a, tmp, n, templates):
     s = Step(a, tmp, f"n{n}", templates)
     try:
-        hub_before = group_mem_kib(with_children(s.hub.pid) + (with_children(s.standby.pid) if s.standby else []))
+        hub_before = group_mem_kib(s.hub_pids())
         ramp = max(1.0, n / a.rate)
         log(f"{n} call(s): starting them over {ramp:.0f} s")
         s.ramp(n)
@@ -396,8 +401,7 @@ def steady(a, tmp, n, templates):
         s.command("RESET")
         pids = s.pids()
         dead = sorted({p.returncode for p in s.gens.values() if p.poll() is not None})
-        # The standby hub's share (idle, with no call) counts as the hub's.
-        hub_group = with_children(s.hub.pid) + (with_children(s.standby.pid) if s.standby else [])
+        hub_group = s.hub_pids()
         cpu0 = {p: cpu_ns(p) for p in pids + hub_group}
         reader0, busy0, w0 = cpu_ns(s.reader.pid), busy_ns(), time.monotonic()
         # Keys: spread over the window, each to a random call, a call at
