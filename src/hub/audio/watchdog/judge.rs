@@ -13,6 +13,8 @@
 //! long, or a loop), but given [`STARVED`] when it hardly ran (a starved
 //! machine: every hosted call taking itself over at once would only add
 //! a herd of starting processes to the CPUs that are short already).
+//! Asleep in its own `epoll_wait` past the timeout it set, it is waiting
+//! for its CPU as well (a vCPU the host holds back): given [`STARVED`].
 
 use std::time::Duration;
 
@@ -59,6 +61,14 @@ pub struct Thread {
     /// Another thread of the hub is runnable or in `D` (one the pacing
     /// thread may be waiting for).
     pub others_busy: bool,
+    /// Asleep in `epoll_wait`: the pacing thread's own wait for the
+    /// deadline it published, whose timeout is long past by the time it is
+    /// judged. Only a CPU that does not run keeps it there: a VM's vCPU
+    /// the host has not scheduled (measured: one of this 2-core VM's went
+    /// 70 ms without running while the other ran the watchdog). Killing
+    /// the hub would not bring that CPU back, and sends every call into a
+    /// take-over herd: it is waited for as a starved thread is.
+    pub in_timed_wait: bool,
 }
 
 /// The watchdog's decision at a look.
@@ -145,11 +155,24 @@ impl Judge {
             };
         };
         let before = self.seen.take().filter(|s| s.due == hb.due);
+        if !thread.runnable && thread.in_timed_wait && !thread.in_io {
+            // Its own timed wait, long expired: its CPU is not running (a
+            // vCPU the host holds back), not a hung hub.
+            if past >= ns(STARVED) {
+                return kill("starved");
+            }
+            self.seen = Some(Seen {
+                due: hb.due,
+                at: now,
+                thread,
+            });
+            return Decision::Nap(ns(CONFIRM));
+        }
         if !thread.runnable {
             // Hung: asleep or stopped, not in I/O, nothing else of the hub
             // running, waiting for a CPU or in I/O, at two looks, and the
             // pacing thread did not run between them.
-            let idle = |t: &Thread| !t.runnable && !t.in_io && !t.others_busy;
+            let idle = |t: &Thread| !t.runnable && !t.in_io && !t.others_busy && !t.in_timed_wait;
             let hung = idle(&thread)
                 && before
                     .as_ref()
@@ -203,11 +226,15 @@ impl Judge {
 }
 
 /// The thread `tid` of process `pid`, as the kernel says now: its state
-/// and its CPU time (`schedstat`'s first field, ns), and whether another
-/// thread of the process is runnable or in I/O.
+/// and its CPU time (`schedstat`'s first field, ns), whether another
+/// thread of the process is runnable or in I/O, and, asleep, whether in
+/// `epoll_wait` (`wchan`: readable by the hub's own user; unreadable, it
+/// counts as not).
 pub fn probe(pid: u64, tid: u64) -> Option<Thread> {
     let tasks = format!("/proc/{pid}/task");
     let own = state(&format!("{tasks}/{tid}"))?;
+    let in_timed_wait = own == 'S'
+        && std::fs::read_to_string(format!("{tasks}/{tid}/wchan")).is_ok_and(|w| in_epoll_wait(w.trim()));
     let sched = std::fs::read_to_string(format!("{tasks}/{tid}/schedstat")).ok()?;
     let ran_ns = sched.split_whitespace().next()?.parse().ok()?;
     let tid_name = tid.to_string();
@@ -221,7 +248,14 @@ pub fn probe(pid: u64, tid: u64) -> Option<Thread> {
         in_io: own == 'D',
         ran_ns,
         others_busy,
+        in_timed_wait,
     })
+}
+
+/// `wchan` of a task asleep in `epoll_wait` (`ep_poll` before Linux 5.11
+/// inlined it).
+fn in_epoll_wait(wchan: &str) -> bool {
+    matches!(wchan, "do_epoll_wait" | "ep_poll")
 }
 
 /// A task's state (`/proc/…/task/TID/stat`, the field after the name in
@@ -252,6 +286,15 @@ mod tests {
             in_io,
             ran_ns,
             others_busy,
+            in_timed_wait: false,
+        })
+    }
+
+    /// Asleep in its own `epoll_wait`, long past its timeout.
+    fn held_back(ran_ns: u64) -> Option<Thread> {
+        thread(false, false, false, ran_ns).map(|t| Thread {
+            in_timed_wait: true,
+            ..t
         })
     }
 
@@ -414,6 +457,97 @@ mod tests {
             j.look(hb(5, T), T + 1000 * MS, 0, || runnable(60 * MS)),
             Decision::Kill(Kill { how: "starved", .. })
         ));
+    }
+
+    #[test]
+    fn a_thread_its_cpu_holds_back_in_its_own_wait_gets_as_long_as_a_starved_one() {
+        // Asleep in epoll_wait 55 ms past a timeout of its own: its CPU
+        // does not run (a VM's vCPU). Not killed as blocked at 60 ms.
+        let mut j = Judge::default();
+        let at = T + 55 * MS;
+        assert_eq!(j.look(hb(5, T), at, 0, || held_back(7)), Decision::Nap(5 * MS));
+        assert_eq!(
+            j.look(hb(5, T), at + 5 * MS, 0, || held_back(7)),
+            Decision::Nap(5 * MS)
+        );
+        assert_eq!(
+            j.look(hb(5, T), T + 500 * MS, 0, || held_back(7)),
+            Decision::Nap(5 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), T + 1000 * MS, 0, || held_back(7)),
+            Decision::Kill(Kill { how: "starved", .. })
+        ));
+        // Woken, then blocked elsewhere (a lock): hung only after two
+        // such looks, the one in its wait not counted.
+        let mut j = Judge::default();
+        j.look(hb(5, T), at, 0, || held_back(7));
+        assert_eq!(
+            j.look(hb(5, T), at + 5 * MS, 0, || blocked(8)),
+            Decision::Nap(5 * MS)
+        );
+        assert!(matches!(
+            j.look(hb(5, T), at + 10 * MS, 0, || blocked(8)),
+            Decision::Kill(Kill { how: "blocked", .. })
+        ));
+    }
+
+    #[test]
+    fn a_thread_asleep_in_epoll_wait_is_told_from_one_on_a_lock() {
+        use std::sync::mpsc;
+        let pid = u64::from(std::process::id());
+        let tid_of = || rustix::thread::gettid().as_raw_nonzero().get() as u64;
+        // One thread in epoll_wait (2 s, ended early by its wake pipe's
+        // close), one blocked on a lock (a futex).
+        let (tx, rx) = mpsc::channel();
+        let (wake_r, wake_w) = rustix::pipe::pipe().unwrap();
+        let epoller = std::thread::spawn(move || {
+            let ep = rustix::event::epoll::create(rustix::event::epoll::CreateFlags::CLOEXEC).unwrap();
+            rustix::event::epoll::add(
+                &ep,
+                &wake_r,
+                rustix::event::epoll::EventData::new_u64(0),
+                rustix::event::epoll::EventFlags::IN,
+            )
+            .unwrap();
+            tx.send(tid_of()).unwrap();
+            let mut events = Vec::with_capacity(1);
+            let two_s = rustix::time::Timespec {
+                tv_sec: 2,
+                tv_nsec: 0,
+            };
+            rustix::event::epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), Some(&two_s)).ok();
+        });
+        let lock = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let held = lock.lock().unwrap();
+        let (ltx, lrx) = mpsc::channel();
+        let waiter = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                ltx.send(tid_of()).unwrap();
+                drop(lock.lock());
+            })
+        };
+        let (etid, ltid) = (rx.recv().unwrap(), lrx.recv().unwrap());
+        // Both asleep by now, or soon (bounded).
+        let asleep = |tid| {
+            (0..400).find_map(|_| {
+                std::thread::sleep(Duration::from_millis(5));
+                probe(pid, tid).filter(|t| !t.runnable)
+            })
+        };
+        let e = asleep(etid).expect("the epoll thread asleep");
+        let l = asleep(ltid).expect("the lock's waiter asleep");
+        drop(held);
+        drop(wake_w);
+        epoller.join().unwrap();
+        waiter.join().unwrap();
+        assert!(e.in_timed_wait, "{e:?}");
+        assert!(!l.in_timed_wait, "{l:?}");
+        assert!(
+            !probe(pid, tid_of()).unwrap().in_timed_wait,
+            "the asking thread runs"
+        );
     }
 
     #[test]
