@@ -318,7 +318,10 @@ pub struct RenderArgs {
     /// Output file: WAV when it ends in .wav, raw audio otherwise; `-` for stdout.
     #[arg(short, long, value_name = "FILE", required_unless_present = "mohqueue")]
     pub output: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "slin")]
+    /// The output's encoding. Not with --mohqueue, which writes every
+    /// format mohqueue offers (one file each): a --format there would be
+    /// silently ignored, so it is refused.
+    #[arg(long, value_enum, default_value = "slin", conflicts_with = "mohqueue")]
     pub format: Format,
     /// A scripted event TIME:EVENT, e.g. 25s:dtmf:3 or 80s:hangup (repeatable).
     #[arg(long = "event", value_name = "TIME:EVENT", value_parser = parse_event)]

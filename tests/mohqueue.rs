@@ -255,3 +255,23 @@ fn mohqueue_routes_get_a_directory_each() {
     assert!(a440 > 0.05, "sales plays its 440 Hz music ({a440})");
     assert!(common::tone_amplitude(&main[..16_000], 440.0, 8000) < a440 / 4.0);
 }
+
+/// `--format` with `--mohqueue` (which writes every format) is refused
+/// with a message naming both, and nothing is written.
+#[test]
+fn mohqueue_refuses_a_format_it_would_ignore() {
+    let tmp = common::tempdir();
+    let dir = tmp.path();
+    let playlist = sweep_playlist(dir);
+    let out = dir.join("moh");
+    let run = common::holdmix(dir)
+        .args(["render", "--duration", "5s", "--format", "ulaw", "--mohqueue"])
+        .arg(&out)
+        .arg(&playlist)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("--format") && err.contains("--mohqueue"), "{err}");
+    assert!(!out.exists(), "files written: {}", out.display());
+}
