@@ -19,7 +19,7 @@ window of --seconds:
   (kept as perf.data in --out, summarised with `perf report`).
 
     benches/hubcost.py --bin target/release/holdmix [--calls 0,50,100]
-        [--seconds 10] [--perf] [--out DIR]
+        [--seconds 10] [--perf] [--hub-info] [--out DIR]
 
 Run it as root (the load harness raises limits; perf needs it). Every
 process it starts is ended by its pid.
@@ -28,6 +28,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,8 @@ def main():
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--perf", action="store_true", help="perf record -g the hub over the last window")
     ap.add_argument("--out", help="keep the logs (and perf.data) here")
+    ap.add_argument("--hub-info", action="store_true",
+                    help="the hub logs at its default level (info, as in production) instead of -q")
     opts = ap.parse_args()
     steps = [int(x) for x in opts.calls.split(",") if x]
     tmp = os.path.abspath(opts.out or tempfile.mkdtemp(prefix="hubcost."))
@@ -135,8 +138,12 @@ def main():
     reader = os.path.join(tmp, "loadreader")
     subprocess.run(["cc", "-O2", "-o", reader, os.path.join(ROOT, "scripts", "bench", "loadreader.c")], check=True)
     a = types.SimpleNamespace(bin=os.path.abspath(opts.bin), reader=reader, mode="hub", client="shim",
-                              calls=steps, rate=opts.rate)
+                              calls=steps, rate=opts.rate, hub_info=opts.hub_info, standby=False)
     a.shim = os.path.join(os.path.dirname(a.bin), "holdmix-shim")
+    # The calls' checkpoints on tmpfs, as the load harness keeps them
+    # (on a disk, a busy disk's file creation would be measured).
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else tmp
+    a.state = tempfile.mkdtemp(prefix="hubcost-state.", dir=shm)
     restore = load.raise_limits(max(steps))
     a.playlist = load.make_playlist(tmp)
     a.cache = os.path.join(tmp, "cache")
@@ -185,6 +192,7 @@ def main():
     finally:
         s.close()
         load.reap_all()
+        shutil.rmtree(a.state, ignore_errors=True)
         for path, v in restore.items():
             with open(path, "w") as f:
                 f.write(str(v))

@@ -7,6 +7,7 @@
 # Usage: scripts/load.sh [--mode standalone|hub] [--client shim|run]
 #          [--calls 1,100,500,1000] [--seconds 30] [--rate 100] [--keys 50]
 #          [--burst 50] [--no-cold] [--kill-hub N] [--stop-hub N] [--standby]
+#          [--hub-info]
 #          [--png FILE] [--json FILE]
 # Needs: a release build (`cargo build --release`; or HOLDMIX_BIN=path),
 # python3 and a C compiler. Run as root for the cold-cache burst (it drops

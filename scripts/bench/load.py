@@ -235,7 +235,10 @@ class Step:
         self.keyfile, self.key = hub_key(self.dir)
         self.socket = os.path.join(self.dir, "hub.sock")
         self.genlog = open(os.path.join(self.dir, "generators.log"), "ab")
-        hub_argv = [a.bin, "-q", "--log", os.path.join(self.dir, "hub.log"), "hub",
+        # -q (warnings and errors only) unless --hub-info: production's
+        # default level, where each call's span is live at every tick.
+        quiet = [] if getattr(a, "hub_info", False) else ["-q"]
+        hub_argv = [a.bin, *quiet, "--log", os.path.join(self.dir, "hub.log"), "hub",
                     "--ami", f"127.0.0.1:{self.ami.port}", "--socket", self.socket,
                     "--key-file", self.keyfile, "--playlist", a.playlist, "--cache-dir", a.cache,
                     "--state-dir", "none"]
@@ -605,6 +608,8 @@ def main():
                     help="hub mode: this many calls held, then the hub SIGSTOPped for its watchdog to kill (0: none)")
     ap.add_argument("--standby", action="store_true",
                     help="hub mode: a second hub with audio, named by every client (`--standby-hub`)")
+    ap.add_argument("--hub-info", action="store_true",
+                    help="the hubs log at their default level (info, as in production) instead of -q")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--png", help="draw CPU, memory and latency against N here")
     a = ap.parse_args()
