@@ -63,12 +63,31 @@ fn command_line(words: &[String], many: bool) -> Result<String, String> {
 }
 
 fn ask(socket: &Path, line: &str) -> std::io::Result<String> {
-    let mut s = UnixStream::connect(socket)?;
+    exchange(UnixStream::connect(socket)?, line)
+}
+
+/// Sends the line and reads the one-line answer.
+fn exchange(mut s: UnixStream, line: &str) -> std::io::Result<String> {
     s.set_read_timeout(Some(ANSWER_WAIT))?;
     s.set_write_timeout(Some(ANSWER_WAIT))?;
-    s.write_all(format!("{line}\n").as_bytes())?;
+    if let Err(e) = s.write_all(format!("{line}\n").as_bytes()) {
+        // A server that refuses (another user) answers at once and closes
+        // without reading: the command then meets a closed socket, but the
+        // answer is still there to read, and it is the one to show.
+        if !matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ) {
+            return Err(e);
+        }
+        return read_answer(&s).map_err(|_| e);
+    }
+    read_answer(&s)
+}
+
+fn read_answer(s: &UnixStream) -> std::io::Result<String> {
     let mut answer = String::new();
-    BufReader::new(std::io::Read::take(&s, 64 * 1024)).read_line(&mut answer)?;
+    BufReader::new(std::io::Read::take(s, 64 * 1024)).read_line(&mut answer)?;
     if answer.is_empty() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
@@ -81,6 +100,30 @@ fn ask(socket: &Path, line: &str) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers and closes before the command is written (a
+    /// refusal of another user: seen as "Broken pipe" under load): its
+    /// answer is what `ctl` reports.
+    #[test]
+    fn an_answer_before_the_command_is_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("c.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let refusal = r#"{"ok":false,"error":"this user may not control this process"}"#;
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            c.write_all(format!("{refusal}\n").as_bytes()).unwrap();
+        });
+        let s = UnixStream::connect(&path).unwrap();
+        // Closed by the server (its end dropped) before anything is sent.
+        server.join().unwrap();
+        assert_eq!(exchange(s, "status").unwrap(), refusal);
+        // Closed with nothing said: still an error.
+        let listener = std::os::unix::net::UnixListener::bind(tmp.path().join("d.sock")).unwrap();
+        let s = UnixStream::connect(tmp.path().join("d.sock")).unwrap();
+        drop(listener.accept().unwrap());
+        assert!(exchange(s, "status").is_err());
+    }
 
     #[test]
     fn words_become_a_checked_line() {
