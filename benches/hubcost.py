@@ -149,9 +149,12 @@ def main():
     a.cache = os.path.join(tmp, "cache")
     subprocess.run([a.bin, "-q", "cache", "warm", a.playlist, "--cache-dir", a.cache], check=True,
                    stdout=subprocess.DEVNULL)
-    s = load.Step(a, tmp, f"hub.{os.getpid()}", load.Templates())
+    s = None
     rows = []
     try:
+        # Inside the `try`: a Step that fails half-way still has its hub
+        # ended below (reap_all).
+        s = load.Step(a, tmp, f"hub.{os.getpid()}", load.Templates())
         hub = s.hub.pid
         started = 0
         for n in steps:
@@ -190,7 +193,8 @@ def main():
                              lead_p50=load.hist_pct(lead, 0.5), lead_p99=load.hist_pct(lead, 0.99)))
             report(rows[-1], rows[0])
     finally:
-        s.close()
+        if s:
+            s.close()
         load.reap_all()
         shutil.rmtree(a.state, ignore_errors=True)
         for path, v in restore.items():

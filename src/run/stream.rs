@@ -318,7 +318,7 @@ impl<'a> Stream<'a> {
             truncations: crate::util::mapguard::truncations(),
             next_map_check: CHECK_MAPS_EVERY,
             // As the poller's own first look: `POLL` into the stream.
-            next_poll: (reload::POLL.as_nanos() / frame.as_nanos().max(1)) as u64,
+            next_poll: poll_frames(frame),
             control,
             later: Some(later),
         };
@@ -443,7 +443,7 @@ impl<'a> Stream<'a> {
             && let Some(p) = &mut self.poller
         {
             p.poll_due(self.frame * wall as u32);
-            self.next_poll = wall + self.poll_frames();
+            self.next_poll = wall + poll_frames(self.frame);
         }
         if wall >= self.next_map_check {
             self.check_maps(wall);
@@ -564,11 +564,6 @@ impl<'a> Stream<'a> {
         self.ahead.note_hot(self.pacer.period_frames(), w);
     }
 
-    /// The poller's period in frames.
-    fn poll_frames(&self) -> u64 {
-        (reload::POLL.as_nanos() / self.frame.as_nanos().max(1)) as u64
-    }
-
     /// The lines of a stream that asks for its own (a process of its own).
     fn note_own_hot(&mut self) {
         let mut w = std::mem::take(&mut self.warm);
@@ -586,6 +581,11 @@ pub struct Host {
     pub stop: Arc<AtomicUsize>,
     /// The hub hosting the call: its events in-process (see `hub::local`).
     pub hosted_by: Option<crate::hub::Local>,
+}
+
+/// The playlist poller's period (`reload::POLL`) in frames of `frame`.
+fn poll_frames(frame: Duration) -> u64 {
+    (reload::POLL.as_nanos() / frame.as_nanos().max(1)) as u64
 }
 
 /// Binds the control socket (a path in the way ends the start before

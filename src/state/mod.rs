@@ -31,16 +31,19 @@ const EXPIRE: Duration = Duration::from_secs(3600);
 /// A sweep of expired files runs at most this often per host.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
+/// A call's checkpoint files and the pids they are named by.
+type Files = Vec<(PathBuf, u32)>;
+
 /// The directory of checkpoints.
 #[derive(Debug)]
 pub struct StateDir {
     dir: PathBuf,
-    /// The call's files [`StateDir::load`] found, handed to its
-    /// [`StateDir::writer`]: removing the older ones after the first
+    /// The call's files [`StateDir::load`] found (and its prefix), handed
+    /// to its [`StateDir::writer`]: removing the older ones after the first
     /// snapshot then needs no second listing of the directory, which holds
     /// every call's (a hub's thousand: 0.3 ms a listing, on the pacing
     /// thread).
-    found: std::sync::Mutex<Option<Vec<(PathBuf, u32)>>>,
+    found: std::sync::Mutex<Option<(String, Files)>>,
 }
 
 impl Clone for StateDir {
@@ -107,7 +110,7 @@ impl StateDir {
             }
         }
         if let Ok(mut found) = self.found.lock() {
-            *found = Some(files);
+            *found = Some((prefix, files));
         }
         best
     }
@@ -144,7 +147,11 @@ impl StateDir {
         // first fault would map the whole (sparse) file, 64 KiB a call.
         map.advise(memmap2::Advice::Random).ok();
         Ok(Checkpoint {
-            others: self.found.lock().ok().and_then(|mut f| f.take()),
+            // What the look found, if it was for this call.
+            others: self.found.lock().ok().and_then(|mut f| {
+                f.take()
+                    .and_then(|(looked, files)| (looked == prefix).then_some(files))
+            }),
             // Truncated by someone else, the file must not take the call
             // down with a SIGBUS (see mapguard): writes then go nowhere.
             _guard: guard(map.as_ptr(), map.len()),
@@ -196,7 +203,7 @@ impl StateDir {
         self.bound(MAX_FILES);
     }
 
-    fn files_of(&self, prefix: &str) -> Vec<(PathBuf, u32)> {
+    fn files_of(&self, prefix: &str) -> Files {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -225,7 +232,7 @@ pub struct Checkpoint {
     holds_call: bool,
     /// The call's files when its checkpoints were looked for (`None`: not
     /// looked for, the directory is listed then).
-    others: Option<Vec<(PathBuf, u32)>>,
+    others: Option<Files>,
 }
 
 impl Checkpoint {

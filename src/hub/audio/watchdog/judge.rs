@@ -155,23 +155,12 @@ impl Judge {
             };
         };
         let before = self.seen.take().filter(|s| s.due == hb.due);
-        if !thread.runnable && thread.in_timed_wait && !thread.in_io {
-            // Its own timed wait, long expired: its CPU is not running (a
-            // vCPU the host holds back), not a hung hub.
-            if past >= ns(STARVED) {
-                return kill("starved");
-            }
-            self.seen = Some(Seen {
-                due: hb.due,
-                at: now,
-                thread,
-            });
-            return Decision::Nap(ns(CONFIRM));
-        }
         if !thread.runnable {
             // Hung: asleep or stopped, not in I/O, nothing else of the hub
             // running, waiting for a CPU or in I/O, at two looks, and the
-            // pacing thread did not run between them.
+            // pacing thread did not run between them. Asleep in its own
+            // timed wait, long expired, it is not hung: its CPU does not
+            // run (a vCPU the host holds back).
             let idle = |t: &Thread| !t.runnable && !t.in_io && !t.others_busy && !t.in_timed_wait;
             let hung = idle(&thread)
                 && before
@@ -183,10 +172,15 @@ impl Judge {
             // In I/O, or another of its threads runs, waits for a CPU or
             // is in I/O: the pacing thread may be waiting for the disk or
             // for that thread (a lock its holder has not let go, on a
-            // starved or I/O-bound machine). Looked at again until it is
-            // hung, or for as long as a starved one is given.
+            // starved or I/O-bound machine); or for its CPU. Looked at
+            // again until it is hung, or for as long as a starved one is
+            // given.
             if past >= ns(STARVED) {
-                return kill("waiting");
+                return kill(if thread.in_timed_wait {
+                    "starved"
+                } else {
+                    "waiting"
+                });
             }
             self.seen = Some(Seen {
                 due: hb.due,
