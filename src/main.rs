@@ -5,7 +5,18 @@ use holdmix::audio::cache::Cache;
 use holdmix::cli::{CacheCommand, Cli, Command};
 use std::process::ExitCode;
 
+/// How long a process's end waits for its log lines still queued (a log
+/// that does not keep up): within Asterisk's stop, which SIGKILLs a
+/// generator still there 200 ms after its SIGHUP.
+const LOG_FLUSH: std::time::Duration = std::time::Duration::from_millis(150);
+
 fn main() -> ExitCode {
+    let code = start();
+    holdmix::util::logging::flush(LOG_FLUSH);
+    code
+}
+
+fn start() -> ExitCode {
     // `hub --audio`'s watchdog process, which the hub starts itself.
     if let Some(code) = holdmix::hub::audio::watchdog::main_if_asked() {
         return code;

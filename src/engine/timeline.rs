@@ -146,6 +146,10 @@ impl<W: Write> TimelineWriter<W> {
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
 }
 
 #[cfg(test)]

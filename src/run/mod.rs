@@ -47,7 +47,10 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
             handover::Outcome::Standalone | handover::Outcome::TakeOver => {}
             handover::Outcome::Stopped(exit) => return Ok(exit),
             handover::Outcome::Ended(0) => return Ok(Exit::Hangup),
-            handover::Outcome::Ended(code) => std::process::exit(code.into()),
+            handover::Outcome::Ended(code) => {
+                crate::util::logging::flush(std::time::Duration::from_millis(150));
+                std::process::exit(code.into())
+            }
         }
     }
     let mut stream = match Stream::start(cfg, cache)? {

@@ -155,7 +155,7 @@ pub fn prepare(n: &Needs) -> Prepared {
     let timeline = match (&n.timeline, &n.timeline_dir) {
         (Some(p), _) => File::create(p)
             .with_context(|| format!("{}: cannot create timeline", p.display()))
-            .map(|f| Some(Sink::plain(f))),
+            .map(|f| Some(Sink::plain(f, p.clone()))),
         (None, Some(d)) => {
             Ok(CallTimeline::open(d, n.identity.uniqueid(), chrono::Utc::now()).map(Sink::Call))
         }

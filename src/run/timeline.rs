@@ -8,29 +8,40 @@
 //! [`timeline_file`]: super::timeline_file
 //! [`timeline_log`]: super::timeline_log
 
-use super::timeline_file::CallTimeline;
+use super::timeline_file::{CallTimeline, TimelineFile};
 use crate::engine::timeline::{Entry, TimelineEvent, TimelineWriter};
 use crate::metrics::report::Report;
 use std::fs::File;
-use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub enum Sink {
-    Plain(TimelineWriter<BufWriter<File>>),
+    /// `--timeline FILE`: every line, no cap.
+    Plain {
+        file: Arc<TimelineFile>,
+        missed: u64,
+    },
     Call(CallTimeline),
 }
 
 impl Sink {
-    pub fn plain(f: File) -> Sink {
-        Sink::Plain(TimelineWriter::new(BufWriter::new(f)))
+    pub fn plain(f: File, path: PathBuf) -> Sink {
+        Sink::Plain {
+            file: TimelineFile::new(f, path),
+            missed: 0,
+        }
     }
 
-    /// Writes what happened and sends it out at once (a reader may follow
-    /// the file while the call goes on).
+    /// Queues what happened for the file (the offload thread writes it at
+    /// once: a reader may follow the file while the call goes on).
     pub fn write(&mut self, entries: &[Entry]) {
         match self {
-            Sink::Plain(t) => {
-                t.write(entries).ok();
-                t.flush().ok();
+            Sink::Plain { .. } if entries.is_empty() => {}
+            Sink::Plain { file, missed } => {
+                let mut lines = TimelineWriter::new(Vec::new());
+                if lines.write(entries).is_ok() {
+                    file.append(lines.into_inner(), missed);
+                }
             }
             Sink::Call(t) => t.write(entries),
         }

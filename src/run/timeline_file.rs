@@ -11,15 +11,20 @@
 //! more; day directories are swept of files older than `days` days at most
 //! every ten minutes per host (a marker file's age says when, as the state
 //! dir's sweep does). The file is opened on the prepare thread (a FIFO or a
-//! hung share must not stop the audio), and an error is logged once and
-//! ends this timeline, never the call.
+//! hung share must not stop the audio) and written by the process's
+//! offload thread (`util::offload`: a disk in writeback must not stop the
+//! audio thread, nor a hub's pacing thread with every hosted call); an
+//! error is logged once and ends this timeline, never the call.
 
 use crate::engine::timeline::Entry;
+use crate::util::offload::{self, Dest};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// A sweep runs at most this often per host.
@@ -38,16 +43,67 @@ pub struct TimelineDir {
     pub days: u32,
 }
 
-/// One call's timeline file, appended to.
-pub struct CallTimeline {
+/// A timeline file as the offload thread writes it.
+pub struct TimelineFile {
     file: File,
     path: PathBuf,
+    /// A write failed: nothing more is written.
+    failed: AtomicBool,
+}
+
+impl TimelineFile {
+    pub fn new(file: File, path: PathBuf) -> Arc<TimelineFile> {
+        Arc::new(TimelineFile {
+            file,
+            path,
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    /// Queues `lines` (whole lines) for the file; whether they were taken.
+    /// Refused, they are lost: the first loss is logged.
+    pub fn append(self: &Arc<Self>, lines: Vec<u8>, missed: &mut u64) -> bool {
+        if offload::send(self.clone(), lines) {
+            return true;
+        }
+        if *missed == 0 {
+            tracing::warn!(path = %self.path.display(), "the timeline's disk does not keep up: lines of it are lost");
+        }
+        *missed += 1;
+        false
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+impl Dest for TimelineFile {
+    fn write(&self, bytes: &[u8]) {
+        if self.failed() {
+            return;
+        }
+        // One write: O_APPEND puts it whole at the end, after any other
+        // generator's lines (a regular file's write is not split short of
+        // a full disk).
+        if let Err(e) = (&self.file).write_all(bytes) {
+            self.failed.store(true, Ordering::Relaxed);
+            tracing::error!(path = %self.path.display(), "cannot write the timeline: {e}; no more of it is written");
+        }
+    }
+}
+
+/// One call's timeline file, appended to.
+pub struct CallTimeline {
+    file: Arc<TimelineFile>,
     /// The file's size as far as this process knows (others may append).
     size: u64,
     max: u64,
     /// Past the cap, or a write failed: nothing more is written.
     done: bool,
     line: Vec<u8>,
+    /// Writes the offload refused (its queue full).
+    missed: u64,
 }
 
 impl CallTimeline {
@@ -100,12 +156,13 @@ impl CallTimeline {
 
     /// The file written to.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
     /// Appends `entries` as whole lines in one write; past the cap, a
     /// `truncated` line instead and nothing after it.
     pub fn write(&mut self, entries: &[Entry]) {
+        self.done |= self.file.failed();
         if self.done || entries.is_empty() {
             return;
         }
@@ -137,17 +194,12 @@ impl CallTimeline {
             .ok();
             self.line.push(b'\n');
             self.done = true;
-            tracing::warn!(path = %self.path.display(), max = self.max, "the call's timeline reached its size cap: truncated");
+            tracing::warn!(path = %self.path().display(), max = self.max, "the call's timeline reached its size cap: truncated");
         }
-        // One write: O_APPEND puts it whole at the end, after any other
-        // generator's lines (a regular file's write is not split short of
-        // a full disk).
-        match self.file.write_all(&self.line) {
-            Ok(()) => self.size += self.line.len() as u64,
-            Err(e) => {
-                self.done = true;
-                tracing::error!(path = %self.path.display(), "cannot write the call's timeline: {e}; no more of it is written");
-            }
+        let lines = std::mem::take(&mut self.line);
+        let n = lines.len() as u64;
+        if self.file.append(lines, &mut self.missed) {
+            self.size += n;
         }
     }
 }
@@ -185,12 +237,12 @@ fn open_file(opts: &TimelineDir, uniqueid: &str, now: DateTime<Utc>) -> Result<C
         ));
     }
     Ok(CallTimeline {
-        file,
+        file: TimelineFile::new(file, path),
         size: m.len(),
         done: m.len() >= opts.max,
         max: opts.max,
-        path,
         line: Vec::new(),
+        missed: 0,
     })
 }
 
@@ -307,6 +359,7 @@ mod tests {
         t.write(&[pos(1.0, 4), pos(2.0, 3)]);
         t.write(&[pos(3.0, 2), pos(4.0, 1)]);
         t.write(&[pos(5.0, 1)]);
+        assert!(crate::util::offload::flush(Duration::from_secs(30)));
         let text = std::fs::read_to_string(t.path()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.last(), Some(&r#"{"t":4.0,"event":"truncated"}"#), "{text}");
@@ -314,6 +367,7 @@ mod tests {
         // A respawned generator finds the file full: it adds nothing.
         let mut again = CallTimeline::open(&opts, Some(&id), now).unwrap();
         again.write(&[pos(6.0, 1)]);
+        assert!(crate::util::offload::flush(Duration::from_secs(30)));
         assert_eq!(std::fs::read_to_string(t.path()).unwrap(), text);
     }
 
@@ -349,6 +403,7 @@ mod tests {
             })
             .collect();
         let paths: Vec<_> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(crate::util::offload::flush(Duration::from_secs(30)));
         let text = std::fs::read_to_string(&paths[0]).unwrap();
         let files: Vec<String> = text
             .lines()

@@ -1,7 +1,8 @@
 //! Small helpers that are not a subsystem and that several layers use:
 //! channels with a doorbell into the audio thread (`bell`), durations as
 //! people write them (`duration`), percent-encoding (`percent`), logging
-//! set-up (`logging`), log lines limited per cause (`ratelimit`), letting
+//! set-up (`logging`), writes taken off the thread that makes them
+//! (`offload`), log lines limited per cause (`ratelimit`), letting
 //! go of start-up memory (`footprint`), asking for the memory lines a tick
 //! will touch before it runs (`prefetch`), surviving a mapped file's
 //! truncation (`mapguard`), checking a directory others must not write
@@ -9,7 +10,8 @@
 //! (`marker`) and reading a file named by a user, bounded and without
 //! blocking (`files`), the outbound HTTP client (`http`) and words for
 //! JSON values in errors (`json`).
-//! None of them imports another module of the crate.
+//! None of them imports another module of the crate, but `logging`,
+//! whose lines `offload` writes.
 
 pub mod bell;
 pub mod dirs;
@@ -21,6 +23,7 @@ pub mod json;
 pub mod logging;
 pub mod mapguard;
 pub mod marker;
+pub mod offload;
 pub mod percent;
 pub mod prefetch;
 pub mod ratelimit;

@@ -324,10 +324,17 @@ fn watch() -> Result<(), String> {
                     thread = how,
                     "audio pacing stalled for {stalled_ms} ms: killing the hub so its calls continue standalone"
                 );
-                // SAFETY: kill(2) on our parent's pid, checked just above (it
-                // cannot be reused while we are its child: it is a zombie at
-                // worst, until its own parent reaps it).
-                unsafe { libc::kill(hub as libc::pid_t, libc::SIGKILL) };
+                // The hub's death must not kill us before that line is out
+                // (the offload thread writes it; the exit waits for it,
+                // bounded): the watch is over anyway.
+                // SAFETY: prctl with plain integers; kill(2) on our parent's
+                // pid, checked just above (it cannot be reused while we are
+                // its child: it is a zombie at worst, until its own parent
+                // reaps it).
+                unsafe {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, 0);
+                    libc::kill(hub as libc::pid_t, libc::SIGKILL);
+                }
                 return Ok(());
             }
         }

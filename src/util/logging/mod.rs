@@ -1,19 +1,30 @@
 //! Logging: tracing to stderr, a file or journald, never to stdout (stdout
 //! is audio). Every line of a `run` carries the call's identity through a
-//! root span. Every event is one line: control characters inside it (a
-//! caller's number, a channel name, an AMI header, a server's error text)
-//! are escaped on the way out, so outside data can never forge a log line
-//! or drive a terminal ([`Escaping`]).
+//! root span. Every event is one line: control characters inside it are
+//! escaped on the way out ([`escape`]).
+//!
+//! The thread that logs never writes: each line is queued for the
+//! process's offload thread (`util::offload`), so a log that does not
+//! keep up (a FIFO nobody reads, a stalled disk, a busy journald) never
+//! stops a call's audio or its stop signals. Past the queue's bound lines
+//! are dropped, counted, and the next line that fits says how many.
 //!
 //! A log file is reopened at SIGUSR1, for logrotate: the handler only sets
-//! a flag, and the next line logged opens the file anew ([`LogFile`]), so
+//! a flag, and the next line written opens the file anew ([`LogFile`]), so
 //! the signal never waits on anything and never cuts the audio short (the
 //! audio thread's sleep, interrupted by it, sleeps on to its deadline).
 
+mod escape;
+pub mod journal;
+
+use crate::util::offload::{self, Dest};
 use anyhow::{Context, Result};
+use escape::escape_line;
+use journal::Journal;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
@@ -25,6 +36,9 @@ pub const JOURNALD: &str = "journald";
 
 /// The signal that reopens a `--log FILE`.
 pub const REOPEN_SIGNAL: i32 = libc::SIGUSR1;
+
+/// Lines the queue refused since the last one it took.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
     let level = match (quiet, verbose) {
@@ -57,10 +71,12 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
     // A log that cannot be opened leaves the lines on stderr, not nowhere.
     let mut failed = None;
     if log == Some(Path::new(JOURNALD)) {
-        match tracing_journald::layer() {
+        match Journal::open(Path::new(journal::SOCKET)) {
             Ok(journal) => {
+                // The journal keeps the time and the level (`PRIORITY`).
+                let layer = layer.without_time().with_level(false);
                 tracing_subscriber::registry()
-                    .with(journal.with_filter(filter))
+                    .with(layer.with_writer(Lines::journal(journal)).with_filter(filter))
                     .try_init()?;
                 return Ok(());
             }
@@ -70,18 +86,120 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
         match LogFile::open(path) {
             Ok(file) => {
                 tracing_subscriber::registry()
-                    .with(layer.with_writer(file).with_filter(filter))
+                    .with(layer.with_writer(Lines::text(Arc::new(file))).with_filter(filter))
                     .try_init()?;
                 return Ok(());
             }
             Err(e) => failed = Some(e),
         }
     }
-    let layer = layer.with_writer(|| Escaping(std::io::stderr()));
     tracing_subscriber::registry()
-        .with(layer.with_filter(filter))
+        .with(
+            layer
+                .with_writer(Lines::text(Arc::new(Stderr)))
+                .with_filter(filter),
+        )
         .try_init()?;
     failed.map_or(Ok(()), Err)
+}
+
+/// Waits, for at most `bound`, until the lines logged so far are written
+/// (and whatever else was queued before them): at a process's end.
+pub fn flush(bound: std::time::Duration) -> bool {
+    offload::flush(bound)
+}
+
+/// The formatter's writer: each event's line, escaped, queued for `dest`
+/// (in journald's form when `journal`).
+struct Lines {
+    dest: Arc<dyn Dest>,
+    journal: bool,
+}
+
+impl Lines {
+    fn text(dest: Arc<dyn Dest>) -> Lines {
+        Lines { dest, journal: false }
+    }
+
+    fn journal(j: Journal) -> Lines {
+        Lines {
+            dest: Arc::new(j),
+            journal: true,
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for Lines {
+    type Writer = Line<'a>;
+
+    fn make_writer(&'a self) -> Line<'a> {
+        Line {
+            to: self,
+            priority: journal::priority(Level::INFO),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Line<'a> {
+        Line {
+            to: self,
+            priority: journal::priority(*meta.level()),
+        }
+    }
+}
+
+/// One event's writer. The formatter hands over each event whole in one
+/// `write_all` (colours are off), so one buffer is one log line.
+struct Line<'a> {
+    to: &'a Lines,
+    priority: u8,
+}
+
+impl Line<'_> {
+    fn form(&self, line: &[u8]) -> Vec<u8> {
+        match self.to.journal {
+            true => journal::entry(self.priority, line),
+            false => line.to_vec(),
+        }
+    }
+}
+
+impl Write for Line<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let lost = DROPPED.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let note = format!("holdmix: {lost} log lines dropped here: the log did not keep up\n");
+            let note = match self.to.journal {
+                true => journal::entry(journal::priority(Level::WARN), note.as_bytes()),
+                false => note.into_bytes(),
+            };
+            if !offload::send(self.to.dest.clone(), note) {
+                DROPPED.fetch_add(lost, Ordering::Relaxed);
+            }
+        }
+        if !offload::send(self.to.dest.clone(), self.form(&escape_line(buf))) {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Dest for Journal {
+    fn write(&self, bytes: &[u8]) {
+        self.send(bytes);
+    }
+}
+
+/// Standard error (unbuffered: each line is one write).
+struct Stderr;
+
+impl Dest for Stderr {
+    fn write(&self, bytes: &[u8]) {
+        std::io::stderr().write_all(bytes).ok();
+    }
 }
 
 /// A `--log FILE`, reopened by name at the first line after SIGUSR1
@@ -106,33 +224,21 @@ impl LogFile {
     }
 }
 
-impl<'a> MakeWriter<'a> for LogFile {
-    type Writer = Escaping<Locked<'a>>;
-
-    fn make_writer(&'a self) -> Self::Writer {
+impl Dest for LogFile {
+    fn write(&self, bytes: &[u8]) {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if self.reopen.swap(false, Ordering::Relaxed) {
             // A file that cannot be opened now keeps the lines going to
             // the old one (still open), rather than losing them.
             match open_log(&self.path) {
                 Ok(f) => *file = f,
-                Err(e) => eprintln!("holdmix: {e:#}; logging on to the old file"),
+                Err(e) => {
+                    let note = format!("holdmix: {e:#}; logging on to the old file\n");
+                    file.write_all(&escape_line(note.as_bytes())).ok();
+                }
             }
         }
-        Escaping(Locked(file))
-    }
-}
-
-/// The log file, locked for one event.
-pub struct Locked<'a>(MutexGuard<'a, std::fs::File>);
-
-impl std::io::Write for Locked<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        file.write_all(bytes).ok();
     }
 }
 
@@ -150,60 +256,4 @@ fn open_log(path: &std::path::Path) -> Result<std::fs::File> {
     let fd = rustix::fs::fcntl_getfl(&file)?;
     rustix::fs::fcntl_setfl(&file, fd - rustix::fs::OFlags::NONBLOCK)?;
     Ok(file)
-}
-
-/// A writer that escapes control characters, except the newline that ends
-/// an event. The formatter hands over each event whole in one `write_all`
-/// (colours are off), so one buffer is one log line. Escaping here rather
-/// than at each field covers every field and message, whoever adds one.
-pub struct Escaping<W>(pub W);
-
-impl<W: std::io::Write> std::io::Write for Escaping<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write_all(&escape_line(buf))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-/// `line` with every control byte but a tab and a final newline written
-/// as `\n`, `\r` or `\xNN`. Bytes from 0x80 up (UTF-8) are left alone.
-fn escape_line(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let body = line.strip_suffix(b"\n").unwrap_or(line);
-    let bad = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
-    if !body.iter().any(|&b| bad(b)) {
-        return std::borrow::Cow::Borrowed(line);
-    }
-    let mut out = Vec::with_capacity(line.len() + 16);
-    for &b in body {
-        match b {
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b if bad(b) => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-            b => out.push(b),
-        }
-    }
-    if body.len() < line.len() {
-        out.push(b'\n');
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_line;
-
-    #[test]
-    fn one_event_stays_one_line() {
-        assert_eq!(&*escape_line(b"plain \t line\n"), b"plain \t line\n");
-        assert_eq!(
-            &*escape_line(b"caller=1\n2026-12-05T00:00:00Z INFO forged\n"),
-            b"caller=1\\n2026-12-05T00:00:00Z INFO forged\n"
-        );
-        assert_eq!(&*escape_line(b"a\x1b[2Jb\r\x7f\n"), b"a\\x1b[2Jb\\r\\x7f\n");
-        assert_eq!(&*escape_line("\u{44f}\x00".as_bytes()), "\u{44f}\\x00".as_bytes());
-    }
 }
