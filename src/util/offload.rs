@@ -37,6 +37,9 @@ struct Queue {
     bytes: usize,
     /// The thread is writing one (taken off `items`, not done).
     writing: bool,
+    /// The thread waits for work: a send wakes it (otherwise it finds the
+    /// write when it is done with the one in hand, with no wake to pay).
+    asleep: bool,
 }
 
 struct Offload {
@@ -82,6 +85,7 @@ impl Offload {
                 items: VecDeque::new(),
                 bytes: 0,
                 writing: false,
+                asleep: false,
             }),
             work: Condvar::new(),
             idle: Condvar::new(),
@@ -107,8 +111,11 @@ impl Offload {
         }
         q.bytes += cost;
         q.items.push_back((dest, bytes));
+        let wake = q.asleep;
         drop(q);
-        self.work.notify_one();
+        if wake {
+            self.work.notify_one();
+        }
         true
     }
 
@@ -146,7 +153,9 @@ impl Offload {
                 }
                 None => {
                     self.idle.notify_all();
+                    q.asleep = true;
                     q = self.work.wait(q).unwrap_or_else(|e| e.into_inner());
+                    q.asleep = false;
                 }
             }
         }
