@@ -312,15 +312,22 @@ const UNKNOWN_WAIT: Duration = Duration::from_millis(500);
 /// the call, for its events that may still be on their way. Bounded: an
 /// Asterisk that does not answer gets `Unsure`, a missing call `Known: no`.
 pub(super) fn hold_greeting(calls: &SharedCalls, started: Instant, uniqueid: &str) {
-    while started.elapsed() < REBUILD_WAIT && !calls.lock().map(|c| c.rebuilt).unwrap_or(true) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_rebuilt(calls, started);
     let since = Instant::now();
     let missing = || {
         let c = calls.lock().unwrap_or_else(|e| e.into_inner());
         c.lookup(uniqueid).1 == Known::No
     };
     while since.elapsed() < UNKNOWN_WAIT && missing() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until the hub's view of live calls is rebuilt after its start
+/// (`started`), or [`REBUILD_WAIT`] from it: until greetings are held no
+/// longer.
+pub(super) fn wait_rebuilt(calls: &SharedCalls, started: Instant) {
+    while started.elapsed() < REBUILD_WAIT && !calls.lock().map(|c| c.rebuilt).unwrap_or(true) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -337,6 +344,28 @@ mod tests {
 
     const ALICE: &str = "1795452414.1";
     const BOB: &str = "1795452415.3";
+
+    #[test]
+    fn the_wait_for_the_rebuilt_view_ends_with_it_and_is_bounded() {
+        // Rebuilt 200 ms in: the wait ends then, not before (a lower
+        // bound, so a slow machine cannot fail it).
+        let calls: SharedCalls = Arc::new(Mutex::new(Calls::default()));
+        let started = Instant::now();
+        let later = calls.clone();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            later.lock().unwrap().rebuilt = true;
+        });
+        wait_rebuilt(&calls, started);
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(calls.lock().unwrap().rebuilt || started.elapsed() >= REBUILD_WAIT);
+        setter.join().unwrap();
+        // Never rebuilt (Asterisk does not answer): the bound.
+        let never: SharedCalls = Arc::new(Mutex::new(Calls::default()));
+        let started = Instant::now();
+        wait_rebuilt(&never, started);
+        assert!(started.elapsed() >= REBUILD_WAIT);
+    }
 
     /// The messages of a byte-exact capture (tests/ami, from Asterisk 22.10.1).
     fn capture(name: &str) -> Vec<Message> {

@@ -46,6 +46,7 @@ pub mod token;
 mod accept;
 mod calls;
 mod local;
+mod ready;
 mod relay;
 mod session;
 mod subscribers;
@@ -133,9 +134,12 @@ pub fn run(
         }
         None => None,
     };
+    let started = gate.started;
     std::thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept::accept(listener, accept_subs, accept_calls, redirect_tx, gate, relays))?;
+    // systemd's `Type=notify`: ready once generators are greeted at once.
+    ready::spawn(calls.clone(), started);
     if let Some(listen) = &cfg.metrics {
         let addr = crate::metrics::serve::spawn(listen)?;
         tracing::info!(%addr, "serving metrics at /metrics");

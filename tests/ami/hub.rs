@@ -364,3 +364,46 @@ fn a_generator_for_a_call_the_hub_knows_is_over_exits() {
     let tl = crate::common::timeline(&live_dir.join("tl.jsonl"));
     assert_eq!(crate::common::events(&tl, "exit")[0]["reason"], "sighup");
 }
+
+/// Under systemd (`Type=notify`, the packaged units) the hub says it is
+/// ready, with its socket taking generators, even when Asterisk does not
+/// answer at all (bounded: the unit must start), and says it once.
+#[test]
+fn the_hub_tells_systemd_it_is_ready_even_without_asterisk() {
+    let dir = crate::common::tempdir();
+    let notify = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind");
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // Nothing listens on this port: the hub's AMI session is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let socket = dir.path().join("hub.sock");
+    let mut hub = crate::common::holdmix(dir.path())
+        .arg("--log")
+        .arg(dir.path().join("hub.log"))
+        .args(["hub", "--ami", &format!("127.0.0.1:{port}"), "--socket"])
+        .arg(&socket)
+        .env("HOLDMIX_AMI_SECRET", "pw")
+        .env("NOTIFY_SOCKET", &notify)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hub");
+    let mut buf = [0u8; 64];
+    let n = systemd.recv(&mut buf).expect("READY=1 within 20 s");
+    assert_eq!(&buf[..n], b"READY=1");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_ok(),
+        "ready, and the socket takes generators"
+    );
+    systemd
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .expect("timeout");
+    assert!(systemd.recv(&mut buf).is_err(), "said once");
+    signal_hub(&mut hub);
+}

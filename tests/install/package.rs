@@ -58,6 +58,8 @@ fn the_debian_package_installs_a_working_layout() {
         "usr/bin/holdmix",
         "usr/bin/holdmix-shim",
         "usr/lib/systemd/system/holdmix-hub.service",
+        "usr/lib/systemd/system/holdmix-hub-standby.service",
+        "etc/default/holdmix-hub",
         "usr/lib/tmpfiles.d/holdmix-hub.conf",
         "usr/lib/sysusers.d/holdmix.conf",
         "etc/holdmix/default.toml",
@@ -77,16 +79,23 @@ fn the_debian_package_installs_a_working_layout() {
     let control = tmp.path().join("control");
     run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&control));
     let conffiles = std::fs::read_to_string(control.join("conffiles")).unwrap();
-    assert!(
-        conffiles.lines().any(|l| l == "/etc/holdmix/default.toml"),
-        "{conffiles}"
-    );
+    for conf in ["/etc/holdmix/default.toml", "/etc/default/holdmix-hub"] {
+        assert!(conffiles.lines().any(|l| l == conf), "{conf}: {conffiles}");
+    }
     let postinst = std::fs::read_to_string(control.join("postinst")).unwrap();
     assert!(
         postinst.contains("systemd-sysusers")
             && postinst.contains("systemd-tmpfiles --create holdmix-hub.conf")
     );
     assert!(!postinst.contains("deb-systemd-invoke start"), "{postinst}");
+    // An upgrade restarts the standby hub first (it hosts nothing then),
+    // and the hub once the standby is ready: the hub's calls go to it.
+    let restart = |unit: &str| {
+        postinst
+            .find(&format!("try-restart {unit} "))
+            .unwrap_or_else(|| panic!("{unit} is not restarted:\n{postinst}"))
+    };
+    assert!(restart("holdmix-hub-standby.service") < restart("holdmix-hub.service"));
 
     // Installed as the package lays it out, every playlist in /etc/holdmix
     // (the routes file checks each route's too) finds every sound.
@@ -155,14 +164,16 @@ fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
         }
     }
     // Its man page (Documentation=) is looked up in the package too.
-    let out = run(Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(format!("--root={}", tree.display()))
-        .arg("/usr/lib/systemd/system/holdmix-hub.service")
-        .env("MANPATH", tree.join("usr/share/man")));
-    // A misspelt key is only a warning: nothing may be said at all.
-    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(said.trim().is_empty(), "systemd-analyze verify:\n{said}");
+    for unit in ["holdmix-hub.service", "holdmix-hub-standby.service"] {
+        let out = run(Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(format!("--root={}", tree.display()))
+            .arg(format!("/usr/lib/systemd/system/{unit}"))
+            .env("MANPATH", tree.join("usr/share/man")));
+        // A misspelt key is only a warning: nothing may be said at all.
+        let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(said.trim().is_empty(), "systemd-analyze verify {unit}:\n{said}");
+    }
 
     // sysusers makes Asterisk's user in the root (if missing), tmpfiles
     // the hub's socket directory, closed to others, and the store's and
@@ -184,31 +195,91 @@ fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
     }
 }
 
-#[test]
-fn the_units_hub_command_gives_rows_asterisk_keeps() {
-    // Asterisk keeps 255 bytes of a realtime row's `application`: the
-    // hub's arguments in the unit, with the binary where the package puts
-    // it, must make rows that fit a 64-character Uniqueid and its token
-    // (else the hub refuses to start).
-    use clap::Parser;
-    let unit = std::fs::read_to_string(root().join("packaging/holdmix-hub.service")).unwrap();
+/// A unit's `ExecStart=` words, its `$VARIABLES` replaced by `vars`.
+fn exec_words(unit: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let unit = std::fs::read_to_string(root().join("packaging").join(unit)).unwrap();
     let exec = unit
         .replace("\\\n", " ")
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart=").map(str::to_string))
         .expect("ExecStart=");
-    let words: Vec<&str> = exec.split_whitespace().collect();
+    exec.split_whitespace()
+        .flat_map(|w| match w.strip_prefix('$') {
+            Some(var) => {
+                let (_, value) = vars
+                    .iter()
+                    .find(|(name, _)| *name == var)
+                    .unwrap_or_else(|| panic!("${var} is not given"));
+                value.split_whitespace().map(str::to_string).collect()
+            }
+            None => vec![w.to_string()],
+        })
+        .collect()
+}
+
+/// The hub's options for hub-mode audio with a standby, as
+/// /etc/default/holdmix-hub gives them (commented out).
+fn audio_opts() -> String {
+    let default = std::fs::read_to_string(root().join("packaging/holdmix-hub.default")).unwrap();
+    let line = default
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("#HOLDMIX_HUB_OPTS=")
+                .filter(|v| v.contains("--standby"))
+        })
+        .expect("the standby example");
+    line.trim_matches('"').to_string()
+}
+
+#[test]
+fn the_standby_unit_is_a_hub_with_audio_where_the_hubs_rows_name_it() {
+    use clap::Parser;
+    let hub = |words: &[String]| {
+        let cli = holdmix::cli::Cli::try_parse_from(words).expect("the unit's arguments parse");
+        let holdmix::cli::Command::Hub(args) = cli.command else {
+            panic!("not a hub: {words:?}")
+        };
+        args
+    };
+    let opts = audio_opts();
+    let primary = hub(&exec_words("holdmix-hub.service", &[("HOLDMIX_HUB_OPTS", &opts)]));
+    let standby = hub(&exec_words(
+        "holdmix-hub-standby.service",
+        &[("HOLDMIX_STANDBY_OPTS", "")],
+    ));
+    assert!(primary.audio && standby.audio);
+    assert_eq!(primary.standby.as_deref(), Some(standby.socket.as_path()));
+    assert_ne!(primary.socket, standby.socket);
+    // The calls' tokens verify on both: one key.
+    assert_eq!(
+        standby.key_file.as_deref(),
+        Some(holdmix::hub::token::default_path(&primary.socket).as_path())
+    );
+    assert!(standby.realtime.is_none() && standby.metrics.is_none());
+    // Without the options, the hub streams no audio (the default).
+    assert!(!hub(&exec_words("holdmix-hub.service", &[("HOLDMIX_HUB_OPTS", "")])).audio);
+}
+
+#[test]
+fn the_units_hub_command_gives_rows_asterisk_keeps() {
+    // Asterisk keeps 255 bytes of a realtime row's `application`: the
+    // hub's arguments in the unit, with the binary where the package puts
+    // it, must make rows that fit a 64-character Uniqueid and its token
+    // (else the hub refuses to start). With hub-mode audio and a standby
+    // on, as /etc/default/holdmix-hub shows: the rows name the standby.
+    use clap::Parser;
+    let words = exec_words("holdmix-hub.service", &[("HOLDMIX_HUB_OPTS", &audio_opts())]);
     assert_eq!(words[0], "/usr/bin/holdmix");
     let cli = holdmix::cli::Cli::try_parse_from(&words).expect("the unit's arguments parse");
     let holdmix::cli::Command::Hub(args) = cli.command else {
-        panic!("not a hub: {exec}")
+        panic!("not a hub: {words:?}")
     };
     let listen = args.realtime.clone().expect("--realtime");
     let (cfg, _) = holdmix::config::realtime(
         &args,
         &listen,
         cli.common.cache_dir.as_deref(),
-        Path::new(words[0]),
+        Path::new(&words[0]),
     )
     .expect("the row template");
     let tmp = tempdir();
@@ -248,14 +319,22 @@ fn the_units_hub_command_gives_rows_asterisk_keeps() {
     let holdmix::cli::Command::Hub(args) = cli.command else {
         panic!("not a hub")
     };
-    let (cfg, _) = holdmix::config::realtime(
+    // The rows start `/usr/bin/holdmix-shim` (installed beside the hub's
+    // binary), one byte longer than `/usr/bin/holdmix run`: a binary one
+    // byte longer stands in (no shim beside it, so `run` is named).
+    let (cfg, served) = holdmix::config::realtime(
         &args,
         &listen,
         cli.common.cache_dir.as_deref(),
-        Path::new(words[0]),
+        Path::new("/usr/bin/holdmixx"),
     )
     .expect("the row template");
-    let template = cfg.template.with_key(key);
+    // The route's playlist counts too.
+    let routes = std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(served.routes)));
+    let template = cfg
+        .template
+        .with_key(key)
+        .and_then(|t| t.with_routes(routes, std::sync::Arc::new(|_: &str| None)));
     assert!(template.is_ok(), "{more:?}: {:?}", template.err());
 }
 
