@@ -197,6 +197,10 @@ def main():
             s.close()
         load.reap_all()
         shutil.rmtree(a.state, ignore_errors=True)
+        # A directory of our own making goes too, unless it holds the
+        # perf data asked for.
+        if not opts.out and not opts.perf:
+            shutil.rmtree(tmp, ignore_errors=True)
         for path, v in restore.items():
             with open(path, "w") as f:
                 f.write(str(v))
