@@ -75,6 +75,11 @@ const DRY_LOOKS: u32 = 5;
 const ARMED: c_int = 3 * 320;
 /// How late the wait's wakes may be (see `wait`): 5 ms.
 const TIMER_SLACK_NS: libc::c_ulong = 5_000_000;
+/// How late a [`BACKSTOP`] wake may be: a look that comes once a second
+/// may come 100 ms late, and then the wakes of many waiting shims share
+/// fewer timer interrupts still (the dry looks get [`TIMER_SLACK_NS`]
+/// back).
+const BACKSTOP_SLACK_NS: libc::c_ulong = 100_000_000;
 /// The spec's bound on the hand-over's body.
 const MAX_BODY: usize = 65536;
 /// Room for `HANDOVER 65536\n` in front of the body.
@@ -498,6 +503,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
     // many shims share timer interrupts: measured 30 % less CPU per wait
     // (docs/shim.md); the checks stay at least CHECK apart.
     set_timer_slack(TIMER_SLACK_NS);
+    let mut slack = TIMER_SLACK_NS;
     let ok_at = Instant::now();
     let mut last_check = ok_at;
     let mut written = false;
@@ -517,6 +523,15 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
         } else {
             CHECK
         };
+        let wanted = if period == BACKSTOP {
+            BACKSTOP_SLACK_NS
+        } else {
+            TIMER_SLACK_NS
+        };
+        if wanted != slack {
+            set_timer_slack(wanted);
+            slack = wanted;
+        }
         let left = period.saturating_sub(last_check.elapsed());
         let ready = !left.is_zero() && poll(sock.as_raw_fd(), libc::POLLIN, left, mask);
         if let Some(sig) = stopped() {
