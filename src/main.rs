@@ -5,14 +5,9 @@ use holdmix::audio::cache::Cache;
 use holdmix::cli::{CacheCommand, Cli, Command};
 use std::process::ExitCode;
 
-/// How long a process's end waits for its log lines still queued (a log
-/// that does not keep up): within Asterisk's stop, which SIGKILLs a
-/// generator still there 200 ms after its SIGHUP.
-const LOG_FLUSH: std::time::Duration = std::time::Duration::from_millis(150);
-
 fn main() -> ExitCode {
     let code = start();
-    holdmix::util::logging::flush(LOG_FLUSH);
+    holdmix::util::logging::flush_at_exit();
     code
 }
 

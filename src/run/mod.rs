@@ -48,7 +48,7 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
             handover::Outcome::Stopped(exit) => return Ok(exit),
             handover::Outcome::Ended(0) => return Ok(Exit::Hangup),
             handover::Outcome::Ended(code) => {
-                crate::util::logging::flush(std::time::Duration::from_millis(150));
+                crate::util::logging::flush_at_exit();
                 std::process::exit(code.into())
             }
         }

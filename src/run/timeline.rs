@@ -17,30 +17,24 @@ use std::sync::Arc;
 
 pub enum Sink {
     /// `--timeline FILE`: every line, no cap.
-    Plain {
-        file: Arc<TimelineFile>,
-        missed: u64,
-    },
+    Plain(Arc<TimelineFile>),
     Call(CallTimeline),
 }
 
 impl Sink {
     pub fn plain(f: File, path: PathBuf) -> Sink {
-        Sink::Plain {
-            file: TimelineFile::new(f, path),
-            missed: 0,
-        }
+        Sink::Plain(TimelineFile::new(f, path))
     }
 
     /// Queues what happened for the file (the offload thread writes it at
     /// once: a reader may follow the file while the call goes on).
     pub fn write(&mut self, entries: &[Entry]) {
         match self {
-            Sink::Plain { .. } if entries.is_empty() => {}
-            Sink::Plain { file, missed } => {
+            Sink::Plain(_) if entries.is_empty() => {}
+            Sink::Plain(file) => {
                 let mut lines = TimelineWriter::new(Vec::new());
                 if lines.write(entries).is_ok() {
-                    file.append(lines.into_inner(), missed);
+                    file.append(lines.into_inner());
                 }
             }
             Sink::Call(t) => t.write(entries),

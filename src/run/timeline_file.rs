@@ -24,7 +24,7 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// A sweep runs at most this often per host.
@@ -49,6 +49,8 @@ pub struct TimelineFile {
     path: PathBuf,
     /// A write failed: nothing more is written.
     failed: AtomicBool,
+    /// Writes the offload refused (its queue full).
+    missed: AtomicU64,
 }
 
 impl TimelineFile {
@@ -57,19 +59,19 @@ impl TimelineFile {
             file,
             path,
             failed: AtomicBool::new(false),
+            missed: AtomicU64::new(0),
         })
     }
 
     /// Queues `lines` (whole lines) for the file; whether they were taken.
     /// Refused, they are lost: the first loss is logged.
-    pub fn append(self: &Arc<Self>, lines: Vec<u8>, missed: &mut u64) -> bool {
+    pub fn append(self: &Arc<Self>, lines: Vec<u8>) -> bool {
         if offload::send(self.clone(), lines) {
             return true;
         }
-        if *missed == 0 {
+        if self.missed.fetch_add(1, Ordering::Relaxed) == 0 {
             tracing::warn!(path = %self.path.display(), "the timeline's disk does not keep up: lines of it are lost");
         }
-        *missed += 1;
         false
     }
 
@@ -102,8 +104,6 @@ pub struct CallTimeline {
     /// Past the cap, or a write failed: nothing more is written.
     done: bool,
     line: Vec<u8>,
-    /// Writes the offload refused (its queue full).
-    missed: u64,
 }
 
 impl CallTimeline {
@@ -198,7 +198,7 @@ impl CallTimeline {
         }
         let lines = std::mem::take(&mut self.line);
         let n = lines.len() as u64;
-        if self.file.append(lines, &mut self.missed) {
+        if self.file.append(lines) {
             self.size += n;
         }
     }
@@ -242,7 +242,6 @@ fn open_file(opts: &TimelineDir, uniqueid: &str, now: DateTime<Utc>) -> Result<C
         done: m.len() >= opts.max,
         max: opts.max,
         line: Vec::new(),
-        missed: 0,
     })
 }
 

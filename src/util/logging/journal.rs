@@ -12,6 +12,7 @@
 //! gets (the call's span and the event's fields in it, which the journal's
 //! short output shows), without the time and level the journal keeps.
 
+use crate::util::offload::Dest;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -40,11 +41,13 @@ impl Journal {
             path: path.to_path_buf(),
         })
     }
+}
 
+impl Dest for Journal {
     /// Sends one entry. By path each time, so a restarted journald (a new
     /// socket at the same path) gets the next one. A failure is dropped:
     /// the log cannot log its own.
-    pub fn send(&self, entry: &[u8]) {
+    fn write(&self, entry: &[u8]) {
         self.socket.send_to(entry, &self.path).ok();
     }
 }
@@ -86,7 +89,7 @@ mod tests {
         let path = dir.path().join("socket");
         let server = UnixDatagram::bind(&path).unwrap();
         let journal = Journal::open(&path).unwrap();
-        journal.send(&entry(
+        journal.write(&entry(
             priority(tracing::Level::WARN),
             b"call{uniqueid=1.2}: slow\n",
         ));

@@ -103,10 +103,15 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
     failed.map_or(Ok(()), Err)
 }
 
-/// Waits, for at most `bound`, until the lines logged so far are written
-/// (and whatever else was queued before them): at a process's end.
-pub fn flush(bound: std::time::Duration) -> bool {
-    offload::flush(bound)
+/// How long a process's end waits for its lines still queued (a log that
+/// does not keep up): within Asterisk's stop, which SIGKILLs a generator
+/// still there 200 ms after its SIGHUP.
+const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// At a process's end: waits, for at most [`EXIT_FLUSH`], until the lines
+/// logged so far are written (and whatever was queued before them).
+pub fn flush_at_exit() -> bool {
+    offload::flush(EXIT_FLUSH)
 }
 
 /// The formatter's writer: each event's line, escaped, queued for `dest`
@@ -155,9 +160,10 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
-    fn form(&self, line: &[u8]) -> Vec<u8> {
+    /// `line` as its destination takes it, at `priority` in the journal.
+    fn form(&self, priority: u8, line: &[u8]) -> Vec<u8> {
         match self.to.journal {
-            true => journal::entry(self.priority, line),
+            true => journal::entry(priority, line),
             false => line.to_vec(),
         }
     }
@@ -168,15 +174,12 @@ impl Write for Line<'_> {
         let lost = DROPPED.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let note = format!("holdmix: {lost} log lines dropped here: the log did not keep up\n");
-            let note = match self.to.journal {
-                true => journal::entry(journal::priority(Level::WARN), note.as_bytes()),
-                false => note.into_bytes(),
-            };
+            let note = self.form(journal::priority(Level::WARN), note.as_bytes());
             if !offload::send(self.to.dest.clone(), note) {
                 DROPPED.fetch_add(lost, Ordering::Relaxed);
             }
         }
-        if !offload::send(self.to.dest.clone(), self.form(&escape_line(buf))) {
+        if !offload::send(self.to.dest.clone(), self.form(self.priority, &escape_line(buf))) {
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
         Ok(buf.len())
@@ -184,12 +187,6 @@ impl Write for Line<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-impl Dest for Journal {
-    fn write(&self, bytes: &[u8]) {
-        self.send(bytes);
     }
 }
 
