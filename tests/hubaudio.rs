@@ -219,10 +219,12 @@ fn the_pipe_crosses_to_the_hub_which_streams_the_call_until_sighup() {
     let log = read(dir, "hub.log");
     assert!(log.contains("hosted call ended by its client"), "{log}");
     // The checkpoint at exit, where a standalone run would keep it.
-    let kept = std::fs::read_dir(dir.join("calls"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert!(kept > 0, "no checkpoint in {}", dir.join("calls").display());
+    let kept = checkpoint_files(&dir.join("calls"), None);
+    assert!(
+        !kept.is_empty(),
+        "no checkpoint in {}",
+        dir.join("calls").display()
+    );
     hub.kill().ok();
     hub.wait().ok();
 }
@@ -789,7 +791,7 @@ fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
     wait_for("the hub's word", Duration::from_secs(20), || {
         read(dir, "hub.log").contains("hand-over taken")
     });
-    let count = |d: &Path| std::fs::read_dir(d).map(|d| d.count()).unwrap_or(0);
+    let count = |d: &Path| checkpoint_files(d, None).len();
     let client = dir.join("client-runtime/holdmix/calls");
     wait_for(
         "a checkpoint in the client's directory",

@@ -366,11 +366,7 @@ fn debounce_clocks_and_the_music_choice_carry_over() {
     assert_eq!(actions, ["debounced", "next-music"], "{:?}", h2.tl);
     assert_eq!(events(&h1.tl, "music_switch").len(), 1);
     // The call's own file is the only one left for it.
-    let left: Vec<_> = std::fs::read_dir(dir.path().join("calls"))
-        .expect("calls")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("1795734200.7."))
-        .collect();
+    let left = checkpoint_files(&dir.path().join("calls"), Some("1795734200.7"));
     assert_eq!(left.len(), 1, "{left:?}");
 }
 
@@ -382,12 +378,11 @@ fn a_hangup_ends_the_call_and_its_state() {
     std::thread::sleep(Duration::from_millis(1000));
     writeln!(g.keys, "hangup").expect("hangup");
     assert!(wait_exit(&mut g.child, Duration::from_secs(5)).0.success());
-    let left = std::fs::read_dir(dir.path().join("calls"))
-        .expect("calls")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("1795734300.1."))
-        .count();
-    assert_eq!(left, 0, "a call that is over leaves nothing to resume");
+    let calls = dir.path().join("calls");
+    assert!(calls.is_dir(), "no state directory");
+    let left = checkpoint_files(&calls, Some("1795734300.1"));
+    assert_eq!(left, [""; 0], "a call that is over leaves nothing to resume");
+    assert!(!calls.join("1795734300.1").exists(), "nor its directory");
     heard(&mut g);
 }
 

@@ -3,8 +3,8 @@
 //! announcements, `moh reload`); the next process for the same Uniqueid
 //! resumes from the last one's checkpoint.
 //!
-//! Each process keeps its own checkpoint file, `<uniqueid>.<pid>`, in a
-//! host-local tmpfs directory, mapped into memory: the audio thread updates
+//! Each process keeps its own checkpoint file, `<uniqueid>/<pid>`, in a
+//! host-local tmpfs directory ([`layout`]), mapped into memory: the audio thread updates
 //! it with plain stores (no syscall, no lock), it survives SIGKILL (the
 //! page cache holds it), and no two processes ever write the same file. A
 //! new process reads the newest file of its call before its first frame and
@@ -13,16 +13,17 @@
 //! file count is bounded ([`cleanup`]).
 
 mod cleanup;
+mod layout;
 mod slots;
 
 use crate::engine::snapshot::Snapshot;
 use crate::util::files::{self, Kind};
 use crate::util::mapguard::{Guard, guard};
 pub use cleanup::MAX_FILES;
+use layout::{Files, Flat, call_name};
 use memmap2::MmapMut;
 pub use slots::Fast;
-use std::fs::OpenOptions;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -31,19 +32,16 @@ const EXPIRE: Duration = Duration::from_secs(3600);
 /// A sweep of expired files runs at most this often per host.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-/// A call's checkpoint files and the pids they are named by.
-type Files = Vec<(PathBuf, u32)>;
-
 /// The directory of checkpoints.
 #[derive(Debug)]
 pub struct StateDir {
     dir: PathBuf,
-    /// The call's files [`StateDir::load`] found (and its prefix), handed
+    /// The call's files [`StateDir::load`] found (and its name), handed
     /// to its [`StateDir::writer`]: removing the older ones after the first
-    /// snapshot then needs no second listing of the directory, which holds
-    /// every call's (a hub's thousand: 0.3 ms a listing, on the pacing
-    /// thread).
+    /// snapshot then needs no second look (on a hub's pacing thread).
     found: std::sync::Mutex<Option<(String, Files)>>,
+    /// Whether files of the flat layout are still looked for.
+    flat: Flat,
 }
 
 impl Clone for StateDir {
@@ -91,6 +89,7 @@ impl StateDir {
         StateDir {
             dir,
             found: std::sync::Mutex::new(None),
+            flat: Flat::default(),
         }
     }
 
@@ -100,9 +99,9 @@ impl StateDir {
 
     /// The newest checkpoint of this call, if any.
     pub fn load(&self, uniqueid: &str) -> Option<Snapshot> {
-        let prefix = file_prefix(uniqueid)?;
+        let name = call_name(uniqueid)?;
         let mut best: Option<Snapshot> = None;
-        let files = self.files_of(&prefix);
+        let files = self.files_of(name);
         for (path, _) in &files {
             let Some(snap) = read_file(path) else { continue };
             if best.as_ref().is_none_or(|b| snap.at_ms > b.at_ms) {
@@ -110,34 +109,15 @@ impl StateDir {
             }
         }
         if let Ok(mut found) = self.found.lock() {
-            *found = Some((prefix, files));
+            *found = Some((name.to_string(), files));
         }
         best
     }
 
     /// This process's checkpoint for the call (created now).
     pub fn writer(&self, uniqueid: &str) -> Result<Checkpoint, String> {
-        let prefix = file_prefix(uniqueid).ok_or("the Uniqueid has characters a file name cannot take")?;
-        let path = self.dir.join(format!("{prefix}{}", std::process::id()));
-        // A new file, never a link: a leftover of an earlier process with
-        // our pid is removed first.
-        let create = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .mode(0o600)
-                .open(&path)
-        };
-        let file = match create() {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                std::fs::remove_file(&path).ok();
-                create()
-            }
-            other => other,
-        }
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = call_name(uniqueid).ok_or("the Uniqueid has characters a file name cannot take")?;
+        let (file, path) = layout::create(&self.dir, name, std::process::id())?;
         file.set_len(slots::FILE_BYTES as u64)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         // SAFETY: the file is ours alone to write (named by our pid); other
@@ -150,14 +130,14 @@ impl StateDir {
             // What the look found, if it was for this call.
             others: self.found.lock().ok().and_then(|mut f| {
                 f.take()
-                    .and_then(|(looked, files)| (looked == prefix).then_some(files))
+                    .and_then(|(looked, files)| (looked == name).then_some(files))
             }),
             // Truncated by someone else, the file must not take the call
             // down with a SIGBUS (see mapguard): writes then go nowhere.
             _guard: guard(map.as_ptr(), map.len()),
             map,
             path,
-            prefix,
+            name: name.to_string(),
             dir: self.dir.clone(),
             generation: 0,
             json: Vec::with_capacity(4096),
@@ -169,12 +149,13 @@ impl StateDir {
     /// running: one may know better, and removes them when it is done).
     pub fn forget(&self, uniqueid: &str) {
         let me = std::process::id();
-        if let Some(prefix) = file_prefix(uniqueid) {
-            for (path, pid) in self.files_of(&prefix) {
+        if let Some(name) = call_name(uniqueid) {
+            for (path, pid) in self.files_of(name) {
                 if pid == me || !alive(pid) {
                     std::fs::remove_file(path).ok();
                 }
             }
+            layout::remove_if_empty(&self.dir, name);
         }
     }
 
@@ -184,37 +165,22 @@ impl StateDir {
         if !crate::util::marker::due(&self.dir.join(".swept"), SWEEP_EVERY) {
             return;
         }
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for e in entries.flatten().take(100_000) {
-            let path = e.path();
-            let Some(pid) = pid_of(&path) else { continue };
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
+        for f in layout::walk(&self.dir, 100_000, &self.flat) {
+            let old = f
+                .modified
                 .and_then(|t| SystemTime::now().duration_since(t).ok())
                 .is_some_and(|age| age > EXPIRE);
-            if old && !alive(pid) {
-                std::fs::remove_file(&path).ok();
+            if old && !alive(f.pid) {
+                std::fs::remove_file(&f.path).ok();
             }
         }
         self.bound(MAX_FILES);
     }
 
-    fn files_of(&self, prefix: &str) -> Files {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name();
-                let pid = name.to_str()?.strip_prefix(prefix)?.parse().ok()?;
-                Some((e.path(), pid))
-            })
-            .collect()
+    /// The call's files: in its own directory, and flat ones while any
+    /// may be left ([`layout`]).
+    fn files_of(&self, name: &str) -> Files {
+        layout::files_of(&self.dir, name, self.flat.looked_for(&self.dir))
     }
 }
 
@@ -224,7 +190,8 @@ pub struct Checkpoint {
     _guard: Guard,
     map: MmapMut,
     path: PathBuf,
-    prefix: String,
+    /// The call's name (its Uniqueid, or a key's digest).
+    name: String,
     dir: PathBuf,
     generation: u64,
     json: Vec<u8>,
@@ -283,7 +250,7 @@ impl Checkpoint {
         let me = std::process::id();
         let files = match self.others.take() {
             Some(files) => files,
-            None => StateDir::at(self.dir.clone()).files_of(&self.prefix),
+            None => StateDir::at(self.dir.clone()).files_of(&self.name),
         };
         for (path, pid) in files {
             // A process still alive (Asterisk runs old and new side by side
@@ -346,24 +313,6 @@ fn read_file(path: &Path) -> Option<Snapshot> {
         }
     }
     Some(snap)
-}
-
-/// `<uniqueid>.` when the Uniqueid is safe as a file name: Asterisk's are
-/// `[system-]seconds.sequence`. Anything else (a slash, a dot start, 65+
-/// characters) is refused rather than escaped: it is not Asterisk's.
-fn file_prefix(uniqueid: &str) -> Option<String> {
-    let ok = !uniqueid.is_empty()
-        && uniqueid.len() <= 64
-        && !uniqueid.starts_with('.')
-        && uniqueid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    ok.then(|| format!("{uniqueid}."))
-}
-
-/// The pid a checkpoint file is named by.
-fn pid_of(path: &Path) -> Option<u32> {
-    path.file_name()?.to_str()?.rsplit('.').next()?.parse().ok()
 }
 
 /// Whether a process with this pid exists (ours to signal or not).
@@ -432,8 +381,8 @@ mod tests {
             });
             // As if written by a process gone (above the kernel's pids) and
             // by one alive (init).
-            let gone = dir.join(format!("{call}.4194305"));
-            let alive = dir.join(format!("{call}.1"));
+            let gone = dir.join(call).join("4194305");
+            let alive = dir.join(call).join("1");
             std::fs::copy(w.path(), &gone).unwrap();
             std::fs::copy(w.path(), &alive).unwrap();
             let own = w.path().to_path_buf();
@@ -454,6 +403,52 @@ mod tests {
         }
     }
 
+    /// A package upgraded under live calls leaves flat files
+    /// (`<call>.<pid>`): their calls resume from them and remove them as
+    /// from their own; once a listing finds none, the marker stops the
+    /// flat look, and a listing that finds one again brings it back.
+    #[test]
+    fn an_upgrade_s_flat_files_are_resumed_until_none_is_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("calls");
+        let call = "1700000000.4";
+        // The old version's directory: a flat file (the same contents as a
+        // file of now, written elsewhere), no marker.
+        let mut w = StateDir::open(Some(&tmp.path().join("elsewhere")))
+            .unwrap()
+            .writer(call)
+            .unwrap();
+        w.write(&Snapshot {
+            at_ms: 700,
+            ..Snapshot::default()
+        });
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        let flat = dir.join(format!("{call}.4194305"));
+        std::fs::copy(w.path(), &flat).unwrap();
+        drop(w);
+
+        let sd = StateDir::open(Some(&dir)).unwrap();
+        assert_eq!(sd.load(call).unwrap().at_ms, 700, "resumed from the flat file");
+        let mut w = sd.writer(call).unwrap();
+        w.write(&Snapshot::default());
+        assert!(!flat.exists(), "removed after the first snapshot");
+        assert_eq!(sd.bound(MAX_FILES), 0);
+        assert!(dir.join(layout::BY_CALL_ONLY).exists(), "none left: the marker");
+
+        // A new process trusts the marker: a flat file written after it
+        // (an old process still running) is not looked for...
+        std::fs::copy(w.path(), &flat).unwrap();
+        let other = "1700000000.5";
+        std::fs::copy(w.path(), dir.join(format!("{other}.4194305"))).unwrap();
+        let sd = StateDir::open(Some(&dir)).unwrap();
+        assert!(sd.load(other).is_none());
+        // ...until a listing of the whole directory finds it.
+        sd.bound(MAX_FILES);
+        assert!(!dir.join(layout::BY_CALL_ONLY).exists());
+        assert!(StateDir::open(Some(&dir)).unwrap().load(other).is_some());
+        drop(w);
+    }
+
     #[test]
     fn a_checkpoint_file_truncated_under_its_writer_costs_no_crash() {
         let tmp = tempfile::tempdir().unwrap();
@@ -465,7 +460,7 @@ mod tests {
             ..Snapshot::default()
         };
         w.write(&snap);
-        for e in std::fs::read_dir(tmp.path().join("calls")).unwrap() {
+        for e in std::fs::read_dir(tmp.path().join("calls/1700000000.2")).unwrap() {
             let f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(e.unwrap().path())

@@ -95,11 +95,7 @@ fn a_call_held_again_on_another_channel_goes_on_where_it_was() {
     assert!(status.success(), "its channel's hangup ends it: {status:?}");
     let heard = first_audio.join().expect("reader").len() as f64 / 16000.0;
     assert!(heard > 1.0, "the first channel heard {heard} s");
-    let kept: Vec<String> = std::fs::read_dir(&state)
-        .expect("state dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let kept = crate::common::checkpoint_files(&state, None);
     assert!(
         kept.iter().any(|f| f.starts_with("call-"))
             && !kept.iter().any(|f| f.contains(KEY) || f.starts_with(FIRST)),

@@ -431,3 +431,25 @@ impl Drop for Reaped {
         self.0.wait().ok();
     }
 }
+
+/// The checkpoint files a state directory holds (`<call>/<pid>`, as
+/// src/state/layout.rs lays them out), as `call/pid`; `call` filters.
+pub fn checkpoint_files(calls: &Path, call: Option<&str>) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(calls) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) || call.is_some_and(|c| c != name) {
+            continue;
+        }
+        for f in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+            let pid = f.file_name().to_string_lossy().into_owned();
+            if pid.parse::<u32>().is_ok() {
+                found.push(format!("{name}/{pid}"));
+            }
+        }
+    }
+    found
+}

@@ -15,17 +15,7 @@ const BOB_UID: &str = "1795452415.3";
 const OTHER_UID: &str = "1795452499.7";
 
 fn checkpoints(dir: &Path, uniqueid: &str) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().into_string().unwrap())
-                .filter(|n| {
-                    n.strip_prefix(uniqueid)
-                        .and_then(|r| r.strip_prefix('.'))
-                        .is_some_and(|pid| pid.parse::<u32>().is_ok())
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    checkpoint_files(dir, Some(uniqueid))
 }
 
 /// The capture's events, each as it went on the wire.
