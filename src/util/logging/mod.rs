@@ -173,8 +173,10 @@ impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let lost = DROPPED.swap(0, Ordering::Relaxed);
         if lost > 0 {
-            let note = format!("holdmix: {lost} log lines dropped here: the log did not keep up\n");
-            let note = self.form(journal::priority(Level::WARN), note.as_bytes());
+            let note = self.form(
+                journal::priority(Level::WARN),
+                &dropped_note(lost, (!self.to.journal).then_some(buf)),
+            );
             if !offload::send(self.to.dest.clone(), note) {
                 DROPPED.fetch_add(lost, Ordering::Relaxed);
             }
@@ -187,6 +189,22 @@ impl Write for Line<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// The line that says how many lines were dropped before `next`, formed as
+/// a text log's lines are (`next`'s time, then the level) or, for the
+/// journal (`None`: it keeps both), the message alone.
+fn dropped_note(lost: u64, next: Option<&[u8]>) -> Vec<u8> {
+    let what = format!("{lost} log lines dropped here: the log did not keep up\n");
+    // The formatter's line starts with its time (RFC 3339, no spaces).
+    let time = next
+        .and_then(|l| l.split(|b| *b == b' ').next())
+        .filter(|t| t.first().is_some_and(u8::is_ascii_digit));
+    match (next, time) {
+        (None, _) => what.into_bytes(),
+        (Some(_), Some(time)) => [time, b"  WARN ", what.as_bytes()].concat(),
+        (Some(_), None) => [b"WARN ".as_slice(), what.as_bytes()].concat(),
     }
 }
 
@@ -253,4 +271,23 @@ fn open_log(path: &std::path::Path) -> Result<std::fs::File> {
     let fd = rustix::fs::fcntl_getfl(&file)?;
     rustix::fs::fcntl_setfl(&file, fd - rustix::fs::OFlags::NONBLOCK)?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dropped_note;
+
+    #[test]
+    fn the_dropped_lines_note_has_the_next_lines_time_and_a_level() {
+        let next = b"2026-12-06T23:12:06.123456Z  INFO call{uniqueid=1.2}: resumed\n";
+        assert_eq!(
+            String::from_utf8(dropped_note(7, Some(next))).unwrap(),
+            "2026-12-06T23:12:06.123456Z  WARN 7 log lines dropped here: the log did not keep up\n"
+        );
+        assert_eq!(
+            dropped_note(2, None),
+            b"2 log lines dropped here: the log did not keep up\n"
+        );
+        assert!(dropped_note(1, Some(b" INFO x\n")).starts_with(b"WARN 1 log lines"));
+    }
 }
