@@ -81,6 +81,21 @@ const EVENTS: usize = 64;
 /// Slots made room for at the first call (a few hundred KiB).
 const SLOTS_AT_FIRST: usize = 64;
 
+/// The most a wake spends starting and finishing calls: taking new ones
+/// (each begins its preparation), making prepared ones streams (their
+/// first tick included) and finishing those stopped. A standby taking a
+/// dead hub's thousand calls at once spent more than 100 ms of one wake on
+/// them, and its watchdog killed it as busy, sending every call to stream
+/// on its own (docs/load.md); so did a thousand hang-ups at once. The rest
+/// waits [`START_RETRY`]: the calls streaming keep their deadlines.
+const START_BUDGET: u64 = 4_000_000;
+/// When the calls a wake left to start are looked at again.
+const START_RETRY: u64 = 1_000_000;
+/// Calls being prepared at once, at most; more wait on the channel. Their
+/// preparations run on threads of their own, and a herd of a thousand
+/// runnable at once starves the pacing thread of its core.
+const MAX_STARTING: usize = 64;
+
 /// Asks for huge pages under the slots (where the kernel leaves that to a
 /// program: `transparent_hugepage` is `madvise`): a tick reads a line or
 /// two of each call's 5.6 KiB slot, so a thousand calls' slots take a
@@ -114,6 +129,10 @@ struct Pacing {
     /// The turns due at this wake, in order (kept for its room).
     due: Vec<(u64, usize, u64)>,
     next_id: u64,
+    /// Calls not streaming yet (see [`MAX_STARTING`]).
+    starting: usize,
+    /// New calls may be waiting that a wake left for the next.
+    backlog: bool,
 }
 
 /// The thread's loop, for the hub's life.
@@ -154,14 +173,13 @@ pub(super) fn pace(
         if woken {
             let mut buf = [0u8; 64];
             while matches!(rustix::io::read(&wake, &mut buf), Ok(n) if n > 0) {}
-            while let Ok(a) = arrivals.try_recv() {
-                if !p.add(a) {
-                    hosted.fetch_sub(1, Ordering::AcqRel);
-                }
-            }
+        }
+        let budget = now + START_BUDGET;
+        if woken || p.backlog {
+            p.admit(&arrivals, budget, &hosted);
         }
         let now = now_ns();
-        p.tick_due(cache, now, &hosted);
+        p.tick_due(cache, now, budget, &hosted);
     }
 }
 
@@ -198,13 +216,18 @@ impl Pacing {
             turns: BinaryHeap::new(),
             due: Vec::new(),
             next_id: 0,
+            starting: 0,
+            backlog: false,
         })
     }
 
     /// Sleeps until the earliest turn, a client's word or a new call.
     fn wait(&self, events: &mut Vec<epoll::Event>) {
-        let timeout = self.turns.peek().map(|Reverse((due, ..))| {
-            let left = due.saturating_sub(now_ns());
+        let now = now_ns();
+        let earliest = self.turns.peek().map(|Reverse((due, ..))| *due);
+        let retry = self.backlog.then_some(now + START_RETRY);
+        let timeout = earliest.into_iter().chain(retry).min().map(|due| {
+            let left = due.saturating_sub(now);
             rustix::time::Timespec {
                 tv_sec: (left / 1_000_000_000) as i64,
                 tv_nsec: (left % 1_000_000_000) as i64,
@@ -220,6 +243,23 @@ impl Pacing {
         ) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => tracing::error!("hub audio: epoll: {e}"),
+        }
+    }
+
+    /// Takes the new calls waiting, until `budget` (CLOCK_MONOTONIC ns)
+    /// or [`MAX_STARTING`]; those left are taken at a later wake.
+    fn admit(&mut self, arrivals: &mpsc::Receiver<Arrival>, budget: u64, hosted: &AtomicUsize) {
+        self.backlog = true;
+        while self.starting < MAX_STARTING && now_ns() < budget {
+            let Ok(a) = arrivals.try_recv() else {
+                self.backlog = false;
+                return;
+            };
+            if self.add(a) {
+                self.starting += 1;
+            } else {
+                hosted.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 
@@ -280,7 +320,11 @@ impl Pacing {
     /// "Cost"). So the calls due are taken in order and each is asked for
     /// ahead of its step: the list of its lines two calls ahead, the lines
     /// themselves one call ahead, both while the calls before it step.
-    fn tick_due(&mut self, cache: &'static Cache, now: u64, hosted: &AtomicUsize) {
+    ///
+    /// A call that is starting or stopped steps only while the wake is
+    /// within `budget` (see [`START_BUDGET`]); past it, it is due again
+    /// [`START_RETRY`] later.
+    fn tick_due(&mut self, cache: &'static Cache, now: u64, budget: u64, hosted: &AtomicUsize) {
         let mut due = std::mem::take(&mut self.due);
         due.clear();
         while let Some(&Reverse(turn)) = self.turns.peek() {
@@ -303,7 +347,21 @@ impl Pacing {
             if c.id != id || c.due != at {
                 continue;
             }
-            if c.step(cache, now) {
+            // Starting a call, or finishing one (its checkpoint, its
+            // caller's memory, its timeline: a thousand hung up at once
+            // took one wake past the watchdog's bound), waits past the
+            // budget; a call taken over costs nothing to drop.
+            let starting = c.is_starting();
+            if (starting || c.stopped != 0) && !c.taken && now_ns() >= budget {
+                c.due = now + START_RETRY;
+                self.turns.push(Reverse((c.due, slot, id)));
+                continue;
+            }
+            let alive = c.step(cache, now);
+            if starting && !(alive && c.is_starting()) {
+                self.starting -= 1;
+            }
+            if alive {
                 // A deadline already past is taken at the next wake (at
                 // once), never twice in this one.
                 c.due = c.due.max(now + 1);
@@ -323,6 +381,10 @@ impl Pacing {
 }
 
 impl Hosted {
+    fn is_starting(&self) -> bool {
+        matches!(self.phase, Some(Phase::Starting(_)))
+    }
+
     fn begin(a: Arrival, id: u64) -> Option<Hosted> {
         let stop = Arc::new(AtomicUsize::new(0));
         let _g = a.span.enter();
@@ -483,5 +545,103 @@ impl Hosted {
         if tell {
             say(&self.conn, &Line::End(0)).ok();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::os::fd::OwnedFd;
+
+    /// A call handed over: the demo playlist, checkpoints in `dir`; with
+    /// the client's end of its connection and the reader's of its pipe.
+    fn arrival(dir: &std::path::Path) -> (Arrival, UnixStream, OwnedFd) {
+        let argv = ["holdmix", "run", "--uniqueid", "1796000000.1", "--state-dir"];
+        let cli = Cli::try_parse_from(argv.iter().copied().chain([dir.to_str().unwrap()])).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let cfg = crate::config::run(args, &|_| None, |_| Ok(String::new()));
+        let (conn, client) = UnixStream::pair().unwrap();
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::NONBLOCK).unwrap();
+        let a = Arrival {
+            conn,
+            cfg,
+            out: write,
+            span: tracing::Span::none(),
+            hub: None,
+        };
+        (a, client, read)
+    }
+
+    /// A herd of new calls is taken a few at a time: no more at once than
+    /// [`MAX_STARTING`], none once a wake's budget is spent, and the rest
+    /// wait on the channel for a later wake (which comes soon: the backlog
+    /// shortens the wait).
+    #[test]
+    fn a_herd_of_calls_is_taken_a_budget_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (wake, _w) = rustix::pipe::pipe().unwrap();
+        let mut p = Pacing::new(&wake).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut ends = Vec::new();
+        for _ in 0..MAX_STARTING + 10 {
+            let (a, client, read) = arrival(tmp.path());
+            tx.send(a).unwrap();
+            ends.push((client, read));
+        }
+        let hosted = AtomicUsize::new(MAX_STARTING + 10);
+        // A budget spent already: nothing taken, and the wake comes back.
+        p.admit(&rx, 0, &hosted);
+        assert_eq!((p.starting, p.backlog), (0, true));
+        p.admit(&rx, u64::MAX, &hosted);
+        assert_eq!((p.starting, p.backlog), (MAX_STARTING, true));
+        // As if those had started streaming: the rest are taken, and
+        // with none left no backlog.
+        p.starting = 0;
+        p.admit(&rx, u64::MAX, &hosted);
+        assert_eq!((p.starting, p.backlog), (10, false));
+        assert_eq!(p.turns.len(), MAX_STARTING + 10);
+        assert_eq!(hosted.load(Ordering::Acquire), MAX_STARTING + 10, "none refused");
+    }
+
+    /// Past a wake's budget a starting call is not stepped: it is due again
+    /// [`START_RETRY`] later, still starting; within it, it steps.
+    #[test]
+    fn past_the_budget_a_starting_call_waits_for_the_next_wake() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache: &'static Cache = Box::leak(Box::new(Cache::open(Some(&tmp.path().join("cache")))));
+        let (wake, _w) = rustix::pipe::pipe().unwrap();
+        let mut p = Pacing::new(&wake).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let (a, mut client, _read) = arrival(&tmp.path().join("calls"));
+        tx.send(a).unwrap();
+        let hosted = AtomicUsize::new(1);
+        p.admit(&rx, u64::MAX, &hosted);
+        assert_eq!(p.starting, 1);
+        let now = now_ns();
+        let due = |p: &Pacing| p.turns.peek().map(|Reverse((due, ..))| *due);
+        p.tick_due(cache, now, 0, &hosted);
+        assert_eq!(due(&p), Some(now + START_RETRY), "deferred");
+        assert!(p.calls[0].as_ref().unwrap().is_starting());
+        // Within the budget its preparation is polled (and, ready, it
+        // streams): its turn is its own again.
+        let later = now + START_RETRY;
+        p.tick_due(cache, later, u64::MAX, &hosted);
+        assert!(due(&p) > Some(later + START_RETRY), "polled: {:?}", due(&p));
+        assert_eq!(p.turns.len(), 1);
+        // Stopped by its client: past the budget its end waits too, then
+        // it ends (its place among the starting given back).
+        std::io::Write::write_all(&mut client, b"STOP 1\n").unwrap();
+        let mut lines = Vec::new();
+        let at = later + 2 * START_RETRY;
+        p.client(0, at, &mut lines);
+        p.tick_due(cache, at, 0, &hosted);
+        assert!(p.calls[0].is_some(), "ended past the budget");
+        p.tick_due(cache, at + START_RETRY, u64::MAX, &hosted);
+        assert!(p.calls[0].is_none(), "not ended within it");
+        assert_eq!((p.starting, hosted.load(Ordering::Acquire)), (0, 0));
     }
 }
