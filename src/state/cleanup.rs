@@ -33,10 +33,17 @@ impl StateDir {
     /// Keeps at most `max` checkpoint files, removing the least recently
     /// written first (never this process's own). The number removed.
     pub fn bound(&self, max: usize) -> usize {
-        let me = std::process::id();
         // A listing of a directory that something floods stops at four
         // times the bound: the next bound goes on.
-        let mut files: Vec<_> = layout::walk(self.path(), 4 * max.max(1), &self.flat)
+        let found = layout::walk(self.path(), 4 * max.max(1), &self.flat);
+        self.bound_among(found, max)
+    }
+
+    /// [`StateDir::bound`] over the files a walk found (the sweep's own,
+    /// not a second walk).
+    pub(super) fn bound_among(&self, found: Vec<layout::Found>, max: usize) -> usize {
+        let me = std::process::id();
+        let mut files: Vec<_> = found
             .into_iter()
             .filter_map(|f| (f.pid != me).then_some((f.modified?, f.path)))
             .collect();

@@ -64,11 +64,8 @@ impl Flat {
             }
             _ => {
                 // Once per process until the marker is there.
-                let any = std::fs::read_dir(dir).is_ok_and(|entries| {
-                    entries.flatten().any(|e| {
-                        e.file_type().is_ok_and(|t| t.is_file()) && flat_pid(&e.file_name()).is_some()
-                    })
-                });
+                let any = std::fs::read_dir(dir)
+                    .is_ok_and(|entries| entries.flatten().any(|e| flat_file(&e).is_some()));
                 self.walked(dir, any);
                 any
             }
@@ -198,15 +195,13 @@ pub(super) fn walk(dir: &Path, limit: usize, flat: &Flat) -> Vec<Found> {
         if seen > limit {
             return found;
         }
-        let Ok(kind) = e.file_type() else { continue };
-        let name = e.file_name();
-        if kind.is_file() {
-            if let Some(pid) = flat_pid(&name) {
-                any_flat = true;
-                found.push(found_at(e.path(), pid, &e));
-            }
+        if let Some(pid) = flat_file(&e) {
+            any_flat = true;
+            found.push(found_at(e.path(), pid, &e));
             continue;
         }
+        let Ok(kind) = e.file_type() else { continue };
+        let name = e.file_name();
         let Some(call) = name.to_str().filter(|n| kind.is_dir() && call_name(n).is_some()) else {
             continue;
         };
@@ -232,8 +227,12 @@ pub(super) fn walk(dir: &Path, limit: usize, flat: &Flat) -> Vec<Found> {
     found
 }
 
-/// The pid a flat file (`<call>.<pid>`) is named by.
-fn flat_pid(name: &std::ffi::OsStr) -> Option<u32> {
+/// The pid a flat file (`<call>.<pid>`, a regular file) is named by.
+fn flat_file(e: &std::fs::DirEntry) -> Option<u32> {
+    if !e.file_type().is_ok_and(|t| t.is_file()) {
+        return None;
+    }
+    let name = e.file_name();
     let name = name.to_str().filter(|n| !n.starts_with('.'))?;
     let (call, pid) = name.rsplit_once('.')?;
     call_name(call)?;

@@ -165,16 +165,18 @@ impl StateDir {
         if !crate::util::marker::due(&self.dir.join(".swept"), SWEEP_EVERY) {
             return;
         }
-        for f in layout::walk(&self.dir, 100_000, &self.flat) {
-            let old = f
-                .modified
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_some_and(|age| age > EXPIRE);
-            if old && !alive(f.pid) {
-                std::fs::remove_file(&f.path).ok();
-            }
-        }
-        self.bound(MAX_FILES);
+        // One walk for both: opening each call's directory is the cost.
+        let left = layout::walk(&self.dir, 100_000, &self.flat)
+            .into_iter()
+            .filter(|f| {
+                let old = f
+                    .modified
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|age| age > EXPIRE);
+                !(old && !alive(f.pid) && std::fs::remove_file(&f.path).is_ok())
+            })
+            .collect();
+        self.bound_among(left, MAX_FILES);
     }
 
     /// The call's files: in its own directory, and flat ones while any
