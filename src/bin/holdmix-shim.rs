@@ -7,8 +7,8 @@
 //! the hand-over of docs/hub-audio.md's protocol (v1) with its stdout as
 //! `SCM_RIGHTS`, and waits in `ppoll(2)` on the hub's socket (a watched
 //! hub's watchdog kills it if it hangs, so then the wait is woken by the
-//! socket alone, with a look at the pipe once a second); whenever the
-//! hub refuses, is absent, dies or stops writing, it hands the pipe to the
+//! socket alone, with no timeout: zero CPU); whenever the hub refuses,
+//! is absent, dies or stops writing, it hands the pipe to the
 //! standby hub (`-S`) if there is one, which resumes the call from its
 //! checkpoint; failing that, it becomes the full `holdmix run
 //! --standalone` with the same arguments (`execv`, same pid, same
@@ -45,12 +45,14 @@ const SIGNAL_EXIT: c_int = 0;
 const ANSWER_WAIT: Duration = Duration::from_millis(1000);
 /// The pipe-dry check's period, and the `ppoll` timeout of the wait.
 const CHECK: Duration = Duration::from_millis(40);
-/// The period once the hub said `WATCHED` (its watchdog kills it if its
-/// pacing stalls, which closes the socket: seen at once in `ppoll`): a
-/// backstop only, for a watchdog itself stopped or a fault of one call.
-/// A look that finds the pipe dry brings the [`CHECK`] looks back, which
-/// decide as before. One wake a second instead of 25.
-const BACKSTOP: Duration = Duration::from_secs(1);
+// Once the hub said `WATCHED` the shim does not look at its pipe at all:
+// its watchdog (a process of its own group) kills a hub whose pacing
+// stalls, which closes the socket (seen at once in `ppoll`), and the hub
+// replaces a watchdog that stops; a call's stream failing inside the hub
+// ends the call there, which closes the socket too. So a watched call's
+// shim sleeps with no timeout: zero wakes, zero CPU (the issue's "waits
+// at zero CPU"), where a backstop look once a second cost 0.0019 % of a
+// core a call (docs/shim.md).
 /// After `OK`, a pipe whose lead never built up is dry from this long on
 /// (as `holdmix run`'s own wait, src/run/handover.rs).
 const FIRST_WRITE: Duration = Duration::from_millis(3000);
@@ -75,11 +77,6 @@ const DRY_LOOKS: u32 = 5;
 const ARMED: c_int = 3 * 320;
 /// How late the wait's wakes may be (see `wait`): 5 ms.
 const TIMER_SLACK_NS: libc::c_ulong = 5_000_000;
-/// How late a [`BACKSTOP`] wake may be: a look that comes once a second
-/// may come 100 ms late, and then the wakes of many waiting shims share
-/// fewer timer interrupts still (the dry looks get [`TIMER_SLACK_NS`]
-/// back).
-const BACKSTOP_SLACK_NS: libc::c_ulong = 100_000_000;
 /// The spec's bound on the hand-over's body.
 const MAX_BODY: usize = 65536;
 /// Room for `HANDOVER 65536\n` in front of the body.
@@ -281,7 +278,7 @@ fn hand_over(sock: &OwnedFd, words: &[*const c_char], mask: &Signals) -> Answer 
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return Answer::No;
         };
-        let ready = poll(sock.as_raw_fd(), libc::POLLIN, left, mask);
+        let ready = poll(sock.as_raw_fd(), libc::POLLIN, Some(left), mask);
         if let Some(sig) = stopped() {
             return Answer::Stop(sig);
         }
@@ -396,7 +393,7 @@ fn send_message(sock: &OwnedFd, msg: &[u8], deadline: Instant, mask: &Signals) -
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return Sent::Failed;
         };
-        poll(fd, libc::POLLOUT, left, mask);
+        poll(fd, libc::POLLOUT, Some(left), mask);
         if let Some(sig) = stopped() {
             return Sent::Stop(sig);
         }
@@ -495,15 +492,14 @@ enum Wait {
     Gone,
 }
 
-/// Waits at (almost) zero CPU: `ppoll` on the socket, waking every
-/// [`CHECK`] for the pipe-dry check (`FIONREAD` on stdout), or every
-/// [`BACKSTOP`] once the hub said `WATCHED`.
+/// Waits: `ppoll` on the socket, waking every [`CHECK`] for the pipe-dry
+/// check (`FIONREAD` on stdout); once the hub said `WATCHED`, with no
+/// timeout at all (zero CPU until the socket or a signal wakes it).
 fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
     // The kernel may run each wake up to TIMER_SLACK late, so the wakes of
     // many shims share timer interrupts: measured 30 % less CPU per wait
     // (docs/shim.md); the checks stay at least CHECK apart.
     set_timer_slack(TIMER_SLACK_NS);
-    let mut slack = TIMER_SLACK_NS;
     let ok_at = Instant::now();
     let mut last_check = ok_at;
     let mut written = false;
@@ -516,24 +512,15 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             }
             watched |= line == b"WATCHED";
         }
-        let period = if dry > 0 {
-            CONFIRM
-        } else if watched {
-            BACKSTOP
+        let period = if watched {
+            None
+        } else if dry > 0 {
+            Some(CONFIRM)
         } else {
-            CHECK
+            Some(CHECK)
         };
-        let wanted = if period == BACKSTOP {
-            BACKSTOP_SLACK_NS
-        } else {
-            TIMER_SLACK_NS
-        };
-        if wanted != slack {
-            set_timer_slack(wanted);
-            slack = wanted;
-        }
-        let left = period.saturating_sub(last_check.elapsed());
-        let ready = !left.is_zero() && poll(sock.as_raw_fd(), libc::POLLIN, left, mask);
+        let left = period.map(|p| p.saturating_sub(last_check.elapsed()));
+        let ready = left != Some(Duration::ZERO) && poll(sock.as_raw_fd(), libc::POLLIN, left, mask);
         if let Some(sig) = stopped() {
             return Wait::Stop(sig);
         }
@@ -550,6 +537,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             // The words first (at the loop's top).
             continue;
         }
+        let Some(period) = period else { continue };
         let now = Instant::now();
         if now.duration_since(last_check) < period {
             continue;
@@ -594,20 +582,22 @@ fn queued() -> Option<c_int> {
     (r == 0).then_some(n)
 }
 
-/// `ppoll` on one fd for `events`, letting the stop signals in meanwhile;
-/// true when the fd is ready (or hung up).
-fn poll(fd: RawFd, events: libc::c_short, timeout: Duration, mask: &Signals) -> bool {
+/// `ppoll` on one fd for `events` (`None`: no timeout), letting the stop
+/// signals in meanwhile; true when the fd is ready (or hung up).
+fn poll(fd: RawFd, events: libc::c_short, timeout: Option<Duration>, mask: &Signals) -> bool {
     let mut p = libc::pollfd {
         fd,
         events,
         revents: 0,
     };
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as _,
-    };
-    // SAFETY: one valid pollfd, a valid timespec and signal mask.
-    let r = unsafe { libc::ppoll(&mut p, 1, &ts, &mask.waiting) };
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: t.subsec_nanos() as _,
+    });
+    let ts = ts.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+    // SAFETY: one valid pollfd, a valid timespec (or none: no timeout) and
+    // signal mask.
+    let r = unsafe { libc::ppoll(&mut p, 1, ts, &mask.waiting) };
     r > 0 && p.revents != 0
 }
 

@@ -3,8 +3,8 @@
 //! (almost) zero CPU while the hub streams the call: the exit comes with
 //! the hub's `END`, or a stop signal (told to the hub as `STOP n`). If the
 //! hub dies (its connection closes without `END`: also how a hub that
-//! stopped pacing ends, killed by its watchdog) or hangs (the pipe runs
-//! dry), the call is taken over here and streamed from its checkpoint,
+//! stopped pacing ends, killed by its watchdog) or, unwatched, hangs (the
+//! pipe runs dry), the call is taken over here and streamed from its checkpoint,
 //! which the hub kept where this process would have: the stream goes on
 //! and the welcome is not played again. A refusal (`NO`), no hub, or no
 //! answer within a second: the call streams here as always. A standby
@@ -27,11 +27,6 @@ use std::time::{Duration, Instant};
 const ANSWER_WAIT: Duration = Duration::from_secs(1);
 /// Between two looks at the pipe (the spec's "at least 40 ms apart").
 const DRY_CHECK: Duration = Duration::from_millis(40);
-/// Between two looks when the hub said `WATCHED` (its watchdog kills it if
-/// it stops pacing, which closes the connection): only a backstop, for a
-/// watchdog that is itself stopped or a fault of one call; once a look
-/// finds the pipe dry, the looks come [`DRY_CHECK`] apart again.
-const BACKSTOP: Duration = Duration::from_secs(1);
 /// Between the looks that confirm a dry look: not a multiple of Asterisk's
 /// 20 ms frame, so they fall at different phases of its 40 ms read cycle.
 /// Looks 40 ms (or a second) apart all land at the same phase: right after
@@ -146,8 +141,9 @@ fn run_args() -> Vec<OsString> {
 }
 
 /// After `OK`: sleeps in ppoll(2) on the connection, looking at the pipe
-/// every [`DRY_CHECK`] (every [`BACKSTOP`] once the hub said `WATCHED`),
-/// until the call's end or the hub's. `after`: the lines that came with
+/// every [`DRY_CHECK`] (never once the hub said `WATCHED`: then the hub's
+/// watchdog kills a hub that stops pacing, which closes the connection,
+/// and the wait has no timeout), until the call's end or the hub's. `after`: the lines that came with
 /// `OK`.
 fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_bytes: usize) -> Outcome {
     let out = std::io::stdout().as_raw_fd();
@@ -167,7 +163,7 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
                     return Outcome::Ended(code);
                 }
                 Some(Line::Watched) if !check.watched => {
-                    tracing::debug!("the hub is watched: the pipe is looked at every second");
+                    tracing::debug!("the hub is watched: the pipe is not looked at");
                     check.watched = true;
                 }
                 _ => {}
@@ -179,8 +175,8 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
             }
             return Outcome::Stopped(exit);
         }
-        let left = check.period().saturating_sub(looked.elapsed());
-        if !left.is_zero() {
+        let left = check.period().map(|p| p.saturating_sub(looked.elapsed()));
+        if left != Some(Duration::ZERO) {
             if signals.poll(conn, left) {
                 let gone = loop {
                     match (&*conn).read(&mut buf) {
@@ -198,7 +194,7 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
                 continue;
             }
             // A signal, or woken early: seen at the top.
-            if looked.elapsed() < check.period() {
+            if check.period().is_none_or(|p| looked.elapsed() < p) {
                 continue;
             }
         }
@@ -231,14 +227,15 @@ impl DryCheck {
         }
     }
 
-    /// From the last look to the next.
-    fn period(&self) -> Duration {
-        if self.dry > 0 {
-            CONFIRM
-        } else if self.watched {
-            BACKSTOP
+    /// From the last look to the next (`None`: no look, the hub is
+    /// watched).
+    fn period(&self) -> Option<Duration> {
+        if self.watched {
+            None
+        } else if self.dry > 0 {
+            Some(CONFIRM)
         } else {
-            DRY_CHECK
+            Some(DRY_CHECK)
         }
     }
 
@@ -257,8 +254,7 @@ impl DryCheck {
 
 /// The stop signals, blocked during the wait and let in only inside
 /// ppoll(2): one landing between the flag's check and the sleep would
-/// otherwise be seen only at the sleep's end (up to the backstop's
-/// second). The mask before is back on drop.
+/// otherwise be seen only at the sleep's end (never, for a watched hub). The mask before is back on drop.
 struct Masked {
     before: libc::sigset_t,
     /// `before` without the stop signals: ppoll's mask.
@@ -285,19 +281,21 @@ impl Masked {
     }
 
     /// Sleeps until `conn` is readable (or hung up), a stop signal, or
-    /// `timeout`; true when `conn` is ready.
-    fn poll(&self, conn: &UnixStream, timeout: Duration) -> bool {
+    /// `timeout` (`None`: no timeout); true when `conn` is ready.
+    fn poll(&self, conn: &UnixStream, timeout: Option<Duration>) -> bool {
         let mut p = libc::pollfd {
             fd: conn.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as _,
-        };
-        // SAFETY: one valid pollfd, a valid timespec and signal mask.
-        let r = unsafe { libc::ppoll(&mut p, 1, &ts, &self.open) };
+        let ts = timeout.map(|t| libc::timespec {
+            tv_sec: t.as_secs() as libc::time_t,
+            tv_nsec: t.subsec_nanos() as _,
+        });
+        let ts = ts.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+        // SAFETY: one valid pollfd, a valid timespec (or none: no timeout)
+        // and signal mask.
+        let r = unsafe { libc::ppoll(&mut p, 1, ts, &self.open) };
         r > 0 && p.revents != 0
     }
 }
@@ -329,7 +327,7 @@ mod tests {
     fn an_unwatched_hub_gets_the_40_ms_dry_check() {
         let t = Instant::now();
         let mut c = DryCheck::new(t);
-        assert_eq!(c.period(), DRY_CHECK);
+        assert_eq!(c.period(), Some(DRY_CHECK));
         // Not armed: a start-up lead emptied by the reader is no hang.
         assert!(!c.look(0, FRAME, t + Duration::from_millis(40)));
         assert!(!c.look(0, FRAME, t + Duration::from_millis(80)));
@@ -339,9 +337,9 @@ mod tests {
         // confirmed 25 ms apart (phases 0, 25, 10, 35 and 20 ms of a 40 ms
         // read cycle: a live hub's lead is seen at one of them).
         assert!(!c.look(3 * FRAME, FRAME, t + Duration::from_millis(160)));
-        assert_eq!(c.period(), DRY_CHECK);
+        assert_eq!(c.period(), Some(DRY_CHECK));
         assert!(!c.look(0, FRAME, t + Duration::from_millis(200)));
-        assert_eq!(c.period(), CONFIRM);
+        assert_eq!(c.period(), Some(CONFIRM));
         let phases: std::collections::BTreeSet<u128> =
             (0..DRY_LOOKS).map(|i| (CONFIRM * i).as_millis() % 40).collect();
         assert_eq!(phases.len(), DRY_LOOKS as usize, "{phases:?}");
@@ -357,28 +355,20 @@ mod tests {
     }
 
     #[test]
-    fn a_watched_hub_is_looked_at_every_second_until_a_look_finds_it_dry() {
+    fn a_watched_hub_is_not_looked_at() {
         let t = Instant::now();
         let mut c = DryCheck::new(t);
         c.watched = true;
-        assert_eq!(c.period(), BACKSTOP);
-        assert!(!c.look(5 * FRAME, FRAME, t + BACKSTOP));
-        assert_eq!(c.period(), BACKSTOP);
-        // A dry look: the next ones come 25 ms apart, and decide.
-        assert!(!c.look(0, FRAME, t + 2 * BACKSTOP));
-        assert_eq!(c.period(), CONFIRM);
-        assert!(!c.look(0, FRAME, t + 2 * BACKSTOP + CONFIRM));
-        // The hub wrote again: back to the backstop.
-        assert!(!c.look(4 * FRAME, FRAME, t + 2 * BACKSTOP + 2 * CONFIRM));
-        assert_eq!(c.period(), BACKSTOP);
-        // Never written at all: dry from 3 s after `OK` on.
+        // No look, so no timeout: its watchdog closes the connection of a
+        // hub that stops pacing.
+        assert_eq!(c.period(), None);
+        // Watched after a dry look of the 40 ms check: still no look.
         let mut c = DryCheck::new(t);
+        assert!(!c.look(3 * FRAME, FRAME, t + DRY_CHECK));
+        assert!(!c.look(0, FRAME, t + 2 * DRY_CHECK));
+        assert_eq!(c.period(), Some(CONFIRM));
         c.watched = true;
-        assert!(!c.look(0, FRAME, t + FIRST_WRITE_WAIT - Duration::from_millis(1)));
-        for i in 0..DRY_LOOKS {
-            let at = t + FIRST_WRITE_WAIT + CONFIRM * i;
-            assert_eq!(c.look(0, FRAME, at), i + 1 == DRY_LOOKS);
-        }
+        assert_eq!(c.period(), None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! closes every hosted call's connection, and each waiting client
 //! (`holdmix-shim`, `run --hub`) sees its socket hang up at once and
 //! streams the call itself from its checkpoint. So the clients need not
-//! look at their pipes often to find a hung hub (the hub tells them with
-//! `WATCHED`, docs/hub-audio.md): a waiting call costs (almost) no wake-up.
+//! look at their pipes to find a hung hub (the hub tells them with
+//! `WATCHED`, docs/hub-audio.md): a waiting call costs no wake-up at all.
 //!
 //! The pacing thread publishes a heartbeat in a shared page ([`Beat`]: its
 //! last wake, its next deadline, the calls it hosts, its thread id); the
@@ -21,7 +21,12 @@
 //! multi-threaded process may only make raw syscalls. Spawned with
 //! `posix_spawn` (std's `Command` without `pre_exec`), so the hub's page
 //! tables are not even copied; the exec'd binary's own relocated data is
-//! the cost, once per host (docs/hub-audio.md has the figures).
+//! the cost, once per host (docs/hub-audio.md has the figures). In a
+//! process group of its own: a hub run from a terminal and stopped there
+//! (Ctrl-Z stops the terminal's foreground group), or stopped with its
+//! group (`kill -STOP -PGID`), is stopped without its watchdog, which then
+//! kills it as any hung hub. A watched call's client no longer looks at
+//! its pipe at all, so nothing else would find that hub.
 
 use crate::audio::clock::now_ns;
 use memmap2::{MmapMut, MmapOptions};
@@ -196,7 +201,7 @@ impl Beat {
             }
             Err(e) => {
                 tracing::error!(
-                    "cannot start the audio watchdog ({e}): hosted calls look at their pipes instead; retrying in {}s",
+                    "cannot start the audio watchdog ({e}): new calls look at their pipes instead; retrying in {}s",
                     RETRY.as_secs()
                 );
                 self.retry_at = now + RETRY.as_nanos() as u64;
@@ -216,6 +221,7 @@ impl Beat {
         }
         // The hub's environment may hold the AMI secret: not passed on.
         cmd.env_remove("HOLDMIX_AMI_SECRET")
+            .process_group(0)
             .stdin(Stdio::from(self.memfd.try_clone()?))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
