@@ -221,12 +221,23 @@ impl Pacing {
         })
     }
 
+    /// When the thread must wake next (CLOCK_MONOTONIC ns; `None`: only
+    /// for a client's word or a new call): the earliest turn, or sooner
+    /// the new calls a wake left waiting. Not while as many calls are
+    /// being prepared as may be: only one of them finishing starting
+    /// makes room, and their own turns (every 2 ms) wake the thread for
+    /// that; a retry each millisecond then found nothing to do.
+    fn next_wake(&self, now: u64) -> Option<u64> {
+        let earliest = self.turns.peek().map(|Reverse((due, ..))| *due);
+        let room = self.starting < MAX_STARTING;
+        let retry = (self.backlog && room).then_some(now + START_RETRY);
+        earliest.into_iter().chain(retry).min()
+    }
+
     /// Sleeps until the earliest turn, a client's word or a new call.
     fn wait(&self, events: &mut Vec<epoll::Event>) {
         let now = now_ns();
-        let earliest = self.turns.peek().map(|Reverse((due, ..))| *due);
-        let retry = self.backlog.then_some(now + START_RETRY);
-        let timeout = earliest.into_iter().chain(retry).min().map(|due| {
+        let timeout = self.next_wake(now).map(|due| {
             let left = due.saturating_sub(now);
             rustix::time::Timespec {
                 tv_sec: (left / 1_000_000_000) as i64,
@@ -598,6 +609,22 @@ mod tests {
         assert_eq!((p.starting, p.backlog), (0, true));
         p.admit(&rx, u64::MAX, &hosted);
         assert_eq!((p.starting, p.backlog), (MAX_STARTING, true));
+        // As many being prepared as may be: the thread wakes for their
+        // turns (polled 2 ms apart), not a millisecond later for the
+        // calls left waiting, which cannot be taken yet.
+        let now = now_ns();
+        let polled = now + 2 * START_RETRY;
+        p.turns = p
+            .turns
+            .drain()
+            .map(|Reverse((_, s, id))| Reverse((polled, s, id)))
+            .collect();
+        assert_eq!(p.next_wake(now), Some(polled));
+        // One of them streaming: room, so the waiting calls are looked at
+        // again a millisecond later.
+        p.starting -= 1;
+        assert_eq!(p.next_wake(now), Some(now + START_RETRY));
+        p.starting += 1;
         // As if those had started streaming: the rest are taken, and
         // with none left no backlog.
         p.starting = 0;
