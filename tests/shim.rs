@@ -50,6 +50,16 @@ fn shim(dir: &Path, args: &[&str]) -> Child {
         .expect("spawn holdmix-shim")
 }
 
+/// A shim playing a tone that handed its call over to a stand-in hub,
+/// which has not answered yet.
+fn handed_over(dir: &Path) -> (Peer, Child, peer::Handover) {
+    let pl = tone_playlist(dir);
+    let hub = Peer::bind(dir);
+    let child = shim(dir, &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl]);
+    let h = hub.accept(LIMIT);
+    (hub, child, h)
+}
+
 /// Reads `bytes` from the pipe within `limit` (in a thread: a read that
 /// never returns fails the test instead of hanging it).
 fn read_exact(out: ChildStdout, bytes: usize, limit: Duration) -> (Vec<u8>, ChildStdout) {
@@ -242,13 +252,7 @@ fn the_hub_closing_without_end_hands_the_call_back() {
 #[test]
 fn a_dry_pipe_is_taken_over() {
     let dir = tempdir();
-    let pl = tone_playlist(dir.path());
-    let hub = Peer::bind(dir.path());
-    let mut child = shim(
-        dir.path(),
-        &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl],
-    );
-    let mut h = hub.accept(LIMIT);
+    let (_hub, mut child, mut h) = handed_over(dir.path());
     h.say("OK");
     assert_eq!(
         h.rest(),
@@ -272,13 +276,7 @@ fn a_dry_pipe_is_taken_over() {
 #[test]
 fn a_watched_shim_never_wakes_and_takes_over_when_the_hub_closes() {
     let dir = tempdir();
-    let pl = tone_playlist(dir.path());
-    let hub = Peer::bind(dir.path());
-    let mut child = shim(
-        dir.path(),
-        &["--hub", hub.path.to_str().unwrap(), "--playlist", &pl],
-    );
-    let mut h = hub.accept(LIMIT);
+    let (hub, mut child, mut h) = handed_over(dir.path());
     h.say("OK");
     h.say("WATCHED");
     // Past the dry check's 3 s and its five looks, counted by the kernel.

@@ -1,12 +1,12 @@
 //! `run --hub`'s side of the hand-over (docs/hub-audio.md): before
-//! streaming, hand stdout's pipe to the hub (`hub --audio`), then wait at
-//! (almost) zero CPU while the hub streams the call: the exit comes with
-//! the hub's `END`, or a stop signal (told to the hub as `STOP n`). If the
-//! hub dies (its connection closes without `END`: also how a hub that
-//! stopped pacing ends, killed by its watchdog) or, unwatched, hangs (the
-//! pipe runs dry), the call is taken over here and streamed from its checkpoint,
-//! which the hub kept where this process would have: the stream goes on
-//! and the welcome is not played again. A refusal (`NO`), no hub, or no
+//! streaming, hand stdout's pipe to the hub (`hub --audio`), then wait
+//! (at zero CPU for a watched hub) while the hub streams the call: the
+//! exit comes with the hub's `END`, or a stop signal (told to the hub as
+//! `STOP n`). If the hub dies (its connection closes without `END`: also
+//! how a hub that stopped pacing ends, killed by its watchdog) or,
+//! unwatched, hangs (the pipe runs dry), the call is taken over here and
+//! streamed from its checkpoint, which the hub kept where this process
+//! would have: the stream goes on and the welcome is not played again. A refusal (`NO`), no hub, or no
 //! answer within a second: the call streams here as always. A standby
 //! hub (`-S`) is offered the call first in each of these cases, and
 //! resumes it from the same checkpoint.
@@ -143,8 +143,8 @@ fn run_args() -> Vec<OsString> {
 /// After `OK`: sleeps in ppoll(2) on the connection, looking at the pipe
 /// every [`DRY_CHECK`] (never once the hub said `WATCHED`: then the hub's
 /// watchdog kills a hub that stops pacing, which closes the connection,
-/// and the wait has no timeout), until the call's end or the hub's. `after`: the lines that came with
-/// `OK`.
+/// and the wait has no timeout), until the call's end or the hub's.
+/// `after`: the lines that came with `OK`.
 fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_bytes: usize) -> Outcome {
     let out = std::io::stdout().as_raw_fd();
     let mut check = DryCheck::new(Instant::now());
