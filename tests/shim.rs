@@ -297,7 +297,7 @@ fn a_watched_shim_never_wakes_and_takes_over_when_the_hub_closes() {
 #[test]
 fn a_stop_signal_is_passed_on_and_exits_as_run_does() {
     let dir = tempdir();
-    let (_hub, mut child, mut h) = held_full(dir.path(), &[], &["OK"]);
+    let (_hub, mut child, mut h) = held_full(dir.path());
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, LIMIT);
@@ -319,39 +319,27 @@ fn a_stop_signal_before_the_answer_ends_the_call_there() {
     assert_eq!(h.rest(), "STOP 15\n", "the hub is told, whatever it answers");
 }
 
-/// A shim holding a call for a stand-in hub that said `answer` and filled
-/// the pipe, which nobody reads (so it never looks dry).
-fn held_full(dir: &Path, args: &[&str], answer: &[&str]) -> (Peer, Child, peer::Handover) {
+/// A shim holding a call for a stand-in hub that said `OK` and filled the
+/// pipe, which nobody reads (so it never looks dry).
+fn held_full(dir: &Path) -> (Peer, Child, peer::Handover) {
     let hub = Peer::bind(dir);
-    let sock = hub.path.to_str().unwrap().to_string();
-    let all: Vec<&str> = ["--hub", sock.as_str()]
-        .into_iter()
-        .chain(args.iter().copied())
-        .collect();
-    let child = shim(dir, &all);
+    let child = shim(dir, &["--hub", hub.path.to_str().unwrap()]);
     let mut h = hub.accept(LIMIT);
-    for line in answer {
-        h.say(line);
-    }
+    h.say("OK");
     h.write_audio(&[0; 16_000]);
     (hub, child, h)
-}
-
-/// The shim's wake-ups over 2 s of a held call whose pipe stays full.
-fn wakes_in_2_s(child: &Child) -> u64 {
-    std::thread::sleep(Duration::from_millis(500));
-    let before = voluntary_sleeps(child.id());
-    std::thread::sleep(Duration::from_secs(2));
-    voluntary_sleeps(child.id()) - before
 }
 
 #[test]
 fn an_old_style_ok_keeps_the_40_ms_dry_check() {
     let dir = tempdir();
     // A hub from before `WATCHED`.
-    let (_hub, mut child, mut h) = held_full(dir.path(), &[], &["OK"]);
+    let (_hub, mut child, mut h) = held_full(dir.path());
     // 50 looks in 2 s; fewer when the machine is loaded, never a handful.
-    let woke = wakes_in_2_s(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = voluntary_sleeps(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = voluntary_sleeps(child.id()) - before;
     assert!(woke >= 20, "{woke} wakes in 2 s");
     h.say("END 0");
     let (status, _) = wait_exit(&mut child, LIMIT);

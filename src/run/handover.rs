@@ -6,10 +6,10 @@
 //! how a hub that stopped pacing ends, killed by its watchdog) or,
 //! unwatched, hangs (the pipe runs dry), the call is taken over here and
 //! streamed from its checkpoint, which the hub kept where this process
-//! would have: the stream goes on and the welcome is not played again. A refusal (`NO`), no hub, or no
-//! answer within a second: the call streams here as always. A standby
-//! hub (`-S`) is offered the call first in each of these cases, and
-//! resumes it from the same checkpoint.
+//! would have: the stream goes on and the welcome is not played again. A
+//! refusal (`NO`), no hub, or no answer within a second: the call streams
+//! here as always. A standby hub (`-S`) is offered the call first in each
+//! of these cases, and resumes it from the same checkpoint.
 
 use super::exit::Exit;
 use super::signals::{STOP_SIGNALS, StopFlag};
@@ -254,7 +254,8 @@ impl DryCheck {
 
 /// The stop signals, blocked during the wait and let in only inside
 /// ppoll(2): one landing between the flag's check and the sleep would
-/// otherwise be seen only at the sleep's end (never, for a watched hub). The mask before is back on drop.
+/// otherwise be seen only at the sleep's end (never, for a watched hub).
+/// The mask before is back on drop.
 struct Masked {
     before: libc::sigset_t,
     /// `before` without the stop signals: ppoll's mask.

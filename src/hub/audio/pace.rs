@@ -624,7 +624,6 @@ mod tests {
         // again a millisecond later.
         p.starting -= 1;
         assert_eq!(p.next_wake(now), Some(now + START_RETRY));
-        p.starting += 1;
         // As if those had started streaming: the rest are taken, and
         // with none left no backlog.
         p.starting = 0;
