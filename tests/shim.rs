@@ -294,6 +294,30 @@ fn a_watched_shim_never_wakes_and_takes_over_when_the_hub_closes() {
     stop(child);
 }
 
+/// `OK` and `WATCHED`, never a frame, and later `UNWATCHED` (the hub's
+/// watchdog gone for good): asleep until then, the shim looks at its pipe
+/// again, finds it dry and takes the call over, with the socket still
+/// open (a watched shim would have slept on: the test above).
+#[test]
+fn an_unwatched_shim_looks_again_and_takes_a_dry_pipe_over() {
+    let dir = tempdir();
+    let (_hub, mut child, mut h) = handed_over(dir.path());
+    h.say("OK");
+    h.say("WATCHED");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = voluntary_sleeps(child.id());
+    // Past the 3 s a pipe's first write may take.
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(voluntary_sleeps(child.id()) - before, 0, "woke while watched");
+    still_the_shim(&child);
+    h.say("UNWATCHED");
+    assert_eq!(h.rest(), "TAKEN\n", "the dry pipe is taken over");
+    let args = full_binary_args(&child);
+    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    hears_the_playlist(child.stdout.take().unwrap());
+    stop(child);
+}
+
 #[test]
 fn a_stop_signal_is_passed_on_and_exits_as_run_does() {
     let dir = tempdir();

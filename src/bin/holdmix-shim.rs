@@ -493,8 +493,9 @@ enum Wait {
 }
 
 /// Waits: `ppoll` on the socket, waking every [`CHECK`] for the pipe-dry
-/// check (`FIONREAD` on stdout); once the hub said `WATCHED`, with no
-/// timeout at all (zero CPU until the socket or a signal wakes it).
+/// check (`FIONREAD` on stdout); while the hub says `WATCHED` (until an
+/// `UNWATCHED`), with no timeout at all (zero CPU until the socket or a
+/// signal wakes it).
 fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
     // The kernel may run each wake up to TIMER_SLACK late, so the wakes of
     // many shims share timer interrupts: measured 30 % less CPU per wait
@@ -510,7 +511,14 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             if let Some(code) = end_code(line) {
                 return Wait::End(code);
             }
-            watched |= line == b"WATCHED";
+            if line == b"WATCHED" {
+                watched = true;
+            } else if line == b"UNWATCHED" && watched {
+                // Its watchdog is gone: the looks again, counted afresh.
+                watched = false;
+                dry = 0;
+                last_check = Instant::now();
+            }
         }
         let period = if watched {
             None

@@ -3,7 +3,8 @@
 //! `hub --audio` in one `sendmsg(2)` carrying the fd as `SCM_RIGHTS` and
 //! `HANDOVER <len>\n` + a body of NUL-terminated entries (`v1`, `cwd=`,
 //! `arg=`…, `env=NAME=value`…); the hub answers `OK` or `NO <reason>`,
-//! maybe `WATCHED`, later `END <code>`; the client may send `STOP
+//! maybe `WATCHED` (with `OK`, or later) and `UNWATCHED` (later, when its
+//! watchdog is gone), later `END <code>`; the client may send `STOP
 //! <signal>` or `TAKEN`.
 //!
 //! Bounded everywhere: a body over [`MAX_BODY`], a header over
@@ -218,7 +219,12 @@ pub enum Line {
     /// stalls, so the client sees a hung hub as a closed connection and may
     /// look at its pipe rarely. A line of its own, not a word after `OK`:
     /// clients that predate it ignore it (they compare `OK` whole).
+    /// Also later, when a watchdog starts after the call's `OK`.
     Watched,
+    /// hub → client, after `WATCHED`: the watchdog is gone and none could
+    /// be started again, so the client looks at its pipe again. Clients
+    /// that predate it ignore it.
+    Unwatched,
     /// hub → client: the call ended; exit with this code.
     End(u8),
     /// client → hub: a stop signal reached the client (its number).
@@ -237,6 +243,7 @@ impl Line {
             // A reason is one line of our own words: no newline in it.
             Line::No(why) => format!("NO {}\n", why.replace(['\n', '\r'], " ")),
             Line::Watched => "WATCHED\n".into(),
+            Line::Unwatched => "UNWATCHED\n".into(),
             Line::End(code) => format!("END {code}\n"),
             Line::Stop(sig) => format!("STOP {sig}\n"),
             Line::Taken => "TAKEN\n".into(),
@@ -254,6 +261,7 @@ impl Line {
             ("OK", "") => Some(Line::Ok),
             ("NO", why) => Some(Line::No(why.to_string())),
             ("WATCHED", "") => Some(Line::Watched),
+            ("UNWATCHED", "") => Some(Line::Unwatched),
             ("END", code) => code.parse().ok().map(Line::End),
             ("STOP", sig) => sig.parse().ok().filter(|s| *s > 0).map(Line::Stop),
             ("TAKEN", "") => Some(Line::Taken),
@@ -525,6 +533,7 @@ mod tests {
             Line::Ok,
             Line::No("full".into()),
             Line::Watched,
+            Line::Unwatched,
             Line::End(0),
             Line::End(3),
             Line::Stop(1),
@@ -542,6 +551,7 @@ mod tests {
             b"TAKEN now",
             b"OK watched",
             b"WATCHED now",
+            b"UNWATCHED now",
         ] {
             assert_eq!(Line::parse(bad), None, "{bad:?}");
         }

@@ -141,9 +141,10 @@ fn run_args() -> Vec<OsString> {
 }
 
 /// After `OK`: sleeps in ppoll(2) on the connection, looking at the pipe
-/// every [`DRY_CHECK`] (never once the hub said `WATCHED`: then the hub's
-/// watchdog kills a hub that stops pacing, which closes the connection,
-/// and the wait has no timeout), until the call's end or the hub's.
+/// every [`DRY_CHECK`] (never while the hub says `WATCHED`, until it says
+/// `UNWATCHED`: its watchdog kills a hub that stops pacing, which closes
+/// the connection, and the wait has no timeout), until the call's end or
+/// the hub's.
 /// `after`: the lines that came with `OK`.
 fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_bytes: usize) -> Outcome {
     let out = std::io::stdout().as_raw_fd();
@@ -165,6 +166,11 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
                 Some(Line::Watched) if !check.watched => {
                     tracing::debug!("the hub is watched: the pipe is not looked at");
                     check.watched = true;
+                }
+                Some(Line::Unwatched) if check.watched => {
+                    tracing::info!("the hub's watchdog is gone: looking at the pipe again");
+                    check.unwatched();
+                    looked = Instant::now();
                 }
                 _ => {}
             }
@@ -225,6 +231,13 @@ impl DryCheck {
             dry: 0,
             watched: false,
         }
+    }
+
+    /// The hub said `UNWATCHED`: looks again, from a clean count (the
+    /// pipe's lead was long since seen, or the first write is late).
+    fn unwatched(&mut self) {
+        self.watched = false;
+        self.dry = 0;
     }
 
     /// From the last look to the next (`None`: no look, the hub is
@@ -370,6 +383,29 @@ mod tests {
         assert_eq!(c.period(), Some(CONFIRM));
         c.watched = true;
         assert_eq!(c.period(), None);
+    }
+
+    /// `UNWATCHED` (the hub's watchdog gone for good): the 40 ms looks
+    /// again, and a pipe that stays dry is taken over as for a hub never
+    /// watched, its lead having long been seen or not.
+    #[test]
+    fn an_unwatched_hub_is_looked_at_again() {
+        let t = Instant::now();
+        let mut c = DryCheck::new(t);
+        c.watched = true;
+        c.unwatched();
+        assert_eq!(c.period(), Some(DRY_CHECK));
+        let later = t + FIRST_WRITE_WAIT;
+        for i in 0..DRY_LOOKS {
+            let at = later + CONFIRM * i;
+            assert_eq!(c.look(0, FRAME, at), i + 1 == DRY_LOOKS);
+        }
+        // Unwatched between two confirming looks: counted afresh.
+        let mut c = DryCheck::new(t);
+        assert!(!c.look(0, FRAME, later));
+        c.watched = true;
+        c.unwatched();
+        assert_eq!((c.dry, c.period()), (0, Some(DRY_CHECK)));
     }
 
     #[test]

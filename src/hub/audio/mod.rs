@@ -5,7 +5,9 @@
 //! `config::run`), answers `OK` and gives the call to the pacing thread
 //! ([`pace`]), which streams every hosted call with `run`'s own Stream
 //! code on one timer. A [`watchdog`] process kills the hub if that thread
-//! stalls with calls hosted, so their clients take them over at once.
+//! stalls with calls hosted, so their clients take them over at once;
+//! while none runs, the calls are told so (`UNWATCHED`) and their clients
+//! look at their pipes.
 //!
 //! A hosted call keeps `run`'s config, but follows its events in-process
 //! (`super::local`): greeted from the call table and fed by the fan-out
@@ -15,6 +17,7 @@
 //! as a standalone `run --hub` does.
 
 mod pace;
+mod turns;
 pub mod watchdog;
 
 use super::handover::{Handover, Line, say, say_ok};
@@ -55,6 +58,9 @@ struct Arrival {
     span: tracing::Span,
     /// Its events, in-process (`None`: a hub without its call table).
     hub: Option<super::Local>,
+    /// It was told `WATCHED` with its `OK` (the pacing thread tells it
+    /// when that changes).
+    watched: bool,
 }
 
 impl Audio {
@@ -147,7 +153,8 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
         let uid = asker.peer_uid.unwrap_or(own);
         cfg.state_dir = Some(crate::state::default_dir(h.env("XDG_RUNTIME_DIR"), uid));
     }
-    if say_ok(&conn, audio.watched.now()).is_err() {
+    let watched = audio.watched.now();
+    if say_ok(&conn, watched).is_err() {
         audio.hosted.fetch_sub(1, Ordering::AcqRel);
         return;
     }
@@ -159,6 +166,7 @@ pub fn take(audio: Option<&Audio>, conn: UnixStream, h: Handover, fd: OwnedFd, a
         span,
         // For the Uniqueid the token proved: the call follows no other.
         hub: asker.hosting.map(|h| super::Local::new(h.clone(), uniqueid)),
+        watched,
     };
     if audio.arrivals.send(arrival).is_err() {
         // The pacing thread is gone: the client sees its connection close

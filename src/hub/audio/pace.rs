@@ -6,7 +6,7 @@
 //! Stream code (`Stream::work`, no sleep of its own).
 //!
 //! A wake costs what its calls cost, not what the hub hosts: the
-//! deadlines are a heap (a call's turn), the connections an epoll set, so
+//! deadlines are kept by instant (`turns`), the connections an epoll set, so
 //! a wake touches only the calls due and the clients that spoke. Calls
 //! share wakes anyway: their deadlines fall on the host-wide grid
 //! (`clock::GRID`), so at most a few instants a period wake the thread.
@@ -19,6 +19,7 @@
 //! once.
 
 use super::Arrival;
+use super::turns::Turns;
 use crate::audio::cache::Cache;
 use crate::audio::clock::now_ns;
 use crate::config::RunConfig;
@@ -26,8 +27,6 @@ use crate::hub::handover::{Line, Lines, say};
 use crate::run::{Exit, Host, Polled, Starting, Stream};
 use crate::util::prefetch::Warm;
 use rustix::event::epoll::{self, EventData, EventFlags};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -54,6 +53,8 @@ struct Hosted {
     first: bool,
     /// The client took the call over: drop it, write nothing more.
     taken: bool,
+    /// Its client was told `WATCHED` last (not `UNWATCHED`, or nothing).
+    watched: bool,
     span: tracing::Span,
     phase: Option<Phase>,
     conn: UnixStream,
@@ -67,10 +68,6 @@ enum Phase {
     Starting(Starting),
     Streaming(Stream<'static>),
 }
-
-/// A call's turn: when it is due, its slot and its id. A turn whose call
-/// has gone, or is due at another time since, is passed over.
-type Turn = Reverse<(u64, usize, u64)>;
 
 /// The wake pipe's mark in the epoll set (a call's is its slot).
 const WAKE: u64 = u64::MAX;
@@ -125,7 +122,7 @@ struct Pacing {
     /// the end of its step (see [`Pacing::tick_due`]).
     hot: Vec<Warm>,
     free: Vec<usize>,
-    turns: BinaryHeap<Turn>,
+    turns: Turns,
     /// The turns due at this wake, in order (kept for its room).
     due: Vec<(u64, usize, u64)>,
     next_id: u64,
@@ -133,6 +130,8 @@ struct Pacing {
     starting: usize,
     /// New calls may be waiting that a wake left for the next.
     backlog: bool,
+    /// Whether a watchdog watches: what every call's client is told.
+    watched: bool,
 }
 
 /// The thread's loop, for the hub's life.
@@ -158,8 +157,10 @@ pub(super) fn pace(
     loop {
         // The watchdog's heartbeat: when this thread woke, its next
         // deadline, and how many calls it hosts.
-        let earliest = p.turns.peek().map(|Reverse((due, ..))| *due);
-        beat.beat(now_ns(), earliest, p.calls.len() - p.free.len());
+        let earliest = p.turns.earliest();
+        let now = now_ns();
+        beat.beat(now, earliest, p.calls.len() - p.free.len());
+        p.watched_now(beat.watching(now));
         p.wait(&mut events);
         // The clients first: a stop seen now is a write not made.
         let now = now_ns();
@@ -213,12 +214,30 @@ impl Pacing {
             calls: Vec::new(),
             hot: Vec::new(),
             free: Vec::new(),
-            turns: BinaryHeap::new(),
+            turns: Turns::default(),
             due: Vec::new(),
             next_id: 0,
             starting: 0,
             backlog: false,
+            watched: false,
         })
+    }
+
+    /// Whether a watchdog watches now: when that changed, every call's
+    /// client is told (a call takes at most a short write; it changes
+    /// when a watchdog starts or cannot be started again, not per tick).
+    fn watched_now(&mut self, watched: bool) {
+        if watched != self.watched {
+            self.watched = watched;
+            let what = if watched { "watched again" } else { "unwatched" };
+            tracing::info!(
+                calls = self.calls.len() - self.free.len(),
+                "the hosted calls are {what}"
+            );
+            for c in self.calls.iter_mut().flatten() {
+                c.tell_watched(watched);
+            }
+        }
     }
 
     /// When the thread must wake next (CLOCK_MONOTONIC ns; `None`: only
@@ -228,7 +247,7 @@ impl Pacing {
     /// makes room, and their own turns (every 2 ms) wake the thread for
     /// that; a retry each millisecond then found nothing to do.
     fn next_wake(&self, now: u64) -> Option<u64> {
-        let earliest = self.turns.peek().map(|Reverse((due, ..))| *due);
+        let earliest = self.turns.earliest();
         let room = self.starting < MAX_STARTING;
         let retry = (self.backlog && room).then_some(now + START_RETRY);
         earliest.into_iter().chain(retry).min()
@@ -291,11 +310,13 @@ impl Pacing {
         }
         self.next_id += 1;
         // On failure its connection is closed, which also leaves the set.
-        let Some(c) = Hosted::begin(a, self.next_id) else {
+        let Some(mut c) = Hosted::begin(a, self.next_id) else {
             self.free.push(slot);
             return false;
         };
-        self.turns.push(Reverse((c.due, slot, c.id)));
+        // Told with its `OK` on the accept thread, a moment ago.
+        c.tell_watched(self.watched);
+        self.turns.push(c.due, slot, c.id);
         if slot == self.calls.len() {
             if self.calls.len() == self.calls.capacity() {
                 self.calls.reserve(self.calls.len().max(SLOTS_AT_FIRST));
@@ -319,7 +340,7 @@ impl Pacing {
         c.read_client(lines);
         if (c.taken || c.stopped != 0) && c.due > now {
             c.due = now;
-            self.turns.push(Reverse((now, slot, c.id)));
+            self.turns.push(now, slot, c.id);
         }
     }
 
@@ -338,13 +359,7 @@ impl Pacing {
     fn tick_due(&mut self, cache: &'static Cache, now: u64, budget: u64, hosted: &AtomicUsize) {
         let mut due = std::mem::take(&mut self.due);
         due.clear();
-        while let Some(&Reverse(turn)) = self.turns.peek() {
-            if turn.0 > now {
-                break;
-            }
-            self.turns.pop();
-            due.push(turn);
-        }
+        self.turns.take_due(now, &mut due);
         for (i, &(at, slot, id)) in due.iter().enumerate() {
             if let Some(&(_, later, _)) = due.get(i + 2) {
                 fetch_lines_of(&self.hot[later]);
@@ -365,7 +380,7 @@ impl Pacing {
             let starting = c.is_starting();
             if (starting || c.stopped != 0) && !c.taken && now_ns() >= budget {
                 c.due = now + START_RETRY;
-                self.turns.push(Reverse((c.due, slot, id)));
+                self.turns.push(c.due, slot, id);
                 continue;
             }
             let alive = c.step(cache, now);
@@ -376,7 +391,7 @@ impl Pacing {
                 // A deadline already past is taken at the next wake (at
                 // once), never twice in this one.
                 c.due = c.due.max(now + 1);
-                self.turns.push(Reverse((c.due, slot, id)));
+                self.turns.push(c.due, slot, id);
                 let hot = &mut self.hot[slot];
                 hot.clear();
                 c.note_hot(hot);
@@ -417,6 +432,7 @@ impl Hosted {
         a.conn.set_nonblocking(true).ok();
         drop(_g);
         Some(Hosted {
+            watched: a.watched,
             id,
             conn: a.conn,
             cfg: a.cfg,
@@ -456,6 +472,16 @@ impl Hosted {
                 Some(Line::Taken) => self.taken = true,
                 _ => {}
             }
+        }
+    }
+
+    /// Tells the client whether a watchdog watches, if it was told
+    /// otherwise (best effort: a client gone is seen at its hang-up).
+    fn tell_watched(&mut self, watched: bool) {
+        if self.watched != watched {
+            self.watched = watched;
+            let line = if watched { Line::Watched } else { Line::Unwatched };
+            say(&self.conn, &line).ok();
         }
     }
 
@@ -583,6 +609,7 @@ mod tests {
             out: write,
             span: tracing::Span::none(),
             hub: None,
+            watched: false,
         };
         (a, client, read)
     }
@@ -614,11 +641,11 @@ mod tests {
         // calls left waiting, which cannot be taken yet.
         let now = now_ns();
         let polled = now + 2 * START_RETRY;
-        p.turns = p
-            .turns
-            .drain()
-            .map(|Reverse((_, s, id))| Reverse((polled, s, id)))
-            .collect();
+        let mut all = Vec::new();
+        p.turns.take_due(u64::MAX, &mut all);
+        for (_, slot, id) in all {
+            p.turns.push(polled, slot, id);
+        }
         assert_eq!(p.next_wake(now), Some(polled));
         // One of them streaming: room, so the waiting calls are looked at
         // again a millisecond later.
@@ -631,6 +658,54 @@ mod tests {
         assert_eq!((p.starting, p.backlog), (10, false));
         assert_eq!(p.turns.len(), MAX_STARTING + 10);
         assert_eq!(hosted.load(Ordering::Acquire), MAX_STARTING + 10, "none refused");
+    }
+
+    /// What a client reads on its connection now (without waiting).
+    fn said(client: &UnixStream) -> String {
+        client.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = (&*client).read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+
+    /// Every hosted call's client hears when a watchdog starts or is gone
+    /// for good, once; a new call told otherwise with its `OK` a moment
+    /// before the change hears it when it is taken.
+    #[test]
+    fn the_clients_are_told_when_their_watchdog_comes_and_goes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (wake, _w) = rustix::pipe::pipe().unwrap();
+        let mut p = Pacing::new(&wake).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let hosted = AtomicUsize::new(3);
+        let (a, first, _r1) = arrival(tmp.path());
+        tx.send(a).unwrap();
+        p.admit(&rx, u64::MAX, &hosted);
+        assert_eq!(said(&first), "", "told nothing new");
+        p.watched_now(true);
+        p.watched_now(true);
+        assert_eq!(said(&first), "WATCHED\n");
+        // Told `WATCHED` with its `OK`, as the hub is: nothing more.
+        let (mut a, second, _r2) = arrival(tmp.path());
+        a.watched = true;
+        tx.send(a).unwrap();
+        p.admit(&rx, u64::MAX, &hosted);
+        assert_eq!(said(&second), "");
+        p.watched_now(false);
+        assert_eq!(
+            (said(&first), said(&second)),
+            ("UNWATCHED\n".into(), "UNWATCHED\n".into())
+        );
+        // Told `WATCHED` just before the watchdog was found gone.
+        let (mut a, third, _r3) = arrival(tmp.path());
+        a.watched = true;
+        tx.send(a).unwrap();
+        p.admit(&rx, u64::MAX, &hosted);
+        assert_eq!(said(&third), "UNWATCHED\n");
+        assert_eq!(said(&first), "");
     }
 
     /// Past a wake's budget a starting call is not stepped: it is due again
@@ -648,7 +723,7 @@ mod tests {
         p.admit(&rx, u64::MAX, &hosted);
         assert_eq!(p.starting, 1);
         let now = now_ns();
-        let due = |p: &Pacing| p.turns.peek().map(|Reverse((due, ..))| *due);
+        let due = |p: &Pacing| p.turns.earliest();
         p.tick_due(cache, now, 0, &hosted);
         assert_eq!(due(&p), Some(now + START_RETRY), "deferred");
         assert!(p.calls[0].as_ref().unwrap().is_starting());

@@ -48,6 +48,10 @@ pub const COMMAND: &str = "hub-watchdog";
 pub const DOG_STALE: Duration = Duration::from_secs(2);
 /// After a failed spawn, the next try (the log gets one line each time).
 const RETRY: Duration = Duration::from_secs(60);
+/// No watchdog has woken for this long: none will soon (one replaced
+/// after [`DOG_STALE`] wakes within milliseconds), so the calls are told
+/// `UNWATCHED` and look at their pipes again.
+const UNWATCHED_AFTER: Duration = Duration::from_secs(2 * DOG_STALE.as_secs());
 /// The page's first word: a watchdog started on anything else refuses.
 const MAGIC: u64 = u64::from_le_bytes(*b"hmxbeat2");
 /// The shared page's size (one page; the heartbeat uses 48 bytes of it).
@@ -129,6 +133,11 @@ pub struct Beat {
     told_tid: bool,
     /// No spawn before this (ns): after a failure.
     retry_at: u64,
+    /// What the calls are told (see [`Beat::watching`]).
+    watching: bool,
+    /// When this began (ns): the last watchdog's wake is counted from no
+    /// earlier than this.
+    born: u64,
 }
 
 impl Beat {
@@ -151,6 +160,8 @@ impl Beat {
             started: 0,
             retry_at: 0,
             told_tid: false,
+            watching: false,
+            born: now_ns(),
         };
         beat.respawn(now_ns());
         Ok((beat, Watched(shared)))
@@ -173,6 +184,24 @@ impl Beat {
         if now.saturating_sub(seen) > DOG_STALE.as_nanos() as u64 && now >= self.retry_at {
             self.respawn(now);
         }
+    }
+
+    /// Whether the calls should count on a watchdog at `now` (after
+    /// [`Beat::beat`]): yes once one wakes; no once none could be started,
+    /// or none has woken for [`UNWATCHED_AFTER`] (one that dies before its
+    /// first wake, again and again); in between, what it was. So a
+    /// watchdog replaced in the usual way (stale for [`DOG_STALE`], its
+    /// successor awake at once) changes nothing the calls were told.
+    pub fn watching(&mut self, now: u64) -> bool {
+        let dog = self.shared.page().dog.load(Ordering::Relaxed);
+        if dog != 0 && now.saturating_sub(dog) < DOG_STALE.as_nanos() as u64 {
+            self.watching = true;
+        } else if self.child.is_none()
+            || now.saturating_sub(dog.max(self.born)) > UNWATCHED_AFTER.as_nanos() as u64
+        {
+            self.watching = false;
+        }
+        self.watching
     }
 
     /// Reaps or kills the watchdog there was (if any), and starts another.
@@ -365,5 +394,53 @@ mod tests {
         assert!(!w.now(), "no watchdog has woken");
         a.page().dog.store(now_ns(), Ordering::Relaxed);
         assert!(w.now());
+    }
+
+    /// What the calls are told: watched from a watchdog's first wake; a
+    /// watchdog stale for [`DOG_STALE`] (replaced then, its successor
+    /// awake within milliseconds) changes nothing; none awake for
+    /// [`UNWATCHED_AFTER`], or none that could be started, is unwatched.
+    #[test]
+    fn the_calls_are_watched_while_a_watchdog_wakes() {
+        let memfd = rustix::fs::memfd_create("t", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        std::fs::File::from(memfd.try_clone().unwrap())
+            .set_len(PAGE as u64)
+            .unwrap();
+        let shared = Arc::new(Shared::map(&memfd).unwrap());
+        // A child standing for a running watchdog.
+        let child = Command::new("sleep").arg("30").spawn().unwrap();
+        let s = |secs: f64| (secs * 1e9) as u64;
+        let t0 = s(1000.0);
+        let mut beat = Beat {
+            shared: shared.clone(),
+            memfd,
+            log: None,
+            child: Some(child),
+            started: t0,
+            told_tid: true,
+            retry_at: 0,
+            watching: false,
+            born: t0,
+        };
+        let dog = |at: u64| shared.page().dog.store(at, Ordering::Relaxed);
+        assert!(!beat.watching(t0 + s(0.5)), "no watchdog has woken yet");
+        dog(t0 + s(0.6));
+        assert!(beat.watching(t0 + s(0.7)));
+        // Stale, replaced, its successor not awake yet: still watched.
+        assert!(beat.watching(t0 + s(0.6) + DOG_STALE.as_nanos() as u64 + s(0.5)));
+        assert!(beat.watching(t0 + s(0.6) + UNWATCHED_AFTER.as_nanos() as u64));
+        // None awake for longer (each successor dies before its first wake).
+        let lapsed = t0 + s(0.7) + UNWATCHED_AFTER.as_nanos() as u64;
+        assert!(!beat.watching(lapsed));
+        assert!(!beat.watching(lapsed + s(1.0)), "it stays unwatched");
+        dog(lapsed + s(1.0));
+        assert!(beat.watching(lapsed + s(1.1)), "watched again");
+        // None could be started: unwatched as soon as the last is stale.
+        let mut child = beat.child.take().unwrap();
+        child.kill().ok();
+        child.wait().ok();
+        assert!(beat.watching(lapsed + s(1.2)), "the last one is fresh");
+        let stale = lapsed + s(1.0) + DOG_STALE.as_nanos() as u64 + 1;
+        assert!(!beat.watching(stale));
     }
 }
