@@ -1005,13 +1005,8 @@ fn a_hosted_call_remembers_its_caller() {
 fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
     let tmp = short_dir();
     let dir = tmp.path();
-    let (pl, track) = noise_fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
-    // The track's 2 s count from the hosted stream's start (a hub just
-    // started holds it, in silence, until it has its lists).
-    wait_for("the hosted stream", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("streaming format=")
-    });
+    let (track, mut hub, mut call, audio) = streaming_noise_call(dir);
+    // Two seconds of the track from the hub.
     std::thread::sleep(Duration::from_secs(2));
     still_the_shim(&call, dir);
     // SAFETY: kill(2) on the hub's own process group (see `start_named_hub`).
@@ -1030,14 +1025,7 @@ fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
         "{said}"
     );
     eprintln!("{said}");
-    wait_for("the take-over", Duration::from_secs(10), || {
-        read(dir, "run.log").contains("resuming the call")
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    signal(&call, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut call, Duration::from_secs(10));
-    assert!(status.success(), "{status:?}");
-    let pcm = to_f32(&audio.join().unwrap());
+    let pcm = resumed_then_hung_up(dir, &mut hub, &mut call, audio);
     assert_seamless(&pcm, &track, "hung");
 }
 
@@ -1052,11 +1040,7 @@ fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
 fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     let tmp = short_dir();
     let dir = tmp.path();
-    let (pl, track) = noise_fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
-    wait_for("the hosted stream", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("streaming format=")
-    });
+    let (track, mut hub, mut call, audio) = streaming_noise_call(dir);
     let dog = watchdog_of(&hub, None);
     no_more_fds(hub.id());
     // SAFETY: kill(2) of the watchdog's pid, a child of our child (the
@@ -1075,20 +1059,44 @@ fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     still_the_shim(&call, dir);
     // SAFETY: kill(2) on the hub's own process group (see `start_named_hub`).
     unsafe { libc::kill(-(hub.id() as i32), libc::SIGSTOP) };
+    let pcm = resumed_then_hung_up(dir, &mut hub, &mut call, audio);
+    // Found by the looks (100-140 ms once the lead is gone), then the
+    // hung hub's listening socket holds the resumed call's greeting for
+    // its 200 ms (docs/hub-audio.md, "Limits").
+    assert_resumed(&pcm, &track, "unwatched", Duration::from_millis(600));
+}
+
+/// A shim's call of the noise track hosted by a hub, streaming (a hub
+/// just started holds a call, in silence, until it has its lists): the
+/// track, the hub, the call's process and its reader.
+fn streaming_noise_call(dir: &Path) -> (Vec<f32>, Reaped, Child, std::thread::JoinHandle<Vec<u8>>) {
+    let (pl, track) = noise_fixtures(dir);
+    let (hub, call, audio) = hosted_call(dir, &pl, true);
+    wait_for("the hosted stream", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("streaming format=")
+    });
+    (track, hub, call, audio)
+}
+
+/// Once the call's client resumed it from its checkpoint: two seconds
+/// more, its SIGHUP (a clean exit), the hub gone (it holds the pipe too,
+/// so the reader's EOF waits for it), and what the reader heard.
+fn resumed_then_hung_up(
+    dir: &Path,
+    hub: &mut Reaped,
+    call: &mut Child,
+    audio: std::thread::JoinHandle<Vec<u8>>,
+) -> Vec<f32> {
     wait_for("the take-over", Duration::from_secs(10), || {
         read(dir, "run.log").contains("resuming the call")
     });
     std::thread::sleep(Duration::from_secs(2));
-    signal(&call, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut call, Duration::from_secs(10));
+    signal(call, libc::SIGHUP);
+    let (status, _) = wait_exit(call, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     hub.kill().ok();
     hub.wait().ok();
-    // Found by the looks (100-140 ms once the lead is gone), then the
-    // hung hub's listening socket holds the resumed call's greeting for
-    // its 200 ms (docs/hub-audio.md, "Limits").
-    let pcm = to_f32(&audio.join().unwrap());
-    assert_resumed(&pcm, &track, "unwatched", Duration::from_millis(600));
+    to_f32(&audio.join().unwrap())
 }
 
 /// Lowers `pid`'s open-file limit to its lowest free descriptor: it can

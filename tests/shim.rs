@@ -268,6 +268,21 @@ fn a_dry_pipe_is_taken_over() {
     stop(child);
 }
 
+/// A shim told `OK` and `WATCHED` by a stand-in hub that never writes a
+/// frame: not one wake in `asleep` (counted by the kernel), still the shim.
+fn watched_and_asleep(dir: &Path, asleep: Duration) -> (Peer, Child, peer::Handover) {
+    let (hub, child, mut h) = handed_over(dir);
+    h.say("OK");
+    h.say("WATCHED");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = voluntary_sleeps(child.id());
+    std::thread::sleep(asleep);
+    let woke = voluntary_sleeps(child.id()) - before;
+    still_the_shim(&child);
+    assert_eq!(woke, 0, "a watched shim woke {woke} times in {asleep:?}");
+    (hub, child, h)
+}
+
 /// `OK` and `WATCHED`, then never a frame: the shim does not look at its
 /// pipe, so it never wakes (the watchdog of a watched hub kills it when it
 /// hangs, which closes the socket), and the pipe that an unwatched shim
@@ -276,16 +291,8 @@ fn a_dry_pipe_is_taken_over() {
 #[test]
 fn a_watched_shim_never_wakes_and_takes_over_when_the_hub_closes() {
     let dir = tempdir();
-    let (hub, mut child, mut h) = handed_over(dir.path());
-    h.say("OK");
-    h.say("WATCHED");
-    // Past the dry check's 3 s and its five looks, counted by the kernel.
-    std::thread::sleep(Duration::from_millis(300));
-    let before = voluntary_sleeps(child.id());
-    std::thread::sleep(Duration::from_millis(3700));
-    let woke = voluntary_sleeps(child.id()) - before;
-    still_the_shim(&child);
-    assert_eq!(woke, 0, "a watched shim woke {woke} times in 3.7 s");
+    // Past the dry check's 3 s and its five looks.
+    let (hub, mut child, h) = watched_and_asleep(dir.path(), Duration::from_millis(3700));
     drop(h);
     drop(hub);
     let args = full_binary_args(&child);
@@ -301,15 +308,8 @@ fn a_watched_shim_never_wakes_and_takes_over_when_the_hub_closes() {
 #[test]
 fn an_unwatched_shim_looks_again_and_takes_a_dry_pipe_over() {
     let dir = tempdir();
-    let (_hub, mut child, mut h) = handed_over(dir.path());
-    h.say("OK");
-    h.say("WATCHED");
-    std::thread::sleep(Duration::from_millis(300));
-    let before = voluntary_sleeps(child.id());
     // Past the 3 s a pipe's first write may take.
-    std::thread::sleep(Duration::from_millis(3000));
-    assert_eq!(voluntary_sleeps(child.id()) - before, 0, "woke while watched");
-    still_the_shim(&child);
+    let (_hub, mut child, mut h) = watched_and_asleep(dir.path(), Duration::from_secs(3));
     h.say("UNWATCHED");
     assert_eq!(h.rest(), "TAKEN\n", "the dry pipe is taken over");
     let args = full_binary_args(&child);

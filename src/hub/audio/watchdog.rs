@@ -380,12 +380,18 @@ fn watch() -> Result<(), String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_page_is_shared_through_its_fd() {
+    /// A page-long memfd, as the hub makes it.
+    fn page_fd() -> OwnedFd {
         let memfd = rustix::fs::memfd_create("t", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
         std::fs::File::from(memfd.try_clone().unwrap())
             .set_len(PAGE as u64)
             .unwrap();
+        memfd
+    }
+
+    #[test]
+    fn the_page_is_shared_through_its_fd() {
+        let memfd = page_fd();
         let a = Shared::map(&memfd).unwrap();
         let b = Shared::map(&memfd).unwrap();
         a.page().due.store(42, Ordering::Relaxed);
@@ -402,10 +408,7 @@ mod tests {
     /// [`UNWATCHED_AFTER`], or none that could be started, is unwatched.
     #[test]
     fn the_calls_are_watched_while_a_watchdog_wakes() {
-        let memfd = rustix::fs::memfd_create("t", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-        std::fs::File::from(memfd.try_clone().unwrap())
-            .set_len(PAGE as u64)
-            .unwrap();
+        let memfd = page_fd();
         let shared = Arc::new(Shared::map(&memfd).unwrap());
         // A child standing for a running watchdog.
         let child = Command::new("sleep").arg("30").spawn().unwrap();
