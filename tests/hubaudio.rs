@@ -670,11 +670,13 @@ fn a_killed_hubs_call_goes_to_the_standby_hub_from_run() {
 /// (the checkpoint's resolution and the silence of the take-over), and no
 /// more than 100 ms of silence comes between.
 fn assert_seamless(pcm: &[f32], track: &[f32], what: &str) {
-    assert_resumed(pcm, track, what, Duration::from_millis(100));
+    assert_resumed(pcm, track, what, Duration::from_millis(100), false);
 }
 
-/// [`assert_seamless`] with at most `silence` heard between the two.
-fn assert_resumed(pcm: &[f32], track: &[f32], what: &str, silence: Duration) {
+/// [`assert_seamless`] with at most `silence` heard between the two, and
+/// with `paused`, the track may also have paused across it (a resume
+/// that waited, in silence, where it was heard).
+fn assert_resumed(pcm: &[f32], track: &[f32], what: &str, silence: Duration, paused: bool) {
     let limit = (silence.as_millis() as usize) * RATE as usize / 1000;
     let start = pcm.iter().position(|x| *x != 0.0).unwrap_or(0) + RATE as usize;
     let blocks = track_positions(&pcm[start..], track);
@@ -686,12 +688,15 @@ fn assert_resumed(pcm: &[f32], track: &[f32], what: &str, silence: Duration) {
         match (p, last) {
             (Some(p), Some(l)) => {
                 // Where this block is against where the last found one
-                // ended: with the blocks between played through (a short
-                // break inside them), or the track paused across them (a
-                // resume where it was heard): whichever is nearer.
+                // ended, less the blocks between (a short break inside
+                // them); or, `paused`, not less them if that is nearer.
                 let raw = *p as i64 - (l + block) as i64;
                 let through = raw - (silent * block) as i64;
-                let moved = if through.abs() <= raw.abs() { through } else { raw };
+                let moved = if paused && raw.abs() < through.abs() {
+                    raw
+                } else {
+                    through
+                };
                 worst = worst.max(moved.abs());
                 assert!(
                     moved.abs() <= RATE as i64 * 15 / 100,
@@ -1062,8 +1067,9 @@ fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     let pcm = resumed_then_hung_up(dir, &mut hub, &mut call, audio);
     // Found by the looks (100-140 ms once the lead is gone), then the
     // hung hub's listening socket holds the resumed call's greeting for
-    // its 200 ms (docs/hub-audio.md, "Limits").
-    assert_resumed(&pcm, &track, "unwatched", Duration::from_millis(600));
+    // its 200 ms, in silence (docs/hub-audio.md, "Limits"): 360 ms on the
+    // idle machine; a second allows for a loaded one.
+    assert_resumed(&pcm, &track, "unwatched", Duration::from_secs(1), true);
 }
 
 /// A shim's call of the noise track hosted by a hub, streaming (a hub
@@ -1102,11 +1108,14 @@ fn resumed_then_hung_up(
 /// Lowers `pid`'s open-file limit to its lowest free descriptor: it can
 /// open nothing more (what it has open stays usable).
 fn no_more_fds(pid: u32) {
-    let open: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
+    let open_fds = || -> std::collections::BTreeSet<u64> {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect()
+    };
+    let open = open_fds();
     let lowest_free = (0..).find(|n| !open.contains(n)).unwrap();
     let limit = libc::rlimit {
         rlim_cur: lowest_free,
@@ -1123,6 +1132,12 @@ fn no_more_fds(pid: u32) {
     // SAFETY: as above.
     let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    // Nothing closed meanwhile left a number free under the limit.
+    let now = open_fds();
+    assert!(
+        (0..lowest_free).all(|n| now.contains(&n)),
+        "a descriptor under the limit was closed"
+    );
 }
 
 /// A shim whose hub is watched sleeps with no timeout: not one wake, where

@@ -514,7 +514,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             if line == b"WATCHED" {
                 watched = true;
             } else if line == b"UNWATCHED" && watched {
-                // Its watchdog is gone: the looks again, counted afresh.
+                // Its watchdog is gone: the looks start again, counted afresh.
                 watched = false;
                 dry = 0;
                 last_check = Instant::now();

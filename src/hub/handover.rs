@@ -221,9 +221,9 @@ pub enum Line {
     /// clients that predate it ignore it (they compare `OK` whole).
     /// Also later, when a watchdog starts after the call's `OK`.
     Watched,
-    /// hub → client, after `WATCHED`: the watchdog is gone and none could
-    /// be started again, so the client looks at its pipe again. Clients
-    /// that predate it ignore it.
+    /// hub → client, after `WATCHED`: the watchdog is gone (none could be
+    /// started again, or none has woken for 4 s), so the client looks at
+    /// its pipe again. Clients that predate it ignore it.
     Unwatched,
     /// hub → client: the call ended; exit with this code.
     End(u8),

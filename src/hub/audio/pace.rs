@@ -158,9 +158,7 @@ pub(super) fn pace(
         // The watchdog's heartbeat: when this thread woke, its next
         // deadline, and how many calls it hosts.
         let earliest = p.turns.earliest();
-        let now = now_ns();
-        beat.beat(now, earliest, p.calls.len() - p.free.len());
-        p.watched_now(beat.watching(now));
+        beat.beat(now_ns(), earliest, p.calls.len() - p.free.len());
         p.wait(&mut events);
         // The clients first: a stop seen now is a write not made.
         let now = now_ns();
@@ -175,6 +173,9 @@ pub(super) fn pace(
             let mut buf = [0u8; 64];
             while matches!(rustix::io::read(&wake, &mut buf), Ok(n) if n > 0) {}
         }
+        // After the wait, which may have been long (an idle hub): new
+        // calls were told with their `OK` what the watchdog is now.
+        p.watched_now(beat.watching(now));
         let budget = now + START_BUDGET;
         if woken || p.backlog {
             p.admit(&arrivals, budget, &hosted);
@@ -229,7 +230,7 @@ impl Pacing {
     fn watched_now(&mut self, watched: bool) {
         if watched != self.watched {
             self.watched = watched;
-            let what = if watched { "watched again" } else { "unwatched" };
+            let what = if watched { "watched" } else { "unwatched" };
             tracing::info!(
                 calls = self.calls.len() - self.free.len(),
                 "the hosted calls are {what}"

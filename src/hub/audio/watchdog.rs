@@ -35,7 +35,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 mod judge;
@@ -77,9 +77,11 @@ struct Page {
     tid: AtomicU64,
 }
 
-/// The heartbeat page, mapped.
+/// The heartbeat page, mapped; and, in this process only, what the calls
+/// are told (see [`Beat::watching`]).
 struct Shared {
     map: MmapMut,
+    watching: AtomicBool,
 }
 
 impl Shared {
@@ -103,7 +105,10 @@ impl Shared {
         // hub made it PAGE long and never resizes it); accessed through
         // atomics only (see `page`).
         let map = unsafe { MmapOptions::new().len(PAGE).map_mut(raw)? };
-        Ok(Shared { map })
+        Ok(Shared {
+            map,
+            watching: AtomicBool::new(false),
+        })
     }
 }
 
@@ -113,10 +118,18 @@ impl Shared {
 pub struct Watched(Arc<Shared>);
 
 impl Watched {
+    /// What a new call is told with its `OK`: the pacing thread's word
+    /// ([`Beat::watching`], as of its last wake), or yes when a watchdog
+    /// woke since (the first one, on a hub idle since it started).
     pub fn now(&self) -> bool {
-        let dog = self.0.page().dog.load(Ordering::Relaxed);
-        dog != 0 && now_ns().saturating_sub(dog) < DOG_STALE.as_nanos() as u64
+        fresh(self.0.page(), now_ns()) || self.0.watching.load(Ordering::Relaxed)
     }
+}
+
+/// A watchdog woke within [`DOG_STALE`] of `now`.
+fn fresh(page: &Page, now: u64) -> bool {
+    let dog = page.dog.load(Ordering::Relaxed);
+    dog != 0 && now.saturating_sub(dog) < DOG_STALE.as_nanos() as u64
 }
 
 /// The pacing thread's side: publishes each wake and keeps a watchdog
@@ -187,21 +200,36 @@ impl Beat {
     }
 
     /// Whether the calls should count on a watchdog at `now` (after
-    /// [`Beat::beat`]): yes once one wakes; no once none could be started,
-    /// or none has woken for [`UNWATCHED_AFTER`] (one that dies before its
-    /// first wake, again and again); in between, what it was. So a
+    /// [`Beat::beat`]; published for [`Watched::now`]): yes once one wakes;
+    /// no once none could be started, or none has woken for
+    /// [`UNWATCHED_AFTER`] (one that dies before its first wake, again and
+    /// again) unless one just started runs; in between, what it was. So a
     /// watchdog replaced in the usual way (stale for [`DOG_STALE`], its
-    /// successor awake at once) changes nothing the calls were told.
+    /// successor awake at once), even after a stall of the whole hub,
+    /// changes nothing the calls were told.
     pub fn watching(&mut self, now: u64) -> bool {
-        let dog = self.shared.page().dog.load(Ordering::Relaxed);
-        if dog != 0 && now.saturating_sub(dog) < DOG_STALE.as_nanos() as u64 {
+        let page = self.shared.page();
+        let dog = page.dog.load(Ordering::Relaxed);
+        if fresh(page, now) {
             self.watching = true;
         } else if self.child.is_none()
-            || now.saturating_sub(dog.max(self.born)) > UNWATCHED_AFTER.as_nanos() as u64
+            || (now.saturating_sub(dog.max(self.born)) > UNWATCHED_AFTER.as_nanos() as u64
+                && !self.just_started(now))
         {
             self.watching = false;
         }
+        self.shared.watching.store(self.watching, Ordering::Relaxed);
         self.watching
+    }
+
+    /// The watchdog was started less than [`DOG_STALE`] ago and runs: its
+    /// first wake is still to come.
+    fn just_started(&mut self, now: u64) -> bool {
+        now.saturating_sub(self.started) < DOG_STALE.as_nanos() as u64
+            && self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Reaps or kills the watchdog there was (if any), and starts another.
@@ -230,7 +258,7 @@ impl Beat {
             }
             Err(e) => {
                 tracing::error!(
-                    "cannot start the audio watchdog ({e}): new calls look at their pipes instead; retrying in {}s",
+                    "cannot start the audio watchdog ({e}): the hosted calls look at their pipes instead; retrying in {}s",
                     RETRY.as_secs()
                 );
                 self.retry_at = now + RETRY.as_nanos() as u64;
@@ -438,12 +466,31 @@ mod tests {
         assert!(!beat.watching(lapsed + s(1.0)), "it stays unwatched");
         dog(lapsed + s(1.0));
         assert!(beat.watching(lapsed + s(1.1)), "watched again");
-        // None could be started: unwatched as soon as the last is stale.
+        // The whole hub stalled for 10 s (a VM paused): its watchdog
+        // replaced at the first wake after, the successor running and not
+        // awake yet: still watched; the successor dead at once: not.
+        let back = lapsed + s(11.0);
+        beat.started = back;
+        assert!(beat.watching(back + s(0.001)), "a successor just started");
+        // New calls are told what the pacing thread said last (no
+        // watchdog fresh: `dog` at 0 reads as never woken).
+        let told = Watched(shared.clone());
+        dog(0);
+        assert!(told.now());
         let mut child = beat.child.take().unwrap();
         child.kill().ok();
         child.wait().ok();
-        assert!(beat.watching(lapsed + s(1.2)), "the last one is fresh");
-        let stale = lapsed + s(1.0) + DOG_STALE.as_nanos() as u64 + 1;
+        beat.child = Some(child);
+        dog(lapsed + s(1.0));
+        assert!(!beat.watching(back + s(0.002)), "a successor dead at once");
+        dog(0);
+        assert!(!told.now());
+        // None could be started: unwatched as soon as the last is stale.
+        dog(back + s(1.0));
+        assert!(beat.watching(back + s(1.1)));
+        beat.child = None;
+        assert!(beat.watching(back + s(1.2)), "the last one is fresh");
+        let stale = back + s(1.0) + DOG_STALE.as_nanos() as u64 + 1;
         assert!(!beat.watching(stale));
     }
 }
