@@ -670,14 +670,6 @@ fn a_killed_hubs_call_goes_to_the_standby_hub_from_run() {
 /// (the checkpoint's resolution and the silence of the take-over), and no
 /// more than 100 ms of silence comes between.
 fn assert_seamless(pcm: &[f32], track: &[f32], what: &str) {
-    assert_resumed(pcm, track, what, Duration::from_millis(100), false);
-}
-
-/// [`assert_seamless`] with at most `silence` heard between the two, and
-/// with `paused`, the track may also have paused across it (a resume
-/// that waited, in silence, where it was heard).
-fn assert_resumed(pcm: &[f32], track: &[f32], what: &str, silence: Duration, paused: bool) {
-    let limit = (silence.as_millis() as usize) * RATE as usize / 1000;
     let start = pcm.iter().position(|x| *x != 0.0).unwrap_or(0) + RATE as usize;
     let blocks = track_positions(&pcm[start..], track);
     let block = RATE as usize / 10;
@@ -688,23 +680,16 @@ fn assert_resumed(pcm: &[f32], track: &[f32], what: &str, silence: Duration, pau
         match (p, last) {
             (Some(p), Some(l)) => {
                 // Where this block is against where the last found one
-                // ended, less the blocks between (a short break inside
-                // them); or, `paused`, not less them if that is nearer.
-                let raw = *p as i64 - (l + block) as i64;
-                let through = raw - (silent * block) as i64;
-                let moved = if paused && raw.abs() < through.abs() {
-                    raw
-                } else {
-                    through
-                };
+                // ended, less the blocks between (silence is not music).
+                let moved = *p as i64 - (l + block) as i64 - (silent * block) as i64;
                 worst = worst.max(moved.abs());
                 assert!(
                     moved.abs() <= RATE as i64 * 15 / 100,
                     "{what}: block {i}: {moved} samples off the track's timeline ({silent} silent before)"
                 );
-                // A gap touches at most one block more than it fills.
+                // A gap of up to 100 ms touches at most two blocks.
                 assert!(
-                    silent <= limit.div_ceil(block) + 1,
+                    silent <= 2,
                     "{what}: block {i}: {silent} blocks without the track before it"
                 );
                 silent = 0;
@@ -728,7 +713,7 @@ fn assert_resumed(pcm: &[f32], track: &[f32], what: &str, silence: Duration, pau
         worst as f64 / 8.0,
         gap as f64 / 8.0
     );
-    assert!(gap <= limit, "{what}: {gap} samples of silence");
+    assert!(gap <= RATE as usize / 10, "{what}: {gap} samples of silence");
 }
 
 /// The hub's audio watchdog (`holdmix hub-watchdog`, a child of the hub)
@@ -1036,16 +1021,14 @@ fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
 
 /// A hub whose watchdog is gone and cannot be started again (no file
 /// descriptor left for it: the hub's limit lowered to its lowest free
-/// one) tells its calls `UNWATCHED`: the shim looks at its pipe again
-/// (it wakes, where a watched shim never does), so when that hub then
-/// hangs, with nothing left to kill it, the shim finds the pipe dry and
-/// takes the call over from its checkpoint, seamlessly. Told nothing, it
-/// would have slept on in silence.
+/// one) tells its calls `UNWATCHED`: the shim looks at its pipe again (it
+/// wakes, where a watched shim never does), still the shim while the hub
+/// streams. (A dry pipe after `UNWATCHED` taken over: tests/shim.rs.)
 #[test]
 fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     let tmp = short_dir();
     let dir = tmp.path();
-    let (track, mut hub, mut call, audio) = streaming_noise_call(dir);
+    let (_track, mut hub, mut call, audio) = streaming_noise_call(dir);
     let dog = watchdog_of(&hub, None);
     no_more_fds(hub.id());
     // SAFETY: kill(2) of the watchdog's pid, a child of our child (the
@@ -1062,14 +1045,14 @@ fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     // 25 looks a second; fewer on a loaded machine, never none.
     assert!(woke >= 5, "an unwatched shim woke {woke} times in 1 s");
     still_the_shim(&call, dir);
-    // SAFETY: kill(2) on the hub's own process group (see `start_named_hub`).
-    unsafe { libc::kill(-(hub.id() as i32), libc::SIGSTOP) };
-    let pcm = resumed_then_hung_up(dir, &mut hub, &mut call, audio);
-    // Found by the looks (100-140 ms once the lead is gone), then the
-    // hung hub's listening socket holds the resumed call's greeting for
-    // its 200 ms, in silence (docs/hub-audio.md, "Limits"): 360 ms on the
-    // idle machine; a second allows for a loaded one.
-    assert_resumed(&pcm, &track, "unwatched", Duration::from_secs(1), true);
+    signal(&call, libc::SIGHUP);
+    let (status, _) = wait_exit(&mut call, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    hub.kill().ok();
+    hub.wait().ok();
+    // The hub streamed the call throughout (more than 3 s heard).
+    let heard = audio.join().unwrap().len();
+    assert!(heard > 3 * 2 * RATE as usize, "{heard} bytes heard");
 }
 
 /// A shim's call of the noise track hosted by a hub, streaming (a hub
