@@ -60,6 +60,15 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     (Sender { tx, bell: ring }, Receiver { rx, bell })
 }
 
+/// A channel without a bell, for a receiver no wait looks at: a hosted
+/// call's commands go to its hub in-process and this end is dropped, so
+/// the socket pair (a syscall on the hub's pacing thread, two descriptors
+/// for the call's life) would be for nothing.
+pub fn channel_without_bell<T>() -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = mpsc::channel();
+    (Sender { tx, bell: None }, Receiver { rx, bell: None })
+}
+
 impl<T> Sender<T> {
     /// Sends `value` and rings the bell; an error when the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), mpsc::SendError<T>> {

@@ -65,6 +65,22 @@ impl Checkpoints {
         }
     }
 
+    /// Creates this process's file of the call, if it was not tried yet
+    /// (the first write does otherwise). The call's preparation does it,
+    /// off the stream's thread: a hub's pacing thread starting a dead
+    /// hub's thousand calls spent a tenth of its time creating them. A
+    /// file never written is removed when dropped.
+    pub fn create_file(&mut self) {
+        if self.file.is_none() && !self.tried {
+            self.tried = true;
+            self.file = self
+                .dir
+                .writer(&self.uniqueid)
+                .map_err(|e| tracing::warn!("cannot keep the call's state: {e}"))
+                .ok();
+        }
+    }
+
     /// The newest checkpoint an earlier process of this call left, if it
     /// can still be resumed at `now_ms` (Unix milliseconds).
     pub fn resumable(&self, now_ms: i64) -> Option<Snapshot> {
@@ -77,14 +93,7 @@ impl Checkpoints {
     /// heard (in the pipe and ready to write); `happened`: the tick had
     /// timeline events, so the whole state is written.
     pub fn after_write(&mut self, engine: &Engine, happened: bool, unread: u64) {
-        if self.file.is_none() && !self.tried {
-            self.tried = true;
-            self.file = self
-                .dir
-                .writer(&self.uniqueid)
-                .map_err(|e| tracing::warn!("cannot keep the call's state: {e}"))
-                .ok();
-        }
+        self.create_file();
         let Some(c) = &mut self.file else { return };
         let frames = engine.frames();
         if happened || frames >= self.snapshot_at + SNAPSHOT_EVERY_FRAMES {

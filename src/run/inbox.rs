@@ -50,18 +50,24 @@ impl<'a> Inbox<'a> {
     /// and the receiving end of what the call asks of Asterisk (redirects),
     /// for the session that carries it out (dropped when there is none, so
     /// nothing queues). `answer_balance`: no billing and no event feed, so a
-    /// lookup fails at once.
+    /// lookup fails at once. `in_process`: the hub hosting the call takes
+    /// its commands in-process (`route_commands`), not a session.
     pub fn new(
         billing: Option<BillingConfig>,
         caller: Option<String>,
         answer_balance: bool,
         cache: &'a Cache,
         rate: u32,
+        in_process: bool,
     ) -> (Inbox<'a>, crate::ami::wake::Receiver<Command>) {
         let bell = Bell::new();
         let (reload_tx, reloads) = bell.channel::<Reloaded>();
         let (event_tx, events) = bell.sync_channel(EVENT_CHANNEL);
-        let (ami_tx, commands) = crate::ami::wake::channel();
+        let (ami_tx, commands) = if in_process {
+            crate::ami::wake::channel_without_bell()
+        } else {
+            crate::ami::wake::channel()
+        };
         // Billing answers come back through the same queue as keys.
         let lookups = billing
             .clone()

@@ -12,9 +12,11 @@
 use super::checkpoint::Checkpoints;
 use super::identity::who;
 use super::memory::CallerMemory;
+use super::reload::{self, Watch};
 use super::signals::unsignalled;
 use super::timeline::Sink;
 use super::timeline_file::{CallTimeline, TimelineDir};
+use crate::audio::cache::Cache;
 use crate::config::CallIdentity;
 use crate::engine::Engine;
 use crate::engine::library::SourceId;
@@ -47,6 +49,8 @@ pub struct Needs {
     pub timeline_dir: Option<TimelineDir>,
     /// The call's log span, so the preparation's lines are the call's.
     pub span: tracing::Span,
+    /// Where the first sources are mapped from.
+    pub cache: Cache,
 }
 
 /// A call ready to stream.
@@ -59,8 +63,11 @@ pub struct Prepared {
     pub hub: Option<HubLink>,
     pub caller: Option<String>,
     pub verified: bool,
-    /// The sources the first seconds play.
-    pub first: Vec<SourceId>,
+    /// The sources not mapped yet (those the first seconds play first),
+    /// for the loader thread.
+    pub pending: Vec<SourceId>,
+    /// The playlist's watch, to start after the first write.
+    pub watch: Option<Watch>,
     /// The timeline file asked for (an error of `--timeline` ends the run:
     /// it was asked for; one of `--timeline-dir` is logged and the call
     /// streams on without it).
@@ -109,9 +116,13 @@ pub fn prepare(n: &Needs) -> Prepared {
     };
     let sub = hub.as_ref().and_then(HubLink::subscription);
     let hub_key = sub.map(|s| s.call_key.as_str());
-    let checkpoints = Checkpoints::open(&n.identity, hub_key, n.state_dir.as_deref());
+    let mut checkpoints = Checkpoints::open(&n.identity, hub_key, n.state_dir.as_deref());
     let now_ms = chrono::Utc::now().timestamp_millis();
     let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
+    // Its own file now, not at the first write (on the stream's thread).
+    if let Some(c) = &mut checkpoints {
+        c.create_file();
+    }
     let (caller, verified) = who(&n.identity, sub);
     // Caller memory only for a trusted number: never read or overwrite
     // another caller's.
@@ -151,7 +162,12 @@ pub fn prepare(n: &Needs) -> Prepared {
     if let Some(m) = &mut memory {
         m.follow(&engine);
     }
+    // The first seconds' sources mapped (and checked) here, off the
+    // stream's thread: a hub's pacing thread starting a dead hub's
+    // thousand calls spent a tenth of its time on them.
     let first = engine.first_needed();
+    let pending = crate::sources::map_cached(engine.library_mut(), &n.cache, n.rate, &first);
+    let watch = n.playlist.as_deref().map(reload::prepare);
     let timeline = match (&n.timeline, &n.timeline_dir) {
         (Some(p), _) => File::create(p)
             .with_context(|| format!("{}: cannot create timeline", p.display()))
@@ -169,7 +185,8 @@ pub fn prepare(n: &Needs) -> Prepared {
         hub,
         caller,
         verified,
-        first,
+        pending,
+        watch,
         timeline,
     }
 }
@@ -186,7 +203,8 @@ fn silent(rate: u32) -> Prepared {
         hub: None,
         caller: None,
         verified: false,
-        first: Vec::new(),
+        pending: Vec::new(),
+        watch: None,
         timeline: Ok(None),
     }
 }
@@ -207,5 +225,70 @@ fn load_scenario(path: Option<&std::path::Path>) -> Scenario {
             tracing::error!("{e:#}; streaming silence");
             Scenario::empty()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::engine::library::Slot;
+    use clap::Parser;
+
+    /// The preparation does what the stream's thread did at its start:
+    /// the first sources mapped from the cache (none left pending), the
+    /// call's checkpoint file made, the playlist's watch ready. The file,
+    /// never written, goes with the prepared call.
+    #[test]
+    fn the_preparation_maps_the_first_sources_and_makes_the_checkpoint_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(dir.join("m.wav"), spec).unwrap();
+        for i in 0..16_000 {
+            w.write_sample(((i as f32 * 0.2).sin() * 8000.0) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let pl = dir.join("p.toml");
+        std::fs::write(&pl, "[music]\ntracks = [\"m.wav\"]\n").unwrap();
+        let cache = Cache::open(Some(&dir.join("cache")));
+        cache.load(&dir.join("m.wav"), 8000).unwrap();
+        let calls = dir.join("calls");
+        let argv = ["holdmix", "run", "--uniqueid", "1796000000.7", "--playlist"];
+        let rest = [pl.to_str().unwrap(), "--state-dir", calls.to_str().unwrap()];
+        let cli = Cli::try_parse_from(argv.iter().chain(rest.iter())).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let cfg = crate::config::run(args, &|_| None, |_| Ok(String::new()));
+        let p = prepare(&Needs {
+            playlist: cfg.playlist.clone(),
+            identity: cfg.identity.clone(),
+            state_dir: cfg.state_dir.clone(),
+            hub: None,
+            hub_token: None,
+            hosted_by: None,
+            store: None,
+            rate: 8000,
+            language: None,
+            timeline: None,
+            timeline_dir: None,
+            span: tracing::Span::none(),
+            cache,
+        });
+        let lib = p.engine.library();
+        let track = lib.ids().find(|&id| lib.path(id).ends_with("m.wav")).unwrap();
+        assert!(matches!(lib.slot(track), Slot::Ready { .. }));
+        assert!(!p.pending.contains(&track), "{:?}", p.pending);
+        assert!(p.watch.is_some());
+        let own = calls.join("1796000000.7").join(std::process::id().to_string());
+        assert!(own.exists(), "no checkpoint file at {}", own.display());
+        drop(p);
+        assert!(!own.exists(), "never written, left behind");
     }
 }

@@ -80,11 +80,48 @@ fn is_local(path: &Path) -> bool {
 /// when the file is local: the caller calls [`Poller::poll`] every
 /// [`POLL`]; else a thread of its own polls.
 pub fn start(playlist: &Path, tx: crate::util::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
-    if is_local(playlist) {
-        return Ok(Some(Poller::new(playlist, tx)));
+    prepare(playlist).start(tx)
+}
+
+/// A watch made ready and not started: what [`start`] does before it has
+/// the sender. A call's preparation makes it, on its own thread, so the
+/// `statfs`, the directory's path walk and the file's read are not its
+/// stream's (a hub's pacing thread starts a thousand calls at once when a
+/// hub dies: docs/hub-audio.md).
+pub struct Watch {
+    path: PathBuf,
+    /// What a local file's poller has looked at; `None`: not local.
+    local: Option<Looked>,
+}
+
+/// Prepares the watch of `playlist` (see [`Watch`]).
+pub fn prepare(playlist: &Path) -> Watch {
+    Watch {
+        path: playlist.to_path_buf(),
+        local: is_local(playlist).then(|| Looked::new(playlist)),
     }
-    spawn(playlist, tx)?;
-    Ok(None)
+}
+
+impl Watch {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts it; new versions arrive on `tx` (see [`start`]).
+    pub fn start(self, tx: crate::util::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
+        match self.local {
+            Some(looked) => Ok(Some(Poller {
+                path: self.path,
+                next: POLL,
+                looked,
+                tx,
+            })),
+            None => {
+                spawn(&self.path, tx)?;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// Looks at a local playlist file from the audio thread (see the module).
@@ -92,6 +129,12 @@ pub struct Poller {
     path: PathBuf,
     /// Stream time of the next look.
     next: Duration,
+    looked: Looked,
+    tx: crate::util::bell::Sender<Reloaded>,
+}
+
+/// A local file's poller, as far as it is made without a sender.
+struct Looked {
     /// The file's directory, held open: a poll looks up one name, not the
     /// whole path (the cold path walk was most of a poll's cost).
     dir: Option<OwnedFd>,
@@ -100,11 +143,10 @@ pub struct Poller {
     /// The version in use. A reader thread holds the lock while it reads
     /// and parses, so versions are handed over in the order they were saved.
     bytes: Arc<Mutex<Option<String>>>,
-    tx: crate::util::bell::Sender<Reloaded>,
 }
 
-impl Poller {
-    fn new(path: &Path, tx: crate::util::bell::Sender<Reloaded>) -> Poller {
+impl Looked {
+    fn new(path: &Path) -> Looked {
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -113,25 +155,34 @@ impl Poller {
         // (a deploy switching `current`) must be followed, as a path stat does.
         let plain = std::fs::canonicalize(parent).is_ok_and(|c| c == parent);
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        Poller {
-            path: path.to_path_buf(),
-            next: POLL,
+        Looked {
             dir: plain
                 .then(|| rustix::fs::open(parent, flags, Mode::empty()).ok())
                 .flatten(),
             name: path.file_name().map(OsString::from).unwrap_or_default(),
             seen: stamp(path),
             bytes: Arc::new(Mutex::new(read_text(path))),
+        }
+    }
+}
+
+impl Poller {
+    #[cfg(test)]
+    fn new(path: &Path, tx: crate::util::bell::Sender<Reloaded>) -> Poller {
+        Poller {
+            path: path.to_path_buf(),
+            next: POLL,
+            looked: Looked::new(path),
             tx,
         }
     }
 
     fn stamp(&self) -> Option<Stamp> {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = &self.looked.dir else {
             return stamp(&self.path);
         };
         // A directory removed or renamed since: back to the path.
-        let Ok(st) = rustix::fs::statat(dir, self.name.as_os_str(), AtFlags::empty()) else {
+        let Ok(st) = rustix::fs::statat(dir, self.looked.name.as_os_str(), AtFlags::empty()) else {
             return stamp(&self.path);
         };
         // The fields' types differ between targets.
@@ -156,11 +207,11 @@ impl Poller {
     /// A `stat`; a change is read and parsed by a thread, not here.
     fn poll(&mut self) {
         let now = self.stamp();
-        if now.is_none() || now == self.seen {
+        if now.is_none() || now == self.looked.seen {
             return;
         }
-        self.seen = now;
-        let (path, bytes, tx) = (self.path.clone(), self.bytes.clone(), self.tx.clone());
+        self.looked.seen = now;
+        let (path, bytes, tx) = (self.path.clone(), self.looked.bytes.clone(), self.tx.clone());
         let span = tracing::Span::current();
         // The thread inherits the mask: the stop signals stay the audio thread's.
         block_signals(&STOP_SIGNALS, true);
@@ -176,7 +227,7 @@ impl Poller {
         if let Err(e) = spawned {
             tracing::warn!(playlist = %self.path.display(), "cannot read the changed playlist: {e}");
             // Looked at again at the next poll.
-            self.seen = None;
+            self.looked.seen = None;
         }
     }
 }
@@ -336,7 +387,7 @@ mod tests {
         let mut poller = Poller::new(&path, tx);
         let parent = path.parent().expect("a directory");
         let plain = std::fs::canonicalize(parent).is_ok_and(|c| c == parent);
-        assert_eq!(poller.dir.is_some(), plain, "the directory is held open");
+        assert_eq!(poller.looked.dir.is_some(), plain, "the directory is held open");
         assert_eq!(poller.stamp(), stamp(&path));
         poller.poll();
         // A save of the same bytes is not a new version.
@@ -362,7 +413,7 @@ mod tests {
         let (tx, rx) = Bell::new().channel::<Reloaded>();
         let mut poller = Poller::new(&link.join(a.file_name().expect("name")), tx);
         assert!(
-            poller.dir.is_none(),
+            poller.looked.dir.is_none(),
             "a path through a symlink is looked up whole"
         );
         // A deploy switches the link to a new release.

@@ -120,7 +120,7 @@ impl<'a> Stream<'a> {
     /// [`Stream::first_tick`], which starts the loader and the followers.
     pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
         let stop = StopFlag::install()?;
-        let (control_socket, ready) = spawn_prepare(cfg, None)?;
+        let (control_socket, ready) = spawn_prepare(cfg, None, cache)?;
         let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();
         let out = Output::stdout(cfg.format.frame_bytes())?;
         let mut e = Early::new(cfg, stop, control_socket, ready, out, false);
@@ -144,9 +144,9 @@ impl<'a> Stream<'a> {
     /// are the host's, and nothing here waits: the host polls the
     /// [`Starting`] until the call is prepared, then ticks the stream with
     /// [`Stream::work`] at its deadlines, sleeping for all its calls.
-    pub fn begin(cfg: &RunConfig, host: Host) -> Result<Starting> {
+    pub fn begin(cfg: &RunConfig, host: Host, cache: &Cache) -> Result<Starting> {
         let stop = StopFlag::shared(host.stop);
-        let (control_socket, ready) = spawn_prepare(cfg, host.hosted_by)?;
+        let (control_socket, ready) = spawn_prepare(cfg, host.hosted_by, cache)?;
         let out = Output::from_fd(host.out, cfg.format.frame_bytes())?;
         Ok(Starting {
             early: Early::new(cfg, stop, control_socket, ready, out, true),
@@ -181,7 +181,8 @@ impl<'a> Stream<'a> {
             hub,
             caller,
             verified,
-            first,
+            pending,
+            watch,
             timeline,
         } = p;
         let timeline = timeline?;
@@ -201,8 +202,6 @@ impl<'a> Stream<'a> {
                 .or_else(|| sub.map(|s| s.queue.clone()).filter(|q| !q.is_empty())),
             route: sub.map(|s| s.route.clone()).filter(|r| !r.is_empty()),
         };
-        let pending = sources::map_cached(engine.library_mut(), cache, rate, &first);
-
         // With no billing configured (and no event feed to answer), a
         // balance lookup fails at once: the caller hears "service unavailable".
         let (mut inbox, commands) = Inbox::new(
@@ -211,6 +210,8 @@ impl<'a> Stream<'a> {
             cfg.events.is_none(),
             cache,
             rate,
+            hub.as_ref()
+                .is_some_and(|l| matches!(l.relay(), crate::control::relay::RelayBy::InProcess)),
         );
         // The hold plan's asks carry the call's id, queue, route (the
         // hub's word) and (trusted) number.
@@ -255,7 +256,7 @@ impl<'a> Stream<'a> {
         let later: Later<'a> = Box::new(move |inbox, library| {
             inbox.add_loader(sources::spawn_loader(library, pending, cache, rate, &inbox.bell));
             if let Some(src) = events.as_deref() {
-                events::spawn_reader(src, playlist.clone(), inbox.reload_sender(), inbox.event_sender());
+                events::spawn_reader(src, playlist, inbox.reload_sender(), inbox.event_sender());
             }
             let started = match hub {
                 Some(link) => crate::hub::follow::spawn_via_hub(
@@ -275,15 +276,16 @@ impl<'a> Stream<'a> {
             if let Err(e) = started {
                 tracing::error!("cannot start following the call: {e}");
             }
-            playlist
-                .as_deref()
-                .and_then(|p| match reload::start(p, inbox.reload_sender()) {
+            watch.and_then(|w| {
+                let path = w.path().to_path_buf();
+                match w.start(inbox.reload_sender()) {
                     Ok(w) => w,
                     Err(e) => {
-                        tracing::warn!(playlist = %p.display(), "cannot watch the playlist for changes: {e}");
+                        tracing::warn!(playlist = %path.display(), "cannot watch the playlist for changes: {e}");
                         None
                     }
-                })
+                }
+            })
         });
 
         if checkpoints.is_some() {
@@ -593,6 +595,7 @@ fn poll_frames(frame: Duration) -> u64 {
 fn spawn_prepare(
     cfg: &RunConfig,
     hosted_by: Option<crate::hub::Local>,
+    cache: &Cache,
 ) -> Result<(Option<control::Bound>, Receiver<Prepared>)> {
     let control_socket = control::bind(cfg)?;
     let ready = prepare::spawn(prepare::Needs {
@@ -608,6 +611,7 @@ fn spawn_prepare(
         language: cfg.language.clone(),
         timeline_dir: cfg.timeline_dir.clone(),
         span: tracing::Span::current(),
+        cache: cache.clone(),
     })?;
     Ok((control_socket, ready))
 }

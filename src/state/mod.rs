@@ -264,6 +264,16 @@ impl Checkpoint {
     }
 }
 
+impl Drop for Checkpoint {
+    /// A file that never held a snapshot (its call ended before its first
+    /// write) has nothing to resume from: it goes.
+    fn drop(&mut self) {
+        if self.generation == 0 {
+            std::fs::remove_file(&self.path).ok();
+        }
+    }
+}
+
 /// A directory that is ours, not a symlink, and closed to others.
 pub(crate) fn private_dir(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
@@ -364,6 +374,27 @@ mod tests {
         }
         sd.forget("1700000000.1");
         assert!(sd.load("1700000000.1").is_none());
+    }
+
+    /// A process's file is made before its first write (by the call's
+    /// preparation): dropped without a snapshot, it goes; with one, it
+    /// stays for the next process.
+    #[test]
+    fn a_file_never_written_goes_when_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sd = StateDir::open(Some(&tmp.path().join("calls"))).unwrap();
+        let w = sd.writer("1700000000.4").unwrap();
+        let path = w.path().to_path_buf();
+        assert!(path.exists());
+        drop(w);
+        assert!(!path.exists(), "an empty file left behind");
+        let mut w = sd.writer("1700000000.4").unwrap();
+        w.write(&Snapshot {
+            at_ms: 700,
+            ..Snapshot::default()
+        });
+        drop(w);
+        assert_eq!(sd.load("1700000000.4").unwrap().at_ms, 700);
     }
 
     /// After its first snapshot a process removes the call's files of

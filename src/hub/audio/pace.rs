@@ -178,7 +178,7 @@ pub(super) fn pace(
         p.watched_now(beat.watching(now));
         let budget = now + START_BUDGET;
         if woken || p.backlog {
-            p.admit(&arrivals, budget, &hosted);
+            p.admit(&arrivals, cache, budget, &hosted);
         }
         let now = now_ns();
         p.tick_due(cache, now, budget, &hosted);
@@ -279,14 +279,20 @@ impl Pacing {
 
     /// Takes the new calls waiting, until `budget` (CLOCK_MONOTONIC ns)
     /// or [`MAX_STARTING`]; those left are taken at a later wake.
-    fn admit(&mut self, arrivals: &mpsc::Receiver<Arrival>, budget: u64, hosted: &AtomicUsize) {
+    fn admit(
+        &mut self,
+        arrivals: &mpsc::Receiver<Arrival>,
+        cache: &Cache,
+        budget: u64,
+        hosted: &AtomicUsize,
+    ) {
         self.backlog = true;
         while self.starting < MAX_STARTING && now_ns() < budget {
             let Ok(a) = arrivals.try_recv() else {
                 self.backlog = false;
                 return;
             };
-            if self.add(a) {
+            if self.add(a, cache) {
                 self.starting += 1;
             } else {
                 hosted.fetch_sub(1, Ordering::AcqRel);
@@ -296,7 +302,7 @@ impl Pacing {
 
     /// A new call: watched, begun, its first turn at once. False when it
     /// cannot be hosted (its connection then closes: the client streams).
-    fn add(&mut self, a: Arrival) -> bool {
+    fn add(&mut self, a: Arrival, cache: &Cache) -> bool {
         let slot = self.free.pop().unwrap_or(self.calls.len());
         if let Err(e) = epoll::add(
             &self.epoll,
@@ -311,7 +317,7 @@ impl Pacing {
         }
         self.next_id += 1;
         // On failure its connection is closed, which also leaves the set.
-        let Some(mut c) = Hosted::begin(a, self.next_id) else {
+        let Some(mut c) = Hosted::begin(a, self.next_id, cache) else {
             self.free.push(slot);
             return false;
         };
@@ -412,7 +418,7 @@ impl Hosted {
         matches!(self.phase, Some(Phase::Starting(_)))
     }
 
-    fn begin(a: Arrival, id: u64) -> Option<Hosted> {
+    fn begin(a: Arrival, id: u64, cache: &Cache) -> Option<Hosted> {
         let stop = Arc::new(AtomicUsize::new(0));
         let _g = a.span.enter();
         let starting = match Stream::begin(
@@ -422,6 +428,7 @@ impl Hosted {
                 stop: stop.clone(),
                 hosted_by: a.hub,
             },
+            cache,
         ) {
             Ok(s) => s,
             Err(e) => {
@@ -622,6 +629,7 @@ mod tests {
     #[test]
     fn a_herd_of_calls_is_taken_a_budget_at_a_time() {
         let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(&tmp.path().join("cache")));
         let (wake, _w) = rustix::pipe::pipe().unwrap();
         let mut p = Pacing::new(&wake).unwrap();
         let (tx, rx) = mpsc::channel();
@@ -633,9 +641,9 @@ mod tests {
         }
         let hosted = AtomicUsize::new(MAX_STARTING + 10);
         // A budget spent already: nothing taken, and the wake comes back.
-        p.admit(&rx, 0, &hosted);
+        p.admit(&rx, &cache, 0, &hosted);
         assert_eq!((p.starting, p.backlog), (0, true));
-        p.admit(&rx, u64::MAX, &hosted);
+        p.admit(&rx, &cache, u64::MAX, &hosted);
         assert_eq!((p.starting, p.backlog), (MAX_STARTING, true));
         // As many being prepared as may be: the thread wakes for their
         // turns (polled 2 ms apart), not a millisecond later for the
@@ -655,7 +663,7 @@ mod tests {
         // As if those had started streaming: the rest are taken, and
         // with none left no backlog.
         p.starting = 0;
-        p.admit(&rx, u64::MAX, &hosted);
+        p.admit(&rx, &cache, u64::MAX, &hosted);
         assert_eq!((p.starting, p.backlog), (10, false));
         assert_eq!(p.turns.len(), MAX_STARTING + 10);
         assert_eq!(hosted.load(Ordering::Acquire), MAX_STARTING + 10, "none refused");
@@ -678,13 +686,14 @@ mod tests {
     #[test]
     fn the_clients_are_told_when_their_watchdog_comes_and_goes() {
         let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(&tmp.path().join("cache")));
         let (wake, _w) = rustix::pipe::pipe().unwrap();
         let mut p = Pacing::new(&wake).unwrap();
         let (tx, rx) = mpsc::channel();
         let hosted = AtomicUsize::new(3);
         let (a, first, _r1) = arrival(tmp.path());
         tx.send(a).unwrap();
-        p.admit(&rx, u64::MAX, &hosted);
+        p.admit(&rx, &cache, u64::MAX, &hosted);
         assert_eq!(said(&first), "", "told nothing new");
         p.watched_now(true);
         p.watched_now(true);
@@ -693,7 +702,7 @@ mod tests {
         let (mut a, second, _r2) = arrival(tmp.path());
         a.watched = true;
         tx.send(a).unwrap();
-        p.admit(&rx, u64::MAX, &hosted);
+        p.admit(&rx, &cache, u64::MAX, &hosted);
         assert_eq!(said(&second), "");
         p.watched_now(false);
         assert_eq!(
@@ -704,7 +713,7 @@ mod tests {
         let (mut a, third, _r3) = arrival(tmp.path());
         a.watched = true;
         tx.send(a).unwrap();
-        p.admit(&rx, u64::MAX, &hosted);
+        p.admit(&rx, &cache, u64::MAX, &hosted);
         assert_eq!(said(&third), "UNWATCHED\n");
         assert_eq!(said(&first), "");
     }
@@ -721,7 +730,7 @@ mod tests {
         let (a, mut client, _read) = arrival(&tmp.path().join("calls"));
         tx.send(a).unwrap();
         let hosted = AtomicUsize::new(1);
-        p.admit(&rx, u64::MAX, &hosted);
+        p.admit(&rx, cache, u64::MAX, &hosted);
         assert_eq!(p.starting, 1);
         let now = now_ns();
         let due = |p: &Pacing| p.turns.earliest();
