@@ -76,14 +76,16 @@ pub fn map_cached(lib: &mut Library, cache: &Cache, rate: u32, first: &[SourceId
 }
 
 /// Decodes the sources the cache did not have, in the order they are
-/// needed, on a thread of its own; its bell rings as each one is done.
-/// (Start it with the stop signals blocked.)
+/// needed, on a thread of its own (`pooled`: one a hub keeps,
+/// `util::workers`); its bell rings as each one is done. (Start it with
+/// the stop signals blocked.)
 pub fn spawn_loader(
     lib: &Library,
     pending: Vec<SourceId>,
     cache: &Cache,
     rate: u32,
     bell: &Bell,
+    pooled: bool,
 ) -> Option<Loaded> {
     if pending.is_empty() {
         return None;
@@ -95,36 +97,42 @@ pub fn spawn_loader(
     let cache = cache.clone();
     let (tx, rx) = bell.channel();
     let span = tracing::Span::current();
-    std::thread::Builder::new()
-        .name("loader".into())
-        .spawn(move || {
-            let _g = span.enter();
-            // A source another process is decoding right now is left for
-            // last, so the sources behind it are not held up by its wait.
-            let mut busy = Vec::new();
-            for (id, path) in jobs {
-                let r = match cache.load_unless_busy(&path, rate) {
-                    Ok(Some(clip)) => Ok(Arc::new(clip)),
-                    Ok(None) => {
-                        busy.push((id, path));
-                        continue;
-                    }
-                    Err(e) => Err(format!("{e:#}")),
-                };
-                if tx.send((id, r)).is_err() {
-                    return;
+    let job = move || {
+        let _g = span.enter();
+        // A source another process is decoding right now is left for
+        // last, so the sources behind it are not held up by its wait.
+        let mut busy = Vec::new();
+        for (id, path) in jobs {
+            let r = match cache.load_unless_busy(&path, rate) {
+                Ok(Some(clip)) => Ok(Arc::new(clip)),
+                Ok(None) => {
+                    busy.push((id, path));
+                    continue;
                 }
+                Err(e) => Err(format!("{e:#}")),
+            };
+            if tx.send((id, r)).is_err() {
+                return;
             }
-            for (id, path) in busy {
-                let r = load_file(&cache, &path, rate)
-                    .map(Arc::new)
-                    .map_err(|e| format!("{e:#}"));
-                if tx.send((id, r)).is_err() {
-                    return;
-                }
+        }
+        for (id, path) in busy {
+            let r = load_file(&cache, &path, rate)
+                .map(Arc::new)
+                .map_err(|e| format!("{e:#}"));
+            if tx.send((id, r)).is_err() {
+                return;
             }
-        })
-        .ok()?;
+        }
+    };
+    let started = if pooled {
+        crate::util::workers::CALLS.run("loader", job)
+    } else {
+        std::thread::Builder::new()
+            .name("loader".into())
+            .spawn(job)
+            .map(drop)
+    };
+    started.ok()?;
     Some(rx)
 }
 

@@ -40,6 +40,9 @@ pub struct Inbox<'a> {
     route: Option<Box<dyn Fn(Command) + Send>>,
     cache: &'a Cache,
     rate: u32,
+    /// Loaders on threads a hub keeps (`util::workers`): a reload of a
+    /// playlist a thousand calls share starts a thousand.
+    pooled: bool,
 }
 
 /// Events waiting between the reader threads and the audio thread.
@@ -51,7 +54,8 @@ impl<'a> Inbox<'a> {
     /// for the session that carries it out (dropped when there is none, so
     /// nothing queues). `answer_balance`: no billing and no event feed, so a
     /// lookup fails at once. `in_process`: the hub hosting the call takes
-    /// its commands in-process (`route_commands`), not a session.
+    /// its commands in-process (`route_commands`), not a session;
+    /// `pooled`: its loaders run on threads the hub keeps.
     pub fn new(
         billing: Option<BillingConfig>,
         caller: Option<String>,
@@ -59,6 +63,7 @@ impl<'a> Inbox<'a> {
         cache: &'a Cache,
         rate: u32,
         in_process: bool,
+        pooled: bool,
     ) -> (Inbox<'a>, crate::ami::wake::Receiver<Command>) {
         let bell = Bell::new();
         let (reload_tx, reloads) = bell.channel::<Reloaded>();
@@ -90,6 +95,7 @@ impl<'a> Inbox<'a> {
             route: None,
             cache,
             rate,
+            pooled,
         };
         (inbox, commands)
     }
@@ -158,9 +164,9 @@ impl<'a> Inbox<'a> {
                         });
                     }
                     let added = engine.reload(&s);
-                    let (cache, rate, bell) = (self.cache, self.rate, &self.bell);
+                    let (cache, rate, bell, pooled) = (self.cache, self.rate, &self.bell, self.pooled);
                     self.loaders.extend(unsignalled(|| {
-                        sources::spawn_loader(engine.library(), added, cache, rate, bell)
+                        sources::spawn_loader(engine.library(), added, cache, rate, bell, pooled)
                     }));
                 }
                 Err(reason) => engine.reload_refused(&reason),

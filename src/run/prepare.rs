@@ -76,19 +76,29 @@ pub struct Prepared {
 
 /// Starts the preparation; its result arrives on the receiver. The thread
 /// never takes the stop signals (they must cut the audio thread's sleep).
+/// A hosted call's runs on a thread the hub keeps (`util::workers`).
 pub fn spawn(needs: Needs) -> std::io::Result<mpsc::Receiver<Prepared>> {
     let (tx, rx) = mpsc::sync_channel(1);
+    let hosted = needs.hosted_by.is_some();
+    let job = move || {
+        // A bug here must not cost the caller the stream: silence.
+        let p =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(&needs))).unwrap_or_else(|_| {
+                tracing::error!("preparing the call failed: streaming silence");
+                silent(needs.rate)
+            });
+        // The receiver is gone only when the call ended first.
+        tx.send(p).ok();
+    };
     unsignalled(|| {
-        std::thread::Builder::new().name("prepare".into()).spawn(move || {
-            // A bug here must not cost the caller the stream: silence.
-            let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(&needs)))
-                .unwrap_or_else(|_| {
-                    tracing::error!("preparing the call failed: streaming silence");
-                    silent(needs.rate)
-                });
-            // The receiver is gone only when the call ended first.
-            tx.send(p).ok();
-        })
+        if hosted {
+            crate::util::workers::CALLS.run("prepare", job)
+        } else {
+            std::thread::Builder::new()
+                .name("prepare".into())
+                .spawn(job)
+                .map(drop)
+        }
     })?;
     Ok(rx)
 }

@@ -212,6 +212,7 @@ impl<'a> Stream<'a> {
             rate,
             hub.as_ref()
                 .is_some_and(|l| matches!(l.relay(), crate::control::relay::RelayBy::InProcess)),
+            hosted,
         );
         // The hold plan's asks carry the call's id, queue, route (the
         // hub's word) and (trusted) number.
@@ -254,7 +255,14 @@ impl<'a> Stream<'a> {
         let channel_to_follow = cfg.identity.channel_to_follow().map(str::to_string);
         let ami = cfg.ami.clone();
         let later: Later<'a> = Box::new(move |inbox, library| {
-            inbox.add_loader(sources::spawn_loader(library, pending, cache, rate, &inbox.bell));
+            inbox.add_loader(sources::spawn_loader(
+                library,
+                pending,
+                cache,
+                rate,
+                &inbox.bell,
+                hosted,
+            ));
             if let Some(src) = events.as_deref() {
                 events::spawn_reader(src, playlist, inbox.reload_sender(), inbox.event_sender());
             }

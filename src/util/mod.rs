@@ -27,3 +27,4 @@ pub mod offload;
 pub mod percent;
 pub mod prefetch;
 pub mod ratelimit;
+pub mod workers;
