@@ -1115,6 +1115,19 @@ fn resumed_then_hung_up(
     call: &mut Child,
     audio: std::thread::JoinHandle<Vec<u8>>,
 ) -> Vec<f32> {
+    wait_for_take_over(dir);
+    std::thread::sleep(Duration::from_secs(2));
+    signal(call, libc::SIGHUP);
+    let (status, _) = wait_exit(call, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    hub.kill().ok();
+    hub.wait().ok();
+    to_f32(&audio.join().unwrap())
+}
+
+/// Waits (10 s at most) for the call's client to resume it from its
+/// checkpoint; else fails with the client's and the hub's logs.
+fn wait_for_take_over(dir: &Path) {
     let t = Instant::now();
     while !read(dir, "run.log").contains("resuming the call") {
         assert!(
@@ -1125,13 +1138,6 @@ fn resumed_then_hung_up(
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_secs(2));
-    signal(call, libc::SIGHUP);
-    let (status, _) = wait_exit(call, Duration::from_secs(10));
-    assert!(status.success(), "{status:?}");
-    hub.kill().ok();
-    hub.wait().ok();
-    to_f32(&audio.join().unwrap())
 }
 
 /// Lowers `pid`'s open-file limit to its lowest free descriptor: it can
@@ -1233,16 +1239,7 @@ fn the_watchdog_spares_an_idle_hub_and_is_replaced_when_killed() {
     let (status, _) = wait_exit(&mut hub, Duration::from_secs(10));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
-    let t = Instant::now();
-    while !read(dir, "run.log").contains("resuming the call") {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the take-over: not within 10 s\n--- run.log:\n{}\n--- hub.log:\n{}",
-            read(dir, "run.log"),
-            read(dir, "hub.log")
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_take_over(dir);
     signal(&call, libc::SIGHUP);
     wait_exit(&mut call, Duration::from_secs(10));
     audio.join().unwrap();

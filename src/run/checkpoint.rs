@@ -81,6 +81,18 @@ impl Checkpoints {
         }
     }
 
+    /// A resumed call's state, written at once (by its preparation): its
+    /// own file then holds the whole call, and the files of the process
+    /// it resumed from go now, not at its stream's first write (a
+    /// standby's pacing thread took a dead hub's thousand calls up).
+    pub fn write_now(&mut self, engine: &Engine) {
+        self.create_file();
+        if let Some(c) = &mut self.file {
+            c.write(&engine.snapshot());
+            self.snapshot_at = engine.frames();
+        }
+    }
+
     /// The newest checkpoint an earlier process of this call left, if it
     /// can still be resumed at `now_ms` (Unix milliseconds).
     pub fn resumable(&self, now_ms: i64) -> Option<Snapshot> {
