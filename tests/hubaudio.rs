@@ -1047,8 +1047,9 @@ fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     let dir = tmp.path();
     let (track, mut hub, mut call, audio) = streaming_noise_call(dir);
     let dog = watchdog_of(&hub, None);
-    // The call's checkpoint file first: a hub out of descriptors cannot
-    // create it, and its take-over would start the call over.
+    // The call's checkpoint file first (its preparation makes it, before
+    // the stream starts): a hub out of descriptors could not, and its
+    // take-over would start the call over.
     wait_for("the hub's checkpoint", Duration::from_secs(10), || {
         checkpointed(&dir.join("calls"), hub.id())
     });

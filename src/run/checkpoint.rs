@@ -31,6 +31,11 @@ pub struct Checkpoints {
     /// Whether the file was tried: a directory that refuses it is logged
     /// once, not retried every tick.
     tried: bool,
+    /// Whether the stream wrote frames: only then is the state at its end
+    /// kept (the file is made before, by the preparation; a call whose
+    /// first write failed kept nothing, and its next process starts over,
+    /// welcome included).
+    streamed: bool,
     /// The engine's frame at the last whole snapshot.
     snapshot_at: u64,
 }
@@ -56,6 +61,7 @@ impl Checkpoints {
                 uniqueid,
                 file: None,
                 tried: false,
+                streamed: false,
                 snapshot_at: 0,
             }),
             Err(e) => {
@@ -81,18 +87,6 @@ impl Checkpoints {
         }
     }
 
-    /// A resumed call's state, written at once (by its preparation): its
-    /// own file then holds the whole call, and the files of the process
-    /// it resumed from go now, not at its stream's first write (a
-    /// standby's pacing thread took a dead hub's thousand calls up).
-    pub fn write_now(&mut self, engine: &Engine) {
-        self.create_file();
-        if let Some(c) = &mut self.file {
-            c.write(&engine.snapshot());
-            self.snapshot_at = engine.frames();
-        }
-    }
-
     /// The newest checkpoint an earlier process of this call left, if it
     /// can still be resumed at `now_ms` (Unix milliseconds).
     pub fn resumable(&self, now_ms: i64) -> Option<Snapshot> {
@@ -105,6 +99,7 @@ impl Checkpoints {
     /// heard (in the pipe and ready to write); `happened`: the tick had
     /// timeline events, so the whole state is written.
     pub fn after_write(&mut self, engine: &Engine, happened: bool, unread: u64) {
+        self.streamed = true;
         self.create_file();
         let Some(c) = &mut self.file else { return };
         let frames = engine.frames();
@@ -138,7 +133,9 @@ impl Checkpoints {
             self.dir.forget(&self.uniqueid);
         } else if exit.unheard() {
             // Its engine ran on unheard: the checkpoint of what was read stays.
-        } else if let Some(c) = &mut self.file {
+        } else if self.streamed
+            && let Some(c) = &mut self.file
+        {
             c.write(&heard_so_far(engine.snapshot(), unread, engine.frame_len()));
         }
         self.dir.sweep();
@@ -167,6 +164,42 @@ fn heard_so_far(mut snap: Snapshot, unread: u64, frame_len: usize) -> Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Given;
+    use crate::scenario::Scenario;
+    use crate::state::StateDir;
+
+    /// The file is made before the stream writes (by the preparation); a
+    /// call whose first write failed (the reader gone) keeps no state at
+    /// its end, so its next process starts over, welcome included. Once
+    /// frames were written, the state at the end is kept.
+    #[test]
+    fn the_state_at_the_end_is_kept_only_once_frames_were_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("calls");
+        let id = CallIdentity {
+            uniqueid: Some(Given {
+                value: "1796000000.9".into(),
+                in_argv: true,
+            }),
+            ..CallIdentity::default()
+        };
+        let engine = Engine::new(&Scenario::empty(), 8000, 1);
+        let mut c = Checkpoints::open(&id, None, Some(&dir)).unwrap();
+        c.create_file();
+        c.at_exit(&engine, Exit::ReaderGone, 0);
+        drop(c);
+        let sd = StateDir::open(Some(&dir)).unwrap();
+        assert!(
+            sd.load("1796000000.9").is_none(),
+            "a state kept with nothing heard"
+        );
+        let mut c = Checkpoints::open(&id, None, Some(&dir)).unwrap();
+        c.create_file();
+        c.after_write(&engine, false, 0);
+        c.at_exit(&engine, Exit::ReaderGone, 0);
+        drop(c);
+        assert!(sd.load("1796000000.9").is_some(), "nothing kept after frames");
+    }
 
     #[test]
     fn a_call_key_names_files_by_its_digest() {

@@ -172,9 +172,6 @@ pub fn prepare(n: &Needs) -> Prepared {
     if let Some(m) = &mut memory {
         m.follow(&engine);
     }
-    if let (Some(c), Some(_)) = (&mut checkpoints, &snap) {
-        c.write_now(&engine);
-    }
     // The first seconds' sources mapped (and checked) here, off the
     // stream's thread: a hub's pacing thread starting a dead hub's
     // thousand calls spent a tenth of its time on them.
@@ -247,7 +244,6 @@ mod tests {
     use crate::cli::{Cli, Command};
     use crate::engine::library::Slot;
     use clap::Parser;
-    use std::time::Duration;
 
     /// The preparation does what the stream's thread did at its start:
     /// the first sources mapped from the cache (none left pending), the
@@ -280,7 +276,7 @@ mod tests {
             panic!("not run")
         };
         let cfg = crate::config::run(args, &|_| None, |_| Ok(String::new()));
-        let needs = || Needs {
+        let p = prepare(&Needs {
             playlist: cfg.playlist.clone(),
             identity: cfg.identity.clone(),
             state_dir: cfg.state_dir.clone(),
@@ -293,9 +289,8 @@ mod tests {
             timeline: None,
             timeline_dir: None,
             span: tracing::Span::none(),
-            cache: cache.clone(),
-        };
-        let p = prepare(&needs());
+            cache,
+        });
         let lib = p.engine.library();
         let track = lib.ids().find(|&id| lib.path(id).ends_with("m.wav")).unwrap();
         assert!(matches!(lib.slot(track), Slot::Ready { .. }));
@@ -305,35 +300,5 @@ mod tests {
         assert!(own.exists(), "no checkpoint file at {}", own.display());
         drop(p);
         assert!(!own.exists(), "never written, left behind");
-
-        // A call resumed from a dead process's checkpoint: its own file
-        // has the call at once, and the dead one's is gone.
-        let sd = crate::state::StateDir::open(Some(&calls)).unwrap();
-        let mut w = sd.writer("1796000000.7").unwrap();
-        let wall_start_ms = chrono::Utc::now().timestamp_millis() - 5000;
-        w.write(&crate::engine::snapshot::Snapshot {
-            at_ms: 5000,
-            wall_start_ms,
-            ..Default::default()
-        });
-        let dead = calls.join("1796000000.7").join("4194305");
-        std::fs::copy(w.path(), &dead).unwrap();
-        std::fs::remove_file(w.path()).unwrap();
-        drop(w);
-        let p = prepare(&needs());
-        assert!(
-            p.engine.now() >= Duration::from_secs(5),
-            "not resumed: {:?}",
-            p.engine.now()
-        );
-        assert!(!dead.exists(), "the dead process's file is still there");
-        drop(p);
-        let kept = crate::state::StateDir::open(Some(&calls))
-            .unwrap()
-            .load("1796000000.7");
-        assert!(
-            kept.is_some_and(|k| k.at_ms >= 5000),
-            "the resumed state is not kept"
-        );
     }
 }

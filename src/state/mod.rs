@@ -118,6 +118,10 @@ impl StateDir {
     pub fn writer(&self, uniqueid: &str) -> Result<Checkpoint, String> {
         let name = call_name(uniqueid).ok_or("the Uniqueid has characters a file name cannot take")?;
         let (file, path) = layout::create(&self.dir, name, std::process::id())?;
+        let id = file.metadata().ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        });
         file.set_len(slots::FILE_BYTES as u64)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         // SAFETY: the file is ours alone to write (named by our pid); other
@@ -142,6 +146,7 @@ impl StateDir {
             generation: 0,
             json: Vec::with_capacity(4096),
             holds_call: false,
+            id,
         })
     }
 
@@ -202,6 +207,9 @@ pub struct Checkpoint {
     /// The call's files when its checkpoints were looked for (`None`: not
     /// looked for, the directory is listed then).
     others: Option<Files>,
+    /// The file's device and inode: another instance of the call in this
+    /// process (a hub hosting it twice) replaces the file at the same path.
+    id: Option<(u64, u64)>,
 }
 
 impl Checkpoint {
@@ -268,7 +276,10 @@ impl Drop for Checkpoint {
     /// A file that never held a snapshot (its call ended before its first
     /// write) has nothing to resume from: it goes.
     fn drop(&mut self) {
-        if self.generation == 0 {
+        use std::os::unix::fs::MetadataExt;
+        // Only this file: one that replaced it at the path is another's.
+        let same = std::fs::symlink_metadata(&self.path).is_ok_and(|m| Some((m.dev(), m.ino())) == self.id);
+        if self.generation == 0 && same {
             std::fs::remove_file(&self.path).ok();
         }
     }
@@ -388,6 +399,14 @@ mod tests {
         assert!(path.exists());
         drop(w);
         assert!(!path.exists(), "an empty file left behind");
+        // Replaced at its path (the call hosted twice by one process): the
+        // other's file stays.
+        let first = sd.writer("1700000000.4").unwrap();
+        let second = sd.writer("1700000000.4").unwrap();
+        drop(first);
+        assert!(path.exists(), "the other's file went");
+        drop(second);
+        assert!(!path.exists());
         let mut w = sd.writer("1700000000.4").unwrap();
         w.write(&Snapshot {
             at_ms: 700,
