@@ -124,15 +124,7 @@ pub fn spawn_loader(
             }
         }
     };
-    let started = if pooled {
-        crate::util::workers::CALLS.run("loader", job)
-    } else {
-        std::thread::Builder::new()
-            .name("loader".into())
-            .spawn(job)
-            .map(drop)
-    };
-    started.ok()?;
+    crate::util::workers::start("loader", pooled, job).ok()?;
     Some(rx)
 }
 

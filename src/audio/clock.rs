@@ -277,21 +277,29 @@ fn monotonic() -> u64 {
     ts.tv_sec as u64 * NS + ts.tv_nsec as u64
 }
 
-/// Blocks (or with `block` false, unblocks) `signals` for the calling thread.
-/// Threads inherit the mask, so blocking around a spawn keeps the new thread
-/// from taking signals meant to wake the audio thread.
-pub fn block_signals(signals: &[i32], block: bool) {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the calls
-    // only read it.
+/// Blocks `signals` for the calling thread; returns the mask before, for
+/// [`restore_signals`]. Threads inherit the mask, so blocking around a
+/// spawn keeps the new thread from taking signals meant to wake the audio
+/// thread.
+pub fn block_signals(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset (and by
+    // the call, for `before`); pthread_sigmask only reads `set`.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for &s in signals {
             libc::sigaddset(&mut set, s);
         }
-        let how = if block { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
-        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut before);
+        before
     }
+}
+
+/// Puts back the mask [`block_signals`] gave.
+pub fn restore_signals(before: &libc::sigset_t) {
+    // SAFETY: a mask pthread_sigmask gave back.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, before, std::ptr::null_mut()) };
 }
 
 #[cfg(test)]

@@ -40,9 +40,10 @@ pub struct Inbox<'a> {
     route: Option<Box<dyn Fn(Command) + Send>>,
     cache: &'a Cache,
     rate: u32,
-    /// Loaders on threads a hub keeps (`util::workers`): a reload of a
-    /// playlist a thousand calls share starts a thousand.
-    pooled: bool,
+    /// A hub hosts the call in-process: its loaders run on threads the
+    /// hub keeps (`util::workers`: a reload of a playlist a thousand calls
+    /// share starts a thousand).
+    hosted: bool,
 }
 
 /// Events waiting between the reader threads and the audio thread.
@@ -53,22 +54,20 @@ impl<'a> Inbox<'a> {
     /// and the receiving end of what the call asks of Asterisk (redirects),
     /// for the session that carries it out (dropped when there is none, so
     /// nothing queues). `answer_balance`: no billing and no event feed, so a
-    /// lookup fails at once. `in_process`: the hub hosting the call takes
-    /// its commands in-process (`route_commands`), not a session;
-    /// `pooled`: its loaders run on threads the hub keeps.
+    /// lookup fails at once. `hosted`: a hub hosts the call in-process and
+    /// takes its commands so (`route_commands`), not a session.
     pub fn new(
         billing: Option<BillingConfig>,
         caller: Option<String>,
         answer_balance: bool,
         cache: &'a Cache,
         rate: u32,
-        in_process: bool,
-        pooled: bool,
+        hosted: bool,
     ) -> (Inbox<'a>, crate::ami::wake::Receiver<Command>) {
         let bell = Bell::new();
         let (reload_tx, reloads) = bell.channel::<Reloaded>();
         let (event_tx, events) = bell.sync_channel(EVENT_CHANNEL);
-        let (ami_tx, commands) = if in_process {
+        let (ami_tx, commands) = if hosted {
             crate::ami::wake::channel_without_bell()
         } else {
             crate::ami::wake::channel()
@@ -95,7 +94,7 @@ impl<'a> Inbox<'a> {
             route: None,
             cache,
             rate,
-            pooled,
+            hosted,
         };
         (inbox, commands)
     }
@@ -164,9 +163,9 @@ impl<'a> Inbox<'a> {
                         });
                     }
                     let added = engine.reload(&s);
-                    let (cache, rate, bell, pooled) = (self.cache, self.rate, &self.bell, self.pooled);
+                    let (cache, rate, bell, hosted) = (self.cache, self.rate, &self.bell, self.hosted);
                     self.loaders.extend(unsignalled(|| {
-                        sources::spawn_loader(engine.library(), added, cache, rate, bell, pooled)
+                        sources::spawn_loader(engine.library(), added, cache, rate, bell, hosted)
                     }));
                 }
                 Err(reason) => engine.reload_refused(&reason),

@@ -90,16 +90,7 @@ pub fn spawn(needs: Needs) -> std::io::Result<mpsc::Receiver<Prepared>> {
         // The receiver is gone only when the call ended first.
         tx.send(p).ok();
     };
-    unsignalled(|| {
-        if hosted {
-            crate::util::workers::CALLS.run("prepare", job)
-        } else {
-            std::thread::Builder::new()
-                .name("prepare".into())
-                .spawn(job)
-                .map(drop)
-        }
-    })?;
+    unsignalled(|| crate::util::workers::start("prepare", hosted, job))?;
     Ok(rx)
 }
 

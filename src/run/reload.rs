@@ -19,8 +19,7 @@
 //! and refuses it with one log line. A version that is empty or has
 //! nothing to play is refused like one with errors (`scenario::playable`).
 
-use super::signals::STOP_SIGNALS;
-use crate::audio::clock::block_signals;
+use super::signals::unsignalled;
 use crate::scenario::{Scenario, accept, load_valid, refuse_unreadable};
 use crate::util::files::{self, Kind};
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -76,15 +75,8 @@ fn is_local(path: &Path) -> bool {
     LOCAL_FS.contains(&(fs.f_type as u32))
 }
 
-/// Starts watching `playlist`; new versions arrive on `tx`. A [`Poller`]
-/// when the file is local: the caller calls [`Poller::poll`] every
-/// [`POLL`]; else a thread of its own polls.
-pub fn start(playlist: &Path, tx: crate::util::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
-    prepare(playlist).start(tx)
-}
-
-/// A watch made ready and not started: what [`start`] does before it has
-/// the sender. A call's preparation makes it, on its own thread, so the
+/// A watch of the playlist made ready and not started (it has no sender
+/// yet). A call's preparation makes it, on its own thread, so the
 /// `statfs`, the directory's path walk and the file's read are not its
 /// stream's (a hub's pacing thread starts a thousand calls at once when a
 /// hub dies: docs/hub-audio.md).
@@ -107,7 +99,9 @@ impl Watch {
         &self.path
     }
 
-    /// Starts it; new versions arrive on `tx` (see [`start`]).
+    /// Starts it; new versions arrive on `tx`. A [`Poller`] when the file
+    /// is local: the caller calls [`Poller::poll_due`] every tick; else a
+    /// thread of its own polls.
     pub fn start(self, tx: crate::util::bell::Sender<Reloaded>) -> std::io::Result<Option<Poller>> {
         match self.local {
             Some(looked) => Ok(Some(Poller {
@@ -213,17 +207,17 @@ impl Poller {
         self.looked.seen = now;
         let (path, bytes, tx) = (self.path.clone(), self.looked.bytes.clone(), self.tx.clone());
         let span = tracing::Span::current();
-        // The thread inherits the mask: the stop signals stay the audio thread's.
-        block_signals(&STOP_SIGNALS, true);
-        let spawned = std::thread::Builder::new()
-            .name("reload".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                let _g = span.enter();
-                let mut held = bytes.lock().unwrap_or_else(PoisonError::into_inner);
-                read_new(&path, &mut held, &tx);
-            });
-        block_signals(&STOP_SIGNALS, false);
+        // The stop signals stay the audio thread's.
+        let spawned = unsignalled(|| {
+            std::thread::Builder::new()
+                .name("reload".into())
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let _g = span.enter();
+                    let mut held = bytes.lock().unwrap_or_else(PoisonError::into_inner);
+                    read_new(&path, &mut held, &tx);
+                })
+        });
         if let Err(e) = spawned {
             tracing::warn!(playlist = %self.path.display(), "cannot read the changed playlist: {e}");
             // Looked at again at the next poll.

@@ -4,7 +4,7 @@
 //! thread is started with them blocked (threads inherit the mask).
 
 use super::exit::Exit;
-use crate::audio::clock::{Clock, Wake};
+use crate::audio::clock::{Clock, Wake, block_signals, restore_signals};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -57,20 +57,8 @@ impl StopFlag {
 /// new thread never takes them; then the mask is what it was (a thread
 /// that had them blocked, as a hub's kept threads do, keeps them so).
 pub fn unsignalled<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset (and by
-    // the call, for `before`); pthread_sigmask only reads `set`.
-    let before = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut before: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in &STOP_SIGNALS {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut before);
-        before
-    };
+    let before = block_signals(&STOP_SIGNALS);
     let out = f();
-    // SAFETY: `before` is the mask pthread_sigmask gave back.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
+    restore_signals(&before);
     out
 }

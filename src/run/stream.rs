@@ -187,6 +187,11 @@ impl<'a> Stream<'a> {
         } = p;
         let timeline = timeline?;
         let sub = hub.as_ref().and_then(|l| l.subscription());
+        // Hosted by a hub, in-process: its commands go there, its loaders
+        // run on the hub's kept threads (as its preparation did).
+        let in_process = hub
+            .as_ref()
+            .is_some_and(|l| matches!(l.relay(), crate::control::relay::RelayBy::InProcess));
         let facts = crate::control::call::Facts {
             uniqueid: cfg.identity.uniqueid().map(str::to_string),
             channel: cfg
@@ -210,9 +215,7 @@ impl<'a> Stream<'a> {
             cfg.events.is_none(),
             cache,
             rate,
-            hub.as_ref()
-                .is_some_and(|l| matches!(l.relay(), crate::control::relay::RelayBy::InProcess)),
-            hosted,
+            in_process,
         );
         // The hold plan's asks carry the call's id, queue, route (the
         // hub's word) and (trusted) number.
@@ -261,7 +264,7 @@ impl<'a> Stream<'a> {
                 cache,
                 rate,
                 &inbox.bell,
-                hosted,
+                in_process,
             ));
             if let Some(src) = events.as_deref() {
                 events::spawn_reader(src, playlist, inbox.reload_sender(), inbox.event_sender());

@@ -278,8 +278,10 @@ impl Drop for Checkpoint {
     fn drop(&mut self) {
         use std::os::unix::fs::MetadataExt;
         // Only this file: one that replaced it at the path is another's.
-        let same = std::fs::symlink_metadata(&self.path).is_ok_and(|m| Some((m.dev(), m.ino())) == self.id);
-        if self.generation == 0 && same {
+        // (A file written is kept: no `stat` at each call's end.)
+        if self.generation == 0
+            && std::fs::symlink_metadata(&self.path).is_ok_and(|m| Some((m.dev(), m.ino())) == self.id)
+        {
             std::fs::remove_file(&self.path).ok();
         }
     }

@@ -17,6 +17,16 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+/// Runs `job` on a thread named `name`: one of [`CALLS`] when `kept` (a
+/// call a hub hosts), else a thread of its own that ends with the job.
+pub fn start(name: &str, kept: bool, job: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    if kept {
+        CALLS.run(name, job)
+    } else {
+        std::thread::Builder::new().name(name.into()).spawn(job).map(drop)
+    }
+}
+
 /// How long a thread waits for another job before it ends.
 pub const IDLE: Duration = Duration::from_secs(5);
 
