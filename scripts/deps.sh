@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need on a fresh
 # machine (scripts/test.sh runs it; .ci/run too, before clippy builds
-# every feature). Installs nothing that is there already.
+# every feature). Installs nothing that is there already. Extra package
+# names given as arguments are installed with the rest (test.sh: MariaDB).
+# As root it runs apt-get itself; anyone else, through sudo.
 set -euo pipefail
 
 # Debian packages the tests use: sox (reference G.711 codec, audio checks)
@@ -26,11 +28,29 @@ command -v groff >/dev/null 2>&1 || need+=(groff-base)
 # The Debian package's test: systemd-analyze, -sysusers and -tmpfiles
 # check its unit and make its directories; dpkg-deb unpacks it.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
-if [ ${#need[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
-        apt-get update -qq
-        apt-get install -y -qq "${need[@]}"
-    }
-fi
+need+=("$@")
+[ ${#need[@]} -gt 0 ] || exit 0
 
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+else
+    echo "scripts/deps.sh: not root and no sudo; as root, run: apt-get install ${need[*]}" >&2
+    exit 1
+fi
+apt() {
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@"
+}
+# apt's own progress stays on screen: these take minutes on a fresh machine.
+echo "scripts/deps.sh: installing ${need[*]}" >&2
+# A fresh image has no package lists yet; old ones are refreshed only if
+# the install fails with them.
+if ! compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null; then
+    apt update -q
+fi
+if ! apt install -y -q "${need[@]}"; then
+    echo "scripts/deps.sh: refreshing the package lists and trying again" >&2
+    apt update -q
+    apt install -y -q "${need[@]}"
+fi

@@ -4,21 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages (sox, shells, systemd, ALSA headers…): scripts/deps.sh.
-scripts/deps.sh
-
+# Debian packages (sox, shells, systemd, ALSA headers…): scripts/deps.sh,
+# with MariaDB's binaries: the MySQL store's tests start throwaway MariaDB
+# servers of their own (private datadir, socket and port;
+# tests/common/mariadb.rs), so a system service the package may start is
+# not used.
+store=()
 # --- store: MariaDB -------------------------------------------------------
-# The MySQL store's tests start throwaway MariaDB servers of their own
-# (private datadir, socket and port; tests/common/mariadb.rs), so only the
-# binaries are needed: a system service the package may start is not used.
 if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq mariadb-server >/dev/null 2>&1 || {
-        apt-get update -qq
-        apt-get install -y -qq mariadb-server
-    }
+    store+=(mariadb-server)
 fi
 # --- end store: MariaDB ---------------------------------------------------
+scripts/deps.sh "${store[@]}"
 
 # cargo-deb builds the package under test (tests/install/package.rs). Kept
 # in ~/.cargo/bin between runs; installing it takes about 3 minutes.

@@ -26,10 +26,18 @@ fn start() -> ExitCode {
     {
         eprintln!("holdmix: {e:#}");
     }
+    // A service's stderr is its log (Asterisk's, journald): its last
+    // error is a log line like the others. A command typed at a shell
+    // answers as a command does.
+    let service = matches!(cli.command, Command::Run(_) | Command::Hub(_) | Command::Serve(_));
     match dispatch(cli) {
         Ok(code) => code,
-        Err(e) => {
+        Err(e) if service => {
             tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("holdmix: error: {e:#}");
             ExitCode::FAILURE
         }
     }

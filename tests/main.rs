@@ -16,6 +16,7 @@ mod control;
 mod corpus;
 mod dates;
 mod decode;
+mod errors;
 mod faults;
 mod g711;
 #[path = "hardening/files.rs"]

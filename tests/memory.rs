@@ -215,3 +215,21 @@ fn mariadb_remembers_callers_and_keeps_the_old_queue_music_table() {
     let music = rows[0][0].clone().unwrap_or_default();
     assert!(music.ends_with("bed-4-pulse.ogg"), "{rows:?}");
 }
+
+/// A respawned call of a known caller resumes from its checkpoint and
+/// does not wait for the store: that is the plan, not a fault to warn of.
+#[test]
+fn a_resumed_call_does_not_warn_that_the_store_was_not_waited_for() {
+    let dir = tempdir();
+    let pl = memory_playlist(dir.path());
+    warm_cache(dir.path(), &pl);
+    let db = dir.path().join("store.sqlite3");
+    let spec = format!("sqlite:{}", db.display());
+    let args = ["--store", &spec, "--uniqueid", "1700000000.42"];
+    call(dir.path(), &pl, "79001112233", &args, &[], 2);
+    let second = call(dir.path(), &pl, "79001112233", &args, &[], 1);
+    let log = log_text(dir.path());
+    assert!(log.contains("resuming the call"), "not resumed:\n{log}");
+    assert!(!events(&second, "music_start").is_empty(), "{second:?}");
+    assert!(!log.contains("did not answer"), "{log}");
+}

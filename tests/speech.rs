@@ -335,8 +335,35 @@ fn bad_values_exit_1_naming_the_value() {
         assert_eq!(out.status.code(), Some(1), "{kind} {value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(value), "{kind} {value}: {err}");
+        // A command's answer, not a log line: one line, no timestamp.
+        assert!(
+            err.starts_with("holdmix: error: ") && err.lines().count() == 1,
+            "{kind} {value}: {err}"
+        );
         assert!(out.stdout.is_empty(), "nothing on stdout");
     }
+}
+
+#[test]
+fn a_missing_sound_map_is_named_as_a_commands_error() {
+    let dir = tempdir();
+    let map = dir.path().join("nowhere").join("map.toml");
+    let out = holdmix(dir.path())
+        .current_dir(root())
+        .args(["say", "--list", "--map"])
+        .arg(&map)
+        .args(["number", "12"])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "holdmix: error: {}: cannot open the sound map: No such file or directory (os error 2)",
+            map.display()
+        )
+    );
 }
 
 #[test]

@@ -86,8 +86,8 @@ pub struct Store {
 
 impl Store {
     /// Starts the worker and reads the caller's record, waiting at most
-    /// `opts.start_timeout`. A late or failed read gives `None` (defaults)
-    /// and one log line; the worker keeps trying to reach the database for
+    /// `opts.start_timeout` (zero: not at all, and silently). A late or
+    /// failed read gives `None` (defaults) and one log line; the worker keeps trying to reach the database for
     /// the writes that follow.
     pub fn start(opts: &StoreOptions, caller: Option<&str>) -> (Store, Option<CallerRecord>) {
         let began = std::time::Instant::now();
@@ -125,6 +125,11 @@ impl Store {
             return (Store::off(), None);
         }
         let store = Store { tx: Some(tx) };
+        // Not waiting was asked for (a resumed call has its record): no
+        // answer is expected, so none is missed.
+        if opts.start_timeout.is_zero() {
+            return (store, None);
+        }
         let left = opts.start_timeout.saturating_sub(began.elapsed());
         match reply_rx.recv_timeout(left) {
             Ok(Ok(caller)) => (store, caller),
