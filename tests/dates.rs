@@ -237,6 +237,107 @@ fn check_reports_calendar_mistakes_at_their_line_and_column() {
     }
 }
 
+/// A playlist with a time-of-day set of advice groups (morning, day,
+/// evening) whose three windows are `when`.
+fn day_set(when: [&str; 3]) -> String {
+    let mut text = String::from("[music]\ntracks = [\"a.wav\"]\n");
+    for (name, w) in ["morning", "day", "evening"].iter().zip(when) {
+        text += &format!("\n[[advice.group]]\nname = \"{name}\"\nfiles = [\"m1.wav\"]\nwhen = {w}\n");
+    }
+    text
+}
+
+/// `holdmix check --quick` on `text`: its exit code and its report.
+fn check_text(dir: &Path, text: &str) -> (Option<i32>, String) {
+    playlist(dir, "set.toml", text);
+    let out = holdmix(dir)
+        .current_dir(dir)
+        .args(["check", "--quick", "set.toml"])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A bad time or day name in one window of a time-of-day set is reported
+/// once, at its line, column and key (with the day it probably meant),
+/// and the set is not judged from the windows that did read: no coverage
+/// warning for a gap that is only the broken window's.
+#[test]
+fn a_bad_window_is_its_error_only_without_a_coverage_warning() {
+    let dir = tempdir();
+    sounds(dir.path());
+    let cases = [
+        (
+            ["\"00:00-10:00\"", "\"10:00-21:00\"", "\"21:00-25:00\""],
+            "set.toml:17:8: error: advice.group[2].when: \"25:00\" is not a time of day (00:00 to 24:00) \
+             (hint: write \"HH:MM-HH:MM\", e.g. \"21:00-24:00\")",
+        ),
+        (
+            ["\"00:00-10:00\"", "\"9h-21:00\"", "\"21:00-24:00\""],
+            "set.toml:12:8: error: advice.group[1].when: \"9h\" is not a time of day; write HH:MM, \
+             e.g. \"09:30\" (hint: write \"HH:MM-HH:MM\", e.g. \"21:00-24:00\")",
+        ),
+        (
+            [
+                "{ days = \"Mnday\", time = \"00:00-10:00\" }",
+                "\"10:00-21:00\"",
+                "\"21:00-24:00\"",
+            ],
+            "set.toml:7:17: error: advice.group[0].when.days: \"Mnday\" is not a day; use mon, tue, \
+             wed, thu, fri, sat, sun (hint: did you mean \"monday\"?)",
+        ),
+        (
+            // One rule of a list broken: the others alone would leave Saturday mornings uncovered.
+            [
+                "[{ days = \"mon-fri\", time = \"00:00-10:00\" }, { days = \"satrday,sun\", time = \"00:00-10:00\" }]",
+                "\"10:00-21:00\"",
+                "\"21:00-24:00\"",
+            ],
+            "set.toml:7:62: error: advice.group[0].when[1].days: \"satrday\" is not a day; use mon, \
+             tue, wed, thu, fri, sat, sun (hint: did you mean \"saturday\"?)",
+        ),
+    ];
+    for (when, error) in cases {
+        let (code, report) = check_text(dir.path(), &day_set(when));
+        assert_eq!(code, Some(1), "{report}");
+        assert_eq!(
+            report,
+            format!("{error}\n{}: 1 error, 0 warnings\n", "set.toml"),
+            "{when:?}"
+        );
+    }
+}
+
+/// Valid windows that leave a gap still get the coverage warning, and a
+/// set that covers the week gets none.
+#[test]
+fn valid_windows_with_a_gap_are_warned_about() {
+    let dir = tempdir();
+    sounds(dir.path());
+    let (code, report) = check_text(
+        dir.path(),
+        &day_set(["\"00:00-09:00\"", "\"10:00-21:00\"", "\"21:00-24:00\""]),
+    );
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(
+        report,
+        "set.toml:4:1: warning: advice.group (morning, day, evening): no group of this \
+         time-of-day set is open from mon 09:00 to mon 10:00 (and 6 more gaps) (hint: callers \
+         then hear none of these advices; cover 00:00-24:00)\nset.toml: 0 errors, 1 warning\n"
+    );
+    let (code, report) = check_text(
+        dir.path(),
+        &day_set(["\"00:00-10:00\"", "\"10:00-21:00\"", "\"21:00-24:00\""]),
+    );
+    assert_eq!(
+        (code, report.as_str()),
+        (Some(0), "set.toml: 0 errors, 0 warnings\n")
+    );
+}
+
 /// The Vladivostok playlist: New Year's music, welcome, repeats on the
 /// holiday; key 1 only on working days.
 const VLADIVOSTOK: &str = r#"timezone = "Asia/Vladivostok"

@@ -128,6 +128,13 @@ impl<'t> Diags<'t> {
     pub fn has_errors(&self) -> bool {
         self.list.iter().any(|d| d.severity == Severity::Error)
     }
+
+    /// Whether an error was reported after the first `mark` diagnostics
+    /// (`list.len()` taken before reading something).
+    pub fn any_error_since(&self, mark: usize) -> bool {
+        let new = self.list.get(mark..).unwrap_or_default();
+        new.iter().any(|d| d.severity == Severity::Error)
+    }
 }
 
 impl Diagnostic {

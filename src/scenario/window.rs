@@ -11,6 +11,7 @@
 //! date is the local date in the playlist's zone.
 
 use super::calendar::DateSpec;
+use super::diag::closest;
 use chrono::{Datelike, NaiveDate};
 use std::fmt;
 
@@ -122,11 +123,21 @@ pub fn parse_time(text: &str) -> Result<u32, String> {
     Ok(h * 60 + m)
 }
 
+/// A day name that is not one, and the name it was probably meant to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadDay {
+    pub message: String,
+    pub meant: Option<&'static str>,
+}
+
 /// Parses days: `"mon-fri"`, `"sat,sun"`, `"mon,wed-fri"`, `"daily"`.
-pub fn parse_days(text: &str) -> Result<[bool; 7], String> {
+pub fn parse_days(text: &str) -> Result<[bool; 7], BadDay> {
     let mut days = [false; 7];
-    let t = text.trim().to_ascii_lowercase();
-    if matches!(t.as_str(), "daily" | "every day" | "all" | "*") {
+    let t = text.trim();
+    if matches!(
+        t.to_ascii_lowercase().as_str(),
+        "daily" | "every day" | "all" | "*"
+    ) {
         return Ok([true; 7]);
     }
     for part in t.split(',') {
@@ -146,12 +157,18 @@ pub fn parse_days(text: &str) -> Result<[bool; 7], String> {
     Ok(days)
 }
 
-fn day_index(name: &str) -> Result<usize, String> {
-    let short: String = name.chars().take(3).collect();
+/// `name` as written (quoted so in the message), matched in lower case.
+fn day_index(name: &str) -> Result<usize, BadDay> {
+    let lower = name.to_ascii_lowercase();
+    let short: String = lower.chars().take(3).collect();
     DAY_NAMES
         .iter()
-        .position(|d| *d == short && (name.len() == 3 || full_day(d).starts_with(name)))
-        .ok_or_else(|| format!("{name:?} is not a day; use mon, tue, wed, thu, fri, sat, sun"))
+        .position(|d| *d == short && (lower.len() == 3 || full_day(d).starts_with(&lower)))
+        .ok_or_else(|| BadDay {
+            message: format!("{name:?} is not a day; use mon, tue, wed, thu, fri, sat, sun"),
+            // Short and full names are both accepted: suggest the nearer.
+            meant: closest(&lower, DAY_NAMES.iter().flat_map(|&d| [d, full_day(d)])),
+        })
 }
 
 fn full_day(short: &str) -> &'static str {
@@ -285,10 +302,26 @@ mod tests {
             [true, false, false, false, true, true, true]
         );
         assert!(parse_days("mon-frx").is_err());
+        assert_eq!(parse_days("Mon-FRI").unwrap(), parse_days("mon-fri").unwrap());
         assert_eq!(parse_time("24:00"), Ok(1440));
         assert!(parse_time("24:01").is_err());
         assert!(parse_time("9:60").is_err());
         assert!(parse_range("10:00-10:00").is_err());
+    }
+
+    /// A misspelt day is quoted as written, with the name it was probably
+    /// meant to be; a word far from every day gets no guess.
+    #[test]
+    fn a_misspelt_day_is_named_with_a_suggestion() {
+        let e = parse_days("Mnday").unwrap_err();
+        assert_eq!(
+            e.message,
+            "\"Mnday\" is not a day; use mon, tue, wed, thu, fri, sat, sun"
+        );
+        assert_eq!(e.meant, Some("monday"));
+        assert_eq!(parse_days("mon,satrday").unwrap_err().meant, Some("saturday"));
+        assert_eq!(parse_days("mon-thr").unwrap_err().meant, Some("thu"));
+        assert_eq!(parse_days("weekend").unwrap_err().meant, None);
     }
 
     #[test]

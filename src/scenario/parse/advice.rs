@@ -7,6 +7,13 @@ use crate::scenario::window::{self, WeekMinute, Window};
 use crate::scenario::*;
 use std::ops::Range;
 
+/// What the time-of-day checks know of a group besides its window.
+struct Member {
+    span: Range<usize>,
+    /// Its `when` (if any) read without an error.
+    whole: bool,
+}
+
 impl Parser<'_> {
     pub(super) fn advice(&mut self, t: &Table) -> Advice {
         t.deny_unknown(&mut self.d, &["start", "gap", "group"]);
@@ -18,17 +25,15 @@ impl Parser<'_> {
             a.gap = g;
         }
         if let Some(v) = t.get("group") {
-            let mut spans = Vec::new();
-            a.groups = self.array_of_tables(v, "advice.group", |p, g| {
-                spans.push(g.span.clone());
-                p.advice_group(g)
-            });
-            self.check_day_sets(&a.groups, &spans);
+            let read = self.array_of_tables(v, "advice.group", |p, g| p.advice_group(g));
+            let (groups, members): (Vec<_>, Vec<_>) = read.into_iter().unzip();
+            a.groups = groups;
+            self.check_day_sets(&a.groups, &members);
         }
         a
     }
 
-    fn advice_group(&mut self, t: &Table) -> Option<AdviceGroup> {
+    fn advice_group(&mut self, t: &Table) -> Option<(AdviceGroup, Member)> {
         t.deny_unknown(&mut self.d, &["name", "files", "order", "once", "when"]);
         let name = t
             .str(&mut self.d, "name")
@@ -51,36 +56,47 @@ impl Parser<'_> {
             )
             .unwrap_or(AdviceOrder::Alphabetical);
         let once = t.bool(&mut self.d, "once").unwrap_or(true);
-        let when = self.when(t);
-        Some(AdviceGroup {
+        let (when, whole) = self.when_read(t);
+        let group = AdviceGroup {
             name,
             files,
             order,
             once,
             when,
-        })
+        };
+        let member = Member {
+            span: t.span.clone(),
+            whole,
+        };
+        Some((group, member))
     }
 
     /// Consecutive groups with windows form a time-of-day set (morning, day,
     /// evening): warn where two are open at once, or none is.
-    fn check_day_sets(&mut self, groups: &[AdviceGroup], spans: &[Range<usize>]) {
+    fn check_day_sets(&mut self, groups: &[AdviceGroup], members: &[Member]) {
+        // Dated windows differ from week to week (`plan` shows their days);
+        // a window with an error may have been meant either way.
+        let in_set = |i: usize| !members[i].whole || groups[i].when.as_ref().is_some_and(Window::is_weekly);
         let mut i = 0;
         while i < groups.len() {
             let start = i;
-            // Dated windows differ from week to week: `plan` shows their days.
-            while i < groups.len() && groups[i].when.as_ref().is_some_and(Window::is_weekly) {
+            while i < groups.len() && in_set(i) {
                 i += 1;
             }
-            if i - start >= 2 {
-                self.check_day_set(&groups[start..i], &spans[start..i.min(spans.len())]);
+            // A set with a window that did not read whole is not judged:
+            // its gaps and overlaps would be those of the part read, not
+            // of what was written (the error says what to fix).
+            let whole = members[start..i].iter().all(|m| m.whole);
+            if i - start >= 2 && whole {
+                self.check_day_set(&groups[start..i], &members[start..i]);
             }
             i += 1;
         }
     }
 
-    fn check_day_set(&mut self, set: &[AdviceGroup], spans: &[Range<usize>]) {
+    fn check_day_set(&mut self, set: &[AdviceGroup], members: &[Member]) {
         let windows: Vec<&Window> = set.iter().filter_map(|g| g.when.as_ref()).collect();
-        let span = spans.first().cloned().unwrap_or(0..0);
+        let span = members.first().map_or(0..0, |m| m.span.clone());
         let names: Vec<&str> = set.iter().map(|g| g.name.as_str()).collect();
         let key = format!("advice.group ({})", names.join(", "));
         for (a, b) in (0..windows.len()).flat_map(|a| (a + 1..windows.len()).map(move |b| (a, b))) {
@@ -88,7 +104,7 @@ impl Parser<'_> {
                 windows[a].contains_week_minute(m) && windows[b].contains_week_minute(m)
             });
             if let Some(&(s, e)) = both.first() {
-                let at = spans.get(b).cloned().unwrap_or(span.clone());
+                let at = members.get(b).map_or(span.clone(), |m| m.span.clone());
                 self.d
                     .warning(
                         at,

@@ -60,6 +60,15 @@ impl Parser<'_> {
         w
     }
 
+    /// `t.when`, and whether it read without an error. A window with a
+    /// part dropped is not the one written: checks across windows
+    /// (coverage, overlaps) must not judge it.
+    pub(super) fn when_read(&mut self, t: &Table) -> (Option<Window>, bool) {
+        let mark = self.d.list.len();
+        let w = self.when(t);
+        (w, !self.d.any_error_since(mark))
+    }
+
     /// A `when` value: a time range (every day), a table, or a list of tables.
     pub(super) fn window(&mut self, v: &Spanned<DeValue<'_>>, path: &str, cal: &Calendar) -> Option<Window> {
         let mut rules = Vec::new();
@@ -102,7 +111,10 @@ impl Parser<'_> {
             Some((text, span)) => match window::parse_days(text) {
                 Ok(days) => days,
                 Err(e) => {
-                    self.d.error(span, &t.key_path("days"), e);
+                    let d = self.d.error(span, &t.key_path("days"), e.message);
+                    if let Some(meant) = e.meant {
+                        d.hint(format!("did you mean \"{meant}\"?"));
+                    }
                     return None;
                 }
             },
