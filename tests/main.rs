@@ -39,6 +39,7 @@ mod pacing;
 // `holdmix play` needs the sound output (scripts/test.sh builds with it).
 #[cfg(feature = "speaker")]
 mod play;
+mod random_start;
 mod readme;
 mod realtime;
 mod render_audio;

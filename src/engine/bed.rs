@@ -1,8 +1,11 @@
 //! The music bed: plays its track list in a gapless loop (or one track
 //! over and over, `repeat-one`), and crossfades (equal power) to another
-//! track when the music is switched.
+//! track when the music is switched. The call's first track may start
+//! inside it: where a resumed or remembered call was, or at a random place
+//! (`random-start`).
 
 use super::library::{Library, SourceId};
+use super::random_start;
 use super::timeline::TimelineEvent;
 use crate::audio::ramp::{Curve, Ramp};
 use crate::audio::voice::{DECLICK_MS, Voice};
@@ -10,6 +13,19 @@ use crate::audio::voice::{DECLICK_MS, Voice};
 /// Voices still fading out after switches; a fourth switch inside one
 /// crossfade replaces the quietest of them.
 const FADING: usize = 3;
+
+/// Where the first track of the call starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FirstStart {
+    /// At its top: nothing chose a place.
+    Top,
+    /// This many samples in: a place given (a resumed or remembered call).
+    At(usize),
+    /// At a random place (`random-start`): this fraction (0..1, from the
+    /// call's seed) of the way through the places [`random_start`] allows,
+    /// known once the track is loaded.
+    Random(f64),
+}
 
 pub struct Bed {
     tracks: Vec<SourceId>,
@@ -20,8 +36,8 @@ pub struct Bed {
     fading: [Option<(SourceId, Voice)>; FADING],
     crossfade: u32,
     rate: u32,
-    /// Where the first track starts (a resumed call), consumed on start.
-    start_offset: usize,
+    /// Where the first track starts, consumed on start.
+    start: FirstStart,
     /// A finished track starts again instead of the next (`repeat-one`).
     repeat_one: bool,
 }
@@ -37,7 +53,7 @@ impl Bed {
             fading: [None; FADING],
             crossfade: crossfade_samples.max(min),
             rate,
-            start_offset: 0,
+            start: FirstStart::Top,
             repeat_one: false,
         }
     }
@@ -51,8 +67,23 @@ impl Bed {
     pub fn start_at(&mut self, index: usize, offset: usize) {
         if !self.tracks.is_empty() {
             self.current = index % self.tracks.len();
-            self.start_offset = offset;
+            self.start = FirstStart::At(offset);
         }
+    }
+
+    /// Starts the bed at track `index`, at a random place in it given by
+    /// `fraction` (0..1, drawn from the call's seed) (before the first frame).
+    pub fn start_randomly(&mut self, index: usize, fraction: f64) {
+        if !self.tracks.is_empty() {
+            self.current = index % self.tracks.len();
+            self.start = FirstStart::Random(fraction);
+        }
+    }
+
+    /// Whether the first track's place was given ([`Bed::start_at`]: a
+    /// resumed or remembered call), which a random start must not replace.
+    pub fn start_is_given(&self) -> bool {
+        matches!(self.start, FirstStart::At(_))
     }
 
     /// The track the bed will start with (before the first frame).
@@ -83,7 +114,7 @@ impl Bed {
             None => match first.and_then(place) {
                 Some(i) => i,
                 None => {
-                    self.start_offset = 0;
+                    self.start = FirstStart::Top;
                     0
                 }
             },
@@ -176,14 +207,7 @@ impl Bed {
                 let Some(i) = self.pick_ready(lib, self.current, 1) else {
                     break;
                 };
-                let offset = std::mem::take(&mut self.start_offset);
-                // Mid-track (a resumed call) the first sample is not a
-                // clip edge: fade in over the declick time instead.
-                let ramp = if offset > 0 {
-                    Ramp::new(0.0, 1.0, self.rate * DECLICK_MS / 1000, Curve::PowerIn)
-                } else {
-                    Ramp::hold(1.0)
-                };
+                let (offset, ramp) = self.start_place(lib, i);
                 self.begin(lib, i, offset, ramp, events);
             }
             let Some(id) = self.playing else { break };
@@ -213,6 +237,31 @@ impl Bed {
                 }
             }
         }
+    }
+
+    /// Where the track at `index` starts and how it fades in: the call's
+    /// first track at its given or random place, every later one at its top.
+    fn start_place(&mut self, lib: &Library, index: usize) -> (usize, Ramp) {
+        let place = std::mem::replace(&mut self.start, FirstStart::Top);
+        let offset = match place {
+            FirstStart::Top => 0,
+            FirstStart::At(offset) => offset,
+            FirstStart::Random(fraction) => {
+                let len = lib.ready(self.tracks[index]).map_or(0, |(c, _)| c.len());
+                random_start::offset(fraction, len, self.rate)
+            }
+        };
+        let ramp = match place {
+            // Mid-track the first sample is not a clip edge. A resumed call
+            // goes on with what the caller heard: fade in over the declick
+            // time only.
+            FirstStart::At(o) if o > 0 => Ramp::new(0.0, 1.0, self.rate * DECLICK_MS / 1000, Curve::PowerIn),
+            // A new caller hears the music come in, as a track switched to
+            // does, rather than cut in mid-phrase.
+            FirstStart::Random(_) if offset > 0 => Ramp::new(0.0, 1.0, self.crossfade, Curve::PowerIn),
+            _ => Ramp::hold(1.0),
+        };
+        (offset, ramp)
     }
 
     fn begin(
@@ -328,8 +377,14 @@ mod tests {
         let mut bed = Bed::new(ids(&[1, 2, 3]), 0, 8000);
         bed.start_at(1, 4000);
         bed.set_tracks(ids(&[9, 2]));
-        assert_eq!((bed.first_track(), bed.start_offset), (Some(SourceId(2)), 4000));
+        assert_eq!(
+            (bed.first_track(), bed.start),
+            (Some(SourceId(2)), FirstStart::At(4000))
+        );
         bed.set_tracks(ids(&[7, 8]));
-        assert_eq!((bed.first_track(), bed.start_offset), (Some(SourceId(7)), 0));
+        assert_eq!(
+            (bed.first_track(), bed.start),
+            (Some(SourceId(7)), FirstStart::Top)
+        );
     }
 }

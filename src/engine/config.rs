@@ -241,8 +241,11 @@ impl Engine {
             let random_start =
                 scenario.music.order == MusicOrder::RandomStart || scenario.music.start == MusicStart::Random;
             if random_start && n_tracks > 0 {
+                // A random place in it too: callers who start on the same
+                // track do not hear the same bar. A resumed or remembered
+                // call then gives its own place (`start_at`).
                 let i = self.rng.usize(..n_tracks);
-                self.bed.start_at(i, 0);
+                self.bed.start_randomly(i, self.rng.f64());
             }
         }
     }

@@ -162,8 +162,14 @@ impl Engine {
         let n = tracks.len();
         self.bed.set_tracks(tracks);
         if start && self.dated.random_start && n > 0 {
-            let i = self.rng.usize(..n);
-            self.bed.start_at(i, 0);
+            // Drawn even when unused, so that a resumed call's later
+            // random orders stay the ones its first process had.
+            let (i, fraction) = (self.rng.usize(..n), self.rng.f64());
+            // A resumed or remembered call goes on where it was, when the
+            // music open now has its track.
+            if !self.bed.start_is_given() {
+                self.bed.start_randomly(i, fraction);
+            }
         }
     }
 

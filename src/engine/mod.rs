@@ -32,6 +32,7 @@ pub mod memory;
 pub mod phrase;
 pub mod plan;
 pub mod queue;
+mod random_start;
 mod render;
 mod schedule;
 pub mod snapshot;
