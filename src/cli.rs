@@ -330,12 +330,15 @@ pub struct RenderArgs {
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
     /// Local time the simulated call starts, for time-of-day windows:
-    /// 2026-11-23T09:30, or 09:30 (today) [default: now].
+    /// 2026-11-23T09:30, or 09:30 (today) [default: now, to the second; the
+    /// summary line and the plot's title name the time used].
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
     pub at: Option<chrono::NaiveDateTime>,
-    /// Seed for every random order, so a render can be repeated exactly.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
+    /// Seed for every random order (music, advice groups): the same command
+    /// line, seed and --at give the same file and plot. `random` draws one,
+    /// which the summary line names.
+    #[arg(long, value_name = "N|random", default_value = DEFAULT_SEED, value_parser = parse_seed)]
+    pub seed: Seed,
     /// Draw the call as a PNG: output level, music, ducks, prompts and keys.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -370,7 +373,8 @@ pub struct ServeArgs {
     /// connects again with the same UUID goes on where it was [default: none].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Seed for every call's random orders (a call then sounds as `render --seed`).
+    /// Seed for every call's random orders (a call then sounds as `render --seed`)
+    /// [default: a new one per call].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// The language every call starts in, when the playlist offers languages.
@@ -402,12 +406,14 @@ pub struct PlayArgs {
     /// Start this far into the call (what comes before is rendered unheard).
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub skip: Duration,
-    /// Local time the call starts, for time-of-day windows: 2026-11-23T09:30, or 09:30.
+    /// Local time the call starts, for time-of-day windows: 2026-11-23T09:30,
+    /// or 09:30 [default: now, to the second; logged at the start].
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
     pub at: Option<chrono::NaiveDateTime>,
-    /// Seed for every random order, so a preview can be repeated.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
+    /// Seed for every random order, as `render --seed`: the same seed and
+    /// --at sound as `render` of them. `random` draws one, logged at the start.
+    #[arg(long, value_name = "N|random", default_value = DEFAULT_SEED, value_parser = parse_seed)]
+    pub seed: Seed,
     /// The simulated caller's number, for billing lookups.
     #[arg(long, value_name = "NUMBER")]
     pub caller: Option<String>,
@@ -553,6 +559,40 @@ fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
         }
     }
     Err(format!("{s:?}: write a local time as 2026-11-23T09:30 or 09:30"))
+}
+
+/// `--seed` of the simulated calls (`render`, `play`). Live calls (`run`,
+/// `serve`, the hub's) draw their own unless given one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    Fixed(u64),
+    /// Drawn when the call starts.
+    Random,
+}
+
+/// A preview is repeatable by default: the same command, the same call.
+pub const DEFAULT_SEED: &str = "1";
+
+impl Seed {
+    pub fn resolve(self) -> u64 {
+        match self {
+            Seed::Fixed(n) => n,
+            Seed::Random => fastrand::u64(..),
+        }
+    }
+}
+
+fn parse_seed(s: &str) -> Result<Seed, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("random") {
+        return Ok(Seed::Random);
+    }
+    s.parse::<u64>().map(Seed::Fixed).map_err(|_| {
+        format!(
+            "{s:?}: a seed is a whole number from 0 to {}, or `random`",
+            u64::MAX
+        )
+    })
 }
 
 fn parse_kind(s: &str) -> Result<crate::speech::Kind, String> {

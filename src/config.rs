@@ -238,7 +238,7 @@ pub fn render(args: RenderArgs) -> RenderOptions {
         events: args.events,
         timeline: args.timeline,
         at: args.at,
-        seed: args.seed,
+        seed: args.seed.resolve(),
         plot: args.plot.map(|p| (p, args.plot_size.0, args.plot_size.1)),
         caller: args.caller,
         mohqueue: args.mohqueue,

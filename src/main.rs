@@ -82,7 +82,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let span = tracing::info_span!("render", caller = %args.caller.as_deref().unwrap_or("-"));
             let _g = span.enter();
             let summary = holdmix::cmd::render::render(&holdmix::config::render(args), &cache)?;
-            tracing::info!(frames = summary.frames, exit = %summary.exit, "rendered");
+            tracing::info!(
+                frames = summary.frames,
+                exit = %summary.exit,
+                "rendered; the same again: {}",
+                summary.replay
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Play(args) => {
@@ -94,7 +99,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     duration: args.duration,
                     skip: args.skip,
                     at: args.at,
-                    seed: args.seed,
+                    seed: args.seed.resolve(),
                     caller: args.caller,
                     timeline: args.timeline,
                 },

@@ -1,8 +1,9 @@
 //! Playlists as ops staff write them (the broken ones are in the bad-input
 //! corpus, tests/corpus/playlists). The timeline helpers here serve the
 //! submodules too: `play` (the old hack's advice scheme by time of day,
-//! seeded random orders, position announcements, keys and floods) and
-//! `reload` (a playlist changed under a running call).
+//! seeded random orders, position announcements, keys and floods),
+//! `reload` (a playlist changed under a running call) and `replay` (the
+//! same render twice).
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 mod play;
 mod reload;
+mod replay;
 
 #[test]
 fn shipped_playlists_are_clean() {

@@ -1,5 +1,5 @@
-//! The subcommands' entry points, one file each: `check`, `plan`, `render`,
-//! `say`, `cache` (`holdmix cache warm`), `completions` and `man` (`stdout`
+//! The subcommands' entry points, one file each: `check`, `plan`, `render`
+//! (with `replay`, what repeats a simulated call), `say`, `cache` (`holdmix cache warm`), `completions` and `man` (`stdout`
 //! is how the last two print). `main.rs` parses the arguments and calls one
 //! of these (or `run`/`hub`).
 //!
@@ -15,6 +15,7 @@ pub mod man;
 pub mod plan;
 pub mod play;
 pub mod render;
+pub mod replay;
 pub mod report;
 pub mod say;
 pub mod serve;

@@ -5,6 +5,7 @@
 use crate::audio::cache::Cache;
 use crate::audio::format::Format;
 use crate::audio::sink::Sink;
+use crate::cmd::replay::Replay;
 use crate::engine::timeline::{Entry, TimelineWriter};
 use crate::engine::{BalanceAnswer, Engine, Event, EventKind, Request};
 use crate::scenario::Scenario;
@@ -22,10 +23,12 @@ pub struct RenderOptions {
     pub format: Format,
     pub events: Vec<Event>,
     pub timeline: Option<PathBuf>,
-    /// Local wall-clock time the call starts at (time-of-day windows).
+    /// Local wall-clock time the call starts at (time-of-day windows);
+    /// `None` is now.
     pub at: Option<chrono::NaiveDateTime>,
-    /// Fixes every random order; `None` draws one.
-    pub seed: Option<u64>,
+    /// Fixes every random order (`--seed`, resolved: `random` is drawn
+    /// before, so it can be shown).
+    pub seed: u64,
     /// Draw the call as a PNG here, of this size.
     pub plot: Option<(PathBuf, u32, u32)>,
     /// The simulated caller's number, for billing lookups.
@@ -42,6 +45,8 @@ pub struct RenderOptions {
 pub struct RenderSummary {
     pub frames: u64,
     pub exit: String,
+    /// The seed and start that give this render again.
+    pub replay: Replay,
 }
 
 pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
@@ -60,30 +65,39 @@ pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
     Ok(summary)
 }
 
-/// A simulated call's engine (`render`, `play`): the playlist loaded and
-/// its problems logged, the random orders seeded (`seed`, else drawn), the
-/// local start set for time-of-day windows, its sounds loaded; with the
-/// playlist's billing and hold plan.
+/// A simulated call (`render`, `play`): its engine, with the playlist's
+/// billing and hold plan, and what repeats it.
+pub struct SimulatedCall {
+    pub engine: Engine,
+    pub billing: Option<crate::billing::BillingConfig>,
+    pub plan: Option<crate::webhook::PlanConfig>,
+    pub replay: Replay,
+}
+
+/// The playlist loaded and its problems logged, the random orders seeded,
+/// the local start set for time-of-day windows (`at`, else now in the
+/// playlist's zone), its sounds loaded.
 pub fn simulated_call(
     playlist: &Path,
     cache: &Cache,
     rate: u32,
-    seed: Option<u64>,
+    seed: u64,
     at: Option<chrono::NaiveDateTime>,
-) -> Result<(
-    Engine,
-    Option<crate::billing::BillingConfig>,
-    Option<crate::webhook::PlanConfig>,
-)> {
+) -> Result<SimulatedCall> {
     let loaded = Scenario::load(playlist)?;
     crate::scenario::log_diagnostics(&loaded.diagnostics);
     let scenario = loaded.scenario;
-    let mut engine = Engine::new(&scenario, rate, seed.unwrap_or_else(|| fastrand::u64(..)));
-    if let Some(at) = at {
-        engine.set_local_start(at);
-    }
+    let replay = Replay::new(seed, at, scenario.timezone.as_ref());
+    let mut engine = Engine::new(&scenario, rate, seed);
+    // Always set, "now" too: the call starts at the second `replay` shows.
+    engine.set_local_start(replay.at);
     sources::load_all(engine.library_mut(), cache, rate);
-    Ok((engine, scenario.billing, scenario.plan))
+    Ok(SimulatedCall {
+        engine,
+        billing: scenario.billing,
+        plan: scenario.plan,
+        replay,
+    })
 }
 
 /// Runs the engine for `duration` at `rate` (its events, billing,
@@ -95,8 +109,12 @@ pub fn drive(
     duration: Duration,
     emit: &mut dyn FnMut(&[f32]) -> Result<()>,
 ) -> Result<RenderSummary> {
-    let (mut engine, mut billing, mut plan) =
-        simulated_call(&opts.playlist, cache, rate, opts.seed, opts.at)?;
+    let SimulatedCall {
+        mut engine,
+        mut billing,
+        mut plan,
+        replay,
+    } = simulated_call(&opts.playlist, cache, rate, opts.seed, opts.at)?;
     // Scripted answers stand in for billing; without them the playlist's
     // billing is asked (at once: virtual time does not wait), and with no
     // billing a lookup fails.
@@ -193,19 +211,22 @@ pub fn drive(
     }
     if let (Some((path, width, height)), Some(m)) = (&opts.plot, &meter) {
         kept.extend(entries);
-        let title = format!(
-            "{} — {} s",
-            opts.playlist
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            duration.as_secs()
-        );
+        let title = plot_title(&opts.playlist, duration, &replay);
         crate::plot::write_png(path, *width, *height, &title, m, &kept)?;
     }
     Ok(RenderSummary {
         frames: engine.frames(),
         exit,
+        replay,
     })
+}
+
+/// The playlist, the length and the options that draw this picture again.
+fn plot_title(playlist: &Path, duration: Duration, replay: &Replay) -> String {
+    let name = playlist
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    format!("{name}, {} s — {replay}", duration.as_secs())
 }
 
 /// A new playlist version at this point of the render: applied when valid
@@ -230,5 +251,23 @@ fn reload(
             engine.reload_refused(&reason);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plot_title_names_the_seed_and_start_used() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 3, 9)
+            .unwrap()
+            .and_hms_opt(17, 5, 0)
+            .unwrap();
+        let replay = Replay { seed: 42, at };
+        assert_eq!(
+            plot_title(Path::new("playlists/demo.toml"), Duration::from_secs(90), &replay),
+            "demo.toml, 90 s — --seed 42 --at 2026-03-09T17:05:00"
+        );
     }
 }

@@ -40,7 +40,8 @@ pub struct PlayOptions {
     /// Start this far into the call (rendered unheard).
     pub skip: Duration,
     pub at: Option<chrono::NaiveDateTime>,
-    pub seed: Option<u64>,
+    /// `--seed`, resolved (`random` drawn before).
+    pub seed: u64,
     pub caller: Option<String>,
     pub timeline: Option<PathBuf>,
 }
@@ -81,8 +82,13 @@ pub fn play(opts: &PlayOptions, cache: &Cache) -> Result<()> {
 /// returns false when the output is gone.
 #[cfg_attr(not(feature = "speaker"), allow(dead_code))]
 fn run_call(opts: &PlayOptions, cache: &Cache, mut send: impl FnMut(Vec<f32>) -> bool) -> Result<()> {
-    let (mut engine, billing, plan) =
-        crate::cmd::render::simulated_call(&opts.playlist, cache, opts.rate, opts.seed, opts.at)?;
+    let crate::cmd::render::SimulatedCall {
+        mut engine,
+        billing,
+        plan,
+        replay,
+    } = crate::cmd::render::simulated_call(&opts.playlist, cache, opts.rate, opts.seed, opts.at)?;
+    tracing::info!("playing; the same call again: {replay}");
     let mut timeline = match &opts.timeline {
         Some(p) => Some(TimelineWriter::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("{}: cannot create timeline", p.display()))?,
