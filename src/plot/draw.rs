@@ -1,78 +1,64 @@
-//! The picture itself: the level over time, the music and prompt lanes,
-//! ducks and the markers, laid out to the size asked for (the PNG
-//! around it is `mod.rs`'s job).
+//! The picture itself: the title, the music and prompt lanes with their
+//! labels, the level over time with ducks and markers, and the key and
+//! legend below, laid out to the size asked for (the PNG around it is
+//! `mod.rs`'s job).
 
-use super::marks::{Marker, MarkerKind, Marks, Span};
+use super::arrange::{Around, Arranged, Columns, Layout, arrange};
+use super::lanes::{self, Geometry};
+use super::legend;
+use super::marks::{Marker, MarkerKind, Span};
 use super::meter::FLOOR_DB;
+use super::text::{Area, draw_text, fit_label, fit_text, text_nudge, text_width};
 use super::*;
 use crate::engine::timeline::Entry;
 use anyhow::Result;
 use plotters::backend::RGBPixel;
-use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// Sizes that grow with the picture, in pixels.
-struct Layout {
-    font: f64,
-    pad: i32,
-    title_h: i32,
-    lane_h: i32,
-    stroke: u32,
-}
-
-impl Layout {
-    fn new((width, height): (u32, u32)) -> Self {
-        let font = (height / 40).min(width / 70).clamp(10, 48);
-        let pad = (font / 3).max(2) as i32;
-        Layout {
-            font: f64::from(font),
-            pad,
-            title_h: (font * 2) as i32,
-            lane_h: (font * 3 / 2) as i32,
-            stroke: (font / 12).max(1),
-        }
-    }
-
-    fn text<'a>(&self, color: &'a RGBColor, h: HPos) -> TextStyle<'a> {
-        TextStyle::from((FontFamily::SansSerif, self.font))
-            .color(color)
-            .pos(Pos::new(h, VPos::Center))
-    }
-}
 
 /// The plot area and the lanes above it, in pixels of the whole picture.
 struct Frame {
-    left: i32,
-    right: i32,
+    cols: Columns,
     top: i32,
     bottom: i32,
-    lanes_top: i32,
-    end: f64,
+    /// The music lane's top (marker lines start there) and the prompts'.
+    music_top: i32,
+    prompts_top: i32,
 }
 
 impl Frame {
-    fn of(chart: &Chart, layout: &Layout, end: f64) -> Self {
-        let (left, top) = chart.backend_coord(&(0.0, 0.0));
-        let (right, bottom) = chart.backend_coord(&(end, Y_MIN));
+    fn of(chart: &Chart, layout: &Layout, cols: Columns, around: &Around) -> Self {
+        let (_, top) = chart.backend_coord(&(0.0, 0.0));
+        let (_, bottom) = chart.backend_coord(&(cols.end, Y_MIN));
+        let prompts_top = top - layout.pad - layout.lane_h;
+        let music_top = prompts_top - around.prompts.rows as i32 * layout.row_h - layout.lane_h;
         Frame {
-            left,
-            right,
+            cols,
             top,
             bottom,
-            lanes_top: top - layout.pad - 2 * layout.lane_h,
-            end,
+            music_top,
+            prompts_top,
         }
     }
 
     fn x(&self, t: f64) -> i32 {
-        let share = (t / self.end).clamp(0.0, 1.0);
-        self.left + (share * f64::from(self.right - self.left)).round() as i32
+        self.cols.x(t)
+    }
+
+    fn lane(&self, layout: &Layout, top: i32) -> Geometry {
+        Geometry {
+            left: self.cols.left,
+            right: self.cols.right,
+            top,
+            height: layout.lane_h,
+            row_h: layout.row_h,
+            pad: layout.pad,
+            font: layout.font,
+        }
     }
 }
 
@@ -85,57 +71,85 @@ pub(super) fn draw(
 ) -> Result<()> {
     let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(rgb, size)?.into_drawing_area();
     root.fill(&WHITE)?;
-    let layout = Layout::new(size);
-    let end = end_time(meter, timeline);
-    let marks = Marks::from_timeline(timeline, end);
-
-    let mut chart = build_chart(&root, &layout, end)?;
-    let frame = Frame::of(&chart, &layout, end);
-    draw_mesh(&mut chart, &layout, &frame)?;
+    let Arranged {
+        layout,
+        cols,
+        marks,
+        around,
+        y_labels,
+        margin_right,
+    } = arrange(&root, size, meter, timeline);
+    let end = cols.end;
+    let mut chart = ChartBuilder::on(&root)
+        .margin_top(around.above(&layout))
+        .margin_right(margin_right)
+        .margin_bottom(around.below(&layout))
+        .margin_left(layout.pad)
+        .x_label_area_size(layout.x_labels_h)
+        .y_label_area_size(y_labels)
+        .build_cartesian_2d(0.0..end, Y_MIN..0.0)?;
+    let frame = Frame::of(&chart, &layout, cols, &around);
+    let columns = cols.columns();
+    draw_mesh(&mut chart, &root, &layout, &frame)?;
     draw_ducks(&mut chart, &marks.ducks)?;
-    draw_level(&mut chart, &layout, &frame, meter)?;
+    draw_level(&mut chart, &layout, columns, meter)?;
 
-    draw_title(&root, &layout, title, !marks.ducks.is_empty())?;
+    draw_title(&root, &layout, title)?;
+    let music = frame.lane(&layout, frame.music_top);
+    let prompts = frame.lane(&layout, frame.prompts_top);
+    let x = |t| frame.x(t);
     let music_tone = |s: &Span| MUSIC[s.tone % MUSIC.len()];
-    draw_lane(&root, &layout, &frame, 0, "music", &marks.music, music_tone)?;
-    draw_lane(&root, &layout, &frame, 1, "prompts", &marks.prompts, |_| PROMPT)?;
-    draw_markers(&root, &layout, &frame, &marks.markers)?;
+    lanes::draw_bars(&root, &music, "music", &marks.music, x, music_tone, &around.music)?;
+    lanes::draw_bars(
+        &root,
+        &prompts,
+        "prompts",
+        &marks.prompts,
+        x,
+        |_| PROMPT,
+        &around.prompts,
+    )?;
+    let mut by_time: Vec<&Marker> = marks.markers.iter().collect();
+    by_time.sort_by(|a, b| a.t.total_cmp(&b.t));
+    for marker in &by_time {
+        draw_marker_line(&root, &layout, &frame, marker)?;
+    }
+    lanes::draw_above(&root, &music, &around.music)?;
+    lanes::draw_above(&root, &prompts, &around.prompts)?;
+    draw_marker_labels(&root, &layout, &frame, &by_time)?;
+
+    let below = frame.bottom + layout.x_labels_h;
+    let text = (layout.font, layout.stroke);
+    legend::draw_flow(&root, text, &around.key, (frame.cols.left, below), layout.row_h)?;
+    let legend_top = below + around.key.rows.len() as i32 * layout.row_h;
+    legend::draw_flow(
+        &root,
+        text,
+        &around.legend,
+        (frame.cols.left, legend_top),
+        layout.row_h,
+    )?;
     root.present()?;
     Ok(())
 }
 
-/// The later of the last level and the last event; never zero, so the
-/// x axis always has a length.
-fn end_time(meter: &LevelMeter, timeline: &[Entry]) -> f64 {
-    let levels = meter.levels().len() as f64 * meter.window_secs();
-    let events = timeline.iter().map(|e| e.t).fold(0.0, f64::max);
-    let end = levels.max(events);
-    if end.is_finite() && end > 0.0 { end } else { 1.0 }
-}
-
-fn build_chart<'a, 'b>(root: &'a Area<'b>, layout: &Layout, end: f64) -> Result<Chart<'a, 'b>> {
-    let y_labels = text_width(root, &layout.text(&TEXT, HPos::Left), "prompts");
-    let chart = ChartBuilder::on(root)
-        .margin_top(layout.title_h + 2 * layout.lane_h + layout.pad)
-        .margin_right((layout.font * 1.5) as i32)
-        .margin_bottom(layout.pad)
-        .margin_left(layout.pad)
-        .x_label_area_size((layout.font * 2.6) as i32)
-        .y_label_area_size(y_labels.max((layout.font * 3.6) as i32) + 2 * layout.pad)
-        .build_cartesian_2d(0.0..end, Y_MIN..0.0)?;
-    Ok(chart)
-}
-
-fn draw_mesh(chart: &mut Chart, layout: &Layout, frame: &Frame) -> Result<()> {
+fn draw_mesh(chart: &mut Chart, root: &Area, layout: &Layout, frame: &Frame) -> Result<()> {
     let seconds = |v: &f64| {
-        if frame.end >= 10.0 {
+        if frame.cols.end >= 10.0 {
             format!("{v:.0}")
         } else {
             format!("{v:.1}")
         }
     };
-    let x_labels = (f64::from(frame.right - frame.left) / (layout.font * 5.0)).max(2.0) as usize;
+    let x_labels = (f64::from(frame.cols.right - frame.cols.left) / (layout.font * 5.0)).max(2.0) as usize;
     let text = layout.text(&TEXT, HPos::Center);
+    // The key below says it in full; the axis says it as its height allows.
+    let long = "output level, dBFS";
+    let y_desc = if text_width(root, &text, long) < frame.bottom - frame.top {
+        long
+    } else {
+        "dBFS"
+    };
     chart
         .configure_mesh()
         .x_labels(x_labels)
@@ -144,7 +158,7 @@ fn draw_mesh(chart: &mut Chart, layout: &Layout, frame: &Frame) -> Result<()> {
         .y_label_formatter(&|v| format!("{v:.0}"))
         .y_label_offset(text_nudge(layout.font))
         .x_desc("seconds")
-        .y_desc("dBFS")
+        .y_desc(y_desc)
         .label_style(text.clone())
         .axis_desc_style(text)
         .bold_line_style(GRID)
@@ -164,8 +178,7 @@ fn draw_ducks(chart: &mut Chart, ducks: &[Span]) -> Result<()> {
     Ok(())
 }
 
-fn draw_level(chart: &mut Chart, layout: &Layout, frame: &Frame, meter: &LevelMeter) -> Result<()> {
-    let columns = (frame.right - frame.left).max(1) as usize;
+fn draw_level(chart: &mut Chart, layout: &Layout, columns: usize, meter: &LevelMeter) -> Result<()> {
     let points = level_points(meter.levels(), meter.window_secs(), columns);
     if points.is_empty() {
         return Ok(());
@@ -191,70 +204,26 @@ pub(super) fn level_points(levels: &[f32], window_secs: f64, columns: usize) -> 
         .collect()
 }
 
-/// The title centred on top, and a key for the duck shading on the right.
-fn draw_title(root: &Area, layout: &Layout, title: &str, ducks: bool) -> Result<()> {
+/// The title centred on top: in a smaller font if that is what it takes to
+/// show it whole (it names the options that repeat the render), cut only
+/// when even that is too wide.
+fn draw_title(root: &Area, layout: &Layout, title: &str) -> Result<()> {
     let (width, _) = root.dim_in_pixel();
     let width = width as i32;
+    let room = width - 2 * layout.pad;
     let middle = layout.title_h / 2;
-    let style = layout.text(&TEXT, HPos::Center);
-    let key = if ducks {
-        text_width(root, &style, "ducked") + layout.lane_h
-    } else {
-        0
+    let smallest = (layout.font * 0.6).max(8.0);
+    let mut size = layout.font;
+    let style = |size: f64| {
+        TextStyle::from((FontFamily::SansSerif, size))
+            .color(&TEXT)
+            .pos(Pos::new(HPos::Center, VPos::Center))
     };
-    let room = width - 2 * (key + 2 * layout.pad);
-    if let Some(title) = fit_text(root, &style, title, room, MAX_TITLE_CHARS) {
-        draw_text(root, &style, &title, (width / 2, middle))?;
+    while size > smallest && text_width(root, &style(size), title) > room {
+        size -= 1.0;
     }
-    if ducks {
-        let right = width - layout.pad;
-        let swatch_left = right - key;
-        let half = layout.lane_h / 3;
-        let swatch = [
-            (swatch_left, middle - half),
-            (swatch_left + 2 * half, middle + half),
-        ];
-        root.draw(&Rectangle::new(swatch, DUCK.mix(0.2).filled()))?;
-        draw_text(root, &layout.text(&TEXT, HPos::Right), "ducked", (right, middle))?;
-    }
-    Ok(())
-}
-
-/// A row of labelled bands above the plot: `index` 0 is the top row.
-fn draw_lane(
-    root: &Area,
-    layout: &Layout,
-    frame: &Frame,
-    index: i32,
-    name: &str,
-    spans: &[Span],
-    fill: impl Fn(&Span) -> RGBColor,
-) -> Result<()> {
-    let top = frame.lanes_top + index * layout.lane_h;
-    let bottom = top + layout.lane_h - 2;
-    let middle = (top + bottom) / 2;
-    root.draw(&Rectangle::new(
-        [(frame.left, top), (frame.right, bottom)],
-        LANE_BG.filled(),
-    ))?;
-    draw_text(
-        root,
-        &layout.text(&TEXT, HPos::Right),
-        name,
-        (frame.left - layout.pad, middle),
-    )?;
-    let style = layout.text(&TEXT, HPos::Left);
-    for span in spans {
-        let (x0, x1) = (frame.x(span.start), frame.x(span.end));
-        if x1 <= x0 {
-            continue;
-        }
-        root.draw(&Rectangle::new([(x0, top), (x1, bottom)], fill(span).filled()))?;
-        // A white seam keeps two bands of similar colour apart.
-        root.draw(&PathElement::new([(x0, top), (x0, bottom)], WHITE))?;
-        if let Some(label) = fit_label(root, &style, &span.label, x1 - x0 - 2 * layout.pad) {
-            draw_text(root, &style, &label, (x0 + layout.pad, middle))?;
-        }
+    if let Some(title) = fit_text(root, &style(size), title, room, MAX_TITLE_CHARS) {
+        draw_text(root, &style(size), &title, (width / 2, middle))?;
     }
     Ok(())
 }
@@ -268,19 +237,14 @@ fn marker_color(kind: MarkerKind) -> RGBColor {
     }
 }
 
-/// Vertical lines through the lanes and the plot, then their labels in
-/// rows at the top of the plot, each in the first row where it overlaps
-/// nothing. A label with no free row is left out: the line still shows.
-fn draw_markers(root: &Area, layout: &Layout, frame: &Frame, markers: &[Marker]) -> Result<()> {
-    let mut by_time: Vec<&Marker> = markers.iter().collect();
-    by_time.sort_by(|a, b| a.t.total_cmp(&b.t));
-    for marker in &by_time {
-        draw_marker_line(root, layout, frame, marker)?;
-    }
-    let row_h = (layout.font * 1.4) as i32;
+/// Marker labels in rows at the top of the plot, each in the first row
+/// where it overlaps nothing (the lines are drawn before the lanes'
+/// labels). A label with no free row is left out: the line still shows.
+fn draw_marker_labels(root: &Area, layout: &Layout, frame: &Frame, by_time: &[&Marker]) -> Result<()> {
+    let row_h = layout.row_h;
     let rows = ((frame.bottom - frame.top) / row_h / 3).clamp(1, 4) as usize;
     let mut row_ends = vec![i32::MIN; rows];
-    let max_width = (frame.right - frame.left) / 3;
+    let max_width = (frame.cols.right - frame.cols.left) / 3;
     for marker in by_time {
         let color = marker_color(marker.kind);
         let style = layout.text(&color, HPos::Left);
@@ -289,12 +253,12 @@ fn draw_markers(root: &Area, layout: &Layout, frame: &Frame, markers: &[Marker])
         };
         let width = text_width(root, &style, &label);
         let x = frame.x(marker.t);
-        let left = if x + layout.pad + width <= frame.right {
+        let left = if x + layout.pad + width <= frame.cols.right {
             x + layout.pad
         } else {
             x - layout.pad - width
         };
-        let left = left.max(frame.left);
+        let left = left.max(frame.cols.left);
         let Some(row) = row_ends.iter().position(|&end| end + layout.pad < left) else {
             continue;
         };
@@ -313,7 +277,7 @@ fn draw_markers(root: &Area, layout: &Layout, frame: &Frame, markers: &[Marker])
 /// Positions are dashed: they report, where keys and the exit act.
 fn draw_marker_line(root: &Area, layout: &Layout, frame: &Frame, marker: &Marker) -> Result<()> {
     let x = frame.x(marker.t);
-    let line = [(x, frame.lanes_top), (x, frame.bottom)];
+    let line = [(x, frame.music_top), (x, frame.bottom)];
     let style = marker_color(marker.kind).stroke_width(layout.stroke);
     if marker.kind == MarkerKind::Position {
         let dash = layout.pad * 2;
@@ -322,46 +286,4 @@ fn draw_marker_line(root: &Area, layout: &Layout, frame: &Frame, marker: &Marker
         root.draw(&PathElement::new(line, style))?;
     }
     Ok(())
-}
-
-/// ab_glyph puts the baseline half a font size below the anchor, so text
-/// anchored at its centre sits high by about a fifth of the size.
-fn text_nudge(font_size: f64) -> i32 {
-    (font_size * 0.2).round() as i32
-}
-
-fn draw_text(root: &Area, style: &TextStyle, text: &str, (x, y): (i32, i32)) -> Result<()> {
-    root.draw_text(text, style, (x, y + text_nudge(style.font.get_size())))?;
-    Ok(())
-}
-
-fn text_width(root: &Area, style: &TextStyle, text: &str) -> i32 {
-    // A font that cannot measure cannot draw either, and drawing reports it.
-    root.estimate_text_size(text, style)
-        .map_or(i32::MAX, |(w, _)| w as i32)
-}
-
-fn fit_label(root: &Area, style: &TextStyle, text: &str, max_px: i32) -> Option<String> {
-    fit_text(root, style, text, max_px, MAX_LABEL_CHARS)
-}
-
-/// `text` cut with an ellipsis to fit `max_px` and `max_chars`, or None if
-/// too little of it would be left to read.
-fn fit_text(root: &Area, style: &TextStyle, text: &str, max_px: i32, max_chars: usize) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut keep = chars.len().min(max_chars);
-    loop {
-        let label = if keep == chars.len() {
-            text.to_string()
-        } else {
-            chars[..keep].iter().chain(['…'].iter()).collect()
-        };
-        if text_width(root, style, &label) <= max_px {
-            return Some(label);
-        }
-        if keep <= MIN_LABEL_CHARS {
-            return None;
-        }
-        keep -= 1;
-    }
 }

@@ -1,5 +1,6 @@
 //! The timeline as the picture draws it: spans (music tracks, prompts,
-//! ducks) and point markers (keys, positions, source errors, the exit).
+//! ducks) and point markers (keys, positions, source errors, the exit),
+//! and the prompts gathered into the phrases their labels name.
 
 use crate::engine::timeline::{Entry, TimelineEvent};
 use std::path::Path;
@@ -12,7 +13,14 @@ pub struct Span {
     pub label: String,
     /// Colour index: music tracks keep theirs when they come back.
     pub tone: usize,
+    /// A prompt's queue: `welcome`, `advice/<group>`, `position`, … (empty
+    /// for music and ducks).
+    pub group: String,
 }
+
+/// Prompts closer than this, of one queue, are one phrase (the speaker
+/// starts a phrase's next prompt a frame after the last one ends).
+const PHRASE_GAP: f64 = 0.1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkerKind {
@@ -53,6 +61,7 @@ struct Open {
     start: f64,
     label: String,
     tone: usize,
+    group: String,
 }
 
 #[derive(Default)]
@@ -81,14 +90,16 @@ impl Builder {
                     start,
                     label: String::new(),
                     tone: 0,
+                    group: String::new(),
                 });
                 close(open, t, &mut self.marks.ducks);
             }
-            TimelineEvent::PromptStart { file, .. } => {
+            TimelineEvent::PromptStart { file, queue } => {
                 let open = Open {
                     start: t,
                     label: file_name(file),
                     tone: 0,
+                    group: queue.to_string(),
                 };
                 close(self.prompt.replace(open), t, &mut self.marks.prompts);
             }
@@ -118,6 +129,7 @@ impl Builder {
             start: t,
             label,
             tone,
+            group: String::new(),
         };
         close(self.music.replace(open), t, &mut self.marks.music);
     }
@@ -139,6 +151,7 @@ impl Builder {
             start,
             label: String::new(),
             tone: 0,
+            group: String::new(),
         });
         close(duck, end, &mut self.marks.ducks);
         close(self.music.take(), end, &mut self.marks.music);
@@ -156,8 +169,38 @@ fn close(open: Option<Open>, end: f64, spans: &mut Vec<Span>) {
             end,
             label: open.label,
             tone: open.tone,
+            group: open.group,
         });
     }
+}
+
+/// The prompts as phrases: back-to-back prompts of one queue become one
+/// span, labelled with the queue and every file in it
+/// (`welcome: welcome.wav, key-help.wav`), so the group an advice came
+/// from shows and a spoken number is one label, not one per word.
+pub fn phrases(prompts: &[Span]) -> Vec<Span> {
+    let mut out: Vec<(Span, Vec<&str>)> = Vec::new();
+    for p in prompts {
+        if let Some((phrase, files)) = out.last_mut()
+            && phrase.group == p.group
+            && p.start - phrase.end <= PHRASE_GAP
+        {
+            phrase.end = phrase.end.max(p.end);
+            files.push(&p.label);
+            continue;
+        }
+        out.push((p.clone(), vec![&p.label]));
+    }
+    out.into_iter()
+        .map(|(phrase, files)| {
+            let files = files.join(", ");
+            let label = match phrase.group.as_str() {
+                "" => files,
+                group => format!("{group}: {files}"),
+            };
+            Span { label, ..phrase }
+        })
+        .collect()
 }
 
 /// Events carry full paths; the picture has room for the name only.
@@ -193,7 +236,41 @@ mod tests {
             end,
             label: label.to_string(),
             tone,
+            group: String::new(),
         }
+    }
+
+    fn prompt(start: f64, end: f64, file: &str, group: &str) -> Span {
+        Span {
+            group: group.to_string(),
+            ..span(start, end, file, 0)
+        }
+    }
+
+    /// The 90 s demo's prompts: the welcome is two files a frame or two apart,
+    /// each advice its own phrase, named with its group.
+    #[test]
+    fn back_to_back_prompts_of_one_queue_are_one_phrase() {
+        let prompts = [
+            prompt(1.02, 6.26, "welcome.wav", "welcome"),
+            prompt(6.3, 10.86, "key-help.wav", "welcome"),
+            prompt(21.02, 25.3, "01-online.ogg", "advice/first"),
+            prompt(25.32, 26.0, "music-changed.wav", "key"),
+            prompt(51.32, 54.54, "02-app.ogg", "advice/first"),
+        ];
+        let labels: Vec<_> = phrases(&prompts)
+            .into_iter()
+            .map(|p| (p.start, p.end, p.label))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                (1.02, 10.86, "welcome: welcome.wav, key-help.wav".to_string()),
+                (21.02, 25.3, "advice/first: 01-online.ogg".to_string()),
+                (25.32, 26.0, "key: music-changed.wav".to_string()),
+                (51.32, 54.54, "advice/first: 02-app.ogg".to_string()),
+            ]
+        );
     }
 
     #[test]
@@ -235,7 +312,7 @@ mod tests {
         ];
         let marks = Marks::from_timeline(&timeline, 5.0);
         assert_eq!(marks.ducks, [span(1.0, 5.0, "", 0)]);
-        assert_eq!(marks.prompts, [span(2.0, 5.0, "welcome.wav", 0)]);
+        assert_eq!(marks.prompts, [prompt(2.0, 5.0, "welcome.wav", "welcome")]);
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! `render --plot`: a PNG picture of a simulated call. The output level (RMS
 //! dBFS per window) is drawn over time, with the timeline on top of it:
 //! music tracks and prompts as labelled bands, ducks shaded, and key
-//! presses, positions, source errors and the exit as vertical lines.
+//! presses, positions, source errors and the exit as vertical lines. A
+//! prompt's label names its queue and files (`advice/middle:
+//! 02-paperless.ogg`), whole: in its band, above it, or as a number the
+//! legend below explains (`labels`); a key below says what the curve and
+//! the shading are.
 //!
 //! Text uses an embedded DejaVu Sans through plotters' ab_glyph
 //! support, so a bare machine needs no system fonts or C libraries. The
@@ -9,11 +13,16 @@
 //! encoder: no JPEG/BMP code in the binary, and the file is a PNG whatever
 //! its name ends in.
 
+mod arrange;
 pub mod day;
 mod draw;
+mod labels;
+mod lanes;
+mod legend;
 mod marks;
 mod meter;
 pub mod report;
+mod text;
 
 pub use meter::LevelMeter;
 
@@ -35,7 +44,8 @@ const MIN_HEIGHT: u32 = 100;
 /// 40 M pixels is a 120 MB frame buffer: enough for any screen or print.
 const MAX_PIXELS: u64 = 40_000_000;
 
-/// Longest label, and title, in characters before it is cut with an ellipsis.
+/// Longest marker label, and title, in characters before it is cut with an
+/// ellipsis (the lanes' labels are never cut: see `labels`).
 const MAX_LABEL_CHARS: usize = 32;
 const MAX_TITLE_CHARS: usize = 160;
 /// Shorter than this after cutting, a label says nothing: leave it out.
@@ -63,10 +73,10 @@ const MUSIC: [RGBColor; 8] = [
 /// Draws the picture: output level over time (x: seconds of stream time, y: dBFS -60..0),
 /// with the timeline marked: music tracks as coloured bands along the top labelled with
 /// the file name (from `music_start`/`music_switch` events), ducks as shaded spans
-/// (duck_start..duck_end), prompts as spans labelled with their file names
-/// (prompt_start..prompt_end), key presses as vertical lines labelled with the digit
-/// and action (dtmf events), plus `position` values and `exit`. Writes a PNG of exactly
-/// width x height pixels.
+/// (duck_start..duck_end), prompts as spans (prompt_start..prompt_end) labelled per
+/// phrase with their queue and file names, key presses as vertical lines labelled with
+/// the digit and action (dtmf events), plus `position` values and `exit`. Writes a PNG
+/// of exactly width x height pixels.
 pub fn write_png(
     path: &Path,
     width: u32,
