@@ -328,6 +328,20 @@ fn valid_windows_with_a_gap_are_warned_about() {
          time-of-day set is open from mon 09:00 to mon 10:00 (and 6 more gaps) (hint: callers \
          then hear none of these advices; cover 00:00-24:00)\nset.toml: 0 errors, 1 warning\n"
     );
+    // Wednesdays and Sundays: two gaps, the second counted in the singular.
+    let (code, report) = check_text(
+        dir.path(),
+        &day_set([
+            "{ days = \"mon-tue,thu-sat\", time = \"00:00-10:00\" }",
+            "{ days = \"mon-tue,thu-sat\", time = \"10:00-21:00\" }",
+            "{ days = \"mon-tue,thu-sat\", time = \"21:00-24:00\" }",
+        ]),
+    );
+    assert_eq!(code, Some(0), "{report}");
+    assert!(
+        report.contains("is open from wed 00:00 to thu 00:00 (and 1 more gap) (hint:"),
+        "{report}"
+    );
     let (code, report) = check_text(
         dir.path(),
         &day_set(["\"00:00-10:00\"", "\"10:00-21:00\"", "\"21:00-24:00\""]),

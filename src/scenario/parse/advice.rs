@@ -130,10 +130,10 @@ impl Parser<'_> {
                         "no group of this time-of-day set is open from {} to {}{}",
                         WeekMinute(s),
                         WeekMinute(e),
-                        if gaps.len() > 1 {
-                            format!(" (and {} more gaps)", gaps.len() - 1)
-                        } else {
-                            String::new()
+                        match gaps.len() {
+                            1 => String::new(),
+                            2 => " (and 1 more gap)".to_string(),
+                            n => format!(" (and {} more gaps)", n - 1),
                         }
                     ),
                 )
