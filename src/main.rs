@@ -21,15 +21,18 @@ fn start() -> ExitCode {
     if matches!(cli.command, Command::Run(_)) {
         holdmix::util::footprint::one_malloc_arena();
     }
-    if let Err(e) =
-        holdmix::util::logging::init(cli.common.log.as_deref(), cli.common.verbose, cli.common.quiet)
-    {
+    // A service's stderr is its log (Asterisk's, journald): its lines,
+    // its last error among them, carry the time and the call. A command
+    // typed at a shell answers as a command does.
+    let service = matches!(cli.command, Command::Run(_) | Command::Hub(_) | Command::Serve(_));
+    if let Err(e) = holdmix::util::logging::init(
+        cli.common.log.as_deref(),
+        cli.common.verbose,
+        cli.common.quiet,
+        !service,
+    ) {
         eprintln!("holdmix: {e:#}");
     }
-    // A service's stderr is its log (Asterisk's, journald): its last
-    // error is a log line like the others. A command typed at a shell
-    // answers as a command does.
-    let service = matches!(cli.command, Command::Run(_) | Command::Hub(_) | Command::Serve(_));
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) if service => {

@@ -301,7 +301,7 @@ fn undecodable_file_fails_warm_but_the_rest_is_cached() {
     assert!(
         stderr
             .lines()
-            .any(|l| l.contains("ERROR") && l.contains(&bad_path)),
+            .any(|l| l.starts_with("holdmix: error: ") && l.contains(&bad_path)),
         "no error line naming {bad_path}:\n{stderr}"
     );
     assert!(

@@ -343,7 +343,7 @@ fn issue_18_sources_that_would_expand_absurdly_are_refused_by_their_header() {
         let path = d.join(name).display().to_string();
         assert!(
             err.lines()
-                .any(|l| l.contains("ERROR") && l.contains(&path) && l.contains(says)),
+                .any(|l| l.starts_with("holdmix: error: ") && l.contains(&path) && l.contains(says)),
             "{name}: no error naming the file and saying {says:?}:\n{err}"
         );
         assert!(

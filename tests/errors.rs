@@ -69,3 +69,59 @@ fn a_services_error_is_a_log_line() {
     );
     assert!(!err.contains("holdmix: error:"), "{err}");
 }
+
+/// A command's other lines read the same way: a playlist's problem as
+/// `check` prints it, the rest after `holdmix:`, none with a time; a
+/// `--log FILE` keeps the full form (time, level, span).
+#[test]
+fn a_commands_warnings_are_plain_and_a_log_file_keeps_the_full_form() {
+    let dir = tempdir();
+    let tone = dir.path().join("tone.wav");
+    crate::common::write_wav(&tone, 8000, 1, &crate::common::sine(440.0, 0.5, 1.0, 8000));
+    let pl = dir.path().join("p.toml");
+    std::fs::write(&pl, "[music]\ntracks = [\"tone.wav\", \"missing.wav\"]\n").expect("write");
+    let render = |extra: &[&str]| {
+        let out = holdmix(dir.path())
+            .args(extra)
+            .arg("render")
+            .arg(&pl)
+            .args(["--duration", "1s", "-o"])
+            .arg(dir.path().join("out.wav"))
+            .output()
+            .expect("spawn");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = render(&[]);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(
+            format!(
+                "{}:2:23: error: music.tracks: {} does not exist",
+                pl.display(),
+                dir.path().join("missing.wav").display()
+            )
+            .as_str()
+        ),
+        "{err}"
+    );
+    assert!(lines[1..].iter().all(|l| l.starts_with("holdmix: ")), "{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("holdmix: rendered; the same again: --seed 1 --at ")),
+        "{err}"
+    );
+    assert!(!err.contains("render{"), "no span: {err}");
+
+    let log = dir.path().join("render.log");
+    let err = render(&["--log", log.to_str().expect("path")]);
+    assert!(err.is_empty(), "{err}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("20") && last.contains("  INFO render{caller=-}: rendered; the same again: "),
+        "{text}"
+    );
+}

@@ -297,7 +297,7 @@ pub fn main_if_asked() -> Option<std::process::ExitCode> {
     }
     let log: Option<OsString> = args.next();
     close_inherited();
-    if let Err(e) = crate::util::logging::init(log.as_deref().map(Path::new), 0, false) {
+    if let Err(e) = crate::util::logging::init(log.as_deref().map(Path::new), 0, false, false) {
         eprintln!("holdmix: {e:#}");
     }
     Some(match watch() {

@@ -16,6 +16,7 @@
 
 mod escape;
 pub mod journal;
+mod plain;
 
 use crate::util::offload::{self, Dest};
 use anyhow::{Context, Result};
@@ -40,7 +41,10 @@ pub const REOPEN_SIGNAL: i32 = libc::SIGUSR1;
 /// Lines the queue refused since the last one it took.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
+/// `plain`: a command typed at a shell, whose lines on stderr read as a
+/// command's (`holdmix: warning: …`, see [`plain`]); a log file or the
+/// journal keeps the full form either way.
+pub fn init(log: Option<&Path>, verbose: u8, quiet: bool, plain: bool) -> Result<()> {
     let level = match (quiet, verbose) {
         (true, _) => Level::WARN,
         (false, 0) => Level::INFO,
@@ -93,13 +97,20 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool) -> Result<()> {
             Err(e) => failed = Some(e),
         }
     }
-    tracing_subscriber::registry()
-        .with(
-            layer
-                .with_writer(Lines::text(Arc::new(Stderr)))
-                .with_filter(filter),
-        )
-        .try_init()?;
+    let stderr = Lines::text(Arc::new(Stderr));
+    match plain {
+        true => tracing_subscriber::registry()
+            .with(
+                layer
+                    .event_format(plain::Plain)
+                    .with_writer(stderr)
+                    .with_filter(filter),
+            )
+            .try_init()?,
+        false => tracing_subscriber::registry()
+            .with(layer.with_writer(stderr).with_filter(filter))
+            .try_init()?,
+    }
     failed.map_or(Ok(()), Err)
 }
 
