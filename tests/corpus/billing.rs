@@ -64,8 +64,12 @@ pub(super) fn press_balance(
     playlist: &Path,
     caller: &str,
 ) -> (String, Vec<serde_json::Value>, f32) {
-    let (tl, wav) = (at.join("tl.jsonl"), at.join("out.wav"));
+    let (tl, wav, log) = (at.join("tl.jsonl"), at.join("out.wav"), at.join("render.log"));
+    // A log file: the full form (time, level, span) that a forged line
+    // would lack; a command's stderr is plain lines.
     let out = ok(holdmix(at)
+        .arg("--log")
+        .arg(&log)
         .args([
             "render",
             playlist.to_str().expect("path"),
@@ -76,7 +80,8 @@ pub(super) fn press_balance(
         .arg(&wav)
         .args(["--event", "1s:dtmf:2", "--caller", caller, "--timeline"])
         .arg(&tl));
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = std::fs::read_to_string(&log).expect("render's log");
     let (rate, samples) = read_wav(&wav);
     (log, timeline(&tl), rms(window(&samples, rate, 7.0, 8.0)))
 }
