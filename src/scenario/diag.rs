@@ -2,6 +2,7 @@
 //! is wrong and how to fix it. Ops staff read these, so every one names the
 //! place and, where it can, suggests the fix.
 
+use crate::util::logging::DIAGNOSTIC;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -217,8 +218,8 @@ pub fn summarize(diagnostics: &[Diagnostic], max: usize) -> impl Iterator<Item =
 pub fn log(diagnostics: &[Diagnostic]) {
     for (severity, line) in summarize(diagnostics, SHOWN) {
         match severity {
-            Severity::Error => tracing::error!("{line}"),
-            Severity::Warning => tracing::warn!("{line}"),
+            Severity::Error => tracing::error!(target: DIAGNOSTIC, "{line}"),
+            Severity::Warning => tracing::warn!(target: DIAGNOSTIC, "{line}"),
         }
     }
 }

@@ -35,6 +35,11 @@ use tracing_subscriber::prelude::*;
 /// so is written `./journald`).
 pub const JOURNALD: &str = "journald";
 
+/// The target of a playlist's problems as `check` prints them
+/// (`FILE:LINE:COL: error: …`, `scenario::diag::log`): a command's plain
+/// stderr prints them as they are, with no `holdmix:` before them.
+pub const DIAGNOSTIC: &str = "holdmix::diagnostic";
+
 /// The signal that reopens a `--log FILE`.
 pub const REOPEN_SIGNAL: i32 = libc::SIGUSR1;
 

@@ -4,6 +4,7 @@
 //! keep the full form). tracing-subscriber's formats all print the span
 //! context, so this one is written out: a level word and the fields.
 
+use super::DIAGNOSTIC;
 use std::fmt;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -22,26 +23,11 @@ where
         ctx.field_format().format_fields(Writer::new(&mut text), event)?;
         // A playlist's problem names its place and severity itself, as
         // `check` prints it.
-        if located(&text) {
+        if event.metadata().target() == DIAGNOSTIC {
             return writeln!(w, "{text}");
         }
         writeln!(w, "holdmix: {}{text}", word(*event.metadata().level()))
     }
-}
-
-/// `FILE:LINE:COLUMN: error: …` (or `warning:`), a playlist diagnostic's form.
-fn located(text: &str) -> bool {
-    let at = [": error: ", ": warning: "]
-        .iter()
-        .filter_map(|s| text.find(s))
-        .min();
-    let Some(place) = at.map(|i| &text[..i]) else {
-        return false;
-    };
-    let mut parts = place.rsplitn(3, ':');
-    let (col, line, file) = (parts.next(), parts.next(), parts.next());
-    let number = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    number(col) && number(line) && file.is_some_and(|f| !f.is_empty())
 }
 
 /// What the level adds before the message: nothing for plain information.
@@ -58,18 +44,62 @@ fn word(level: Level) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// The lines `Plain` prints for what `log` logs.
+    fn printed(log: impl FnOnce()) -> String {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(Plain)
+            .with_writer(move || Buffer(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
-    fn a_playlist_diagnostic_is_known_by_its_place() {
-        assert!(located(
-            "/tmp/w.toml:2:50: error: music.tracks: /x.wav does not exist"
-        ));
-        assert!(located(
-            "my list.toml:12:1: warning: advice.group: no group is open"
-        ));
-        assert!(!located("cannot use audio file: /x.wav: cannot read: error: 2"));
-        assert!(!located("/tmp/w.toml: error: cannot open"));
-        assert!(!located("rendered; the same again: --seed 1"));
-        assert!(!located(":2:50: error: no file"));
+    fn a_playlist_diagnostic_is_printed_as_check_prints_it() {
+        let text = printed(|| {
+            tracing::error!(target: DIAGNOSTIC, "/tmp/w.toml:2:50: error: music.tracks: /x.wav does not exist");
+            tracing::error!(target: DIAGNOSTIC, "/tmp/w.toml: … and 3 more errors (only the first 20 are shown)");
+        });
+        assert_eq!(
+            text,
+            "/tmp/w.toml:2:50: error: music.tracks: /x.wav does not exist\n\
+             /tmp/w.toml: … and 3 more errors (only the first 20 are shown)\n"
+        );
+    }
+
+    #[test]
+    fn other_lines_say_holdmix_and_their_level() {
+        let text = printed(|| {
+            tracing::warn!("cannot use audio file: /x.wav");
+            tracing::info!("rendered");
+            // Shaped like a diagnostic, but not one: it is not trusted to be.
+            tracing::error!("w.toml:2:50: error: forged");
+        });
+        assert_eq!(
+            text,
+            "holdmix: warning: cannot use audio file: /x.wav\n\
+             holdmix: rendered\n\
+             holdmix: error: w.toml:2:50: error: forged\n"
+        );
     }
 }
