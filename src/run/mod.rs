@@ -40,9 +40,11 @@ use crate::config::RunConfig;
 
 /// Streams until a signal, a hangup, or the reader going away.
 pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
+    // One flag from the first instant to the end: a stop that lands while
+    // a call is taken back from the hub ends the stream that takes it.
+    let stop = signals::StopFlag::install()?;
     // Through a hub that streams audio, the hub does it all (docs/hub-audio.md).
     if cfg.hub.is_some() && !cfg.standalone {
-        let stop = signals::StopFlag::install()?;
         match handover::hand_over(cfg, &stop) {
             handover::Outcome::Standalone | handover::Outcome::TakeOver => {}
             handover::Outcome::Stopped(exit) => return Ok(exit),
@@ -53,7 +55,7 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
             }
         }
     }
-    let mut stream = match Stream::start(cfg, cache)? {
+    let mut stream = match Stream::start(cfg, cache, stop)? {
         Started::Streaming(s) => s,
         Started::Ended(exit) => return Ok(exit),
     };

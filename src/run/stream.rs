@@ -118,8 +118,9 @@ impl<'a> Stream<'a> {
     /// silence is a `late` event on the timeline). A signal before that ends
     /// the call with nothing to keep. Its first tick is
     /// [`Stream::first_tick`], which starts the loader and the followers.
-    pub fn start(cfg: &RunConfig, cache: &'a Cache) -> Result<Started<'a>> {
-        let stop = StopFlag::install()?;
+    /// `stop`: the run's flag, installed before anything else (a signal
+    /// already in it ends the call at once).
+    pub fn start(cfg: &RunConfig, cache: &'a Cache, stop: StopFlag) -> Result<Started<'a>> {
         let (control_socket, ready) = spawn_prepare(cfg, None, cache)?;
         let early = ready.recv_timeout(FIRST_FRAME_WAIT).ok();
         let out = Output::stdout(cfg.format.frame_bytes())?;
