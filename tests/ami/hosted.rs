@@ -134,7 +134,7 @@ fn hub_log(dir: &Path) -> String {
 
 /// The call `uid` from the queue-dtmf capture, hosted by a new hub: the
 /// capture up to its `MusicOnHoldStart` (Asterisk starts its generator
-/// then), 3 s of quiet in which its generator starts and hands over, then
+/// then), quiet until its generator has started and handed over, then
 /// the rest. Returns its timeline (written by the hub), the actions the
 /// hub sent Asterisk, and the hub's count of subscribed calls once the
 /// call ended.
@@ -152,8 +152,12 @@ fn hosted_in_the_captured_queue(
             t.starts_with("Event: MusicOnHoldStart\r\n") && t.contains(&format!("Uniqueid: {uid}\r\n"))
         })
         .expect("the hold start");
+    // The rest waits until the generator has handed its pipe over: a
+    // timer here was outrun by a slow start on a loaded machine (the
+    // call's end reached the hub before the call did).
+    let gate = dir.join("handed");
     let mut chunks = all[..=hold].to_vec();
-    chunks.extend(vec![Vec::new(); 300]);
+    chunks.push(format!("!gate:{}", gate.display()).into_bytes());
     chunks.extend(all[hold + 1..].iter().cloned());
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
     let pl = pl(dir);
@@ -169,6 +173,7 @@ fn hosted_in_the_captured_queue(
     wait_for("the hand-over", Duration::from_secs(20), || {
         hub_log(dir).contains("hand-over taken")
     });
+    std::fs::write(&gate, "").expect("open the gate");
     // The client stopped: whatever the load, it cannot take the call back
     // (its dry check: docs/hub-audio.md, "Limits"); the hub streams it to
     // its end, then the client reads its `END` and exits.

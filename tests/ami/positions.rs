@@ -78,6 +78,7 @@ fn bob_through_a_new_hub(
     dir: &std::path::Path,
     port: u16,
     pl: &std::path::Path,
+    gate: Option<&std::path::Path>,
 ) -> (
     std::process::Child,
     std::path::PathBuf,
@@ -90,9 +91,22 @@ fn bob_through_a_new_hub(
     // here is when the place is known and said, not a decode under load
     // (a loaded suite once heard it at 3.5 s of stream time).
     crate::common::warm_cache(&gen_dir, pl);
-    let (hub, socket) = spawn_hub(dir, port);
+    // Verbose: the hub logs each subscription, which opens the gate.
+    let (hub, socket) = super::hub::spawn_hub_args(dir, port, &["-v"]);
     std::thread::sleep(Duration::from_millis(1500));
     let (child, reader) = bob_via_hub(&gen_dir, dir, &socket, pl);
+    if let Some(gate) = gate {
+        let log = dir.join("hub.log");
+        let t = std::time::Instant::now();
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("generator subscribed")) {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "Bob's generator never subscribed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::fs::write(gate, "").expect("open the gate");
+    }
     (hub, gen_dir, child, reader)
 }
 
@@ -144,8 +158,11 @@ fn bob_in_the_captured_queue_lingering(
     assert!(join < hold, "app_queue: the join comes before the hold music");
     let mut chunks: Vec<Vec<u8>> = events_all[..=hold].to_vec();
     // The generator starts at the hold start (Asterisk spawns it then) and
-    // subscribes while nothing else is said of Bob's call.
-    chunks.extend(vec![Vec::new(); 300]);
+    // subscribes while nothing else is said of Bob's call: the rest waits
+    // for its subscription (a timer here can be outrun by a slow start on
+    // a loaded machine).
+    let gate = dir.path().join("subscribed");
+    chunks.push(format!("!gate:{}", gate.display()).into_bytes());
     for e in &events_all[hold + 1..] {
         chunks.push(e.clone());
         let t = String::from_utf8_lossy(e);
@@ -155,7 +172,7 @@ fn bob_in_the_captured_queue_lingering(
     }
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
     let pl = pl(dir.path());
-    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl);
+    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl, Some(&gate));
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "Bob's MusicOnHoldStop ends it: {status:?}");
     reader.join().expect("reader");
@@ -211,7 +228,7 @@ fn a_restarted_hub_greets_with_the_place_from_its_queue_status() {
     let dir = tempdir();
     let (port, server) = serve_script_vars("pw", vec![vec![Vec::new(); 400]], Vec::new());
     let pl = position_playlist(dir.path());
-    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl);
+    let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl, None);
     std::thread::sleep(Duration::from_millis(2500));
     crate::common::signal(&child, libc::SIGHUP);
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(10));
