@@ -158,6 +158,8 @@ fn hosted_in_the_captured_queue(
     let gate = dir.join("handed");
     let mut chunks = all[..=hold].to_vec();
     chunks.push(format!("!gate:{}", gate.display()).into_bytes());
+    // Then 1.5 s of the call held quiet, as it was before the timer's end.
+    chunks.extend(vec![Vec::new(); 150]);
     chunks.extend(all[hold + 1..].iter().cloned());
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
     let pl = pl(dir);
@@ -298,9 +300,19 @@ fn hosted_calls_cost_the_hub_no_thread_each_and_leave_no_subscriber() {
         assert!(status.success(), "{status:?}");
         audio.join().expect("reader");
     }
+    let taken: Vec<String> = uids
+        .iter()
+        .filter_map(|uid| std::fs::read_to_string(dir.join(uid).join("run.log")).ok())
+        .flat_map(|log| {
+            log.lines()
+                .filter(|l| l.contains("taking the call over") || l.contains("watch"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
     assert!(
         !hub_log(dir).contains("took the call over"),
-        "every call hosted to its end"
+        "every call hosted to its end; the clients said: {taken:#?}"
     );
     wait_for("no subscriber left", Duration::from_secs(10), || {
         subscribed(dir, &ctl_sock) == 0

@@ -163,6 +163,8 @@ fn bob_in_the_captured_queue_lingering(
     // a loaded machine).
     let gate = dir.path().join("subscribed");
     chunks.push(format!("!gate:{}", gate.display()).into_bytes());
+    // Then 1.5 s of the call held quiet, as it was before the timer's end.
+    chunks.extend(vec![Vec::new(); 150]);
     for e in &events_all[hold + 1..] {
         chunks.push(e.clone());
         let t = String::from_utf8_lossy(e);
