@@ -333,7 +333,7 @@ pub struct RenderArgs {
     /// 2026-11-23T09:30, or 09:30 (today) [default: now, to the second; the
     /// summary line and the plot's title name the time used].
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
-    pub at: Option<chrono::NaiveDateTime>,
+    pub at: Option<At>,
     /// Seed for every random order (music, advice groups): the same command
     /// line, seed and --at give the same file and plot. `random` draws one,
     /// which the summary line names.
@@ -409,7 +409,7 @@ pub struct PlayArgs {
     /// Local time the call starts, for time-of-day windows: 2026-11-23T09:30,
     /// or 09:30 [default: now, to the second; logged at the start].
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
-    pub at: Option<chrono::NaiveDateTime>,
+    pub at: Option<At>,
     /// Seed for every random order, as `render --seed`: the same seed and
     /// --at sound as `render` of them. `random` draws one, logged at the start.
     #[arg(long, value_name = "N|random", default_value = DEFAULT_SEED, value_parser = parse_seed)]
@@ -541,7 +541,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::util::duration::parse(s).map_err(|e| format!("{e:#}"))
 }
 
-fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
+/// `--at`: a local time in the playlist's zone, with its date or today's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Date(chrono::NaiveDateTime),
+    /// A time of day alone: today, as the playlist's zone has it (the
+    /// default "now" is taken there too), not the host's.
+    Today(chrono::NaiveTime),
+}
+
+fn parse_at(s: &str) -> Result<At, String> {
     let t = s.trim();
     for f in [
         "%Y-%m-%dT%H:%M",
@@ -550,12 +559,12 @@ fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
         "%Y-%m-%d %H:%M:%S",
     ] {
         if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
-            return Ok(d);
+            return Ok(At::Date(d));
         }
     }
     for f in ["%H:%M", "%H:%M:%S"] {
         if let Ok(time) = chrono::NaiveTime::parse_from_str(t, f) {
-            return Ok(chrono::Local::now().date_naive().and_time(time));
+            return Ok(At::Today(time));
         }
     }
     Err(format!("{s:?}: write a local time as 2026-11-23T09:30 or 09:30"))

@@ -25,7 +25,7 @@ pub struct RenderOptions {
     pub timeline: Option<PathBuf>,
     /// Local wall-clock time the call starts at (time-of-day windows);
     /// `None` is now.
-    pub at: Option<chrono::NaiveDateTime>,
+    pub at: Option<crate::cli::At>,
     /// Fixes every random order (`--seed`, resolved: `random` is drawn
     /// before, so it can be shown).
     pub seed: u64,
@@ -82,7 +82,7 @@ pub fn simulated_call(
     cache: &Cache,
     rate: u32,
     seed: u64,
-    at: Option<chrono::NaiveDateTime>,
+    at: Option<crate::cli::At>,
 ) -> Result<SimulatedCall> {
     let loaded = Scenario::load(playlist)?;
     crate::scenario::log_diagnostics(&loaded.diagnostics);

@@ -2,6 +2,7 @@
 //! its seed and the local time it starts at. Shown as the options that
 //! repeat it, in the summary line and the plot's title.
 
+use crate::cli::At;
 use crate::scenario::zone::{self, Zone};
 use chrono::{NaiveDateTime, SubsecRound};
 use std::fmt;
@@ -18,9 +19,15 @@ pub struct Replay {
 
 impl Replay {
     /// With no `at`, now in `zone` to the whole second: the call then starts
-    /// at exactly the time shown, so giving it back repeats the call.
-    pub fn new(seed: u64, at: Option<NaiveDateTime>, zone: Option<&Zone>) -> Self {
-        let at = at.unwrap_or_else(|| zone::local(zone, chrono::Utc::now()).trunc_subsecs(0));
+    /// at exactly the time shown, so giving it back repeats the call. A
+    /// time of day alone is today's in `zone` as well.
+    pub fn new(seed: u64, at: Option<At>, zone: Option<&Zone>) -> Self {
+        let now = || zone::local(zone, chrono::Utc::now());
+        let at = match at {
+            Some(At::Date(at)) => at,
+            Some(At::Today(time)) => now().date().and_time(time),
+            None => now().trunc_subsecs(0),
+        };
         Replay { seed, at }
     }
 }
@@ -57,13 +64,13 @@ mod tests {
             .unwrap()
             .and_hms_opt(9, 30, 7)
             .unwrap();
-        let replay = Replay::new(u64::MAX, Some(at), None);
+        let replay = Replay::new(u64::MAX, Some(At::Date(at)), None);
         let shown = replay.to_string();
         assert_eq!(shown, "--seed 18446744073709551615 --at 2026-11-23T09:30:07");
         let words: Vec<&str> = shown.split(' ').collect();
         let args = render_args(&words);
         assert_eq!(args.seed, Seed::Fixed(replay.seed));
-        assert_eq!(args.at, Some(at));
+        assert_eq!(args.at, Some(At::Date(at)));
     }
 
     #[test]
@@ -71,7 +78,28 @@ mod tests {
         let replay = Replay::new(5, None, None);
         assert_eq!(replay.at.nanosecond(), 0);
         let args = render_args(&replay.to_string().split(' ').collect::<Vec<_>>());
-        assert_eq!(args.at, Some(replay.at));
+        assert_eq!(args.at, Some(At::Date(replay.at)));
+    }
+
+    /// `--at 09:30` is today in the playlist's zone, as the default now is:
+    /// on either side of the date line at least one of them is not the
+    /// host's today.
+    #[test]
+    fn a_time_alone_is_today_in_the_playlists_zone() {
+        let args = render_args(&["--at", "09:30"]);
+        let time = chrono::NaiveTime::from_hms_opt(9, 30, 0).unwrap();
+        assert_eq!(args.at, Some(At::Today(time)));
+        for name in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+            let zone = Zone::named(name).unwrap();
+            let before = zone::local(Some(&zone), chrono::Utc::now()).date();
+            let replay = Replay::new(1, args.at, Some(&zone));
+            let after = zone::local(Some(&zone), chrono::Utc::now()).date();
+            assert_eq!(replay.at.time(), time);
+            assert!(
+                replay.at.date() == before || replay.at.date() == after,
+                "{name}: {replay}"
+            );
+        }
     }
 
     #[test]

@@ -265,7 +265,9 @@ mod tests {
             format: crate::audio::format::Format::Slin,
             events,
             timeline: Some(timeline.clone()),
-            at: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).and_then(|d| d.and_hms_opt(9, 30, 0)),
+            at: chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+                .and_then(|d| d.and_hms_opt(9, 30, 0))
+                .map(crate::cli::At::Date),
             seed: 1,
             plot: None,
             caller: None,

@@ -4,7 +4,7 @@
 //! with it. And a caller at position 1 hears no "still there" repeat
 //! unless the playlist asks.
 
-use super::hub::{signal_hub, spawn_hub, token};
+use super::hub::{signal_hub, spawn_hub_args, token};
 use super::server::{serve_script_vars, transcript_events};
 use super::*;
 use crate::common::{events, holdmix, ok, playlist, tempdir, timeline};
@@ -92,7 +92,7 @@ fn bob_through_a_new_hub(
     // (a loaded suite once heard it at 3.5 s of stream time).
     crate::common::warm_cache(&gen_dir, pl);
     // Verbose: the hub logs each subscription, which opens the gate.
-    let (hub, socket) = super::hub::spawn_hub_args(dir, port, &["-v"]);
+    let (hub, socket) = spawn_hub_args(dir, port, &["-v"]);
     std::thread::sleep(Duration::from_millis(1500));
     let (child, reader) = bob_via_hub(&gen_dir, dir, &socket, pl);
     if let Some(gate) = gate {

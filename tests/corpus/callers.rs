@@ -113,3 +113,60 @@ fn run_streams_for_every_hostile_caller_number_with_a_clean_log() {
         assert_clean_log(&log, &what);
     }
 }
+
+/// A command's stderr (plain lines, `render` typed at a shell) with every
+/// hostile number and `-v` (more lines, the billing lookup's among them):
+/// each line is one of holdmix's (`holdmix: …`), with no control
+/// character; a number that is refused is named there as in the log.
+#[test]
+fn hostile_caller_numbers_never_forge_a_line_on_a_commands_stderr() {
+    let tmp = tempdir();
+    let music = tone(tmp.path(), 10.0);
+    let all = cases("callers");
+    let runs: Vec<_> = all
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let sub = case_dir(tmp.path(), i);
+            let (port, _) = serve(OK.to_vec());
+            let p = billing_playlist(&sub, port, &music);
+            let n = number(case);
+            std::thread::spawn(move || {
+                let out = ok(holdmix(&sub)
+                    .args([
+                        "-v",
+                        "render",
+                        p.to_str().expect("path"),
+                        "--duration",
+                        "3s",
+                        "-o",
+                    ])
+                    .arg(sub.join("out.wav"))
+                    .args(["--event", "1s:dtmf:2", "--caller", &n]));
+                String::from_utf8_lossy(&out.stderr).into_owned()
+            })
+        })
+        .collect();
+    for (case, run) in all.iter().zip(runs) {
+        let stderr = run.join().expect("render");
+        let what = format!("{:?}", case.covers);
+        assert!(stderr.lines().count() >= 2, "{what}: {stderr}");
+        for line in stderr.lines() {
+            assert!(
+                line.starts_with("holdmix: "),
+                "{what}: a line not holdmix's: {line:?}"
+            );
+            assert!(
+                !line.chars().any(|c| c.is_control() && c != '\t'),
+                "{what}: a control character on stderr: {line:?}"
+            );
+        }
+        if case.outcome == "error" {
+            assert!(
+                stderr.contains(&case.expect),
+                "{what}: want `{}` in:\n{stderr}",
+                case.expect
+            );
+        }
+    }
+}

@@ -39,7 +39,7 @@ pub struct PlayOptions {
     pub duration: Option<Duration>,
     /// Start this far into the call (rendered unheard).
     pub skip: Duration,
-    pub at: Option<chrono::NaiveDateTime>,
+    pub at: Option<crate::cli::At>,
     /// `--seed`, resolved (`random` drawn before).
     pub seed: u64,
     pub caller: Option<String>,

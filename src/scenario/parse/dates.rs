@@ -187,10 +187,9 @@ impl Parser<'_> {
         for (text, span) in items {
             match window::parse_range(text) {
                 Ok(r) => out.push(r),
+                // Each of `parse_range`'s errors says how to write it.
                 Err(e) => {
-                    self.d
-                        .error(span, path, e)
-                        .hint("write \"HH:MM-HH:MM\", e.g. \"21:00-24:00\"");
+                    self.d.error(span, path, e);
                 }
             }
         }
