@@ -117,7 +117,9 @@ fn run_streams_for_every_hostile_caller_number_with_a_clean_log() {
 /// A command's stderr (plain lines, `render` typed at a shell) with every
 /// hostile number and `-v` (more lines, the billing lookup's among them):
 /// each line is one of holdmix's (`holdmix: …`), with no control
-/// character; a number that is refused is named there as in the log.
+/// character, and the number itself is not on it (the plain form leaves
+/// the span that names the caller out); a number that is refused is
+/// named as refused, as in the log.
 #[test]
 fn hostile_caller_numbers_never_forge_a_line_on_a_commands_stderr() {
     let tmp = tempdir();
@@ -149,6 +151,12 @@ fn hostile_caller_numbers_never_forge_a_line_on_a_commands_stderr() {
         .collect();
     for (case, run) in all.iter().zip(runs) {
         let stderr = run.join().expect("render");
+        let n = number(case);
+        assert!(
+            n.trim().len() < 3 || !stderr.contains(&n),
+            "{:?}: the number on stderr: {stderr}",
+            case.covers
+        );
         let what = format!("{:?}", case.covers);
         assert!(stderr.lines().count() >= 2, "{what}: {stderr}");
         for line in stderr.lines() {
