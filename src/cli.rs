@@ -179,6 +179,12 @@ pub struct RunArgs {
     /// the shim's flag when it runs a call itself.
     #[arg(long, hide = true)]
     pub standalone: bool,
+    /// The call was taken back from a hub that stopped writing it (hung,
+    /// its socket still accepting): the start does not wait for that
+    /// hub's greeting, which would not come, and follows it once it
+    /// answers. The shim's flag when it runs such a call itself.
+    #[arg(long, hide = true)]
+    pub hub_hung: bool,
 }
 
 #[derive(Debug, Args)]

@@ -112,7 +112,7 @@ impl CallIdentity {
 }
 
 /// What `holdmix run` runs with.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunConfig {
     pub playlist: Option<PathBuf>,
     pub format: crate::audio::format::Format,
@@ -144,6 +144,9 @@ pub struct RunConfig {
     pub control: Option<PathBuf>,
     /// `--standalone`: never hand the call over to the hub's audio.
     pub standalone: bool,
+    /// `--hub-hung`: the hub stopped writing this call; its greeting is
+    /// not waited for at the start.
+    pub hub_hung: bool,
 }
 
 /// Resolves `run`'s arguments. `secret` reads the AMI secret (a file, or
@@ -211,6 +214,7 @@ pub fn run(
         language: args.language.as_deref().and_then(route_language),
         control: args.control,
         standalone: args.standalone,
+        hub_hung: args.hub_hung,
     }
 }
 

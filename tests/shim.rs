@@ -32,7 +32,17 @@ fn tone_playlist(dir: &Path) -> String {
 /// `holdmix-shim <run's args>` with the test's cache, log and state, its
 /// stdout a pipe (as Asterisk's), and none of the identity variables.
 fn shim(dir: &Path, args: &[&str]) -> Child {
-    let mut c = Command::new(SHIM);
+    spawn_with(Command::new(SHIM), dir, args)
+}
+
+/// `holdmix run <args>` as [`shim`] starts the shim.
+fn full_run(dir: &Path, args: &[&str]) -> Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_holdmix"));
+    c.arg("run");
+    spawn_with(c, dir, args)
+}
+
+fn spawn_with(mut c: Command, dir: &Path, args: &[&str]) -> Child {
     c.arg("--cache-dir")
         .arg(dir.join("cache"))
         .arg("--log")
@@ -47,7 +57,7 @@ fn shim(dir: &Path, args: &[&str]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn holdmix-shim")
+        .expect("spawn")
 }
 
 /// A shim playing a tone that handed its call over to a stand-in hub,
@@ -235,6 +245,8 @@ fn the_hub_closing_without_end_hands_the_call_back() {
     drop(hub);
     let args = full_binary_args(&child);
     assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    // A hub that is gone is not hung: a restarted one's greeting is waited for.
+    assert!(!args.iter().any(|a| a == "--hub-hung"), "{args:?}");
     // The reader first gets what the hub wrote, then the full binary's tone.
     let (hub_bytes, out) = read_exact(child.stdout.take().unwrap(), 3200, LIMIT);
     assert!(hub_bytes.iter().all(|&b| b == 0));
@@ -260,7 +272,8 @@ fn a_dry_pipe_is_taken_over() {
         "the shim says it takes the call, then closes"
     );
     let args = full_binary_args(&child);
-    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    // Hung, its socket open: the full binary does not wait for its greeting.
+    assert_eq!(args[1..4], ["run", "--standalone", "--hub-hung"], "{args:?}");
     // The wait's timer slack is not left to the full binary's pacing.
     let slack = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/timerslack_ns")).unwrap();
     assert_eq!(slack(&child.id().to_string()), slack("self"));
@@ -441,7 +454,35 @@ fn a_dry_pipe_then_a_refusing_standby_means_standalone() {
     s.say("NO full");
     drop(s);
     let args = full_binary_args(&child);
-    assert_eq!(args[1..3], ["run", "--standalone"], "{args:?}");
+    // The hub whose events the call follows is the one that hung.
+    assert_eq!(args[1..4], ["run", "--standalone", "--hub-hung"], "{args:?}");
     hears_the_playlist(child.stdout.take().unwrap());
     stop(child);
+}
+
+/// A call of a known Uniqueid taken back from a hub that hung with its
+/// socket open (`OK`, then never a frame), by the shim and by `holdmix run`
+/// itself: the stream that resumes it does not ask that hub for a greeting
+/// (which would hold its start, in silence, for the greeting's wait), and
+/// says it follows the hub once it answers.
+#[test]
+fn a_hung_hubs_call_resumes_without_waiting_for_its_greeting() {
+    for (name, spawn) in [("shim", shim as fn(&Path, &[&str]) -> Child), ("run", full_run)] {
+        let dir = tempdir();
+        let pl = tone_playlist(dir.path());
+        let hub = Peer::bind(dir.path());
+        let sock = hub.path.to_str().unwrap().to_string();
+        let mut child = spawn(
+            dir.path(),
+            &["--hub", &sock, "--uniqueid", "1795452414.1", "--playlist", &pl],
+        );
+        let mut h = hub.accept(LIMIT);
+        h.say("OK");
+        assert_eq!(h.rest(), "TAKEN\n", "{name}");
+        hears_the_playlist(child.stdout.take().unwrap());
+        let log = log_text(dir.path());
+        assert!(log.contains("the hub stopped writing the call"), "{name}:\n{log}");
+        assert!(!log.contains("no hub answers yet"), "{name}:\n{log}");
+        stop(child);
+    }
 }

@@ -107,13 +107,16 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let hubs = hub_paths(words);
     if hubs[0].is_none() {
         // No hub: the full binary's own `run`, with nothing added.
-        return exec_full(words, false, None);
+        return exec_full(words, false, None, false);
     }
     let mask = Signals::block();
     // The hub, then the standby hub (`-S`) when the hub is absent, refuses
     // the call, dies or stops writing; only then the call's own stream.
-    for hub in hubs.into_iter().flatten() {
-        let Some(sock) = connect(hub) else {
+    // `hung`: the hub (whose events the call's own stream follows) stopped
+    // writing with its socket open, so its greeting would not come either.
+    let mut hung = false;
+    for (i, hub) in hubs.into_iter().enumerate() {
+        let Some(sock) = hub.and_then(connect) else {
             continue;
         };
         match hand_over(&sock, words, &mask) {
@@ -122,13 +125,16 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
                 Wait::Stop(sig) => return stop(&sock, sig),
                 // Best effort: the hub drops the call before its next
                 // write. The next one resumes it from its checkpoint.
-                Wait::Gone => send_now(&sock, b"TAKEN\n"),
+                Wait::Gone { hung: h } => {
+                    hung |= h && i == 0;
+                    send_now(&sock, b"TAKEN\n")
+                }
             },
             Answer::Stop(sig) => return stop(&sock, sig),
             Answer::No => {}
         }
     }
-    exec_full(words, true, Some(&mask))
+    exec_full(words, true, Some(&mask), hung)
 }
 
 fn word(p: &*const c_char) -> &'static CStr {
@@ -488,8 +494,9 @@ enum Wait {
     End(c_int),
     /// A stop signal.
     Stop(c_int),
-    /// The hub closed without `END`, or the pipe ran dry: take over.
-    Gone,
+    /// The hub closed without `END`, or the pipe ran dry (`hung`: its
+    /// socket still open): take over.
+    Gone { hung: bool },
 }
 
 /// Waits: `ppoll` on the socket, waking every [`CHECK`] for the pipe-dry
@@ -540,7 +547,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
                         return Wait::End(code);
                     }
                 }
-                return Wait::Gone;
+                return Wait::Gone { hung: false };
             }
             // The words first (at the loop's top).
             continue;
@@ -560,7 +567,7 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
         }
         dry += 1;
         if dry >= DRY_LOOKS {
-            return Wait::Gone;
+            return Wait::Gone { hung: true };
         }
     }
 }
@@ -643,8 +650,9 @@ fn send_now(sock: &OwnedFd, bytes: &[u8]) {
 }
 
 /// Becomes the full binary, `holdmix` beside this one: `holdmix run
-/// [--standalone] <the same arguments>`. Returns only if that fails.
-fn exec_full(words: &[*const c_char], standalone: bool, mask: Option<&Signals>) -> c_int {
+/// [--standalone [--hub-hung]] <the same arguments>`. Returns only if that
+/// fails.
+fn exec_full(words: &[*const c_char], standalone: bool, mask: Option<&Signals>, hung: bool) -> c_int {
     if mask.is_some_and(Signals::restore) {
         // A stop signal came while taking over: the call is being stopped.
         return SIGNAL_EXIT;
@@ -653,11 +661,14 @@ fn exec_full(words: &[*const c_char], standalone: bool, mask: Option<&Signals>) 
     let Some(path) = full_binary() else {
         return fail(b"holdmix-shim: cannot find its own directory\n");
     };
-    let mut argv: Vec<*const c_char> = Vec::with_capacity(words.len() + 4);
+    let mut argv: Vec<*const c_char> = Vec::with_capacity(words.len() + 5);
     argv.push(path.as_ptr());
     argv.push(c"run".as_ptr());
     if standalone {
         argv.push(c"--standalone".as_ptr());
+    }
+    if hung {
+        argv.push(c"--hub-hung".as_ptr());
     }
     argv.extend_from_slice(words);
     argv.push(std::ptr::null());

@@ -144,15 +144,22 @@ const REJOIN: Policy = Policy {
 
 /// Subscribes at `socket` for the call `uniqueid`, proving it with
 /// `token` (from the call's realtime row); waits at most [`GREETING`].
-pub fn subscribe(socket: &Path, uniqueid: Option<&str>, token: Option<&str>) -> HubLink {
+/// `greet: false`: the hub stopped writing this call with its socket open
+/// (a take-over from a hung hub), so it is not asked now, which would
+/// only cost the caller the wait in silence; the follower asks it later.
+pub fn subscribe(socket: &Path, uniqueid: Option<&str>, token: Option<&str>, greet: bool) -> HubLink {
     let uniqueid = uniqueid.unwrap_or("").to_string();
     let token = token.unwrap_or("").to_string();
     let first = if uniqueid.is_empty() {
         Attempt::Refused("a hub serves a generator that knows its Uniqueid".into())
+    } else if !greet {
+        tracing::info!(hub = %socket.display(), "the hub stopped writing the call: following it when it answers");
+        Attempt::Absent
     } else {
         attempt(socket, &uniqueid, &token, GREETING)
     };
     match &first {
+        Attempt::Absent if !greet => {}
         Attempt::Absent => tracing::warn!(hub = %socket.display(), "no hub answers yet"),
         Attempt::Refused(why) => {
             tracing::warn!(hub = %socket.display(), "the hub refused this generator: {why}")

@@ -59,7 +59,10 @@ pub enum Outcome {
     /// A stop signal came while the hub streamed: the hub ends the call.
     Stopped(Exit),
     /// The hub died or hung: stream here, from the call's checkpoint.
-    TakeOver,
+    /// `hung`: the first hub (`--hub`, whose events the stream follows)
+    /// stopped writing with its socket open, so its greeting would not
+    /// come either.
+    TakeOver { hung: bool },
 }
 
 /// Hands the call over if this run may (`--hub`, no `--standalone`,
@@ -71,10 +74,13 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
         return Outcome::Standalone;
     }
     let mut outcome = Outcome::Standalone;
-    for socket in [cfg.hub.as_deref(), cfg.standby_hub.as_deref()]
+    for (i, socket) in [cfg.hub.as_deref(), cfg.standby_hub.as_deref()]
         .into_iter()
-        .flatten()
+        .enumerate()
     {
+        let Some(socket) = socket else {
+            continue;
+        };
         let Some((conn, after)) = offer(socket) else {
             continue;
         };
@@ -82,7 +88,12 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
         match wait(&conn, after, stop, cfg.format.frame_bytes()) {
             // On to the standby: it resumes the call from the checkpoint
             // the hub kept, as this process would.
-            Outcome::TakeOver => outcome = Outcome::TakeOver,
+            Outcome::TakeOver { hung } => {
+                let first_hung = matches!(outcome, Outcome::TakeOver { hung: true });
+                outcome = Outcome::TakeOver {
+                    hung: first_hung || (hung && i == 0),
+                }
+            }
             done => return done,
         }
     }
@@ -194,7 +205,7 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
                     }
                 };
                 if gone && !got.iter().any(|l| matches!(l, Some(Line::End(_)))) {
-                    return taken_over(conn, "the hub is gone");
+                    return taken_over(conn, "the hub is gone", false);
                 }
                 // The words first (at the loop's top).
                 continue;
@@ -207,7 +218,7 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
         looked = Instant::now();
         let queued = pipe::queued_bytes(out).unwrap_or(0);
         if check.look(queued, frame_bytes, looked) {
-            return taken_over(conn, "the pipe ran dry");
+            return taken_over(conn, "the pipe ran dry", true);
         }
     }
 }
@@ -324,11 +335,11 @@ impl Drop for Masked {
 }
 
 /// Tells the hub (best effort) and closes: the call is streamed here now.
-fn taken_over(conn: &UnixStream, why: &str) -> Outcome {
+fn taken_over(conn: &UnixStream, why: &str, hung: bool) -> Outcome {
     tracing::warn!("{why}: taking the call over");
     conn.set_nonblocking(true).ok();
     handover::say(conn, &Line::Taken).ok();
-    Outcome::TakeOver
+    Outcome::TakeOver { hung }
 }
 
 #[cfg(test)]

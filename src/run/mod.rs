@@ -44,9 +44,11 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
     // a call is taken back from the hub ends the stream that takes it.
     let stop = signals::StopFlag::install()?;
     // Through a hub that streams audio, the hub does it all (docs/hub-audio.md).
+    let mut hung = false;
     if cfg.hub.is_some() && !cfg.standalone {
         match handover::hand_over(cfg, &stop) {
-            handover::Outcome::Standalone | handover::Outcome::TakeOver => {}
+            handover::Outcome::Standalone => {}
+            handover::Outcome::TakeOver { hung: h } => hung = h,
             handover::Outcome::Stopped(exit) => return Ok(exit),
             handover::Outcome::Ended(0) => return Ok(Exit::Hangup),
             handover::Outcome::Ended(code) => {
@@ -55,6 +57,17 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
             }
         }
     }
+    let taken_from_hung;
+    let cfg = match hung {
+        true => {
+            taken_from_hung = RunConfig {
+                hub_hung: true,
+                ..cfg.clone()
+            };
+            &taken_from_hung
+        }
+        false => cfg,
+    };
     let mut stream = match Stream::start(cfg, cache, stop)? {
         Started::Streaming(s) => s,
         Started::Ended(exit) => return Ok(exit),

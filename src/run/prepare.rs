@@ -36,6 +36,8 @@ pub struct Needs {
     pub hub: Option<PathBuf>,
     /// This call's token for the hub (from its realtime row).
     pub hub_token: Option<String>,
+    /// `--hub-hung`: `hub` stopped writing this call; no greeting to wait for.
+    pub hub_hung: bool,
     /// The hub hosting the call (`hub --audio`): greeted and fed
     /// in-process, not over `hub`'s socket.
     pub hosted_by: Option<crate::hub::Local>,
@@ -112,6 +114,7 @@ pub fn prepare(n: &Needs) -> Prepared {
             h,
             n.identity.uniqueid(),
             n.hub_token.as_deref(),
+            !n.hub_hung,
         )),
         (None, None) => None,
     };
@@ -273,6 +276,7 @@ mod tests {
             state_dir: cfg.state_dir.clone(),
             hub: None,
             hub_token: None,
+            hub_hung: false,
             hosted_by: None,
             store: None,
             rate: 8000,

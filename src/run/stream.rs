@@ -616,6 +616,7 @@ fn spawn_prepare(
         state_dir: cfg.state_dir.clone(),
         hub: cfg.hub.clone(),
         hub_token: cfg.hub_token.clone(),
+        hub_hung: cfg.hub_hung,
         hosted_by,
         store: cfg.store.clone(),
         rate: cfg.format.rate(),
