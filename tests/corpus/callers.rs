@@ -6,6 +6,7 @@
 use super::billing::{billing_playlist, press_balance, serve};
 use super::{Case, case_dir, cases, spawn_case, tail_rms, tone, tone_playlist};
 use crate::common::*;
+use std::path::Path;
 use std::time::Duration;
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 37\r\nConnection: close\r\n\r\n{\"accounts\":[{\"id\":\"1\",\"balance\":5}]}";
@@ -34,8 +35,13 @@ pub(super) fn assert_clean_log(log: &str, what: &str) {
     }
 }
 
-#[test]
-fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
+/// The requests a case's billing server was sent (their heads).
+type Heads = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// `render_case(dir, playlist, number)` for every hostile number at once,
+/// each in a directory of its own with a billing server that answers one
+/// account: the cases, and for each the server's requests and the result.
+fn for_every_number<T: Send + 'static>(render_case: fn(&Path, &Path, &str) -> T) -> Vec<(Case, Heads, T)> {
     let tmp = tempdir();
     let music = tone(tmp.path(), 10.0);
     let all = cases("callers");
@@ -47,11 +53,18 @@ fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
             let (port, heads) = serve(OK.to_vec());
             let p = billing_playlist(&sub, port, &music);
             let n = number(case);
-            (heads, std::thread::spawn(move || press_balance(&sub, &p, &n)))
+            (heads, std::thread::spawn(move || render_case(&sub, &p, &n)))
         })
         .collect();
-    for (case, (heads, run)) in all.iter().zip(runs) {
-        let (log, tl, level) = run.join().expect("render");
+    all.into_iter()
+        .zip(runs)
+        .map(|(case, (heads, run))| (case, heads, run.join().expect("render")))
+        .collect()
+}
+
+#[test]
+fn hostile_caller_numbers_reach_billing_escaped_and_never_forge_a_log_line() {
+    for (case, heads, (log, tl, level)) in for_every_number(press_balance) {
         let what = format!("{:?}", case.covers);
         assert_clean_log(&log, &what);
         let answer = events(&tl, "balance")[0]["answer"]
@@ -122,36 +135,8 @@ fn run_streams_for_every_hostile_caller_number_with_a_clean_log() {
 /// named as refused, as in the log.
 #[test]
 fn hostile_caller_numbers_never_forge_a_line_on_a_commands_stderr() {
-    let tmp = tempdir();
-    let music = tone(tmp.path(), 10.0);
-    let all = cases("callers");
-    let runs: Vec<_> = all
-        .iter()
-        .enumerate()
-        .map(|(i, case)| {
-            let sub = case_dir(tmp.path(), i);
-            let (port, _) = serve(OK.to_vec());
-            let p = billing_playlist(&sub, port, &music);
-            let n = number(case);
-            std::thread::spawn(move || {
-                let out = ok(holdmix(&sub)
-                    .args([
-                        "-v",
-                        "render",
-                        p.to_str().expect("path"),
-                        "--duration",
-                        "3s",
-                        "-o",
-                    ])
-                    .arg(sub.join("out.wav"))
-                    .args(["--event", "1s:dtmf:2", "--caller", &n]));
-                String::from_utf8_lossy(&out.stderr).into_owned()
-            })
-        })
-        .collect();
-    for (case, run) in all.iter().zip(runs) {
-        let stderr = run.join().expect("render");
-        let n = number(case);
+    for (case, _, stderr) in for_every_number(render_verbose) {
+        let n = number(&case);
         assert!(
             n.trim().len() < 3 || !stderr.contains(&n),
             "{:?}: the number on stderr: {stderr}",
@@ -177,4 +162,21 @@ fn hostile_caller_numbers_never_forge_a_line_on_a_commands_stderr() {
             );
         }
     }
+}
+
+/// `holdmix -v render` of `playlist` for `caller`, 3 s with the balance
+/// key at 1 s: its stderr.
+fn render_verbose(dir: &Path, playlist: &Path, caller: &str) -> String {
+    let out = ok(holdmix(dir)
+        .args([
+            "-v",
+            "render",
+            playlist.to_str().expect("path"),
+            "--duration",
+            "3s",
+            "-o",
+        ])
+        .arg(dir.join("out.wav"))
+        .args(["--event", "1s:dtmf:2", "--caller", caller]));
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
