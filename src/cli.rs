@@ -335,9 +335,10 @@ pub struct RenderArgs {
     /// Write the timeline (JSON lines) to FILE.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
-    /// Local time the simulated call starts, for time-of-day windows:
-    /// 2026-11-23T09:30, or 09:30 (today) [default: now, to the second; the
-    /// summary line and the plot's title name the time used].
+    /// Local time the simulated call starts, in the playlist's timezone, for
+    /// time-of-day windows: 2026-11-23T09:30, or 09:30 (today there)
+    /// [default: now, to the second; the summary line and the plot's title
+    /// name the time used].
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
     pub at: Option<At>,
     /// Seed for every random order (music, advice groups): the same command
@@ -412,8 +413,9 @@ pub struct PlayArgs {
     /// Start this far into the call (what comes before is rendered unheard).
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub skip: Duration,
-    /// Local time the call starts, for time-of-day windows: 2026-11-23T09:30,
-    /// or 09:30 [default: now, to the second; logged at the start].
+    /// Local time the call starts, in the playlist's timezone, for
+    /// time-of-day windows: 2026-11-23T09:30, or 09:30 (today there)
+    /// [default: now, to the second; logged at the start].
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
     pub at: Option<At>,
     /// Seed for every random order, as `render --seed`: the same seed and
