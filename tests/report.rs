@@ -458,55 +458,87 @@ fn a_large_directory_is_read_in_bounded_memory() {
     assert_eq!(r["broken"]["lines"][0]["line"], 302);
 }
 
+/// Fills `table` with the fixture file's lines as Asterisk's realtime
+/// `queue_log` stores them: its data fields in `data1`…`data5` (the
+/// adaptive table of its contrib/ast-db-manage), or joined by `|` in one
+/// `data` column (a table without those columns); then a row without an
+/// event.
+fn fill_queue_log(db: &crate::common::mariadb::Mariadb, name: &str, table: &str, joined: bool) {
+    let data_columns = match joined {
+        true => "data VARCHAR(255)",
+        false => {
+            "data1 VARCHAR(100), data2 VARCHAR(100), data3 VARCHAR(100), data4 VARCHAR(100), data5 VARCHAR(100)"
+        }
+    };
+    db.sql(
+        Some(name),
+        &format!(
+            "CREATE TABLE {table} (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, time DATETIME, \
+             callid VARCHAR(80), queuename VARCHAR(256), agent VARCHAR(80), event VARCHAR(32), {data_columns})"
+        ),
+    );
+    let file = std::fs::read_to_string(queue_log()).unwrap();
+    for line in file.lines().filter(|l| !l.starts_with("garbage")) {
+        let f: Vec<&str> = line.split('|').collect();
+        let (columns, values) = match joined {
+            true => ("data".to_string(), format!("'{}'", f[5..].join("|"))),
+            false => {
+                let mut data: Vec<String> = f[5..].iter().map(|d| format!("'{d}'")).collect();
+                data.resize(5, "''".to_string());
+                ("data1, data2, data3, data4, data5".to_string(), data.join(", "))
+            }
+        };
+        db.sql(
+            Some(name),
+            &format!(
+                "INSERT INTO {table} (time, callid, queuename, agent, event, {columns}) \
+                 VALUES (FROM_UNIXTIME({}), '{}', '{}', '{}', '{}', {values})",
+                f[0], f[1], f[2], f[3], f[4],
+            ),
+        );
+    }
+    db.sql(
+        Some(name),
+        &format!(
+            "INSERT INTO {table} (time, callid, queuename, agent) VALUES (NOW(), '1.1', 'sales', 'NONE')"
+        ),
+    );
+}
+
 /// Asterisk's realtime `queue_log` table (the schema of its
 /// contrib/ast-db-manage), filled with the fixture file's lines: the same
-/// outcomes as the file; a row without an event is a broken row.
+/// outcomes as the file; a row without an event is a broken row. The same
+/// again from a table with one `data` column (no `queue_adaptive_realtime`).
 #[test]
 fn the_realtime_queue_log_table_gives_the_same_outcomes_as_the_file() {
     use crate::common::mariadb::Mariadb;
     let db = Mariadb::start();
     let name = db.create_db("asterisk");
-    db.sql(
-        Some(&name),
-        "CREATE TABLE queue_log (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, time DATETIME, \
-         callid VARCHAR(80), queuename VARCHAR(256), agent VARCHAR(80), event VARCHAR(32), \
-         data1 VARCHAR(100), data2 VARCHAR(100), data3 VARCHAR(100), data4 VARCHAR(100), data5 VARCHAR(100))",
-    );
-    let file = std::fs::read_to_string(queue_log()).unwrap();
-    for line in file.lines().filter(|l| !l.starts_with("garbage")) {
-        let f: Vec<&str> = line.split('|').collect();
-        let mut data: Vec<String> = f[5..].iter().map(|d| format!("'{d}'")).collect();
-        data.resize(5, "''".to_string());
-        db.sql(
-            Some(&name),
-            &format!(
-                "INSERT INTO queue_log (time, callid, queuename, agent, event, data1, data2, data3, data4, data5) \
-                 VALUES (FROM_UNIXTIME({}), '{}', '{}', '{}', '{}', {})",
-                f[0],
-                f[1],
-                f[2],
-                f[3],
-                f[4],
-                data.join(", ")
-            ),
-        );
-    }
-    db.sql(
-        Some(&name),
-        "INSERT INTO queue_log (time, callid, queuename, agent) VALUES (NOW(), '1.1', 'sales', 'NONE')",
-    );
+    fill_queue_log(&db, &name, "queue_log", false);
+    fill_queue_log(&db, &name, "queue_log_joined", true);
     let tmp = tempdir();
     let url = db.url(&name);
-    let r = json(
-        tmp.path(),
-        &[
-            &timelines(),
-            "--queue-log-db",
-            &url,
-            "--queue-log-password-file",
-            db.password_file().to_str().unwrap(),
-        ],
-    );
+    let report = |table: &str| {
+        json(
+            tmp.path(),
+            &[
+                &timelines(),
+                "--queue-log-db",
+                &url,
+                "--queue-log-table",
+                table,
+                "--queue-log-password-file",
+                db.password_file().to_str().unwrap(),
+            ],
+        )
+    };
+    let r = report("queue_log");
+    let joined = report("queue_log_joined");
+    assert_eq!(joined["queue_log"]["source"], format!("{url} queue_log_joined"));
+    for key in ["lines", "used", "without_timeline"] {
+        assert_eq!(joined["queue_log"][key], r["queue_log"][key], "{key}");
+    }
+    assert_eq!(joined["total"], r["total"]);
     assert_eq!(r["outcome_source"], "queue_log");
     assert_eq!(r["queue_log"]["source"], format!("{url} queue_log"));
     assert_eq!(r["queue_log"]["lines"], 18);
@@ -537,6 +569,19 @@ fn the_realtime_queue_log_table_gives_the_same_outcomes_as_the_file() {
         broken.contains(&(format!("{url} queue_log"), 18)),
         "the 18th row: {broken:?}"
     );
+    let rows = |r: &Value| {
+        r["broken"]["lines"]
+            .as_array()
+            .map(|l| l.iter().map(|b| b["line"].clone()).collect::<Vec<_>>())
+    };
+    let joined_broken: Vec<&Value> = joined["broken"]["lines"].as_array().unwrap().iter().collect();
+    assert!(
+        joined_broken
+            .iter()
+            .any(|b| b["file"] == format!("{url} queue_log_joined") && b["line"] == 18),
+        "the 18th row: {joined_broken:?}"
+    );
+    assert_eq!(rows(&joined), rows(&r));
 
     // A password in the URL is refused, without repeating it.
     let out = holdmix(tmp.path())

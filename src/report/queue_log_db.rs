@@ -1,7 +1,9 @@
 //! Asterisk's realtime `queue_log` table (columns `time`, `callid`,
-//! `queuename`, `agent`, `event`, `data1`…`data5`, as `ast_queue_log()`
-//! stores them with `queue_adaptive_realtime`), read from MySQL/MariaDB
-//! row by row into the same per-call summaries as the file.
+//! `queuename`, `agent`, `event`, then `data1`…`data5`, as `ast_queue_log()`
+//! stores them when the table has those columns (`queue_adaptive_realtime`),
+//! or one `data` column holding them joined by `|`, as it stores them in a
+//! table without), read from MySQL/MariaDB row by row into the same
+//! per-call summaries as the file.
 //!
 //! The URL is given as the store's is: `mysql://user@host:port/db`, the
 //! password from a file or `HOLDMIX_QUEUE_LOG_PASSWORD`, never in the URL
@@ -86,17 +88,34 @@ pub fn read(db: &Db, q: &mut QueueCalls, mut bad: impl FnMut(u64, String)) -> Re
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    // The time as epoch seconds, read by the server (the column is a
-    // DATETIME or a string, in the server's time zone as Asterisk wrote it).
-    let sql = format!(
-        "SELECT CAST(UNIX_TIMESTAMP(`time`) AS SIGNED), callid, queuename, agent, event, data1, data2, data3, data4, data5 FROM `{}`",
-        db.table
-    );
     rt.block_on(async {
         let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts))
             .await
             .map_err(|_| anyhow!("{shown}: no answer within {CONNECT_TIMEOUT:?}"))?
             .map_err(|e| anyhow!("{shown}: cannot connect: {e}"))?;
+        // Which layout Asterisk wrote (it picks by the table's columns too).
+        let columns: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (db.table.as_str(),),
+            )
+            .await
+            .map_err(|e| anyhow!("{shown}: cannot read the table: {e}"))?
+            .into_iter()
+            .map(|c: String| c.to_ascii_lowercase())
+            .collect();
+        if columns.is_empty() {
+            bail!("{shown}: no such table (or no access to it)");
+        }
+        let data = data_columns(&columns).map_err(|e| anyhow!("{shown}: {e}"))?;
+        // The time as epoch seconds, read by the server (the column is a
+        // DATETIME or a string, in the server's time zone as Asterisk wrote it).
+        let sql = format!(
+            "SELECT CAST(UNIX_TIMESTAMP(`time`) AS SIGNED), callid, queuename, agent, event, {} FROM `{}`",
+            data.join(", "),
+            db.table
+        );
         // Text protocol: rows come as they are read, each column as text.
         let mut rows = conn
             .query_iter(sql)
@@ -105,7 +124,7 @@ pub fn read(db: &Db, q: &mut QueueCalls, mut bad: impl FnMut(u64, String)) -> Re
         let mut n = 0u64;
         while let Some(row) = rows.next().await.map_err(|e| anyhow!("{shown}: {e}"))? {
             n += 1;
-            match line(&row) {
+            match line(&row, data.len()) {
                 Some(l) => {
                     if let Err(e) = q.add(&l) {
                         bad(n, e);
@@ -126,11 +145,26 @@ pub fn read(db: &Db, q: &mut QueueCalls, mut bad: impl FnMut(u64, String)) -> Re
     })
 }
 
-/// The row in the file's shape (`epoch|callid|queue|agent|EVENT|data…`);
+/// The data columns to read: `data1`…`data5` when the table has them (as
+/// Asterisk then fills them), else `data` (the same fields joined by `|`).
+fn data_columns(columns: &[String]) -> Result<&'static [&'static str], String> {
+    const SPLIT: &[&str] = &["data1", "data2", "data3", "data4", "data5"];
+    let has = |c: &str| columns.iter().any(|x| x == c);
+    if SPLIT.iter().all(|c| has(c)) {
+        return Ok(SPLIT);
+    }
+    if has("data") {
+        return Ok(&["data"]);
+    }
+    Err("no data1…data5 columns and no data column: not an Asterisk queue_log table".to_string())
+}
+
+/// The row in the file's shape (`epoch|callid|queue|agent|EVENT|data…`),
+/// from the time, the four named columns and the `data` data columns;
 /// `None` when a column the line needs is NULL or not text. A `|` inside
-/// a data field cannot come from Asterisk (it splits on it) and would
-/// only shift later fields.
-fn line(row: &Row) -> Option<String> {
+/// one of `data1`…`data5` cannot come from Asterisk (it splits on it) and
+/// would only shift later fields; in `data` it separates them.
+fn line(row: &Row, data: usize) -> Option<String> {
     let text = |i: usize| -> Option<String> {
         match row.as_ref(i)? {
             Value::NULL => Some(String::new()),
@@ -142,7 +176,7 @@ fn line(row: &Row) -> Option<String> {
     };
     let time = text(0).filter(|t| !t.is_empty())?;
     let mut fields = vec![time];
-    for i in 1..10 {
+    for i in 1..5 + data {
         fields.push(text(i)?);
     }
     if fields[1].is_empty() || fields[4].is_empty() {
@@ -161,6 +195,24 @@ mod tests {
             table: table.to_string(),
             password_file: None,
         }
+    }
+
+    #[test]
+    fn the_data_columns_are_the_tables_own() {
+        let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = ["id", "time", "callid", "queuename", "agent", "event"];
+        let split = cols(&[&base[..], &["data", "data1", "data2", "data3", "data4", "data5"]].concat());
+        assert_eq!(data_columns(&split).unwrap().len(), 5);
+        let joined = cols(&[&base[..], &["data"]].concat());
+        assert_eq!(data_columns(&joined).unwrap(), ["data"]);
+        // data1 alone is no adaptive table (Asterisk wants all five).
+        let partial = cols(&[&base[..], &["data", "data1"]].concat());
+        assert_eq!(data_columns(&partial).unwrap(), ["data"]);
+        assert!(
+            data_columns(&cols(&base))
+                .unwrap_err()
+                .contains("not an Asterisk queue_log")
+        );
     }
 
     #[test]
