@@ -132,7 +132,7 @@ impl Around {
         let mut best: Option<(Shortfall, Around)> = None;
         for with_key in [true, false] {
             let key = match with_key {
-                true => legend::flow(key, width, spare, gap, &measure_item),
+                true => legend::flow(key, width, spare, gap, "--timeline", &measure_item),
                 false => Flow::default(),
             };
             let spare = spare - key.rows.len();
@@ -144,7 +144,7 @@ impl Around {
                     let music = labels::place(&music_bars, &room(music_rows, first), &measure);
                     let spare = spare - music.rows;
                     let items = legend::items(&[("prompts", &prompts), ("music", &music)]);
-                    let legend = legend::flow(&items, width, spare, gap, &measure_item);
+                    let legend = legend::flow(&items, width, spare, gap, "--timeline", &measure_item);
                     let unlabelled =
                         prompt_bars.len() - prompts.labels.len() + music_bars.len() - music.labels.len();
                     let shortfall = (

@@ -1,7 +1,14 @@
 //! `plan --plot`: a day of a playlist as a picture — one lane per section
 //! (music, welcome, advice, repeats, keys) over the 24 hours, each stretch
 //! of one value a labelled band, so a gap or an overlap shows at a glance.
+//! Where things go is `day_layout`'s; this draws them.
 
+use super::day_layout::{DayLayout, PlacedLane, arrange};
+use super::labels::Place;
+use super::lanes::{self, Geometry};
+use super::legend;
+use super::text::{Area, draw_text, text_width};
+use super::title;
 use super::*;
 use plotters::backend::RGBPixel;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -30,74 +37,78 @@ pub fn write_png(path: &Path, width: u32, height: u32, title: &str, lanes: &[Lan
     std::fs::write(path, png).with_context(fail)
 }
 
-fn draw(rgb: &mut [u8], (w, h): (u32, u32), title: &str, lanes: &[Lane]) -> Result<()> {
-    let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(rgb, (w, h))?.into_drawing_area();
+fn draw(rgb: &mut [u8], size: (u32, u32), title: &str, lanes: &[Lane]) -> Result<()> {
+    let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(rgb, size)?.into_drawing_area();
     root.fill(&WHITE)?;
-    let font = f64::from((h / 30).min(w / 70).clamp(10, 40));
-    let pad = (font / 2.0) as i32;
-    let text = |h: HPos| {
-        TextStyle::from((FontFamily::SansSerif, font))
+    let style = |size: f64, h: HPos| {
+        TextStyle::from((FontFamily::SansSerif, size))
             .color(&TEXT)
             .pos(Pos::new(h, VPos::Center))
     };
-    let (w, h) = (w as i32, h as i32);
-    let title_h = (font * 2.0) as i32;
-    let axis_h = (font * 2.0) as i32;
-    let left = (font * 6.0) as i32;
-    let right = w - (font * 1.6) as i32;
-    let lanes_h = (h - title_h - axis_h - pad).max(lanes.len() as i32);
-    let lane_h = lanes_h / lanes.len().max(1) as i32;
-    let x = |m: u32| left + ((f64::from(m) / 1440.0) * f64::from(right - left)).round() as i32;
-
-    root.draw(&Text::new(
-        cut(title, MAX_TITLE_CHARS),
-        (pad, title_h / 2),
-        text(HPos::Left),
-    ))?;
-    let axis_y = title_h + lane_h * lanes.len() as i32;
-    for hour in (0..=24).step_by(if w < 600 { 6 } else { 3 }) {
-        let hx = x(hour * 60);
-        root.draw(&PathElement::new(vec![(hx, title_h), (hx, axis_y)], GRID))?;
-        root.draw(&Text::new(
-            format!("{hour:02}:00"),
-            (hx, axis_y + axis_h / 2),
-            text(HPos::Center),
-        ))?;
-    }
-    for (i, lane) in lanes.iter().enumerate() {
-        let top = title_h + lane_h * i as i32;
-        let (y0, y1) = (top + pad / 2, top + lane_h - pad / 2);
-        root.draw(&Rectangle::new([(left, y0), (right, y1)], LANE_BG.filled()))?;
-        root.draw(&Text::new(
-            lane.name.clone(),
-            (pad, (y0 + y1) / 2),
-            text(HPos::Left),
-        ))?;
-        for (k, s) in lane.spans.iter().enumerate() {
-            let (x0, x1) = (x(s.start), x(s.end));
-            let tone = MUSIC[k % MUSIC.len()];
-            root.draw(&Rectangle::new([(x0, y0), (x1, y1)], tone.filled()))?;
-            root.draw(&Rectangle::new([(x0, y0), (x1, y1)], WHITE.stroke_width(1)))?;
-            // A label that would not fit its band is left out.
-            let room = ((x1 - x0) as f64 / (font * 0.6)) as usize;
-            if room >= MIN_LABEL_CHARS {
-                let label = cut(&s.label, room.min(MAX_LABEL_CHARS));
-                root.draw(&Text::new(label, (x0 + pad / 2, (y0 + y1) / 2), text(HPos::Left)))?;
-            }
+    let measure = |t: &str, size: f64| text_width(&root, &style(size, HPos::Left), t);
+    let at = arrange(size, title, lanes, &measure);
+    let m = at.metrics;
+    let text = |h: HPos| style(m.font, h);
+    if let Some(set) = &at.title {
+        let line_h = (set.size * title::LINE) as i32;
+        let top = (at.title_h - set.height()) / 2;
+        for (i, line) in set.lines.iter().enumerate() {
+            let middle = top + i as i32 * line_h + line_h / 2;
+            draw_text(&root, &style(set.size, HPos::Left), line, (m.pad, middle))?;
         }
     }
+    let width = size.0 as i32;
+    let top = at.title_h;
+    for hour in (0..=24).step_by(if width < 600 { 6 } else { 3 }) {
+        let hx = at.x(hour * 60);
+        root.draw(&PathElement::new(vec![(hx, top), (hx, at.axis_y)], GRID))?;
+        let hours = format!("{hour:02}:00");
+        draw_text(&root, &text(HPos::Center), &hours, (hx, at.axis_y + m.axis_h / 2))?;
+    }
+    for (lane, placed) in lanes.iter().zip(&at.lanes) {
+        draw_lane(&root, &at, lane, placed)?;
+    }
+    legend::draw_flow(
+        &root,
+        (m.font, 1),
+        &at.legend,
+        (at.legend_left, at.legend_top),
+        m.row_h,
+    )?;
     root.present()?;
     Ok(())
 }
 
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
+/// A lane's name, its band, the spans on it, and their labels.
+fn draw_lane(root: &Area, at: &DayLayout, lane: &Lane, placed: &PlacedLane) -> Result<()> {
+    let m = at.metrics;
+    let style = TextStyle::from((FontFamily::SansSerif, m.font))
+        .color(&TEXT)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let (y0, y1) = (placed.top, placed.bottom);
+    root.draw(&Rectangle::new([(at.left, y0), (at.right, y1)], LANE_BG.filled()))?;
+    draw_text(root, &style, &lane.name, (m.pad, placed.middle()))?;
+    for (k, bar) in placed.bars.iter().enumerate() {
+        let tone = MUSIC[k % MUSIC.len()];
+        root.draw(&Rectangle::new([(bar.x0, y0), (bar.x1, y1)], tone.filled()))?;
+        root.draw(&Rectangle::new(
+            [(bar.x0, y0), (bar.x1, y1)],
+            WHITE.stroke_width(1),
+        ))?;
     }
+    for label in placed.labels.labels.iter().filter(|l| l.place == Place::Inside) {
+        draw_text(root, &style, &label.text, (label.x, placed.middle()))?;
+    }
+    let geometry = Geometry {
+        left: at.left,
+        right: at.right,
+        top: y0,
+        height: y1 - y0,
+        row_h: m.row_h,
+        pad: m.pad,
+        font: m.font,
+    };
+    lanes::draw_above(root, &geometry, &placed.labels)
 }
 
 #[cfg(test)]

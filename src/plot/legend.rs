@@ -73,8 +73,16 @@ pub fn items(lanes: &[(&str, &LaneLabels)]) -> Vec<Item> {
 
 /// `items` left to right, `gap` apart, in rows `width` wide, at most
 /// `max_rows` of them. Items that do not fit are left out whole (never
-/// cut) and the last row says how many: the timeline has them all.
-pub fn flow(items: &[Item], width: i32, max_rows: usize, gap: i32, measure: &dyn Fn(&Item) -> i32) -> Flow {
+/// cut) and the last row says how many, and `rest` where they all are
+/// (render's timeline, plan's text).
+pub fn flow(
+    items: &[Item],
+    width: i32,
+    max_rows: usize,
+    gap: i32,
+    rest: &str,
+    measure: &dyn Fn(&Item) -> i32,
+) -> Flow {
     let mut rows: Vec<Vec<(i32, Item)>> = Vec::new();
     let mut x = 0;
     let mut dropped = 0;
@@ -97,25 +105,25 @@ pub fn flow(items: &[Item], width: i32, max_rows: usize, gap: i32, measure: &dyn
         dropped += rows.drain(max_rows..).map(|r| r.len()).sum::<usize>();
     }
     if dropped > 0 {
-        dropped = close_with_more(&mut rows, dropped, width, gap, measure);
+        dropped = close_with_more(&mut rows, dropped, (width, gap), rest, measure);
     }
     Flow { rows, dropped }
 }
 
-/// Ends the last row with "… N more (--timeline)", taking items off it
-/// until that fits; how many are left out in the end.
+/// Ends the last row with "… N more (rest)", taking items off it until
+/// that fits; how many are left out in the end.
 fn close_with_more(
     rows: &mut [Vec<(i32, Item)>],
     mut dropped: usize,
-    width: i32,
-    gap: i32,
+    (width, gap): (i32, i32),
+    rest: &str,
     measure: &dyn Fn(&Item) -> i32,
 ) -> usize {
     let Some(row) = rows.last_mut() else {
         return dropped;
     };
     loop {
-        let more = Item::text(format!("… {dropped} more (--timeline)"));
+        let more = Item::text(format!("… {dropped} more ({rest})"));
         let end = row.last().map_or(0, |(x, item)| x + measure(item) + gap);
         if end + measure(&more) <= width {
             row.push((end, more));
@@ -204,7 +212,7 @@ mod tests {
             "1 welcome: welcome.wav",
             "2 advice/first: 01-online.ogg",
         ]);
-        let flow = flow(&items, 300, 3, 10, &measure);
+        let flow = flow(&items, 300, 3, 10, "--timeline", &measure);
         assert_eq!(
             texts(&flow),
             [
@@ -222,7 +230,7 @@ mod tests {
         let items: Vec<Item> = (1..=20)
             .map(|n| Item::text(format!("{n} advice-{n:02}.ogg")))
             .collect();
-        let flow = flow(&items, 400, 2, 10, &measure);
+        let flow = flow(&items, 400, 2, 10, "--timeline", &measure);
         assert_eq!(flow.rows.len(), 2);
         let shown: Vec<&str> = texts(&flow).concat();
         let listed = shown.len() - 1;

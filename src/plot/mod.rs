@@ -15,6 +15,7 @@
 
 mod arrange;
 pub mod day;
+mod day_layout;
 mod draw;
 mod labels;
 mod lanes;
@@ -23,6 +24,7 @@ mod marks;
 mod meter;
 pub mod report;
 mod text;
+mod title;
 
 pub use meter::LevelMeter;
 
