@@ -23,6 +23,7 @@ mod legend;
 mod marks;
 mod meter;
 pub mod report;
+mod row_labels;
 mod text;
 mod title;
 

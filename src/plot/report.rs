@@ -5,6 +5,10 @@
 //! start darker). Bars rather than axes: every panel reads the same way
 //! and a label never collides with a tick.
 
+use super::legend;
+use super::row_labels;
+use super::text::{Area, draw_text, text_width};
+use super::title;
 use super::*;
 use crate::report::{Report, WITHIN_SENTENCE};
 use plotters::backend::RGBPixel;
@@ -121,17 +125,22 @@ fn draw(rgb: &mut [u8], (w, h): (u32, u32), r: &Report) -> Result<()> {
     let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(rgb, (w, h))?.into_drawing_area();
     root.fill(&WHITE)?;
     let font = f64::from((h / 45).min(w / 90).clamp(9, 32));
-    let title_h = (font * 2.2) as i32;
-    root.draw(&Text::new(
-        cut(
-            &format!("holdmix report: {} ({} calls)", r.timeline_dir, r.total.calls),
-            MAX_TITLE_CHARS,
-        ),
-        ((font * 0.6) as i32, title_h / 2),
-        TextStyle::from((FontFamily::SansSerif, font * 1.2))
-            .color(&TEXT)
-            .pos(Pos::new(HPos::Left, VPos::Center)),
-    ))?;
+    let pad = (font * 0.6) as i32;
+    let text = format!("holdmix report: {} ({} calls)", r.timeline_dir, r.total.calls);
+    let measure = |t: &str, size: f64| text_width(&root, &style(size), t);
+    let set = title::set(
+        &text,
+        (w as i32 - 2 * pad, h as i32 / 6),
+        (font * 1.2, (font * 0.7).max(8.0)),
+        &measure,
+    );
+    let title_h = set
+        .as_ref()
+        .map_or(0, |s| s.height() + pad)
+        .max((font * 2.2) as i32);
+    if let Some(set) = &set {
+        draw_set(&root, set, (pad, (title_h - set.height()) / 2))?;
+    }
     let body = root.margin(title_h as u32, 0, 0, 0);
     let cells = body.split_evenly((2, 2));
     for (cell, (title, rows)) in cells.iter().zip(panels(r)) {
@@ -141,56 +150,76 @@ fn draw(rgb: &mut [u8], (w, h): (u32, u32), r: &Report) -> Result<()> {
     Ok(())
 }
 
+fn style(size: f64) -> TextStyle<'static> {
+    TextStyle::from((FontFamily::SansSerif, size))
+        .color(&TEXT)
+        .pos(Pos::new(HPos::Left, VPos::Center))
+}
+
+/// A title's lines, from `(x, top)`.
+fn draw_set(area: &Area, set: &title::Set, (x, top): (i32, i32)) -> Result<()> {
+    let line_h = (set.size * title::LINE) as i32;
+    for (i, line) in set.lines.iter().enumerate() {
+        draw_text(
+            area,
+            &style(set.size),
+            line,
+            (x, top + i as i32 * line_h + line_h / 2),
+        )?;
+    }
+    Ok(())
+}
+
 fn panel(area: &Area, font: f64, title: &str, rows: &[Row]) -> Result<()> {
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     let pad = (font * 0.6) as i32;
-    let text = |hp: HPos| {
-        TextStyle::from((FontFamily::SansSerif, font))
-            .color(&TEXT)
-            .pos(Pos::new(hp, VPos::Center))
-    };
+    let text = style(font);
+    let measure = |t: &str| text_width(area, &text, t);
     area.draw(&Rectangle::new(
         [(pad / 2, pad / 2), (w - pad / 2, h - pad / 2)],
         GRID,
     ))?;
-    let title_h = (font * 2.0) as i32;
-    let room = ((f64::from(w - 2 * pad)) / (font * 0.55)) as usize;
-    area.draw(&Text::new(
-        cut(title, room.max(MIN_LABEL_CHARS)),
-        (pad, pad + title_h / 2),
-        text(HPos::Left),
-    ))?;
+    let set = title::set(
+        title,
+        (w - 2 * pad, h / 3),
+        (font, (font * 0.7).max(8.0)),
+        &|t, size| text_width(area, &style(size), t),
+    );
+    let title_h = set.as_ref().map_or(0, |s| s.height()).max((font * 2.0) as i32);
+    if let Some(set) = &set {
+        draw_set(area, set, (pad, pad + (title_h - set.height()) / 2))?;
+    }
+    let top = pad + title_h;
     if rows.is_empty() {
-        area.draw(&Text::new(
-            "none".to_string(),
-            (pad, pad + title_h * 3 / 2),
-            text(HPos::Left),
-        ))?;
+        draw_text(area, &text, "none", (pad, top + (font * 1.2) as i32))?;
         return Ok(());
     }
-    let label_w = (f64::from(w) * 0.35) as i32;
     let count_w = (font * 4.0) as i32;
-    let (x0, x1) = (pad + label_w, w - pad - count_w);
-    let top = pad + title_h;
-    let row_h = ((h - top - pad) / rows.len() as i32).clamp(1, (font * 2.2) as i32);
+    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    let room = row_labels::Room {
+        width: w - 2 * pad,
+        height: h - top - pad,
+        line_h: (font * title::LINE) as i32,
+        row_h: (font * 2.2) as i32,
+        gap: (font * 1.5) as i32,
+    };
+    let placed = row_labels::arrange(&labels, &room, &measure);
+    let (x0, x1) = (2 * pad + placed.column, w - pad - count_w);
+    let row_h = placed.row_h;
     let peak = rows
         .iter()
         .map(|r| r.parts.iter().map(|p| p.0).sum::<u64>())
         .max()
         .unwrap_or(0)
         .max(1);
-    let label_chars = (f64::from(label_w) / (font * 0.55)) as usize;
-    for (i, row) in rows.iter().enumerate() {
+    for (i, (row, lines)) in rows.iter().zip(&placed.lines).enumerate() {
         let (y0, y1) = (top + row_h * i as i32, top + row_h * (i as i32 + 1));
         let mid = (y0 + y1) / 2;
         area.draw(&Rectangle::new([(x0, y0 + 2), (x1, y1 - 2)], LANE_BG.filled()))?;
-        if label_chars >= MIN_LABEL_CHARS {
-            area.draw(&Text::new(
-                cut(&row.label, label_chars.min(MAX_LABEL_CHARS)),
-                (pad, mid),
-                text(HPos::Left),
-            ))?;
+        let first = mid - (lines.len() as i32 - 1) * room.line_h / 2;
+        for (j, line) in lines.iter().enumerate() {
+            draw_text(area, &text, line, (pad, first + j as i32 * room.line_h))?;
         }
         let mut x = x0;
         let mut total = 0;
@@ -202,23 +231,9 @@ fn panel(area: &Area, font: f64, title: &str, rows: &[Row]) -> Result<()> {
             }
             x += len;
         }
-        area.draw(&Text::new(
-            total.to_string(),
-            (x1 + pad / 2, mid),
-            text(HPos::Left),
-        ))?;
+        draw_text(area, &text, &total.to_string(), (x1 + pad / 2, mid))?;
     }
+    let list_top = top + placed.list_top();
+    legend::draw_flow(area, (font, 1), &placed.list, (pad, list_top), room.line_h)?;
     Ok(())
-}
-
-type Area<'a> = DrawingArea<BitMapBackend<'a, RGBPixel>, plotters::coord::Shift>;
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
 }
