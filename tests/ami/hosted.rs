@@ -172,14 +172,15 @@ fn hosted_in_the_captured_queue(
     std::fs::create_dir_all(&gen_dir).expect("mkdir");
     let tl = gen_dir.join("tl.jsonl");
     let (mut child, audio) = call(&gen_dir, dir, uid, &pl, Some(&tl));
+    // The client stopped as soon as the hub streams its call: whatever the
+    // load, it cannot take the call back (its dry check: docs/hub-audio.md,
+    // "Limits"); the hub streams it to its end, then the client reads its
+    // `END` and exits.
     wait_for("the hand-over", Duration::from_secs(20), || {
-        hub_log(dir).contains("hand-over taken")
+        std::fs::read_to_string(gen_dir.join("run.log")).is_ok_and(|l| l.contains("the hub streams the call"))
     });
-    std::fs::write(&gate, "").expect("open the gate");
-    // The client stopped: whatever the load, it cannot take the call back
-    // (its dry check: docs/hub-audio.md, "Limits"); the hub streams it to
-    // its end, then the client reads its `END` and exits.
     crate::common::signal(&child, libc::SIGSTOP);
+    std::fs::write(&gate, "").expect("open the gate");
     wait_for("the call's end", Duration::from_secs(30), || {
         hub_log(dir).contains("hosted call ended")
     });
@@ -263,22 +264,26 @@ fn hosted_calls_cost_the_hub_no_thread_each_and_leave_no_subscriber() {
     assert_eq!(subscribed(dir, &ctl_sock), 0);
     let before = threads(hub.id());
     let uids: Vec<String> = (0..N).map(|i| format!("1795452500.{i}")).collect();
+    // Each client stopped as soon as its hub streams its call: none takes
+    // its call back under load (see `hosted_in_the_captured_queue`), not
+    // even while the others start.
     let calls: Vec<_> = uids
         .iter()
         .map(|uid| {
             let d = dir.join(uid);
             std::fs::create_dir_all(&d).expect("mkdir");
-            call(&d, dir, uid, &pl, None)
+            let (child, audio) = call(&d, dir, uid, &pl, None);
+            wait_for("the hand-over", Duration::from_secs(30), || {
+                std::fs::read_to_string(d.join("run.log"))
+                    .is_ok_and(|l| l.contains("the hub streams the call"))
+            });
+            crate::common::signal(&child, libc::SIGSTOP);
+            (child, audio)
         })
         .collect();
     wait_for("every call hosted", Duration::from_secs(30), || {
         hub_log(dir).matches("hand-over taken").count() == N
     });
-    // The clients stopped: none takes its call back under load (see
-    // `hosted_in_the_captured_queue`).
-    for (child, _) in &calls {
-        crate::common::signal(child, libc::SIGSTOP);
-    }
     wait_for("every call subscribed", Duration::from_secs(30), || {
         subscribed(dir, &ctl_sock) == N
     });
