@@ -89,10 +89,11 @@ pub(super) struct Around {
     pub legend: Flow,
 }
 
-/// How much a layout leaves out, least first: bars with no label or
-/// number, names not listed, the key; then names sent to the legend rather
-/// than shown on their bars, and rows taken from the plot.
-type Shortfall = (usize, bool, usize, usize);
+/// How much a layout leaves out, least first: names left out with no row
+/// to say so ("… N more"); bars with no label or number, names not listed,
+/// the key; then names sent to the legend rather than shown on their bars,
+/// and rows taken from the plot.
+type Shortfall = (bool, usize, bool, usize, usize);
 
 impl Around {
     /// Of the ways to share the spare rows between the key, the lanes'
@@ -148,6 +149,7 @@ impl Around {
                     let unlabelled =
                         prompt_bars.len() - prompts.labels.len() + music_bars.len() - music.labels.len();
                     let shortfall = (
+                        legend.silent(),
                         unlabelled + legend.dropped,
                         key.dropped > 0 || !with_key,
                         prompts.legend.len() + music.legend.len(),
@@ -401,5 +403,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A small picture (400x200) of the 5-minute demo, with no room to list
+    /// its numbered bars: the legend still says how many are left out and
+    /// where they are, rather than leaving the numbers unexplained.
+    #[test]
+    fn a_small_picture_says_what_its_numbers_are() {
+        register_font().unwrap();
+        let size = (400, 200);
+        let mut rgb = vec![0u8; 400 * 200 * 3];
+        let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, size)
+            .unwrap()
+            .into_drawing_area();
+        let mut meter = LevelMeter::new(8000, std::time::Duration::from_millis(100));
+        meter.push(&vec![0.0; 300 * 8000]);
+        let a = arrange(&root, size, &meter, &demo_timeline(300));
+        let numbered = a.around.prompts.legend.len() + a.around.music.legend.len();
+        assert!(numbered > 0, "the small picture numbers its bars");
+        assert!(!a.around.legend.silent(), "{:?}", a.around.legend);
+        let shown: Vec<&str> = a
+            .around
+            .legend
+            .rows
+            .iter()
+            .flatten()
+            .map(|(_, i)| i.text.as_str())
+            .collect();
+        let listed = shown
+            .iter()
+            .filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .count();
+        assert_eq!(listed + a.around.legend.dropped, numbered, "{shown:?}");
     }
 }

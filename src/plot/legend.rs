@@ -17,11 +17,38 @@ pub enum Swatch {
 pub struct Item {
     pub text: String,
     pub swatch: Option<Swatch>,
+    /// An entry's end: counted by "… N more" when left out. A lane's
+    /// heading and the lines of a wrapped entry before its last are not:
+    /// they go with the entry after them, shown or left out with it.
+    pub ends_entry: bool,
 }
 
 impl Item {
     pub fn text(text: String) -> Self {
-        Item { text, swatch: None }
+        Item {
+            text,
+            swatch: None,
+            ends_entry: true,
+        }
+    }
+
+    /// A heading ("prompts:"), shown only with the entry after it.
+    pub fn heading(text: String) -> Self {
+        Item {
+            ends_entry: false,
+            ..Item::text(text)
+        }
+    }
+
+    /// The `lines` of one entry, wrapped: one entry, shown whole or not.
+    pub fn wrapped(lines: Vec<String>) -> Vec<Item> {
+        let last = lines.len().saturating_sub(1);
+        (lines.into_iter().enumerate())
+            .map(|(i, text)| Item {
+                ends_entry: i == last,
+                ..Item::text(text)
+            })
+            .collect()
     }
 }
 
@@ -29,8 +56,17 @@ impl Item {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Flow {
     pub rows: Vec<Vec<(i32, Item)>>,
-    /// Items left out (a closing "… N more" item says how many).
+    /// Entries left out (a closing "… N more" item says how many; see
+    /// [`Item::ends_entry`]).
     pub dropped: usize,
+}
+
+impl Flow {
+    /// Entries left out with no row left to say so ("… N more"): a layout
+    /// to avoid while there is another.
+    pub fn silent(&self) -> bool {
+        self.dropped > 0 && !self.rows.iter().flatten().any(|(_, i)| i.text.starts_with("… "))
+    }
 }
 
 /// The key: what the level curve is (from the meter's window and how many
@@ -42,13 +78,13 @@ pub fn key(window_secs: f64, per_column: usize, ducks: bool) -> Vec<Item> {
         level.push_str(&format!(", the loudest of {per_column} per pixel"));
     }
     let mut items = vec![Item {
-        text: level,
         swatch: Some(Swatch::Level),
+        ..Item::text(level)
     }];
     if ducks {
         items.push(Item {
-            text: "ducked: music lowered under prompts".to_string(),
             swatch: Some(Swatch::Duck),
+            ..Item::text("ducked: music lowered under prompts".to_string())
         });
     }
     items
@@ -61,7 +97,7 @@ pub fn items(lanes: &[(&str, &LaneLabels)]) -> Vec<Item> {
         if lane.legend.is_empty() {
             continue;
         }
-        items.push(Item::text(format!("{name}:")));
+        items.push(Item::heading(format!("{name}:")));
         items.extend(
             lane.legend
                 .iter()
@@ -72,9 +108,9 @@ pub fn items(lanes: &[(&str, &LaneLabels)]) -> Vec<Item> {
 }
 
 /// `items` left to right, `gap` apart, in rows `width` wide, at most
-/// `max_rows` of them. Items that do not fit are left out whole (never
-/// cut) and the last row says how many, and `rest` where they all are
-/// (render's timeline, plan's text).
+/// `max_rows` of them. Entries that do not fit are left out whole (never
+/// cut, never in part) and the last row says how many, and `rest` where
+/// they all are (render's timeline, plan's text).
 pub fn flow(
     items: &[Item],
     width: i32,
@@ -86,44 +122,87 @@ pub fn flow(
     let mut rows: Vec<Vec<(i32, Item)>> = Vec::new();
     let mut x = 0;
     let mut dropped = 0;
-    for item in items {
-        let w = measure(item);
-        if w > width {
-            dropped += 1;
+    for entry in items.split_inclusive(|i| i.ends_entry) {
+        if entry.iter().any(|i| measure(i) > width) {
+            dropped += ends(entry);
             continue;
         }
-        match rows.last_mut() {
-            Some(row) if x + w <= width => row.push((x, item.clone())),
-            _ => {
-                rows.push(vec![(0, item.clone())]);
-                x = 0;
+        for item in entry {
+            let w = measure(item);
+            match rows.last_mut() {
+                Some(row) if x + w <= width => row.push((x, item.clone())),
+                _ => {
+                    rows.push(vec![(0, item.clone())]);
+                    x = 0;
+                }
             }
+            x += w + gap;
         }
-        x += w + gap;
     }
     if rows.len() > max_rows {
-        dropped += rows.drain(max_rows..).map(|r| r.len()).sum::<usize>();
+        let rest: Vec<Item> = rows.drain(max_rows..).flatten().map(|(_, i)| i).collect();
+        dropped += ends(&rest);
+        // The first lines (and heading) of an entry whose end went.
+        drop_open_entry(&mut rows);
     }
     if dropped > 0 {
-        dropped = close_with_more(&mut rows, dropped, (width, gap), rest, measure);
+        dropped = close_with_more(&mut rows, dropped, (width, gap, max_rows), rest, measure);
     }
     Flow { rows, dropped }
 }
 
-/// Ends the last row with "… N more (rest)", taking items off it until
-/// that fits; how many are left out in the end.
+/// The entries `items` end.
+fn ends(items: &[Item]) -> usize {
+    items.iter().filter(|i| i.ends_entry).count()
+}
+
+/// Takes off the last items up to the end of the last whole entry (an
+/// entry's lines may span rows), and the rows that leaves empty but one.
+fn drop_open_entry(rows: &mut Vec<Vec<(i32, Item)>>) {
+    loop {
+        let several = rows.len() > 1;
+        let Some(row) = rows.last_mut() else {
+            return;
+        };
+        match row.last() {
+            Some((_, i)) if !i.ends_entry => {
+                row.pop();
+            }
+            None if several => {
+                rows.pop();
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Ends the last row with "… N more (rest)" (or a row of its own when
+/// one is left), taking entries off it until that fits; how many are left
+/// out in the end.
 fn close_with_more(
-    rows: &mut [Vec<(i32, Item)>],
+    rows: &mut Vec<Vec<(i32, Item)>>,
     mut dropped: usize,
-    (width, gap): (i32, i32),
+    (width, gap, max_rows): (i32, i32, usize),
     rest: &str,
     measure: &dyn Fn(&Item) -> i32,
 ) -> usize {
-    let Some(row) = rows.last_mut() else {
-        return dropped;
-    };
     loop {
         let more = Item::text(format!("… {dropped} more ({rest})"));
+        let fits = measure(&more) <= width;
+        if fits && rows.len() < max_rows && rows.last().is_none_or(|r| !r.is_empty()) {
+            let end = rows
+                .last()
+                .and_then(|r| r.last())
+                .map_or(0, |(x, item)| x + measure(item) + gap);
+            match rows.last_mut() {
+                Some(row) if end + measure(&more) <= width => row.push((end, more)),
+                _ => rows.push(vec![(0, more)]),
+            }
+            return dropped;
+        }
+        let Some(row) = rows.last_mut() else {
+            return dropped;
+        };
         let end = row.last().map_or(0, |(x, item)| x + measure(item) + gap);
         if end + measure(&more) <= width {
             row.push((end, more));
@@ -132,7 +211,9 @@ fn close_with_more(
         if row.pop().is_none() {
             return dropped;
         }
+        // The entry that ended there goes, with its first lines and heading.
         dropped += 1;
+        drop_open_entry(rows);
     }
 }
 
@@ -240,6 +321,46 @@ mod tests {
         assert_within(&flow, 400);
     }
 
+    /// A heading and the lines of a wrapped name go with the name: never
+    /// shown without it, and "… N more" counts names.
+    #[test]
+    fn a_wrapped_name_is_shown_whole_or_left_out_and_counted_once() {
+        let mut items = vec![Item::heading("advice:".into())];
+        items.extend(Item::wrapped(vec![
+            "1 advice/evening-weekend:".into(),
+            "03-long-prompt-name.ogg".into(),
+        ]));
+        items.push(Item::heading("music:".into()));
+        items.extend(Item::wrapped(vec![
+            "2 evening-weekend-jazz-".into(),
+            "selection.ogg".into(),
+        ]));
+        // One line a row: the rows end inside the second name.
+        let flow = flow(&items, 250, 4, 10, "--timeline", &|i: &Item| {
+            (i.text.chars().count() * 8) as i32
+        });
+        let shown: Vec<&str> = texts(&flow).concat();
+        assert_eq!(flow.dropped, 1, "{shown:?}");
+        assert_eq!(
+            shown,
+            [
+                "advice:",
+                "1 advice/evening-weekend:",
+                "03-long-prompt-name.ogg",
+                "… 1 more (--timeline)"
+            ]
+        );
+        assert!(!flow.silent());
+        // No row at all: left out without a word.
+        assert!(flow_none(&items).silent());
+    }
+
+    fn flow_none(items: &[Item]) -> Flow {
+        flow(items, 250, 0, 10, "--timeline", &|i: &Item| {
+            (i.text.chars().count() * 8) as i32
+        })
+    }
+
     #[test]
     fn the_key_says_what_the_curve_and_the_shading_are() {
         let texts = |items: Vec<Item>| items.into_iter().map(|i| (i.swatch, i.text)).collect::<Vec<_>>();
@@ -274,7 +395,10 @@ mod tests {
         let music = LaneLabels::default();
         assert_eq!(
             items(&[("prompts", &prompts), ("music", &music)]),
-            items_of(&["prompts:", "1 welcome: welcome.wav"])
+            [
+                Item::heading("prompts:".into()),
+                Item::text("1 welcome: welcome.wav".into())
+            ]
         );
     }
 }

@@ -100,8 +100,9 @@ fn numbered(
         })
         .collect();
     let items: Vec<legend::Item> = (numbered.iter())
-        .flat_map(|(k, label)| title::wrap(&format!("{k} {label}"), room.width, measure))
-        .map(legend::Item::text)
+        .flat_map(|(k, label)| {
+            legend::Item::wrapped(title::wrap(&format!("{k} {label}"), room.width, measure))
+        })
         .collect();
     // Each row keeps a line of text; the list takes the rest.
     let spare = room.height - n * room.line_h;
@@ -245,6 +246,8 @@ mod tests {
             4
         );
         assert!(out.lines.iter().flatten().all(|l| !l.contains('…')));
-        assert_eq!(out.list.dropped, 9, "4 names and 5 more lines of them: {out:?}");
+        // Counted by name, not by the lines a name wraps onto.
+        assert_eq!(out.list.dropped, out.numbered.len(), "{out:?}");
+        assert_eq!(out.list.dropped, 4, "{out:?}");
     }
 }
