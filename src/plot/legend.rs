@@ -188,26 +188,23 @@ fn close_with_more(
 ) -> usize {
     loop {
         let more = Item::text(format!("… {dropped} more ({rest})"));
-        let fits = measure(&more) <= width;
-        if fits && rows.len() < max_rows && rows.last().is_none_or(|r| !r.is_empty()) {
-            let end = rows
-                .last()
-                .and_then(|r| r.last())
-                .map_or(0, |(x, item)| x + measure(item) + gap);
-            match rows.last_mut() {
-                Some(row) if end + measure(&more) <= width => row.push((end, more)),
-                _ => rows.push(vec![(0, more)]),
+        let w = measure(&more);
+        let end = (rows.last().and_then(|r| r.last())).map_or(0, |(x, item)| x + measure(item) + gap);
+        let room_left = rows.len() < max_rows;
+        match rows.last_mut() {
+            Some(row) if end + w <= width => {
+                row.push((end, more));
+                return dropped;
             }
-            return dropped;
+            _ if w <= width && room_left => {
+                rows.push(vec![(0, more)]);
+                return dropped;
+            }
+            _ => {}
         }
         let Some(row) = rows.last_mut() else {
             return dropped;
         };
-        let end = row.last().map_or(0, |(x, item)| x + measure(item) + gap);
-        if end + measure(&more) <= width {
-            row.push((end, more));
-            return dropped;
-        }
         if row.pop().is_none() {
             return dropped;
         }

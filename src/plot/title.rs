@@ -53,7 +53,9 @@ pub fn set(
 
 /// `text` in lines at most `room` wide, broken after a space or a `/` (a
 /// path), or anywhere in a piece wider than the room. Every character is
-/// kept but the spaces a line ends with.
+/// kept but the spaces a line ends with. Written here rather than with
+/// `textwrap`, which counts terminal columns: these are pixels of a
+/// proportional font, as `measure` gives them.
 pub fn wrap(text: &str, room: i32, measure: &dyn Fn(&str) -> i32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();

@@ -74,6 +74,7 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
         return Outcome::Standalone;
     }
     let mut outcome = Outcome::Standalone;
+    let mut first_hung = false;
     for (i, socket) in [cfg.hub.as_deref(), cfg.standby_hub.as_deref()]
         .into_iter()
         .enumerate()
@@ -89,10 +90,8 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
             // On to the standby: it resumes the call from the checkpoint
             // the hub kept, as this process would.
             Outcome::TakeOver { hung } => {
-                let first_hung = matches!(outcome, Outcome::TakeOver { hung: true });
-                outcome = Outcome::TakeOver {
-                    hung: first_hung || (hung && i == 0),
-                }
+                first_hung |= hung && i == 0;
+                outcome = Outcome::TakeOver { hung: first_hung }
             }
             done => return done,
         }

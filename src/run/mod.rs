@@ -57,18 +57,14 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
             }
         }
     }
-    let taken_from_hung;
-    let cfg = match hung {
-        true => {
-            taken_from_hung = RunConfig {
-                hub_hung: true,
-                ..cfg.clone()
-            };
-            &taken_from_hung
-        }
-        false => cfg,
+    let cfg: std::borrow::Cow<RunConfig> = match hung {
+        true => std::borrow::Cow::Owned(RunConfig {
+            hub_hung: true,
+            ..cfg.clone()
+        }),
+        false => std::borrow::Cow::Borrowed(cfg),
     };
-    let mut stream = match Stream::start(cfg, cache, stop)? {
+    let mut stream = match Stream::start(&cfg, cache, stop)? {
         Started::Streaming(s) => s,
         Started::Ended(exit) => return Ok(exit),
     };
