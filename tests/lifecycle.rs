@@ -150,11 +150,11 @@ fn a_broken_playlist_streams_silence_and_says_where() {
         "[music]\ntracks = [\"a.wav\"]\ncrossfad = \"1s\"\n",
     );
     let mut child = spawn_run(dir.path(), &["--playlist", pl.to_str().expect("path")]);
-    let reader = drain(&mut child);
-    std::thread::sleep(Duration::from_millis(1000));
+    let (bytes, reader) = counted_drain(&mut child);
+    wait_for_stream(&mut child, &bytes, 320 * 20, Duration::from_secs(30));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
-    let (status, _) = wait_exit(&mut child, Duration::from_secs(2));
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(5));
     assert!(status.success());
     let audio = reader.join().expect("reader");
     assert!(

@@ -33,14 +33,14 @@ fn a_refused_login_keeps_the_music_and_never_logs_the_secret() {
     let dir = crate::common::tempdir();
     let (port, server) = serve("session-badlogin.raw", "right-secret");
     let mut child = run_with_ami(dir.path(), port, "wrong-secret-xyz", ALICE);
-    let reader = crate::common::drain(&mut child);
-    std::thread::sleep(Duration::from_millis(1500));
+    let (bytes, reader) = crate::common::counted_drain(&mut child);
+    crate::common::wait_for_stream(&mut child, &bytes, 320 * 75, Duration::from_secs(30));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(5));
     assert!(status.success());
     assert!(
-        reader.join().expect("reader").len() >= 320 * 50,
+        reader.join().expect("reader").len() >= 320 * 75,
         "the stream went on"
     );
     assert_eq!(names(&server.join().expect("server")), ["Login"]);

@@ -266,9 +266,23 @@ pub fn log_text(dir: &Path) -> String {
 /// wake reads at once, so a busy machine makes it late, never slow);
 /// returns everything read when the pipe closes.
 pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>> {
+    counted_drain(child).1
+}
+
+/// `drain`, with the count of bytes read so far beside it: a test waits for
+/// the stream's own time to pass (`wait_for_stream`), not the wall clock's,
+/// which a loaded machine stretches.
+pub fn counted_drain(
+    child: &mut std::process::Child,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
     use std::io::Read;
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
     let mut out = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
+    let handle = std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut buf = [0u8; 640];
         let period = std::time::Duration::from_millis(40);
@@ -276,13 +290,38 @@ pub fn drain(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>
         loop {
             match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    all.extend_from_slice(&buf[..n]);
+                    seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                }
             }
             next += period;
             std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
         }
         all
-    })
+    });
+    (count, handle)
+}
+
+/// Waits until `count` (from `counted_drain`) reaches `bytes`, or the
+/// child exits, or `limit` of wall time passes; the count then. A caller
+/// asserts on it, so a stream that stalls still fails, and a slow machine
+/// only takes longer.
+pub fn wait_for_stream(
+    child: &mut std::process::Child,
+    count: &std::sync::atomic::AtomicUsize,
+    bytes: usize,
+    limit: std::time::Duration,
+) -> usize {
+    let started = std::time::Instant::now();
+    loop {
+        let now = count.load(std::sync::atomic::Ordering::SeqCst);
+        let exited = !matches!(child.try_wait(), Ok(None));
+        if now >= bytes || exited || started.elapsed() >= limit {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Decodes every sound of a playlist into the test's cache, as an operator

@@ -67,17 +67,22 @@ fn run_plays_on_past_every_crafted_sound_file() {
         let p = playlist_for(&sub, case, &good);
         children.push(spawn_run(&sub, &["--playlist", p.to_str().expect("path")]));
     }
-    let readers: Vec<_> = children.iter_mut().map(drain).collect();
-    std::thread::sleep(Duration::from_millis(2500));
+    let readers: Vec<_> = children.iter_mut().map(counted_drain).collect();
+    // Two and a half seconds of each stream's own time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for (c, (bytes, _)) in children.iter_mut().zip(&readers) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        wait_for_stream(c, bytes, 320 * 125, left);
+    }
     for c in &children {
         signal(c, libc::SIGHUP);
     }
-    for ((case, mut c), r) in all.iter().zip(children).zip(readers) {
+    for ((case, mut c), (_, r)) in all.iter().zip(children).zip(readers) {
         let status = c.wait().expect("wait");
         let pcm = r.join().expect("reader");
         assert!(status.success(), "{}: {status:?}", case.file);
-        // About 2.5 s of slin, the last half second of it music.
-        assert!(pcm.len() >= 320 * 75, "{}: only {} bytes", case.file, pcm.len());
+        // 2.5 s of slin, the last half second of it music.
+        assert!(pcm.len() >= 320 * 125, "{}: only {} bytes", case.file, pcm.len());
         let level = tail_rms(&pcm, 0.5);
         assert!(level > 0.05, "{}: the music stopped (rms {level})", case.file);
     }

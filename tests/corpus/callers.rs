@@ -4,7 +4,7 @@
 //! music goes on in `render` and `run`.
 
 use super::billing::{billing_playlist, press_balance, serve};
-use super::{Case, case_dir, cases, spawn_case, tail_rms, tone, tone_playlist};
+use super::{Case, case_dir, cases, spawn_case, stream_then_hang_up, tail_rms, tone, tone_playlist};
 use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
@@ -106,19 +106,17 @@ fn run_streams_for_every_hostile_caller_number_with_a_clean_log() {
     let mut children = Vec::new();
     for (i, case) in all.iter().enumerate() {
         let sub = case_dir(tmp.path(), i);
-        let (child, reader) = spawn_case(tmp.path(), &sub, &p, &["--caller", &number(case)], &[]);
-        children.push((sub, child, reader));
+        let run = spawn_case(tmp.path(), &sub, &p, &["--caller", &number(case)], &[]);
+        children.push((sub, run));
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    for (_, c, _) in &children {
-        signal(c, libc::SIGHUP);
-    }
-    for (case, (sub, mut c, r)) in all.iter().zip(children) {
+    // A second and a half of each stream's own time.
+    stream_then_hang_up(children.iter_mut().map(|(_, c)| c), 320 * 75);
+    for (case, (sub, mut c)) in all.iter().zip(children) {
         let what = format!("{:?}", case.covers);
-        let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
-        let pcm = r.join().expect("reader");
+        let (status, _) = wait_exit(&mut c.child, Duration::from_secs(10));
+        let pcm = c.reader.join().expect("reader");
         assert!(status.success(), "{what}: {status:?}");
-        assert!(pcm.len() >= 320 * 50, "{what}: only {} bytes", pcm.len());
+        assert!(pcm.len() >= 320 * 75, "{what}: only {} bytes", pcm.len());
         let level = tail_rms(&pcm, 0.5);
         assert!(level > 0.02, "{what}: the music stopped (rms {level})");
         let log = std::fs::read_to_string(sub.join("run.log")).unwrap_or_default();

@@ -3,7 +3,7 @@
 //! add a header or, after an empty line, an action of its own (an
 //! Originate); the log keeps it on one line too; and the music goes on.
 
-use super::{case_dir, cases, spawn_case, tail_rms, tone_playlist};
+use super::{case_dir, cases, spawn_case, stream_then_hang_up, tail_rms, tone_playlist};
 use crate::common::*;
 use std::time::Duration;
 
@@ -22,18 +22,18 @@ fn a_hostile_channel_name_never_sends_asterisk_an_action_of_its_own() {
         let channel = case.input.clone().expect("input");
         let ami = format!("127.0.0.1:{port}");
         let args = ["--ami", &ami, "--channel", &channel];
-        let (child, reader) = spawn_case(tmp.path(), &sub, &p, &args, &[("HOLDMIX_AMI_SECRET", "pw")]);
-        runs.push((child, reader, server));
+        runs.push((
+            spawn_case(tmp.path(), &sub, &p, &args, &[("HOLDMIX_AMI_SECRET", "pw")]),
+            server,
+        ));
     }
-    std::thread::sleep(Duration::from_millis(2500));
-    for (c, _, _) in &runs {
-        signal(c, libc::SIGHUP);
-    }
-    for (i, (case, (mut c, r, server))) in all.iter().zip(runs).enumerate() {
+    // Two and a half seconds of each stream's own time (or its end).
+    stream_then_hang_up(runs.iter_mut().map(|(c, _)| c), 320 * 125);
+    for (i, (case, (mut c, server))) in all.iter().zip(runs).enumerate() {
         let what = format!("{:?}", case.covers);
-        let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
+        let (status, _) = wait_exit(&mut c.child, Duration::from_secs(10));
         assert!(status.success(), "{what}: {status:?}");
-        let pcm = r.join().expect("reader");
+        let pcm = c.reader.join().expect("reader");
         let log = std::fs::read_to_string(tmp.path().join(format!("c{i}/run.log"))).unwrap_or_default();
         // The name is logged (identity lines): escaped, never a line of its own.
         super::callers::assert_clean_log(&log, &what);

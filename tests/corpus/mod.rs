@@ -141,22 +141,50 @@ fn case_dir(tmp: &std::path::Path, i: usize) -> PathBuf {
 
 /// `holdmix run --playlist p ARGS` with `envs`, in the case folder `sub`
 /// (see `case_dir`); stdout is drained as Asterisk reads. Returns the
-/// child and its reader.
+/// child, the count of bytes read so far and its reader.
 fn spawn_case(
     tmp: &std::path::Path,
     sub: &std::path::Path,
     p: &std::path::Path,
     args: &[&str],
     envs: &[(&str, &str)],
-) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
-    crate::ami::start(
-        crate::common::holdmix(tmp)
-            .env("XDG_RUNTIME_DIR", sub.join("runtime"))
-            .env("XDG_STATE_HOME", sub.join("state"))
-            .envs(envs.iter().copied())
-            .arg("--log")
-            .arg(sub.join("run.log"))
-            .args(["run", "--playlist", p.to_str().expect("path")])
-            .args(args),
-    )
+) -> Run {
+    let mut child = crate::common::holdmix(tmp)
+        .env("XDG_RUNTIME_DIR", sub.join("runtime"))
+        .env("XDG_STATE_HOME", sub.join("state"))
+        .envs(envs.iter().copied())
+        .arg("--log")
+        .arg(sub.join("run.log"))
+        .args(["run", "--playlist", p.to_str().expect("path")])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    let (bytes, reader) = crate::common::counted_drain(&mut child);
+    Run { child, bytes, reader }
+}
+
+/// A case's `run`: the process, the count of its audio read so far, and the
+/// reader that returns all of it.
+struct Run {
+    child: std::process::Child,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    reader: std::thread::JoinHandle<Vec<u8>>,
+}
+
+/// Waits until every run has streamed `bytes` (the stream's own time, so a
+/// loaded machine takes longer rather than failing) or has exited, at most a
+/// minute in all; then stops each with SIGHUP.
+fn stream_then_hang_up<'a>(runs: impl IntoIterator<Item = &'a mut Run>, bytes: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut runs: Vec<&mut Run> = runs.into_iter().collect();
+    for c in runs.iter_mut() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        crate::common::wait_for_stream(&mut c.child, &c.bytes, bytes, left);
+    }
+    for c in &runs {
+        crate::common::signal(&c.child, libc::SIGHUP);
+    }
 }

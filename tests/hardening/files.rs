@@ -338,7 +338,7 @@ fn a_fifo_renamed_over_the_playlist_is_refused_once_and_a_valid_file_renamed_bac
             tl_path.to_str().expect("path"),
         ],
     );
-    let reader = drain(&mut child);
+    let (bytes, reader) = counted_drain(&mut child);
     std::thread::sleep(Duration::from_millis(300));
     let fifo = dir.path().join("fifo");
     mkfifo(&fifo);
@@ -347,13 +347,15 @@ fn a_fifo_renamed_over_the_playlist_is_refused_once_and_a_valid_file_renamed_bac
     // A new version (the same music, quieter), saved by rename.
     save(&p, &format!("{v1}[levels]\nduck = 0.2\n"));
     let log = wait_for_log(dir.path(), "playlist reloaded");
-    // The audio thread takes the new version at its next tick.
-    std::thread::sleep(Duration::from_millis(1000));
+    // The audio thread takes the new version at its next tick; the stream
+    // goes on for a second of its own time after it.
+    let at_reload = bytes.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for_stream(&mut child, &bytes, at_reload + 16_000, Duration::from_secs(30));
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
     assert!(
-        reader.join().expect("reader").len() >= 320 * 50,
+        reader.join().expect("reader").len() >= at_reload + 16_000,
         "the stream went on"
     );
     assert_eq!(log.matches("is a FIFO").count(), 1, "one line:\n{log}");

@@ -293,8 +293,9 @@ fn ten_thousand_garbage_event_lines_log_a_few_lines_and_the_music_plays_on() {
         .stderr(stderr)
         .spawn()
         .expect("spawn run");
-    let reader = drain(&mut child);
-    std::thread::sleep(Duration::from_secs(3));
+    let (bytes, reader) = counted_drain(&mut child);
+    // Three seconds of the stream's own time.
+    wait_for_stream(&mut child, &bytes, 320 * 150, Duration::from_secs(30));
     signal(&child, libc::SIGTERM);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
@@ -303,8 +304,8 @@ fn ten_thousand_garbage_event_lines_log_a_few_lines_and_the_music_plays_on() {
     let lines = log.lines().count();
     assert!(lines <= 10, "{lines} log lines:\n{log}");
     assert_eq!(log.matches("events line").count(), 2, "one bad, one long:\n{log}");
-    // The tone went on throughout: ~2 s of it, at its level.
-    assert!(audio.len() >= 320 * 50, "{} bytes", audio.len());
+    // The tone went on throughout: 3 s of it, at its level.
+    assert!(audio.len() >= 320 * 150, "{} bytes", audio.len());
     let samples: Vec<f32> = audio
         .chunks_exact(2)
         .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
