@@ -185,6 +185,12 @@ pub struct RunArgs {
     /// answers. The shim's flag when it runs such a call itself.
     #[arg(long, hide = true)]
     pub hub_hung: bool,
+    /// The name a hub that hosted the call kept its checkpoints under
+    /// (`call-<digest>` of the call's key, told at the hand-over): a
+    /// take-over resumes from them when no hub greets it with the key.
+    /// The shim's and a standby hand-over's flag.
+    #[arg(long, hide = true, value_name = "NAME", value_parser = parse_checkpoints_name)]
+    pub hub_checkpoints: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -639,6 +645,15 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 fn parse_event(s: &str) -> Result<Event, String> {
     Event::parse_scripted(s).map_err(|e| format!("{e:#}"))
+}
+
+/// `--hub-checkpoints`: a name `call-<32 hex digits>`, never a path.
+fn parse_checkpoints_name(s: &str) -> Result<String, String> {
+    if crate::run::checkpoint::is_call_file_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a hub's checkpoints name is call- and 32 hex digits".into())
+    }
 }
 
 /// A call key: any text a dialplan has (a Call-ID, a header), but not

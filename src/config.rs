@@ -147,6 +147,9 @@ pub struct RunConfig {
     /// `--hub-hung`: the hub stopped writing this call; its greeting is
     /// not waited for at the start.
     pub hub_hung: bool,
+    /// `--hub-checkpoints`: the name a hub kept the call's checkpoints
+    /// under (see `Checkpoints::open`).
+    pub hub_checkpoints: Option<String>,
 }
 
 /// Resolves `run`'s arguments. `secret` reads the AMI secret (a file, or
@@ -215,6 +218,7 @@ pub fn run(
         control: args.control,
         standalone: args.standalone,
         hub_hung: args.hub_hung,
+        hub_checkpoints: args.hub_checkpoints,
     }
 }
 

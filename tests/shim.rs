@@ -486,3 +486,84 @@ fn a_hung_hubs_call_resumes_without_waiting_for_its_greeting() {
         stop(child);
     }
 }
+
+/// The hub says what the call's checkpoints go by (`CHECKPOINTS`, a digest
+/// of the call's key) and dies: the standby is offered the call with that
+/// name, and when it refuses, the call's own stream resumes from those
+/// checkpoints though its Uniqueid is another and no hub tells it the key
+/// (by the shim and by `holdmix run` itself). A line that is no such name
+/// is ignored.
+#[test]
+fn the_checkpoints_a_hub_named_are_resumed_after_it_dies() {
+    for (name, spawn) in [("shim", shim as fn(&Path, &[&str]) -> Child), ("run", full_run)] {
+        let dir = tempdir();
+        let pl = tone_playlist(dir.path());
+        let state = dir.path().join("state");
+        let state = state.to_str().unwrap();
+        // An earlier channel of the call, keyed by the call: its checkpoints.
+        let mut earlier = full_run(
+            dir.path(),
+            &[
+                "--call-key",
+                "k@10.0.0.5",
+                "--uniqueid",
+                "1795452414.1",
+                "--playlist",
+                &pl,
+                "--state-dir",
+                state,
+            ],
+        );
+        hears_the_playlist(earlier.stdout.take().unwrap());
+        stop(earlier);
+        let kept = checkpoint_files(Path::new(state), None);
+        let call = kept[0].split('/').next().unwrap().to_string();
+        assert!(call.starts_with("call-"), "{kept:?}");
+        std::fs::remove_file(dir.path().join("run.log")).ok();
+
+        let hub = Peer::bind(dir.path());
+        let standby = Peer::bind_as(dir.path(), "standby.sock");
+        let (a, b) = (hub.path.to_str().unwrap(), standby.path.to_str().unwrap());
+        let mut child = spawn(
+            dir.path(),
+            &[
+                "--hub",
+                a,
+                "-S",
+                b,
+                "--uniqueid",
+                "1795452414.2",
+                "--playlist",
+                &pl,
+                "--state-dir",
+                state,
+            ],
+        );
+        let mut h = hub.accept(LIMIT);
+        h.say("OK");
+        h.say("CHECKPOINTS ../../etc/passwd");
+        h.say(&format!("CHECKPOINTS {call}"));
+        h.write_audio(&[0; 3200]);
+        std::thread::sleep(Duration::from_millis(200));
+        drop(h);
+        drop(hub);
+        let mut s = standby.accept(LIMIT);
+        assert_eq!(s.args()[..2], ["--hub-checkpoints", call.as_str()], "{name}");
+        s.say("NO full");
+        drop(s);
+        let (_, out) = read_exact(child.stdout.take().unwrap(), 3200, LIMIT);
+        hears_the_playlist(out);
+        if name == "shim" {
+            let args = full_binary_args(&child);
+            assert_eq!(
+                args[1..5],
+                ["run", "--standalone", "--hub-checkpoints", call.as_str()],
+                "{args:?}"
+            );
+        }
+        let log = log_text(dir.path());
+        assert!(log.contains("keyed by the call"), "{name}:\n{log}");
+        assert!(log.contains("resuming the call"), "{name}:\n{log}");
+        stop(child);
+    }
+}

@@ -107,7 +107,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let hubs = hub_paths(words);
     if hubs[0].is_none() {
         // No hub: the full binary's own `run`, with nothing added.
-        return exec_full(words, false, None, false);
+        return exec_full(words, false, None, false, None);
     }
     let mask = Signals::block();
     // The hub, then the standby hub (`-S`) when the hub is absent, refuses
@@ -115,12 +115,16 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // `hung`: the hub (whose events the call's own stream follows) stopped
     // writing with its socket open, so its greeting would not come either.
     let mut hung = false;
+    // The name a hub said the call's checkpoints go by (`CHECKPOINTS`):
+    // passed on to the standby and to the full binary, which may not
+    // learn the call's key from any hub.
+    let mut named = Named::new();
     for (i, hub) in hubs.into_iter().enumerate() {
         let Some(sock) = hub.and_then(connect) else {
             continue;
         };
-        match hand_over(&sock, words, &mask) {
-            Answer::Ok(mut lines) => match wait(&sock, &mut lines, &mask) {
+        match hand_over(&sock, words, named.arg(words), &mask) {
+            Answer::Ok(mut lines) => match wait(&sock, &mut lines, &mut named, &mask) {
                 Wait::End(code) => return code,
                 Wait::Stop(sig) => return stop(&sock, sig),
                 // Best effort: the hub drops the call before its next
@@ -134,7 +138,53 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             Answer::No => {}
         }
     }
-    exec_full(words, true, Some(&mask), hung)
+    exec_full(words, true, Some(&mask), hung, named.arg(words))
+}
+
+/// `call-` and 32 lowercase hex digits: the form of a checkpoints name
+/// (src/run/checkpoint.rs), and nothing else (never a path).
+const NAME_LEN: usize = 37;
+
+/// A checkpoints name the hub told, NUL-terminated in place (no
+/// allocation).
+struct Named {
+    name: [u8; NAME_LEN + 1],
+    set: bool,
+}
+
+impl Named {
+    fn new() -> Named {
+        Named {
+            name: [0; NAME_LEN + 1],
+            set: false,
+        }
+    }
+
+    /// Takes `CHECKPOINTS <name>` if it is one; true if it was.
+    fn take(&mut self, line: &[u8]) -> bool {
+        let Some(name) = line.strip_prefix(b"CHECKPOINTS ") else {
+            return false;
+        };
+        let hex = name.strip_prefix(b"call-").unwrap_or(b"");
+        if name.len() == NAME_LEN && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            self.name[..NAME_LEN].copy_from_slice(name);
+            self.set = true;
+        }
+        true
+    }
+
+    /// The name as `--hub-checkpoints`' value, unless the words give that
+    /// flag already (given twice, the full binary would refuse to start).
+    fn arg(&self, words: &[*const c_char]) -> Option<&CStr> {
+        let given = words.iter().map(word).any(|w| {
+            let b = w.to_bytes();
+            b == b"--hub-checkpoints" || b.starts_with(b"--hub-checkpoints=")
+        });
+        if !self.set || given {
+            return None;
+        }
+        CStr::from_bytes_with_nul(&self.name).ok()
+    }
 }
 
 fn word(p: &*const c_char) -> &'static CStr {
@@ -264,10 +314,11 @@ enum Answer {
     Stop(c_int),
 }
 
-/// Sends the hand-over and waits for the answer.
-fn hand_over(sock: &OwnedFd, words: &[*const c_char], mask: &Signals) -> Answer {
+/// Sends the hand-over and waits for the answer. `named`: a checkpoints
+/// name an earlier hub told, handed on as `--hub-checkpoints`.
+fn hand_over(sock: &OwnedFd, words: &[*const c_char], named: Option<&CStr>, mask: &Signals) -> Answer {
     let deadline = Instant::now() + ANSWER_WAIT;
-    let Some((mut msg, start)) = message(words) else {
+    let Some((mut msg, start)) = message(words, named) else {
         return Answer::No;
     };
     let sent = send_message(sock, &msg[start..], deadline, mask);
@@ -304,7 +355,7 @@ fn hand_over(sock: &OwnedFd, words: &[*const c_char], mask: &Signals) -> Answer 
 /// The message: `HANDOVER <len>\n` and the body, built with the header's
 /// room in front; returns it and where the header starts. `None` when the
 /// working directory is unknown or the body is over the spec's bound.
-fn message(words: &[*const c_char]) -> Option<(Vec<u8>, usize)> {
+fn message(words: &[*const c_char], named: Option<&CStr>) -> Option<(Vec<u8>, usize)> {
     use std::os::unix::ffi::OsStrExt;
     let cwd = std::env::current_dir().ok()?;
     let mut m = Vec::with_capacity(1024);
@@ -317,6 +368,11 @@ fn message(words: &[*const c_char]) -> Option<(Vec<u8>, usize)> {
     };
     entry(&[b"v1"]);
     entry(&[b"cwd=", cwd.as_os_str().as_bytes()]);
+    // First, as the full binary gets it: after a `--` it would be no flag.
+    if let Some(name) = named {
+        entry(&[b"arg=--hub-checkpoints"]);
+        entry(&[b"arg=", name.to_bytes()]);
+    }
     for w in words {
         entry(&[b"arg=", word(w).to_bytes()]);
     }
@@ -503,7 +559,7 @@ enum Wait {
 /// check (`FIONREAD` on stdout); while the hub says `WATCHED` (until an
 /// `UNWATCHED`), with no timeout at all (zero CPU until the socket or a
 /// signal wakes it).
-fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
+fn wait(sock: &OwnedFd, lines: &mut Lines, named: &mut Named, mask: &Signals) -> Wait {
     // The kernel may run each wake up to TIMER_SLACK late, so the wakes of
     // many shims share timer interrupts: measured 30 % less CPU per wait
     // (docs/shim.md); the checks stay at least CHECK apart.
@@ -518,7 +574,9 @@ fn wait(sock: &OwnedFd, lines: &mut Lines, mask: &Signals) -> Wait {
             if let Some(code) = end_code(line) {
                 return Wait::End(code);
             }
-            if line == b"WATCHED" {
+            if named.take(line) {
+                // Kept for a take-over (see `Named`).
+            } else if line == b"WATCHED" {
                 watched = true;
             } else if line == b"UNWATCHED" && watched {
                 // Its watchdog is gone: the looks start again, counted afresh.
@@ -650,9 +708,15 @@ fn send_now(sock: &OwnedFd, bytes: &[u8]) {
 }
 
 /// Becomes the full binary, `holdmix` beside this one: `holdmix run
-/// [--standalone [--hub-hung]] <the same arguments>`. Returns only if that
-/// fails.
-fn exec_full(words: &[*const c_char], standalone: bool, mask: Option<&Signals>, hung: bool) -> c_int {
+/// [--standalone [--hub-hung] [--hub-checkpoints NAME]] <the same
+/// arguments>`. Returns only if that fails.
+fn exec_full(
+    words: &[*const c_char],
+    standalone: bool,
+    mask: Option<&Signals>,
+    hung: bool,
+    named: Option<&CStr>,
+) -> c_int {
     if mask.is_some_and(Signals::restore) {
         // A stop signal came while taking over: the call is being stopped.
         return SIGNAL_EXIT;
@@ -661,7 +725,7 @@ fn exec_full(words: &[*const c_char], standalone: bool, mask: Option<&Signals>, 
     let Some(path) = full_binary() else {
         return fail(b"holdmix-shim: cannot find its own directory\n");
     };
-    let mut argv: Vec<*const c_char> = Vec::with_capacity(words.len() + 5);
+    let mut argv: Vec<*const c_char> = Vec::with_capacity(words.len() + 7);
     argv.push(path.as_ptr());
     argv.push(c"run".as_ptr());
     if standalone {
@@ -669,6 +733,10 @@ fn exec_full(words: &[*const c_char], standalone: bool, mask: Option<&Signals>, 
     }
     if hung {
         argv.push(c"--hub-hung".as_ptr());
+    }
+    if let Some(name) = named {
+        argv.push(c"--hub-checkpoints".as_ptr());
+        argv.push(name.as_ptr());
     }
     argv.extend_from_slice(words);
     argv.push(std::ptr::null());

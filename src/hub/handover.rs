@@ -225,6 +225,12 @@ pub enum Line {
     /// started again, or none has woken for 4 s), so the client looks at
     /// its pipe again. Clients that predate it ignore it.
     Unwatched,
+    /// hub → client, once the hosted call is prepared: the name its
+    /// checkpoints go by when it is keyed by the call (`call-<digest>` of
+    /// its key, never the key: no caller's text on the way), so a take-over
+    /// with no hub to greet it resumes from them. Clients that predate it
+    /// ignore it.
+    Checkpoints(String),
     /// hub → client: the call ended; exit with this code.
     End(u8),
     /// client → hub: a stop signal reached the client (its number).
@@ -244,6 +250,7 @@ impl Line {
             Line::No(why) => format!("NO {}\n", why.replace(['\n', '\r'], " ")),
             Line::Watched => "WATCHED\n".into(),
             Line::Unwatched => "UNWATCHED\n".into(),
+            Line::Checkpoints(name) => format!("CHECKPOINTS {name}\n"),
             Line::End(code) => format!("END {code}\n"),
             Line::Stop(sig) => format!("STOP {sig}\n"),
             Line::Taken => "TAKEN\n".into(),
@@ -262,6 +269,9 @@ impl Line {
             ("NO", why) => Some(Line::No(why.to_string())),
             ("WATCHED", "") => Some(Line::Watched),
             ("UNWATCHED", "") => Some(Line::Unwatched),
+            ("CHECKPOINTS", name) if crate::run::checkpoint::is_call_file_name(name) => {
+                Some(Line::Checkpoints(name.to_string()))
+            }
             ("END", code) => code.parse().ok().map(Line::End),
             ("STOP", sig) => sig.parse().ok().filter(|s| *s > 0).map(Line::Stop),
             ("TAKEN", "") => Some(Line::Taken),
@@ -432,6 +442,14 @@ pub fn say(sock: &UnixStream, line: &Line) -> std::io::Result<()> {
     (&*sock).write_all(line.to_line().as_bytes())
 }
 
+/// Sends one line without waiting, whatever the socket's blocking mode
+/// (best effort: a line the socket has no room for is dropped, as a peer
+/// that reads nothing would never take it).
+pub fn say_now(sock: &UnixStream, line: &Line) {
+    let text = line.to_line();
+    rustix::net::send(sock, text.as_bytes(), SendFlags::DONTWAIT | SendFlags::NOSIGNAL).ok();
+}
+
 /// The hub's `OK`, and `WATCHED` with it in the same write when a
 /// watchdog runs.
 pub fn say_ok(sock: &UnixStream, watched: bool) -> std::io::Result<()> {
@@ -534,6 +552,7 @@ mod tests {
             Line::No("full".into()),
             Line::Watched,
             Line::Unwatched,
+            Line::Checkpoints(format!("call-{}", "0123456789abcdef".repeat(2))),
             Line::End(0),
             Line::End(3),
             Line::Stop(1),
@@ -552,6 +571,11 @@ mod tests {
             b"OK watched",
             b"WATCHED now",
             b"UNWATCHED now",
+            // Only a checkpoints name, never a path or a key.
+            b"CHECKPOINTS",
+            b"CHECKPOINTS ../../etc/passwd",
+            b"CHECKPOINTS 1796000000.9",
+            b"CHECKPOINTS call-0123456789ABCDEF0123456789abcdef",
         ] {
             assert_eq!(Line::parse(bad), None, "{bad:?}");
         }

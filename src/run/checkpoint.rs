@@ -41,14 +41,26 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Under the call's key when it has one (the hub's word, else
-    /// `--call-key`), else only for a call with a Uniqueid of its own: one
-    /// from the environment may be another call's, and resuming (or
-    /// forgetting) that call's state is worse than starting over.
-    pub fn open(id: &CallIdentity, hub_key: Option<&str>, dir: Option<&Path>) -> Option<Checkpoints> {
-        let key = hub_key.filter(|k| !k.is_empty()).or(id.call_key.as_deref());
-        let (uniqueid, by_call) = match key {
-            Some(key) => (call_file_name(key), true),
+    /// Under the call's key when it has one (the hub's word, else the name
+    /// a hub that hosted the call kept it under (`handed`: told at the
+    /// hand-over, a take-over's only word of the key when no hub greets it
+    /// now), else `--call-key`), else only for a call with a Uniqueid of
+    /// its own: one from the environment may be another call's, and
+    /// resuming (or forgetting) that call's state is worse than starting
+    /// over.
+    pub fn open(
+        id: &CallIdentity,
+        hub_key: Option<&str>,
+        handed: Option<&str>,
+        dir: Option<&Path>,
+    ) -> Option<Checkpoints> {
+        let keyed = hub_key
+            .filter(|k| !k.is_empty())
+            .map(call_file_name)
+            .or_else(|| handed.filter(|n| is_call_file_name(n)).map(str::to_string))
+            .or_else(|| id.call_key.as_deref().map(call_file_name));
+        let (uniqueid, by_call) = match keyed {
+            Some(name) => (name, true),
             None => (id.own_uniqueid()?.to_string(), false),
         };
         if by_call {
@@ -140,6 +152,20 @@ impl Checkpoints {
         }
         self.dir.sweep();
     }
+
+    /// The name the call's checkpoints go by when it is keyed by the call
+    /// (not its channel): what a hub hosting the call tells its client,
+    /// so a take-over resumes from them without the key itself.
+    pub fn call_name(&self) -> Option<&str> {
+        self.by_call.then_some(self.uniqueid.as_str())
+    }
+}
+
+/// Whether `name` is what [`call_file_name`] makes (`call-` and 32 hex
+/// digits): the only name a hand-over may give (never a path).
+pub fn is_call_file_name(name: &str) -> bool {
+    name.strip_prefix("call-")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
 /// The file name of a call key's checkpoints: a digest, since a key is
@@ -184,7 +210,7 @@ mod tests {
             ..CallIdentity::default()
         };
         let engine = Engine::new(&Scenario::empty(), 8000, 1);
-        let mut c = Checkpoints::open(&id, None, Some(&dir)).unwrap();
+        let mut c = Checkpoints::open(&id, None, None, Some(&dir)).unwrap();
         c.create_file();
         c.at_exit(&engine, Exit::ReaderGone, 0);
         drop(c);
@@ -193,7 +219,7 @@ mod tests {
             sd.load("1796000000.9").is_none(),
             "a state kept with nothing heard"
         );
-        let mut c = Checkpoints::open(&id, None, Some(&dir)).unwrap();
+        let mut c = Checkpoints::open(&id, None, None, Some(&dir)).unwrap();
         c.create_file();
         c.after_write(&engine, false, 0);
         c.at_exit(&engine, Exit::ReaderGone, 0);
@@ -214,5 +240,15 @@ mod tests {
         assert!(name.starts_with("call-") && name.len() == 37, "{name}");
         assert!(name[5..].bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(!call_file_name("../../etc/passwd").contains('/'));
+        assert!(is_call_file_name(&name));
+        for bad in [
+            "call-",
+            "call-../../etc/passwd",
+            "1796000000.9",
+            &name[..36],
+            &format!("{name}0"),
+        ] {
+            assert!(!is_call_file_name(bad), "{bad}");
+        }
     }
 }

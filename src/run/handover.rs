@@ -61,8 +61,9 @@ pub enum Outcome {
     /// The hub died or hung: stream here, from the call's checkpoint.
     /// `hung`: the first hub (`--hub`, whose events the stream follows)
     /// stopped writing with its socket open, so its greeting would not
-    /// come either.
-    TakeOver { hung: bool },
+    /// come either. `checkpoints`: the name a hub said the call's
+    /// checkpoints go by (`CHECKPOINTS`), if one did.
+    TakeOver { hung: bool, checkpoints: Option<String> },
 }
 
 /// Hands the call over if this run may (`--hub`, no `--standalone`,
@@ -75,6 +76,9 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
     }
     let mut outcome = Outcome::Standalone;
     let mut first_hung = false;
+    // What the hubs said the call's checkpoints go by: passed on to the
+    // standby, which may not know the call's key.
+    let mut named = cfg.hub_checkpoints.clone();
     for (i, socket) in [cfg.hub.as_deref(), cfg.standby_hub.as_deref()]
         .into_iter()
         .enumerate()
@@ -82,16 +86,20 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
         let Some(socket) = socket else {
             continue;
         };
-        let Some((conn, after)) = offer(socket) else {
+        let told = named.as_deref().filter(|_| cfg.hub_checkpoints.is_none());
+        let Some((conn, after)) = offer(socket, told) else {
             continue;
         };
         tracing::info!(hub = %socket.display(), "the hub streams the call");
-        match wait(&conn, after, stop, cfg.format.frame_bytes()) {
+        match wait(&conn, after, stop, cfg.format.frame_bytes(), &mut named) {
             // On to the standby: it resumes the call from the checkpoint
             // the hub kept, as this process would.
-            Outcome::TakeOver { hung } => {
+            Outcome::TakeOver { hung, .. } => {
                 first_hung |= hung && i == 0;
-                outcome = Outcome::TakeOver { hung: first_hung }
+                outcome = Outcome::TakeOver {
+                    hung: first_hung,
+                    checkpoints: named.clone(),
+                }
             }
             done => return done,
         }
@@ -100,12 +108,20 @@ pub fn hand_over(cfg: &RunConfig, stop: &StopFlag) -> Outcome {
 }
 
 /// Connects, sends the hand-over, and takes the answer: the connection
-/// when the hub said `OK`, and the lines that came with it.
-fn offer(socket: &Path) -> Option<(UnixStream, Vec<Option<Line>>)> {
+/// when the hub said `OK`, and the lines that came with it. `checkpoints`:
+/// the name an earlier hub kept the call's checkpoints under, added to the
+/// args (`--hub-checkpoints`).
+fn offer(socket: &Path, checkpoints: Option<&str>) -> Option<(UnixStream, Vec<Option<Line>>)> {
     let conn = crate::hub::follow::connect(socket)?;
     conn.set_read_timeout(Some(ANSWER_WAIT)).ok()?;
     conn.set_write_timeout(Some(ANSWER_WAIT)).ok()?;
-    let h = match Handover::of_process(run_args(), &|n| std::env::var_os(n)) {
+    // First: after a `--` it would be no flag.
+    let mut args: Vec<OsString> = match checkpoints {
+        Some(name) => vec!["--hub-checkpoints".into(), name.into()],
+        None => Vec::new(),
+    };
+    args.extend(run_args());
+    let h = match Handover::of_process(args, &|n| std::env::var_os(n)) {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!("cannot hand the call over: {e}");
@@ -155,8 +171,15 @@ fn run_args() -> Vec<OsString> {
 /// `UNWATCHED`: its watchdog kills a hub that stops pacing, which closes
 /// the connection, and the wait has no timeout), until the call's end or
 /// the hub's.
-/// `after`: the lines that came with `OK`.
-fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_bytes: usize) -> Outcome {
+/// `after`: the lines that came with `OK`; `named` gets the name the hub
+/// says the call's checkpoints go by.
+fn wait(
+    conn: &UnixStream,
+    after: Vec<Option<Line>>,
+    stop: &StopFlag,
+    frame_bytes: usize,
+    named: &mut Option<String>,
+) -> Outcome {
     let out = std::io::stdout().as_raw_fd();
     let mut check = DryCheck::new(Instant::now());
     let mut looked = Instant::now();
@@ -182,6 +205,7 @@ fn wait(conn: &UnixStream, after: Vec<Option<Line>>, stop: &StopFlag, frame_byte
                     check.unwatched();
                     looked = Instant::now();
                 }
+                Some(Line::Checkpoints(name)) => *named = Some(name),
                 _ => {}
             }
         }
@@ -338,7 +362,10 @@ fn taken_over(conn: &UnixStream, why: &str, hung: bool) -> Outcome {
     tracing::warn!("{why}: taking the call over");
     conn.set_nonblocking(true).ok();
     handover::say(conn, &Line::Taken).ok();
-    Outcome::TakeOver { hung }
+    Outcome::TakeOver {
+        hung,
+        checkpoints: None,
+    }
 }
 
 #[cfg(test)]

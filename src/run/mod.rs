@@ -44,11 +44,11 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
     // a call is taken back from the hub ends the stream that takes it.
     let stop = signals::StopFlag::install()?;
     // Through a hub that streams audio, the hub does it all (docs/hub-audio.md).
-    let mut hung = false;
+    let mut taken = None;
     if cfg.hub.is_some() && !cfg.standalone {
         match handover::hand_over(cfg, &stop) {
             handover::Outcome::Standalone => {}
-            handover::Outcome::TakeOver { hung: h } => hung = h,
+            handover::Outcome::TakeOver { hung, checkpoints } => taken = Some((hung, checkpoints)),
             handover::Outcome::Stopped(exit) => return Ok(exit),
             handover::Outcome::Ended(0) => return Ok(Exit::Hangup),
             handover::Outcome::Ended(code) => {
@@ -57,12 +57,15 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
             }
         }
     }
-    let cfg: std::borrow::Cow<RunConfig> = match hung {
-        true => std::borrow::Cow::Owned(RunConfig {
-            hub_hung: true,
+    // Taken back from a hub: whether it hung, and where it kept the
+    // call's checkpoints.
+    let cfg: std::borrow::Cow<RunConfig> = match taken {
+        Some((hung, checkpoints)) if hung || checkpoints.is_some() => std::borrow::Cow::Owned(RunConfig {
+            hub_hung: hung || cfg.hub_hung,
+            hub_checkpoints: checkpoints.or_else(|| cfg.hub_checkpoints.clone()),
             ..cfg.clone()
         }),
-        false => std::borrow::Cow::Borrowed(cfg),
+        _ => std::borrow::Cow::Borrowed(cfg),
     };
     let mut stream = match Stream::start(&cfg, cache, stop)? {
         Started::Streaming(s) => s,

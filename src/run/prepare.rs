@@ -38,6 +38,8 @@ pub struct Needs {
     pub hub_token: Option<String>,
     /// `--hub-hung`: `hub` stopped writing this call; no greeting to wait for.
     pub hub_hung: bool,
+    /// `--hub-checkpoints`: the name a hub kept the call's checkpoints under.
+    pub hub_checkpoints: Option<String>,
     /// The hub hosting the call (`hub --audio`): greeted and fed
     /// in-process, not over `hub`'s socket.
     pub hosted_by: Option<crate::hub::Local>,
@@ -120,7 +122,12 @@ pub fn prepare(n: &Needs) -> Prepared {
     };
     let sub = hub.as_ref().and_then(HubLink::subscription);
     let hub_key = sub.map(|s| s.call_key.as_str());
-    let mut checkpoints = Checkpoints::open(&n.identity, hub_key, n.state_dir.as_deref());
+    let mut checkpoints = Checkpoints::open(
+        &n.identity,
+        hub_key,
+        n.hub_checkpoints.as_deref(),
+        n.state_dir.as_deref(),
+    );
     let now_ms = chrono::Utc::now().timestamp_millis();
     let snap = checkpoints.as_ref().and_then(|c| c.resumable(now_ms));
     // Its own file now, not at the first write (on the stream's thread).
@@ -277,6 +284,7 @@ mod tests {
             hub: None,
             hub_token: None,
             hub_hung: false,
+            hub_checkpoints: None,
             hosted_by: None,
             store: None,
             rate: 8000,

@@ -468,6 +468,12 @@ impl<'a> Stream<'a> {
         None
     }
 
+    /// The name the call's checkpoints go by, when they are keyed by the
+    /// call (see `Checkpoints::call_name`).
+    pub fn checkpoints_name(&self) -> Option<&str> {
+        self.checkpoints.as_ref().and_then(Checkpoints::call_name)
+    }
+
     /// When the next tick is due (CLOCK_MONOTONIC ns, see `clock::now_ns`).
     pub fn next_deadline_ns(&self) -> u64 {
         self.clock.next_deadline_ns()
@@ -617,6 +623,7 @@ fn spawn_prepare(
         hub: cfg.hub.clone(),
         hub_token: cfg.hub_token.clone(),
         hub_hung: cfg.hub_hung,
+        hub_checkpoints: cfg.hub_checkpoints.clone(),
         hosted_by,
         store: cfg.store.clone(),
         rate: cfg.format.rate(),

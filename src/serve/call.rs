@@ -42,7 +42,7 @@ pub fn handle(sock: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     let checkpoints = shared
         .state_dir
         .as_deref()
-        .and_then(|d| Checkpoints::open(&identity(&uuid), None, Some(d)));
+        .and_then(|d| Checkpoints::open(&identity(&uuid), None, None, Some(d)));
     let mut engine = engine(shared, checkpoints.as_ref(), &uuid);
     for kind in &member.preset {
         let at = engine.now();

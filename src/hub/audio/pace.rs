@@ -23,7 +23,7 @@ use super::turns::Turns;
 use crate::audio::cache::Cache;
 use crate::audio::clock::now_ns;
 use crate::config::RunConfig;
-use crate::hub::handover::{Line, Lines, say};
+use crate::hub::handover::{Line, Lines, say, say_now};
 use crate::run::{Exit, Host, Polled, Starting, Stream};
 use crate::util::prefetch::Warm;
 use rustix::event::epoll::{self, EventData, EventFlags};
@@ -541,7 +541,14 @@ impl Hosted {
                     self.phase = Some(Phase::Starting(s));
                     return true;
                 }
-                Ok(Polled::Streaming(s)) => self.phase = Some(Phase::Streaming(s)),
+                Ok(Polled::Streaming(s)) => {
+                    // Keyed by the call: the client learns the name, so a
+                    // take-over with no hub to greet it resumes the call.
+                    if let Some(name) = s.checkpoints_name() {
+                        say_now(&self.conn, &Line::Checkpoints(name.to_string()));
+                    }
+                    self.phase = Some(Phase::Streaming(s))
+                }
                 Ok(Polled::Ended(exit)) => {
                     self.end(exit, stopped.is_none());
                     return false;
@@ -603,8 +610,18 @@ mod tests {
     /// A call handed over: the demo playlist, checkpoints in `dir`; with
     /// the client's end of its connection and the reader's of its pipe.
     fn arrival(dir: &std::path::Path) -> (Arrival, UnixStream, OwnedFd) {
+        arrival_with(dir, &[])
+    }
+
+    /// [`arrival`] with more of `run`'s args.
+    fn arrival_with(dir: &std::path::Path, extra: &[&str]) -> (Arrival, UnixStream, OwnedFd) {
         let argv = ["holdmix", "run", "--uniqueid", "1796000000.1", "--state-dir"];
-        let cli = Cli::try_parse_from(argv.iter().copied().chain([dir.to_str().unwrap()])).unwrap();
+        let argv = argv
+            .iter()
+            .copied()
+            .chain([dir.to_str().unwrap()])
+            .chain(extra.iter().copied());
+        let cli = Cli::try_parse_from(argv).unwrap();
         let Command::Run(args) = cli.command else {
             panic!("not run")
         };
@@ -716,6 +733,56 @@ mod tests {
         p.admit(&rx, &cache, u64::MAX, &hosted);
         assert_eq!(said(&third), "UNWATCHED\n");
         assert_eq!(said(&first), "");
+    }
+
+    /// A hosted call keyed by the call tells its client the name of its
+    /// checkpoints once it streams (`CHECKPOINTS`), so a take-over with no
+    /// hub to greet it resumes them: the name a hand-over brought, or the
+    /// digest of its key (never the key). A call keyed by its Uniqueid
+    /// is told nothing (its client keys it the same).
+    #[test]
+    fn a_call_keyed_by_the_call_is_told_its_checkpoints_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache: &'static Cache = Box::leak(Box::new(Cache::open(Some(&tmp.path().join("cache")))));
+        let name = format!("call-{}", "5a".repeat(16));
+        for (extra, told) in [
+            (vec!["--hub-checkpoints", name.as_str()], Some(name.clone())),
+            (vec!["--call-key", "k@10.0.0.5"], None),
+            (vec![], None),
+        ] {
+            let (wake, _w) = rustix::pipe::pipe().unwrap();
+            let mut p = Pacing::new(&wake).unwrap();
+            let (tx, rx) = mpsc::channel();
+            let (a, client, _read) = arrival_with(&tmp.path().join("calls"), &extra);
+            tx.send(a).unwrap();
+            let hosted = AtomicUsize::new(1);
+            p.admit(&rx, cache, u64::MAX, &hosted);
+            let started = std::time::Instant::now();
+            let mut heard = String::new();
+            while p.calls[0].as_ref().is_some_and(Hosted::is_starting) && started.elapsed().as_secs() < 10 {
+                p.tick_due(cache, now_ns(), u64::MAX, &hosted);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            assert!(
+                !p.calls[0].as_ref().unwrap().is_starting(),
+                "{extra:?}: streaming"
+            );
+            heard += &said(&client);
+            match (&told, extra.first()) {
+                (Some(n), _) => assert_eq!(heard, format!("CHECKPOINTS {n}\n"), "{extra:?}"),
+                (None, Some(_)) => {
+                    let n = heard
+                        .strip_prefix("CHECKPOINTS ")
+                        .and_then(|n| n.strip_suffix('\n'));
+                    assert!(
+                        n.is_some_and(crate::run::checkpoint::is_call_file_name),
+                        "{heard:?}"
+                    );
+                    assert!(!heard.contains("k@10.0.0.5"), "{heard:?}");
+                }
+                (None, None) => assert_eq!(heard, "", "keyed by its Uniqueid: nothing to tell"),
+            }
+        }
     }
 
     /// Past a wake's budget a starting call is not stepped: it is due again
