@@ -74,7 +74,9 @@ fn spawn(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool) 
 fn spawn_args(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool, extra: &[&str]) -> Gen {
     let timeline = dir.join(format!("{name}.jsonl"));
     let log = dir.join(format!("{name}.log"));
-    let mut child = holdmix(dir)
+    let mut cmd = holdmix(dir);
+    as_asterisk_forks(&mut cmd);
+    let mut child = cmd
         .arg("--log")
         .arg(&log)
         .args(["run", "--playlist"])
@@ -111,6 +113,29 @@ fn spawn_args(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: b
         _unread: unread,
         timeline,
         log,
+    }
+}
+
+/// The child starts with the stop signals' default actions and unblocked,
+/// as Asterisk's `ast_safe_fork` leaves its MOH processes, whatever this
+/// test process inherited: under `nohup` a SIGHUP that came before the
+/// generator's handler (the storm's start killed 2 ms in) was ignored, not
+/// fatal, and that generator streamed on.
+fn as_asterisk_forks(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) and sigprocmask(2) are async-signal-safe, as the
+    // child between fork and exec requires; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+                libc::signal(sig, libc::SIG_DFL);
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
     }
 }
 

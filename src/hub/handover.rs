@@ -4,8 +4,9 @@
 //! `HANDOVER <len>\n` + a body of NUL-terminated entries (`v1`, `cwd=`,
 //! `arg=`…, `env=NAME=value`…); the hub answers `OK` or `NO <reason>`,
 //! maybe `WATCHED` (with `OK`, or later) and `UNWATCHED` (later, when its
-//! watchdog is gone), later `END <code>`; the client may send `STOP
-//! <signal>` or `TAKEN`.
+//! watchdog is gone), `CHECKPOINTS <name>` once the call streams keyed by
+//! the call, later `END <code>`; the client may send `STOP <signal>` or
+//! `TAKEN`.
 //!
 //! Bounded everywhere: a body over [`MAX_BODY`], a header over
 //! [`MAX_HEADER`], more than one fd (the extras are closed), a body that is
