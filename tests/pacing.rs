@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 struct Reads {
     short: usize,
     /// Bytes waiting in the pipe just before each read, less what the
-    /// reader's own lateness explains: a test thread that wakes 40 ms late
-    /// on a loaded machine finds a read's worth more in the pipe, the
-    /// reader's delay and not a burst from the generator.
+    /// reader's own lateness explains: a test thread that wakes late on a
+    /// loaded machine finds a read's worth more in the pipe for each of the
+    /// generator's top-ups it slept past (one a read period, half a frame
+    /// from the reads; a blind tick may count the late read as done, as
+    /// src/audio/pacer.rs says), the reader's delay and not a burst from
+    /// the generator.
     queued: Vec<usize>,
     /// (time after the read, bytes) of each read that got anything.
     chunks: Vec<(Instant, Vec<u8>)>,
@@ -58,9 +61,11 @@ fn read_like_asterisk(
         if let Some(d) = deadline.checked_duration_since(Instant::now()) {
             std::thread::sleep(d);
         }
+        let q = queued(fd);
+        // Measured after the look, so a preemption before it counts too.
         let late = Instant::now().saturating_duration_since(deadline).as_secs_f64();
-        let explained = (late * 16_000.0) as usize / 320 * 320;
-        reads.queued.push(queued(fd).saturating_sub(explained));
+        let passed = ((late - 0.010) / every.as_secs_f64()).ceil().max(0.0) as usize;
+        reads.queued.push(q.saturating_sub(passed * size));
         // SAFETY: reading into our own buffer.
         let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), size) };
         if got > 0 {

@@ -21,9 +21,13 @@ fn queued(fd: i32) -> usize {
 
 /// Reads 640 bytes every 40 ms on the reader's own clock for `secs`,
 /// non-blocking; returns what was read and, before each read, the bytes
-/// found waiting less what the reader's own lateness explains (a test
-/// thread that wakes 100 ms late on a loaded machine finds 100 ms more in
-/// the pipe: that is the reader's delay, not a burst from the generator).
+/// found waiting less what the reader's own lateness explains: a test
+/// thread that wakes late on a loaded machine finds the top-up of every
+/// generator tick it slept past in the pipe, a whole read each (640 bytes:
+/// the tick may have counted the read as done, as src/audio/pacer.rs says).
+/// The ticks sit half a frame (10 ms) from the reads, so a read later than
+/// that passes one tick, and one more every 40 ms. That is the reader's
+/// delay, not a burst from the generator.
 fn read_for(fd: i32, secs: f64) -> (Vec<u8>, Vec<usize>) {
     let (mut audio, mut waiting) = (Vec::new(), Vec::new());
     let start = Instant::now();
@@ -33,9 +37,11 @@ fn read_for(fd: i32, secs: f64) -> (Vec<u8>, Vec<usize>) {
         let at = start + Duration::from_millis(40) * n;
         n += 1;
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        let q = queued(fd);
+        // Measured after the look, so a preemption before it counts too.
         let late = Instant::now().saturating_duration_since(at).as_secs_f64();
-        let explained = (late * 16_000.0) as usize / FRAME * FRAME;
-        waiting.push(queued(fd).saturating_sub(explained));
+        let ticks_passed = ((late - 0.010) / 0.040).ceil().max(0.0) as usize;
+        waiting.push(q.saturating_sub(ticks_passed * 2 * FRAME));
         // SAFETY: reading into our own buffer.
         let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if got > 0 {
