@@ -204,26 +204,42 @@ pub(super) fn level_points(levels: &[f32], window_secs: f64, columns: usize) -> 
         .collect()
 }
 
-/// The title centred on top: in a smaller font if that is what it takes to
-/// show it whole (it names the options that repeat the render), cut only
-/// when even that is too wide.
+fn title_style(size: f64) -> TextStyle<'static> {
+    TextStyle::from((FontFamily::SansSerif, size))
+        .color(&TEXT)
+        .pos(Pos::new(HPos::Center, VPos::Center))
+}
+
+/// The title as it fits the band on top, whole (it names the options that
+/// repeat the render): on one line in a smaller font if that is what it
+/// takes, else on two or more lines of the band (`title::set`, as plan's and
+/// report's titles). None when even that is too much.
+fn set_title(root: &Area, layout: &Layout, title: &str) -> Option<title::Set> {
+    let (width, _) = root.dim_in_pixel();
+    let room = width as i32 - 2 * layout.pad;
+    let smallest = (layout.font * 0.6).max(8.0);
+    let measure = |t: &str, size: f64| text_width(root, &title_style(size), t);
+    title::set(title, (room, layout.title_h), (layout.font, smallest), &measure)
+}
+
+/// The title centred on top, whole; cut only when no size and no wrap
+/// fits its band.
 fn draw_title(root: &Area, layout: &Layout, title: &str) -> Result<()> {
     let (width, _) = root.dim_in_pixel();
-    let width = width as i32;
-    let room = width - 2 * layout.pad;
-    let middle = layout.title_h / 2;
-    let smallest = (layout.font * 0.6).max(8.0);
-    let mut size = layout.font;
-    let style = |size: f64| {
-        TextStyle::from((FontFamily::SansSerif, size))
-            .color(&TEXT)
-            .pos(Pos::new(HPos::Center, VPos::Center))
+    let centre = width as i32 / 2;
+    let Some(set) = set_title(root, layout, title) else {
+        let room = width as i32 - 2 * layout.pad;
+        let size = (layout.font * 0.6).max(8.0);
+        if let Some(cut) = fit_text(root, &title_style(size), title, room, MAX_TITLE_CHARS) {
+            draw_text(root, &title_style(size), &cut, (centre, layout.title_h / 2))?;
+        }
+        return Ok(());
     };
-    while size > smallest && text_width(root, &style(size), title) > room {
-        size -= 1.0;
-    }
-    if let Some(title) = fit_text(root, &style(size), title, room, MAX_TITLE_CHARS) {
-        draw_text(root, &style(size), &title, (width / 2, middle))?;
+    let line_h = (set.size * title::LINE) as i32;
+    let top = (layout.title_h - set.height()) / 2;
+    for (i, line) in set.lines.iter().enumerate() {
+        let middle = top + i as i32 * line_h + line_h / 2;
+        draw_text(root, &title_style(set.size), line, (centre, middle))?;
     }
     Ok(())
 }
@@ -286,4 +302,43 @@ fn draw_marker_line(root: &Area, layout: &Layout, frame: &Frame, marker: &Marker
         root.draw(&PathElement::new(line, style))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A render's title at the smallest picture, with a long playlist name:
+    /// whole, on as many lines as its band takes (every character kept,
+    /// inside the band and the picture's width), where it was cut before.
+    #[test]
+    fn a_small_pictures_title_is_wrapped_whole_not_cut() {
+        register_font().unwrap();
+        let size = (400, 200);
+        let mut rgb = vec![0u8; 400 * 200 * 3];
+        let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, size)
+            .unwrap()
+            .into_drawing_area();
+        let mut meter = LevelMeter::new(8000, std::time::Duration::from_millis(100));
+        meter.push(&vec![0.0; 10 * 8000]);
+        let a = arrange(&root, size, &meter, &[]);
+        let title = "queue-sales-and-renewals-after-hours-with-seasonal-advice-v2.toml, 3600 s — --seed 12345678901 --at 2026-03-09T17:05:00";
+        let smallest = (a.layout.font * 0.6).max(8.0);
+        let room = 400 - 2 * a.layout.pad;
+        assert!(
+            text_width(&root, &title_style(smallest), title) > room,
+            "one line would not fit even at the smallest size"
+        );
+        let set = set_title(&root, &a.layout, title).expect("the title fits its band");
+        assert!(set.lines.len() >= 2, "{set:?}");
+        assert!(set.height() <= a.layout.title_h, "{set:?}");
+        for line in &set.lines {
+            assert!(
+                text_width(&root, &title_style(set.size), line) <= room,
+                "{line:?}"
+            );
+        }
+        let without_spaces = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(without_spaces(&set.lines.concat()), without_spaces(title));
+    }
 }
