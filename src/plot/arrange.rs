@@ -193,6 +193,27 @@ pub(super) struct Arranged {
     pub margin_right: i32,
 }
 
+/// For tests: `f` on a blank picture of `size` and its arrangement of
+/// `timeline` over `secs` of silence (the buffer lives as long as the call,
+/// so a helper cannot hand the drawing area back).
+#[cfg(test)]
+pub(super) fn with_arranged<R>(
+    size: (u32, u32),
+    secs: usize,
+    timeline: &[Entry],
+    f: impl FnOnce(&Area, Arranged) -> R,
+) -> R {
+    register_font().unwrap();
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    let root = BitMapBackend::<plotters::backend::RGBPixel>::with_buffer_and_format(&mut rgb, size)
+        .unwrap()
+        .into_drawing_area();
+    let mut meter = LevelMeter::new(8000, std::time::Duration::from_millis(100));
+    meter.push(&vec![0.0; secs * 8000]);
+    let a = arrange(&root, size, &meter, timeline);
+    f(&root, a)
+}
+
 pub(super) fn arrange(root: &Area, size: (u32, u32), meter: &LevelMeter, timeline: &[Entry]) -> Arranged {
     let layout = Layout::new(size);
     let end = end_time(meter, timeline);
@@ -247,7 +268,6 @@ mod tests {
     use super::super::labels::{Bar, Place};
     use super::*;
     use crate::engine::timeline::TimelineEvent;
-    use plotters::backend::RGBPixel;
     use std::sync::Arc;
 
     /// The demo rendered in-process (engine, sample audio, the README's
@@ -337,17 +357,12 @@ mod tests {
     /// labels whole and apart in both lanes, every prompt file in the label
     /// or legend entry of its phrase, the legend shown in full.
     fn checked_layout(timeline: &[Entry], secs: usize) -> (Vec<Bar>, Around) {
-        register_font().unwrap();
-        let size = (1600, 600);
-        let mut rgb = vec![0u8; 1600 * 600 * 3];
-        let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, size)
-            .unwrap()
-            .into_drawing_area();
-        let mut meter = LevelMeter::new(8000, std::time::Duration::from_millis(100));
-        meter.push(&vec![0.0; secs * 8000]);
-        let a = arrange(&root, size, &meter, timeline);
+        with_arranged((1600, 600), secs, timeline, |root, a| checked(root, a, timeline))
+    }
+
+    fn checked(root: &Area, a: Arranged, timeline: &[Entry]) -> (Vec<Bar>, Around) {
         let style = a.layout.text(&TEXT, HPos::Left);
-        let measure = |t: &str| text_width(&root, &style, t);
+        let measure = |t: &str| text_width(root, &style, t);
         let (prompt_bars, music_bars) = lane_bars(&a.marks, &a.cols);
         let room = |rows| Room {
             left: a.cols.left,
@@ -410,15 +425,7 @@ mod tests {
     /// where they are, rather than leaving the numbers unexplained.
     #[test]
     fn a_small_picture_says_what_its_numbers_are() {
-        register_font().unwrap();
-        let size = (400, 200);
-        let mut rgb = vec![0u8; 400 * 200 * 3];
-        let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, size)
-            .unwrap()
-            .into_drawing_area();
-        let mut meter = LevelMeter::new(8000, std::time::Duration::from_millis(100));
-        meter.push(&vec![0.0; 300 * 8000]);
-        let a = arrange(&root, size, &meter, &demo_timeline(300));
+        let a = with_arranged((400, 200), 300, &demo_timeline(300), |_, a| a);
         let numbered = a.around.prompts.legend.len() + a.around.music.legend.len();
         assert!(numbered > 0, "the small picture numbers its bars");
         assert!(!a.around.legend.silent(), "{:?}", a.around.legend);

@@ -313,30 +313,22 @@ mod tests {
     /// inside the band and the picture's width), where it was cut before.
     #[test]
     fn a_small_pictures_title_is_wrapped_whole_not_cut() {
-        register_font().unwrap();
-        let size = (400, 200);
-        let mut rgb = vec![0u8; 400 * 200 * 3];
-        let root = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, size)
-            .unwrap()
-            .into_drawing_area();
-        let mut meter = LevelMeter::new(8000, std::time::Duration::from_millis(100));
-        meter.push(&vec![0.0; 10 * 8000]);
-        let a = arrange(&root, size, &meter, &[]);
+        super::super::arrange::with_arranged((400, 200), 10, &[], |root, a| small_title(root, &a.layout));
+    }
+
+    fn small_title(root: &Area, layout: &Layout) {
         let title = "queue-sales-and-renewals-after-hours-with-seasonal-advice-v2.toml, 3600 s — --seed 12345678901 --at 2026-03-09T17:05:00";
-        let smallest = (a.layout.font * 0.6).max(8.0);
-        let room = 400 - 2 * a.layout.pad;
+        let smallest = (layout.font * 0.6).max(8.0);
+        let room = 400 - 2 * layout.pad;
         assert!(
-            text_width(&root, &title_style(smallest), title) > room,
+            text_width(root, &title_style(smallest), title) > room,
             "one line would not fit even at the smallest size"
         );
-        let set = set_title(&root, &a.layout, title).expect("the title fits its band");
+        let set = set_title(root, layout, title).expect("the title fits its band");
         assert!(set.lines.len() >= 2, "{set:?}");
-        assert!(set.height() <= a.layout.title_h, "{set:?}");
+        assert!(set.height() <= layout.title_h, "{set:?}");
         for line in &set.lines {
-            assert!(
-                text_width(&root, &title_style(set.size), line) <= room,
-                "{line:?}"
-            );
+            assert!(text_width(root, &title_style(set.size), line) <= room, "{line:?}");
         }
         let without_spaces = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
         assert_eq!(without_spaces(&set.lines.concat()), without_spaces(title));
