@@ -62,7 +62,7 @@ pub fn run(cfg: &RunConfig, cache: &Cache) -> anyhow::Result<Exit> {
     let cfg: std::borrow::Cow<RunConfig> = match taken {
         Some((hung, checkpoints)) if hung || checkpoints.is_some() => std::borrow::Cow::Owned(RunConfig {
             hub_hung: hung || cfg.hub_hung,
-            hub_checkpoints: checkpoints.or_else(|| cfg.hub_checkpoints.clone()),
+            hub_checkpoints: checkpoints,
             ..cfg.clone()
         }),
         _ => std::borrow::Cow::Borrowed(cfg),
