@@ -37,7 +37,8 @@ files = "{root}/sample-audio/advice/en/first"
     )
 }
 
-/// One call of `caller`: keys at the given times, SIGHUP at `secs`.
+/// One call of `caller`: keys at the given stream times (ms), SIGHUP at
+/// `secs` of stream.
 /// Returns its timeline.
 fn call(
     dir: &Path,
@@ -66,29 +67,27 @@ fn call(
     ];
     args.extend_from_slice(store);
     let mut child = spawn_run(dir, &args);
-    let reader = drain(&mut child);
+    let (count, reader) = counted_drain(&mut child);
     let mut stdin = child.stdin.take().expect("stdin");
-    // The call's times run from its first frame, not from the spawn: a
-    // loaded machine once took long enough to start (and to ask MariaDB)
-    // that a 2 s call ended before its advice at 1 s.
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(&tl).map_or(true, |t| !t.contains('\n')) {
+    // The call's times are the stream's own (what the reader has taken,
+    // 16 bytes a millisecond), not the wall clock's: a loaded machine once
+    // took long enough to start, or to stream, that a call hung up by the
+    // wall clock at 5 s ended before its advice at 1 s.
+    let limit = Duration::from_secs(60);
+    for &(t, key) in keys {
+        let got = wait_for_stream(&mut child, &count, t as usize * 16, limit);
         assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no frame after 20 s: {}",
+            got >= t as usize * 16,
+            "{got} bytes by the key: {}",
             log_text(dir)
         );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let mut at = 0;
-    for &(t, key) in keys {
-        std::thread::sleep(Duration::from_millis(t - at));
-        at = t;
         writeln!(stdin, "dtmf {key}").expect("key");
     }
-    std::thread::sleep(Duration::from_millis(secs * 1000 - at));
+    let got = wait_for_stream(&mut child, &count, secs as usize * 16_000, limit);
+    assert!(got >= secs as usize * 16_000, "{got} bytes: {}", log_text(dir));
     signal(&child, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut child, Duration::from_secs(5));
+    // The exit writes the caller's memory (to MariaDB too): bounded, not timed.
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(20));
     assert!(status.success(), "{status:?}: {}", log_text(dir));
     reader.join().expect("reader");
     timeline(&tl)

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-/// One `run` of `pl` with `args`: event lines written at their times (ms),
+/// One `run` of `pl` with `args`: event lines written at their stream times (ms),
 /// then `sig` at `end` ms. Returns the timeline and the log.
 pub(crate) fn call(
     dir: &Path,
@@ -36,15 +36,18 @@ pub(crate) fn call(
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn run");
-    let reader = drain(&mut child);
+    let (count, reader) = counted_drain(&mut child);
     let mut stdin = child.stdin.take().expect("stdin");
-    let mut at = 0;
+    // Times are the stream's own (16 bytes a millisecond read), not the
+    // wall clock's, which a loaded machine stretches.
+    let limit = Duration::from_secs(60);
     for &(t, line) in lines {
-        std::thread::sleep(Duration::from_millis(t - at));
-        at = t;
+        let got = wait_for_stream(&mut child, &count, t as usize * 16, limit);
+        assert!(got >= t as usize * 16, "{name}: {got} bytes by {line:?}");
         writeln!(stdin, "{line}").expect("event");
     }
-    std::thread::sleep(Duration::from_millis(end - at));
+    let got = wait_for_stream(&mut child, &count, end as usize * 16, limit);
+    assert!(got >= end as usize * 16, "{name}: {got} bytes by the end");
     signal(&child, sig);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
     let log = std::fs::read_to_string(&log).unwrap_or_default();
