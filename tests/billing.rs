@@ -387,10 +387,11 @@ fn a_number_from_the_environment_gets_nothing_personal() {
     let reader = drain(&mut child);
     let mut keys = child.stdin.take().expect("stdin");
     writeln!(keys, "dtmf 2").expect("key");
-    std::thread::sleep(Duration::from_millis(1500));
+    let answered = wait_for_event(&tl, "balance", Duration::from_secs(30));
     signal(&child, libc::SIGHUP);
-    assert!(wait_exit(&mut child, Duration::from_secs(5)).0.success());
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).0.success());
     reader.join().expect("reader");
+    assert!(answered, "key 2 got no answer: {}", log_text(dir.path()));
     let tl = timeline(&tl);
     assert_eq!(events(&tl, "balance")[0]["answer"], "failed", "{tl:?}");
     assert!(

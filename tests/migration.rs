@@ -178,13 +178,17 @@ fn a_real_call_uses_the_hacks_table() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn holdmix run");
-    let reader = drain(&mut child);
+    let (count, reader) = counted_drain(&mut child);
     let mut stdin = child.stdin.take().expect("stdin");
-    std::thread::sleep(Duration::from_millis(500));
+    // The stream's own times (a loaded machine starts late, not short).
+    let limit = Duration::from_secs(60);
+    let got = wait_for_stream(&mut child, &count, 8_000, limit);
+    assert!(got >= 8_000, "{got} bytes by the key: {}", log_text(dir.path()));
     writeln!(stdin, "dtmf 3").expect("key");
-    std::thread::sleep(Duration::from_millis(1500));
+    let got = wait_for_stream(&mut child, &count, 32_000, limit);
+    assert!(got >= 32_000, "{got} bytes: {}", log_text(dir.path()));
     signal(&child, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut child, Duration::from_secs(5));
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(20));
     assert!(status.success(), "{status:?}: {}", log_text(dir.path()));
     reader.join().expect("reader");
     let tl = timeline(&tl);

@@ -60,6 +60,8 @@ struct Gen {
     child: Child,
     keys: std::process::ChildStdin,
     reader: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// Bytes the reader has taken so far (none when unread).
+    read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Kept open, unread: the pipe Asterisk lost.
     _unread: Option<std::process::ChildStdout>,
     timeline: PathBuf,
@@ -68,6 +70,15 @@ struct Gen {
 
 fn spawn(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool) -> Gen {
     spawn_args(dir, pl, uniqueid, name, read, &[])
+}
+
+impl Gen {
+    /// Waits until the reader has taken `ms` of this generator's stream:
+    /// its own time, which a loaded machine's late start does not shorten.
+    fn wait_stream(&mut self, ms: usize) {
+        let got = wait_for_stream(&mut self.child, &self.read, ms * 16, Duration::from_secs(60));
+        assert!(got >= ms * 16, "{}: {got} bytes, not {ms} ms", self.name);
+    }
 }
 
 /// [`spawn`] with more `run` arguments.
@@ -100,16 +111,18 @@ fn spawn_args(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: b
         .spawn()
         .expect("spawn run");
     let keys = child.stdin.take().expect("stdin");
-    let (reader, unread) = if read {
-        (Some(drain(&mut child)), None)
+    let (reader, count, unread) = if read {
+        let (count, reader) = counted_drain(&mut child);
+        (Some(reader), count, None)
     } else {
-        (None, child.stdout.take())
+        (None, Default::default(), child.stdout.take())
     };
     Gen {
         name,
         child,
         keys,
         reader,
+        read: count,
         _unread: unread,
         timeline,
         log,
@@ -368,19 +381,22 @@ fn a_respawn_storm_sounds_like_one_call() {
 fn debounce_clocks_and_the_music_choice_carry_over() {
     let dir = tempdir();
     let pl = storm_playlist(dir.path());
+    // The debounce clock is the call's stream time, so the presses wait on
+    // each generator's stream, not on the wall clock.
     let mut g1 = spawn(dir.path(), &pl, "1795734200.7", "g1", true);
-    std::thread::sleep(Duration::from_millis(1500));
+    g1.wait_stream(1500);
     writeln!(g1.keys, "dtmf 3").expect("key");
-    std::thread::sleep(Duration::from_millis(500));
+    g1.wait_stream(2000);
     signal(&g1.child, libc::SIGKILL);
     wait_exit(&mut g1.child, Duration::from_secs(5));
     let mut g2 = spawn(dir.path(), &pl, "1795734200.7", "g2", true);
-    std::thread::sleep(Duration::from_millis(300));
-    // 1.3 s after the first press: inside its 3 s debounce.
+    g2.wait_stream(300);
+    // About a second of the call after the first press: inside its 3 s
+    // debounce.
     writeln!(g2.keys, "dtmf 3").expect("key");
-    std::thread::sleep(Duration::from_millis(3000));
+    g2.wait_stream(3300);
     writeln!(g2.keys, "dtmf 3").expect("key");
-    std::thread::sleep(Duration::from_millis(300));
+    g2.wait_stream(3600);
     signal(&g2.child, libc::SIGHUP);
     assert!(wait_exit(&mut g2.child, Duration::from_secs(5)).0.success());
     let (h1, h2) = (heard(&mut g1), heard(&mut g2));

@@ -326,9 +326,9 @@ fn a_generator_running_as_another_user_is_refused() {
         .spawn()
         .expect("spawn as nobody");
     let reader = crate::common::drain(&mut generator);
-    std::thread::sleep(Duration::from_millis(1500));
+    crate::common::wait_for_text(&sub.join("run.log"), "the hub refused", Duration::from_secs(30));
     crate::common::signal(&generator, libc::SIGHUP);
-    crate::common::wait_exit(&mut generator, Duration::from_secs(5));
+    crate::common::wait_exit(&mut generator, Duration::from_secs(20));
     reader.join().ok();
     signal_hub_kill(&mut hub);
     drop(server);

@@ -231,7 +231,12 @@ fn a_restarted_hub_greets_with_the_place_from_its_queue_status() {
     let (port, server) = serve_script_vars("pw", vec![vec![Vec::new(); 400]], Vec::new());
     let pl = position_playlist(dir.path());
     let (mut hub, gen_dir, mut child, reader) = bob_through_a_new_hub(dir.path(), port, &pl, None);
-    std::thread::sleep(Duration::from_millis(2500));
+    // Until the place is said (when is asserted on the stream's time below).
+    crate::common::wait_for_text(
+        &gen_dir.join("tl.jsonl"),
+        "\"queue\":\"position\"",
+        Duration::from_secs(30),
+    );
     crate::common::signal(&child, libc::SIGHUP);
     let (status, _) = crate::common::wait_exit(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");

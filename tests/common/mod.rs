@@ -172,6 +172,64 @@ pub fn events<'a>(tl: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json
     tl.iter().filter(|e| e["event"] == kind).collect()
 }
 
+/// Waits (bounded by `limit`) until the timeline at `path` has an entry of
+/// `kind`: a test waits for what the call did, not for a guess at how long
+/// a loaded machine takes to do it. Whether it came is the caller's to
+/// assert.
+pub fn wait_for_event(path: &Path, kind: &str, limit: std::time::Duration) -> bool {
+    wait_for_text(path, &format!("\"event\":\"{kind}\""), limit)
+}
+
+/// Waits (bounded by `limit`) until the file at `path` holds `text`.
+pub fn wait_for_text(path: &Path, text: &str, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(text)) {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `wait_for_stream` for `bytes` of the call itself: past the silence a
+/// late start put first (the timeline's `late`, at the stream's start),
+/// which a loaded machine lengthens. Returns the bytes read past it.
+pub fn wait_for_heard(
+    child: &mut std::process::Child,
+    count: &std::sync::atomic::AtomicUsize,
+    timeline_path: &Path,
+    bytes: usize,
+    limit: std::time::Duration,
+) -> usize {
+    let started = std::time::Instant::now();
+    loop {
+        // Whole lines only: the file may be mid-write.
+        let late = std::fs::read_to_string(timeline_path)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find(|e| e["event"] == "late")
+            })
+            .and_then(|e| e["silence"].as_f64())
+            .map_or(0, |s| (s * 8000.0).round() as usize * 2);
+        let left = limit.saturating_sub(started.elapsed());
+        let now = wait_for_stream(
+            child,
+            count,
+            late + bytes,
+            left.min(std::time::Duration::from_millis(200)),
+        );
+        let exited = !matches!(child.try_wait(), Ok(None));
+        if now >= late + bytes || exited || left.is_zero() {
+            return now.saturating_sub(late);
+        }
+    }
+}
+
 /// Time (`t`) of the first entry of `kind`.
 pub fn first_t(tl: &[serde_json::Value], kind: &str) -> f64 {
     events(tl, kind)

@@ -85,14 +85,18 @@ fn run_streams_through_every_broken_playlist() {
         let child = spawn_run(&sub, &["--playlist", f.to_str().expect("path")]);
         children.push(child);
     }
-    let readers: Vec<_> = children.iter_mut().map(drain).collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    let readers: Vec<_> = children.iter_mut().map(counted_drain).collect();
+    // A second and a half of each stream, however long a loaded machine
+    // took to start them all.
+    for (c, (count, _)) in children.iter_mut().zip(&readers) {
+        wait_for_stream(c, count, 24_000, Duration::from_secs(60));
+    }
     for c in &children {
         signal(c, libc::SIGHUP);
     }
     for ((f, mut c), r) in files.iter().zip(children).zip(readers) {
         let status = c.wait().expect("wait");
-        let bytes = r.join().expect("reader").len();
+        let bytes = r.1.join().expect("reader").len();
         assert!(status.success(), "{}: {status:?}", f.display());
         // About 1.5 s of slin: the stream never stopped.
         assert!(bytes >= 320 * 50, "{}: only {bytes} bytes", f.display());

@@ -134,8 +134,11 @@ fn tone_with_cache_on(options: &str) -> (f32, String) {
     let _fs = Tmpfs::mount(&dir.path().join("cache"), options);
     let tl = dir.path().join("tl.jsonl");
     let mut child = run_with_timeline(dir.path(), &pl, &tl);
-    let reader = drain(&mut child);
-    std::thread::sleep(Duration::from_millis(3000));
+    let (count, reader) = counted_drain(&mut child);
+    // Two and a half seconds of the tone read, however late a loaded
+    // machine started it.
+    let heard = wait_for_heard(&mut child, &count, &tl, 40_000, Duration::from_secs(60));
+    assert!(heard >= 40_000, "{options}: {heard} bytes heard");
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{options}: {status:?}");
@@ -183,10 +186,15 @@ fn short_tone(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
 fn tone_through(dir: &std::path::Path, pl: &std::path::Path, fault: impl FnOnce()) -> (Vec<f32>, String) {
     let tl = dir.join("tl.jsonl");
     let mut child = run_with_timeline(dir, pl, &tl);
-    let reader = drain(&mut child);
-    std::thread::sleep(Duration::from_millis(1000));
+    let (count, reader) = counted_drain(&mut child);
+    // A second, then five and a half more, of the call itself: a late
+    // start on a loaded machine must not leave fewer than five to measure.
+    let limit = Duration::from_secs(60);
+    let heard = wait_for_heard(&mut child, &count, &tl, 16_000, limit);
+    assert!(heard >= 16_000, "{heard} bytes heard before the fault");
     fault();
-    std::thread::sleep(Duration::from_millis(5000));
+    let heard = wait_for_heard(&mut child, &count, &tl, 6 * 16_000 + 8_000, limit);
+    assert!(heard >= 6 * 16_000 + 8_000, "{heard} bytes heard after the fault");
     let alive = child.try_wait().expect("try_wait").is_none();
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));

@@ -290,14 +290,21 @@ fn a_playlist_truncated_in_place_is_refused_and_the_music_goes_on() {
             tl_path.to_str().expect("path"),
         ],
     );
-    let reader = drain(&mut child);
+    let (count, reader) = counted_drain(&mut child);
     std::thread::sleep(Duration::from_millis(300));
     // What `> p.toml` does: the same file, now empty.
     std::fs::File::create(&p).expect("truncate");
     let log = wait_for_log(dir.path(), "new version refused");
     assert!(log.contains("the playlist is empty (0 bytes)"), "{log}");
-    // Two loops of the track after the refusal.
-    std::thread::sleep(Duration::from_millis(4500));
+    // Two loops of the track after the refusal, on the stream's own time.
+    assert!(
+        wait_for_event(&tl_path, "reload", BOUND),
+        "no reload in the timeline"
+    );
+    let at = events(&timeline(&tl_path), "reload")[0]["t"].as_f64().expect("t");
+    let want = ((at + 4.3) * 16_000.0) as usize;
+    let heard = wait_for_heard(&mut child, &count, &tl_path, want, Duration::from_secs(60));
+    assert!(heard >= want, "{heard} bytes heard, reload at {at:.1} s");
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(5));
     assert!(status.success(), "{status:?}");

@@ -168,9 +168,10 @@ fn the_channels_language_from_music_on_hold_start_chooses_the_set() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let reader = drain(&mut child);
-    // Past the first "still there" (7 s).
-    std::thread::sleep(Duration::from_millis(8500));
+    let (count, reader) = counted_drain(&mut child);
+    // Past the first "still there" (7 s of the call).
+    let heard = wait_for_heard(&mut child, &count, &tl, 8500 * 16, Duration::from_secs(60));
+    assert!(heard >= 8500 * 16, "{heard} bytes heard");
     signal(&child, libc::SIGHUP);
     assert!(wait_exit(&mut child, Duration::from_secs(10)).0.success());
     reader.join().unwrap();

@@ -84,12 +84,25 @@ fn run_reloads_the_playlist_when_it_changes_on_disk() {
         ],
     );
     let reader = drain(&mut child);
-    // The playlist is looked at every 2 s.
+    // The playlist is looked at every 2 s. Each version is saved once the
+    // one before it was taken (its reload in the timeline), so a loaded
+    // machine's late look cannot skip v2.
+    let reloads = |n: usize| {
+        let t = std::time::Instant::now();
+        while std::fs::read_to_string(&tl_path).map_or(0, |s| s.matches("\"event\":\"reload\"").count()) < n {
+            assert!(t.elapsed() < Duration::from_secs(30), "no reload {n}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     std::thread::sleep(Duration::from_millis(500));
     std::fs::copy(&v2, &live).expect("save v2");
-    std::thread::sleep(Duration::from_millis(2500));
+    reloads(1);
+    assert!(
+        wait_for_text(&tl_path, "still-there.wav", Duration::from_secs(30)),
+        "v2's prompt never played"
+    );
     std::fs::copy(&v3, &live).expect("save broken v3");
-    std::thread::sleep(Duration::from_millis(2500));
+    reloads(2);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     assert!(child.wait().expect("wait").success());
