@@ -10,6 +10,8 @@ use crate::common::*;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const RATE: u32 = 8000;
@@ -21,6 +23,57 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
         assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Bytes of `span` of the stream (8 kHz s16le: 16 a millisecond).
+fn bytes(span: Duration) -> usize {
+    span.as_millis() as usize * 16
+}
+
+/// Waits until the call's reader has taken `want` bytes: the stream's own
+/// time, which a loaded machine stretches on the wall clock (a late start,
+/// a slow hand-over). Fails, with the logs, if the stream stalls or the
+/// call ends first.
+fn stream_until(dir: &Path, call: &mut Child, count: &AtomicUsize, want: usize) {
+    let got = wait_for_stream(call, count, want, Duration::from_secs(60));
+    assert!(got >= want, "{got} bytes of stream, not {want}\n{}", logs(dir));
+}
+
+/// [`stream_until`] `span` past what the reader has taken now.
+fn stream_for(dir: &Path, call: &mut Child, count: &AtomicUsize, span: Duration) {
+    let want = count.load(Ordering::SeqCst) + bytes(span);
+    stream_until(dir, call, count, want);
+}
+
+/// Waits (20 s at most) until the log `name` says the stream started
+/// (`streaming format=`, after any silence of a late start); else fails
+/// with the logs.
+fn wait_streaming(dir: &Path, name: &str) {
+    let t = Instant::now();
+    while !read(dir, name).contains("streaming format=") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no stream in {name} within 20 s\n{}",
+            logs(dir)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every log of `dir`, each under its name (for a failure's message).
+fn logs(dir: &Path) -> String {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| format!("--- {n}:\n{}", read(dir, n)))
+        .collect()
 }
 
 fn to_f32(pcm: &[u8]) -> Vec<f32> {
@@ -149,22 +202,27 @@ fn call_args_of(mut cmd: std::process::Command, dir: &Path, pl: &Path, uid: &str
         .unwrap()
 }
 
+/// The count of bytes a call's reader has taken so far (see
+/// [`counted_drain`]), and the reader.
+type Audio = (Arc<AtomicUsize>, std::thread::JoinHandle<Vec<u8>>);
+
 /// A hub with audio and the call handed over to it (by `run --hub`, or by
-/// the shim): the hub, the call's process and its reader.
-fn hosted_call(dir: &Path, pl: &Path, shim: bool) -> (Reaped, Child, std::thread::JoinHandle<Vec<u8>>) {
+/// the shim): the hub, the call's process and its reader (with its count).
+fn hosted_call(dir: &Path, pl: &Path, shim: bool) -> (Reaped, Child, Audio) {
     let (hub, token, _ami) = start_hub(dir, true);
     let (call, audio) = hand_call(dir, pl, &token, shim);
     (hub, call, audio)
 }
 
-/// A call handed over to the hub already running: its process and reader.
-fn hand_call(dir: &Path, pl: &Path, token: &str, shim: bool) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
+/// A call handed over to the hub already running: its process and reader
+/// (with its count).
+fn hand_call(dir: &Path, pl: &Path, token: &str, shim: bool) -> (Child, Audio) {
     let mut call = if shim {
         spawn_shim(dir, pl, token)
     } else {
         spawn_call(dir, pl, token)
     };
-    let audio = drain(&mut call);
+    let audio = counted_drain(&mut call);
     wait_for("the hub's word", Duration::from_secs(20), || {
         read(dir, "hub.log").contains("hand-over taken")
     });
@@ -198,21 +256,17 @@ fn the_pipe_crosses_to_the_hub_which_streams_the_call_until_sighup() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
-    assert!(
-        read(dir, "run.log").contains("the hub streams the call"),
-        "{}",
-        read(dir, "run.log")
-    );
-    // The run process waits: the hub writes.
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(
-        read(dir, "hub.log").contains("streaming"),
-        "{}",
-        read(dir, "hub.log")
-    );
+    let (mut hub, mut call, (count, audio)) = hosted_call(dir, &pl, false);
+    // The run logs the hub's `OK` after the hub logged taking the call.
+    wait_for("the run's word", Duration::from_secs(20), || {
+        read(dir, "run.log").contains("the hub streams the call")
+    });
+    // The run process waits: the hub writes (three seconds of the stream
+    // from its start, whatever the wall clock says).
+    wait_streaming(dir, "hub.log");
+    stream_for(dir, &mut call, &count, Duration::from_secs(3));
     signal(&call, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut call, Duration::from_secs(10));
+    let (status, _) = wait_exit(&mut call, Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     // Both writers gone (the run's stdout and the hub's copy): EOF.
     let t = Instant::now();
@@ -237,18 +291,16 @@ fn a_hub_killed_under_a_call_hands_it_back() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
-    std::thread::sleep(Duration::from_secs(2));
-    hub.kill().unwrap();
-    hub.wait().unwrap();
-    wait_for("the take-over", Duration::from_secs(10), || {
+    let (mut hub, mut call, (count, audio)) = hosted_call(dir, &pl, false);
+    kill_two_seconds_in(dir, &mut hub, &mut call, &count);
+    wait_for("the take-over", Duration::from_secs(20), || {
         read(dir, "run.log").contains("taking the call over")
     });
-    std::thread::sleep(Duration::from_secs(2));
-    let log = read(dir, "run.log");
-    assert!(log.contains("resuming the call"), "{log}");
+    wait_for_take_over(dir);
+    // Two seconds of the run's own stream, whatever the wall clock says.
+    stream_for(dir, &mut call, &count, Duration::from_secs(2));
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     let pcm = audio.join().unwrap();
     assert_music(&pcm, "after the take-over");
     // A restarted hub takes new calls.
@@ -260,7 +312,7 @@ fn a_hub_killed_under_a_call_hands_it_back() {
         read(dir, "run.log").contains("the hub streams the call")
     });
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     audio.join().unwrap();
     hub.kill().ok();
     hub.wait().ok();
@@ -275,15 +327,18 @@ fn refused_hand_overs_stream_standalone() {
         let (mut hub, token, _ami) = start_hub(dir, audio);
         let token = if token_ok { token } else { "00".repeat(16) };
         let mut call = spawn_call(dir, &pl, &token);
-        let pcm = drain(&mut call);
+        let (count, pcm) = counted_drain(&mut call);
         wait_for("the refusal", Duration::from_secs(20), || {
             read(dir, "run.log").contains(why)
         });
-        std::thread::sleep(Duration::from_secs(3));
+        // Three seconds of the run's own stream from its start (logged
+        // after the refusal's word).
+        wait_streaming(dir, "run.log");
         let log = read(dir, "run.log");
         assert!(log.contains("streaming here"), "{why}: {log}");
+        stream_for(dir, &mut call, &count, Duration::from_secs(3));
         signal(&call, libc::SIGHUP);
-        wait_exit(&mut call, Duration::from_secs(10));
+        wait_exit(&mut call, Duration::from_secs(20));
         assert_music(&pcm.join().unwrap(), why);
         assert!(!read(dir, "hub.log").contains("hand-over taken"), "{why}");
         hub.kill().ok();
@@ -321,16 +376,19 @@ fn the_engine_ending_a_hosted_call_ends_the_run_with_end() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let audio = drain(&mut call);
+    let (count, audio) = counted_drain(&mut call);
     wait_for("the hub's word", Duration::from_secs(20), || {
         read(dir, "hub.log").contains("hand-over taken")
     });
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    // Over two seconds of the hosted stream (the music heard), whatever
+    // the wall clock says.
+    wait_streaming(dir, "hub.log");
+    stream_for(dir, &mut call, &count, Duration::from_millis(2500));
     std::io::Write::write_all(&mut w, b"hangup\n").unwrap();
     drop(w);
     // No signal: the hub ends the call, says END, and the run exits with it.
-    if exit_within(&mut call, Duration::from_secs(10)).is_none() {
+    if exit_within(&mut call, Duration::from_secs(20)).is_none() {
         call.kill().ok();
         panic!("run: {}\nhub: {}", read(dir, "run.log"), read(dir, "hub.log"));
     }
@@ -428,8 +486,14 @@ fn the_shim_hands_its_pipe_to_a_real_hub() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
-    std::thread::sleep(Duration::from_secs(3));
+    let (mut hub, mut call, (count, audio)) = hosted_call(dir, &pl, true);
+    // Three seconds of the stream from its start, the hub's or (taken
+    // over, below) the client's own.
+    wait_for("the stream", Duration::from_secs(20), || {
+        read(dir, "hub.log").contains("streaming format=")
+            || read(dir, "run.log").contains("streaming format=")
+    });
+    stream_for(dir, &mut call, &count, Duration::from_secs(3));
     // Still the shim, as a rule. Under a heavy load it has been seen to
     // take a live call over (seamlessly, from the checkpoint: the stream
     // goes on) when a just-started hub was slow to start the call: then
@@ -442,7 +506,7 @@ fn the_shim_hands_its_pipe_to_a_real_hub() {
         assert!(log.contains("resuming the call"), "{log}");
     }
     signal(&call, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut call, Duration::from_secs(10));
+    let (status, _) = wait_exit(&mut call, Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     let t = Instant::now();
     let pcm = audio.join().unwrap();
@@ -529,6 +593,8 @@ fn hub_mode_and_standalone_write_the_same_samples() {
     let dir = tmp.path();
     let (pl, track) = noise_fixtures(dir);
     let mut solo = holdmix(dir)
+        .arg("--log")
+        .arg(dir.join("solo.log"))
         .args(["run", "--playlist"])
         .arg(&pl)
         .env_remove("UNIQUEID")
@@ -537,14 +603,18 @@ fn hub_mode_and_standalone_write_the_same_samples() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let solo_audio = drain(&mut solo);
-    std::thread::sleep(Duration::from_secs(4));
+    let (count, solo_audio) = counted_drain(&mut solo);
+    // Three seconds of each stream from its start (past a late start's
+    // silence), whatever the wall clock says.
+    wait_streaming(dir, "solo.log");
+    stream_for(dir, &mut solo, &count, Duration::from_secs(3));
     signal(&solo, libc::SIGHUP);
-    wait_exit(&mut solo, Duration::from_secs(10));
-    let (mut hub, mut call, hub_audio) = hosted_call(dir, &pl, false);
-    std::thread::sleep(Duration::from_secs(4));
+    wait_exit(&mut solo, Duration::from_secs(20));
+    let (mut hub, mut call, (count, hub_audio)) = hosted_call(dir, &pl, false);
+    wait_streaming(dir, "hub.log");
+    stream_for(dir, &mut call, &count, Duration::from_secs(3));
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     hub.kill().ok();
     hub.wait().ok();
     let (a, b) = (
@@ -585,31 +655,27 @@ fn a_hub_killed_under_a_call_leaves_no_gap_in_the_track() {
     let tmp = short_dir();
     let dir = tmp.path();
     let (pl, track) = noise_fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, false);
-    kill_two_seconds_in(dir, &mut hub);
-    wait_for("the take-over", Duration::from_secs(10), || {
+    let (mut hub, mut call, (count, audio)) = hosted_call(dir, &pl, false);
+    kill_two_seconds_in(dir, &mut hub, &mut call, &count);
+    wait_for("the take-over", Duration::from_secs(20), || {
         read(dir, "run.log").contains("taking the call over")
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // Resumed (else this fails), then two seconds of the run's own stream.
+    wait_for_take_over(dir);
+    stream_for(dir, &mut call, &count, Duration::from_secs(2));
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     let pcm = to_f32(&audio.join().unwrap());
     assert_seamless(&pcm, &track, "killed");
-    assert!(
-        read(dir, "run.log").contains("resuming the call"),
-        "{}",
-        read(dir, "run.log")
-    );
 }
 
-/// SIGKILLs the hub two seconds into the hosted stream. A hub just started
-/// holds a hosted call's start (silence) until it has its lists: the 2 s
-/// count from the stream's start.
-fn kill_two_seconds_in(dir: &Path, hub: &mut Reaped) {
-    wait_for("the hosted stream", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("streaming format=")
-    });
-    std::thread::sleep(Duration::from_secs(2));
+/// SIGKILLs the hub two seconds into the hosted stream (the stream's own
+/// time: `count` is what `call`'s reader took). A hub just started holds
+/// a hosted call's start (silence) until it has its lists: the 2 s count
+/// from the stream's start.
+fn kill_two_seconds_in(dir: &Path, hub: &mut Reaped, call: &mut Child, count: &AtomicUsize) {
+    wait_streaming(dir, "hub.log");
+    stream_for(dir, call, count, Duration::from_secs(2));
     hub.kill().unwrap();
     hub.wait().unwrap();
 }
@@ -634,17 +700,16 @@ fn a_killed_hubs_call_goes_to_the_standby(shim: bool) {
             .args(["run", "-S", standby]);
         call_args(cmd, dir, &pl, &token)
     };
-    let audio = drain(&mut call);
-    kill_two_seconds_in(dir, &mut hub);
-    wait_for("the standby's stream", Duration::from_secs(20), || {
-        read(dir, "standby.log").contains("streaming format=")
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    let (count, audio) = counted_drain(&mut call);
+    kill_two_seconds_in(dir, &mut hub, &mut call, &count);
+    // Two seconds of the standby's stream, whatever the wall clock says.
+    wait_streaming(dir, "standby.log");
+    stream_for(dir, &mut call, &count, Duration::from_secs(2));
     if shim {
         still_the_shim(&call, dir);
     }
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     let pcm = to_f32(&audio.join().unwrap());
     assert_seamless(&pcm, &track, if shim { "standby, shim" } else { "standby, run" });
     let log = read(dir, "standby.log");
@@ -805,7 +870,7 @@ fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let audio = drain(&mut call);
+    let (streamed, audio) = counted_drain(&mut call);
     wait_for("the hub's word", Duration::from_secs(20), || {
         read(dir, "hub.log").contains("hand-over taken")
     });
@@ -823,9 +888,7 @@ fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
     );
     // Two seconds hosted, then the hub's death: the take-over resumes
     // from there, not from the start.
-    std::thread::sleep(Duration::from_secs(2));
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    kill_two_seconds_in(dir, &mut hub, &mut call, &streamed);
     wait_for("the resumed call", Duration::from_secs(20), || {
         read(dir, "run.log").contains("resuming the call")
     });
@@ -837,9 +900,10 @@ fn a_hosted_calls_checkpoints_are_where_its_client_looks() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no resume point in {log}"));
     assert!(from_ms >= 1500, "resumed from {from_ms} ms: {log}");
-    std::thread::sleep(Duration::from_secs(3));
+    // Three seconds of the resumed stream, whatever the wall clock says.
+    stream_for(dir, &mut call, &streamed, Duration::from_secs(3));
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     assert_music(&audio.join().unwrap(), "after the take-over");
 }
 
@@ -922,7 +986,7 @@ fn a_hosted_call_plays_its_playlist_as_changed() {
     still_the_shim(&call, dir);
     signal(&call, libc::SIGHUP);
     drop(out);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     hub.kill().ok();
     hub.wait().ok();
 }
@@ -972,7 +1036,7 @@ fn a_hosted_call_remembers_its_caller() {
     assert!(read(dir, "hub.log").contains("hand-over taken"), "not hosted");
     signal(&call, libc::SIGHUP);
     drop(out);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     let opts = holdmix::store::StoreOptions {
         spec: Some(spec.clone()),
         start_timeout: Duration::from_secs(10),
@@ -1011,12 +1075,12 @@ fn a_hung_hub_is_killed_by_its_watchdog_and_the_shim_takes_over() {
     let tmp = short_dir();
     let dir = tmp.path();
     let (track, mut hub, mut call, audio) = streaming_noise_call(dir);
-    // Two seconds of the track from the hub.
-    std::thread::sleep(Duration::from_secs(2));
+    // Two seconds of the track from the hub (the stream's own time).
+    stream_for(dir, &mut call, &audio.0, Duration::from_secs(2));
     still_the_shim(&call, dir);
     // SAFETY: kill(2) on the hub's own process group (see `start_named_hub`).
     unsafe { libc::kill(-(hub.id() as i32), libc::SIGSTOP) };
-    let (status, _) = wait_exit(&mut hub, Duration::from_secs(10));
+    let (status, _) = wait_exit(&mut hub, Duration::from_secs(20));
     // Killed: by its watchdog (the test only stopped it).
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
@@ -1046,28 +1110,40 @@ fn a_hub_left_without_a_watchdog_has_its_calls_look_at_their_pipes() {
     let tmp = short_dir();
     let dir = tmp.path();
     let (track, mut hub, mut call, audio) = streaming_noise_call(dir);
+    let started = audio.0.load(Ordering::SeqCst);
     let dog = watchdog_of(&hub, None);
     // The call's checkpoint file first (its preparation makes it, before
     // the stream starts): a hub out of descriptors could not, and its
     // take-over would start the call over.
-    wait_for("the hub's checkpoint", Duration::from_secs(10), || {
+    wait_for("the hub's checkpoint", Duration::from_secs(20), || {
         checkpointed(&dir.join("calls"), hub.id())
     });
     no_more_fds(hub.id());
     // SAFETY: kill(2) of the watchdog's pid, a child of our child (the
     // hub kills and reaps it when it finds it stale).
     unsafe { libc::kill(dog as i32, libc::SIGSTOP) };
-    wait_for("the calls told", Duration::from_secs(10), || {
+    wait_for("the calls told", Duration::from_secs(20), || {
         read(dir, "hub.log").contains("the hosted calls are unwatched")
     });
     let log = read(dir, "hub.log");
     assert!(log.contains("cannot start the audio watchdog"), "{log}");
-    let before = voluntary_sleeps(call.id());
-    std::thread::sleep(Duration::from_secs(1));
-    let woke = voluntary_sleeps(call.id()) - before;
-    // 25 looks a second; fewer on a loaded machine, never none.
-    assert!(woke >= 5, "an unwatched shim woke {woke} times in 1 s");
+    // 25 looks a second (a watched shim makes none); fewer on a loaded
+    // machine: waited for, bounded.
+    let (before, t) = (voluntary_sleeps(call.id()), Instant::now());
+    let mut woke = 0;
+    while woke < 5 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+        woke = voluntary_sleeps(call.id()) - before;
+    }
+    assert!(
+        woke >= 5,
+        "an unwatched shim woke {woke} times in {:?}",
+        t.elapsed()
+    );
     still_the_shim(&call, dir);
+    // Two seconds of the track from the hub before it hangs (the stream's
+    // own time; assert_resumed wants it on both sides).
+    stream_until(dir, &mut call, &audio.0, started + bytes(Duration::from_secs(2)));
     // SAFETY: kill(2) on the hub's own process group (see `start_named_hub`).
     unsafe { libc::kill(-(hub.id() as i32), libc::SIGSTOP) };
     let pcm = resumed_then_hung_up(dir, &mut hub, &mut call, audio);
@@ -1098,43 +1174,37 @@ fn checkpointed(dir: &Path, pid: u32) -> bool {
 
 /// A shim's call of the noise track hosted by a hub, streaming (a hub
 /// just started holds a call, in silence, until it has its lists): the
-/// track, the hub, the call's process and its reader.
-fn streaming_noise_call(dir: &Path) -> (Vec<f32>, Reaped, Child, std::thread::JoinHandle<Vec<u8>>) {
+/// track, the hub, the call's process and its reader (with its count).
+fn streaming_noise_call(dir: &Path) -> (Vec<f32>, Reaped, Child, Audio) {
     let (pl, track) = noise_fixtures(dir);
     let (hub, call, audio) = hosted_call(dir, &pl, true);
-    wait_for("the hosted stream", Duration::from_secs(20), || {
-        read(dir, "hub.log").contains("streaming format=")
-    });
+    wait_streaming(dir, "hub.log");
     (track, hub, call, audio)
 }
 
 /// Once the call's client resumed it from its checkpoint: two seconds
-/// more, its SIGHUP (a clean exit), the hub gone (it holds the pipe too,
-/// so the reader's EOF waits for it), and what the reader heard.
-fn resumed_then_hung_up(
-    dir: &Path,
-    hub: &mut Reaped,
-    call: &mut Child,
-    audio: std::thread::JoinHandle<Vec<u8>>,
-) -> Vec<f32> {
+/// more of its stream, its SIGHUP (a clean exit), the hub gone (it holds
+/// the pipe too, so the reader's EOF waits for it), and what the reader
+/// heard.
+fn resumed_then_hung_up(dir: &Path, hub: &mut Reaped, call: &mut Child, (count, audio): Audio) -> Vec<f32> {
     wait_for_take_over(dir);
-    std::thread::sleep(Duration::from_secs(2));
+    stream_for(dir, call, &count, Duration::from_secs(2));
     signal(call, libc::SIGHUP);
-    let (status, _) = wait_exit(call, Duration::from_secs(10));
+    let (status, _) = wait_exit(call, Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     hub.kill().ok();
     hub.wait().ok();
     to_f32(&audio.join().unwrap())
 }
 
-/// Waits (10 s at most) for the call's client to resume it from its
+/// Waits (20 s at most) for the call's client to resume it from its
 /// checkpoint; else fails with the client's and the hub's logs.
 fn wait_for_take_over(dir: &Path) {
     let t = Instant::now();
     while !read(dir, "run.log").contains("resuming the call") {
         assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the take-over: not within 10 s\n--- run.log:\n{}\n--- hub.log:\n{}",
+            t.elapsed() < Duration::from_secs(20),
+            "the take-over: not within 20 s\n--- run.log:\n{}\n--- hub.log:\n{}",
             read(dir, "run.log"),
             read(dir, "hub.log")
         );
@@ -1187,14 +1257,20 @@ fn a_watched_shim_never_wakes() {
     let tmp = short_dir();
     let dir = tmp.path();
     let pl = fixtures(dir);
-    let (mut hub, mut call, audio) = hosted_call(dir, &pl, true);
+    let (mut hub, mut call, (count, audio)) = hosted_call(dir, &pl, true);
+    wait_streaming(dir, "hub.log");
+    let started = count.load(Ordering::SeqCst);
+    // Settled (told `WATCHED`), then counted over 2 s of the wall clock:
+    // a wake that does not happen is not waited for.
     std::thread::sleep(Duration::from_millis(1500));
     let before = voluntary_sleeps(call.id());
     std::thread::sleep(Duration::from_secs(2));
     let woke = voluntary_sleeps(call.id()) - before;
     still_the_shim(&call, dir);
+    // Enough of the hosted stream for its music (the stream's own time).
+    stream_until(dir, &mut call, &count, started + bytes(Duration::from_secs(3)));
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     assert_music(&audio.join().unwrap(), "a watched call");
     hub.kill().ok();
     hub.wait().ok();
@@ -1229,21 +1305,23 @@ fn the_watchdog_spares_an_idle_hub_and_is_replaced_when_killed() {
     assert!(hub.try_wait().unwrap().is_none(), "an idle hub was killed");
     assert_eq!(watchdog_of(&hub, None), first);
     // With a call: the watchdog killed is replaced (within its 2 s).
-    let (mut call, audio) = hand_call(dir, &pl, &token, true);
+    let (mut call, (count, audio)) = hand_call(dir, &pl, &token, true);
     // SAFETY: kill(2) of the watchdog's pid, a child of our child.
     unsafe { libc::kill(first as i32, libc::SIGKILL) };
     watchdog_of(&hub, Some(first));
     let log = read(dir, "hub.log");
     assert!(log.contains("audio watchdog ended"), "{log}");
-    // The new one watches: a hung hub is killed.
-    std::thread::sleep(Duration::from_millis(500));
+    // The new one watches: a hung hub is killed. Hung while it paces the
+    // call (its stream going), not while it is idle.
+    wait_streaming(dir, "hub.log");
+    stream_for(dir, &mut call, &count, Duration::from_millis(500));
     signal(&hub, libc::SIGSTOP);
-    let (status, _) = wait_exit(&mut hub, Duration::from_secs(10));
+    let (status, _) = wait_exit(&mut hub, Duration::from_secs(20));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     wait_for_take_over(dir);
     signal(&call, libc::SIGHUP);
-    wait_exit(&mut call, Duration::from_secs(10));
+    wait_exit(&mut call, Duration::from_secs(20));
     audio.join().unwrap();
 }
 
@@ -1258,12 +1336,15 @@ struct Reads {
 
 /// Reads a call's pipe as Asterisk does (640 bytes every 40 ms on
 /// absolute deadlines), `phase` after its first byte, and notes what the
-/// pipe held before each read (FIONREAD).
-fn paced_reader(child: &mut Child, phase: Duration) -> std::thread::JoinHandle<Reads> {
+/// pipe held before each read (FIONREAD); with the count of bytes read so
+/// far (as [`counted_drain`]'s).
+fn paced_reader(child: &mut Child, phase: Duration) -> (Arc<AtomicUsize>, std::thread::JoinHandle<Reads>) {
     use std::io::Read;
     use std::os::fd::AsRawFd;
     let mut out = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let reads = std::thread::spawn(move || {
         let mut r = Reads {
             pcm: Vec::new(),
             leads: Vec::new(),
@@ -1277,7 +1358,10 @@ fn paced_reader(child: &mut Child, phase: Duration) -> std::thread::JoinHandle<R
             unsafe { libc::ioctl(out.as_raw_fd(), libc::FIONREAD, &mut queued) };
             match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => r.pcm.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    r.pcm.extend_from_slice(&buf[..n]);
+                    seen.fetch_add(n, Ordering::SeqCst);
+                }
             }
             match r.first {
                 None => {
@@ -1291,7 +1375,8 @@ fn paced_reader(child: &mut Child, phase: Duration) -> std::thread::JoinHandle<R
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
         r
-    })
+    });
+    (count, reads)
 }
 
 /// A shim handing call `uid` over to the hub, its log in `dir/shim-<uid>.log`.
@@ -1350,11 +1435,31 @@ fn many_hosted_calls_keep_whole_frames_and_their_lead_while_others_end() {
     let key = holdmix::hub::token::Key::load_or_create(&dir.join("hub.key")).unwrap();
     let uid = |i: usize| format!("1795452414.{}", 200 + i);
     let mut calls = Vec::new();
-    let start = |i: usize, calls: &mut Vec<(Child, std::thread::JoinHandle<Reads>)>| {
+    type Call = (Child, Arc<AtomicUsize>, std::thread::JoinHandle<Reads>);
+    let start = |i: usize, calls: &mut Vec<Call>| {
         let mut c = spawn_hosted(dir, &pl, &key, &uid(i));
         // Phases 2.5 ms apart across the 40 ms of a read.
-        let reads = paced_reader(&mut c, Duration::from_micros(2500 * (i as u64 % 16)));
-        calls.push((c, reads));
+        let (count, reads) = paced_reader(&mut c, Duration::from_micros(2500 * (i as u64 % 16)));
+        calls.push((c, count, reads));
+    };
+    // Three seconds of each of `calls[range]`'s own streams from their
+    // starts (the hub's `streaming` line of each, or its client's if it
+    // took the call over): a loaded machine stretches the wall clock's.
+    let play_three_seconds = |calls: &mut [Call], range: std::ops::Range<usize>| {
+        let streaming = |i: usize| {
+            read(dir, "hub.log")
+                .lines()
+                .any(|l| l.contains(&uid(i)) && l.contains("streaming format="))
+                || read(dir, &format!("shim-{}.log", uid(i))).contains("streaming format=")
+        };
+        wait_for("every call streaming", Duration::from_secs(30), || {
+            range.clone().all(streaming)
+        });
+        let from: Vec<usize> = range.clone().map(|i| calls[i].1.load(Ordering::SeqCst)).collect();
+        for (i, from) in range.zip(from) {
+            let (c, count, _) = &mut calls[i];
+            stream_until(dir, c, count, from + bytes(Duration::from_secs(3)));
+        }
     };
     for i in 0..FIRST {
         start(i, &mut calls);
@@ -1362,7 +1467,7 @@ fn many_hosted_calls_keep_whole_frames_and_their_lead_while_others_end() {
     wait_for("every call hosted", Duration::from_secs(30), || {
         read(dir, "hub.log").matches("hand-over taken").count() == FIRST
     });
-    std::thread::sleep(Duration::from_secs(3));
+    play_three_seconds(&mut calls, 0..FIRST);
     let mut ended = vec![None; FIRST + LATER];
     // Some end while the others play on; new calls take their places.
     for &i in &ENDING {
@@ -1372,21 +1477,21 @@ fn many_hosted_calls_keep_whole_frames_and_their_lead_while_others_end() {
     for i in FIRST..FIRST + LATER {
         start(i, &mut calls);
     }
-    std::thread::sleep(Duration::from_secs(3));
-    for (i, (c, _)) in calls.iter().enumerate() {
+    play_three_seconds(&mut calls, FIRST..FIRST + LATER);
+    for (i, (c, _, _)) in calls.iter().enumerate() {
         signal(c, libc::SIGHUP);
         ended[i].get_or_insert_with(Instant::now);
     }
     let log = |i: usize| read(dir, &format!("shim-{}.log", uid(i)));
     let mut results = Vec::new();
-    for (i, (mut c, reads)) in calls.into_iter().enumerate() {
-        let (status, _) = wait_exit(&mut c, Duration::from_secs(10));
+    for (i, (mut c, _, reads)) in calls.into_iter().enumerate() {
+        let (status, _) = wait_exit(&mut c, Duration::from_secs(20));
         assert!(status.success(), "call {i}: {status:?}\n{}", log(i));
         // The hub closes the pipe as it ends the call (a call it stopped
         // ticking would never end: a failure here, not a hang).
         wait_for(
             &format!("call {i}'s pipe closed"),
-            Duration::from_secs(10),
+            Duration::from_secs(20),
             || reads.is_finished(),
         );
         results.push(reads.join().unwrap());

@@ -9,6 +9,7 @@ use crate::common::*;
 use server::{Reply, Server};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const RATE: u32 = 8000;
@@ -450,11 +451,19 @@ fn a_respawned_generator_goes_on_with_the_plan() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let reader = drain(&mut child);
-        (child, reader, tl)
+        let (count, reader) = counted_drain(&mut child);
+        (child, count, reader, tl)
     };
-    let (mut g1, r1, tl1) = spawn("g1");
-    // Until the beep has been heard, then a little for its checkpoint.
+    // Waits for `ms` more of a process's stream: its own time, which a
+    // loaded machine stretches on the wall clock.
+    let stream_for = |name: &str, child: &mut std::process::Child, count: &AtomicUsize, ms: usize| {
+        let want = count.load(Ordering::SeqCst) + ms * 16;
+        let got = wait_for_stream(child, count, want, Duration::from_secs(60));
+        assert!(got >= want, "{name}: {got} bytes of stream, not {want}");
+    };
+    let (mut g1, c1, r1, tl1) = spawn("g1");
+    // Until the beep has been heard, then a little of the stream for its
+    // checkpoint.
     let t0 = std::time::Instant::now();
     let ended = |tl: &Path| {
         tl.exists()
@@ -466,22 +475,24 @@ fn a_respawned_generator_goes_on_with_the_plan() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(ended(&tl1), "no beep in 30 s: {:?}", timeline(&tl1));
-    std::thread::sleep(Duration::from_millis(1500));
+    stream_for("g1", &mut g1, &c1, 1500);
     signal(&g1, libc::SIGKILL);
     wait_exit(&mut g1, Duration::from_secs(20));
     r1.join().unwrap();
     assert_eq!(s.bodies().len(), 1);
 
-    let (mut g2, r2, tl2) = spawn("g2");
+    let (mut g2, c2, r2, tl2) = spawn("g2");
     let mut keys = g2.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // Three seconds of the new stream (the music heard before the key).
+    stream_for("g2", &mut g2, &c2, 3000);
     // The plan's key is still armed in the new process.
     writeln!(keys, "dtmf 1").unwrap();
     let t0 = std::time::Instant::now();
     while s.bodies().len() < 2 && t0.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // The new plan's chime played (three seconds of the stream).
+    stream_for("g2", &mut g2, &c2, 3000);
     signal(&g2, libc::SIGHUP);
     assert!(wait_exit(&mut g2, Duration::from_secs(20)).0.success());
     let pcm: Vec<f32> = r2
