@@ -14,6 +14,8 @@
 //! the signal never waits on anything and never cuts the audio short (the
 //! audio thread's sleep, interrupted by it, sleeps on to its deadline).
 
+#[cfg(test)]
+mod captured;
 mod escape;
 pub mod journal;
 mod plain;
@@ -82,11 +84,7 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool, plain: bool) -> Result
     if log == Some(Path::new(JOURNALD)) {
         match Journal::open(Path::new(journal::SOCKET)) {
             Ok(journal) => {
-                // The journal keeps the time and the level (`PRIORITY`).
-                let layer = layer.without_time().with_level(false);
-                tracing_subscriber::registry()
-                    .with(layer.with_writer(Lines::journal(journal)).with_filter(filter))
-                    .try_init()?;
+                journal_subscriber(journal, filter).try_init()?;
                 return Ok(());
             }
             Err(e) => failed = Some(anyhow::anyhow!("journald: {e}; logging to stderr")),
@@ -119,6 +117,18 @@ pub fn init(log: Option<&Path>, verbose: u8, quiet: bool, plain: bool) -> Result
     failed.map_or(Ok(()), Err)
 }
 
+/// What `--log journald` logs through: each event formed as its whole
+/// entry, with the fields of its spans as `SpanFields` keeps them, queued
+/// for `journal`.
+fn journal_subscriber(journal: Journal, filter: Targets) -> impl tracing::Subscriber + Send + Sync {
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .event_format(journal::Format::new());
+    tracing_subscriber::registry()
+        .with(journal::SpanFields)
+        .with(layer.with_writer(Lines::journal(journal)).with_filter(filter))
+}
+
 /// How long a process's end waits for its lines still queued (a log that
 /// does not keep up): within Asterisk's stop, which SIGKILLs a generator
 /// still there 200 ms after its SIGHUP.
@@ -131,7 +141,7 @@ pub fn flush_at_exit() -> bool {
 }
 
 /// The formatter's writer: each event's line, escaped, queued for `dest`
-/// (in journald's form when `journal`).
+/// (or, when `journal`, the entry `journal::Format` formed).
 struct Lines {
     dest: Arc<dyn Dest>,
     journal: bool,
@@ -154,17 +164,7 @@ impl<'a> MakeWriter<'a> for Lines {
     type Writer = Line<'a>;
 
     fn make_writer(&'a self) -> Line<'a> {
-        Line {
-            to: self,
-            priority: journal::priority(Level::INFO),
-        }
-    }
-
-    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Line<'a> {
-        Line {
-            to: self,
-            priority: journal::priority(*meta.level()),
-        }
+        Line { to: self }
     }
 }
 
@@ -172,32 +172,27 @@ impl<'a> MakeWriter<'a> for Lines {
 /// `write_all` (colours are off), so one buffer is one log line.
 struct Line<'a> {
     to: &'a Lines,
-    priority: u8,
-}
-
-impl Line<'_> {
-    /// `line` as its destination takes it, at `priority` in the journal.
-    fn form(&self, priority: u8, line: &[u8]) -> Vec<u8> {
-        match self.to.journal {
-            true => journal::entry(priority, line),
-            false => line.to_vec(),
-        }
-    }
 }
 
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let lost = DROPPED.swap(0, Ordering::Relaxed);
         if lost > 0 {
-            let note = self.form(
-                journal::priority(Level::WARN),
-                &dropped_note(lost, (!self.to.journal).then_some(buf)),
-            );
+            let note = match self.to.journal {
+                true => journal::entry(journal::priority(Level::WARN), &dropped_note(lost, None)),
+                false => dropped_note(lost, Some(buf)),
+            };
             if !offload::send(self.to.dest.clone(), note) {
                 DROPPED.fetch_add(lost, Ordering::Relaxed);
             }
         }
-        if !offload::send(self.to.dest.clone(), self.form(self.priority, &escape_line(buf))) {
+        // The journal's entries come whole from `journal::Format`, their
+        // values already escaped.
+        let entry = match self.to.journal {
+            true => buf.to_vec(),
+            false => escape_line(buf).into_owned(),
+        };
+        if !offload::send(self.to.dest.clone(), entry) {
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
         Ok(buf.len())
@@ -292,6 +287,38 @@ fn open_log(path: &std::path::Path) -> Result<std::fs::File> {
 #[cfg(test)]
 mod tests {
     use super::dropped_note;
+
+    #[test]
+    fn the_journal_gets_each_line_as_one_entry_with_the_calls_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("socket");
+        let server = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let journal = super::Journal::open(&path).unwrap();
+        let filter = super::Targets::new().with_default(super::Level::INFO);
+        let subscriber = super::journal_subscriber(journal, filter);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("call", uniqueid = %"1700000000.42", caller = %"79001112233");
+            let _g = span.enter();
+            tracing::debug!("filtered out");
+            tracing::info!(reason = "sighup", "exiting");
+        });
+        assert!(super::offload::flush(std::time::Duration::from_secs(30)));
+        let mut buf = [0u8; 4096];
+        // The probe first, empty; then the one entry.
+        assert_eq!(server.recv(&mut buf).unwrap(), 0);
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&buf[..n]),
+            "PRIORITY=6\nSYSLOG_IDENTIFIER=holdmix\nHOLDMIX_UNIQUEID=1700000000.42\n\
+             HOLDMIX_CALLER=79001112233\nHOLDMIX_REASON=sighup\n\
+             MESSAGE=call{uniqueid=1700000000.42 caller=79001112233}: exiting reason=\"sighup\"\n"
+        );
+        server.set_nonblocking(true).unwrap();
+        assert!(server.recv(&mut buf).is_err(), "one entry only");
+    }
 
     #[test]
     fn the_dropped_lines_note_has_the_next_lines_time_and_a_level() {

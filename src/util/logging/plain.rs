@@ -44,34 +44,18 @@ fn word(level: Level) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use crate::util::logging::captured::Captured;
 
     /// The lines `Plain` prints for what `log` logs.
     fn printed(log: impl FnOnce()) -> String {
-        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let out = Captured::default();
         let sink = out.clone();
         let subscriber = tracing_subscriber::fmt()
             .event_format(Plain)
-            .with_writer(move || Buffer(sink.clone()))
+            .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, log);
-        let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        out.text()
     }
 
     #[test]
