@@ -124,8 +124,10 @@ fn journal_subscriber(journal: Journal, filter: Targets) -> impl tracing::Subscr
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .event_format(journal::Format::new());
+    // The fields kept only of spans the log shows: unfiltered, the layer
+    // would make every crate's trace spans live.
     tracing_subscriber::registry()
-        .with(journal::SpanFields)
+        .with(journal::SpanFields.with_filter(filter.clone()))
         .with(layer.with_writer(Lines::journal(journal)).with_filter(filter))
 }
 
