@@ -2,8 +2,9 @@
 //! cargo-deb over the debug binary `cargo test` built), unpacked into a
 //! temporary root and checked there: its files where Debian looks for
 //! them, its unit through `systemd-analyze verify`, its user and
-//! directories made by systemd-sysusers and systemd-tmpfiles, and the
-//! playlist it installs passing `holdmix check` with the sounds it ships.
+//! directories made by systemd-sysusers and systemd-tmpfiles (and by the
+//! real postinst, where no systemd runs), and the playlist it installs
+//! passing `holdmix check` with the sounds it ships.
 //! cargo-deb and systemd come from scripts/test.sh.
 
 use crate::common::*;
@@ -192,6 +193,42 @@ fn the_hub_unit_passes_systemd_analyze_and_its_directories_are_made() {
     assert_eq!((run_dir.uid(), run_dir.mode() & 0o777), (uid, 0o750));
     for dir in ["var/lib/holdmix", "var/cache/holdmix"] {
         assert_eq!(std::fs::metadata(tree.join(dir)).unwrap().uid(), uid, "{dir}");
+    }
+}
+
+#[test]
+fn the_postinst_makes_the_user_and_directories_where_systemd_does_not_run() {
+    // Asterisk in a container: no systemd runs, so the generated tmpfiles
+    // step is skipped; the package's own step makes the directories the
+    // generators need. The real postinst runs on the unpacked tree
+    // (DPKG_ROOT, which every step honours), in a mount namespace of its
+    // own where /run/systemd is empty whatever the host runs.
+    let tmp = tempdir();
+    let (deb, tree) = unpacked(tmp.path());
+    let control = tmp.path().join("control");
+    run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&control));
+    let script = format!(
+        "mount -t tmpfs tmpfs /run/systemd 2>/dev/null || true; \
+         test ! -d /run/systemd/system && exec sh {} configure",
+        control.join("postinst").display()
+    );
+    run(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("DPKG_ROOT", &tree));
+    let passwd = std::fs::read_to_string(tree.join("etc/passwd")).expect("sysusers made etc/passwd");
+    let uid: u32 = passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("asterisk:x:"))
+        .and_then(|rest| rest.split(':').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no asterisk user:\n{passwd}"));
+    for dir in [
+        "run/holdmix",
+        "var/lib/holdmix",
+        "var/cache/holdmix",
+        "var/log/holdmix",
+    ] {
+        let meta = std::fs::metadata(tree.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert_eq!((meta.uid(), meta.mode() & 0o777), (uid, 0o750), "{dir}");
     }
 }
 
