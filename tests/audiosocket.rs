@@ -8,10 +8,13 @@
 mod client;
 
 use crate::common::*;
-use client::{Heard, call, connect, hang_up, replay_capture, serve};
-use std::io::Write;
-use std::net::Shutdown;
+use client::{Heard, call, connect, hang_up, replay_capture, serve, uuid_packet};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const RATE: u32 = 8000;
@@ -112,6 +115,67 @@ fn call_log(dir: &Path, uuid: &str) -> String {
         .join("\n")
 }
 
+/// How far a call's stream has come: its audio packets so far, and
+/// whether the server has closed it.
+#[derive(Default)]
+struct Progress {
+    audio: AtomicUsize,
+    closed: AtomicBool,
+}
+
+/// `client::call`, with its [`Progress`] beside it: a test waits for the
+/// call's own stream (`wait_packets`), not for a wall-clock time that a
+/// loaded machine's server may not keep.
+fn counted_call(addr: SocketAddr, uuid: &str) -> (TcpStream, Arc<Progress>, JoinHandle<Heard>) {
+    let mut sock = TcpStream::connect(addr).expect("connect");
+    let t0 = Instant::now();
+    let mut r = sock.try_clone().expect("clone");
+    let progress = Arc::new(Progress::default());
+    let seen = progress.clone();
+    let reader = std::thread::spawn(move || {
+        let mut heard = Heard::default();
+        loop {
+            let mut h = [0u8; 3];
+            if r.read_exact(&mut h).is_err() {
+                break;
+            }
+            let at = t0.elapsed();
+            let mut p = vec![0; usize::from(u16::from_be_bytes([h[1], h[2]]))];
+            if r.read_exact(&mut p).is_err() {
+                break;
+            }
+            heard.packets.push((at, h[0], p));
+            if h[0] == 0x10 {
+                seen.audio.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        heard.closed_at = Some(t0.elapsed());
+        seen.closed.store(true, Ordering::SeqCst);
+        heard
+    });
+    sock.write_all(&uuid_packet(uuid)).expect("uuid");
+    (sock, progress, reader)
+}
+
+/// Waits (60 s at most) until the call has had `packets` audio packets
+/// (20 ms each); fails, with the log, if it did not or was closed first.
+fn wait_packets(dir: &Path, progress: &Progress, packets: usize, what: &str) {
+    let start = Instant::now();
+    loop {
+        let n = progress.audio.load(Ordering::SeqCst);
+        if n >= packets {
+            return;
+        }
+        let closed = progress.closed.load(Ordering::SeqCst);
+        assert!(
+            !closed && start.elapsed() < Duration::from_secs(60),
+            "{what}: {n} audio packets, not {packets} (closed: {closed})\n{}",
+            log_text(dir)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_for_log(dir: &Path, what: &str, limit: Duration) -> String {
     let start = Instant::now();
     loop {
@@ -170,8 +234,7 @@ fn each_bad_input_ends_only_its_call() {
     let d = dir.path();
     let pl = fixtures(d);
     let (_server, addr) = serve(d, &pl, &["--uuid-wait", "1s"]);
-    let keeper_start = Instant::now();
-    let (keeper, keeper_reader) = call(addr, "00000000-0000-4000-8000-000000000000");
+    let (keeper, keeper_seen, keeper_reader) = counted_call(addr, "00000000-0000-4000-8000-000000000000");
     let bad: [(&str, &[u8], &str); 6] = [
         ("hangup", &[0x00, 0x00, 0x00], "hangup packet"),
         ("error", &[0xff, 0x00, 0x01, 0x02], "error packet (code 0x02)"),
@@ -185,23 +248,31 @@ fn each_bad_input_ends_only_its_call() {
         ("eof", &[], "closed the connection"),
     ];
     let uuid = |i: usize| format!("00000000-0000-4000-8000-00000000000{}", i + 1);
-    let calls: Vec<_> = (0..bad.len()).map(|i| call(addr, &uuid(i))).collect();
+    let calls: Vec<_> = (0..bad.len()).map(|i| counted_call(addr, &uuid(i))).collect();
     // A client that never sends its UUID, and one that sends audio first.
     let (_silent, silent_reader) = connect(addr);
     let (mut early, early_reader) = connect(addr);
     let mut audio_first = vec![0x10, 0x01, 0x40];
     audio_first.extend([0u8; 320]);
     early.write_all(&audio_first).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Each call streaming (ten frames) before its bad input: its own
+    // stream's time, which a loaded machine's server may take long to give.
+    for ((_, seen, _), (name, _, _)) in calls.iter().zip(&bad) {
+        wait_packets(d, seen, 10, name);
+    }
     let sent_at = Instant::now();
-    for ((mut sock, _), (_, bytes, _)) in calls.iter().map(|(s, r)| (s.try_clone().unwrap(), r)).zip(&bad) {
+    for ((mut sock, _), (_, bytes, _)) in calls
+        .iter()
+        .map(|(s, _, r)| (s.try_clone().unwrap(), r))
+        .zip(&bad)
+    {
         if bytes.is_empty() {
             sock.shutdown(Shutdown::Write).unwrap();
         } else {
             sock.write_all(bytes).unwrap();
         }
     }
-    for (i, (_sock, reader)) in calls.into_iter().enumerate() {
+    for (i, (_sock, _, reader)) in calls.into_iter().enumerate() {
         // The reader ends when the server closes the connection.
         let heard = reader.join().unwrap();
         assert!(heard.closed_at.is_some());
@@ -227,17 +298,20 @@ fn each_bad_input_ends_only_its_call() {
     let early_heard = early_reader.join().unwrap();
     assert!(early_heard.packets.is_empty());
     assert!(early_heard.closed_at.unwrap() < Duration::from_secs(5));
-    // The other call went on through all of it.
-    std::thread::sleep(Duration::from_millis(1000));
+    // The other call went on through all of it: more than ten frames
+    // after every bad call was closed, and not ended (asked before this
+    // test hangs it up, which ends it).
+    let mark = keeper_seen.audio.load(Ordering::SeqCst);
+    wait_packets(d, &keeper_seen, mark + 11, "the other call");
+    assert!(!call_log(d, "00000000-0000-4000-8000-000000000000").contains("call ended"));
     let kept = hang_up(keeper, keeper_reader);
-    let after = sent_at - keeper_start + Duration::from_millis(500);
-    let late = kept.packets.iter().filter(|p| p.0 > after).count();
+    let later = kept.packets.iter().filter(|p| p.1 == 0x10).count() - mark;
     assert!(
-        late > 10,
+        later > 10,
         "the other call stopped: {} packets",
         kept.packets.len()
     );
-    let log = wait_for_log(d, "no UUID within", Duration::from_secs(5));
+    let log = wait_for_log(d, "no UUID within", Duration::from_secs(20));
     for (i, (name, _, why)) in bad.iter().enumerate() {
         let lines = call_log(d, &uuid(i));
         assert!(
@@ -246,7 +320,6 @@ fn each_bad_input_ends_only_its_call() {
         );
     }
     assert!(log.contains("the first packet was not a UUID"), "{log}");
-    assert!(!call_log(d, "00000000-0000-4000-8000-000000000000").contains("call ended"));
 }
 
 #[test]
@@ -255,9 +328,11 @@ fn the_call_cap_refuses_the_next_connection() {
     let d = dir.path();
     let pl = fixtures(d);
     let (_server, addr) = serve(d, &pl, &["--max-calls", "2"]);
-    let a = call(addr, "00000000-0000-4000-8000-00000000000a");
-    let b = call(addr, "00000000-0000-4000-8000-00000000000b");
-    std::thread::sleep(Duration::from_millis(300));
+    let a = counted_call(addr, "00000000-0000-4000-8000-00000000000a");
+    let b = counted_call(addr, "00000000-0000-4000-8000-00000000000b");
+    // Both streaming: the server has taken them, however long that took.
+    wait_packets(d, &a.1, 1, "call a");
+    wait_packets(d, &b.1, 1, "call b");
     let (_c, c_reader) = call(addr, "00000000-0000-4000-8000-00000000000c");
     let refused = c_reader.join().unwrap();
     assert_eq!(
@@ -273,17 +348,18 @@ fn the_call_cap_refuses_the_next_connection() {
     wait_for_log(
         d,
         "refused an AudioSocket connection: 2 calls already",
-        Duration::from_secs(5),
+        Duration::from_secs(20),
     );
     // A call that ends frees its place.
-    let heard_a = hang_up(a.0, a.1);
+    wait_packets(d, &a.1, 6, "call a");
+    let heard_a = hang_up(a.0, a.2);
     assert!(heard_a.packets.len() > 5);
-    wait_for_log(d, "call ended", Duration::from_secs(5));
-    let (c2, c2_reader) = call(addr, "00000000-0000-4000-8000-00000000000d");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_log(d, "call ended", Duration::from_secs(20));
+    let (c2, c2_seen, c2_reader) = counted_call(addr, "00000000-0000-4000-8000-00000000000d");
+    wait_packets(d, &c2_seen, 11, "the call in the freed place");
     let heard = hang_up(c2, c2_reader);
     assert!(heard.packets.len() > 10, "{} packets", heard.packets.len());
-    hang_up(b.0, b.1);
+    hang_up(b.0, b.2);
 }
 
 #[test]
@@ -294,20 +370,23 @@ fn a_reconnect_with_the_same_uuid_resumes_without_the_welcome() {
     let state = d.join("calls");
     let (_server, addr) = serve(d, &pl, &["--state-dir", state.to_str().unwrap()]);
     let uuid = "11111111-2222-4333-8444-555555555555";
-    let (sock, reader) = call(addr, uuid);
-    std::thread::sleep(Duration::from_millis(2500));
+    let (sock, seen, reader) = counted_call(addr, uuid);
+    // 2.5 s of the call's stream (the windows below end at 2.4 s).
+    wait_packets(d, &seen, 125, "the first call");
     let first = hang_up(sock, reader).samples();
     louder(
         "the first welcome",
         amp(&first, 330.0, 0.2, 1.2),
         amp(&first, 330.0, 1.9, 2.4),
     );
-    wait_for_log(d, "call ended", Duration::from_secs(5));
+    wait_for_log(d, "call ended", Duration::from_secs(20));
     // Held again (another channel, the same UUID): music, no welcome.
-    let (sock, reader) = call(addr, uuid);
+    let (sock, seen, reader) = counted_call(addr, uuid);
     // Another call at the same time still gets its welcome.
-    let (other, other_reader) = call(addr, "99999999-2222-4333-8444-555555555555");
-    std::thread::sleep(Duration::from_millis(1500));
+    let (other, other_seen, other_reader) = counted_call(addr, "99999999-2222-4333-8444-555555555555");
+    // 1.5 s of each stream (the windows below end at 1.2 s).
+    wait_packets(d, &seen, 75, "the resumed call");
+    wait_packets(d, &other_seen, 75, "the other call");
     let again = hang_up(sock, reader).samples();
     let fresh = hang_up(other, other_reader).samples();
     louder(
@@ -355,9 +434,9 @@ fn events_given_to_the_registry_reach_their_call() {
     );
     // The position the proxy knew before the media started.
     calls.preset(queued, EventKind::Position(3));
-    let q = call(addr, queued);
-    let p = call(addr, plain);
-    let l = call(addr, live);
+    let q = counted_call(addr, queued);
+    let p = counted_call(addr, plain);
+    let l = counted_call(addr, live);
     let start = Instant::now();
     while calls.list().len() < 3 {
         assert!(start.elapsed() < Duration::from_secs(5), "{:?}", calls.list());
@@ -366,15 +445,18 @@ fn events_given_to_the_registry_reach_their_call() {
     assert_eq!(calls.preset_count(), 0);
     assert!(calls.send(live, EventKind::Position(2)));
     assert!(!calls.send("bbbbbbbb-0000-4000-8000-000000000000", EventKind::Position(2)));
-    std::thread::sleep(Duration::from_millis(3500));
+    // 3.5 s of each call's stream (the windows below end at 2.6 s).
+    for (what, c) in [("queued", &q), ("plain", &p), ("live", &l)] {
+        wait_packets(d, &c.1, 175, what);
+    }
     // A hangup given to a call ends it from here: the hangup packet, then
     // the close (the reader ends without the test closing anything).
     assert!(calls.send(plain, EventKind::Hangup));
-    let (_plain_sock, p_reader) = p;
+    let (_plain_sock, _, p_reader) = p;
     let p = p_reader.join().unwrap();
     let last = p.packets.last().map(|x| (x.1, x.2.len()));
     assert_eq!(last, Some((0x00, 0)), "no hangup packet at the end");
-    let (q, l) = (hang_up(q.0, q.1), hang_up(l.0, l.1));
+    let (q, l) = (hang_up(q.0, q.2), hang_up(l.0, l.2));
     // After the welcome (1.5 s): the position prompt (500 Hz) for the
     // calls that were given one, none for the other.
     let none = amp(&p.samples(), 500.0, 1.7, 2.6);
@@ -426,9 +508,9 @@ fn the_control_socket_reaches_calls_by_uuid_before_and_after_they_connect() {
     // A name that is no UUID waits for nothing: an error, exit 1.
     let (code, a) = ctl(&["1796520591.1", "position", "3"]);
     assert_eq!(code, Some(1), "{a}");
-    let q = call(addr, queued);
-    let p = call(addr, plain);
-    let l = call(addr, &live.to_ascii_lowercase());
+    let q = counted_call(addr, queued);
+    let p = counted_call(addr, plain);
+    let l = counted_call(addr, &live.to_ascii_lowercase());
     let start = Instant::now();
     loop {
         let (_, list) = ctl(&["list"]);
@@ -442,11 +524,14 @@ fn the_control_socket_reaches_calls_by_uuid_before_and_after_they_connect() {
     // Upper case is the same UUID (Asterisk's are lower case).
     let (code, a) = ctl(&[live, "position", "2"]);
     assert_eq!((code, a["connected"].as_bool()), (Some(0), Some(true)), "{a}");
-    std::thread::sleep(Duration::from_millis(3500));
+    // 3.5 s of each call's stream (the windows below end at 2.6 s).
+    for (what, c) in [("queued", &q), ("plain", &p), ("live", &l)] {
+        wait_packets(d, &c.1, 175, what);
+    }
     let (code, _) = ctl(&[plain, "stop"]);
     assert_eq!(code, Some(0));
-    let p = p.1.join().expect("reader");
-    let (q, l) = (hang_up(q.0, q.1), hang_up(l.0, l.1));
+    let p = p.2.join().expect("reader");
+    let (q, l) = (hang_up(q.0, q.2), hang_up(l.0, l.2));
     // After the welcome (1.5 s): the position prompt (500 Hz) for the
     // calls given one, none for the other.
     let none = amp(&p.samples(), 500.0, 1.7, 2.6);

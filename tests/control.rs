@@ -12,6 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 const RATE: u32 = 8000;
@@ -79,6 +80,21 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until the call has streamed `ms` more of its own time (past a
+/// late start's silence) than it had: each command gets its time in the
+/// stream, which a loaded machine's lags the wall clock. Fails if not
+/// within 60 s.
+fn stream_for(dir: &Path, call: &mut Child, count: &AtomicUsize, ms: usize) {
+    let (tl, limit) = (dir.join("tl.jsonl"), Duration::from_secs(60));
+    let want = wait_for_heard(call, count, &tl, 0, limit) + ms * 16;
+    let got = wait_for_heard(call, count, &tl, want, limit);
+    assert!(
+        got >= want,
+        "{got} bytes of the call, not {want}:\n{}",
+        log_text(dir)
+    );
+}
+
 /// `holdmix ctl` with `socket_args`, and the answer it printed.
 fn ctl(dir: &Path, socket_args: &[&str], words: &[&str]) -> (i32, Value) {
     let out = holdmix(dir)
@@ -113,7 +129,7 @@ fn a_call_is_controlled_through_its_socket_and_it_is_heard() {
     let pl = fixtures(dir);
     let sock = dir.join("call.sock");
     let mut call = spawn_call(dir, &pl, &sock);
-    let audio = drain(&mut call);
+    let (count, audio) = counted_drain(&mut call);
     wait_for("the control socket", Duration::from_secs(20), || {
         UnixStream::connect(&sock).is_ok()
     });
@@ -145,21 +161,21 @@ fn a_call_is_controlled_through_its_socket_and_it_is_heard() {
         next_in > 35.0 && next_in <= 40.0,
         "the next position announcement in {next_in} s"
     );
-    std::thread::sleep(Duration::from_millis(1800));
+    stream_for(dir, &mut call, &count, 1800);
     let (code, s) = ctl(dir, &c, &["play", dir.join("beep.wav").to_str().unwrap()]);
     assert_eq!(code, 0, "{s}");
     let (code, s) = ctl(dir, &c, &["play", dir.join("missing.wav").to_str().unwrap()]);
     assert_eq!(code, 1, "a missing file is an error answer: {s}");
     assert!(s["error"].as_str().unwrap().contains("missing.wav"), "{s}");
-    std::thread::sleep(Duration::from_millis(1800));
+    stream_for(dir, &mut call, &count, 1800);
     let (code, s) = ctl(dir, &c, &["music", "next"]);
     assert_eq!((code, &s["music"]), (0, &Value::from("m2.wav")), "{s}");
-    std::thread::sleep(Duration::from_millis(1500));
+    stream_for(dir, &mut call, &count, 1500);
     let (code, s) = ctl(dir, &c, &["debug", "on"]);
     assert_eq!(code, 0, "{s}");
     let (code, _) = ctl(dir, &c, &["dtmf", "6"]);
     assert_eq!(code, 0);
-    std::thread::sleep(Duration::from_millis(1800));
+    stream_for(dir, &mut call, &count, 1800);
     let (code, s) = ctl(dir, &c, &["music", "nosuch"]);
     assert_eq!(code, 1, "{s}");
     let (code, s) = ctl(dir, &c, &["jump"]);
@@ -284,7 +300,12 @@ fn hostile_clients_cost_the_caller_nothing() {
     }
     assert!(refused >= 50, "{refused} of the last 80 told the cap");
     drop(held);
-    std::thread::sleep(Duration::from_millis(500));
+    // Their places freed: a client is served again (not a guess at how
+    // long a loaded machine takes to see 100 closes).
+    let c = ["--control", sock.to_str().unwrap()];
+    wait_for("a place free again", Duration::from_secs(20), || {
+        ctl(dir, &c, &["status"]).0 == 0
+    });
     // A huge line: answered and closed, never buffered.
     let huge = raw(&sock, &vec![b'x'; 1 << 20]);
     assert!(huge.contains("longer than"), "{huge}");

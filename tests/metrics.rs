@@ -11,6 +11,8 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 const ALICE_UID: &str = "1795452414.1";
@@ -132,8 +134,14 @@ fn token(dir: &Path, uid: &str) -> String {
 }
 
 /// A generator for the call `uid`, through the hub, as its realtime row
-/// starts it; its stdout read as Asterisk reads it.
-fn generator(dir: &Path, hub: &Hub, uid: &str, pl: &Path) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
+/// starts it; its stdout read as Asterisk reads it, with the count of
+/// bytes read so far.
+fn generator(
+    dir: &Path,
+    hub: &Hub,
+    uid: &str,
+    pl: &Path,
+) -> (Child, Arc<AtomicUsize>, std::thread::JoinHandle<Vec<u8>>) {
     let mut child = holdmix(dir)
         .arg("--log")
         .arg(dir.join(format!("run-{uid}.log")))
@@ -150,8 +158,8 @@ fn generator(dir: &Path, hub: &Hub, uid: &str, pl: &Path) -> (Child, std::thread
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn run");
-    let reader = drain(&mut child);
-    (child, reader)
+    let (count, reader) = counted_drain(&mut child);
+    (child, count, reader)
 }
 
 /// A tone, a welcome, keys 1 and 2 bound (Alice presses 1, 2 and # in
@@ -217,8 +225,10 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
         .expect("tempdir");
     let dir = tmp.path();
     let pl = keyed_playlist(dir);
-    // The capture, paused for six seconds once Alice is on hold (her
-    // MusicOnHoldStart) so her generator subscribes before her keys.
+    // The capture, paused once Alice is on hold (her MusicOnHoldStart)
+    // until her generator has subscribed, so that it gets her keys, and
+    // has played her welcome: a gate the test opens, not a pause a loaded
+    // machine's start can outrun.
     let events = capture_events();
     let held = events
         .iter()
@@ -227,8 +237,9 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
             t.starts_with("Event: MusicOnHoldStart") && t.contains(&format!("Uniqueid: {ALICE_UID}\r\n"))
         })
         .expect("Alice's hold");
-    // And a second after her last key, so her balance lookup is done
-    // before her MusicOnHoldStop ends her generator.
+    // And again after her last key, until her keys are counted and her
+    // balance lookup is done, before her MusicOnHoldStop ends her
+    // generator.
     let keyed = events
         .iter()
         .rposition(|e| {
@@ -237,10 +248,12 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
         })
         .expect("Alice's keys");
     assert!(keyed > held);
+    let (subscribed, looked_up) = (dir.join("subscribed"), dir.join("looked-up"));
+    let gate = |path: &Path| format!("!gate:{}", path.display()).into_bytes();
     let mut chunks = events[..=held].to_vec();
-    chunks.extend(vec![Vec::new(); 600]);
+    chunks.push(gate(&subscribed));
     chunks.extend(events[held + 1..=keyed].iter().cloned());
-    chunks.extend(vec![Vec::new(); 100]);
+    chunks.push(gate(&looked_up));
     chunks.extend(events[keyed + 1..].iter().cloned());
     let (ami, server) = crate::ami::server::serve_script("pw", vec![chunks]);
     let rt = free_port();
@@ -259,9 +272,15 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
 
     // Past the hub's one-second wait for a channel list this server does
     // not give: Alice's generator is greeted at once, so the hub vouches
-    // for her number and her balance is looked up.
+    // for her number and her balance is looked up. The wait is the hub's
+    // own timer, from before its login.
+    let t = Instant::now();
+    while !std::fs::read_to_string(dir.join("hub.log")).is_ok_and(|l| l.contains("hub logged in")) {
+        assert!(t.elapsed() < Duration::from_secs(20), "the hub never logged in");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::sleep(Duration::from_millis(1500));
-    let (mut alice, alice_audio) = generator(dir, &hub, ALICE_UID, &pl);
+    let (mut alice, alice_read, alice_audio) = generator(dir, &hub, ALICE_UID, &pl);
     // While Alice is held: one call on hold, her generator connected.
     let text = wait_value(hub.metrics, "holdmix_generators_connected", 1.0);
     assert_eq!(value(&text, "holdmix_calls_on_hold"), 1.0, "{text}");
@@ -269,8 +288,24 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
     let text = wait_value(hub.metrics, "holdmix_generator_starts_total", 1.0);
     assert_eq!(value(&text, "holdmix_ami_reconnects_total"), 0.0, "{text}");
 
-    // Her keys (1 bound, 2 and # not) and her MusicOnHoldStop, which ends
-    // her generator.
+    // Her welcome (3.1 s) started and over in her stream: her keys came
+    // 4.5 s into it when the capture's pause was six seconds of the wall
+    // clock's.
+    wait_value(hub.metrics, "holdmix_prompts_total{queue=\"welcome\"}", 1.0);
+    let read = wait_for_stream(&mut alice, &alice_read, 72_000, Duration::from_secs(60));
+    assert!(read >= 72_000, "{read} bytes of Alice's call");
+    // Her keys (1 bound, 2 and # not), each counted, and her balance
+    // looked up; then her MusicOnHoldStop, which ends her generator.
+    std::fs::write(&subscribed, "").expect("open the gate");
+    for series in [
+        "holdmix_keys_total{action=\"next-music\"}",
+        "holdmix_keys_total{action=\"say-balance\"}",
+        "holdmix_keys_total{action=\"none\"}",
+        "holdmix_billing_lookup_seconds_count{outcome=\"accounts\"}",
+    ] {
+        wait_value(hub.metrics, series, 1.0);
+    }
+    std::fs::write(&looked_up, "").expect("open the gate");
     let (status, _) = wait_exit(&mut alice, Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     assert!(
@@ -314,12 +349,12 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
     wait_value(hub.metrics, "holdmix_calls_on_hold", 0.0);
 
     // A generator stopped as Asterisk stops one.
-    let (quiet, quiet_audio) = generator(dir, &hub, "1795459999.7", &pl);
+    let (quiet, _, quiet_audio) = generator(dir, &hub, "1795459999.7", &pl);
     wait_value(hub.metrics, "holdmix_generators_connected", 1.0);
     wait_value(hub.metrics, "holdmix_generator_starts_total", 2.0);
     signal(&quiet, libc::SIGHUP);
     let mut quiet = quiet;
-    assert!(wait_exit(&mut quiet, Duration::from_secs(10)).0.success());
+    assert!(wait_exit(&mut quiet, Duration::from_secs(20)).0.success());
     quiet_audio.join().expect("reader");
     wait_value(
         hub.metrics,

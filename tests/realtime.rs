@@ -325,7 +325,7 @@ fn row_from_hostile_ami_streams(audio: bool) {
     let (bytes, reader) = counted_drain(&mut generator);
     wait_for_stream(&mut generator, &bytes, 12_000, Duration::from_secs(30));
     signal(&generator, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut generator, Duration::from_secs(5));
+    let (status, _) = wait_exit(&mut generator, Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     let pcm = reader.join().expect("reader");
     assert!(pcm.len() >= 12_000, "{} bytes in 30 s", pcm.len());

@@ -73,6 +73,24 @@ fn spawn(dir: &Path, pl: &Path, uniqueid: &str, name: &'static str, read: bool) 
 }
 
 impl Gen {
+    /// Waits until the reader has taken `ms` of the call itself from this
+    /// generator (past a late start's silence); fails if it did not.
+    fn wait_heard(&mut self, ms: usize) {
+        let got = wait_for_heard(
+            &mut self.child,
+            &self.read,
+            &self.timeline,
+            ms * 16,
+            Duration::from_secs(60),
+        );
+        assert!(
+            got >= ms * 16,
+            "{}: {got} bytes of the call, not {ms} ms:\n{}",
+            self.name,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
     /// Waits until the reader has taken `ms` of this generator's stream:
     /// its own time, which a loaded machine's late start does not shorten.
     fn wait_stream(&mut self, ms: usize) {
@@ -416,9 +434,10 @@ fn a_hangup_ends_the_call_and_its_state() {
     let dir = tempdir();
     let pl = storm_playlist(dir.path());
     let mut g = spawn(dir.path(), &pl, "1795734300.1", "g", true);
-    std::thread::sleep(Duration::from_millis(1000));
+    // A second of the call (its state written), however late it started.
+    g.wait_heard(1000);
     writeln!(g.keys, "hangup").expect("hangup");
-    assert!(wait_exit(&mut g.child, Duration::from_secs(5)).0.success());
+    assert!(wait_exit(&mut g.child, Duration::from_secs(20)).0.success());
     let calls = dir.path().join("calls");
     assert!(calls.is_dir(), "no state directory");
     let left = checkpoint_files(&calls, Some("1795734300.1"));
@@ -435,21 +454,21 @@ fn a_call_key_carries_the_call_across_channels_and_its_hangup() {
     let pl = storm_playlist(dir.path());
     let key = ["--call-key", "a84b4c76e66710@pbx.example.com"];
     let mut g1 = spawn_args(dir.path(), &pl, "1795734400.1", "g1", true, &key);
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30)
-        && !std::fs::read_to_string(&g1.timeline)
-            .unwrap_or_default()
-            .contains("\"prompt_end\"")
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Past the welcome: what the next channel must not say again.
+    assert!(
+        wait_for_event(&g1.timeline, "prompt_end", Duration::from_secs(30)),
+        "no prompt_end:\n{}",
+        std::fs::read_to_string(&g1.log).unwrap_or_default()
+    );
     writeln!(g1.keys, "hangup").expect("hangup");
-    assert!(wait_exit(&mut g1.child, Duration::from_secs(5)).0.success());
+    assert!(wait_exit(&mut g1.child, Duration::from_secs(20)).0.success());
     let first = heard(&mut g1);
     let mut g2 = spawn_args(dir.path(), &pl, "1795734500.7", "g2", true, &key);
-    std::thread::sleep(Duration::from_millis(1500));
+    // 1.5 s of the call itself (where a welcome would be), however late a
+    // loaded machine starts it.
+    g2.wait_heard(1500);
     writeln!(g2.keys, "hangup").expect("hangup");
-    assert!(wait_exit(&mut g2.child, Duration::from_secs(5)).0.success());
+    assert!(wait_exit(&mut g2.child, Duration::from_secs(20)).0.success());
     let second = heard(&mut g2);
     assert_eq!(files(&first, "welcome").len(), 1, "{:?}", first.tl);
     let resume = events(&second.tl, "resume");
@@ -462,9 +481,9 @@ fn a_call_key_carries_the_call_across_channels_and_its_hangup() {
     );
     // Without the key, the second channel is another call.
     let mut g3 = spawn(dir.path(), &pl, "1795734600.9", "g3", true);
-    std::thread::sleep(Duration::from_millis(1500));
+    g3.wait_heard(1500);
     writeln!(g3.keys, "hangup").expect("hangup");
-    assert!(wait_exit(&mut g3.child, Duration::from_secs(5)).0.success());
+    assert!(wait_exit(&mut g3.child, Duration::from_secs(20)).0.success());
     assert!(events(&heard(&mut g3).tl, "resume").is_empty());
     // A key no call has (empty, control characters) is refused at once.
     for bad in ["", "a\u{1b}[2Jb"] {
@@ -577,6 +596,6 @@ fn a_reader_that_pauses_briefly_keeps_its_generator_and_gets_the_present() {
         "the generator was kept"
     );
     signal(&child, libc::SIGHUP);
-    assert!(wait_exit(&mut child, Duration::from_secs(5)).0.success());
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).0.success());
     assert!(!log_text(dir.path()).contains("orphaned"));
 }

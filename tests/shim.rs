@@ -11,6 +11,7 @@ mod peer;
 use crate::common::*;
 use peer::Peer;
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
@@ -115,6 +116,32 @@ fn full_binary_args(child: &Child) -> Vec<String> {
             return args;
         }
         assert!(start.elapsed() < LIMIT, "still not the full binary: {args:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (bounded) until the shim has read every line the stand-in hub
+/// said (none left unread on the socket: `SIOCOUTQ`) and sleeps again:
+/// where a test's count of its wakes starts, however long a loaded machine
+/// takes to run it.
+fn wait_read_and_asleep(child: &Child, h: &peer::Handover) {
+    let start = Instant::now();
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ (TIOCOUTQ) on our own socket writes one int.
+        let r = unsafe { libc::ioctl(h.conn.as_raw_fd(), libc::TIOCOUTQ, &mut unread) };
+        assert_eq!(r, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        if unread == 0 && state == Some('S') {
+            return;
+        }
+        assert!(
+            start.elapsed() < LIMIT,
+            "the shim left {unread} bytes unread, its state {state:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -287,7 +314,7 @@ fn watched_and_asleep(dir: &Path, asleep: Duration) -> (Peer, Child, peer::Hando
     let (hub, child, mut h) = handed_over(dir);
     h.say("OK");
     h.say("WATCHED");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_read_and_asleep(&child, &h);
     let before = voluntary_sleeps(child.id());
     std::thread::sleep(asleep);
     let woke = voluntary_sleeps(child.id()) - before;
@@ -335,7 +362,8 @@ fn an_unwatched_shim_looks_again_and_takes_a_dry_pipe_over() {
 fn a_stop_signal_is_passed_on_and_exits_as_run_does() {
     let dir = tempdir();
     let (_hub, mut child, mut h) = held_full(dir.path());
-    std::thread::sleep(Duration::from_millis(300));
+    // Holding the call: its `OK` read.
+    wait_read_and_asleep(&child, &h);
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, LIMIT);
     // `holdmix run` exits 0 on SIGHUP, SIGTERM and SIGINT (tests/lifecycle.rs).
@@ -373,7 +401,8 @@ fn an_old_style_ok_keeps_the_40_ms_dry_check() {
     // A hub from before `WATCHED`.
     let (_hub, mut child, mut h) = held_full(dir.path());
     // 50 looks in 2 s; fewer when the machine is loaded, never a handful.
-    std::thread::sleep(Duration::from_millis(500));
+    // Counted from its `OK` read.
+    wait_read_and_asleep(&child, &h);
     let before = voluntary_sleeps(child.id());
     std::thread::sleep(Duration::from_secs(2));
     let woke = voluntary_sleeps(child.id()) - before;

@@ -10,10 +10,14 @@ use super::hub::{signal_hub, spawn_hub_args, token};
 use super::positions::{assert_place_2_said_at_once, position_playlist, positions};
 use super::server::{serve_script, serve_script_vars, transcript_events};
 use super::*;
-use crate::common::{Reaped, events, holdmix, playlist, timeline, wait_exit, warm_cache};
+use crate::common::{
+    Reaped, counted_drain, events, holdmix, playlist, timeline, wait_exit, wait_for_stream, warm_cache,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ALICE_UID: &str = "1795452414.1";
 const BOB_UID: &str = "1795452415.3";
@@ -24,6 +28,18 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
         assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Polls `ok` until it holds or `limit` passes; whether it held.
+fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while !ok() {
+        if t.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 fn short_dir() -> tempfile::TempDir {
@@ -67,14 +83,17 @@ fn subscribed(dir: &Path, ctl_sock: &Path) -> usize {
 }
 
 /// `run --hub` for the call `uid` (its token from the hub's key in
-/// `hub_dir`), its log and its files in `dir`: it hands its pipe over.
+/// `hub_dir`), its log and its files in `dir`: it hands its pipe over. Its
+/// pipe read as Asterisk reads it, 640 bytes every 40 ms, until its end (a
+/// reader emptying it faster makes it look dry: see docs/hub-audio.md,
+/// "Limits"), with the count of bytes read so far.
 fn call(
     dir: &Path,
     hub_dir: &Path,
     uid: &str,
     pl: &Path,
     timeline: Option<&Path>,
-) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
+) -> (Child, Arc<AtomicUsize>, std::thread::JoinHandle<Vec<u8>>) {
     let mut cmd = holdmix(dir);
     cmd.arg("--log")
         .arg(dir.join("run.log"))
@@ -100,32 +119,8 @@ fn call(
         cmd.arg("--timeline").arg(tl);
     }
     let mut child = cmd.spawn().expect("spawn run");
-    let audio = read_like_asterisk(&mut child);
-    (child, audio)
-}
-
-/// Reads the call's pipe as Asterisk does, 640 bytes every 40 ms, until
-/// its end (a reader emptying it faster makes it look dry: see
-/// docs/hub-audio.md, "Limits").
-fn read_like_asterisk(child: &mut Child) -> std::thread::JoinHandle<Vec<u8>> {
-    use std::io::Read;
-    let mut out = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 640];
-        let start = std::time::Instant::now();
-        for n in 1u32.. {
-            match out.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(k) => all.extend_from_slice(&buf[..k]),
-            }
-            let next = start + Duration::from_millis(40) * n;
-            if let Some(wait) = next.checked_duration_since(std::time::Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-        all
-    })
+    let (count, audio) = counted_drain(&mut child);
+    (child, count, audio)
 }
 
 fn hub_log(dir: &Path) -> String {
@@ -158,8 +153,10 @@ fn hosted_in_the_captured_queue(
     let gate = dir.join("handed");
     let mut chunks = all[..=hold].to_vec();
     chunks.push(format!("!gate:{}", gate.display()).into_bytes());
-    // Then 1.5 s of the call held quiet, as it was before the timer's end.
-    chunks.extend(vec![Vec::new(); 150]);
+    // Then 1.5 s of the call held quiet, as it was before the timer's end:
+    // of the call's own stream (a second gate), not of the wall clock's.
+    let quiet = dir.join("quiet");
+    chunks.push(format!("!gate:{}", quiet.display()).into_bytes());
     chunks.extend(all[hold + 1..].iter().cloned());
     let (port, server) = serve_script_vars("pw", vec![chunks], vec![("!queue", "empty".to_string())]);
     let pl = pl(dir);
@@ -167,11 +164,21 @@ fn hosted_in_the_captured_queue(
     // operator does (what is timed is the place, not a decode).
     warm_cache(dir, &pl);
     let (mut hub, ctl_sock) = audio_hub(dir, port);
+    // The hub has the events up to the hold start (the join it greets
+    // with): all sent once the server is at the gate, after the login.
+    wait_for("the hub's login", Duration::from_secs(20), || {
+        hub_log(dir).contains("hub logged in")
+    });
+    wait_for("the events before the hold", Duration::from_secs(20), || {
+        gate.with_extension("reached").exists()
+    });
+    // Past the hub's one-second wait for a channel list this server does
+    // not give (the hub's own timer, from before its login).
     std::thread::sleep(Duration::from_millis(1500));
     let gen_dir = dir.join("gen");
     std::fs::create_dir_all(&gen_dir).expect("mkdir");
     let tl = gen_dir.join("tl.jsonl");
-    let (mut child, audio) = call(&gen_dir, dir, uid, &pl, Some(&tl));
+    let (mut child, count, audio) = call(&gen_dir, dir, uid, &pl, Some(&tl));
     // The client stopped as soon as the hub streams its call: whatever the
     // load, it cannot take the call back (its dry check: docs/hub-audio.md,
     // "Limits"); the hub streams it to its end, then the client reads its
@@ -181,6 +188,10 @@ fn hosted_in_the_captured_queue(
     });
     crate::common::signal(&child, libc::SIGSTOP);
     std::fs::write(&gate, "").expect("open the gate");
+    let want = count.load(Ordering::SeqCst) + 24_000;
+    let got = wait_for_stream(&mut child, &count, want, Duration::from_secs(60));
+    assert!(got >= want, "{got} bytes read, not {want}");
+    std::fs::write(&quiet, "").expect("open the gate");
     wait_for("the call's end", Duration::from_secs(30), || {
         hub_log(dir).contains("hosted call ended")
     });
@@ -259,8 +270,10 @@ fn hosted_calls_cost_the_hub_no_thread_each_and_leave_no_subscriber() {
     // is over, and every hosted call streams until its client stops it.
     let (port, _server) = serve_script("pw", vec![vec![Vec::new(); 1500]]);
     let (mut hub, ctl_sock) = audio_hub(dir, port);
-    // Past the hub's wait for its lists: its own threads all started.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Its own threads all started: it logs in after starting them.
+    wait_for("the hub's login", Duration::from_secs(20), || {
+        hub_log(dir).contains("hub logged in")
+    });
     assert_eq!(subscribed(dir, &ctl_sock), 0);
     let before = threads(hub.id());
     let uids: Vec<String> = (0..N).map(|i| format!("1795452500.{i}")).collect();
@@ -272,7 +285,7 @@ fn hosted_calls_cost_the_hub_no_thread_each_and_leave_no_subscriber() {
         .map(|uid| {
             let d = dir.join(uid);
             std::fs::create_dir_all(&d).expect("mkdir");
-            let (child, audio) = call(&d, dir, uid, &pl, None);
+            let (child, _, audio) = call(&d, dir, uid, &pl, None);
             wait_for("the hand-over", Duration::from_secs(30), || {
                 std::fs::read_to_string(d.join("run.log"))
                     .is_ok_and(|l| l.contains("the hub streams the call"))
@@ -287,12 +300,17 @@ fn hosted_calls_cost_the_hub_no_thread_each_and_leave_no_subscriber() {
     wait_for("every call subscribed", Duration::from_secs(30), || {
         subscribed(dir, &ctl_sock) == N
     });
-    // The preparations' and the loaders' threads are done by now.
-    std::thread::sleep(Duration::from_secs(2));
-    let during = threads(hub.id());
+    // Once the preparations' and the loaders' threads are done (however
+    // long a loaded machine takes), fewer than one a call is left: a
+    // thread of each call's own would stay while the calls are hosted.
+    let mut during = usize::MAX;
+    let fewer = wait_until(Duration::from_secs(20), || {
+        during = threads(hub.id());
+        during < before + N
+    });
     eprintln!("hub threads: {before} with no call, {during} with {N} hosted calls");
     assert!(
-        during < before + N,
+        fewer,
         "{before} threads, then {during} with {N} calls: a thread (or more) per call"
     );
     // The hub's control socket asks a hosted call in-process.

@@ -50,9 +50,17 @@ fn mariadb_killed_mid_call_loses_no_accepted_write() {
             pw.to_str().expect("path"),
         ],
     );
-    let reader = drain(&mut child);
+    let (count, reader) = counted_drain(&mut child);
     let mut keys = child.stdin.take().expect("stdin");
-    std::thread::sleep(Duration::from_millis(1000));
+    // A second of the call itself (its caller read from the store at its
+    // start), however late a loaded machine starts it.
+    let limit = Duration::from_secs(60);
+    let heard = wait_for_heard(&mut child, &count, &tl, 16_000, limit);
+    assert!(
+        heard >= 16_000,
+        "{heard} bytes heard before the kill:\n{}",
+        log_text(dir.path())
+    );
 
     // Killed, as the OOM killer or a crash does: no clean shutdown.
     let pid: i32 = std::fs::read_to_string(pw.parent().expect("db dir").join("pid"))
@@ -62,9 +70,21 @@ fn mariadb_killed_mid_call_loses_no_accepted_write() {
         .expect("pid");
     // SAFETY: kill(2) on the test's own MariaDB server.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    std::thread::sleep(Duration::from_millis(300));
+    // Dead (its connections closed), not a guess at how long that takes.
+    let started = Instant::now();
+    while !dead(pid) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "mariadbd {pid} outlived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     writeln!(keys, "dtmf 3").expect("key");
-    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        wait_for_event(&tl, "music_switch", Duration::from_secs(20)),
+        "no switch for the key:\n{}",
+        log_text(dir.path())
+    );
     let switched = events(&timeline(&tl), "music_switch")
         .first()
         .map(|e| e["to"].as_str().expect("to").to_string())
@@ -93,9 +113,12 @@ fn mariadb_killed_mid_call_loses_no_accepted_write() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    // More than the three seconds of the call measured below.
+    let heard = wait_for_heard(&mut child, &count, &tl, 56_000, limit);
+    assert!(heard >= 56_000, "{heard} bytes heard:\n{}", log_text(dir.path()));
     let alive = child.try_wait().expect("try_wait").is_none();
     signal(&child, libc::SIGHUP);
-    let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
+    let (status, _) = wait_exit(&mut child, Duration::from_secs(20));
     assert!(alive && status.success(), "{status:?}");
     let audio = reader.join().expect("reader");
     assert!(remembered.ends_with(&switched), "{remembered}");
@@ -112,4 +135,12 @@ fn mariadb_killed_mid_call_loses_no_accepted_write() {
     let log = log_text(dir.path());
     assert_eq!(log.matches("retrying").count(), 1, "{log}");
     assert_eq!(log.matches("available again").count(), 1, "{log}");
+}
+
+/// Whether process `pid` is dead: gone, or a zombie not yet reaped.
+fn dead(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
 }
