@@ -8,12 +8,12 @@
 mod client;
 
 use crate::common::*;
-use client::{Heard, call, connect, hang_up, replay_capture, serve, uuid_packet};
-use std::io::{Read, Write};
+use client::{Heard, Progress, call, connect, connect_counted, hang_up, replay_capture, serve, uuid_packet};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -117,42 +117,9 @@ fn call_log(dir: &Path, uuid: &str) -> String {
 
 /// How far a call's stream has come: its audio packets so far, and
 /// whether the server has closed it.
-#[derive(Default)]
-struct Progress {
-    audio: AtomicUsize,
-    closed: AtomicBool,
-}
-
-/// `client::call`, with its [`Progress`] beside it: a test waits for the
-/// call's own stream (`wait_packets`), not for a wall-clock time that a
-/// loaded machine's server may not keep.
+/// `client::call`, with its [`Progress`] beside it (`wait_packets`).
 fn counted_call(addr: SocketAddr, uuid: &str) -> (TcpStream, Arc<Progress>, JoinHandle<Heard>) {
-    let mut sock = TcpStream::connect(addr).expect("connect");
-    let t0 = Instant::now();
-    let mut r = sock.try_clone().expect("clone");
-    let progress = Arc::new(Progress::default());
-    let seen = progress.clone();
-    let reader = std::thread::spawn(move || {
-        let mut heard = Heard::default();
-        loop {
-            let mut h = [0u8; 3];
-            if r.read_exact(&mut h).is_err() {
-                break;
-            }
-            let at = t0.elapsed();
-            let mut p = vec![0; usize::from(u16::from_be_bytes([h[1], h[2]]))];
-            if r.read_exact(&mut p).is_err() {
-                break;
-            }
-            heard.packets.push((at, h[0], p));
-            if h[0] == 0x10 {
-                seen.audio.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        heard.closed_at = Some(t0.elapsed());
-        seen.closed.store(true, Ordering::SeqCst);
-        heard
-    });
+    let (mut sock, progress, reader) = connect_counted(addr);
     sock.write_all(&uuid_packet(uuid)).expect("uuid");
     (sock, progress, reader)
 }

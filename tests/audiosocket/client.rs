@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -86,9 +88,26 @@ impl Heard {
 /// Connects and reads every packet on a thread until the server closes
 /// (or the test shuts the socket).
 pub fn connect(addr: SocketAddr) -> (TcpStream, JoinHandle<Heard>) {
+    let (sock, _, reader) = connect_counted(addr);
+    (sock, reader)
+}
+
+/// What a call's reading thread has seen so far, for a test to wait on.
+#[derive(Default)]
+pub struct Progress {
+    pub audio: AtomicUsize,
+    pub closed: AtomicBool,
+}
+
+/// [`connect`], with the reader's [`Progress`] beside it: a test waits for
+/// the call's own stream, not for a wall-clock time that a loaded
+/// machine's server may not keep.
+pub fn connect_counted(addr: SocketAddr) -> (TcpStream, Arc<Progress>, JoinHandle<Heard>) {
     let sock = TcpStream::connect(addr).expect("connect");
     let t0 = Instant::now();
     let mut r = sock.try_clone().expect("clone");
+    let progress = Arc::new(Progress::default());
+    let seen = progress.clone();
     let reader = std::thread::spawn(move || {
         let mut heard = Heard::default();
         loop {
@@ -102,11 +121,15 @@ pub fn connect(addr: SocketAddr) -> (TcpStream, JoinHandle<Heard>) {
                 break;
             }
             heard.packets.push((at, h[0], p));
+            if h[0] == 0x10 {
+                seen.audio.fetch_add(1, Ordering::SeqCst);
+            }
         }
         heard.closed_at = Some(t0.elapsed());
+        seen.closed.store(true, Ordering::SeqCst);
         heard
     });
-    (sock, reader)
+    (sock, progress, reader)
 }
 
 /// A call: connected, its UUID sent.
