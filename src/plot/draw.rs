@@ -204,6 +204,11 @@ pub(super) fn level_points(levels: &[f32], window_secs: f64, columns: usize) -> 
         .collect()
 }
 
+/// The smallest size a title is set in before it wraps.
+fn smallest_title(layout: &Layout) -> f64 {
+    (layout.font * 0.6).max(8.0)
+}
+
 fn title_style(size: f64) -> TextStyle<'static> {
     TextStyle::from((FontFamily::SansSerif, size))
         .color(&TEXT)
@@ -217,9 +222,13 @@ fn title_style(size: f64) -> TextStyle<'static> {
 fn set_title(root: &Area, layout: &Layout, title: &str) -> Option<title::Set> {
     let (width, _) = root.dim_in_pixel();
     let room = width as i32 - 2 * layout.pad;
-    let smallest = (layout.font * 0.6).max(8.0);
     let measure = |t: &str, size: f64| text_width(root, &title_style(size), t);
-    title::set(title, (room, layout.title_h), (layout.font, smallest), &measure)
+    title::set(
+        title,
+        (room, layout.title_h),
+        (layout.font, smallest_title(layout)),
+        &measure,
+    )
 }
 
 /// The title centred on top, whole; cut only when no size and no wrap
@@ -229,9 +238,9 @@ fn draw_title(root: &Area, layout: &Layout, title: &str) -> Result<()> {
     let centre = width as i32 / 2;
     let Some(set) = set_title(root, layout, title) else {
         let room = width as i32 - 2 * layout.pad;
-        let size = (layout.font * 0.6).max(8.0);
-        if let Some(cut) = fit_text(root, &title_style(size), title, room, MAX_TITLE_CHARS) {
-            draw_text(root, &title_style(size), &cut, (centre, layout.title_h / 2))?;
+        let style = title_style(smallest_title(layout));
+        if let Some(cut) = fit_text(root, &style, title, room, MAX_TITLE_CHARS) {
+            draw_text(root, &style, &cut, (centre, layout.title_h / 2))?;
         }
         return Ok(());
     };
@@ -318,10 +327,9 @@ mod tests {
 
     fn small_title(root: &Area, layout: &Layout) {
         let title = "queue-sales-and-renewals-after-hours-with-seasonal-advice-v2.toml, 3600 s — --seed 12345678901 --at 2026-03-09T17:05:00";
-        let smallest = (layout.font * 0.6).max(8.0);
         let room = 400 - 2 * layout.pad;
         assert!(
-            text_width(root, &title_style(smallest), title) > room,
+            text_width(root, &title_style(smallest_title(layout)), title) > room,
             "one line would not fit even at the smallest size"
         );
         let set = set_title(root, layout, title).expect("the title fits its band");

@@ -76,9 +76,14 @@ pub fn priority(level: tracing::Level) -> u8 {
 /// The entry of one line (its final newline is dropped), with no fields
 /// but its priority: the note of lines dropped.
 pub fn entry(priority: u8, line: &[u8]) -> Vec<u8> {
-    let mut e = format!("PRIORITY={priority}\nSYSLOG_IDENTIFIER=holdmix\n").into_bytes();
+    let mut e = head(priority);
     push_message(&mut e, line);
     e
+}
+
+/// The fields every entry starts with.
+fn head(priority: u8) -> Vec<u8> {
+    format!("PRIORITY={priority}\nSYSLOG_IDENTIFIER=holdmix\n").into_bytes()
 }
 
 /// `MESSAGE=` and `line` (its final newline dropped, cut past [`MAX`]).
@@ -188,8 +193,7 @@ where
         let mut own = Kept(Vec::new());
         event.record(&mut own);
         fields.extend(own.0);
-        let priority = priority(*event.metadata().level());
-        let mut e = format!("PRIORITY={priority}\nSYSLOG_IDENTIFIER=holdmix\n").into_bytes();
+        let mut e = head(priority(*event.metadata().level()));
         for (name, value) in &fields {
             e.extend_from_slice(field_name(name).as_bytes());
             e.push(b'=');
