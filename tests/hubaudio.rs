@@ -35,8 +35,7 @@ fn bytes(span: Duration) -> usize {
 /// a slow hand-over). Fails, with the logs, if the stream stalls or the
 /// call ends first.
 fn stream_until(dir: &Path, call: &mut Child, count: &AtomicUsize, want: usize) {
-    let got = wait_for_stream(call, count, want, Duration::from_secs(60));
-    assert!(got >= want, "{got} bytes of stream, not {want}\n{}", logs(dir));
+    stream_reaches(call, count, want, || logs(dir));
 }
 
 /// [`stream_until`] `span` past what the reader has taken now.

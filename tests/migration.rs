@@ -181,12 +181,11 @@ fn a_real_call_uses_the_hacks_table() {
     let (count, reader) = counted_drain(&mut child);
     let mut stdin = child.stdin.take().expect("stdin");
     // The stream's own times (a loaded machine starts late, not short).
-    let limit = Duration::from_secs(60);
-    let got = wait_for_stream(&mut child, &count, 8_000, limit);
-    assert!(got >= 8_000, "{got} bytes by the key: {}", log_text(dir.path()));
+    stream_reaches(&mut child, &count, 8_000, || {
+        format!("by the key: {}", log_text(dir.path()))
+    });
     writeln!(stdin, "dtmf 3").expect("key");
-    let got = wait_for_stream(&mut child, &count, 32_000, limit);
-    assert!(got >= 32_000, "{got} bytes: {}", log_text(dir.path()));
+    stream_reaches(&mut child, &count, 32_000, || log_text(dir.path()));
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(20));
     assert!(status.success(), "{status:?}: {}", log_text(dir.path()));

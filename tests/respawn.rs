@@ -76,26 +76,17 @@ impl Gen {
     /// Waits until the reader has taken `ms` of the call itself from this
     /// generator (past a late start's silence); fails if it did not.
     fn wait_heard(&mut self, ms: usize) {
-        let got = wait_for_heard(
-            &mut self.child,
-            &self.read,
-            &self.timeline,
-            ms * 16,
-            Duration::from_secs(60),
-        );
-        assert!(
-            got >= ms * 16,
-            "{}: {got} bytes of the call, not {ms} ms:\n{}",
-            self.name,
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
+        let (name, log) = (self.name, &self.log);
+        heard_reaches(&mut self.child, &self.read, &self.timeline, ms * 16, || {
+            format!("{name}:\n{}", std::fs::read_to_string(log).unwrap_or_default())
+        });
     }
 
     /// Waits until the reader has taken `ms` of this generator's stream:
     /// its own time, which a loaded machine's late start does not shorten.
     fn wait_stream(&mut self, ms: usize) {
-        let got = wait_for_stream(&mut self.child, &self.read, ms * 16, Duration::from_secs(60));
-        assert!(got >= ms * 16, "{}: {got} bytes, not {ms} ms", self.name);
+        let name = self.name;
+        stream_reaches(&mut self.child, &self.read, ms * 16, || name.to_string());
     }
 }
 

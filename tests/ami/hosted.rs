@@ -11,7 +11,7 @@ use super::positions::{assert_place_2_said_at_once, position_playlist, positions
 use super::server::{serve_script, serve_script_vars, transcript_events};
 use super::*;
 use crate::common::{
-    Reaped, counted_drain, events, holdmix, playlist, timeline, wait_exit, wait_for_stream, warm_cache,
+    Reaped, counted_drain, events, holdmix, playlist, stream_reaches, timeline, wait_exit, warm_cache,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -189,8 +189,7 @@ fn hosted_in_the_captured_queue(
     crate::common::signal(&child, libc::SIGSTOP);
     std::fs::write(&gate, "").expect("open the gate");
     let want = count.load(Ordering::SeqCst) + 24_000;
-    let got = wait_for_stream(&mut child, &count, want, Duration::from_secs(60));
-    assert!(got >= want, "{got} bytes read, not {want}");
+    stream_reaches(&mut child, &count, want, || "the hosted stream".into());
     std::fs::write(&quiet, "").expect("open the gate");
     wait_for("the call's end", Duration::from_secs(30), || {
         hub_log(dir).contains("hosted call ended")

@@ -230,6 +230,36 @@ pub fn wait_for_heard(
     }
 }
 
+/// How long a test waits for a stream to get where it needs it.
+pub const STREAM_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `wait_for_stream` to `bytes` (at most [`STREAM_LIMIT`]), asserted: a
+/// stream that stalls, or a call that ends first, fails the test here,
+/// saying `what` (what was waited for, and what helps: the logs).
+#[track_caller]
+pub fn stream_reaches(
+    child: &mut std::process::Child,
+    count: &std::sync::atomic::AtomicUsize,
+    bytes: usize,
+    what: impl FnOnce() -> String,
+) {
+    let got = wait_for_stream(child, count, bytes, STREAM_LIMIT);
+    assert!(got >= bytes, "{}: {got} bytes of the stream, not {bytes}", what());
+}
+
+/// `wait_for_heard`, asserted as [`stream_reaches`] is.
+#[track_caller]
+pub fn heard_reaches(
+    child: &mut std::process::Child,
+    count: &std::sync::atomic::AtomicUsize,
+    timeline_path: &Path,
+    bytes: usize,
+    what: impl FnOnce() -> String,
+) {
+    let got = wait_for_heard(child, count, timeline_path, bytes, STREAM_LIMIT);
+    assert!(got >= bytes, "{}: {got} bytes of the call, not {bytes}", what());
+}
+
 /// Time (`t`) of the first entry of `kind`.
 pub fn first_t(tl: &[serde_json::Value], kind: &str) -> f64 {
     events(tl, kind)

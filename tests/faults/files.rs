@@ -137,8 +137,7 @@ fn tone_with_cache_on(options: &str) -> (f32, String) {
     let (count, reader) = counted_drain(&mut child);
     // Two and a half seconds of the tone read, however late a loaded
     // machine started it.
-    let heard = wait_for_heard(&mut child, &count, &tl, 40_000, Duration::from_secs(60));
-    assert!(heard >= 40_000, "{options}: {heard} bytes heard");
+    heard_reaches(&mut child, &count, &tl, 40_000, || options.to_string());
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{options}: {status:?}");
@@ -189,12 +188,11 @@ fn tone_through(dir: &std::path::Path, pl: &std::path::Path, fault: impl FnOnce(
     let (count, reader) = counted_drain(&mut child);
     // A second, then five and a half more, of the call itself: a late
     // start on a loaded machine must not leave fewer than five to measure.
-    let limit = Duration::from_secs(60);
-    let heard = wait_for_heard(&mut child, &count, &tl, 16_000, limit);
-    assert!(heard >= 16_000, "{heard} bytes heard before the fault");
+    heard_reaches(&mut child, &count, &tl, 16_000, || "before the fault".into());
     fault();
-    let heard = wait_for_heard(&mut child, &count, &tl, 6 * 16_000 + 8_000, limit);
-    assert!(heard >= 6 * 16_000 + 8_000, "{heard} bytes heard after the fault");
+    heard_reaches(&mut child, &count, &tl, 6 * 16_000 + 8_000, || {
+        "after the fault".into()
+    });
     let alive = child.try_wait().expect("try_wait").is_none();
     signal(&child, libc::SIGHUP);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));

@@ -40,14 +40,15 @@ pub(crate) fn call(
     let mut stdin = child.stdin.take().expect("stdin");
     // Times are the stream's own (16 bytes a millisecond read), not the
     // wall clock's, which a loaded machine stretches.
-    let limit = Duration::from_secs(60);
     for &(t, line) in lines {
-        let got = wait_for_stream(&mut child, &count, t as usize * 16, limit);
-        assert!(got >= t as usize * 16, "{name}: {got} bytes by {line:?}");
+        stream_reaches(&mut child, &count, t as usize * 16, || {
+            format!("{name}: by {line:?}")
+        });
         writeln!(stdin, "{line}").expect("event");
     }
-    let got = wait_for_stream(&mut child, &count, end as usize * 16, limit);
-    assert!(got >= end as usize * 16, "{name}: {got} bytes by the end");
+    stream_reaches(&mut child, &count, end as usize * 16, || {
+        format!("{name}: by the end")
+    });
     signal(&child, sig);
     let (status, _) = wait_exit(&mut child, Duration::from_secs(10));
     let log = std::fs::read_to_string(&log).unwrap_or_default();
@@ -170,8 +171,7 @@ fn the_channels_language_from_music_on_hold_start_chooses_the_set() {
         .unwrap();
     let (count, reader) = counted_drain(&mut child);
     // Past the first "still there" (7 s of the call).
-    let heard = wait_for_heard(&mut child, &count, &tl, 8500 * 16, Duration::from_secs(60));
-    assert!(heard >= 8500 * 16, "{heard} bytes heard");
+    heard_reaches(&mut child, &count, &tl, 8500 * 16, String::new);
     signal(&child, libc::SIGHUP);
     assert!(wait_exit(&mut child, Duration::from_secs(10)).0.success());
     reader.join().unwrap();
