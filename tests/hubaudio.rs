@@ -48,15 +48,11 @@ fn stream_for(dir: &Path, call: &mut Child, count: &AtomicUsize, span: Duration)
 /// (`streaming format=`, after any silence of a late start); else fails
 /// with the logs.
 fn wait_streaming(dir: &Path, name: &str) {
-    let t = Instant::now();
-    while !read(dir, name).contains("streaming format=") {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no stream in {name} within 20 s\n{}",
-            logs(dir)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_for_text(&dir.join(name), "streaming format=", Duration::from_secs(20)),
+        "no stream in {name} within 20 s\n{}",
+        logs(dir)
+    );
 }
 
 /// Every log of `dir`, each under its name (for a failure's message).

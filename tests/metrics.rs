@@ -274,11 +274,10 @@ fn a_held_call_its_keys_exit_and_lookups_move_the_series() {
     // not give: Alice's generator is greeted at once, so the hub vouches
     // for her number and her balance is looked up. The wait is the hub's
     // own timer, from before its login.
-    let t = Instant::now();
-    while !std::fs::read_to_string(dir.join("hub.log")).is_ok_and(|l| l.contains("hub logged in")) {
-        assert!(t.elapsed() < Duration::from_secs(20), "the hub never logged in");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_for_text(&dir.join("hub.log"), "hub logged in", Duration::from_secs(20)),
+        "the hub never logged in"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let (mut alice, alice_read, alice_audio) = generator(dir, &hub, ALICE_UID, &pl);
     // While Alice is held: one call on hold, her generator connected.
