@@ -17,6 +17,9 @@ pub(super) fn transcript_events(name: &str) -> Vec<Vec<u8>> {
 /// a wrong secret `Response: Error` / `Authentication failed` and a closed
 /// connection, as in session-badlogin.raw), then the transcript's events,
 /// one every 10 ms. Returns its port and the actions it received.
+/// The longest a gate holds its script (see [`serve_script`]).
+const GATE_LIMIT: Duration = Duration::from_secs(60);
+
 pub(super) fn serve(
     name: &'static str,
     secret: &'static str,
@@ -26,7 +29,7 @@ pub(super) fn serve(
 
 /// Like [`serve`], for a scripted server: each connection, once logged in,
 /// gets its chunks (10 ms apart; a chunk `!gate:<path>` holds the rest
-/// until the test creates that file, and makes `<path>.reached` when it
+/// until the test creates that file, up to [`GATE_LIMIT`], and makes `<path>.reached` when it
 /// gets there); all but the last connection are then
 /// closed by the server, which accepts the client's next one.
 pub(crate) fn serve_script(
@@ -65,6 +68,8 @@ pub(super) fn serve_script_vars(
             let mut tail: Vec<u8> = b"\r\n\r\n".to_vec();
             let mut at_boundary = true;
             let mut started = std::time::Instant::now();
+            // When the script reached the gate it waits at (see below).
+            let mut gated_since: Option<std::time::Instant> = None;
             while started.elapsed() < Duration::from_secs(20) {
                 let mut buf = [0u8; 4096];
                 let mut items = Vec::new();
@@ -133,15 +138,21 @@ pub(super) fn serve_script_vars(
                     replies.clear();
                 }
                 // A gate (`!gate:<path>`): the script waits there, answering
-                // actions, until the test creates that file (each gate
-                // starts the server's 20 s over).
+                // actions, until the test creates that file. What a test
+                // waits for before opening it is the call's own progress,
+                // which a loaded machine slows: a gate holds up to
+                // `GATE_LIMIT`, and opening it starts the server's 20 s over.
                 let gated = chunks.peek().and_then(|c| c.strip_prefix(b"!gate:".as_slice()));
                 if let Some(path) = gated {
                     let path = std::path::PathBuf::from(String::from_utf8_lossy(path).into_owned());
                     // Tells the test that everything before the gate is sent.
                     std::fs::write(path.with_extension("reached"), "").ok();
+                    let since = *gated_since.get_or_insert_with(std::time::Instant::now);
                     if path.exists() {
                         chunks.next();
+                        gated_since = None;
+                        started = std::time::Instant::now();
+                    } else if since.elapsed() < GATE_LIMIT {
                         started = std::time::Instant::now();
                     }
                     continue;
