@@ -170,7 +170,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
-            let clean = holdmix::cmd::check::check(&args.playlists, args.quick, &cache)?;
+            let clean = holdmix::cmd::check::check(&args.playlists, args.quick, &cache.reading_whole())?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -194,7 +194,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cache {
             command: CacheCommand::Warm { playlists, format },
         } => {
-            let failures = holdmix::cmd::cache::warm(&playlists, &format, &cache)?;
+            let failures = holdmix::cmd::cache::warm(&playlists, &format, &cache.reading_whole())?;
             Ok(if failures == 0 {
                 ExitCode::SUCCESS
             } else {

@@ -397,3 +397,70 @@ fn entries_are_readable_by_every_user() {
     }
     assert_eq!(n, demo_sources().len());
 }
+
+/// A call trusts an entry that passed on this boot (a marker names the
+/// file's identity); `check` and `cache warm`, run to find damage, read
+/// every entry whole: a bit flipped below the file system, which leaves
+/// the identity as it was, is found, and the entry rebuilt.
+#[test]
+fn check_and_warm_read_every_entry_whole_whatever_this_boots_markers_say() {
+    let dir = common::tempdir();
+    let d = dir.path();
+    common::write_wav(
+        &d.join("tone.wav"),
+        8_000,
+        1,
+        &common::sine(440.0, 0.5, 2.0, 8_000),
+    );
+    let pl = common::playlist(d, "p.toml", "[music]\ntracks = [\"tone.wav\"]\n");
+    common::warm_cache(d, &pl);
+    let cache = Cache::open(Some(&d.join("cache")));
+    let entry = cache
+        .entry_path(&d.join("tone.wav"), 8_000)
+        .expect("entry path")
+        .expect("cache has a dir");
+    for (n, command) in [vec!["check"], vec!["cache", "warm"]].into_iter().enumerate() {
+        // The damage, then the marker of this boot's check (a disk's flipped
+        // bit cannot be made from here: the write moves the file's ctime).
+        let mut bytes = std::fs::read(&entry).expect("read entry");
+        bytes[HEADER as usize + 4 * (100 + n) + 2] ^= 0x10;
+        std::fs::write(&entry, &bytes).expect("write entry");
+        mark_verified(&entry);
+        let out = common::ok(common::holdmix(d).args(&command).arg(&pl));
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            log.contains("damaged cache entry"),
+            "{command:?} trusted the marker: {log}"
+        );
+        let rebuilt = std::fs::read(&entry).expect("read entry");
+        assert_ne!(rebuilt, bytes, "{command:?} left the damaged entry");
+    }
+}
+
+/// Writes the marker this boot's check of `entry` would leave (see
+/// `audio::cache::verified`): in `/dev/shm/holdmix-UID/verified`, named by
+/// the path's FNV-1a hash, pointing at the file's identity.
+fn mark_verified(entry: &Path) {
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let markers = PathBuf::from(format!("/dev/shm/holdmix-{uid}/verified"));
+    assert!(markers.is_dir(), "no markers at {}", markers.display());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in entry.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let m = std::fs::metadata(entry).expect("entry metadata");
+    let identity = format!(
+        "{:x}.{:x}.{:x}.{}.{}.{}.{}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    );
+    let marker = markers.join(format!("{h:016x}"));
+    let _ = std::fs::remove_file(&marker);
+    std::os::unix::fs::symlink(identity, &marker).expect("marker");
+}

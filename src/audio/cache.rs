@@ -81,6 +81,16 @@ impl Cache {
         }
     }
 
+    /// This cache, reading every entry whole to check it whatever the
+    /// markers of this boot say (see [`verified`]): for `check` and `cache
+    /// warm`, which are run to find damage. Calls trust the markers.
+    pub fn reading_whole(self) -> Cache {
+        Cache {
+            verified: Arc::new(Verified::for_user().untrusting()),
+            ..self
+        }
+    }
+
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }

@@ -38,6 +38,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// never open an entry create no directory).
 #[derive(Debug)]
 pub struct Verified {
+    /// Whether markers are looked up (they are written either way).
+    trust: bool,
     dir: OnceLock<Option<PathBuf>>,
     /// The directory asked for; `None`: this user's default.
     at: Option<PathBuf>,
@@ -48,6 +50,7 @@ impl Verified {
     /// This user's markers.
     pub fn for_user() -> Verified {
         Verified {
+            trust: true,
             dir: OnceLock::new(),
             at: None,
             margin: MARGIN,
@@ -59,10 +62,19 @@ impl Verified {
     #[cfg(test)]
     pub fn at(dir: PathBuf, margin: Duration) -> Verified {
         Verified {
+            trust: true,
             dir: OnceLock::new(),
             at: Some(dir),
             margin,
         }
+    }
+
+    /// The same markers, written but never trusted: every entry is read
+    /// whole. For the commands that look for damage (`check`, `cache
+    /// warm`): a marker cannot see a bit flipped below the file system,
+    /// which leaves the file's identity as it was.
+    pub fn untrusting(self) -> Verified {
+        Verified { trust: false, ..self }
     }
 
     fn dir(&self) -> Option<&Path> {
@@ -76,6 +88,9 @@ impl Verified {
 
     /// Whether the entry at `path`, of these metadata, passed on this boot.
     pub fn trusted(&self, path: &Path, meta: &Metadata) -> bool {
+        if !self.trust {
+            return false;
+        }
         let Some(dir) = self.dir() else { return false };
         std::fs::read_link(dir.join(name(path)))
             .is_ok_and(|target| target.as_os_str().as_encoded_bytes() == identity(meta).as_bytes())
@@ -239,6 +254,30 @@ mod tests {
         );
         let (ok, _) = check(&c, &path);
         assert!(!ok, "a refused entry stays refused");
+    }
+
+    #[test]
+    fn damage_under_a_marker_is_found_only_by_an_untrusting_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("e.f32");
+        entry(&path);
+        // A sample damaged below the file system: the marker (made here
+        // after the damage, for want of a disk that flips bits) still
+        // names the file's identity.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[super::super::HEADER + 4 * 1000 + 1] ^= 0x04;
+        std::fs::write(&path, &bytes).unwrap();
+        let markers = tmp.path().join("m");
+        Verified::at(markers.clone(), Duration::ZERO).remember(&path, &std::fs::metadata(&path).unwrap());
+        let trusting = cache(tmp.path(), markers.clone(), Duration::ZERO);
+        let (ok, read) = check(&trusting, &path);
+        assert!(ok && read < 4096, "a call trusts the marker ({read} bytes read)");
+        let untrusting = Cache {
+            dir: Some(tmp.path().to_path_buf()),
+            verified: Arc::new(Verified::at(markers, Duration::ZERO).untrusting()),
+        };
+        let (ok, read) = check(&untrusting, &path);
+        assert!(!ok && read >= BYTES, "read whole and refused ({read} bytes read)");
     }
 
     #[test]
