@@ -7,7 +7,8 @@
 //! rest: a file with 100,000 errors gives a report a person can read.
 
 use crate::audio::cache::Cache;
-use crate::scenario::{Diagnostic, Scenario, Severity, diag};
+use crate::engine::bed::MIN_TRACK_MS;
+use crate::scenario::{Diagnostic, FileRef, Scenario, Severity, diag};
 use anyhow::Result;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -78,20 +79,48 @@ pub fn diagnose(path: &Path, quick: bool, cache: &Cache) -> Vec<Diagnostic> {
             if !r.path.is_file() || !seen.insert(r.path.clone()) {
                 continue;
             }
-            if let Err(e) = crate::sources::load_file(cache, &r.path, 8000) {
-                let mut d = Diagnostic::at(
-                    path,
-                    r.line,
-                    r.column,
-                    &r.key,
-                    Severity::Error,
-                    format!("{}: cannot be played: {e:#}", r.path.display()),
-                );
-                d.hint("re-encode it as WAV, MP3, FLAC or Ogg, or remove it");
-                diags.push(d);
+            match crate::sources::load_file(cache, &r.path, 8000) {
+                Err(e) => {
+                    let mut d = Diagnostic::at(
+                        path,
+                        r.line,
+                        r.column,
+                        &r.key,
+                        Severity::Error,
+                        format!("{}: cannot be played: {e:#}", r.path.display()),
+                    );
+                    d.hint("re-encode it as WAV, MP3, FLAC or Ogg, or remove it");
+                    diags.push(d);
+                }
+                Ok(clip) => diags.extend(too_short(path, r, clip.len())),
             }
         }
     }
     diags.sort_by_key(|d| (d.line, d.column));
     diags
+}
+
+/// A sound with no audio (a file cut to its header), or a music track too
+/// short for the bed to play ([`MIN_TRACK_MS`]): a call would skip it.
+fn too_short(path: &Path, r: &FileRef, samples: usize) -> Option<Diagnostic> {
+    let music = r.key.starts_with("music") && r.key.ends_with("tracks");
+    let ms = samples as u64 * 1000 / 8000;
+    let (what, hint) = match (samples, music) {
+        (0, _) => ("has no audio", "the file may be cut short: export it again"),
+        (_, true) if ms < u64::from(MIN_TRACK_MS) => (
+            "is too short to be music",
+            "a call skips music tracks under half a second: export the whole track",
+        ),
+        _ => return None,
+    };
+    let mut d = Diagnostic::at(
+        path,
+        r.line,
+        r.column,
+        &r.key,
+        Severity::Error,
+        format!("{}: {what} ({ms} ms)", r.path.display()),
+    );
+    d.hint(hint);
+    Some(d)
 }

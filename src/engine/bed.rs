@@ -14,6 +14,12 @@ use crate::audio::voice::{DECLICK_MS, Voice};
 /// crossfade replaces the quietest of them.
 const FADING: usize = 3;
 
+/// The shortest track the bed plays, in ms. A shorter one (a file cut to
+/// its header, a stray click) is skipped: looped, it would start again
+/// many times a second, each start a timeline event and a log line.
+/// `check` says so (`cmd::check`).
+pub const MIN_TRACK_MS: u32 = 500;
+
 /// Where the first track of the call starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum FirstStart {
@@ -40,6 +46,8 @@ pub struct Bed {
     start: FirstStart,
     /// A finished track starts again instead of the next (`repeat-one`).
     repeat_one: bool,
+    /// A track was skipped as too short and said so (once a call).
+    told_short: std::cell::Cell<bool>,
 }
 
 impl Bed {
@@ -55,6 +63,7 @@ impl Bed {
             rate,
             start: FirstStart::Top,
             repeat_one: false,
+            told_short: std::cell::Cell::new(false),
         }
     }
 
@@ -147,12 +156,31 @@ impl Bed {
         (self.current, self.main.map_or(0, |v| v.pos))
     }
 
-    /// The first ready track at or after `from` going in direction `step`.
+    /// The first ready track at or after `from` going in direction `step`
+    /// that is long enough to play ([`MIN_TRACK_MS`]).
     fn pick_ready(&self, lib: &Library, from: usize, step: isize) -> Option<usize> {
         let n = self.tracks.len() as isize;
+        let min = (self.rate * MIN_TRACK_MS / 1000) as usize;
         (0..n)
             .map(|k| (from as isize + k * step).rem_euclid(n) as usize)
-            .find(|&i| lib.ready(self.tracks[i]).is_some())
+            .find(|&i| match lib.ready(self.tracks[i]) {
+                Some((clip, _)) if clip.len() < min => {
+                    self.tell_short(lib, self.tracks[i], clip.len());
+                    false
+                }
+                ready => ready.is_some(),
+            })
+    }
+
+    #[cold]
+    fn tell_short(&self, lib: &Library, id: SourceId, len: usize) {
+        if !self.told_short.replace(true) {
+            tracing::warn!(
+                file = %lib.name(id),
+                ms = len as u64 * 1000 / u64::from(self.rate),
+                "music track shorter than {MIN_TRACK_MS} ms: skipped"
+            );
+        }
     }
 
     /// The voice the quiet path moves on (see [`crate::engine::QuietMark`]).
@@ -386,5 +414,55 @@ mod tests {
             (bed.first_track(), bed.start),
             (Some(SourceId(7)), FirstStart::Top)
         );
+    }
+
+    /// Tracks under [`MIN_TRACK_MS`] (a file cut to its header, a 50 ms
+    /// click) are skipped: looped, each would start again at every block,
+    /// a timeline event and a log line each time.
+    #[test]
+    fn tracks_too_short_to_be_music_are_skipped() {
+        use crate::audio::clip::Clip;
+        use std::sync::Arc;
+        let mut lib = Library::new(-20.0);
+        let lengths = [0, 400, 3999, 8000];
+        let ids: Vec<SourceId> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let id = lib.add(std::path::Path::new(&format!("/t{i}.wav")));
+                lib.set_ready(
+                    id,
+                    Arc::new(Clip::from_vec(
+                        Arc::from(format!("t{i}.wav")),
+                        vec![0.25; n],
+                        None,
+                    )),
+                );
+                id
+            })
+            .collect();
+        let mut bed = Bed::new(ids, 0, 8000);
+        let (mut events, mut out) = (Vec::new(), vec![0.0f32; 160]);
+        // Ten seconds in 20 ms blocks: the one-second track, ten times.
+        for _ in 0..500 {
+            out.fill(0.0);
+            bed.render(&lib, &mut out, &mut events);
+            // Every block has music (its edges are declicked, not cut).
+            assert!(out.iter().any(|&x| x.abs() > 0.1), "a gap in the music");
+        }
+        let started: Vec<usize> = events
+            .iter()
+            .map(|e| match e {
+                TimelineEvent::MusicStart { track, .. } => *track,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(started, vec![3; 10]);
+        // Asked for by name or by a key, a short track is passed over too.
+        assert!(bed.switch_to(&lib, 1, &mut events));
+        assert!(matches!(
+            events.last(),
+            Some(TimelineEvent::MusicStart { track: 3, .. })
+        ));
     }
 }
