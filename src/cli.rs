@@ -22,7 +22,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Directory of the decoded-audio cache [default: $XDG_CACHE_HOME/holdmix, else /var/cache/holdmix]
+    /// Directory of the decoded-audio cache [default: the first usable of $XDG_CACHE_HOME/holdmix, /var/cache/holdmix, $HOME/.cache/holdmix]
     #[arg(short = 'C', long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Write logs to FILE instead of stderr (reopened at SIGUSR1, for
@@ -134,8 +134,9 @@ pub struct RunArgs {
     pub orphan_after: Duration,
     /// Where callers are remembered between calls (music, where they left
     /// off, advices heard): `sqlite:PATH`, a path, `mysql://user@host:port/db`,
-    /// or `none` [default: $XDG_STATE_HOME/holdmix/store.sqlite3, else
-    /// /var/lib/holdmix/store.sqlite3]. Used when the caller's number is known.
+    /// or `none` [default: store.sqlite3 in the first usable of
+    /// $XDG_STATE_HOME/holdmix, /var/lib/holdmix, $HOME/.local/state/holdmix].
+    /// Used when the caller's number is known.
     #[arg(long, value_name = "SPEC")]
     pub store: Option<String>,
     /// File whose first line is the MySQL password [default: $HOLDMIX_STORE_PASSWORD].

@@ -146,6 +146,17 @@ fn a_call_is_controlled_through_its_socket_and_it_is_heard() {
     let (_, s) = ctl(dir, &c, &["status"]);
     assert_eq!(s["position"], 3, "{s}");
     assert_eq!(s["next"], Value::Null, "not said yet: not due again: {s}");
+    // The call's own list: one call, as the hub's list shows each.
+    let (code, l) = ctl(dir, &c, &["list"]);
+    assert_eq!(code, 0, "{l}");
+    let calls = l["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "{l}");
+    assert_eq!(
+        (&calls[0]["call"], &calls[0]["caller"], &calls[0]["position"]),
+        (&Value::from(UID), &Value::from("***233"), &Value::from(3)),
+        "{l}"
+    );
+    assert!(calls[0].get("route").is_some(), "{l}");
 
     let (code, s) = ctl(dir, &c, &["say-position", "4"]);
     assert_eq!((code, &s["position"]), (0, &Value::from(4)), "{s}");

@@ -61,14 +61,14 @@ fn the_text_gives_calls_hold_times_keys_prompts_and_what_abandoners_heard() {
         "  next-music: 1",
         "  none: 1",
         "  welcome welcome.wav: 5",
-        "  advice 02-app.wav: 2",
+        "  advice/first 02-app.wav: 2",
         "abandons: 3; heard when they hung up:",
-        "  prompt advice 02-app.wav: 2 (67 % of abandons)",
-        "    67 % of abandons came within 5 s of prompt advice 02-app.wav",
+        "  prompt advice/first 02-app.wav: 2 (67 % of abandons)",
+        "    67 % of abandons came within 5 s of prompt advice/first 02-app.wav",
         "  music bed2.wav: 1 (33 % of abandons)",
         "    0 within 5 s, 0 within 15 s, 1 within 30 s",
         "== day 2026-12-04: 3 calls",
-        "    50 % of abandons came within 5 s of prompt advice 02-app.wav",
+        "    50 % of abandons came within 5 s of prompt advice/first 02-app.wav",
         "== day 2026-12-05: 3 calls",
         "outcomes: answered 1, abandoned 1, timeout 0, key 0, empty 0, unknown 1",
         "broken lines: 2 (skipped)",
@@ -129,7 +129,7 @@ fn the_json_splits_per_queue_with_each_calls_outcome_from_queue_log() {
     // Equal counts: by name.
     assert_eq!(
         (heard[0]["kind"].as_str(), heard[0]["name"].as_str()),
-        (Some("prompt"), Some("advice 02-app.wav"))
+        (Some("prompt"), Some("advice/first 02-app.wav"))
     );
     assert_eq!(
         (heard[1]["kind"].as_str(), heard[1]["name"].as_str()),
@@ -157,7 +157,7 @@ fn the_json_splits_per_queue_with_each_calls_outcome_from_queue_log() {
     assert_eq!(total["hold_time"]["histogram"][7]["to"], Value::Null);
     assert_eq!(total["prompts"]["welcome welcome.wav"], 5);
     let app = &total["abandons"]["heard"][0];
-    assert_eq!(app["name"], "advice 02-app.wav");
+    assert_eq!(app["name"], "advice/first 02-app.wav");
     assert_eq!(
         (app["abandons"].as_u64(), app["share"].as_f64()),
         (Some(2), Some(0.6667))
@@ -218,7 +218,10 @@ fn without_queue_log_only_a_hangup_on_hold_counts_as_an_abandon() {
         })
         .collect();
     // 3 s into the advice; 11 s into the welcome, which never ended.
-    assert_eq!(seen, [("advice 02-app.wav", 1, 1), ("welcome welcome.wav", 0, 1)]);
+    assert_eq!(
+        seen,
+        [("advice/first 02-app.wav", 1, 1), ("welcome welcome.wav", 0, 1)]
+    );
 }
 
 #[test]
@@ -417,7 +420,7 @@ fn a_large_directory_is_read_in_bounded_memory() {
     body.push_str("{\"t\":0.02,\"event\":\"music_start\",\"file\":\"bed.wav\",\"track\":0,\"offset\":0.0}\n");
     for i in 0..300 {
         body.push_str(&format!(
-            "{{\"t\":{}.5,\"event\":\"prompt_start\",\"file\":\"advice-{:03}.wav\",\"queue\":\"advice\"}}\n",
+            "{{\"t\":{}.5,\"event\":\"prompt_start\",\"file\":\"advice-{:03}.wav\",\"queue\":\"advice/tips\"}}\n",
             i,
             i % 7
         ));
@@ -448,7 +451,7 @@ fn a_large_directory_is_read_in_bounded_memory() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["files"], CALLS);
     assert_eq!(r["total"]["calls"], CALLS);
-    assert_eq!(r["total"]["prompts"]["advice advice-000.wav"], CALLS * 43);
+    assert_eq!(r["total"]["prompts"]["advice/tips advice-000.wav"], CALLS * 43);
     assert_eq!(r["broken"]["count"], CALLS, "one broken line per call");
     assert_eq!(
         r["broken"]["lines"].as_array().unwrap().len(),

@@ -164,6 +164,7 @@ fn the_pipe_arrives_at_the_hub_and_carries_its_frames() {
         .env("CHANNEL", "PJSIP/alice-0001")
         .env("HOLDMIX_AMI_SECRET", "s3cret")
         .env("HOLDMIX_NOT_FOR_THE_HUB", "x")
+        .env("XDG_RUNTIME_DIR", "/run/user/1001")
         .env_remove("PHONE")
         .stdout(Stdio::piped());
     let mut child = c.spawn().unwrap();
@@ -181,7 +182,8 @@ fn the_pipe_arrives_at_the_hub_and_carries_its_frames() {
         [
             "UNIQUEID=1700000000.7",
             "CHANNEL=PJSIP/alice-0001",
-            "HOLDMIX_AMI_SECRET=s3cret"
+            "HOLDMIX_AMI_SECRET=s3cret",
+            "XDG_RUNTIME_DIR=/run/user/1001"
         ]
     );
     h.say("OK");

@@ -293,12 +293,16 @@ fn secs(d: Duration) -> f64 {
 impl Target for CallTarget {
     fn list(&self) -> Vec<Value> {
         let f = &self.known();
+        // The engine's, as `status` gives it (the hub's list has its own
+        // from AMI); null when the call does not answer in time.
+        let position = self.snapshot().ok().and_then(|s| s.position);
         vec![json!({
             "call": f.uniqueid,
             "channel": f.channel,
             "caller": f.caller.as_deref().map(mask_caller),
             "queue": f.queue,
             "route": f.route,
+            "position": position,
         })]
     }
 

@@ -37,9 +37,10 @@ pub const EXIT_REASONS: [&str; 9] = [
 /// again within its debounce, pressed while its window is closed.
 pub const KEY_OUTCOMES: [&str; 3] = ["none", "debounced", "closed"];
 
-/// The speaker's own queues (an advice group's is `advice/<group>`).
-pub const PROMPT_QUEUES: [&str; 8] = [
-    "welcome", "repeat", "key", "position", "wait", "balance", "dissuade", "redirect",
+/// The speaker's own queues (an advice group's is `advice/<group>`):
+/// `control` is a control socket's `play`, `plan` a hold plan's items.
+pub const PROMPT_QUEUES: [&str; 10] = [
+    "welcome", "repeat", "key", "position", "wait", "balance", "dissuade", "redirect", "control", "plan",
 ];
 
 /// What the store failed at: reading a caller at start, or writing.
@@ -156,11 +157,18 @@ fn find(set: &[&'static str], w: &str) -> Option<&'static str> {
     set.iter().copied().find(|s| *s == w)
 }
 
-/// A key's word: an action's name or one of [`KEY_OUTCOMES`].
+/// A key's word: an action's name or one of [`KEY_OUTCOMES`]; a key a
+/// hold plan armed (`plan:<action>` in the timeline) counts under its
+/// action, `ask` when it asks the plan again.
 fn key_word(w: &str) -> Option<&'static str> {
+    let plan = crate::webhook::answer::KEY_ACTIONS;
+    if let Some(planned) = w.strip_prefix("plan:") {
+        return find(plan, planned);
+    }
     crate::scenario::Action::from_name(w)
         .map(crate::scenario::Action::name)
         .or_else(|| find(&KEY_OUTCOMES, w))
+        .or_else(|| find(plan, w))
 }
 
 /// One of the speaker's queues, or `advice/<group>` with a short name of
@@ -189,6 +197,9 @@ mod tests {
             Report::Exit("orphaned"),
             Report::Key("next-music"),
             Report::Key("debounced"),
+            Report::Key("ask"),
+            Report::Prompt("plan".into()),
+            Report::Prompt("control".into()),
             Report::Prompt("advice/tips-2".into()),
             Report::Prompt("welcome".into()),
             Report::Stall,
@@ -244,6 +255,12 @@ mod tests {
         assert_eq!(Report::prompt("position"), Report::Prompt("position".into()));
         assert_eq!(Report::key("say-balance"), Some(Report::Key("say-balance")));
         assert_eq!(Report::key("7"), None);
+        // A key a hold plan armed counts under its action.
+        assert_eq!(Report::key("plan:ask"), Some(Report::Key("ask")));
+        assert_eq!(Report::key("plan:say-wait"), Some(Report::Key("say-wait")));
+        assert_eq!(Report::key("plan:redirect"), None);
+        assert_eq!(Report::prompt("control"), Report::Prompt("control".into()));
+        assert_eq!(Report::prompt("plan"), Report::Prompt("plan".into()));
         assert_eq!(Report::exit("music-stopped"), Some(Report::Exit("music-stopped")));
     }
 }

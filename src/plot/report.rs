@@ -102,10 +102,10 @@ fn panels(r: &Report) -> [(String, Vec<Row>); 4] {
         (
             format!(
                 "per {}: answered, abandoned, other",
-                if r.by == crate::report::By::Day {
-                    "day"
-                } else {
-                    "queue"
+                match r.by {
+                    crate::report::By::Day => "day",
+                    crate::report::By::Queue => "queue",
+                    crate::report::By::Route => "route",
                 }
             ),
             groups,

@@ -239,7 +239,7 @@ mod tests {
             "{\"t\":5.0,\"event\":\"prompt_end\",\"file\":\"welcome.wav\",\"skipped\":false}\n",
             "{\"t\":9.0,\"event\":\"dtmf\",\"digit\":\"3\",\"action\":\"next-music\"}\n",
             "{\"t\":9.5,\"event\":\"dtmf\",\"digit\":\"7\",\"action\":null}\n",
-            "{\"t\":30.0,\"event\":\"prompt_start\",\"file\":\"02-app.wav\",\"queue\":\"advice\"}\n",
+            "{\"t\":30.0,\"event\":\"prompt_start\",\"file\":\"02-app.wav\",\"queue\":\"advice/first\"}\n",
             "{\"t\":33.5,\"event\":\"exit\",\"reason\":\"sighup\"}\n",
             "{\"t\":33.5,\"event\":\"resume\",\"from\":33.5,\"gap\":10.0}\n",
             "{\"t\":40.0,\"event\":\"exit\",\"reason\":\"hangup\"}\n",
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(s.hold, 50.0);
         assert_eq!(s.keys.get("next-music"), Some(&1));
         assert_eq!(s.keys.get("none"), Some(&1));
-        assert_eq!(s.prompts.get("advice 02-app.wav"), Some(&1));
+        assert_eq!(s.prompts.get("advice/first 02-app.wav"), Some(&1));
         assert_eq!(s.exit.as_deref(), Some("hangup"));
         let h = s.heard.unwrap();
         // The second generator did not say the prompt again: the music.
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn bad_lines_are_counted_by_number_and_skipped() {
         let (s, bad) = summary(concat!(
-            "{\"t\":1.0,\"event\":\"prompt_start\",\"file\":\"a.wav\",\"queue\":\"advice\"}\n",
+            "{\"t\":1.0,\"event\":\"prompt_start\",\"file\":\"a.wav\",\"queue\":\"advice/tips\"}\n",
             "{\"t\":2.0,\"event\":\"pro\n",
             "\n",
             "{\"event\":\"dtmf\"}\n",
@@ -270,7 +270,7 @@ mod tests {
         assert!(bad[1].error.contains("\"t\""), "{bad:?}");
         assert!(bad[2].error.contains("cut short"), "{bad:?}");
         assert_eq!(s.exit.as_deref(), Some("hangup"));
-        assert_eq!(s.heard.unwrap().name, "advice a.wav");
+        assert_eq!(s.heard.unwrap().name, "advice/tips a.wav");
     }
 
     #[test]

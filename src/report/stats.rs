@@ -272,11 +272,11 @@ mod tests {
     fn abandons_are_attributed_to_what_played_and_how_soon() {
         let mut g = Group::default();
         g.add(
-            &call(40.0, Some(("prompt", "advice 02-app.wav", 3.0))),
+            &call(40.0, Some(("prompt", "advice/first 02-app.wav", 3.0))),
             End::Abandoned,
         );
         g.add(
-            &call(50.0, Some(("prompt", "advice 02-app.wav", 20.0))),
+            &call(50.0, Some(("prompt", "advice/first 02-app.wav", 20.0))),
             End::Abandoned,
         );
         g.add(&call(70.0, Some(("music", "bed.wav", 4.0))), End::Abandoned);
@@ -289,7 +289,7 @@ mod tests {
         let app = &f.abandons.heard[0];
         assert_eq!(
             (app.name.as_str(), app.abandons, app.share),
-            ("advice 02-app.wav", 2, 0.5)
+            ("advice/first 02-app.wav", 2, 0.5)
         );
         assert_eq!((app.within[0].abandons, app.within[0].share), (1, 0.25));
         assert_eq!(app.within[2].abandons, 2);
