@@ -4,7 +4,7 @@
 //! the very same samples. Quiet frames can be marked and taken back (see
 //! [`super::ahead`]).
 
-use super::timeline::Entry;
+use super::timeline::{Entry, TimelineEvent};
 use super::{Engine, OUTPUT_DELAY_FRAMES, QuietMark};
 use crate::audio::format::FRAME_MS;
 use crate::util::prefetch::Warm;
@@ -145,6 +145,7 @@ impl Engine {
         self.apply_events(now);
         self.schedule(now);
         self.speaker.step(&self.lib, &mut self.scratch);
+        self.note_position_heard(now);
 
         self.music_buf.fill(0.0);
         self.bed.render(&self.lib, &mut self.music_buf, &mut self.scratch);
@@ -157,10 +158,27 @@ impl Engine {
         self.frame += 1;
     }
 
+    /// The position's `every` counts from when it was last said, not from
+    /// when it was queued (behind a welcome, say): each of its words that
+    /// starts moves that time on.
+    fn note_position_heard(&mut self, now: Duration) {
+        let Some((_, value)) = self.position_said else {
+            return;
+        };
+        let label = &self.labels.position;
+        if self
+            .scratch
+            .iter()
+            .any(|e| matches!(e, TimelineEvent::PromptStart { queue, .. } if queue == label))
+        {
+            self.position_said = Some((now, value));
+        }
+    }
+
     /// Notes in the timeline that the last `frames` frames were rendered
     /// for nobody (a stalled reader; the stream skipped to the present).
     pub fn stalled(&mut self, frames: u64) {
-        self.scratch.push(super::timeline::TimelineEvent::Stall {
+        self.scratch.push(TimelineEvent::Stall {
             skipped: frames as f64 * f64::from(FRAME_MS) / 1000.0,
         });
         self.stamp();
@@ -170,7 +188,7 @@ impl Engine {
     /// call was being prepared. The engine's time still starts here, so a
     /// resumed call goes on from what was heard.
     pub fn started_late(&mut self, frames: u64) {
-        self.scratch.push(super::timeline::TimelineEvent::Late {
+        self.scratch.push(TimelineEvent::Late {
             silence: frames as f64 * f64::from(FRAME_MS) / 1000.0,
         });
         self.stamp();

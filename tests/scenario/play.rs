@@ -179,6 +179,44 @@ fn position_is_said_on_change_periodically_on_key_and_capped() {
     assert_eq!(keys, ["say-position", "debounced", "say-position"]);
 }
 
+/// `every` counts from when the position was last said: a position that
+/// came during the welcome is said after it, and said again `every` after
+/// that, not `every` after it came.
+#[test]
+fn the_position_is_said_again_every_after_it_was_last_said() {
+    let dir = tempdir();
+    let text = std::fs::read_to_string(position_playlist(dir.path())).expect("playlist");
+    let text = text.replace("every = \"120s\"", "every = \"60s\"")
+        + "\n[welcome]\nsay = [\"welcome\", \"key-help\", \"please-hold\"]\n";
+    let pl = playlist(dir.path(), "welcomed.toml", &text);
+    let tl = render(dir.path(), &pl, 150, &["--event", "1s:position:4"]);
+    let phrases: Vec<Vec<f64>> = prompts(&tl)
+        .into_iter()
+        .filter(|(_, _, q)| q == "position")
+        .map(|(t, _, _)| t)
+        .collect::<Vec<_>>()
+        .chunks(3)
+        .map(<[f64]>::to_vec)
+        .collect();
+    assert!(phrases.len() >= 2, "{phrases:?}");
+    let welcome_end = prompts(&tl)
+        .iter()
+        .filter(|(_, _, q)| q == "welcome")
+        .map(|(t, _, _)| *t)
+        .fold(0.0, f64::max);
+    assert!(
+        phrases[0][0] > welcome_end && welcome_end > 6.0,
+        "{phrases:?} after {welcome_end}"
+    );
+    // The last word's start to the next phrase's first: `every`, and the
+    // duck's fade before it.
+    let gap = phrases[1][0] - phrases[0][2];
+    assert!(
+        (60.0..=62.0).contains(&gap),
+        "said again {gap} s after: {phrases:?}"
+    );
+}
+
 #[test]
 fn a_key_flood_costs_bounded_memory_and_keeps_the_stream() {
     let dir = tempdir();
