@@ -91,6 +91,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 "rendered; the same again: {}",
                 summary.replay
             );
+            if summary.playlist_errors > 0 {
+                tracing::error!(
+                    "{} error(s) in the playlist: rendered as a call hears it with them; fix them (see `holdmix check`)",
+                    summary.playlist_errors
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Play(args) => {

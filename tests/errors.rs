@@ -89,7 +89,8 @@ fn a_commands_warnings_are_plain_and_a_log_file_keeps_the_full_form() {
             .arg(dir.path().join("out.wav"))
             .output()
             .expect("spawn");
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        // The missing file is an error of the playlist: rendered, and failed.
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let err = render(&[]);
@@ -119,9 +120,48 @@ fn a_commands_warnings_are_plain_and_a_log_file_keeps_the_full_form() {
     let err = render(&["--log", log.to_str().expect("path")]);
     assert!(err.is_empty(), "{err}");
     let text = std::fs::read_to_string(&log).expect("log");
-    let last = text.lines().last().unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let [.., rendered, failed] = lines[..] else {
+        panic!("{text}")
+    };
     assert!(
-        last.starts_with("20") && last.contains("  INFO render{caller=-}: rendered; the same again: "),
+        rendered.starts_with("20")
+            && rendered.contains("  INFO render{caller=-}: rendered; the same again: "),
         "{text}"
     );
+    assert!(
+        failed.starts_with("20") && failed.contains(" ERROR render{caller=-}: 1 error(s) in the playlist"),
+        "{text}"
+    );
+}
+
+/// A playlist with errors renders as a call hears it (a call plays on
+/// past them), and the command fails, saying so last: `render x.toml &&
+/// deploy` stops there.
+#[test]
+fn render_of_a_playlist_with_errors_writes_the_call_and_fails() {
+    let dir = tempdir();
+    let music = crate::common::root().join("sample-audio/music");
+    let pl = crate::common::playlist(
+        dir.path(),
+        "p.toml",
+        &format!("[music]\ntracks = [{music:?}]\nbogus = 1\n\n[announce.position]\nevery = \"-5s\"\n"),
+    );
+    let wav = dir.path().join("out.wav");
+    let out = holdmix(dir.path())
+        .args(["render", pl.to_str().expect("path"), "--duration", "3s", "-o"])
+        .arg(&wav)
+        .output()
+        .expect("render");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("music.bogus: unknown key"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("holdmix: error: 3 error(s) in the playlist: rendered as a call hears it"),
+        "{stderr}"
+    );
+    let (rate, samples) = crate::common::read_wav(&wav);
+    assert_eq!((rate, samples.len()), (8000, 24_000));
+    assert!(crate::common::rms(&samples) > 0.01, "the music plays on");
 }

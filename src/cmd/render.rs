@@ -47,6 +47,9 @@ pub struct RenderSummary {
     pub exit: String,
     /// The seed and start that give this render again.
     pub replay: Replay,
+    /// Errors in the playlist (logged): the render is what a call hears
+    /// with them, and the command fails so that a script sees them.
+    pub playlist_errors: usize,
 }
 
 pub fn render(opts: &RenderOptions, cache: &Cache) -> Result<RenderSummary> {
@@ -72,6 +75,8 @@ pub struct SimulatedCall {
     pub billing: Option<crate::billing::BillingConfig>,
     pub plan: Option<crate::webhook::PlanConfig>,
     pub replay: Replay,
+    /// The playlist's errors (a call plays on past them).
+    pub errors: usize,
 }
 
 /// The playlist loaded and its problems logged, the random orders seeded,
@@ -86,6 +91,9 @@ pub fn simulated_call(
 ) -> Result<SimulatedCall> {
     let loaded = Scenario::load(playlist)?;
     crate::scenario::log_diagnostics(&loaded.diagnostics);
+    let errors = (loaded.diagnostics.iter())
+        .filter(|d| d.severity == crate::scenario::Severity::Error)
+        .count();
     let scenario = loaded.scenario;
     let replay = Replay::new(seed, at, scenario.timezone.as_ref());
     let mut engine = Engine::new(&scenario, rate, seed);
@@ -97,6 +105,7 @@ pub fn simulated_call(
         billing: scenario.billing,
         plan: scenario.plan,
         replay,
+        errors,
     })
 }
 
@@ -114,6 +123,7 @@ pub fn drive(
         mut billing,
         mut plan,
         replay,
+        errors,
     } = simulated_call(&opts.playlist, cache, rate, opts.seed, opts.at)?;
     // Scripted answers stand in for billing; without them the playlist's
     // billing is asked (at once: virtual time does not wait), and with no
@@ -218,6 +228,7 @@ pub fn drive(
         frames: engine.frames(),
         exit,
         replay,
+        playlist_errors: errors,
     })
 }
 

@@ -230,7 +230,7 @@ pub fn export(opts: &RenderOptions, dir: &Path, cache: &Cache) -> Result<RenderS
     };
     let routes = crate::routes::parse::load_valid(routes_file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", routes_file.display()))?;
-    let mut last = None;
+    let (mut last, mut errors) = (None, 0);
     for route in routes.all() {
         let sub = dir.join(&route.name);
         let per_route = RenderOptions {
@@ -245,9 +245,13 @@ pub fn export(opts: &RenderOptions, dir: &Path, cache: &Cache) -> Result<RenderS
             ..*opts
         };
         tracing::info!(route = %route.name, dir = %sub.display(), "mohqueue route");
-        last = Some(export_one(&per_route, &sub, cache)?);
+        let summary = export_one(&per_route, &sub, cache)?;
+        errors += summary.playlist_errors;
+        last = Some(summary);
     }
-    last.context("the routes file names no route")
+    let mut summary = last.context("the routes file names no route")?;
+    summary.playlist_errors = errors;
+    Ok(summary)
 }
 
 fn export_one(opts: &RenderOptions, dir: &Path, cache: &Cache) -> Result<RenderSummary> {

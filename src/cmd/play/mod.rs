@@ -87,6 +87,7 @@ fn run_call(opts: &PlayOptions, cache: &Cache, mut send: impl FnMut(Vec<f32>) ->
         billing,
         plan,
         replay,
+        ..
     } = crate::cmd::render::simulated_call(&opts.playlist, cache, opts.rate, opts.seed, opts.at)?;
     tracing::info!("playing; the same call again: {replay}");
     let mut timeline = match &opts.timeline {
