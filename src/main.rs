@@ -40,6 +40,9 @@ fn start() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
+            // The lines logged before it (the problems it sums up) first:
+            // they go out through the log's own thread.
+            holdmix::util::logging::flush_at_exit();
             eprintln!("holdmix: error: {e:#}");
             ExitCode::FAILURE
         }

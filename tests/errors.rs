@@ -165,3 +165,60 @@ fn render_of_a_playlist_with_errors_writes_the_call_and_fails() {
     assert_eq!((rate, samples.len()), (8000, 24_000));
     assert!(crate::common::rms(&samples) > 0.01, "the music plays on");
 }
+
+/// A command's last error sums up the problems logged before it: they are
+/// out first (the log writes through a thread of its own), and the error
+/// is the last line.
+#[test]
+fn a_commands_error_comes_after_the_problems_it_sums_up() {
+    let dir = tempdir();
+    let pl = crate::common::playlist(
+        dir.path(),
+        "p.toml",
+        "[music]\ntracks = [\"x.wav\"]\n[[advice.group]]\nwhen = \"25:00-26:00\"\n",
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let cases: [(&[&str], &str, &str); 2] = [
+        (
+            &["plan", pl.to_str().expect("path"), "--date", "2026-12-31"],
+            "error: music.tracks",
+            "holdmix: error: ",
+        ),
+        (
+            &[
+                "cache",
+                "warm",
+                pl.to_str().expect("path"),
+                "-C",
+                file.to_str().expect("path"),
+            ],
+            "holdmix: warning: cache directory not usable: File exists",
+            "holdmix: error: no usable cache directory: nothing can be warmed",
+        ),
+    ];
+    for (args, first, last) in cases {
+        // Ten times: the order was right by luck one run in ten.
+        for _ in 0..10 {
+            // The warm names its own cache directory; the plan gets the test's.
+            let mut cmd = match args[0] {
+                "plan" => holdmix(dir.path()),
+                _ => std::process::Command::new(env!("CARGO_BIN_EXE_holdmix")),
+            };
+            let out = cmd.args(args).output().expect("spawn");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            let lines: Vec<&str> = err.lines().collect();
+            assert!(lines.len() >= 2, "{args:?}: {err}");
+            assert!(lines[0].contains(first), "{args:?}: {err}");
+            let end = lines[lines.len() - 1];
+            assert!(end.starts_with(last), "{args:?}: {err}");
+            assert!(
+                lines[..lines.len() - 1]
+                    .iter()
+                    .all(|l| !l.starts_with("holdmix: error")),
+                "{err}"
+            );
+        }
+    }
+}

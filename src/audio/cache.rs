@@ -62,13 +62,17 @@ impl Cache {
             }
         };
         for c in candidates {
-            if fs::create_dir_all(&c).is_ok() && writable(&c) {
-                return Cache {
-                    dir: Some(c),
-                    verified: Arc::new(Verified::for_user()),
-                };
-            }
-            tracing::warn!(dir = %c.display(), "cache directory not usable");
+            let why = match fs::create_dir_all(&c) {
+                Ok(()) if writable(&c) => {
+                    return Cache {
+                        dir: Some(c),
+                        verified: Arc::new(Verified::for_user()),
+                    };
+                }
+                Ok(()) => "not writable".to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(dir = %c.display(), "cache directory not usable: {why}");
         }
         Cache::in_memory()
     }

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 /// Returns the number of files that could not be prepared.
 pub fn warm(playlists: &[PathBuf], formats: &[Format], cache: &Cache) -> Result<usize> {
+    // Decoding into memory would warm nothing (the warnings said why).
+    if cache.dir().is_none() {
+        anyhow::bail!("no usable cache directory: nothing can be warmed");
+    }
     let mut files: Vec<PathBuf> = Vec::new();
     let mut failures = 0;
     for p in &expand_routes(playlists, &mut failures) {
