@@ -451,7 +451,8 @@ pub struct SayArgs {
     /// Gender the number or ordinal agrees with (Russian): m, f or n.
     #[arg(long, default_value = "m", value_parser = parse_gender)]
     pub gender: crate::speech::Gender,
-    /// Sound map of the recordings [default: sample-audio/words/LANG/map.toml].
+    /// Sound map of the recordings [default: sample-audio/words/LANG/map.toml,
+    /// else /usr/share/holdmix/words/LANG/map.toml (the package's)].
     #[arg(long, value_name = "FILE")]
     pub map: Option<PathBuf>,
     /// Print the recordings, one per line, instead of the audio.

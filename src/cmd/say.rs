@@ -66,16 +66,27 @@ pub fn say(opts: &SayArgs, cache: &Cache) -> Result<()> {
     write(opts.output.as_deref(), opts.format, &samples)
 }
 
-/// The sample recordings' map, when run from the source tree.
+/// Where the sample recordings' maps are: the source tree (relative to
+/// the working directory), then where the Debian package installs them.
+const MAP_PLACES: [&str; 2] = ["sample-audio/words", "/usr/share/holdmix/words"];
+
+/// The sample recordings' map for `lang`, from the first of [`MAP_PLACES`]
+/// that has one.
 fn default_map(lang: Lang) -> Result<PathBuf> {
-    let p = PathBuf::from(format!("sample-audio/words/{}/map.toml", lang.code()));
-    if p.is_file() {
-        Ok(p)
-    } else {
-        bail!(
-            "no sound map: give --map FILE (the sample one is sample-audio/words/{}/map.toml)",
-            lang.code()
-        )
+    map_in(&MAP_PLACES.map(PathBuf::from), lang)
+}
+
+fn map_in(places: &[PathBuf], lang: Lang) -> Result<PathBuf> {
+    let maps: Vec<PathBuf> = places
+        .iter()
+        .map(|p| p.join(lang.code()).join("map.toml"))
+        .collect();
+    match maps.iter().find(|m| m.is_file()) {
+        Some(m) => Ok(m.clone()),
+        None => {
+            let tried: Vec<String> = maps.iter().map(|m| m.display().to_string()).collect();
+            bail!("no sound map: give --map FILE (none at {})", tried.join(" or "))
+        }
     }
 }
 
@@ -85,4 +96,31 @@ fn write(output: Option<&Path>, format: Format, samples: &[f32]) -> Result<()> {
     let mut sink = Sink::open(output.unwrap_or(Path::new("-")), format)?;
     sink.write(format, &bytes)?;
     sink.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_map_is_the_first_place_that_has_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tree, package) = (tmp.path().join("tree"), tmp.path().join("package"));
+        std::fs::create_dir_all(package.join("en")).unwrap();
+        std::fs::write(package.join("en/map.toml"), "").unwrap();
+        let places = [tree.clone(), package.clone()];
+        assert_eq!(map_in(&places, Lang::En).unwrap(), package.join("en/map.toml"));
+        std::fs::create_dir_all(tree.join("en")).unwrap();
+        std::fs::write(tree.join("en/map.toml"), "").unwrap();
+        assert_eq!(map_in(&places, Lang::En).unwrap(), tree.join("en/map.toml"));
+        let e = format!("{:#}", map_in(&places, Lang::Ru).unwrap_err());
+        assert_eq!(
+            e,
+            format!(
+                "no sound map: give --map FILE (none at {} or {})",
+                tree.join("ru/map.toml").display(),
+                package.join("ru/map.toml").display()
+            )
+        );
+    }
 }
