@@ -308,7 +308,7 @@ impl<'a> Stream<'a> {
         if pacer.written() > 0 {
             engine.started_late(pacer.written());
         }
-        tracing::info!(format = ?format, pipe = out.is_pipe(), hosted, "streaming");
+        tracing::info!(format = format.asterisk_name(), pipe = out.is_pipe(), hosted, "streaming");
         let mut stream = Stream {
             bell: inbox.bell.clone(),
             ahead: Ahead::new(engine, format),
@@ -509,7 +509,9 @@ impl<'a> Stream<'a> {
         if !self.hosted && !crate::metrics::send::flush(REPORT_FLUSH) {
             tracing::debug!("metrics: the last reports did not reach the hub in time");
         }
-        tracing::info!(reason = %reason, frames = self.pacer.written(), read_frames = ?self.pacer.read_frames(), "exit");
+        // The reader's read size, once learned (`-`: not yet).
+        let read = self.pacer.read_frames().map_or_else(|| "-".to_string(), |n| n.to_string());
+        tracing::info!(reason = %reason, frames = self.pacer.written(), read_frames = %read, "exit");
     }
 
     /// Start-up is over (the loader has mapped the cache by now): its code
