@@ -642,7 +642,9 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
             .parse::<u32>()
             .map_err(|_| format!("{s:?}: {v:?} is not a number of pixels"))
     };
-    Ok((n(w)?, n(h)?))
+    let (w, h) = (n(w)?, n(h)?);
+    crate::plot::check_size(w, h).map_err(|e| format!("{e}"))?;
+    Ok((w, h))
 }
 
 fn parse_event(s: &str) -> Result<Event, String> {

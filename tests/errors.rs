@@ -222,3 +222,27 @@ fn a_commands_error_comes_after_the_problems_it_sums_up() {
         }
     }
 }
+
+/// A plot size that cannot be drawn is refused as the arguments are read,
+/// not after hours of rendering: nothing is written.
+#[test]
+fn a_plot_size_out_of_range_is_refused_before_rendering() {
+    let dir = tempdir();
+    let wav = dir.path().join("out.wav");
+    let out = holdmix(dir.path())
+        .arg("render")
+        .arg(crate::common::root().join("playlists/demo.toml"))
+        .args(["--duration", "10h", "--plot-size", "10x10", "--plot"])
+        .arg(dir.path().join("p.png"))
+        .arg("-o")
+        .arg(&wav)
+        .output()
+        .expect("render");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("size 10x10 is out of range (at least 200x100"),
+        "{err}"
+    );
+    assert!(!wav.exists(), "rendered before refusing");
+}

@@ -132,7 +132,8 @@ fn pacing(read: usize, every_ms: u64) {
     );
     let log = log_text(dir.path());
     assert!(
-        log.split_whitespace().any(|w| w == format!("read_frames={}", read / 320)),
+        log.split_whitespace()
+            .any(|w| w == format!("read_frames={}", read / 320)),
         "learned the read size:\n{log}"
     );
 }

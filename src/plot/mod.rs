@@ -97,7 +97,9 @@ pub fn write_png(
     std::fs::write(path, png).with_context(fail)
 }
 
-fn check_size(width: u32, height: u32) -> Result<()> {
+/// Whether a picture of this size can be drawn (also checked when
+/// `--plot-size` is read, before any rendering).
+pub fn check_size(width: u32, height: u32) -> Result<()> {
     if width < MIN_WIDTH || height < MIN_HEIGHT || u64::from(width) * u64::from(height) > MAX_PIXELS {
         bail!(
             "size {width}x{height} is out of range (at least {MIN_WIDTH}x{MIN_HEIGHT}, \

@@ -308,7 +308,12 @@ impl<'a> Stream<'a> {
         if pacer.written() > 0 {
             engine.started_late(pacer.written());
         }
-        tracing::info!(format = format.asterisk_name(), pipe = out.is_pipe(), hosted, "streaming");
+        tracing::info!(
+            format = format.asterisk_name(),
+            pipe = out.is_pipe(),
+            hosted,
+            "streaming"
+        );
         let mut stream = Stream {
             bell: inbox.bell.clone(),
             ahead: Ahead::new(engine, format),
@@ -510,7 +515,10 @@ impl<'a> Stream<'a> {
             tracing::debug!("metrics: the last reports did not reach the hub in time");
         }
         // The reader's read size, once learned (`-`: not yet).
-        let read = self.pacer.read_frames().map_or_else(|| "-".to_string(), |n| n.to_string());
+        let read = self
+            .pacer
+            .read_frames()
+            .map_or_else(|| "-".to_string(), |n| n.to_string());
         tracing::info!(reason = %reason, frames = self.pacer.written(), read_frames = %read, "exit");
     }
 
