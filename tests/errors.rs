@@ -246,3 +246,28 @@ fn a_plot_size_out_of_range_is_refused_before_rendering() {
     );
     assert!(!wav.exists(), "rendered before refusing");
 }
+
+/// An output that cannot be made is named as given, with the cause, and
+/// never by the temporary file it is written through.
+#[test]
+fn an_output_that_cannot_be_made_is_named_as_given() {
+    let dir = tempdir();
+    let wav = dir.path().join("no-such-dir/x.wav");
+    let out = holdmix(dir.path())
+        .arg("render")
+        .arg(crate::common::root().join("playlists/demo.toml"))
+        .args(["--duration", "1s", "-o"])
+        .arg(&wav)
+        .output()
+        .expect("render");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.lines().last().unwrap_or_default(),
+        format!(
+            "holdmix: error: {}: cannot create output: No such file or directory (os error 2)",
+            wav.display()
+        ),
+        "{err}"
+    );
+}

@@ -46,6 +46,7 @@ impl Sink {
                 // As `File::create` would: the umask decides.
                 .permissions(std::fs::Permissions::from_mode(0o666))
                 .tempfile_in(dir)
+                .map_err(without_temp_name)
                 .with_context(cannot)?
                 .into_parts();
             (file, Some((tmp, path.to_path_buf())))
@@ -90,5 +91,16 @@ impl Sink {
                 .with_context(|| format!("{}: cannot create output", path.display()))?;
         }
         Ok(())
+    }
+}
+
+/// A temporary file's failure without the temporary's own name, which
+/// tempfile adds (` at path ".x.wav.Uad5Zd.tmp"`) and the user never
+/// asked for: the message names the output they gave.
+fn without_temp_name(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.split_once(" at path \"") {
+        Some((cause, _)) => std::io::Error::new(e.kind(), cause.to_string()),
+        None => e,
     }
 }
