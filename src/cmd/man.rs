@@ -27,7 +27,11 @@ pub fn page(path: &[String]) -> Result<Vec<u8>> {
             .with_context(|| format!("{name:?}: no such subcommand"))?;
     }
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd).render(&mut out)?;
+    // Every page's footer names the program and its version (a
+    // subcommand's own would be its name alone: "run ").
+    clap_mangen::Man::new(cmd)
+        .source(concat!("holdmix ", env!("CARGO_PKG_VERSION")))
+        .render(&mut out)?;
     Ok(out)
 }
 
@@ -36,9 +40,28 @@ pub fn man(path: &[String], dir: Option<&Path>) -> Result<()> {
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-            clap_mangen::generate_to(command(), dir).with_context(|| format!("{}", dir.display()))
+            // Each page as `man NAME` gives it (clap_mangen's own
+            // `generate_to` has no say in the footer).
+            let mut all = Vec::new();
+            paths(&command(), &mut Vec::new(), &mut all);
+            for path in all {
+                let name = std::iter::once("holdmix").chain(path.iter().map(String::as_str));
+                let file = dir.join(format!("{}.1", name.collect::<Vec<_>>().join("-")));
+                std::fs::write(&file, page(&path)?).with_context(|| format!("{}", file.display()))?;
+            }
+            Ok(())
         }
         None => Ok(super::stdout::write_all(&page(path)?)?),
+    }
+}
+
+/// The path of `cmd` and of every subcommand under it that is shown.
+fn paths(cmd: &clap::Command, path: &mut Vec<String>, all: &mut Vec<Vec<String>>) {
+    all.push(path.clone());
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        path.push(sub.get_name().to_string());
+        paths(sub, path, all);
+        path.pop();
     }
 }
 
@@ -56,6 +79,12 @@ mod tests {
         assert!(!main.contains("holdmix\\-help(1)"));
         let warm = String::from_utf8(page(&["cache".into(), "warm".into()]).unwrap()).unwrap();
         assert!(warm.contains("holdmix\\-cache\\-warm"));
+        // Its footer names the program and version, as the main page's.
+        let th = concat!(" \"holdmix ", env!("CARGO_PKG_VERSION"), "\"");
+        for p in [&main, &warm] {
+            let line = p.lines().find(|l| l.starts_with(".TH ")).unwrap();
+            assert!(line.trim_end().ends_with(th), "{line}");
+        }
         assert!(page(&["nope".into()]).is_err());
     }
 }
