@@ -16,6 +16,7 @@ mod control;
 mod corpus;
 mod dates;
 mod decode;
+mod diagnostics;
 mod errors;
 mod faults;
 mod g711;

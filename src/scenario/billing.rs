@@ -36,26 +36,29 @@ pub fn parse(
     t.deny_unknown(d, KEYS);
     let url = t.str(d, "url");
     let file = t.str(d, "accounts_file");
+    // Whichever way the source is wrong, the rest of the table is still
+    // read: `check` lists every problem of it, not the first.
     let source = match (url, file) {
-        (Some(_), Some((_, span))) => {
+        (Some((u, url_span)), Some((_, span))) => {
             d.error(
                 span,
                 &t.key_path("accounts_file"),
                 "both `url` and `accounts_file` are set",
             )
             .hint("the accounts file is the stand-in for a billing server: keep one");
-            return None;
+            http(d, base, t, u, url_span);
+            None
         }
         (None, None) => {
             d.error(t.span.clone(), &t.path, "billing needs `url` or `accounts_file`")
                 .hint("e.g. accounts_file = \"accounts.toml\" for a demo, url = \"https://billing/api/balance\" for real");
-            return None;
+            None
         }
         (None, Some((f, span))) => {
             *accounts_at = Some(span);
-            Source::File(base.join(f))
+            Some(Source::File(base.join(f)))
         }
-        (Some((u, span)), None) => Source::Http(Box::new(http(d, base, t, u, span)?)),
+        (Some((u, span)), None) => http(d, base, t, u, span).map(|h| Source::Http(Box::new(h))),
     };
     let mut number = NumberRules {
         strip: " -().".into(),
@@ -76,7 +79,7 @@ pub fn parse(
         }
     }
     for key in ["fields", "format"] {
-        if matches!(source, Source::File(_))
+        if matches!(source, Some(Source::File(_)))
             && let Some(v) = t.get(key)
         {
             d.warning(
@@ -86,7 +89,10 @@ pub fn parse(
             );
         }
     }
-    Some(BillingConfig { source, number })
+    Some(BillingConfig {
+        source: source?,
+        number,
+    })
 }
 
 fn http(
@@ -96,16 +102,16 @@ fn http(
     url: &str,
     span: std::ops::Range<usize>,
 ) -> Option<HttpConfig> {
-    if !web_url(
+    // A bad URL makes the table unusable, but the rest of it is still
+    // read: `check` lists every problem, not the first.
+    let url_ok = web_url(
         d,
         t,
         &url.replace("{number}", "0"),
         span,
         "use auth = \"basic\" with secret_file or secret_env",
         "https://billing.example/api/balance?phone={number}",
-    ) {
-        return None;
-    }
+    );
     let method = match t.str(d, "method") {
         None => Method::Get,
         Some((m, _)) if m.eq_ignore_ascii_case("get") => Method::Get,
@@ -221,6 +227,9 @@ fn http(
             }
             None => {}
         }
+    }
+    if !url_ok {
+        return None;
     }
     Some(HttpConfig {
         url: url.to_string(),

@@ -13,23 +13,26 @@ const KEYS: &[&str] = &["url", "timeout", "every", "header", "secret_file", "sec
 /// Reads `[plan]`; `None` when it cannot be used (each reason a diagnostic).
 pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<PlanConfig> {
     t.deny_unknown(d, KEYS);
-    let Some((url, span)) = t.str(d, "url") else {
-        if t.get("url").is_none() {
-            d.error(t.span.clone(), &t.path, "a plan needs `url`")
-                .hint("e.g. url = \"https://hold.example/plan\"");
+    // A missing or bad URL makes the plan unusable; the rest is still
+    // read, so that `check` lists every problem of the table at once.
+    let url = match t.str(d, "url") {
+        Some((url, span)) => super::billing::web_url(
+            d,
+            t,
+            url,
+            span,
+            "use header with secret_file or secret_env",
+            "https://hold.example/plan",
+        )
+        .then_some(url),
+        None => {
+            if t.get("url").is_none() {
+                d.error(t.span.clone(), &t.path, "a plan needs `url`")
+                    .hint("e.g. url = \"https://hold.example/plan\"");
+            }
+            None
         }
-        return None;
     };
-    if !super::billing::web_url(
-        d,
-        t,
-        url,
-        span,
-        "use header with secret_file or secret_env",
-        "https://hold.example/plan",
-    ) {
-        return None;
-    }
     let timeout = bounded(
         d,
         t,
@@ -64,6 +67,7 @@ pub fn parse(d: &mut Diags, base: &Path, t: &Table) -> Option<PlanConfig> {
         Some((h, _)) => h.to_string(),
         None => "Authorization".to_string(),
     };
+    let url = url?;
     Some(PlanConfig {
         url: url.to_string(),
         timeout,
