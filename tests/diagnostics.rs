@@ -72,3 +72,32 @@ retries = 9
         "{lines:#?}"
     );
 }
+
+/// `render --event` refuses a bad event before rendering, naming the part
+/// that is wrong in words: Rust's own parse errors never reach the user.
+#[test]
+fn a_bad_scripted_event_names_its_wrong_part() {
+    let dir = tempdir();
+    let p = playlist(dir.path(), "p.toml", "[music]\ntracks = []\n");
+    for (event, want) in [
+        ("5s:position:-1", "position: \"-1\" is negative"),
+        ("5s:position:0", "positions count from 1"),
+        ("5s:position:99999999999", "is too large: at most 4294967295"),
+        ("dtmf:3", "the time is missing: write TIME:EVENT, e.g. 25s:dtmf:3"),
+        ("5s:holdtime:-5s", "holdtime \"-5s\" is negative"),
+        ("5s:jump", "`language CODE`, `reload [FILE]` or `hangup`"),
+    ] {
+        let out = holdmix(dir.path())
+            .arg("render")
+            .arg(&p)
+            .args(["--duration", "1s", "-o", "/dev/null", "--event", event])
+            .output()
+            .expect("spawn render");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{event}: {err}");
+        assert!(err.contains(want), "{event}: want {want:?} in:\n{err}");
+        for noise in ["invalid digit", "too large to fit", "expected number at"] {
+            assert!(!err.contains(noise), "{event}: {err}");
+        }
+    }
+}

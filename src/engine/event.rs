@@ -110,8 +110,27 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// The names of events, to tell a scripted event written without its time.
+const NAMES: &[&str] = &[
+    "dtmf",
+    "key",
+    "position",
+    "queue-size",
+    "holdtime",
+    "balance",
+    "language",
+    "reload",
+    "hangup",
+];
+
+/// The events a line may hold, as the unknown-event message lists them.
+const KNOWN: &str = "`dtmf D`, `position N`, `queue-size N`, `holdtime 90s`, `balance …`, \
+                     `language CODE`, `reload [FILE]` or `hangup`";
+
 impl EventKind {
     /// Parses `dtmf 3`, `position 4` or `hangup` (also with `:` between words).
+    /// Each error names the part that is wrong (the event, or its value)
+    /// and what it should be, in words.
     pub fn parse(text: &str) -> Result<EventKind> {
         let mut words = text
             .split(|c: char| c.is_whitespace() || c == ':')
@@ -122,46 +141,85 @@ impl EventKind {
             return parse_balance(arg, words);
         }
         let kind = match (name.to_ascii_lowercase().as_str(), arg) {
-            ("dtmf" | "key", Some(d)) => {
-                let mut chars = d.chars();
-                let (Some(c), None) = (chars.next(), chars.next()) else {
-                    bail!("dtmf takes one digit, got {d:?}");
-                };
-                let c = c.to_ascii_uppercase();
-                if !(c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
-                    bail!("not a DTMF digit: {d:?} (0-9, *, #, A-D)");
-                }
-                EventKind::Dtmf(c)
-            }
-            ("position", Some(p)) => EventKind::Position(
-                p.parse()
-                    .with_context(|| format!("position must be a whole number, got {p:?}"))?,
-            ),
-            ("queue-size", Some(n)) => EventKind::QueueSize(
-                n.parse()
-                    .with_context(|| format!("queue-size must be a whole number, got {n:?}"))?,
-            ),
-            ("holdtime", Some(h)) => EventKind::Holdtime(
-                crate::util::duration::parse(h).with_context(|| format!("holdtime: bad duration {h:?}"))?,
-            ),
+            ("dtmf" | "key", Some(d)) => EventKind::Dtmf(dtmf(d)?),
+            ("position", Some(p)) => match whole("position", p, "a queue position")? {
+                // The timeline and the announcements count from 1 (next).
+                0 => bail!("position: 0 is not a queue position: positions count from 1 (1 is next)"),
+                n => EventKind::Position(n),
+            },
+            ("queue-size", Some(n)) => EventKind::QueueSize(whole("queue-size", n, "a number of callers")?),
+            ("holdtime", Some(h)) => EventKind::Holdtime(duration("holdtime", h, "`holdtime 90s`")?),
             ("hangup", None) => EventKind::Hangup,
-            ("language", Some(code)) => EventKind::Language(
-                crate::scenario::language::normalise(code)
-                    .with_context(|| format!("not a language code: {code:?} (e.g. en, ru, pt-BR)"))?,
-            ),
+            ("hangup", Some(extra)) => bail!("hangup takes no value, got {extra:?}"),
+            ("language", Some(code)) => {
+                EventKind::Language(crate::scenario::language::normalise(code).with_context(|| {
+                    format!("language: {code:?} is not a language code (e.g. en, ru, pt-BR)")
+                })?)
+            }
             ("reload", path) => EventKind::Reload(path.map(str::to_string)),
             ("dtmf" | "key" | "position" | "queue-size" | "holdtime" | "language", None) => {
-                bail!("{name} needs a value, e.g. `{name} 3`")
+                bail!("{name} needs a value, e.g. `{}`", example(name))
             }
-            _ => bail!(
-                "unknown event {text:?} (expected `dtmf D`, `position N`, `queue-size N`, `holdtime 90s`, `balance …` or `hangup`)"
-            ),
+            _ => bail!("unknown event {name:?}: expected {KNOWN}"),
         };
-        if words.next().is_some() {
-            bail!("too many words in event {text:?}");
+        if let Some(extra) = words.next() {
+            bail!("{name} takes one value, and {extra:?} is one too many");
         }
         Ok(kind)
     }
+}
+
+/// A whole event with its value, for a message.
+fn example(name: &str) -> &'static str {
+    match name {
+        "position" => "position 4",
+        "queue-size" => "queue-size 7",
+        "holdtime" => "holdtime 90s",
+        "language" => "language ru",
+        _ => "dtmf 3",
+    }
+}
+
+/// One DTMF digit: `0-9`, `*`, `#`, `A-D`.
+fn dtmf(d: &str) -> Result<char> {
+    let mut chars = d.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        bail!("dtmf takes one digit, got {d:?}");
+    };
+    let c = c.to_ascii_uppercase();
+    if !(c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
+        bail!("dtmf: {d:?} is not a DTMF digit (0-9, *, #, A-D)");
+    }
+    Ok(c)
+}
+
+/// A whole number for the event `name`, said as `what` when it is not
+/// one. Rust's own parse errors ("invalid digit found in string") say
+/// nothing of which value or why.
+fn whole(name: &str, text: &str, what: &str) -> Result<u32> {
+    let eg = example(name);
+    if text.starts_with('-') {
+        bail!("{name}: {text:?} is negative: {what} is a whole number, e.g. `{eg}`");
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("{name}: {text:?} is not {what}: write a whole number, e.g. `{eg}`");
+    }
+    text.parse::<u32>()
+        .map_err(|_| anyhow::anyhow!("{name}: {text} is too large: at most {}", u32::MAX))
+}
+
+/// A duration given as `part` of an event (`holdtime`, a script's time),
+/// `eg` its example: not negative, and said so in words. The duration
+/// parser's own words for a word ("expected number at 0") are not shown.
+fn duration(part: &str, text: &str, eg: &str) -> Result<Duration> {
+    if text.starts_with('-') {
+        bail!("{part} {text:?} is negative: write 0 or more, e.g. {eg}");
+    }
+    if !text.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        bail!("{part} {text:?} is not a duration: write e.g. {eg}");
+    }
+    // The parser's message names the text already.
+    crate::util::duration::parse(text).map_err(|e| anyhow::anyhow!("{part}: {e:#}"))
 }
 
 /// `balance failed`, `balance none`, `balance 12.50`, or accounts as
@@ -205,7 +263,11 @@ impl Event {
         let (time, rest) = text
             .split_once(':')
             .with_context(|| format!("{text:?}: expected TIME:EVENT, e.g. 25s:dtmf:3"))?;
-        let at = crate::util::duration::parse(time).with_context(|| format!("{text:?}: bad time"))?;
+        if NAMES.contains(&time.to_ascii_lowercase().as_str()) {
+            bail!("{text:?}: the time is missing: write TIME:EVENT, e.g. 25s:{text}");
+        }
+        // Times count from the start of the call.
+        let at = duration("the time", time, "25s").with_context(|| format!("{text:?}"))?;
         let kind = EventKind::parse(rest).with_context(|| format!("{text:?}"))?;
         Ok(Event { at, kind })
     }
@@ -279,5 +341,65 @@ mod tests {
             assert!(EventKind::parse(bad).is_err(), "{bad}");
         }
         assert!(Event::parse_scripted("soon:dtmf:3").is_err());
+    }
+
+    /// Each refusal says which part is wrong, and how, in words: not
+    /// Rust's "invalid digit found in string" nor a message said twice.
+    #[test]
+    fn errors_name_the_part_that_is_wrong() {
+        let said = |text: &str| format!("{:#}", Event::parse_scripted(text).unwrap_err());
+        for (text, want) in [
+            (
+                "5s:position:-1",
+                "position: \"-1\" is negative: a queue position is a whole number, e.g. `position 4`",
+            ),
+            (
+                "5s:position:99999999999",
+                "position: 99999999999 is too large: at most 4294967295",
+            ),
+            (
+                "5s:position:0",
+                "position: 0 is not a queue position: positions count from 1 (1 is next)",
+            ),
+            (
+                "5s:queue-size:many",
+                "queue-size: \"many\" is not a number of callers: write a whole number, e.g. `queue-size 7`",
+            ),
+            (
+                "5s:holdtime:-5s",
+                "holdtime \"-5s\" is negative: write 0 or more, e.g. `holdtime 90s`",
+            ),
+            (
+                "5s:holdtime:soon",
+                "holdtime \"soon\" is not a duration: write e.g. `holdtime 90s`",
+            ),
+            ("5s:hangup:now", "hangup takes no value, got \"now\""),
+            ("5s:dtmf:x", "dtmf: \"x\" is not a DTMF digit (0-9, *, #, A-D)"),
+            (
+                "-5s:dtmf:3",
+                "the time \"-5s\" is negative: write 0 or more, e.g. 25s",
+            ),
+        ] {
+            assert_eq!(said(text), format!("{text:?}: {want}"));
+        }
+        assert_eq!(
+            said("dtmf:3"),
+            "\"dtmf:3\": the time is missing: write TIME:EVENT, e.g. 25s:dtmf:3"
+        );
+        // The list of events names every one that parses.
+        let unknown = said("5s:jump:3");
+        for event in [
+            "dtmf D",
+            "position N",
+            "queue-size N",
+            "holdtime",
+            "balance",
+            "language CODE",
+            "reload [FILE]",
+            "hangup",
+        ] {
+            assert!(unknown.contains(&format!("`{event}")), "{event}: {unknown}");
+        }
+        assert!(EventKind::parse("reload").is_ok() && EventKind::parse("language ru").is_ok());
     }
 }
