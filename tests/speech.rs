@@ -326,10 +326,13 @@ fn bad_values_exit_1_naming_the_value() {
         ("money", "12,5.3"),
         ("number", "abc"),
         ("number", "99999999999999999999"),
+        // A minus is not dropped from an identifier: refused like `+12`.
+        ("digits", "-12"),
+        ("digits", "+12"),
     ] {
         let out = holdmix(dir.path())
             .current_dir(root())
-            .args(["say", "--list", kind, value])
+            .args(["say", "--list", kind, "--", value])
             .output()
             .expect("spawn");
         assert_eq!(out.status.code(), Some(1), "{kind} {value}");

@@ -107,7 +107,23 @@ pub fn amount(text: &str) -> Result<Amount, ValueError> {
 /// An identifier read digit group by digit group: digits only (spaces and
 /// dashes between them are ignored), at most 64.
 pub fn identifier(text: &str) -> Result<String, ValueError> {
-    let digits: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    // A dash between digits is a separator (`200-045`); one in front is a
+    // minus, and saying "-12" as "one two" would drop it unheard. `+12` is
+    // refused below as not a digit: the two signs are refused alike.
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(ValueError::new(
+            text,
+            "an identifier has no sign: digits only, e.g. 200045",
+        ));
+    }
+    if trimmed.ends_with('-') {
+        return Err(ValueError::new(
+            text,
+            "a dash in an identifier goes between digits, e.g. 200-045",
+        ));
+    }
+    let digits: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ValueError::new(text, "an identifier is digits only, e.g. 200045"));
     }
@@ -125,4 +141,24 @@ pub fn seconds(text: &str) -> Result<u64, ValueError> {
     crate::util::duration::parse(text)
         .map(|d| d.as_secs())
         .map_err(|e| ValueError::new(text, &format!("{e:#}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_keep_separators_between_digits_and_refuse_signs() {
+        assert_eq!(identifier("200045").unwrap(), "200045");
+        assert_eq!(identifier(" 200-045 ").unwrap(), "200045");
+        assert_eq!(identifier("200 045").unwrap(), "200045");
+        for (bad, why) in [
+            ("-12", "an identifier has no sign: digits only, e.g. 200045"),
+            ("+12", "an identifier is digits only, e.g. 200045"),
+            ("12-", "a dash in an identifier goes between digits, e.g. 200-045"),
+            ("-", "an identifier has no sign: digits only, e.g. 200045"),
+        ] {
+            assert_eq!(identifier(bad), Err(ValueError::new(bad, why)), "{bad}");
+        }
+    }
 }
