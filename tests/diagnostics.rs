@@ -101,3 +101,26 @@ fn a_bad_scripted_event_names_its_wrong_part() {
         }
     }
 }
+
+/// A calendar file that cannot be read is called a calendar file, not
+/// "the playlist": the reader is sent to the right file.
+#[test]
+fn check_calls_a_missing_calendar_a_calendar_file() {
+    let dir = tempdir();
+    let (code, lines) = check(
+        dir.path(),
+        "calendar = \"../calendars/xx.toml\"\n[music]\ntracks = []\n",
+    );
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_eq!(
+        lines[0],
+        "p.toml:1:12: error: calendar: ../calendars/xx.toml: cannot open the calendar file: \
+         No such file or directory (os error 2) (hint: a path to a calendar file, relative to the playlist)"
+    );
+    std::fs::create_dir(dir.path().join("cal")).expect("mkdir");
+    let (_, lines) = check(dir.path(), "calendar = \"cal\"\n[music]\ntracks = []\n");
+    assert!(
+        lines[0].contains("cal: is a directory, not a regular file (a calendar file must be one)"),
+        "{lines:#?}"
+    );
+}

@@ -8,7 +8,7 @@ use crate::scenario::calendar::{self, Calendar, DateSpec};
 use crate::scenario::diag::{Diags, closest};
 use crate::scenario::doc::{self, Table};
 use crate::scenario::window::{self, Rule, Window};
-use crate::util::files::{self, Kind};
+use crate::util::files::{self, FileError, Kind, Problem};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -39,7 +39,7 @@ impl Parser<'_> {
                     }
                     Err(e) => {
                         self.d
-                            .error(span, "calendar", e.to_string())
+                            .error(span, "calendar", unreadable_calendar(&e))
                             .hint("a path to a calendar file, relative to the playlist");
                     }
                 }
@@ -260,4 +260,23 @@ fn date_specs(d: &mut Diags, v: &Spanned<DeValue<'_>>, path: &str) -> Vec<DateSp
 fn leap_day_warning(d: &mut Diags, span: Range<usize>, path: &str) {
     d.warning(span, path, "\"02-29\" falls only in leap years")
         .hint("in other years the day is not observed; write \"02-28\" as well if it should be");
+}
+
+/// Why a calendar file could not be read, naming it as a calendar: it is
+/// read with a playlist's limits, but calling it "the playlist" sends the
+/// reader to the wrong file.
+fn unreadable_calendar(e: &FileError) -> String {
+    let path = e.path.display();
+    match &e.problem {
+        Problem::Open(io) => format!("{path}: cannot open the calendar file: {io}"),
+        Problem::NotRegular(what) => {
+            format!("{path}: is {what}, not a regular file (a calendar file must be one)")
+        }
+        Problem::TooLarge(_) => format!(
+            "{path}: the calendar file is over its limit of {} MiB",
+            Kind::Playlist.limit() / (1024 * 1024)
+        ),
+        Problem::Read(io) => format!("{path}: cannot read the calendar file: {io}"),
+        Problem::NotUtf8 => format!("{path}: the calendar file is not UTF-8 text"),
+    }
 }
