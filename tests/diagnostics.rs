@@ -124,3 +124,49 @@ fn check_calls_a_missing_calendar_a_calendar_file() {
         "{lines:#?}"
     );
 }
+
+/// A number out of range says the range ("too large: at most 9"), as the
+/// file writes it: not "expected a number, found an integer", not three
+/// hundred digits.
+#[test]
+fn check_says_how_large_a_number_may_be() {
+    let dir = tempdir();
+    let (code, lines) = check(
+        dir.path(),
+        r#"[music]
+tracks = []
+[advice]
+start = 1e300
+[announce.position]
+say = []
+cap = 99999999999999999999
+[announce.dissuade]
+say = []
+position_above = -5
+[keys]
+1 = { action = "next-music", priority = 99999999999999999999 }
+2 = { action = "next-music", priority = 2.5 }
+"#,
+    );
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "p.toml:4:9: error: advice.start: 1e300 seconds is too large: at most 1000000000 (about 31 years) \
+             (hint: write e.g. \"20s\", \"500ms\", \"2m\" or \"1m30s\")",
+            "p.toml:7:7: error: announce.position.cap: 99999999999999999999 is too large: at most 1000000",
+            "p.toml:10:18: error: announce.dissuade.position_above: -5 is too small: a whole number from 0 to 1000000",
+            "p.toml:12:41: error: keys.1.priority: 99999999999999999999 is too large: at most 9",
+            "p.toml:13:41: error: keys.2.priority: 2.5 is not a whole number: write one from 0 to 9",
+            "p.toml: 5 errors, 0 warnings",
+        ]
+    );
+    let (_, lines) = check(
+        dir.path(),
+        "[music]\ntracks = []\n[announce.position]\nsay = []\ncap = 4294967296\n",
+    );
+    assert_eq!(
+        lines[0],
+        "p.toml:5:7: error: announce.position.cap: 4294967296 is too large: at most 1000000"
+    );
+}

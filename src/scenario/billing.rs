@@ -160,14 +160,7 @@ fn http(
             Auth::None
         }
     };
-    let retries = match t.number(d, "retries") {
-        None => 1,
-        Some((n, _)) if (0.0..=5.0).contains(&n) && n.fract() == 0.0 => n as u32,
-        Some((n, span)) => {
-            d.error(span, &t.key_path("retries"), format!("{n} retries: use 0 to 5"));
-            1
-        }
-    };
+    let retries = t.whole(d, "retries", 0, 5).map_or(1, |(n, _)| n as u32);
     let timeout = match t.duration(d, "timeout") {
         Some(x) if x.is_zero() || x > Duration::from_secs(30) => {
             let span = t.get("timeout").map(|v| v.span()).unwrap_or_default();
@@ -221,7 +214,11 @@ fn http(
                 d.error(
                     span,
                     &f.key_path("locked_value"),
-                    format!("{n} is not a whole status number"),
+                    if n.fract() == 0.0 {
+                        format!("{} is too large: at most 10^15 either way", doc::shown(n))
+                    } else {
+                        format!("{} is not a whole status number", doc::shown(n))
+                    },
                 )
                 .hint("the status that means locked, e.g. locked_value = -2");
             }

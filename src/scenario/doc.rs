@@ -110,6 +110,28 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
+    /// A whole number from `min` to `max`, with its span. A fraction, or
+    /// a number out of range, is a diagnostic that says the range: "too
+    /// large: at most 20", never "expected a number".
+    pub fn whole(&self, d: &mut Diags, key: &str, min: u64, max: u64) -> Option<(u64, Range<usize>)> {
+        let (n, span) = self.number(d, key)?;
+        let path = self.key_path(key);
+        let written = self
+            .get(key)
+            .map_or_else(|| shown(n), |v| as_written(v.get_ref(), n));
+        let problem = if n > max as f64 {
+            format!("{written} is too large: at most {max}")
+        } else if n < min as f64 {
+            format!("{written} is too small: a whole number from {min} to {max}")
+        } else if n.fract() != 0.0 {
+            format!("{written} is not a whole number: write one from {min} to {max}")
+        } else {
+            return Some((n as u64, span));
+        };
+        d.error(span, &path, problem);
+        None
+    }
+
     /// A duration: `"20s"`, `"1m30s"`, `"500ms"` or a number of seconds.
     pub fn duration(&self, d: &mut Diags, key: &str) -> Option<Duration> {
         let v = self.get(key)?;
@@ -143,7 +165,11 @@ pub fn duration(d: &mut Diags, v: &Spanned<DeValue<'_>>, path: &str) -> Option<D
         DeValue::String(s) => crate::util::duration::parse(s),
         other => match number(other) {
             Some(n) if n.is_finite() && (0.0..=1e9).contains(&n) => Ok(Duration::from_secs_f64(n)),
-            Some(n) => Err(anyhow::anyhow!("{n} seconds is out of range")),
+            Some(n) if n < 0.0 => Err(anyhow::anyhow!("{} seconds is negative", as_written(other, n))),
+            Some(n) => Err(anyhow::anyhow!(
+                "{} seconds is too large: at most 1000000000 (about 31 years)",
+                as_written(other, n)
+            )),
             None => {
                 type_error(d, v.span(), path, "a duration such as \"20s\"", other);
                 return None;
@@ -194,11 +220,48 @@ pub fn number(v: &DeValue<'_>) -> Option<f64> {
                 .or_else(|| digits.strip_prefix("0o"))
                 .or_else(|| digits.strip_prefix("0b"))
                 .unwrap_or(digits);
-            let n = i64::from_str_radix(digits, i.radix()).ok()? as f64;
+            // Beyond i64 it is still a number, only too large for any key:
+            // the caller's range check says so ("at most 20"), where
+            // refusing it here would call it "not a number".
+            let n = match (i64::from_str_radix(digits, i.radix()), i.radix()) {
+                (Ok(n), _) => n as f64,
+                (Err(_), 10) => digits.parse().ok()?,
+                (Err(_), radix) => digits.chars().try_fold(0.0, |acc: f64, c| {
+                    c.to_digit(radix).map(|d| acc * f64::from(radix) + f64::from(d))
+                })?,
+            };
             Some(if s.starts_with('-') { -n } else { n })
         }
         DeValue::Float(f) => f.as_str().replace('_', "").parse().ok(),
         _ => None,
+    }
+}
+
+/// A number as a message shows it: as written when it is whole and of a
+/// readable size, in scientific notation when huge or tiny (`1e300`, not
+/// three hundred digits).
+pub fn shown(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e16 {
+        format!("{}", n as i64)
+    } else if n != 0.0 && (n.abs() >= 1e16 || n.abs() < 1e-4) {
+        format!("{n:e}")
+    } else {
+        format!("{n}")
+    }
+}
+
+/// A number `v` (read as `n`) as the file writes it, when that is short
+/// enough to read; else as [`shown`].
+pub fn as_written(v: &DeValue<'_>, n: f64) -> String {
+    let text = match v {
+        DeValue::Integer(i) => i.to_string(),
+        DeValue::Float(f) => f.as_str().to_string(),
+        _ => String::new(),
+    };
+    if text.is_empty() || text.len() > 24 {
+        shown(n)
+    } else {
+        text
     }
 }
 
@@ -216,4 +279,31 @@ pub fn kind(v: &DeValue<'_>) -> &'static str {
 
 pub fn type_error(d: &mut Diags, span: Range<usize>, path: &str, expected: &str, got: &DeValue<'_>) {
     d.error(span, path, format!("expected {expected}, found {}", kind(got)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_shown_short() {
+        assert_eq!(shown(20.0), "20");
+        assert_eq!(shown(-3.0), "-3");
+        assert_eq!(shown(2.5), "2.5");
+        assert_eq!(shown(1e300), "1e300");
+        assert_eq!(shown(1e20), "1e20");
+        assert_eq!(shown(f64::INFINITY), "inf");
+    }
+
+    /// An integer beyond i64 is a (too large) number, not "not a number".
+    #[test]
+    fn huge_integers_are_numbers() {
+        let (doc, errors) =
+            DeTable::parse_recoverable("a = 99999999999999999999\nb = 0xffffffffffffffffff\n");
+        assert!(errors.is_empty());
+        let root = Table::root(&doc);
+        let value = |k: &str| root.get(k).and_then(|v| number(v.get_ref()));
+        assert_eq!(value("a"), Some(1e20));
+        assert_eq!(value("b"), Some(2f64.powi(72) - 1.0));
+    }
 }

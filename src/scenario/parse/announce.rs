@@ -5,6 +5,10 @@ use super::Parser;
 use crate::scenario::doc::Table;
 use crate::scenario::*;
 
+/// The largest queue position a playlist may name (a cap, a threshold):
+/// far beyond any real queue, and well inside a `u32`.
+const POSITIONS: u64 = 1_000_000;
+
 impl Parser<'_> {
     pub(super) fn repeat(&mut self, t: &Table) -> Option<Repeat> {
         t.deny_unknown(&mut self.d, &["first", "every", "say", "position_above", "when"]);
@@ -15,20 +19,8 @@ impl Parser<'_> {
         // Default 1: a caller at position 1 is next, and "still there"
         // repeats are for a long wait (issue 19). 0: at any position.
         let position_above = t
-            .number(&mut self.d, "position_above")
-            .and_then(|(n, span)| {
-                if n >= 0.0 && n.fract() == 0.0 && n <= 1e6 {
-                    Some(n as u32)
-                } else {
-                    self.d.error(
-                        span,
-                        &t.key_path("position_above"),
-                        "position_above must be a whole number from 0",
-                    );
-                    None
-                }
-            })
-            .unwrap_or(1);
+            .whole(&mut self.d, "position_above", 0, POSITIONS)
+            .map_or(1, |(n, _)| n as u32);
         let say = self.template_at(t, "say")?;
         let when = self.when(t);
         Some(Repeat {
@@ -49,15 +41,7 @@ impl Parser<'_> {
                 &["say", "next", "on_change", "every", "cap", "improved_only"],
             );
             let say = self.required_template(&p, "say");
-            let cap = p.number(&mut self.d, "cap").and_then(|(n, span)| {
-                if n >= 1.0 && n.fract() == 0.0 && n <= 1e6 {
-                    Some(n as u32)
-                } else {
-                    self.d
-                        .error(span, &p.key_path("cap"), "cap must be a whole number from 1");
-                    None
-                }
-            });
+            let cap = p.whole(&mut self.d, "cap", 1, POSITIONS).map(|(n, _)| n as u32);
             a.position = Some(PositionAnnounce {
                 say,
                 next: self.template_at(&p, "next").unwrap_or_default(),
@@ -96,16 +80,19 @@ impl Parser<'_> {
         if let Some(x) = t.table(&mut self.d, "dissuade") {
             x.deny_unknown(&mut self.d, &["say", "after", "position_above", "wait_above"]);
             let position_above = x
-                .number(&mut self.d, "position_above")
-                .map(|(n, _)| n.max(0.0) as u32);
+                .whole(&mut self.d, "position_above", 0, POSITIONS)
+                .map(|(n, _)| n as u32);
             let dissuade = Dissuade {
                 say: self.required_template(&x, "say"),
                 after: x.duration(&mut self.d, "after"),
                 position_above,
                 wait_above: x.duration(&mut self.d, "wait_above"),
             };
-            if dissuade.after.is_none() && dissuade.position_above.is_none() && dissuade.wait_above.is_none()
-            {
+            // A threshold written wrong is its own error: not also "none".
+            let written = ["after", "position_above", "wait_above"]
+                .iter()
+                .any(|k| x.get(k).is_some());
+            if !written {
                 self.d
                     .error(x.span.clone(), &x.path, "a dissuading message needs a threshold")
                     .hint("set after = \"10m\", position_above = 15 or wait_above = \"20m\"");

@@ -112,15 +112,7 @@ impl Parser<'_> {
                 "`to` is only used by the \"redirect\" action",
             );
         }
-        let priority = match t.number(&mut self.d, "priority") {
-            Some((n, _)) if (0.0..=9.0).contains(&n) => n as u8,
-            Some((_, span)) => {
-                self.d
-                    .error(span, &t.key_path("priority"), "priority must be 0 to 9");
-                5
-            }
-            None => 5,
-        };
+        let priority = t.whole(&mut self.d, "priority", 0, 9).map_or(5, |(n, _)| n as u8);
         Some(Key {
             action,
             say,

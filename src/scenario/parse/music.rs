@@ -94,7 +94,7 @@ impl Parser<'_> {
                     .error(
                         span,
                         &t.key_path("loudness"),
-                        format!("{n} LUFS is outside -70..0"),
+                        format!("{} LUFS is outside -70..0", doc::shown(n)),
                     )
                     .hint("-20 suits telephone audio");
             }
