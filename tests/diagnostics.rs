@@ -170,3 +170,37 @@ position_above = -5
         "p.toml:5:7: error: announce.position.cap: 4294967296 is too large: at most 1000000"
     );
 }
+
+/// "Did you mean" names what was meant or nothing: the zone of an
+/// abbreviation, no zone for an empty name, and never a dangling link's
+/// own name.
+#[test]
+fn check_hints_only_what_was_meant() {
+    let dir = tempdir();
+    let zone = |tz: &str| {
+        check(
+            dir.path(),
+            &format!("timezone = \"{tz}\"\n[music]\ntracks = []\n"),
+        )
+        .1
+    };
+    assert_eq!(
+        zone("MSK")[0],
+        "p.toml:1:12: error: timezone: unknown time zone \"MSK\" \
+         (hint: MSK is an abbreviation, not an IANA zone name: did you mean \"Europe/Moscow\"?)"
+    );
+    assert_eq!(
+        zone("")[0],
+        "p.toml:1:12: error: timezone: \"\" is not a time zone name (hint: leave `timezone` out for the host's \
+         zone, or use an IANA zone name such as \"Europe/Moscow\" (see /usr/share/zoneinfo))"
+    );
+    std::fs::create_dir(dir.path().join("mus")).expect("mkdir");
+    std::os::unix::fs::symlink("gone.wav", dir.path().join("mus/dangling.wav")).expect("symlink");
+    let (code, lines) = check(dir.path(), "[music]\ntracks = [\"mus/dangling.wav\"]\n");
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_eq!(
+        lines[0],
+        "p.toml:2:11: error: music.tracks: mus/dangling.wav is a dangling symbolic link to gone.wav \
+         (hint: the link's target is missing: restore it or point the link elsewhere)"
+    );
+}

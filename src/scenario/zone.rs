@@ -60,6 +60,79 @@ impl Zone {
     }
 }
 
+/// Abbreviations people write for a zone that the tz database has no file
+/// for, with the zone most of their users mean. A "did you mean" by
+/// spelling would send a Moscow user from MSK to MST (Arizona's offset).
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("MSK", "Europe/Moscow"),
+    ("MSD", "Europe/Moscow"),
+    ("SAMT", "Europe/Samara"),
+    ("YEKT", "Asia/Yekaterinburg"),
+    ("OMST", "Asia/Omsk"),
+    ("NOVT", "Asia/Novosibirsk"),
+    ("KRAT", "Asia/Krasnoyarsk"),
+    ("IRKT", "Asia/Irkutsk"),
+    ("YAKT", "Asia/Yakutsk"),
+    ("VLAT", "Asia/Vladivostok"),
+    ("MAGT", "Asia/Magadan"),
+    ("PETT", "Asia/Kamchatka"),
+    ("BST", "Europe/London"),
+    ("CEST", "Europe/Berlin"),
+    ("EEST", "Europe/Helsinki"),
+    ("WEST", "Europe/Lisbon"),
+    ("PST", "America/Los_Angeles"),
+    ("PDT", "America/Los_Angeles"),
+    ("MDT", "America/Denver"),
+    ("CST", "America/Chicago"),
+    ("CDT", "America/Chicago"),
+    ("EDT", "America/New_York"),
+    ("AKST", "America/Anchorage"),
+    ("JST", "Asia/Tokyo"),
+    ("KST", "Asia/Seoul"),
+    ("IST", "Asia/Kolkata"),
+    ("SGT", "Asia/Singapore"),
+    ("HKT", "Asia/Hong_Kong"),
+    ("AEST", "Australia/Sydney"),
+    ("AEDT", "Australia/Sydney"),
+    ("NZST", "Pacific/Auckland"),
+];
+
+/// The hint for `name`, which is not a zone: the zone an abbreviation
+/// stands for, the zone of a city named alone, or a near spelling; never
+/// a zone picked only for being a few letters away from a short word.
+pub fn hint(name: &str) -> String {
+    const USE: &str = "use an IANA zone name such as \"Europe/Moscow\" (see /usr/share/zoneinfo)";
+    let name = name.trim();
+    if name.is_empty() {
+        return format!("leave `timezone` out for the host's zone, or {USE}");
+    }
+    if let Some((_, zone)) = ABBREVIATIONS.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)) {
+        return format!("{name} is an abbreviation, not an IANA zone name: did you mean \"{zone}\"?");
+    }
+    let short = name.len() <= 5 && name.bytes().all(|b| b.is_ascii_alphabetic());
+    if short && name.bytes().all(|b| b.is_ascii_uppercase()) {
+        return format!("{name} looks like an abbreviation, not an IANA zone name: {USE}");
+    }
+    let names = Zone::known_names();
+    // "Moscow" or "new york" alone: the zone of that city.
+    let city = name.replace(' ', "_");
+    let of_city = names.iter().find(|n| {
+        n.contains('/')
+            && n.rsplit('/')
+                .next()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&city))
+    });
+    let near = of_city.map(String::as_str).or_else(|| {
+        (!short)
+            .then(|| super::diag::closest(name, names.iter().map(String::as_str)))
+            .flatten()
+    });
+    match near {
+        Some(zone) => format!("did you mean \"{zone}\"?"),
+        None => USE.to_string(),
+    }
+}
+
 /// The local date and time at `at` in `zone` (the host's zone when `None`):
 /// what "today" is for date windows.
 pub fn local(zone: Option<&Zone>, at: DateTime<Utc>) -> NaiveDateTime {
@@ -165,6 +238,37 @@ mod tests {
             .and_hms_opt(3, 0, 0)
             .unwrap();
         assert_eq!(instant(Some(&z), three), at("2026-03-29T01:00:00Z"));
+    }
+
+    /// Hints point at the zone meant: an abbreviation's, a city's, a
+    /// near spelling's; none for an empty or short word.
+    #[test]
+    fn hints_name_the_zone_meant() {
+        for (name, want) in [
+            (
+                "MSK",
+                "MSK is an abbreviation, not an IANA zone name: did you mean \"Europe/Moscow\"?",
+            ),
+            ("Moscow", "did you mean \"Europe/Moscow\"?"),
+            ("new york", "did you mean \"America/New_York\"?"),
+            ("Europe/Moskow", "did you mean \"Europe/Moscow\"?"),
+            (
+                "",
+                "leave `timezone` out for the host's zone, or use an IANA zone name such as \"Europe/Moscow\" \
+                 (see /usr/share/zoneinfo)",
+            ),
+            (
+                "XYZT",
+                "XYZT looks like an abbreviation, not an IANA zone name: use an IANA zone name such as \
+                 \"Europe/Moscow\" (see /usr/share/zoneinfo)",
+            ),
+        ] {
+            assert_eq!(hint(name), want, "{name:?}");
+        }
+        // No abbreviation of the list names a zone that is not there.
+        for (abbreviation, zone) in ABBREVIATIONS {
+            assert!(Zone::named(zone).is_ok(), "{abbreviation}: {zone}");
+        }
     }
 
     #[test]

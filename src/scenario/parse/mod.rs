@@ -72,15 +72,7 @@ fn parse_within(path: &Path, text: &str, walk: walk::Budget) -> Loaded {
         match Zone::named(tz) {
             Ok(z) => scenario.timezone = Some(z),
             Err(e) => {
-                let names = Zone::known_names();
-                let hint = closest(tz, names.iter().map(String::as_str)).map_or_else(
-                    || {
-                        "use an IANA zone name such as \"Europe/Moscow\" (see /usr/share/zoneinfo)"
-                            .to_string()
-                    },
-                    |c| format!("did you mean \"{c}\"?"),
-                );
-                p.d.error(span, "timezone", e).hint(hint);
+                p.d.error(span, "timezone", e).hint(super::zone::hint(tz));
             }
         }
     }

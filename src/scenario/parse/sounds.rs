@@ -125,13 +125,19 @@ impl Parser<'_> {
                 false
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // The search for a near name is budgeted (see diag::SEARCHES).
-                let hint = if self.d.may_search() {
-                    sibling_hint(p)
-                } else {
-                    None
+                // A dangling link has the right name: a near name is no
+                // help, where it points is. The search for a near name is
+                // budgeted (see diag::SEARCHES).
+                let dangling = dangling(p);
+                let hint = match &dangling {
+                    Some(_) => {
+                        Some("the link's target is missing: restore it or point the link elsewhere".into())
+                    }
+                    None if self.d.may_search() => sibling_hint(p),
+                    None => None,
                 };
-                let e = self.d.error(span, key, format!("{} does not exist", p.display()));
+                let what = dangling.unwrap_or_else(|| "does not exist".to_string());
+                let e = self.d.error(span, key, format!("{} {what}", p.display()));
                 if let Some(hint) = hint {
                     e.hint(hint);
                 }
@@ -227,7 +233,20 @@ fn sibling_hint(p: &Path) -> Option<String> {
     if entries.len() > HINT_ENTRIES {
         return None;
     }
-    closest(name, entries.iter().map(String::as_str)).map(|c| format!("did you mean {c:?}?"))
+    // The name itself may be there (a dangling link): never "did you mean" it.
+    let others = entries.iter().map(String::as_str).filter(|e| *e != name);
+    closest(name, others).map(|c| format!("did you mean {c:?}?"))
+}
+
+/// For a name that does not resolve: "is a dangling symbolic link to
+/// TARGET" when the name is a link whose target is missing.
+fn dangling(p: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    if !m.file_type().is_symlink() {
+        return None;
+    }
+    let target = std::fs::read_link(p).ok()?;
+    Some(format!("is a dangling symbolic link to {}", target.display()))
 }
 
 /// Names a directory may hold for a "did you mean" among them.
@@ -238,7 +257,9 @@ fn is_dir(p: &Path) -> Result<(), String> {
     match std::fs::metadata(p) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(m) => Err(format!("is {}, not a directory", describe(m.file_type()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("does not exist".to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(dangling(p).unwrap_or_else(|| "does not exist".to_string()))
+        }
         Err(e) => Err(format!("cannot be read: {e}")),
     }
 }
@@ -350,5 +371,29 @@ mod tests {
         let d = diagnose(t.path(), "[music]\ntracks = \"hlod.wav\"\n", Budget::default());
         assert!(d[0].message.ends_with("hlod.wav does not exist"), "{}", d[0]);
         assert_eq!(d[0].hint.as_deref(), Some("did you mean \"hold.wav\"?"));
+    }
+
+    /// A dangling link is named as one, with its target: never "did you
+    /// mean" its own name.
+    #[test]
+    fn a_dangling_link_is_named_with_its_target() {
+        let t = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("gone.wav", t.path().join("dangling.wav")).unwrap();
+        std::os::unix::fs::symlink("gone", t.path().join("prompts")).unwrap();
+        let text = "[music]\ntracks = \"dangling.wav\"\n[prompts]\nfrom = \"prompts\"\n";
+        let d = diagnose(t.path(), text, Budget::default());
+        let base = t.path().display();
+        assert_eq!(
+            d[0].message,
+            format!("{base}/dangling.wav is a dangling symbolic link to gone.wav")
+        );
+        assert_eq!(
+            d[0].hint.as_deref(),
+            Some("the link's target is missing: restore it or point the link elsewhere")
+        );
+        assert_eq!(
+            d[1].message,
+            format!("{base}/prompts is a dangling symbolic link to gone")
+        );
     }
 }
