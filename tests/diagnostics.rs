@@ -204,3 +204,34 @@ fn check_hints_only_what_was_meant() {
          (hint: the link's target is missing: restore it or point the link elsewhere)"
     );
 }
+
+/// Two advice groups with one name are an error (the timeline and
+/// `[languages.X.advice]` tell groups by name); a group with `files = []`
+/// never plays: a warning, as for a directory with no audio file.
+#[test]
+fn check_refuses_two_advice_groups_of_one_name_and_warns_of_an_empty_one() {
+    let dir = tempdir();
+    write_wav(&dir.path().join("tip.wav"), 8000, 1, &sine(440.0, 0.5, 0.5, 8000));
+    let (code, lines) = check(
+        dir.path(),
+        r#"[[advice.group]]
+name = "tips"
+files = ["tip.wav"]
+
+[[advice.group]]
+name = "tips"
+files = []
+"#,
+    );
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "p.toml:6:8: error: advice.group[1].name: \"tips\" is already the name of advice.group[0] (line 2) \
+             (hint: the timeline and [languages.*.advice] tell groups by name: give each its own)",
+            "p.toml:7:9: warning: advice.group[1].files: an empty list: the group never plays \
+             (hint: name a directory, files or a pattern such as \"advice/*.wav\", or remove the group)",
+            "p.toml: 1 error, 1 warning",
+        ]
+    );
+}

@@ -12,6 +12,10 @@ struct Member {
     span: Range<usize>,
     /// Its `when` (if any) read without an error.
     whole: bool,
+    /// Where its `name` is written, if it is.
+    name_at: Option<Range<usize>>,
+    /// `advice.group[N]`, N as in the file.
+    path: String,
 }
 
 impl Parser<'_> {
@@ -28,6 +32,7 @@ impl Parser<'_> {
             let read = self.array_of_tables(v, "advice.group", |p, g| p.advice_group(g));
             let (groups, members): (Vec<_>, Vec<_>) = read.into_iter().unzip();
             a.groups = groups;
+            self.check_names(&a.groups, &members);
             self.check_day_sets(&a.groups, &members);
         }
         a
@@ -35,16 +40,28 @@ impl Parser<'_> {
 
     fn advice_group(&mut self, t: &Table) -> Option<(AdviceGroup, Member)> {
         t.deny_unknown(&mut self.d, &["name", "files", "order", "once", "when"]);
-        let name = t
-            .str(&mut self.d, "name")
-            .map(|(n, _)| n.to_string())
-            .unwrap_or_else(|| t.path.clone());
+        let named = t.str(&mut self.d, "name");
+        let name_at = named.as_ref().map(|(_, span)| span.clone());
+        let name = named.map_or_else(|| t.path.clone(), |(n, _)| n.to_string());
         if t.get("files").is_none() {
             self.d
                 .error(t.span.clone(), &t.path, "an advice group needs `files`")
                 .hint("a directory, a list of files or a pattern such as \"advice/*.wav\"");
         }
         let files = self.files(t, "files");
+        // `files = []` names no file at all: the group never plays. A
+        // warning, as for a directory or pattern with no audio file.
+        if let Some(v) = t.get("files")
+            && matches!(v.get_ref(), toml::de::DeValue::Array(items) if items.is_empty())
+        {
+            self.d
+                .warning(
+                    v.span(),
+                    &t.key_path("files"),
+                    "an empty list: the group never plays",
+                )
+                .hint("name a directory, files or a pattern such as \"advice/*.wav\", or remove the group");
+        }
         let order = self
             .choice(
                 t,
@@ -67,8 +84,39 @@ impl Parser<'_> {
         let member = Member {
             span: t.span.clone(),
             whole,
+            name_at,
+            path: t.path.clone(),
         };
         Some((group, member))
+    }
+
+    /// Two groups with one name are an error: the timeline says
+    /// `advice/NAME` and `[languages.X.advice]` gives a group its files by
+    /// name, so neither could tell them apart.
+    fn check_names(&mut self, groups: &[AdviceGroup], members: &[Member]) {
+        // By name, the first group that has it (a map: a generated
+        // playlist may hold many groups).
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, (g, m)) in groups.iter().zip(members).enumerate() {
+            let first = *seen.entry(g.name.as_str()).or_insert(i);
+            if first == i {
+                continue;
+            }
+            let first_at = members[first]
+                .name_at
+                .clone()
+                .unwrap_or(members[first].span.clone());
+            let (line, _) = self.d.locate(first_at);
+            let at = m.name_at.clone().unwrap_or(m.span.clone());
+            let path = format!("{}.name", m.path);
+            let message = format!(
+                "{:?} is already the name of {} (line {line})",
+                g.name, members[first].path
+            );
+            self.d
+                .error(at, &path, message)
+                .hint("the timeline and [languages.*.advice] tell groups by name: give each its own");
+        }
     }
 
     /// Consecutive groups with windows form a time-of-day set (morning, day,
