@@ -80,18 +80,12 @@ pub fn diagnose(path: &Path, quick: bool, cache: &Cache) -> Vec<Diagnostic> {
                 continue;
             }
             match crate::sources::load_file(cache, &r.path, 8000) {
-                Err(e) => {
-                    let mut d = Diagnostic::at(
-                        path,
-                        r.line,
-                        r.column,
-                        &r.key,
-                        Severity::Error,
-                        format!("{}: cannot be played: {e:#}", r.path.display()),
-                    );
-                    d.hint("re-encode it as WAV, MP3, FLAC or Ogg, or remove it");
-                    diags.push(d);
-                }
+                Err(e) => diags.push(sound_error(
+                    path,
+                    r,
+                    format!("cannot be played: {e:#}"),
+                    "re-encode it as WAV, MP3, FLAC or Ogg, or remove it",
+                )),
                 Ok(clip) => diags.extend(too_short(path, r, clip.len())),
             }
         }
@@ -113,14 +107,19 @@ fn too_short(path: &Path, r: &FileRef, samples: usize) -> Option<Diagnostic> {
         ),
         _ => return None,
     };
+    Some(sound_error(path, r, format!("{what} ({ms} ms)"), hint))
+}
+
+/// An error at the sound file's place in the playlist, naming the file.
+fn sound_error(path: &Path, r: &FileRef, what: String, hint: &str) -> Diagnostic {
     let mut d = Diagnostic::at(
         path,
         r.line,
         r.column,
         &r.key,
         Severity::Error,
-        format!("{}: {what} ({ms} ms)", r.path.display()),
+        format!("{}: {what}", r.path.display()),
     );
     d.hint(hint);
-    Some(d)
+    d
 }
